@@ -1,0 +1,38 @@
+# Everyday commands. `make run` and `make test` each do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint bench clean asyncapi
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run every service in its own process on SQLite files under var/ and the local RabbitMQ.
+run: install
+	$(BIN)/gonghui up
+
+## The whole suite, on SQLite and PostgreSQL, against the real local RabbitMQ.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+## Benchmarks: each script prints its figures (see README "Benchmarks").
+bench: install
+	$(BIN)/python bench/run_all.py
+
+## Regenerate asyncapi.yaml from the event catalogue in shared/events/.
+asyncapi: install
+	$(BIN)/gonghui asyncapi > asyncapi.yaml
+
+clean:
+	rm -rf var/*.db var/*.db-* .pytest_cache

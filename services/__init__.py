@@ -1,0 +1,18 @@
+"""The services. Each runs in its own process (``python -m services.serve <name>``)."""
+
+from importlib import import_module
+
+# name -> "module:Class"; the order is the start order of `gonghui up`.
+SERVICES = {
+    "registry": "services.registry.service:RegistryService",
+    "gateway": "services.gateway.service:GatewayService",
+}
+
+
+def service_class(name: str):
+    try:
+        path = SERVICES[name]
+    except KeyError:
+        raise SystemExit(f"unknown service {name!r}; known: {', '.join(SERVICES)}") from None
+    module, _, cls = path.partition(":")
+    return getattr(import_module(module), cls)

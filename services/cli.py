@@ -1,0 +1,181 @@
+"""``gonghui``: the command line for developers and ops.
+
+    gonghui up                 every service in its own process (what `make run` does)
+    gonghui serve registry     one service in this process
+    gonghui migrate            upgrade every service database
+    gonghui dlq list registry  browse parked events; `dlq replay` sends them back
+    gonghui asyncapi           print the AsyncAPI document generated from the catalogue
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib import import_module
+from pathlib import Path
+
+import click
+
+from services import SERVICES, service_class
+from shared.config import database_url, http_port, service_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@click.group()
+def main():
+    """gonghui: district trade-union governance services."""
+
+
+def check_broker(amqp_uri: str):
+    from kombu import Connection
+
+    try:
+        with Connection(amqp_uri, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 - any failure means the same advice
+        raise click.ClickException(
+            f"RabbitMQ is not reachable at {amqp_uri} ({exc.__class__.__name__}). "
+            "Start one with `rabbitmq-server -detached` or set AMQP_URI."
+        ) from None
+
+
+def migrations_dir(name: str) -> Path:
+    return ROOT / "services" / name / "migrations"
+
+
+@main.command()
+@click.argument("services", nargs=-1)
+def migrate(services):
+    """Upgrade service databases to the latest migration (all when none named)."""
+    from shared.db import migrate as upgrade
+
+    for name in services or SERVICES:
+        upgrade(database_url(name), migrations_dir(name))
+        click.echo(f"{name}: migrated ({database_url(name)})")
+
+
+@main.command()
+@click.argument("service")
+def serve(service):
+    """Run one service in this process."""
+    os.execvp(sys.executable, [sys.executable, "-m", "services.serve", service])
+
+
+def prepare_services():
+    """Migrate, then seed what a first run needs (sample district, an admin token)."""
+    for name in SERVICES:
+        module = f"services.{name}.setup"
+        try:
+            setup = import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        for line in setup.prepare(database_url(name), migrations_dir(name)):
+            click.echo(f"{name}: {line}")
+
+
+@main.command()
+@click.option("--only", multiple=True, help="start only these services")
+def up(only):
+    """Start every service in its own process; Ctrl-C stops them all."""
+    amqp_uri = service_config("registry")["AMQP_URI"]
+    check_broker(amqp_uri)
+    prepare_services()
+    names = [name for name in SERVICES if not only or name in only]
+    children = {}
+    env = dict(os.environ, DATABASE_MIGRATE="0")  # migrated above, once
+    for name in names:
+        children[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.serve", name], env=env, cwd=ROOT
+        )
+        click.echo(f"started {name} (pid {children[name].pid}, "
+                   f"http://127.0.0.1:{http_port(name)})")
+    click.echo("all services started; Ctrl-C stops them")
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    click.echo(f"{name} exited with {child.returncode}; stopping the rest")
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for name, child in children.items():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            click.echo(f"{name} did not stop in time; killing it")
+            child.kill()
+    click.echo("stopped")
+
+
+@main.group()
+def dlq():
+    """Inspect and replay a service's dead-letter queue."""
+
+
+@dlq.command("list")
+@click.argument("service")
+@click.option("--limit", default=100, show_default=True)
+def dlq_list(service, limit):
+    """Print parked messages as JSON lines (they stay parked)."""
+    from shared.consumers import list_dead_letters
+
+    service_class(service)  # rejects unknown names with the list of known ones
+    for item in list_dead_letters(service_config(service)["AMQP_URI"], service, limit):
+        click.echo(json.dumps(item, ensure_ascii=False))
+
+
+@dlq.command("replay")
+@click.argument("service")
+@click.argument("message_ids", nargs=-1)
+def dlq_replay(service, message_ids):
+    """Send parked messages (all, or those ids) back to the queue they failed in."""
+    from shared.consumers import replay_dead_letters
+
+    service_class(service)
+    count = replay_dead_letters(service_config(service)["AMQP_URI"], service, message_ids)
+    click.echo(f"replayed {count} message(s)")
+
+
+@main.command()
+def asyncapi():
+    """Print the AsyncAPI 3.0 document for every event in the catalogue."""
+    from shared.asyncapi import render
+
+    click.echo(render(), nl=False)
+
+
+def _register_service_commands():
+    # Services may add their own command groups (services/<name>/cli.py exposing `cli`).
+    for name in SERVICES:
+        module = f"services.{name}.cli"
+        try:
+            commands = import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        main.add_command(commands.cli, name)
+
+
+_register_service_commands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Configuration from environment variables, turned into a nameko 2.x config dict.
+
+Every variable has a default that works on a developer machine (SQLite file per service
+under ``var/``, RabbitMQ on localhost). The README's configuration table is generated
+from ``SETTINGS`` below, so the two cannot drift apart.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Service name -> HTTP port for its /metrics, /healthz, /readyz (and the gateway's API).
+SERVICE_PORTS = {
+    "gateway": 8000,
+    "registry": 8001,
+    "membership": 8002,
+    "disputes": 8003,
+    "notifications": 8004,
+    "competitions": 8005,
+    "incubation": 8006,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS = [
+    Setting("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ connection URI"),
+    Setting("GONGHUI_VAR_DIR", "var", "folder for the default SQLite files"),
+    Setting(
+        "<SERVICE>_DATABASE_URL",
+        "sqlite:///var/<service>.db",
+        "SQLAlchemy URL of a service's own database, e.g. "
+        "postgresql+psycopg2://user@host/registry",
+    ),
+    Setting("<SERVICE>_HTTP_PORT", "8000-8006", "HTTP port of a service (see SERVICE_PORTS)"),
+    Setting("HTTP_HOST", "0.0.0.0", "address the HTTP servers bind to"),
+    Setting("MAX_WORKERS", "10", "concurrent workers per service (also the AMQP prefetch)"),
+    Setting("DATABASE_MIGRATE", "1", "run Alembic migrations when a service starts"),
+    Setting("OUTBOX_BATCH_SIZE", "500", "events the relay publishes per confirmed batch"),
+    Setting("OUTBOX_POLL_SECONDS", "0.5", "relay poll interval when nothing wakes it"),
+    Setting("EVENT_RETRY_DELAYS", "1,5,30", "seconds between retries of a failing handler"),
+    Setting("LOG_LEVEL", "INFO", "log level"),
+    Setting("LOG_FORMAT", "json", "json or text"),
+]
+
+
+def var_dir(env=os.environ) -> Path:
+    path = Path(env.get("GONGHUI_VAR_DIR", "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url(service: str, env=os.environ) -> str:
+    key = f"{service.upper()}_DATABASE_URL"
+    if env.get(key):
+        return env[key]
+    return f"sqlite:///{var_dir(env) / service}.db"
+
+
+def http_port(service: str, env=os.environ) -> int:
+    return int(env.get(f"{service.upper()}_HTTP_PORT", SERVICE_PORTS[service]))
+
+
+def retry_delays(text: str) -> list[float]:
+    delays = [float(part) for part in text.split(",") if part.strip()]
+    if any(delay <= 0 for delay in delays):
+        raise ValueError(f"EVENT_RETRY_DELAYS must be positive seconds, got {text!r}")
+    return delays
+
+
+def service_config(service: str, env=os.environ) -> dict:
+    """The nameko config dict for one service process."""
+    if service not in SERVICE_PORTS:
+        raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICE_PORTS)}")
+    host = env.get("HTTP_HOST", "0.0.0.0")
+    return {
+        "AMQP_URI": env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
+        "WEB_SERVER_ADDRESS": f"{host}:{http_port(service, env)}",
+        "max_workers": int(env.get("MAX_WORKERS", "10")),
+        "DATABASE_URL": database_url(service, env),
+        "DATABASE_MIGRATE": env.get("DATABASE_MIGRATE", "1") not in ("0", "false", "no"),
+        "OUTBOX_BATCH_SIZE": int(env.get("OUTBOX_BATCH_SIZE", "500")),
+        "OUTBOX_POLL_SECONDS": float(env.get("OUTBOX_POLL_SECONDS", "0.5")),
+        "EVENT_RETRY_DELAYS": retry_delays(env.get("EVENT_RETRY_DELAYS", "1,5,30")),
+    }

@@ -1,0 +1,271 @@
+"""Reliable event consumption: validated envelopes, bounded retry with backoff, dead letters.
+
+nameko's own ``@event_handler`` acks a message whose handler raised (the event is lost)
+or, with ``requeue_on_error=True``, requeues it at once forever (ENGINEERING.md measured
+7,390 calls in 3 s for 5 bad events). ``@event_handler`` here instead:
+
+1. checks the envelope and payload against the catalogue; a body that can never be
+   handled goes straight to the service's dead-letter queue;
+2. calls the handler with an ``Event``; on success the message is acked;
+3. on failure republishes the message to a delay queue ``<queue>.retry-<N>s`` whose
+   messages expire back into the handler's queue after N seconds (EVENT_RETRY_DELAYS);
+4. after the last retry parks it in ``<service>.dead-letters`` with the error, where
+   ``gonghui dlq list/replay`` finds it.
+
+Handlers stay idempotent with ``uow.is_duplicate(event)`` (see ``shared.db``).
+
+    class MembershipService:
+        name = "membership"
+        db = Database(MIGRATIONS)
+
+        @event_handler("registry", "enterprise_moved")
+        def handle_enterprise_moved(self, event):
+            with self.db.unit_of_work() as uow:
+                if uow.is_duplicate(event):
+                    return
+                ...
+"""
+
+import dataclasses
+import logging
+import time
+from datetime import UTC, datetime
+from functools import partial
+
+from kombu import Connection, Queue
+from nameko.amqp.publish import Publisher
+from nameko.events import SERVICE_POOL, EventHandler
+
+from shared.events import InvalidEvent, parse_envelope
+from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-gonghui-attempt"
+ROUTING_HEADER = "x-gonghui-routing-key"
+QUEUE_HEADER = "x-gonghui-queue"
+ERROR_HEADER = "x-gonghui-error"
+FAILED_AT_HEADER = "x-gonghui-failed-at"
+
+
+def dead_letter_queue_name(service: str) -> str:
+    return f"{service}.dead-letters"
+
+
+def dead_letter_queue(service: str) -> Queue:
+    return Queue(dead_letter_queue_name(service), durable=True, auto_delete=False,
+                 no_declare=False)
+
+
+def retry_queue(queue_name: str, delay: float) -> Queue:
+    # Per-queue TTL (not per-message) so a long delay never blocks a shorter one behind it.
+    return Queue(
+        f"{queue_name}.retry-{delay:g}s",
+        durable=True,
+        auto_delete=False,
+        queue_arguments={
+            "x-message-ttl": int(delay * 1000),
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": queue_name,
+        },
+    )
+
+
+class ReliableEventHandler(EventHandler):
+    def __init__(self, source_service, event_type, **kwargs):
+        kwargs.setdefault("handler_type", SERVICE_POOL)
+        super().__init__(source_service, event_type, reliable_delivery=True,
+                         requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        self.retry_delays = list(config.get("EVENT_RETRY_DELAYS", [1, 5, 30]))
+        self.service = self.container.service_name
+        self.consumer_name = f"{self.service}.{self.method_name}"
+        # Confirmed publishes: a retry or dead letter must be safe before we ack.
+        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, delivery_mode=2)
+
+    def handle_message(self, body, message):
+        try:
+            event = parse_envelope(body, self.source_service, self.event_type)
+        except InvalidEvent as exc:
+            self._park(body, message, f"{exc}: {exc.messages}", attempts=0)
+            return
+        event = dataclasses.replace(event, consumer=self.consumer_name)
+        try:
+            self.container.spawn_worker(
+                self, (event,), {},
+                context_data=self.unpack_message_headers(message),
+                handle_result=partial(self.handle_result, message),
+            )
+        except Exception:  # container being killed: give the message back
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self._count("handled")
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        headers = message.headers or {}
+        attempt = int(headers.get(ATTEMPT_HEADER, 0))
+        error = f"{exc_info[0].__name__}: {exc_info[1]}"[:2000]
+        try:
+            if attempt < len(self.retry_delays):
+                delay = self.retry_delays[attempt]
+                self._republish(message, retry_queue(self.queue.name, delay), attempt + 1, error)
+                self._count("retried")
+                log.warning("%s failed (attempt %d), retrying in %gs: %s",
+                            self.consumer_name, attempt + 1, delay, error)
+                self.queue_consumer.ack_message(message)
+            else:
+                self._park(message.payload, message, error, attempts=attempt + 1)
+        except Exception:  # broker trouble: give it back rather than lose it
+            log.exception("%s could not retry or park a message; requeueing",
+                          self.consumer_name)
+            self.queue_consumer.requeue_message(message)
+        return result, exc_info
+
+    def _republish(self, message, queue, attempt, error):
+        headers = dict(message.headers or {})
+        headers.pop("x-death", None)  # the broker's own bookkeeping; grows on every pass
+        headers.setdefault(ROUTING_HEADER, message.delivery_info.get("routing_key"))
+        headers.setdefault(QUEUE_HEADER, self.queue.name)
+        headers[ATTEMPT_HEADER] = attempt
+        headers[ERROR_HEADER] = error
+        self.publisher.publish(
+            message.payload,
+            exchange=None,
+            routing_key=queue.name,
+            declare=[queue],
+            headers=headers,
+            message_id=message.properties.get("message_id"),
+            retry=True,
+        )
+
+    def _park(self, body, message, error, attempts):
+        queue = dead_letter_queue(self.service)
+        headers = dict(message.headers or {})
+        headers.pop("x-death", None)
+        headers.setdefault(ROUTING_HEADER, message.delivery_info.get("routing_key"))
+        headers.setdefault(QUEUE_HEADER, self.queue.name)
+        headers[ATTEMPT_HEADER] = attempts
+        headers[ERROR_HEADER] = error[:2000]
+        headers[FAILED_AT_HEADER] = datetime.now(UTC).isoformat()
+        self.publisher.publish(
+            body,
+            exchange=None,
+            routing_key=queue.name,
+            declare=[queue],
+            headers=headers,
+            message_id=message.properties.get("message_id"),
+            retry=True,
+        )
+        self._count("dead_lettered")
+        log.error("%s parked a message in %s: %s", self.consumer_name, queue.name, error)
+        self.queue_consumer.ack_message(message)
+
+    def _count(self, outcome):
+        EVENTS_CONSUMED.labels(self.service, self.source_service, self.event_type,
+                               outcome).inc()
+
+
+event_handler = ReliableEventHandler.decorator
+
+
+# --- operating the dead-letter queue (no nameko needed: the CLI uses these) ---------
+
+def _dead_letter_view(message):
+    headers = message.headers or {}
+    return {
+        "message_id": message.properties.get("message_id"),
+        "queue": headers.get(QUEUE_HEADER),
+        "routing_key": headers.get(ROUTING_HEADER),
+        "attempts": headers.get(ATTEMPT_HEADER),
+        "error": headers.get(ERROR_HEADER),
+        "failed_at": headers.get(FAILED_AT_HEADER),
+        "body": message.body.decode("utf-8", "replace")
+        if isinstance(message.body, bytes) else message.body,
+    }
+
+
+def list_dead_letters(amqp_uri: str, service: str, limit: int = 100) -> list[dict]:
+    """Browse without consuming: messages are fetched unacked, then handed back."""
+    with Connection(amqp_uri, connect_timeout=5) as connection:
+        channel = connection.channel()
+        queue = dead_letter_queue(service)(channel)
+        queue.declare()
+        seen = []
+        try:
+            for _ in range(limit):
+                message = queue.get(no_ack=False, accept=["json"])
+                if message is None:
+                    break
+                seen.append(message)
+            return [_dead_letter_view(message) for message in seen]
+        finally:
+            channel.close()  # unacked messages go back to the queue, in order
+
+
+def replay_dead_letters(amqp_uri: str, service: str, message_ids=None) -> int:
+    """Send parked messages back to the queue they failed in, with a fresh retry budget.
+
+    ``message_ids`` None replays all of them. Each is republished (confirmed) before it is
+    acked, so a crash in between duplicates rather than loses it.
+    """
+    wanted = set(message_ids) if message_ids else None
+    replayed = 0
+    publisher = Publisher(amqp_uri, use_confirms=True, delivery_mode=2)
+    with Connection(amqp_uri, connect_timeout=5) as connection:
+        channel = connection.channel()
+        queue = dead_letter_queue(service)(channel)
+        queue.declare()
+        try:
+            depth = queue.queue_declare(passive=True).message_count
+            for _ in range(depth):
+                message = queue.get(no_ack=False, accept=["json"])
+                if message is None:
+                    break
+                if wanted is not None and message.properties.get("message_id") not in wanted:
+                    continue  # left unacked: returns to the queue when the channel closes
+                headers = dict(message.headers or {})
+                target = headers.get(QUEUE_HEADER)
+                if not target:
+                    continue
+                headers[ATTEMPT_HEADER] = 0
+                for key in (ERROR_HEADER, FAILED_AT_HEADER, "x-death"):
+                    headers.pop(key, None)
+                publisher.publish(
+                    message.body,
+                    exchange=None,
+                    routing_key=target,
+                    headers=headers,
+                    message_id=message.properties.get("message_id"),
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    serializer=None,
+                )
+                message.ack()
+                replayed += 1
+        finally:
+            channel.close()
+    return replayed
+
+
+_depth_cache = {}
+
+
+def dead_letter_depth(amqp_uri: str, service: str, max_age: float = 5.0) -> int:
+    """Messages parked for ``service``; cached briefly since /metrics may be scraped often."""
+    cached = _depth_cache.get((amqp_uri, service))
+    if cached and time.monotonic() - cached[1] < max_age:
+        return cached[0]
+    with Connection(amqp_uri, connect_timeout=3) as connection:
+        channel = connection.channel()
+        try:
+            depth = dead_letter_queue(service)(channel).queue_declare().message_count
+        finally:
+            channel.close()
+    DEAD_LETTERS.labels(service).set(depth)
+    _depth_cache[(amqp_uri, service)] = (depth, time.monotonic())
+    return depth

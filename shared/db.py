@@ -1,0 +1,248 @@
+"""Database per service: engines, the kit's own tables, migrations, the unit of work.
+
+A service owns one database. Besides its own tables every service database holds the
+kit's tables (``kit_metadata``): the outbox of events to publish and the record of
+events already handled. A service's first Alembic migration creates them with
+``create_kit_tables()``, so they are versioned like everything else.
+"""
+
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.orm import sessionmaker
+
+from shared.events import catalogue, make_envelope
+
+log = logging.getLogger(__name__)
+
+kit_metadata = MetaData()
+
+# Events waiting to be published; `seq` gives the publishing order.
+outbox_table = Table(
+    "outbox",
+    kit_metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("exchange", String(128), nullable=False),
+    Column("routing_key", String(128), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+)
+
+# One row per (event, consumer) already handled: the idempotency record.
+processed_events_table = Table(
+    "processed_events",
+    kit_metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("consumer", String(200), primary_key=True),
+    Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Which relay process may publish this database's outbox (one at a time keeps the order).
+relay_lease_table = Table(
+    "outbox_relay_lease",
+    kit_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def create_kit_tables(op):
+    """Call from a service's first migration: creates the outbox and idempotency tables."""
+    bind = op.get_bind()
+    kit_metadata.create_all(bind)
+
+
+def drop_kit_tables(op):
+    kit_metadata.drop_all(op.get_bind())
+
+
+def _green_postgres():
+    # psycopg2 is a C driver: without this every query blocks the eventlet hub.
+    from eventlet import patcher
+
+    if patcher.is_monkey_patched("socket"):
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+
+
+def make_engine(url: str, **kwargs):
+    if url.startswith("sqlite"):
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            # WAL lets the outbox relay read while a request writes.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql"):
+        _green_postgres()
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def migrate(url: str, migrations_dir, revision="head"):
+    """Upgrade a service database to ``revision`` with the service's Alembic scripts."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, revision)
+
+
+def run_migrations_env(target_metadata):
+    """The body of every service's ``migrations/env.py``."""
+    from alembic import context
+
+    config = context.config
+    url = config.get_main_option("sqlalchemy.url")
+    connectable = context.config.attributes.get("connection")
+    if connectable is None:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            _run(context, connection, target_metadata)
+        engine.dispose()
+    else:
+        _run(context, connectable, target_metadata)
+
+
+def _run(context, connection, target_metadata):
+    context.configure(
+        connection=connection,
+        target_metadata=[target_metadata, kit_metadata],
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+class UnitOfWork:
+    """One transaction: state changes plus the events they cause, committed together.
+
+    ``publish`` writes to the outbox table in this transaction; the relay sends the event
+    after commit. If the transaction rolls back, the event never existed.
+    """
+
+    def __init__(self, session, source: str):
+        self.session = session
+        self.source = source
+        self.published = 0
+
+    def publish(self, event_type: str, data: dict, subject=None) -> dict:
+        envelope = make_envelope(catalogue.get(self.source, event_type), data, subject)
+        self.session.execute(
+            insert(outbox_table).values(
+                event_id=envelope["id"],
+                exchange=f"{self.source}.events",
+                routing_key=event_type,
+                body=_dumps(envelope),
+            )
+        )
+        self.published += 1
+        return envelope
+
+    def is_duplicate(self, event, consumer: str | None = None) -> bool:
+        """Record ``event`` as handled by ``consumer``; True if it already was.
+
+        The record commits with the handler's effects, so a redelivered event is seen
+        as a duplicate exactly when its effects are already in the database.
+        """
+        consumer = consumer or getattr(event, "consumer", None) or "default"
+        seen = self.session.execute(
+            select(processed_events_table.c.event_id).where(
+                processed_events_table.c.event_id == event.id,
+                processed_events_table.c.consumer == consumer,
+            )
+        ).first()
+        if seen:
+            return True
+        self.session.execute(
+            insert(processed_events_table).values(event_id=event.id, consumer=consumer)
+        )
+        return False
+
+
+def _dumps(value) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class DatabaseAccess:
+    """What a worker gets from ``Database``: sessions and units of work."""
+
+    def __init__(self, engine, session_factory, source, on_commit=None):
+        self.engine = engine
+        self._session_factory = session_factory
+        self.source = source
+        self._on_commit = on_commit
+
+    @contextmanager
+    def session(self):
+        """A read session (nothing is committed)."""
+        session = self._session_factory()
+        try:
+            yield session
+        finally:
+            session.close()
+
+    @contextmanager
+    def unit_of_work(self):
+        session = self._session_factory()
+        uow = UnitOfWork(session, self.source)
+        try:
+            yield uow
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        if uow.published and self._on_commit:
+            self._on_commit()
+
+    def ping(self) -> bool:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+
+
+def open_database(url: str, source: str, migrations_dir=None, run_migrations=True):
+    """A DatabaseAccess outside nameko (CLIs, imports, benchmarks)."""
+    if run_migrations and migrations_dir is not None:
+        migrate(url, migrations_dir)
+    engine = make_engine(url)
+    return DatabaseAccess(engine, sessionmaker(engine, expire_on_commit=False), source)

@@ -1,0 +1,92 @@
+"""nameko DependencyProviders of the kit: the service database (with its outbox relay)
+and per-entrypoint metrics. Everything nameko-specific about persistence lives here."""
+
+import logging
+import time
+from weakref import WeakKeyDictionary
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy.orm import sessionmaker
+
+from shared.db import DatabaseAccess, make_engine, migrate
+from shared.metrics import ENTRYPOINT_CALLS, ENTRYPOINT_SECONDS
+from shared.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+class Database(DependencyProvider):
+    """The service's own database, migrated at start, and the relay for its outbox.
+
+        class RegistryService:
+            name = "registry"
+            db = Database(Path(__file__).parent / "migrations")
+
+    Config: DATABASE_URL, DATABASE_MIGRATE, AMQP_URI, OUTBOX_BATCH_SIZE,
+    OUTBOX_POLL_SECONDS (see ``shared.config``).
+    """
+
+    def __init__(self, migrations_dir):
+        self.migrations_dir = migrations_dir
+
+    def setup(self):
+        config = self.container.config
+        url = config["DATABASE_URL"]
+        if config.get("DATABASE_MIGRATE", True):
+            migrate(url, self.migrations_dir)
+        self.engine = make_engine(url)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.relay = OutboxRelay(
+            self.engine,
+            config["AMQP_URI"],
+            self.container.service_name,
+            batch_size=config.get("OUTBOX_BATCH_SIZE", 500),
+            poll_seconds=config.get("OUTBOX_POLL_SECONDS", 0.5),
+        )
+        self._relay_thread = None
+
+    def start(self):
+        self._relay_thread = self.container.spawn_managed_thread(
+            self.relay.run, identifier="outbox_relay"
+        )
+
+    def stop(self):
+        self.relay.stop()
+        if self._relay_thread is not None:
+            self._relay_thread.wait()
+        self.engine.dispose()
+
+    def kill(self):
+        self.relay.stop()
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return DatabaseAccess(
+            self.engine, self.session_factory, self.container.service_name,
+            on_commit=self.relay.wake,
+        )
+
+
+class Metrics(DependencyProvider):
+    """Counts and times every entrypoint call; declare once per service as ``metrics``."""
+
+    def setup(self):
+        self._started = WeakKeyDictionary()
+
+    def worker_setup(self, worker_ctx):
+        self._started[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        started = self._started.pop(worker_ctx, None)
+        entrypoint = worker_ctx.entrypoint
+        kind = type(entrypoint).__name__
+        service = self.container.service_name
+        name = entrypoint.method_name
+        ENTRYPOINT_CALLS.labels(service, name, kind, "error" if exc_info else "ok").inc()
+        if started is not None:
+            ENTRYPOINT_SECONDS.labels(service, name, kind).observe(
+                time.perf_counter() - started
+            )
+
+    def get_dependency(self, worker_ctx):
+        return None

@@ -1,0 +1,161 @@
+"""The event envelope: CloudEvents 1.0 attributes around a payload checked by its schema.
+
+On the wire an event is one JSON object (CloudEvents "structured mode"):
+
+    {"specversion": "1.0", "id": "3f0c...", "source": "gonghui/registry",
+     "type": "enterprise_registered", "dataversion": 1,
+     "time": "2026-11-21T10:00:00.123456+00:00", "subject": "91440300MA5D...",
+     "datacontenttype": "application/json",
+     "dataschema": "urn:gonghui:event:registry:enterprise_registered:1",
+     "data": {...}}
+
+published to the topic exchange ``<service>.events`` with routing key = ``type`` (the
+nameko convention, so ``@event_handler("registry", "enterprise_registered")`` receives
+it). ``dataversion`` is a CloudEvents extension attribute: a breaking change to a payload
+is published as a new type (``enterprise_registered_v2``) and the old one kept until
+nobody consumes it; additive changes raise nothing.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+SPECVERSION = "1.0"
+SOURCE_PREFIX = "gonghui/"
+
+
+class InvalidEvent(ValueError):
+    """A payload or envelope its schema rejects; ``messages`` says why, field by field."""
+
+    def __init__(self, message, messages=None):
+        super().__init__(message)
+        self.messages = messages or {}
+
+
+@dataclass(frozen=True)
+class EventType:
+    source: str  # the publishing service, e.g. "registry"
+    type: str  # past tense, snake_case: the routing key
+    schema: type[Schema]
+    version: int = 1
+    description: str = ""
+
+    @property
+    def dataschema(self) -> str:
+        return f"urn:gonghui:event:{self.source}:{self.type}:{self.version}"
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.source}.events"
+
+
+@dataclass
+class Catalogue:
+    """Every event type the system publishes, keyed by (source, type)."""
+
+    types: dict = field(default_factory=dict)
+
+    def define(self, source, type_, schema, version=1, description=""):
+        key = (source, type_)
+        if key in self.types:
+            raise ValueError(f"event {source}/{type_} is defined twice")
+        event_type = EventType(source, type_, schema, version, description)
+        self.types[key] = event_type
+        return event_type
+
+    def get(self, source, type_) -> EventType:
+        try:
+            return self.types[(source, type_)]
+        except KeyError:
+            raise InvalidEvent(f"unknown event type {source}/{type_}") from None
+
+    def __iter__(self):
+        return iter(sorted(self.types.values(), key=lambda t: (t.source, t.type)))
+
+
+catalogue = Catalogue()
+
+
+class EnvelopeSchema(Schema):
+    specversion = fields.String(required=True, validate=validate.Equal(SPECVERSION))
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    source = fields.String(required=True, validate=validate.Length(min=1))
+    type = fields.String(required=True, validate=validate.Length(min=1))
+    dataversion = fields.Integer(required=True, validate=validate.Range(min=1))
+    time = fields.String(required=True)
+    subject = fields.String(allow_none=True, load_default=None)
+    datacontenttype = fields.String(load_default="application/json")
+    dataschema = fields.String(load_default=None, allow_none=True)
+    data = fields.Dict(required=True)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A received event: envelope attributes plus the validated payload."""
+
+    id: str
+    source: str
+    type: str
+    time: str
+    subject: str | None
+    data: dict
+    dataversion: int = 1
+    consumer: str | None = None  # "<service>.<method>" handling it: the idempotency key
+
+
+def make_envelope(event_type: EventType, data: dict, subject=None, event_id=None) -> dict:
+    """Validate ``data`` against its schema and wrap it; raises InvalidEvent if rejected."""
+    schema = event_type.schema()
+    name = f"{event_type.source}/{event_type.type}"
+    # Dump first (datetimes, decimals -> JSON), then validate the wire form: what a
+    # consumer will load is exactly what is checked here.
+    try:
+        dumped = schema.dump(data)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise InvalidEvent(f"{name} payload cannot be serialised: {exc}") from None
+    errors = schema.validate(dumped)
+    if errors:
+        raise InvalidEvent(f"{name} payload rejected by its schema", errors)
+    return {
+        "specversion": SPECVERSION,
+        "id": event_id or uuid.uuid4().hex,
+        "source": SOURCE_PREFIX + event_type.source,
+        "type": event_type.type,
+        "dataversion": event_type.version,
+        "time": datetime.now(UTC).isoformat(),
+        "subject": None if subject is None else str(subject),
+        "datacontenttype": "application/json",
+        "dataschema": event_type.dataschema,
+        "data": dumped,
+    }
+
+
+def parse_envelope(body, source: str, type_: str, catalogue_=None) -> Event:
+    """Check a received body; raises InvalidEvent for anything a consumer cannot use."""
+    if not isinstance(body, dict):
+        raise InvalidEvent(f"event body must be a JSON object, got {type(body).__name__}")
+    try:
+        envelope = EnvelopeSchema().load(body, unknown="include")
+    except ValidationError as exc:
+        raise InvalidEvent("event envelope rejected", exc.messages) from None
+    event_type = (catalogue_ or catalogue).get(source, type_)
+    if envelope["dataversion"] != event_type.version:
+        raise InvalidEvent(
+            f"{source}/{type_} version {envelope['dataversion']} is not the known "
+            f"version {event_type.version}"
+        )
+    try:
+        data = event_type.schema().load(envelope["data"])
+    except ValidationError as exc:
+        raise InvalidEvent(f"{source}/{type_} payload rejected", exc.messages) from None
+    return Event(
+        id=envelope["id"],
+        source=envelope["source"],
+        type=envelope["type"],
+        time=envelope["time"],
+        subject=envelope["subject"],
+        data=data,
+        dataversion=envelope["dataversion"],
+    )

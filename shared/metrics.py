@@ -1,0 +1,47 @@
+"""Prometheus metrics shared by every service (one process per service, default registry).
+
+Names follow Prometheus conventions: one ``gonghui_`` prefix, base units, ``_total`` on
+counters, and labels with few values (service, entrypoint, outcome), never ids.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ENTRYPOINT_CALLS = Counter(
+    "gonghui_entrypoint_calls_total",
+    "Entrypoint calls (RPC, HTTP, events, timers) by outcome",
+    ["service", "entrypoint", "kind", "outcome"],
+)
+ENTRYPOINT_SECONDS = Histogram(
+    "gonghui_entrypoint_duration_seconds",
+    "Entrypoint latency",
+    ["service", "entrypoint", "kind"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HTTP_REQUESTS = Counter(
+    "gonghui_http_requests_total",
+    "HTTP requests by route and status class",
+    ["service", "route", "status"],
+)
+EVENTS_PUBLISHED = Counter(
+    "gonghui_events_published_total", "Events confirmed by the broker", ["service"]
+)
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "gonghui_outbox_publish_failures_total",
+    "Relay passes that failed (broker or database unreachable)",
+    ["service"],
+)
+OUTBOX_PENDING = Gauge(
+    "gonghui_outbox_pending_events", "Events committed but not yet published", ["service"]
+)
+OUTBOX_LAG = Gauge(
+    "gonghui_outbox_lag_seconds", "Age of the oldest unpublished event", ["service"]
+)
+EVENTS_CONSUMED = Counter(
+    "gonghui_events_consumed_total",
+    "Events handled, by outcome (handled, duplicate, retried, dead_lettered)",
+    ["service", "source", "type", "outcome"],
+)
+DEAD_LETTERS = Gauge(
+    "gonghui_dead_letter_messages", "Messages parked in the service's dead-letter queue",
+    ["service"],
+)

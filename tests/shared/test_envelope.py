@@ -1,0 +1,76 @@
+import pytest
+from marshmallow import Schema, fields
+
+from shared.events import InvalidEvent, catalogue, make_envelope, parse_envelope
+from shared.events.envelope import Catalogue
+
+
+class Payload(Schema):
+    name = fields.String(required=True)
+    workers = fields.Integer(required=True)
+
+
+@pytest.fixture
+def local_catalogue():
+    local = Catalogue()
+    local.define("demo", "thing_happened", Payload, version=2)
+    return local
+
+
+def test_an_envelope_carries_the_cloudevents_attributes(local_catalogue):
+    envelope = make_envelope(local_catalogue.get("demo", "thing_happened"),
+                             {"name": "南坑", "workers": 10200}, subject="nankeng")
+    assert envelope["specversion"] == "1.0"
+    assert envelope["source"] == "gonghui/demo"
+    assert envelope["type"] == "thing_happened"
+    assert envelope["dataversion"] == 2
+    assert envelope["dataschema"] == "urn:gonghui:event:demo:thing_happened:2"
+    assert envelope["subject"] == "nankeng"
+    assert len(envelope["id"]) == 32 and envelope["time"].endswith("+00:00")
+    assert envelope["data"] == {"name": "南坑", "workers": 10200}
+
+
+def test_a_payload_the_schema_rejects_cannot_be_published(local_catalogue):
+    with pytest.raises(InvalidEvent) as raised:
+        make_envelope(local_catalogue.get("demo", "thing_happened"), {"name": "x"})
+    assert "workers" in raised.value.messages
+
+
+def test_a_received_event_is_checked_against_its_schema(local_catalogue):
+    envelope = make_envelope(local_catalogue.get("demo", "thing_happened"),
+                             {"name": "a", "workers": 3})
+    event = parse_envelope(envelope, "demo", "thing_happened", local_catalogue)
+    assert event.data == {"name": "a", "workers": 3} and event.id == envelope["id"]
+
+    broken = dict(envelope, data={"name": "a", "workers": "many"})
+    with pytest.raises(InvalidEvent, match="payload rejected"):
+        parse_envelope(broken, "demo", "thing_happened", local_catalogue)
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"specversion": "0.3"}, "envelope rejected"),
+        ({"id": ""}, "envelope rejected"),
+        ({"dataversion": 1}, "not the known version"),
+    ],
+)
+def test_a_malformed_envelope_is_refused(local_catalogue, change, reason):
+    envelope = make_envelope(local_catalogue.get("demo", "thing_happened"),
+                             {"name": "a", "workers": 3})
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_envelope(dict(envelope, **change), "demo", "thing_happened", local_catalogue)
+
+
+def test_a_body_that_is_not_an_object_is_refused():
+    with pytest.raises(InvalidEvent, match="JSON object"):
+        parse_envelope(["not", "an", "event"], "registry", "organization_registered")
+
+
+def test_an_event_type_cannot_be_defined_twice(local_catalogue):
+    with pytest.raises(ValueError, match="defined twice"):
+        local_catalogue.define("demo", "thing_happened", Payload)
+
+
+def test_the_shared_catalogue_knows_the_registry_events():
+    assert catalogue.get("registry", "organization_registered").exchange == "registry.events"

@@ -1,0 +1,158 @@
+"""The transactional outbox and its relay, on SQLite and PostgreSQL, against RabbitMQ."""
+
+import json
+from pathlib import Path
+
+import pytest
+from kombu import Connection, Exchange, Queue
+from sqlalchemy import func, insert, select
+
+from shared.db import open_database, outbox_table
+from shared.outbox import OutboxRelay
+from tests.shared.demo.service import notes
+
+MIGRATIONS = Path(__file__).parent / "demo" / "migrations"
+
+
+@pytest.fixture
+def db(db_url):
+    database = open_database(db_url, "demo", MIGRATIONS)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def bound_queue(rabbit_config):
+    """A durable queue bound to demo.events, as any consumer would have."""
+    exchange = Exchange("demo.events", type="topic", durable=True)
+    queue = Queue("outbox-test", exchange=exchange, routing_key="#", durable=True)
+    with Connection(rabbit_config["AMQP_URI"]) as connection:
+        queue(connection.default_channel).declare()
+        yield connection, queue
+
+
+def drain(connection, queue, expected):
+    bodies = []
+    channel = connection.channel()
+    bound = queue(channel)
+    while len(bodies) < expected:
+        message = bound.get(no_ack=True)
+        if message is None:
+            break
+        bodies.append(json.loads(message.body))
+    channel.close()
+    return bodies
+
+
+def pending(db):
+    with db.session() as session:
+        return session.execute(
+            select(func.count()).where(outbox_table.c.published_at.is_(None))
+        ).scalar()
+
+
+def write_notes(db, texts):
+    for text in texts:
+        with db.unit_of_work() as uow:
+            uow.session.execute(insert(notes).values(text=text))
+            uow.publish("note_written", {"text": text})
+
+
+def test_state_and_event_commit_together(db):
+    write_notes(db, ["a"])
+    with pytest.raises(RuntimeError):
+        with db.unit_of_work() as uow:
+            uow.session.execute(insert(notes).values(text="b"))
+            uow.publish("note_written", {"text": "b"})
+            raise RuntimeError("the request fails after publishing")
+    with db.session() as session:
+        assert [r.text for r in session.execute(select(notes.c.text))] == ["a"]
+    assert pending(db) == 1
+
+
+def test_the_relay_publishes_in_order_with_confirms_and_marks_rows(db, rabbit_config,
+                                                                    bound_queue):
+    texts = [f"note {i}" for i in range(25)]
+    write_notes(db, texts)
+    relay = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo", batch_size=10)
+    assert relay.publish_pending() == 10
+    assert relay.publish_pending() == 10
+    assert relay.publish_pending() == 5
+    assert relay.publish_pending() == 0
+    relay.publisher.close()
+    assert pending(db) == 0
+    bodies = drain(*bound_queue, expected=25)
+    assert [body["data"]["text"] for body in bodies] == texts
+    assert all(body["type"] == "note_written" for body in bodies)
+
+
+def test_a_broker_outage_delays_events_and_loses_none(db, rabbit_config, bound_queue):
+    write_notes(db, ["before"])
+    dead = OutboxRelay(db.engine, "amqp://guest:guest@127.0.0.1:1/", "demo")
+    with pytest.raises(OSError):
+        dead.publish_pending()
+    write_notes(db, ["during"])  # requests keep succeeding while the broker is away
+    assert pending(db) == 2
+    relay = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo")
+    relay.holder = dead.holder  # same process, back online: it holds the lease
+    assert relay.publish_pending() == 2
+    relay.publisher.close()
+    assert [b["data"]["text"] for b in drain(*bound_queue, expected=2)] == ["before", "during"]
+
+
+def test_only_the_lease_holder_publishes(db, rabbit_config, bound_queue):
+    write_notes(db, ["x"])
+    first = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo")
+    second = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo")
+    assert first.publish_pending() == 1
+    write_notes(db, ["y"])
+    assert second.publish_pending() == 0  # the first still holds the lease
+    assert first.publish_pending() == 1
+    first.publisher.close()
+    second.publisher.close()
+
+
+def test_an_event_the_schema_rejects_rolls_back_the_change(db):
+    from shared.events import InvalidEvent
+
+    with pytest.raises(InvalidEvent):
+        with db.unit_of_work() as uow:
+            uow.session.execute(insert(notes).values(text="z"))
+            uow.publish("note_written", {"text": None})
+    with db.session() as session:
+        assert session.execute(select(func.count()).select_from(notes)).scalar() == 0
+    assert pending(db) == 0
+
+
+def test_outbox_rows_are_plain_json_for_any_client(db):
+    write_notes(db, ["json"])
+    with db.session() as session:
+        body = session.execute(select(outbox_table.c.body)).scalar()
+    assert json.loads(body)["data"] == {"text": "json"}
+
+
+def test_sqlite_engine_uses_wal(sqlite_url):
+    database = open_database(sqlite_url, "demo", MIGRATIONS)
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    database.engine.dispose()
+
+
+def test_a_second_migration_run_changes_nothing(db_url):
+    from shared.db import migrate
+
+    migrate(db_url, MIGRATIONS)
+    migrate(db_url, MIGRATIONS)
+    database = open_database(db_url, "demo", None, run_migrations=False)
+    with database.unit_of_work() as uow:
+        uow.session.execute(insert(notes).values(text="ok"))
+    database.engine.dispose()
+
+
+def test_unknown_event_types_cannot_be_published(db):
+    from shared.events import InvalidEvent
+
+    with pytest.raises(InvalidEvent, match="unknown event type"):
+        with db.unit_of_work() as uow:
+            uow.publish("nothing_like_this", {})
+
