@@ -64,15 +64,21 @@ def serve(service):
     os.execvp(sys.executable, [sys.executable, "-m", "services.serve", service])
 
 
+def _optional_module(module: str):
+    """A service's optional module (cli, setup), or None if the service has none."""
+    try:
+        return import_module(module)
+    except ModuleNotFoundError as exc:
+        if not module.startswith(exc.name or "\0"):
+            raise  # a real missing dependency inside the module: say so
+        return None
+
+
 def prepare_services():
     """Migrate, then seed what a first run needs (sample district, an admin token)."""
     for name in SERVICES:
-        module = f"services.{name}.setup"
-        try:
-            setup = import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        setup = _optional_module(f"services.{name}.setup")
+        if setup is None:
             continue
         for line in setup.prepare(database_url(name), migrations_dir(name)):
             click.echo(f"{name}: {line}")
@@ -165,14 +171,9 @@ def asyncapi():
 def _register_service_commands():
     # Services may add their own command groups (services/<name>/cli.py exposing `cli`).
     for name in SERVICES:
-        module = f"services.{name}.cli"
-        try:
-            commands = import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        main.add_command(commands.cli, name)
+        commands = _optional_module(f"services.{name}.cli")
+        if commands is not None:
+            main.add_command(commands.cli, name)
 
 
 _register_service_commands()
