@@ -3,7 +3,10 @@
 Importing this package loads every source's schemas, so ``catalogue`` is complete.
 """
 
-from shared.events import registry  # noqa: F401, E402  (fills the catalogue)
+from shared.events import (
+    disputes,  # noqa: F401, E402  (fills the catalogue)
+    registry,  # noqa: F401, E402  (fills the catalogue)
+)
 from shared.events.envelope import (
     Event,
     EventType,
