@@ -5,6 +5,7 @@ from importlib import import_module
 # name -> "module:Class"; the order is the start order of `gonghui up`.
 SERVICES = {
     "registry": "services.registry.service:RegistryService",
+    "membership": "services.membership.service:MembershipService",
     "gateway": "services.gateway.service:GatewayService",
 }
 

@@ -1,0 +1,487 @@
+"""Membership use cases: each takes a unit of work (or a session for reads), applies the
+rules in ``domain`` to the tables and publishes what happened. No nameko here.
+
+``caller`` is the gateway's authenticated user ({"name", "role", "org_code"}); online
+applications have none.
+"""
+
+import json
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, insert, or_, select, update
+
+from services.membership import domain, readmodel
+from services.membership.models import (
+    cards,
+    enterprises,
+    memberships,
+    merchants,
+    service_requests,
+    workers,
+)
+from shared.errors import Conflict, InvalidInput, NotFound
+
+MEMBERSHIP_COLUMNS = (memberships.c.id, memberships.c.worker_id, memberships.c.union_code,
+                      memberships.c.enterprise_credit_code, memberships.c.status,
+                      memberships.c.channel, memberships.c.applied_at,
+                      memberships.c.decided_at, memberships.c.ended_at,
+                      memberships.c.reason, memberships.c.previous_id)
+
+
+def _now():
+    return datetime.now(UTC)
+
+
+def _membership(session, membership_id, lock=False) -> dict:
+    query = select(*MEMBERSHIP_COLUMNS).where(memberships.c.id == membership_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"membership {membership_id} does not exist",
+                       {"membership_id": membership_id})
+    return dict(row._mapping)
+
+
+def _event(membership: dict, enterprise: dict, **extra) -> dict:
+    return {"membership_id": membership["id"], "worker_id": membership["worker_id"],
+            "union_code": membership["union_code"],
+            "enterprise_credit_code": membership["enterprise_credit_code"],
+            "organization_path": enterprise["path"], "status": membership["status"], **extra}
+
+
+def _view(membership: dict) -> dict:
+    return {key: membership[key] for key in
+            ("worker_id", "union_code", "enterprise_credit_code", "status", "channel",
+             "applied_at", "decided_at", "ended_at", "reason")} | {
+        "membership_id": membership["id"], "previous_membership_id": membership["previous_id"]}
+
+
+def _current(session, worker_id) -> dict | None:
+    row = session.execute(select(*MEMBERSHIP_COLUMNS).where(
+        memberships.c.worker_id == worker_id,
+        memberships.c.status.in_(domain.CURRENT))).first()
+    return dict(row._mapping) if row else None
+
+
+# --- applications and status changes ---------------------------------------------
+
+def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
+    """A worker applies to join the union of their enterprise (or its federation)."""
+    session = uow.session
+    problems = domain.check_personal_data(data["id_number"], data.get("phone"))
+    if problems:
+        raise InvalidInput("personal data rejected", problems)
+    enterprise = readmodel.known_enterprise(session, data["enterprise_credit_code"])
+    union = domain.union_for(enterprise)
+    if channel == "staff":
+        domain.require_writer(caller, domain.stats_targets(enterprise), "applications")
+    id_hash = keys.lookup_hash(data["id_number"])
+    worker_id = session.execute(select(workers.c.id).where(workers.c.id_hash == id_hash))\
+        .scalar()
+    sealed = keys.seal(data["id_number"], data.get("phone"))
+    if worker_id is None:
+        worker_id = session.execute(insert(workers).values(
+            name=data["name"], id_hash=id_hash, sealed=sealed).returning(workers.c.id)).scalar()
+    else:
+        current = _current(session, worker_id)
+        if current is not None:
+            details = None if channel == "online" else {
+                "membership_id": current["id"], "status": current["status"]}
+            raise Conflict("this worker already has a pending or active membership; "
+                           "a worker belongs to one union at a time (use a transfer)", details)
+        session.execute(update(workers).where(workers.c.id == worker_id)
+                        .values(name=data["name"], sealed=sealed))
+    membership_id = session.execute(insert(memberships).values(
+        worker_id=worker_id, union_code=union,
+        enterprise_credit_code=enterprise["credit_code"], status="pending", channel=channel,
+        entered_by=(caller or {}).get("name")).returning(memberships.c.id)).scalar()
+    membership = _membership(session, membership_id)
+    uow.publish("membership_applied", _event(membership, enterprise, channel=channel),
+                subject=str(membership_id))
+    return _view(membership)
+
+
+def approve(uow, keys, membership_id: int, caller: dict) -> dict:
+    """Approve an application; the new member gets a card (its number is shown only now)."""
+    session = uow.session
+    membership = _membership(session, membership_id, lock=True)
+    enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"])
+    domain.require_writer(caller, domain.stats_targets(enterprise), "applications")
+    status = domain.next_status(membership["status"], "approve")
+    _set_status(session, membership, status, caller, decided=True)
+    readmodel.add_members(session, enterprise["credit_code"], 1, enterprise)
+    membership = _membership(session, membership_id)
+    uow.publish("membership_approved", _event(membership, enterprise),
+                subject=str(membership_id))
+    card = issue_card(uow, keys, membership["worker_id"], membership_id)
+    return _view(membership) | {"card": card}
+
+
+def _set_status(session, membership, status, caller, reason=None, decided=False, ended=False):
+    values = {"status": status, "reason": reason}
+    if decided:
+        values.update(decided_at=_now(), entered_by=(caller or {}).get("name"))
+    if ended:
+        values["ended_at"] = _now()
+    session.execute(update(memberships).where(memberships.c.id == membership["id"])
+                    .values(values))
+
+
+ENDINGS = {"reject": "membership_rejected", "lapse": "membership_lapsed",
+           "leave": "membership_left"}
+
+
+def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict:
+    """Reject an application, or lapse / leave a membership, with a reason."""
+    session = uow.session
+    membership = _membership(session, membership_id, lock=True)
+    enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"])
+    domain.require_writer(caller, domain.stats_targets(enterprise), "memberships")
+    status = domain.next_status(membership["status"], action, reason)
+    _set_status(session, membership, status, caller, reason=reason.strip(),
+                decided=membership["status"] == "pending", ended=True)
+    if membership["status"] == "active":
+        readmodel.add_members(session, enterprise["credit_code"], -1, enterprise)
+    membership = _membership(session, membership_id)
+    event = "membership_rejected" if status == "rejected" else ENDINGS[action]
+    uow.publish(event, _event(membership, enterprise, reason=membership["reason"]),
+                subject=str(membership_id))
+    return _view(membership)
+
+
+def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict:
+    """An active member changes enterprise: the old membership ends as ``transferred``
+    (history kept) and a new active one starts at the new enterprise's union."""
+    session = uow.session
+    old = _membership(session, membership_id, lock=True)
+    source = readmodel.known_enterprise(session, old["enterprise_credit_code"])
+    target = readmodel.known_enterprise(session, to_credit_code)
+    # Staff of either side may record it: the member's old union or the receiving one.
+    scope = domain.stats_targets(source)
+    if not domain.in_scope(caller, scope):
+        scope = domain.stats_targets(target)
+    domain.require_writer(caller, scope, "memberships")
+    if target["credit_code"] == source["credit_code"]:
+        raise InvalidInput("the member already belongs through this enterprise",
+                           {"enterprise_credit_code": ["same as the current one"]})
+    union = domain.union_for(target)
+    status = domain.next_status(old["status"], "transfer")
+    _set_status(session, old, status, caller, reason=f"transferred to {union}", ended=True)
+    new_id = session.execute(insert(memberships).values(
+        worker_id=old["worker_id"], union_code=union, enterprise_credit_code=to_credit_code,
+        status="active", channel="staff", decided_at=_now(), previous_id=old["id"],
+        entered_by=caller.get("name")).returning(memberships.c.id)).scalar()
+    readmodel.add_members(session, source["credit_code"], -1, source)
+    readmodel.add_members(session, target["credit_code"], 1, target)
+    new = _membership(session, new_id)
+    uow.publish("membership_transferred", _event(
+        new, target, from_membership_id=old["id"], from_union_code=old["union_code"],
+        from_enterprise_credit_code=old["enterprise_credit_code"]), subject=str(new_id))
+    return _view(new)
+
+
+def enterprise_snapshot(uow, data: dict):
+    """Any registry snapshot of an enterprise; one that closes it lapses its members."""
+    stored = readmodel.enterprise(uow.session, data["credit_code"])
+    if data["status"] == "closed" and (stored is None or stored["status"] != "closed"):
+        return close_enterprise(uow, data)
+    readmodel.apply_enterprise(uow.session, data)
+    return None
+
+
+def close_enterprise(uow, data: dict):
+    """The registry says an enterprise closed: active memberships lapse and pending
+    applications are rejected, with the registry's reason; then its workers leave the
+    counters with the snapshot."""
+    session = uow.session
+    credit_code = data["credit_code"]
+    stored = readmodel.enterprise(session, credit_code, lock=True)
+    reason = f"enterprise closed: {data.get('reason') or 'no reason given'}"[:500]
+    now = _now()
+    lapsed = rejected = 0
+    if stored is not None:
+        lapsed = session.execute(update(memberships).where(
+            memberships.c.enterprise_credit_code == credit_code,
+            memberships.c.status == "active").values(
+            status="lapsed", reason=reason, ended_at=now)).rowcount
+        rejected = session.execute(update(memberships).where(
+            memberships.c.enterprise_credit_code == credit_code,
+            memberships.c.status == "pending").values(
+            status="rejected", reason=reason, decided_at=now, ended_at=now)).rowcount
+        readmodel.add_members(session, credit_code, -lapsed, stored)
+    readmodel.apply_enterprise(session, data)
+    if lapsed or rejected:
+        uow.publish("memberships_lapsed", {
+            "enterprise_credit_code": credit_code, "organization_path": data["path"],
+            "reason": reason, "lapsed": lapsed, "rejected": rejected}, subject=credit_code)
+    return {"lapsed": lapsed, "rejected": rejected}
+
+
+# --- reading members -----------------------------------------------------------------
+
+def _worker(session, worker_id) -> dict:
+    row = session.execute(select(workers).where(workers.c.id == worker_id)).first()
+    if row is None:
+        raise NotFound(f"worker {worker_id} does not exist", {"worker_id": worker_id})
+    return dict(row._mapping)
+
+
+def _history(session, worker_id) -> list[dict]:
+    rows = session.execute(select(*MEMBERSHIP_COLUMNS)
+                           .where(memberships.c.worker_id == worker_id)
+                           .order_by(memberships.c.id))
+    return [dict(row._mapping) for row in rows]
+
+
+def _worker_scope(session, history) -> list[str]:
+    """Who may see a worker: staff over the enterprise of any of their memberships."""
+    scope = []
+    for membership in history:
+        found = readmodel.enterprise(session, membership["enterprise_credit_code"])
+        if found:
+            scope += domain.stats_targets(found)
+        scope.append(membership["union_code"])
+    return scope
+
+
+def member(session, keys, worker_id: int, caller: dict) -> dict:
+    """A worker's record: name, masked ID number and phone, membership history, cards."""
+    worker = _worker(session, worker_id)
+    history = _history(session, worker_id)
+    domain.require_scope(caller, _worker_scope(session, history), "the member")
+    personal = keys.unseal(worker["sealed"])
+    card_rows = session.execute(select(cards.c.last4, cards.c.status, cards.c.valid_until,
+                                       cards.c.issued_at)
+                                .where(cards.c.worker_id == worker_id).order_by(cards.c.id))
+    return {
+        "worker_id": worker_id, "name": worker["name"],
+        "id_number": domain.mask_id_number(personal["id_number"]),
+        "phone": domain.mask_phone(personal["phone"]),
+        "memberships": [_view(m) for m in history],
+        "cards": [dict(row._mapping) for row in card_rows],
+    }
+
+
+def personal_data(session, keys, worker_id: int, caller: dict) -> dict:
+    """ID number and phone in clear: only for staff and admins over the member's union."""
+    worker = _worker(session, worker_id)
+    domain.require_personal_data_reader(caller, _worker_scope(session,
+                                                              _history(session, worker_id)))
+    return {"worker_id": worker_id, "name": worker["name"], **keys.unseal(worker["sealed"])}
+
+
+def list_members(session, caller: dict, code: str, status: str | None, after_id: int,
+                 limit: int) -> dict:
+    """Memberships whose enterprise lies in ``code``'s subtree or whose union is ``code``."""
+    place = readmodel.place(session, code)
+    domain.require_scope(caller, place["path"], "the organization")
+    query = (select(*MEMBERSHIP_COLUMNS, workers.c.name)
+             .join(workers, workers.c.id == memberships.c.worker_id)
+             .join(enterprises,
+                   enterprises.c.credit_code == memberships.c.enterprise_credit_code)
+             .where(or_(enterprises.c.path_key.startswith(readmodel.path_key(place["path"]),
+                                                          autoescape=True),
+                        enterprises.c.credit_code == code,
+                        memberships.c.union_code == code),
+                    memberships.c.id > after_id)
+             .order_by(memberships.c.id).limit(limit))
+    if status:
+        query = query.where(memberships.c.status == status)
+    items = [_view(row._mapping) | {"name": row.name} for row in session.execute(query)]
+    return {"items": items, "next_after_id": items[-1]["membership_id"] if len(items) == limit
+            else None}
+
+
+# --- cards ---------------------------------------------------------------------------
+
+def issue_card(uow, keys, worker_id: int, membership_id: int, replaces=False) -> dict:
+    number = domain.new_card_number()
+    valid_until = date.today() + domain.CARD_VALIDITY
+    uow.session.execute(insert(cards).values(
+        number_hash=keys.lookup_hash(number), last4=number[-4:], worker_id=worker_id,
+        membership_id=membership_id, valid_until=valid_until, status="active"))
+    uow.publish("card_issued", {"worker_id": worker_id, "membership_id": membership_id,
+                                "valid_until": valid_until, "replaces_lost_card": replaces},
+                subject=str(worker_id))
+    return {"number": number, "valid_until": valid_until}
+
+
+def request_card(uow, keys, worker_id: int, lost: bool, caller: dict) -> dict:
+    """A card for an active member without one (imported from paper, say) or, when
+    ``lost``, a new card that makes every earlier card of the member invalid."""
+    session = uow.session
+    current = _current(session, worker_id)
+    if current is None or current["status"] != "active":
+        _worker(session, worker_id)
+        raise Conflict("only an active member can hold a card", {"worker_id": worker_id})
+    enterprise = readmodel.known_enterprise(session, current["enterprise_credit_code"])
+    domain.require_writer(caller, domain.stats_targets(enterprise), "cards")
+    active = session.execute(select(func.count()).where(
+        cards.c.worker_id == worker_id, cards.c.status == "active")).scalar()
+    if active and not lost:
+        raise Conflict("the member already has a card; report it lost to replace it",
+                       {"worker_id": worker_id})
+    if lost:
+        session.execute(update(cards).where(cards.c.worker_id == worker_id,
+                                            cards.c.status == "active")
+                        .values(status="replaced"))
+    return issue_card(uow, keys, worker_id, current["id"], replaces=lost)
+
+
+def card_verdict(session, keys, number) -> str:
+    number = domain.normalize_card_number(number)
+    if not domain.card_number_well_formed(number):
+        return "unknown"
+    row = session.execute(select(cards.c.worker_id, cards.c.status, cards.c.valid_until)
+                          .where(cards.c.number_hash == keys.lookup_hash(number))).first()
+    if row is None:
+        return "unknown"
+    active = session.execute(select(memberships.c.id).where(
+        memberships.c.worker_id == row.worker_id, memberships.c.status == "active")).first()
+    return domain.card_verdict(dict(row._mapping), active is not None, date.today())
+
+
+# --- merchants -----------------------------------------------------------------------
+
+def _merchant_view(row) -> dict:
+    return {"merchant_id": row["id"], "name": row["name"],
+            "organization_code": row["organization_code"],
+            "rule": {"kind": row["rule_kind"], "percent_off": row["percent_off"],
+                     "markup_fen": row["markup_fen"]}}
+
+
+def register_merchant(uow, data: dict, caller: dict) -> dict:
+    session = uow.session
+    place = readmodel.place(session, data["organization_code"])
+    domain.require_writer(caller, place["path"], "merchants")
+    rule = domain.check_rule(data["rule"])
+    merchant_id = session.execute(insert(merchants).values(
+        name=data["name"], organization_code=place["code"], path=json.dumps(place["path"]),
+        rule_kind=rule["kind"], percent_off=rule["percent_off"],
+        markup_fen=rule["markup_fen"]).returning(merchants.c.id)).scalar()
+    view = _merchant_view(merchant(session, merchant_id, raw=True))
+    uow.publish("merchant_registered", view, subject=str(merchant_id))
+    return view
+
+
+def merchant(session, merchant_id: int, raw=False) -> dict:
+    row = session.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
+    if row is None:
+        raise NotFound(f"merchant {merchant_id} does not exist", {"merchant_id": merchant_id})
+    return dict(row._mapping) if raw else _merchant_view(row._mapping)
+
+
+def list_merchants(session, code: str | None) -> list[dict]:
+    query = select(merchants).order_by(merchants.c.id)
+    if code:
+        query = query.where(merchants.c.path.contains(json.dumps(code)))
+    return [_merchant_view(row._mapping) for row in session.execute(query)]
+
+
+def check_purchase(session, keys, merchant_id: int, card_number: str, price_fen: int,
+                   cost_fen: int | None) -> dict:
+    row = merchant(session, merchant_id, raw=True)
+    rule = {"kind": row["rule_kind"], "percent_off": row["percent_off"],
+            "markup_fen": row["markup_fen"]}
+    return domain.purchase(rule, card_verdict(session, keys, card_number), price_fen, cost_fen)
+
+
+# --- member services -----------------------------------------------------------------
+
+def _request_view(row) -> dict:
+    return {"request_id": row["id"], "worker_id": row["worker_id"], "kind": row["kind"],
+            "status": row["status"],
+            "handling_organization_code": row["handling_organization_code"],
+            "summary": row["summary"], "note": row["note"], "created_at": row["created_at"],
+            "updated_at": row["updated_at"]}
+
+
+def _request(session, request_id, lock=False) -> dict:
+    query = select(service_requests).where(service_requests.c.id == request_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"service request {request_id} does not exist",
+                       {"request_id": request_id})
+    return dict(row._mapping) | {"path": json.loads(row.path)}
+
+
+def submit_request(uow, data: dict, caller: dict) -> dict:
+    """Staff record a member's request; the member's union handles it unless another
+    organization is named."""
+    session = uow.session
+    current = _current(session, data["worker_id"])
+    if current is None or current["status"] != "active":
+        _worker(session, data["worker_id"])
+        raise Conflict("member services are for active members", {"worker_id":
+                                                                  data["worker_id"]})
+    enterprise = readmodel.known_enterprise(session, current["enterprise_credit_code"])
+    scope = domain.stats_targets(enterprise)
+    domain.require_writer(caller, scope, "member service requests")
+    handler = data.get("handling_organization_code") or current["union_code"]
+    if handler != current["union_code"]:
+        scope = scope + readmodel.place(session, handler)["path"]
+    request_id = session.execute(insert(service_requests).values(
+        worker_id=data["worker_id"], membership_id=current["id"], kind=data["kind"],
+        status="submitted", handling_organization_code=handler, summary=data["summary"],
+        path=json.dumps(scope)).returning(service_requests.c.id)).scalar()
+    request = _request(session, request_id)
+    uow.publish("service_request_submitted", _request_event(request),
+                subject=str(request_id))
+    return _request_view(request)
+
+
+def _request_event(request, **extra) -> dict:
+    return {"request_id": request["id"], "worker_id": request["worker_id"],
+            "kind": request["kind"], "status": request["status"],
+            "handling_organization_code": request["handling_organization_code"], **extra}
+
+
+def update_request(uow, request_id: int, data: dict, caller: dict) -> dict:
+    """Change status (by the rules) and/or hand the request to another organization."""
+    session = uow.session
+    request = _request(session, request_id, lock=True)
+    domain.require_writer(caller, request["path"], "this service request")
+    values = {"updated_at": _now()}
+    if data.get("status"):
+        values["status"] = domain.next_service_status(request["status"], data["status"])
+    handler = data.get("handling_organization_code")
+    if handler and handler != request["handling_organization_code"]:
+        if request["status"] in ("resolved", "declined"):
+            raise Conflict("a closed request cannot be handed over", {"status":
+                                                                      request["status"]})
+        values["handling_organization_code"] = handler
+        values["path"] = json.dumps(request["path"] + readmodel.place(session, handler)["path"])
+    if data.get("note") is not None:
+        values["note"] = data["note"]
+    if len(values) == 1:
+        raise InvalidInput("send a status, a handling_organization_code or a note", None)
+    session.execute(update(service_requests).where(service_requests.c.id == request_id)
+                    .values(values))
+    updated = _request(session, request_id)
+    uow.publish("service_request_updated",
+                _request_event(updated, previous_status=request["status"]),
+                subject=str(request_id))
+    return _request_view(updated)
+
+
+def get_request(session, request_id: int, caller: dict) -> dict:
+    request = _request(session, request_id)
+    domain.require_scope(caller, request["path"], "the service request")
+    return _request_view(request)
+
+
+def list_requests(session, caller: dict, code: str, status: str | None,
+                  kind: str | None) -> list[dict]:
+    """Requests handled by ``code`` (an organization in the caller's subtree)."""
+    domain.require_scope(caller, readmodel.place(session, code)["path"], "the organization")
+    query = (select(service_requests)
+             .where(service_requests.c.handling_organization_code == code)
+             .order_by(service_requests.c.id).limit(500))
+    if status:
+        query = query.where(service_requests.c.status == status)
+    if kind:
+        query = query.where(service_requests.c.kind == kind)
+    return [_request_view(row._mapping) for row in session.execute(query)]

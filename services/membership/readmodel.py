@@ -1,0 +1,202 @@
+"""The registry as membership sees it (organizations, enterprises) and the join-rate
+counters, kept current from the registry's snapshot events and membership's own changes.
+
+Counters: ``org_stats`` holds members and workers per organization code, for every
+organization on an enterprise's path and its union (``domain.stats_targets``). Each
+change applies a delta to those rows in the transaction that makes the change, so a
+join-rate query is one primary-key read and the counters always match the tables.
+Snapshots are applied as differences from what is stored, so a repeated or reordered
+snapshot never counts twice.
+"""
+
+import json
+from collections import defaultdict
+
+from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.membership import domain
+from services.membership.models import enterprises, org_stats, organizations
+from shared.errors import NotFound
+
+
+def path_key(path) -> str:
+    return "/".join(path) + "/"
+
+
+def _insert(session, table):
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def bump(session, deltas):
+    """Add (members, workers) deltas to org_stats rows, creating rows as needed."""
+    deltas = {code: d for code, d in deltas.items() if d[0] or d[1]}
+    if not deltas:
+        return
+    session.execute(
+        _insert(session, org_stats).on_conflict_do_nothing(index_elements=["code"]),
+        [{"code": code, "members": 0, "workers": 0} for code in sorted(deltas)],
+    )
+    # Sorted, so two transactions lock the same rows in the same order (no deadlock).
+    session.execute(
+        update(org_stats)
+        .where(org_stats.c.code == bindparam("k"))
+        .values(members=org_stats.c.members + bindparam("dm"),
+                workers=org_stats.c.workers + bindparam("dw")),
+        [{"k": code, "dm": deltas[code][0], "dw": deltas[code][1]} for code in sorted(deltas)],
+    )
+
+
+def _decode(row) -> dict | None:
+    if row is None:
+        return None
+    data = dict(row._mapping)
+    data["path"] = json.loads(data["path"])
+    return data
+
+
+def enterprise(session, credit_code, lock=False) -> dict | None:
+    query = select(enterprises).where(enterprises.c.credit_code == credit_code)
+    if lock:
+        query = query.with_for_update()
+    return _decode(session.execute(query).first())
+
+
+def known_enterprise(session, credit_code, lock=False) -> dict:
+    found = enterprise(session, credit_code, lock)
+    if found is None:
+        raise NotFound(f"enterprise {credit_code} is not known to the registry",
+                       {"enterprise_credit_code": credit_code})
+    return found
+
+
+def organization(session, code) -> dict | None:
+    return _decode(session.execute(select(organizations).where(organizations.c.code == code))
+                   .first())
+
+
+def place(session, code) -> dict:
+    """An organization or an enterprise the registry told us about, with its path."""
+    found = organization(session, code)
+    if found is not None:
+        return {"code": code, "name": found["name"], "path": found["path"]}
+    found = enterprise(session, code)
+    if found is not None:
+        return {"code": code, "name": found["name"],
+                "path": [*found["path"], code]}
+    raise NotFound(f"organization {code} is not known to the registry", {"code": code})
+
+
+def add_members(session, credit_code, count, row=None):
+    """``count`` members (negative: fewer) became active at an enterprise."""
+    if not count:
+        return
+    row = row or known_enterprise(session, credit_code)
+    session.execute(update(enterprises).where(enterprises.c.credit_code == credit_code)
+                    .values(members=enterprises.c.members + count))
+    bump(session, {code: (count, 0) for code in domain.stats_targets(row)})
+
+
+def _workers(row) -> int:
+    return row["headcount"] if row and row["status"] == "active" else 0
+
+
+def apply_enterprise(session, data):
+    """Upsert an enterprise snapshot and move its counters from its old places to the new."""
+    old = enterprise(session, data["credit_code"], lock=True)
+    new = {
+        "credit_code": data["credit_code"], "name": data["name"],
+        "community_code": data["community_code"], "path": list(data["path"]),
+        "headcount": data["headcount"], "union_status": data["union_status"],
+        "union_code": data.get("union_code"), "status": data["status"],
+    }
+    members = old["members"] if old else 0
+    deltas = defaultdict(lambda: [0, 0])
+    if old:
+        for code in domain.stats_targets(old):
+            deltas[code][0] -= members
+            deltas[code][1] -= _workers(old)
+    for code in domain.stats_targets(new):
+        deltas[code][0] += members
+        deltas[code][1] += _workers(new)
+    values = dict(new, path=json.dumps(new["path"]), path_key=path_key(new["path"]))
+    if old:
+        session.execute(update(enterprises)
+                        .where(enterprises.c.credit_code == new["credit_code"]).values(values))
+    else:
+        session.execute(insert(enterprises).values(values, members=0))
+    bump(session, deltas)
+    return new
+
+
+def apply_organization(session, data):
+    """Upsert an organization; if its path changed, move its subtree (paths and counters)."""
+    old = organization(session, data["code"])
+    values = {
+        "code": data["code"], "name": data["name"], "kind": data["kind"],
+        "tier": data["tier"], "parent_code": data.get("parent_code"),
+        "path": json.dumps(list(data["path"])), "path_key": path_key(data["path"]),
+    }
+    if old is None:
+        session.execute(insert(organizations).values(values))
+        return
+    session.execute(update(organizations).where(organizations.c.code == data["code"])
+                    .values(values))
+    if old["path"] != list(data["path"]):
+        _move_subtree(session, old["path"], list(data["path"]))
+
+
+def _move_subtree(session, old_path, new_path):
+    old_key = path_key(old_path)
+    # The counters that move: members and workers of enterprises inside the subtree.
+    inside = enterprises.c.path_key.startswith(old_key, autoescape=True)
+    members, workers = session.execute(
+        select(func.coalesce(func.sum(enterprises.c.members), 0),
+               func.coalesce(func.sum(case((enterprises.c.status == "active",
+                                            enterprises.c.headcount), else_=0)), 0))
+        .where(inside)
+    ).one()
+    deltas = defaultdict(lambda: [0, 0])
+    for code in old_path[:-1]:
+        deltas[code][0] -= members
+        deltas[code][1] -= workers
+    for code in new_path[:-1]:
+        deltas[code][0] += members
+        deltas[code][1] += workers
+    bump(session, deltas)
+    for table, key in ((organizations, organizations.c.code),
+                       (enterprises, enterprises.c.credit_code)):
+        rows = session.execute(select(key, table.c.path)
+                               .where(table.c.path_key.startswith(old_key, autoescape=True)))
+        for code, path in rows.all():
+            moved = new_path + json.loads(path)[len(old_path):]
+            session.execute(update(table).where(key == code)
+                            .values(path=json.dumps(moved), path_key=path_key(moved)))
+
+
+def join_rate(session, code) -> domain.JoinRate:
+    row = session.execute(select(org_stats.c.members, org_stats.c.workers)
+                          .where(org_stats.c.code == code)).first()
+    if row is not None:
+        return domain.JoinRate(code, row.members, row.workers)
+    found = enterprise(session, code)
+    if found is not None:
+        return domain.JoinRate(code, found["members"], _workers(found))
+    if organization(session, code) is not None:
+        return domain.JoinRate(code, 0, 0)
+    raise NotFound(f"organization {code} is not known to the registry", {"code": code})
+
+
+def join_rates_below(session, parent_code) -> list[domain.JoinRate]:
+    """The join rate of each organization directly under ``parent_code``."""
+    if organization(session, parent_code) is None:
+        raise NotFound(f"organization {parent_code} is not known to the registry",
+                       {"code": parent_code})
+    rows = session.execute(
+        select(organizations.c.code, org_stats.c.members, org_stats.c.workers)
+        .join(org_stats, org_stats.c.code == organizations.c.code, isouter=True)
+        .where(organizations.c.parent_code == parent_code)
+        .order_by(organizations.c.code)
+    )
+    return [domain.JoinRate(code, members or 0, workers or 0) for code, members, workers in rows]

@@ -1,0 +1,228 @@
+"""The membership service: entrypoints only. Rules live in ``domain``, use cases in
+``operations`` and ``readmodel``; the gateway's HTTP routes call these RPC methods with
+the authenticated caller ({"name", "role", "org_code"}).
+"""
+
+from pathlib import Path
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+
+from services.membership import operations as ops
+from services.membership import readmodel
+from services.membership import schemas as s
+from services.membership.pii import load_keys
+from shared.consumers import event_handler
+from shared.dependencies import Database, Metrics
+from shared.errors import InvalidInput
+from shared.web import OpsEndpoints
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class PersonalDataKeys(DependencyProvider):
+    """The keys that seal personal data and hash card numbers (``pii``), from config
+    ``MEMBERSHIP_PII_KEY`` or the environment."""
+
+    def setup(self):
+        self.keys = load_keys(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.keys
+
+
+def _id(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{name} must be a positive whole number", {name: [repr(value)[:40]]})
+    return value
+
+
+class MembershipService(OpsEndpoints):
+    name = "membership"
+    db = Database(MIGRATIONS)
+    metrics = Metrics()
+    keys = PersonalDataKeys()
+
+    # --- applications and memberships ------------------------------------------
+
+    @rpc
+    def apply_online(self, application):
+        """A worker applies on the 智慧工建 platform (no staff involved)."""
+        data = s.load(s.ApplicationSchema(), application, "application rejected")
+        with self.db.unit_of_work() as uow:
+            return s.MembershipOut().dump(ops.apply(uow, self.keys, data, None, "online"))
+
+    @rpc
+    def enter_application(self, application, caller):
+        """Union staff enter a paper application (入会申请书) for a worker."""
+        data = s.load(s.ApplicationSchema(), application, "application rejected")
+        with self.db.unit_of_work() as uow:
+            return s.MembershipOut().dump(ops.apply(uow, self.keys, data, caller, "staff"))
+
+    @rpc
+    def approve(self, membership_id, caller):
+        with self.db.unit_of_work() as uow:
+            membership = ops.approve(uow, self.keys, _id(membership_id, "membership_id"),
+                                     caller)
+        return s.MembershipOut().dump(membership)
+
+    @rpc
+    def reject(self, membership_id, body, caller):
+        return self._end(membership_id, "reject", body, caller)
+
+    @rpc
+    def lapse(self, membership_id, body, caller):
+        return self._end(membership_id, "lapse", body, caller)
+
+    @rpc
+    def leave(self, membership_id, body, caller):
+        return self._end(membership_id, "leave", body, caller)
+
+    def _end(self, membership_id, action, body, caller):
+        reason = s.load(s.ReasonSchema(), body)["reason"]
+        with self.db.unit_of_work() as uow:
+            return s.MembershipOut().dump(
+                ops.end(uow, _id(membership_id, "membership_id"), action, reason, caller))
+
+    @rpc
+    def transfer(self, membership_id, body, caller):
+        target = s.load(s.TransferSchema(), body)["enterprise_credit_code"]
+        with self.db.unit_of_work() as uow:
+            return s.MembershipOut().dump(
+                ops.transfer(uow, _id(membership_id, "membership_id"), target, caller))
+
+    @rpc
+    def member(self, worker_id, caller):
+        with self.db.session() as session:
+            return s.MemberOut().dump(
+                ops.member(session, self.keys, _id(worker_id, "worker_id"), caller))
+
+    @rpc
+    def personal_data(self, worker_id, caller):
+        with self.db.session() as session:
+            return s.PersonalDataOut().dump(
+                ops.personal_data(session, self.keys, _id(worker_id, "worker_id"), caller))
+
+    @rpc
+    def list_members(self, query, caller):
+        q = s.load(s.MemberListQuery(), query, "query parameters rejected")
+        with self.db.session() as session:
+            return s.MemberListOut().dump(ops.list_members(
+                session, caller, q["code"], q["status"], q["after_id"], q["limit"]))
+
+    # --- cards and merchants -------------------------------------------------------
+
+    @rpc
+    def request_card(self, worker_id, body, caller):
+        lost = s.load(s.CardRequestSchema(), body or {})["lost"]
+        with self.db.unit_of_work() as uow:
+            return s.CardOut().dump(
+                ops.request_card(uow, self.keys, _id(worker_id, "worker_id"), lost, caller))
+
+    @rpc
+    def check_card(self, body):
+        """For merchants: valid, expired or unknown, and nothing else."""
+        number = s.load(s.CardCheckSchema(), body)["card_number"]
+        with self.db.session() as session:
+            return {"card": ops.card_verdict(session, self.keys, number)}
+
+    @rpc
+    def register_merchant(self, body, caller):
+        data = s.load(s.MerchantSchema(), body, "merchant rejected")
+        with self.db.unit_of_work() as uow:
+            return ops.register_merchant(uow, data, caller)
+
+    @rpc
+    def merchants(self, code=None):
+        with self.db.session() as session:
+            return ops.list_merchants(session, code)
+
+    @rpc
+    def check_purchase(self, merchant_id, body):
+        data = s.load(s.PurchaseSchema(), body, "purchase rejected")
+        with self.db.session() as session:
+            return ops.check_purchase(session, self.keys, _id(merchant_id, "merchant_id"),
+                                      data["card_number"], data["price_fen"], data["cost_fen"])
+
+    # --- member services -------------------------------------------------------------
+
+    @rpc
+    def submit_service_request(self, body, caller):
+        data = s.load(s.ServiceRequestSchema(), body, "service request rejected")
+        with self.db.unit_of_work() as uow:
+            return s.ServiceRequestOut().dump(ops.submit_request(uow, data, caller))
+
+    @rpc
+    def update_service_request(self, request_id, body, caller):
+        data = s.load(s.ServiceRequestUpdateSchema(), body, "update rejected")
+        with self.db.unit_of_work() as uow:
+            return s.ServiceRequestOut().dump(
+                ops.update_request(uow, _id(request_id, "request_id"), data, caller))
+
+    @rpc
+    def service_request(self, request_id, caller):
+        with self.db.session() as session:
+            return s.ServiceRequestOut().dump(
+                ops.get_request(session, _id(request_id, "request_id"), caller))
+
+    @rpc
+    def service_requests(self, query, caller):
+        q = s.load(s.RequestListQuery(), query, "query parameters rejected")
+        with self.db.session() as session:
+            return s.ServiceRequestOut(many=True).dump(
+                ops.list_requests(session, caller, q["code"], q["status"], q["kind"]))
+
+    # --- join rates --------------------------------------------------------------------
+
+    @rpc
+    def join_rate(self, code):
+        """Members / workers for an organization's subtree (or one enterprise)."""
+        with self.db.session() as session:
+            return readmodel.join_rate(session, str(code)).as_dict()
+
+    @rpc
+    def join_rates_below(self, code):
+        with self.db.session() as session:
+            return [rate.as_dict() for rate in readmodel.join_rates_below(session, str(code))]
+
+    # --- the registry's events -------------------------------------------------------
+
+    @event_handler("registry", "organization_registered")
+    def handle_organization_registered(self, event):
+        self._apply(event, readmodel.apply_organization)
+
+    @event_handler("registry", "organization_updated")
+    def handle_organization_updated(self, event):
+        self._apply(event, readmodel.apply_organization)
+
+    @event_handler("registry", "organization_moved")
+    def handle_organization_moved(self, event):
+        self._apply(event, readmodel.apply_organization)
+
+    @event_handler("registry", "enterprise_registered")
+    def handle_enterprise_registered(self, event):
+        self._apply_enterprise(event)
+
+    @event_handler("registry", "enterprise_updated")
+    def handle_enterprise_updated(self, event):
+        self._apply_enterprise(event)
+
+    @event_handler("registry", "enterprise_moved")
+    def handle_enterprise_moved(self, event):
+        """Its members' and workers' counters move with it to the new community."""
+        self._apply_enterprise(event)
+
+    @event_handler("registry", "enterprise_closed")
+    def handle_enterprise_closed(self, event):
+        """Memberships at a closed enterprise lapse, with the registry's reason."""
+        self._apply_enterprise(event)
+
+    def _apply(self, event, apply):
+        with self.db.unit_of_work() as uow:
+            if not uow.is_duplicate(event):
+                apply(uow.session, event.data)
+
+    def _apply_enterprise(self, event):
+        with self.db.unit_of_work() as uow:
+            if not uow.is_duplicate(event):
+                ops.enterprise_snapshot(uow, event.data)
