@@ -1,0 +1,113 @@
+"""Who may do what, where: roles, bearer tokens and organization scope, as plain functions.
+
+Every route module uses the same three questions, in this order:
+
+1. who is calling? ``self.auth.user(request)`` (``services.gateway.dependencies.Auth``)
+   turns the ``Authorization: Bearer <token>`` header into a ``User`` or raises 401;
+2. may this role do this kind of thing? ``require_permission(user, WRITE)`` (403);
+3. is the target inside the caller's subtree? ``require_scope(user, target["path"])``
+   (403). ``path`` is the list of organization codes from the district down to the
+   target (the registry gives it for organizations and enterprises), so "inside" is
+   simply "the caller's organization code is on the path".
+
+Roles (each includes the ones below it):
+
+- ``viewer``: reads within the subtree;
+- ``staff``: reads and writes within the subtree;
+- ``admin``: staff, plus managing the gateway's users within the subtree.
+"""
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shared.errors import Forbidden, Unauthorized
+
+READ = "read"
+WRITE = "write"
+MANAGE_USERS = "manage_users"
+
+PERMISSIONS = {
+    "viewer": frozenset({READ}),
+    "staff": frozenset({READ, WRITE}),
+    "admin": frozenset({READ, WRITE, MANAGE_USERS}),
+}
+ROLES = tuple(PERMISSIONS)
+
+TOKEN_PREFIX = "ghu_"  # lets secret scanners and humans recognise a leaked token
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    org_code: str
+
+    def can(self, action: str) -> bool:
+        return action in PERMISSIONS.get(self.role, ())
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "role": self.role, "org_code": self.org_code}
+
+
+def new_token() -> str:
+    """A fresh bearer token: 32 random bytes (256 bits), URL-safe."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """What the database keeps instead of the token.
+
+    Plain SHA-256 is enough here, unlike for passwords: a token carries 256 bits from
+    ``secrets``, so nobody can guess it by trying hashes, however fast the hash is. A slow
+    hash (Argon2) only helps low-entropy secrets, and would add tens of milliseconds to
+    every request; a deterministic hash also lets us find the token by an indexed lookup
+    instead of checking every row.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token from an ``Authorization`` header value; 401 when absent or malformed."""
+    if not authorization:
+        raise Unauthorized("this request needs a bearer token: Authorization: Bearer <token>")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    if len(token) > 200 or not token.isascii():
+        raise Unauthorized("invalid or revoked token")
+    return token
+
+
+def require_permission(user: User, action: str) -> User:
+    if not user.can(action):
+        raise Forbidden(
+            f"role {user.role!r} may not {action.replace('_', ' ')}",
+            {"role": user.role, "needs": action},
+        )
+    return user
+
+
+def in_scope(user: User, path: Iterable[str]) -> bool:
+    return user.org_code in (path or ())
+
+
+def require_scope(user: User, path: Iterable[str], what: str = "the target") -> None:
+    """403 unless ``path`` (district .. target) passes through the user's organization."""
+    if not in_scope(user, path):
+        raise Forbidden(
+            f"{what} is outside the subtree of organization {user.org_code}",
+            {"org_code": user.org_code},
+        )
+
+
+def require(user: User, action: str, *paths: Iterable[str], what: str = "the target") -> User:
+    """Permission and scope at once: every path given must be inside the user's subtree."""
+    require_permission(user, action)
+    for path in paths:
+        require_scope(user, path, what)
+    return user

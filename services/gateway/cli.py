@@ -1,0 +1,89 @@
+"""``gonghui gateway ...``: the gateway's users and tokens, from the command line.
+
+    gonghui gateway create-user --name 南坑-staff --role staff --org longgang.bantian.nankeng
+    gonghui gateway issue-token --name 南坑-staff
+    gonghui gateway revoke --name 南坑-staff        (the user and all their tokens)
+    gonghui gateway revoke --token ghu_...         (one token)
+    gonghui gateway list-users
+
+A token is printed once, on stdout alone (so ``$(gonghui gateway create-user ...)``
+captures it); the database keeps only its hash.
+"""
+
+from pathlib import Path
+
+import click
+
+from services.gateway import accounts
+from services.gateway.auth import ROLES
+from shared.config import database_url
+from shared.db import open_database
+from shared.errors import ServiceError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _database():
+    return open_database(database_url("gateway"), "gateway", MIGRATIONS)
+
+
+def _run(action):
+    """Run ``action(session)`` in one transaction; errors become a clean CLI failure."""
+    db = _database()
+    try:
+        with db.unit_of_work() as uow:
+            return action(uow.session)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        db.engine.dispose()
+
+
+@click.group()
+def cli():
+    """Users and bearer tokens of the HTTP gateway."""
+
+
+@cli.command("create-user")
+@click.option("--name", required=True, help="unique user name")
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="viewer reads, staff also writes, admin also manages users")
+@click.option("--org", "org_code", required=True,
+              help="organization code: the user acts within its subtree")
+def create_user(name, role, org_code):
+    """Create a user and print their first token (shown only this once)."""
+    user, token = _run(lambda session: accounts.create_user(session, name, role, org_code))
+    click.echo(f"created {user.role} {user.name!r} for {user.org_code}; token follows "
+               "(store it now, it is not shown again)", err=True)
+    click.echo(token)
+
+
+@cli.command("issue-token")
+@click.option("--name", required=True)
+def issue_token(name):
+    """Print a new token for an existing user (their other tokens stay valid)."""
+    token = _run(lambda session: accounts.issue_token(session, accounts.find_user(session, name)))
+    click.echo(token)
+
+
+@cli.command()
+@click.option("--name", help="revoke this user and every token they hold")
+@click.option("--token", help="revoke this one token")
+def revoke(name, token):
+    """Revoke a user (with all their tokens) or a single token."""
+    if bool(name) == bool(token):
+        raise click.UsageError("give exactly one of --name or --token")
+    if name:
+        count = _run(lambda session: accounts.revoke_user(session, name))
+        click.echo(f"revoked user {name!r} and {count} token(s)")
+    else:
+        user = _run(lambda session: accounts.revoke_token(session, token))
+        click.echo(f"revoked one token of {user.name!r}")
+
+
+@cli.command("list-users")
+def list_users():
+    """Users with role, organization and whether they are revoked (never tokens)."""
+    for user in _run(accounts.list_users):
+        state = "revoked" if user["revoked"] else "active"
+        click.echo(f"{user['name']}\t{user['role']}\t{user['org_code']}\t{state}")

@@ -1,0 +1,75 @@
+"""The gateway's dependency providers: who is calling (``Auth``) and its backing services
+(``BackendRpc``, an ``RpcProxy`` that answers 503 instead of hanging or crashing)."""
+
+import eventlet
+from nameko.exceptions import UnknownService
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
+
+from services.gateway import accounts
+from services.gateway.auth import User, bearer_token
+from shared.errors import Unavailable
+
+DEFAULT_RPC_TIMEOUT = 10.0
+
+
+class Authenticator:
+    """What a worker gets as ``self.auth``."""
+
+    def __init__(self, worker_ctx):
+        self._worker_ctx = worker_ctx
+
+    def user(self, request) -> User:
+        """The caller, from ``Authorization: Bearer <token>``; 401 when missing or invalid."""
+        token = bearer_token(request.headers.get("Authorization"))
+        # The service's `db` is injected before the method body runs, which is when this is
+        # called; reaching it through the service keeps one engine per service.
+        db = self._worker_ctx.service.db
+        with db.session() as session:
+            return accounts.authenticate(session, token)
+
+    def optional_user(self, request) -> User | None:
+        """The caller if a token was sent (and it must then be valid), else None."""
+        if not request.headers.get("Authorization"):
+            return None
+        return self.user(request)
+
+
+class Auth(DependencyProvider):
+    """``self.auth.user(request)`` in any route module. Needs the service's ``db``."""
+
+    def get_dependency(self, worker_ctx):
+        return Authenticator(worker_ctx)
+
+
+class Backend:
+    """Calls one service's RPC methods with a deadline; failures to reach it become 503."""
+
+    def __init__(self, proxy, service, timeout):
+        self._proxy = proxy
+        self._service = service
+        self._timeout = timeout
+
+    def __getattr__(self, method):
+        remote = getattr(self._proxy, method)
+
+        def call(*args, **kwargs):
+            try:
+                with eventlet.Timeout(self._timeout):
+                    return remote(*args, **kwargs)
+            except eventlet.Timeout:
+                raise Unavailable(f"{self._service} did not answer within {self._timeout:g}s",
+                                  {"service": self._service}) from None
+            except UnknownService:
+                raise Unavailable(f"{self._service} is not running",
+                                  {"service": self._service}) from None
+
+        return call
+
+
+class BackendRpc(RpcProxy):
+    """``registry_rpc = BackendRpc("registry")``; config ``GATEWAY_RPC_TIMEOUT`` (seconds)."""
+
+    def get_dependency(self, worker_ctx):
+        timeout = float(self.container.config.get("GATEWAY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT))
+        return Backend(super().get_dependency(worker_ctx), self.target_service, timeout)

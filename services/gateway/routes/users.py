@@ -1,0 +1,51 @@
+"""The gateway's own routes: who am I, and user management by admins within their subtree.
+
+An admin's new user must belong to an organization inside the admin's subtree, which the
+registry confirms (``get_organization(code)["path"]``), so this module needs
+``self.registry_rpc`` besides ``self.db`` and ``self.auth``.
+"""
+
+from services.gateway import accounts
+from services.gateway.api import TOKEN, route
+from services.gateway.auth import MANAGE_USERS, require_permission, require_scope
+from services.gateway.routes.registry import V1
+from services.gateway.schemas import IssuedTokenSchema, NewUserSchema, RevokedSchema, UserSchema
+from shared.web import json_response, read_json
+
+USERS = "users"
+
+
+class UserRoutes:
+    api_tags = [{"name": USERS, "description": "Gateway users and their bearer tokens."}]
+
+    @route("GET", f"{V1}/me", tag=USERS, access=TOKEN, backend=False,
+           summary="The user this token belongs to", response=UserSchema)
+    def me(self, request):
+        return json_response(UserSchema().dump(self.auth.user(request).as_dict()))
+
+    @route("POST", f"{V1}/users", tag=USERS, access=MANAGE_USERS, status=201,
+           summary="Create a user and their first token (shown once)",
+           body=NewUserSchema, response=IssuedTokenSchema, errors=(409,))
+    def create_user(self, request):
+        admin = require_permission(self.auth.user(request), MANAGE_USERS)
+        data = read_json(request, NewUserSchema())
+        organization = self.registry_rpc.get_organization(data["org_code"])
+        require_scope(admin, organization["path"], f"organization {data['org_code']}")
+        with self.db.unit_of_work() as uow:
+            user, token = accounts.create_user(uow.session, data["name"], data["role"],
+                                               data["org_code"])
+        return json_response(IssuedTokenSchema().dump({"user": user.as_dict(), "token": token}),
+                             status=201)
+
+    @route("DELETE", f"{V1}/users/<name>", tag=USERS, access=MANAGE_USERS,
+           summary="Revoke a user and all their tokens", response=RevokedSchema)
+    def revoke_user(self, request, name):
+        admin = require_permission(self.auth.user(request), MANAGE_USERS)
+        with self.db.session() as session:
+            user = accounts.find_user(session, name)
+        # Only the user's org code is stored here; the registry knows where it sits.
+        organization = self.registry_rpc.get_organization(user.org_code)
+        require_scope(admin, organization["path"], f"user {name}")
+        with self.db.unit_of_work() as uow:
+            revoked = accounts.revoke_user(uow.session, name)
+        return json_response(RevokedSchema().dump({"name": name, "revoked_tokens": revoked}))
