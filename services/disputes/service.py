@@ -1,0 +1,264 @@
+"""The disputes service: information officers' reports, cases, visits, rewards, statistics.
+
+RPC (dicts in and out; ``actor`` is the staff user the gateway authenticated:
+``{"user", "role": admin|staff|viewer, "organization_code"}``)::
+
+    register_officer(data, actor) -> {informant, token}   token shown once
+    revoke_officer(informant, actor)
+    submit_report(data, officer_token=None, source=None)  anonymous without a token:
+                                     -> {report, case_id, merged, receipt_code?}
+    receipt_status(receipt_code, source=None)    an anonymous informant's view
+    my_reports(officer_token), my_rewards(officer_token=None, receipt_code=None)
+    get_case(case_id, actor), list_cases(actor, filters=None)
+    change_status(case_id, status, data, actor)   verified|rejected|handling|resolved|closed
+    record_visit(data, actor)
+    reveal_identity(data, actor)                  audited; admin only
+    list_rewards(actor, status=None), approve_reward(id, actor), pay_reward(id, actor)
+    get_policies(kind), publish_policy(data, actor)
+    statistics(actor, code=None, year=None)
+
+Listens to the registry (organizations and enterprises, its read model) and to
+notifications' ``case_acknowledged`` (a line in the case timeline).
+"""
+
+from pathlib import Path
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+from sqlalchemy.exc import IntegrityError
+
+from services.disputes import domain, identity, schemas, statistics
+from shared.consumers import event_handler
+from shared.dependencies import Database, Metrics
+from shared.errors import Conflict, InvalidInput
+from shared.web import OpsEndpoints
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# (max hits, window seconds); override with the DISPUTES_RATE_LIMITS config key.
+RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)}
+
+
+class DisputesService(OpsEndpoints):
+    name = "disputes"
+    db = Database(MIGRATIONS)
+    metrics = Metrics()
+
+    def _limit(self, scope, key):
+        limits = {**RATE_LIMITS, **self.config.get("DISPUTES_RATE_LIMITS", {})}
+        return (scope, key, *limits[scope])
+
+    # --- informants ---------------------------------------------------------------------
+
+    @rpc
+    def register_officer(self, data, actor):
+        actor = schemas.load_actor(actor)
+        officer = schemas.load(schemas.OfficerSchema(), data, "officer rejected")
+        domain.require_role(actor, domain.WRITE_ROLES)
+        with self.db.unit_of_work() as uow:
+            organization = domain.organization(uow.session, officer["organization_code"])
+            domain.require_scope(actor, organization.path)
+            informant, token = identity.register_informant(
+                uow.session, "officer", domain.now_utc(), organization.code,
+                identity=officer, with_token=True)
+        return {"informant": informant, "organization_code": organization.code,
+                "token": token}
+
+    @rpc
+    def revoke_officer(self, informant, actor):
+        actor = schemas.load_actor(actor)
+        with self.db.unit_of_work() as uow:
+            return domain.revoke_officer(uow.session, informant, actor)
+
+    @rpc
+    def submit_report(self, data, officer_token=None, source=None):
+        report = schemas.load(schemas.ReportSchema(), data, "report rejected")
+        now = domain.now_utc()
+        receipt = receipt_hash = None
+        if officer_token and report.get("identity"):
+            raise InvalidInput("an officer's identity is on file; send no identity",
+                               {"identity": ["only for anonymous reports"]})
+        if not officer_token:
+            receipt = identity.new_receipt_code()
+            with self.db.session() as session:  # slow hash outside the write transaction
+                receipt_hash = identity.receipt_hash(session, receipt)
+        for attempt in (1, 2):
+            try:
+                with self.db.unit_of_work() as uow:
+                    result = self._file_report(uow, report, officer_token, source, now,
+                                               receipt_hash)
+                break
+            except IntegrityError:
+                # Another replica opened a case for the same risk at the same moment:
+                # the second try merges into it.
+                if attempt == 2:
+                    raise Conflict("the report collided with another; send it again") \
+                        from None
+        if receipt:
+            result["receipt_code"] = identity.format_receipt(receipt)
+        return result
+
+    def _file_report(self, uow, report, officer_token, source, now, receipt_hash):
+        session = uow.session
+        limits = []
+        if officer_token:
+            officer = identity.authenticate_officer(session, officer_token)
+            limits.append(self._limit("officer", f"officer:{officer.id}"))
+        source_key = identity.source_hash(session, source)
+        if source_key:
+            limits.append(self._limit("source", f"source:{source_key}"))
+        domain.check_rate(session, limits, now)
+        if officer_token:
+            informant = officer.id
+        else:
+            informant, _ = identity.register_informant(session, "anonymous", now,
+                                                       identity=report.get("identity"))
+        return domain.submit_report(uow, report, informant, now, receipt_hash)
+
+    @rpc
+    def receipt_status(self, receipt_code, source=None):
+        code = identity.normalize_receipt(receipt_code)
+        with self.db.unit_of_work() as uow:
+            source_key = identity.source_hash(uow.session, source)
+            if source_key:  # receipt codes must not be guessable by brute force
+                domain.check_rate(uow.session, [self._limit("lookup", f"lookup:{source_key}")],
+                                  domain.now_utc())
+        with self.db.session() as session:
+            return domain.receipt_status(session, code)
+
+    @rpc
+    def my_reports(self, officer_token):
+        with self.db.session() as session:
+            officer = identity.authenticate_officer(session, officer_token)
+            return domain.officer_reports(session, officer.id)
+
+    @rpc
+    def my_rewards(self, officer_token=None, receipt_code=None):
+        with self.db.session() as session:
+            if officer_token:
+                informant = identity.authenticate_officer(session, officer_token).id
+                return domain.informant_rewards(session, informant)
+            report = domain.report_by_receipt(session, identity.normalize_receipt(receipt_code))
+            return domain.informant_rewards(session, report.informant_id)
+
+    @rpc
+    def reveal_identity(self, data, actor):
+        actor = schemas.load_actor(actor)
+        request = schemas.load(schemas.RevealSchema(), data, "reveal request rejected")
+        with self.db.unit_of_work() as uow:
+            return domain.reveal_identity(uow.session, request["informant"],
+                                          request["reason"], actor, domain.now_utc())
+
+    # --- cases --------------------------------------------------------------------------
+
+    @rpc
+    def get_case(self, case_id, actor):
+        actor = schemas.load_actor(actor)
+        with self.db.session() as session:
+            return domain.case_view(session, case_id, actor)
+
+    @rpc
+    def list_cases(self, actor, filters=None):
+        actor = schemas.load_actor(actor)
+        filters = schemas.load(schemas.CaseFilterSchema(), filters or {}, "filters rejected")
+        with self.db.session() as session:
+            return domain.list_cases(session, actor, filters)
+
+    @rpc
+    def change_status(self, case_id, status, data, actor):
+        actor = schemas.load_actor(actor)
+        data = schemas.load_transition(status, data)
+        with self.db.unit_of_work() as uow:
+            return domain.change_status(uow, case_id, status, data, actor, domain.now_utc())
+
+    @rpc
+    def record_visit(self, data, actor):
+        actor = schemas.load_actor(actor)
+        visit = schemas.load(schemas.VisitSchema(), data, "visit rejected")
+        with self.db.unit_of_work() as uow:
+            return domain.record_visit(uow, visit, actor, domain.now_utc())
+
+    # --- rewards and policies -----------------------------------------------------------
+
+    @rpc
+    def list_rewards(self, actor, status=None):
+        actor = schemas.load_actor(actor)
+        with self.db.session() as session:
+            return domain.list_rewards(session, actor, status)
+
+    @rpc
+    def approve_reward(self, reward_id, actor):
+        actor = schemas.load_actor(actor)
+        with self.db.unit_of_work() as uow:
+            return domain.approve_reward(uow.session, reward_id, actor, domain.now_utc())
+
+    @rpc
+    def pay_reward(self, reward_id, actor):
+        actor = schemas.load_actor(actor)
+        with self.db.unit_of_work() as uow:
+            return domain.pay_reward(uow.session, reward_id, actor, domain.now_utc())
+
+    @rpc
+    def get_policies(self, kind):
+        with self.db.session() as session:
+            return domain.list_policies(session, kind)
+
+    @rpc
+    def publish_policy(self, data, actor):
+        actor = schemas.load_actor(actor)
+        request = schemas.load(schemas.PolicySchema(), data, "policy rejected")
+        with self.db.unit_of_work() as uow:
+            version = domain.publish_policy(uow.session, request["kind"], request["body"],
+                                            request["effective_from"], actor,
+                                            domain.now_utc())
+        return {"kind": request["kind"], "version": version}
+
+    @rpc
+    def statistics(self, actor, code=None, year=None):
+        actor = schemas.load_actor(actor)
+        query = schemas.load(schemas.StatisticsQuerySchema(), {"code": code, "year": year},
+                             "statistics query rejected")
+        code = query["code"] or actor["organization_code"]
+        with self.db.session() as session:
+            domain.require_scope(actor, domain.organization(session, code).path)
+            return statistics.statistics(session, code, query["year"])
+
+    @timer(interval=3600)
+    def purge_rate_hits(self):
+        with self.db.unit_of_work() as uow:
+            domain.purge_rate_hits(uow.session, domain.now_utc() - domain.RATE_HIT_KEEP)
+
+    # --- the registry's read model ------------------------------------------------------
+
+    def _apply(self, event, apply):
+        with self.db.unit_of_work() as uow:
+            if uow.is_duplicate(event):
+                return
+            apply(uow.session, event.data)
+
+    @event_handler("registry", "organization_registered")
+    def handle_organization_registered(self, event):
+        self._apply(event, domain.apply_organization)
+
+    @event_handler("registry", "organization_updated")
+    def handle_organization_updated(self, event):
+        self._apply(event, domain.apply_organization)
+
+    @event_handler("registry", "organization_moved")
+    def handle_organization_moved(self, event):
+        self._apply(event, domain.apply_organization)
+
+    @event_handler("registry", "enterprise_registered")
+    def handle_enterprise_registered(self, event):
+        self._apply(event, domain.apply_enterprise)
+
+    @event_handler("registry", "enterprise_updated")
+    def handle_enterprise_updated(self, event):
+        self._apply(event, domain.apply_enterprise)
+
+    @event_handler("registry", "enterprise_moved")
+    def handle_enterprise_moved(self, event):
+        self._apply(event, domain.apply_enterprise)
+
+    @event_handler("registry", "enterprise_closed")
+    def handle_enterprise_closed(self, event):
+        self._apply(event, domain.apply_enterprise)
