@@ -125,7 +125,7 @@ def apply_enterprise(session, data):
         session.execute(update(enterprises)
                         .where(enterprises.c.credit_code == new["credit_code"]).values(values))
     else:
-        session.execute(insert(enterprises).values(values, members=0))
+        session.execute(insert(enterprises).values(**values, members=0))
     bump(session, deltas)
     return new
 

@@ -1,0 +1,99 @@
+"""Fixtures for membership: a migrated database, keys, callers, and registry snapshots
+(what the registry's events carry) for a small piece of 坂田 street."""
+
+import pytest
+
+from services.membership import readmodel
+from services.membership.domain import id_check_digit
+from services.membership.pii import Keys
+from services.membership.service import MIGRATIONS
+from shared.db import open_database
+
+TEST_KEY = "11" * 32
+DISTRICT, STREET = "longgang", "longgang.bantian"
+NANKENG, GANGTOU = "longgang.bantian.nankeng", "longgang.bantian.gangtou"
+HUAWEI, SMALL, OTHER = "91440300TEST00001A", "91440300TEST00002B", "91440300TEST00003C"
+HUAWEI_UNION = "longgang.bantian.nankeng.u-huawei"
+
+ADMIN = {"name": "区总管理员", "role": "admin", "org_code": DISTRICT}
+NANKENG_STAFF = {"name": "南坑工联会", "role": "staff", "org_code": NANKENG}
+GANGTOU_STAFF = {"name": "岗头工联会", "role": "staff", "org_code": GANGTOU}
+NANKENG_VIEWER = {"name": "统计员", "role": "viewer", "org_code": NANKENG}
+
+
+def id_number(seq: int, birth="19900101", region="440307") -> str:
+    body = f"{region}{birth}{seq:03d}"
+    return body + id_check_digit(body)
+
+
+def organization(code, parent, kind, tier, path):
+    return {"code": code, "name": code.rsplit(".", 1)[-1], "kind": kind, "tier": tier,
+            "parent_code": parent, "path": path, "party_organization": None,
+            "enterprise_credit_code": None}
+
+
+def enterprise(credit_code, community=NANKENG, headcount=100, union_status="covered",
+               union_code=None, status="active", **extra):
+    path = [DISTRICT, STREET, community]
+    return {"credit_code": credit_code, "name": f"企业{credit_code[-3:]}", "address": None,
+            "community_code": community, "path": path, "headcount": headcount,
+            "union_status": union_status,
+            "union_code": union_code if union_code is not None else community,
+            "key_enterprise": False, "assigned_leader": None, "status": status, **extra}
+
+
+TREE = [
+    organization(DISTRICT, None, "district_federation", "district", [DISTRICT]),
+    organization(STREET, DISTRICT, "street_federation", "street", [DISTRICT, STREET]),
+    organization(NANKENG, STREET, "community_federation", "community",
+                 [DISTRICT, STREET, NANKENG]),
+    organization(GANGTOU, STREET, "community_federation", "community",
+                 [DISTRICT, STREET, GANGTOU]),
+    organization(HUAWEI_UNION, NANKENG, "enterprise_union", "enterprise",
+                 [DISTRICT, STREET, NANKENG, HUAWEI_UNION]),
+]
+ENTERPRISES = [
+    enterprise(HUAWEI, headcount=1000, union_status="own", union_code=HUAWEI_UNION),
+    enterprise(SMALL, headcount=20),
+    enterprise(OTHER, community=GANGTOU, headcount=300),
+]
+
+
+@pytest.fixture
+def keys():
+    return Keys(bytes.fromhex(TEST_KEY))
+
+
+@pytest.fixture
+def db(db_url):
+    database = open_database(db_url, "membership", MIGRATIONS)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url):
+    database = open_database(sqlite_url, "membership", MIGRATIONS)
+    yield database
+    database.engine.dispose()
+
+
+def load_registry(database):
+    """The read model as the registry's events would leave it."""
+    with database.unit_of_work() as uow:
+        for data in TREE:
+            readmodel.apply_organization(uow.session, data)
+        for data in ENTERPRISES:
+            readmodel.apply_enterprise(uow.session, data)
+
+
+@pytest.fixture
+def district(db):
+    load_registry(db)
+    return db
+
+
+@pytest.fixture
+def sqlite_district(sqlite_db):
+    load_registry(sqlite_db)
+    return sqlite_db
