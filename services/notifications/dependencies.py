@@ -1,0 +1,100 @@
+"""nameko-facing pieces of the notifications service: its clock, the notifier (policy and
+channels, built once per container), a timer whose interval comes from config, metrics.
+
+Config keys (nameko config first, then the environment, then the default):
+
+- NOTIFICATIONS_POLICY: path of a policy YAML (tests pass the policy as a dict);
+  default ``policy.yaml`` beside this file.
+- NOTIFICATIONS_WEBHOOK_SECRET: HMAC key signing webhooks; unset: a development secret
+  (with a warning).
+- NOTIFICATIONS_DEADLINE_POLL_SECONDS (0.25): how often due deadlines are looked for.
+- NOTIFICATIONS_DELIVERY_POLL_SECONDS (0.5): how often pending webhooks are sent.
+"""
+
+import logging
+import os
+import uuid
+from datetime import UTC, datetime
+
+from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
+from prometheus_client import Counter, Histogram
+
+from services.notifications.channels import InboxChannel, WebhookChannel
+from services.notifications.domain import Notifier
+from services.notifications.policy import Policy
+
+log = logging.getLogger(__name__)
+
+DEV_SECRET = "gonghui-development-webhook-secret"
+
+DEADLINE_LATENESS = Histogram(
+    "gonghui_notifications_deadline_lateness_seconds",
+    "How late a deadline fired after it fell due",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+DEADLINES_FIRED = Counter(
+    "gonghui_notifications_deadlines_fired_total", "Deadlines fired, by kind and outcome",
+    ["kind", "outcome"],
+)
+DELIVERIES = Counter(
+    "gonghui_notifications_deliveries_total", "External deliveries attempted, by outcome",
+    ["channel", "outcome"],
+)
+
+
+def setting(config: dict, key: str, default=None):
+    if config.get(key) is not None:
+        return config[key]
+    return os.environ.get(key, default)
+
+
+class Clock(DependencyProvider):
+    """``self.clock()`` is the time now (UTC); tests replace it to move time."""
+
+    def get_dependency(self, worker_ctx):
+        return lambda: datetime.now(UTC)
+
+
+class NotifierProvider(DependencyProvider):
+    """The policy and the channels, loaded and checked once when the container starts.
+
+    ``holder`` names this container in the rows it claims (deadlines, deliveries).
+    """
+
+    def setup(self):
+        config = self.container.config
+        secret = setting(config, "NOTIFICATIONS_WEBHOOK_SECRET")
+        if not secret:
+            log.warning("NOTIFICATIONS_WEBHOOK_SECRET is not set: webhooks are signed with a "
+                        "development secret")
+            secret = DEV_SECRET
+        policy = Policy.load(setting(config, "NOTIFICATIONS_POLICY"),
+                             known_channels=("inbox", "webhook"))
+        channels = {"inbox": InboxChannel(),
+                    "webhook": WebhookChannel(secret, timeout=policy.webhook_timeout)}
+        self.notifier = Notifier(policy, channels)
+        self.notifier.holder = uuid.uuid4().hex
+
+    def get_dependency(self, worker_ctx):
+        return self.notifier
+
+
+class ConfiguredTimer(Timer):
+    """nameko's timer with its interval read from config at setup.
+
+        @timer_from("NOTIFICATIONS_DEADLINE_POLL_SECONDS", 0.25)
+        def fire_deadlines(self): ...
+    """
+
+    def __init__(self, config_key, default, **kwargs):
+        self.config_key = config_key
+        self.default = default
+        super().__init__(interval=default, **kwargs)
+
+    def setup(self):
+        self.interval = float(setting(self.container.config, self.config_key, self.default))
+
+
+timer_from = ConfiguredTimer.decorator

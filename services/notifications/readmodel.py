@@ -1,0 +1,126 @@
+"""The registry as this service needs it: organizations (with their party organization),
+their contacts and enterprises, kept current from registry events, and the chain of a
+place worked out from them.
+
+Registry events are snapshots and each type arrives on its own queue, so they can come
+in any order: a row is only replaced by a snapshot at least as recent (``as_of`` = the
+event's time), with one atomic upsert so concurrent handlers cannot both insert.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.notifications.models import enterprises, organization_contacts, organizations
+from shared.events.notifications import CHAIN_TIERS
+
+
+def event_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def upsert_newer(session, table, key: str, values: dict):
+    """Insert ``values``, or replace the row with the same ``key`` if it is not newer."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c[key]],
+        set_={name: statement.excluded[name] for name in values if name != key},
+        where=table.c.as_of <= statement.excluded.as_of,
+    )
+    session.execute(statement)
+
+
+def apply_organization(session, data: dict, as_of: datetime):
+    party = data.get("party_organization") or {}
+    upsert_newer(session, organizations, "code", {
+        "code": data["code"], "name": data["name"], "kind": data["kind"],
+        "tier": data["tier"], "parent_code": data.get("parent_code"),
+        "path": list(data["path"]), "party_name": party.get("name"),
+        "party_kind": party.get("kind"), "as_of": as_of,
+    })
+
+
+def apply_contacts(session, data: dict, as_of: datetime):
+    upsert_newer(session, organization_contacts, "code", {
+        "code": data["code"], "contacts": [dict(c) for c in data["contacts"]], "as_of": as_of,
+    })
+
+
+def apply_enterprise(session, data: dict, as_of: datetime):
+    upsert_newer(session, enterprises, "credit_code", {
+        "credit_code": data["credit_code"], "name": data["name"],
+        "community_code": data["community_code"], "path": list(data["path"]),
+        "key_enterprise": data["key_enterprise"],
+        "assigned_leader": dict(data["assigned_leader"]) if data.get("assigned_leader")
+        else None,
+        "status": data["status"], "as_of": as_of,
+    })
+
+
+@dataclass(frozen=True)
+class Link:
+    """One tier of the chain: a union organization and the party organization leading it."""
+
+    tier: str
+    code: str
+    name: str | None = None  # None: the registry has not told us of it yet
+    party_name: str | None = None
+    webhooks: tuple = field(default=())
+
+    def label(self, kind: str) -> str | None:
+        return self.party_name if kind == "party" else self.name
+
+
+@dataclass(frozen=True)
+class Leader:
+    """A key enterprise's assigned leader (挂点领导), addressed by the enterprise's code."""
+
+    enterprise_code: str
+    name: str
+    title: str | None = None
+
+
+def chain(session, enterprise: dict) -> list[Link]:
+    """The union organizations from the enterprise's community or park up to the district.
+
+    The case carries the enterprise's path (district .. community), so the chain exists
+    even before the registry's events arrive; the read model adds names, party
+    organizations and webhook addresses, and the true tier of each code when known.
+    """
+    path = list(enterprise.get("path") or [])
+    if not path or path[-1] != enterprise["community_code"]:
+        path.append(enterprise["community_code"])
+    known = {row.code: row for row in session.execute(
+        select(organizations).where(organizations.c.code.in_(path)))}
+    contacts = {row.code: row.contacts for row in session.execute(
+        select(organization_contacts).where(organization_contacts.c.code.in_(path)))}
+    links, seen = [], set()
+    for position, code in enumerate(reversed(path)):
+        row = known.get(code)
+        # Unknown to the read model: the path's shape says which tier it is.
+        tier = row.tier if row is not None else (
+            CHAIN_TIERS[position] if position < len(CHAIN_TIERS) else None)
+        if tier not in CHAIN_TIERS or tier in seen:
+            continue
+        seen.add(tier)
+        urls = tuple(dict.fromkeys(
+            c["webhook_url"] for c in contacts.get(code, []) if c.get("webhook_url")))
+        links.append(Link(tier=tier, code=code, name=row.name if row else None,
+                          party_name=row.party_name if row else None, webhooks=urls))
+    return links
+
+
+def leader(session, enterprise: dict) -> Leader | None:
+    code = enterprise.get("credit_code")
+    if not code:
+        return None
+    row = session.execute(select(enterprises).where(enterprises.c.credit_code == code)).first()
+    if row is None or not row.assigned_leader:
+        return None
+    if not (row.key_enterprise or enterprise.get("key_enterprise")):
+        return None
+    return Leader(enterprise_code=code, name=row.assigned_leader["name"],
+                  title=row.assigned_leader.get("title"))
