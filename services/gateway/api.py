@@ -33,6 +33,11 @@ class PayloadTooLarge(ServiceError):
     status = 413
 
 
+class LengthRequired(ServiceError):
+    code = "LENGTH_REQUIRED"
+    status = 411
+
+
 class MethodNotAllowed(ServiceError):
     code = "METHOD_NOT_ALLOWED"
     status = 405
@@ -72,11 +77,15 @@ class ApiEntrypoint(HttpEntrypoint):
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):
-        # A declared length over the cap is refused before anything reads it; a chunked
-        # body is cut off while being read (werkzeug raises RequestEntityTooLarge).
+        # A declared length over the cap is refused before anything reads it. A chunked
+        # body has no length, and eventlet's server does not mark its end for werkzeug,
+        # which would then read it as empty: refuse it plainly instead.
         request.max_content_length = self.max_body
         if request.content_length is not None and request.content_length > self.max_body:
             response = error_response(self._too_large())
+        elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            response = error_response(LengthRequired(
+                "chunked request bodies are not accepted; send a Content-Length"))
         else:
             response = super().handle_request(request)
         response.headers.setdefault("Cache-Control", "no-store")

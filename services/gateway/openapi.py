@@ -5,7 +5,7 @@ Each ``@route`` carries its schemas, access rule and extra error codes (``api.Ap
 schemas into components with apispec's MarshmallowPlugin, and adds the error responses
 that follow from each route's shape:
 
-- 400 when it reads a body or query parameters; 413 when it reads a body;
+- 400 when it reads a body or query parameters; 411 and 413 when it reads a body;
 - 401 unless public; 403 when it needs a role or scope;
 - 404 when the path names something (``<code>``); 503 when it calls another service.
 
@@ -31,6 +31,7 @@ ERROR_RESPONSES = {
     405: ("MethodNotAllowed", "The path exists but not with this HTTP method."),
     409: ("Conflict", "The change contradicts the current state (duplicate code, "
                       "closed enterprise, a move into its own subtree...)."),
+    411: ("LengthRequired", "A chunked body: send it with a Content-Length instead."),
     413: ("PayloadTooLarge", "The request body is over this route's size limit."),
     503: ("Unavailable", "A backing service did not answer in time."),
 }
@@ -94,7 +95,7 @@ def _operation(route: ApiRoute) -> dict:
 def _error_statuses(route: ApiRoute) -> set[int]:
     statuses = set(route.errors)
     if route.body is not None:
-        statuses |= {400, 413}
+        statuses |= {400, 411, 413}
     if route.query is not None:
         statuses.add(400)
     if route.access is not PUBLIC:

@@ -16,7 +16,8 @@ class ErrorSchema(Schema):
 
     error = fields.String(required=True, metadata={
         "description": "INVALID_INPUT, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, "
-                       "METHOD_NOT_ALLOWED, CONFLICT, PAYLOAD_TOO_LARGE, UNAVAILABLE, INTERNAL",
+                       "METHOD_NOT_ALLOWED, CONFLICT, LENGTH_REQUIRED, PAYLOAD_TOO_LARGE, "
+                       "UNAVAILABLE, INTERNAL",
         "example": "NOT_FOUND"})
     message = fields.String(required=True)
     details = fields.Raw(allow_none=True, metadata={

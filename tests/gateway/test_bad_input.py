@@ -1,0 +1,170 @@
+"""Garbage thrown at every route gives a clear 4xx in the JSON error format, never a 500.
+
+The routes come from the service class itself, so a route added later is covered too.
+"""
+
+import json
+
+import pytest
+
+from services.gateway.api import api_routes
+from services.gateway.service import GatewayService
+from tests.gateway.fakes import NANKENG, NK_ENTERPRISE
+
+V1 = "/api/v1"
+ROUTES = api_routes(GatewayService)
+BODY_ROUTES = [r for r in ROUTES if r.body is not None]
+PATH_VALUES = {"code": NANKENG, "credit_code": NK_ENTERPRISE, "name": "nankeng_viewer"}
+
+
+def concrete(route, **values):
+    url = route.url
+    for name, _ in route.path_parameters:
+        url = url.replace(f"<{name}>", values.get(name, PATH_VALUES[name]))
+    return url
+
+
+def route_id(route):
+    return f"{route.method} {route.url}"
+
+
+def fields_of(route):
+    schema = route.body() if isinstance(route.body, type) else route.body
+    return list(schema.fields)
+
+
+def assert_error(response, *statuses):
+    assert response.status_code in statuses, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "details"}
+    assert body["message"]
+    return body
+
+
+@pytest.fixture
+def admin(tokens):
+    return tokens["district_admin"]
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=route_id)
+def test_every_body_route_rejects_garbage_bodies_with_400(client, admin, registry, route):
+    url = concrete(route)
+    garbage = [b"", b"not json{", b"\xff\xfe\x00garbage", b"null", b"42", b'"text"',
+               b"true", json.dumps({"zzz_unknown": 1}).encode(),
+               json.dumps(["x", 1, None]).encode()]
+    if not getattr(route.body, "many", False):
+        garbage.append(b"[]")
+    for body in garbage:
+        response = client.request(route.method, url, token=admin, data=body,
+                                  headers={"Content-Type": "application/json"})
+        assert_error(response, 400)
+    assert registry.writes == []
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=route_id)
+def test_every_body_route_rejects_wrong_types_and_unknown_fields(client, admin, registry,
+                                                                  route):
+    url = concrete(route)
+    many = getattr(route.body, "many", False)
+    fields = fields_of(route)
+    for value in (12345, {"nested": "object"}, ["a", "list"], -1.5, "x" * 5000):
+        body = {name: value for name in fields}
+        response = client.request(route.method, url, token=admin,
+                                  json=[body] if many else body)
+        details = assert_error(response, 400)["details"]
+        assert details, f"{value!r}: the 400 should say which fields are wrong"
+    unknown = {"zzz_unknown": "?"}
+    response = client.request(route.method, url, token=admin, json=[unknown] if many
+                              else unknown)
+    assert "zzz_unknown" in json.dumps(assert_error(response, 400)["details"])
+    assert registry.writes == []
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=route_id)
+def test_a_body_over_the_routes_limit_is_refused_with_413(client, admin, registry, route):
+    response = client.request(route.method, concrete(route), token=admin,
+                              data=b"[" + b"1," * (route.max_body // 2) + b"1]")
+    assert_error(response, 413)
+    assert registry.writes == []
+
+
+def test_a_chunked_body_is_refused_with_411_rather_than_read_without_limit(client, admin,
+                                                                          registry):
+    def chunks():
+        yield json.dumps({"name": "改名"}).encode()
+
+    response = client.request("PATCH", f"{V1}/organizations/{NANKENG}", token=admin,
+                              data=chunks())
+    assert "Content-Length" in assert_error(response, 411)["message"]
+    assert registry.writes == []
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.path_parameters], ids=route_id)
+def test_every_route_survives_huge_or_odd_path_values(client, admin, route):
+    for value in ("x" * 5000, "%E5%8D%97", "..", "null", "0"):
+        url = concrete(route, **{name: value for name, _ in route.path_parameters})
+        response = client.request(route.method, url, token=admin, json={})
+        assert response.status_code < 500, (url[:100], response.text)
+        assert response.headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "limit=-1", "limit=100000000000000000000",
+                                   "offset=-5", "limit=1.5", "unknown=1"])
+def test_bad_paging_parameters_are_a_400(client, admin, query):
+    response = client.get(f"{V1}/organizations/{NANKENG}/enterprises?{query}", token=admin)
+    assert_error(response, 400)
+
+
+def test_an_empty_change_is_a_400_that_says_so(client, admin, registry):
+    response = client.patch(f"{V1}/enterprises/{NK_ENTERPRISE}", {}, token=admin)
+    assert "at least one field" in json.dumps(assert_error(response, 400)["details"])
+    assert registry.writes == []
+
+
+def test_an_import_names_each_bad_row_and_imports_nothing(client, admin, registry):
+    good = {"credit_code": "91440300MA5GOOD01X", "name": "好厂", "community_code": NANKENG,
+            "headcount": 30, "union_status": "covered"}
+    rows = [good, {**good, "headcount": "many"}, "not a row", {**good, "credit_code": None}]
+    details = assert_error(client.post(f"{V1}/enterprises/import", rows, token=admin),
+                           400)["details"]
+    assert sorted(details) == ["1", "2", "3"]
+    assert registry.writes == []
+    assert_error(client.post(f"{V1}/enterprises/import", [], token=admin), 400)
+    too_many = client.post(f"{V1}/enterprises/import", [good] * 5001, token=admin)
+    assert_error(too_many, 400)
+
+
+def test_unknown_routes_get_the_json_404(client):
+    for path in ("/", "/nothing", "/api/v1/nothing", "/api/v2/organizations/x",
+                 f"{V1}/organizations/{NANKENG}/nothing"):
+        for method in ("GET", "POST", "DELETE"):
+            response = client.request(method, path)
+            assert assert_error(response, 404)["error"] == "NOT_FOUND"
+
+
+def test_a_known_path_with_the_wrong_method_is_a_405_naming_the_allowed_ones(client):
+    response = client.request("DELETE", f"{V1}/organizations/{NANKENG}")
+    assert assert_error(response, 405)["details"] == {"allowed": ["GET", "PATCH"]}
+    assert_error(client.request("POST", "/healthz"), 405)
+
+
+def test_unknown_organizations_and_enterprises_are_a_404(client, admin):
+    assert_error(client.get(f"{V1}/organizations/longgang.nowhere"), 404)
+    assert_error(client.get(f"{V1}/enterprises/91440300MA5NONE01X", token=admin), 404)
+    response = client.post(f"{V1}/enterprises/91440300MA5NONE01X/close", {"reason": "x"},
+                           token=admin)
+    assert_error(response, 404)
+
+
+def test_a_conflict_from_the_registry_is_a_409(client, admin):
+    first = client.post(f"{V1}/enterprises/{NK_ENTERPRISE}/close", {"reason": "搬迁"},
+                        token=admin)
+    assert first.status_code == 200
+    again = client.post(f"{V1}/enterprises/{NK_ENTERPRISE}/close", {"reason": "搬迁"},
+                        token=admin)
+    assert assert_error(again, 409)["error"] == "CONFLICT"
+
+
+def test_api_answers_are_never_cached(client):
+    response = client.get(f"{V1}/organizations/{NANKENG}")
+    assert response.headers["Cache-Control"] == "no-store"

@@ -1,0 +1,82 @@
+"""``gonghui gateway ...`` and the first-run setup that leaves an admin token in var/."""
+
+import os
+import stat
+
+import pytest
+from click.testing import CliRunner
+
+from services.cli import main
+from services.gateway import accounts, setup
+from services.gateway.service import MIGRATIONS
+from shared.db import open_database
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/gateway.db",
+            "GONGHUI_VAR_DIR": str(tmp_path / "var")}
+
+
+def gonghui(env, *args):
+    return CliRunner(env=env).invoke(main, ["gateway", *args], catch_exceptions=False)
+
+
+def authenticate(env, token):
+    db = open_database(env["GATEWAY_DATABASE_URL"], "gateway", run_migrations=False)
+    try:
+        with db.session() as session:
+            return accounts.authenticate(session, token)
+    finally:
+        db.engine.dispose()
+
+
+def test_create_user_prints_a_working_token_alone_on_stdout(env):
+    result = gonghui(env, "create-user", "--name", "南坑-staff", "--role", "staff",
+                     "--org", "longgang.bantian.nankeng")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.startswith("ghu_") and "\n" not in token
+    assert "not shown again" in result.stderr
+    assert authenticate(env, token).org_code == "longgang.bantian.nankeng"
+    listing = gonghui(env, "list-users")
+    assert listing.stdout == "南坑-staff\tstaff\tlonggang.bantian.nankeng\tactive\n"
+    assert token not in listing.stdout
+
+
+def test_revoke_by_name_or_by_token(env):
+    first = gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org",
+                    "longgang").stdout.strip()
+    second = gonghui(env, "issue-token", "--name", "a").stdout.strip()
+    assert gonghui(env, "revoke", "--token", first).exit_code == 0
+    assert authenticate(env, second).name == "a"
+    result = gonghui(env, "revoke", "--name", "a")
+    assert result.stdout == "revoked user 'a' and 1 token(s)\n"
+    with pytest.raises(Exception, match="invalid or revoked"):
+        authenticate(env, second)
+
+
+def test_cli_mistakes_fail_cleanly(env):
+    gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org", "longgang")
+    again = gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org", "x")
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert gonghui(env, "create-user", "--name", "b", "--role", "god",
+                   "--org", "x").exit_code == 2
+    assert gonghui(env, "revoke").exit_code == 2
+    missing = gonghui(env, "revoke", "--name", "nobody")
+    assert missing.exit_code == 1 and "no active user" in missing.stderr
+
+
+def test_the_first_run_creates_a_district_admin_with_a_private_token_file(env):
+    lines = list(setup.prepare(env["GATEWAY_DATABASE_URL"], MIGRATIONS, env=env))
+    token_file = os.path.join(env["GONGHUI_VAR_DIR"], "admin-token")
+    assert token_file in lines[0]
+    assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+    with open(token_file) as file:
+        admin = authenticate(env, file.read().strip())
+    assert (admin.role, admin.org_code) == ("admin", setup.DEFAULT_ADMIN_ORG)
+
+    again = list(setup.prepare(env["GATEWAY_DATABASE_URL"], MIGRATIONS, env=env))
+    assert "users exist" in again[0]
+    with open(token_file) as file:
+        assert authenticate(env, file.read().strip()) == admin
