@@ -1,0 +1,177 @@
+"""docker-compose.yml: valid compose, every registered service in it, wired as shared.config
+expects, and nothing started before what it depends on is healthy."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.deploy.files import (
+    COMPOSE,
+    DEPLOY,
+    PROMETHEUS,
+    ROOT,
+    SERVICE_NAMES,
+    known_setting,
+    load_yaml,
+    port,
+)
+
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+INIT_SCRIPT = DEPLOY / "postgres" / "init-databases.sh"
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return load_yaml(COMPOSE)
+
+
+def app_services(compose):
+    """The compose services running the project image."""
+    return {name: service for name, service in compose["services"].items()
+            if str(service.get("image", "")).startswith("gonghui:")}
+
+
+def check_compose_spec(path):
+    return subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_the_compose_file_validates_against_the_compose_specification():
+    result = check_compose_spec(COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_specification_check_rejects_a_broken_file(tmp_path, compose):
+    broken = dict(compose)
+    broken["services"] = dict(compose["services"])
+    broken["services"]["registry"] = {**compose["services"]["registry"],
+                                      "depends_on": {"rabbitmq": {"condition": "when_ready"}}}
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken))
+    result = check_compose_spec(path)
+    assert result.returncode != 0
+    assert "when_ready" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_service_runs_in_compose_on_its_port_with_its_own_database(compose, name):
+    services = app_services(compose)
+    assert name in services, f"docker-compose.yml has no service {name!r}"
+    service = services[name]
+    upper = name.upper()
+    assert service["command"] == [name]
+    env = service["environment"]
+    assert int(env[f"{upper}_HTTP_PORT"]) == port(name)
+    assert any(str(mapping).endswith(f":{port(name)}") for mapping in service["ports"])
+    url = make_url(env[f"{upper}_DATABASE_URL"])
+    assert (url.host, url.database) == ("postgres", name)
+    assert name in compose["services"]["postgres"]["environment"]["GONGHUI_DATABASES"].split()
+    assert urlsplit(env["AMQP_URI"]).hostname == "rabbitmq"
+    for dependency in ("rabbitmq", "postgres"):
+        assert service["depends_on"][dependency] == {"condition": "service_healthy"}
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_a_service_is_given_only_settings_it_reads(compose, name):
+    # catches AMQP_URL for AMQP_URI, or another service's database URL
+    unknown = [env for env in app_services(compose)[name]["environment"]
+               if not known_setting(env, name)]
+    assert unknown == []
+
+
+def test_compose_runs_no_service_that_is_not_registered(compose):
+    assert set(app_services(compose)) <= set(SERVICE_NAMES)
+
+
+def test_every_container_has_a_healthcheck_and_waits_for_healthy_dependencies(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        for dependency, condition in service.get("depends_on", {}).items():
+            assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+
+
+def test_service_healthchecks_ask_the_ops_endpoints(compose):
+    for name, service in app_services(compose).items():
+        probe = service["healthcheck"]["test"]
+        assert probe[0] == "CMD" and probe[-1] in ("/healthz", "/readyz"), name
+
+
+def test_rabbitmq_runs_with_management_and_its_prometheus_plugin(compose):
+    rabbitmq = compose["services"]["rabbitmq"]
+    assert "management" in rabbitmq["image"]
+    source = next(ROOT / source for source, target in mounts(rabbitmq).items()
+                  if target == "/etc/rabbitmq/enabled_plugins")
+    plugins = source.read_text().strip()
+    assert plugins.startswith("[") and plugins.endswith("].")
+    enabled = {plugin.strip() for plugin in plugins[1:-2].split(",")}
+    assert {"rabbitmq_management", "rabbitmq_prometheus"} <= enabled
+    assert any(str(mapping).endswith(":15692") for mapping in rabbitmq["ports"])
+
+
+def mounts(service):
+    """host path -> container path of a service's bind mounts."""
+    return {volume.split(":")[0]: volume.split(":")[1] for volume in service["volumes"]
+            if volume.startswith(".")}
+
+
+def test_postgres_runs_the_database_init_script_and_prometheus_its_config(compose):
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:15")
+    init = {(ROOT / source).resolve(): target for source, target in mounts(postgres).items()}
+    assert init[INIT_SCRIPT].startswith("/docker-entrypoint-initdb.d/")
+    prometheus = compose["services"]["prometheus"]
+    config = {(ROOT / source).resolve(): target for source, target in mounts(prometheus).items()}
+    assert config[PROMETHEUS] == "/etc/prometheus/prometheus.yml"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+
+
+def run_init_script(admin_url, databases):
+    url = make_url(admin_url)
+    env = dict(os.environ, GONGHUI_DATABASES=" ".join(databases),
+               POSTGRES_USER=url.username or "postgres", POSTGRES_DB=url.database,
+               PGHOST=url.host or "127.0.0.1", PGPORT=str(url.port or 5432))
+    return subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.postgres
+def test_the_init_script_creates_one_database_per_name_and_can_run_again(postgres_databases):
+    admin_url = postgres_databases.admin_url
+    names = [f"gonghui_init_{uuid.uuid4().hex[:8]}_{n}" for n in ("registry", "gateway")]
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        first = run_init_script(admin_url, names)
+        assert first.returncode == 0, first.stderr
+        again = run_init_script(admin_url, names)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.count("exists") == 2
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT datname FROM pg_database WHERE datname = ANY(:names)"),
+                {"names": names},
+            ).scalars().all()
+        assert sorted(found) == sorted(names)
+    finally:
+        with engine.connect() as connection:
+            for name in names:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        engine.dispose()
+
+
+def test_the_init_script_refuses_a_name_that_is_not_an_identifier():
+    # refused before psql is ever called, so no server is needed
+    result = run_init_script("postgresql://nobody@127.0.0.1:1/none", ['x"; DROP DATABASE x; --'])
+    assert result.returncode != 0
+    assert "refusing" in result.stderr
