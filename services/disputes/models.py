@@ -5,6 +5,8 @@ no other table, event or view carries a real name or phone. Money is stored in f
 (integer cents) so sums are exact on every backend.
 """
 
+from datetime import UTC
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
 
@@ -28,8 +31,26 @@ def _id(name="id"):
     return Column(name, String(32), primary_key=True)
 
 
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes stored as UTC: SQLite would otherwise keep the wall-clock time of
+    any offset and drop the offset (a China-time midnight would read back 8 h late)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _at(name, nullable=False, **kwargs):
-    return Column(name, DateTime(timezone=True), nullable=nullable, **kwargs)
+    return Column(name, UtcDateTime, nullable=nullable, **kwargs)
 
 
 # --- read models of the registry (kept current from registry events) ------------------

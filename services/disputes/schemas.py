@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -50,8 +51,13 @@ class DayOrDateTime(fields.Field):
         return None if value is None else value.isoformat()
 
 
+def _whole_fen(value):
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError("yuan with at most 2 decimal places (fen)")
+
+
 def _amount(**kwargs):
-    return fields.Decimal(places=2, validate=validate.Range(min=0, max=MAX_AMOUNT),
+    return fields.Decimal(validate=[validate.Range(min=0, max=MAX_AMOUNT), _whole_fen],
                           **kwargs)
 
 

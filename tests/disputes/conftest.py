@@ -4,13 +4,15 @@ The registry's read model is filled the way events would fill it (``apply_*``), 
 domain tests need no broker.
 """
 
+import json
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
-from services.disputes import domain
+from services.disputes import domain, identity, schemas
 from services.disputes.service import MIGRATIONS
-from shared.db import open_database
+from shared.db import open_database, outbox_table
 
 DISTRICT = "longgang"
 BANTIAN = "longgang.bantian"
@@ -82,3 +84,50 @@ def sqlite_database(sqlite_url):
         fill_read_model(uow.session)
     yield db
     db.engine.dispose()
+
+
+def report_data(**overrides) -> dict:
+    """A report as the API receives it (validated by the schema)."""
+    data = {"credit_code": FACTORY, "category": "unpaid_wages", "workers_affected": 12,
+            "amount_owed": "86000.00", "description": "两个月工资未发，老板称资金紧张"}
+    data.update(overrides)
+    return schemas.load(schemas.ReportSchema(), {k: v for k, v in data.items()
+                                                 if v is not None})
+
+
+def file_report(db, when, informant=None, **overrides) -> dict:
+    """Submit a report the way the service does; an anonymous informant when none given."""
+    data = report_data(**overrides)
+    with db.unit_of_work() as uow:
+        if informant is None:
+            informant, _ = identity.register_informant(uow.session, "anonymous", when)
+        result = domain.submit_report(uow, data, informant, when)
+    result["informant"] = informant
+    return result
+
+
+def officer(db, organization=NANKENG, name="王信息员", phone="13800000000"):
+    with db.unit_of_work() as uow:
+        return identity.register_informant(uow.session, "officer", at(2025, 1, 1),
+                                           organization, {"real_name": name, "phone": phone},
+                                           with_token=True)
+
+
+def published(db, type_=None) -> list[dict]:
+    """Events written to the outbox so far: [{"type", "data"}] in order."""
+    with db.session() as session:
+        rows = session.execute(select(outbox_table.c.routing_key, outbox_table.c.body)
+                               .order_by(outbox_table.c.seq)).all()
+    events = [{"type": key, "data": json.loads(body)["data"]} for key, body in rows]
+    return [event for event in events if type_ is None or event["type"] == type_]
+
+
+def move(db, case_id, status, when, actor=None, **data) -> dict:
+    data = schemas.load_transition(status, data)
+    with db.unit_of_work() as uow:
+        return domain.change_status(uow, case_id, status, data, actor or NANKENG_STAFF, when)
+
+
+def view(db, case_id, actor=DISTRICT_ADMIN) -> dict:
+    with db.session() as session:
+        return domain.case_view(session, case_id, actor)
