@@ -95,11 +95,13 @@ class FakeRegistry:
     # --- the RPC interface ----------------------------------------------------------------
 
     def get_organization(self, code):
-        return copy.deepcopy(self.organization(code))
+        # The registry's view carries the contacts; the gateway must not leak them.
+        return {**copy.deepcopy(self.organization(code)),
+                "contacts": copy.deepcopy(self.contacts.get(code, []))}
 
     def list_children(self, code):
         self.organization(code)
-        return [copy.deepcopy(org) for org in self.organizations.values()
+        return [self.get_organization(org["code"]) for org in self.organizations.values()
                 if org["parent_code"] == code]
 
     def statistics(self, code):
@@ -108,7 +110,8 @@ class FakeRegistry:
         own = sum(e["union_status"] == "own" for e in inside)
         covered = sum(e["union_status"] == "covered" for e in inside)
         self.organization(code)
-        return {"code": code, "enterprises": len(inside),
+        return {"code": code, "name": self.organization(code)["name"],
+                "enterprises": len(inside),
                 "workers": sum(e["headcount"] for e in inside), "own_union": own,
                 "covered": covered,
                 "establishment_rate": (own + covered) / len(inside) if inside else 0.0}
@@ -139,7 +142,7 @@ class FakeRegistry:
 
     def get_contacts(self, code):
         self.organization(code)
-        return copy.deepcopy(self.contacts.get(code, []))
+        return {"code": code, "contacts": copy.deepcopy(self.contacts.get(code, []))}
 
     def set_contacts(self, code, contacts):
         self.organization(code)
@@ -149,13 +152,18 @@ class FakeRegistry:
         return self.get_contacts(code)
 
     def chain(self, code=None, credit_code=None):
-        path = self.enterprise(credit_code)["path"] if credit_code else \
-            self.organization(code)["path"]
-        return [{"tier": org["tier"],
-                 "union": {"code": org["code"], "name": org["name"], "kind": org["kind"]},
-                 "party_organization": org["party_organization"],
-                 "contacts": self.contacts.get(org["code"], [])}
-                for org in (self.organizations[c] for c in reversed(path))]
+        enterprise = self.enterprise(credit_code) if credit_code else None
+        path = enterprise["path"] if enterprise else self.organization(code)["path"]
+        return {"code": code, "credit_code": credit_code,
+                "enterprise": enterprise and {k: enterprise[k] for k in (
+                    "credit_code", "name", "key_enterprise", "status")},
+                "assigned_leader": enterprise and enterprise["assigned_leader"],
+                "chain": [{"tier": org["tier"],
+                           "union": {"code": org["code"], "name": org["name"],
+                                     "kind": org["kind"]},
+                           "party_organization": org["party_organization"],
+                           "contacts": self.contacts.get(org["code"], [])}
+                          for org in (self.organizations[c] for c in reversed(path))]}
 
     def get_enterprise(self, credit_code):
         return copy.deepcopy(self.enterprise(credit_code))
@@ -164,7 +172,8 @@ class FakeRegistry:
         self.organization(code)
         inside = sorted((e for e in self.enterprises.values() if code in e["path"]),
                         key=lambda e: e["credit_code"])
-        return {"items": copy.deepcopy(inside[offset:offset + limit]), "total": len(inside),
+        return {"code": code, "items": copy.deepcopy(inside[offset:offset + limit]),
+                "total": len(inside),
                 "limit": limit, "offset": offset}
 
     def register_enterprise(self, data):
@@ -188,19 +197,28 @@ class FakeRegistry:
     def close_enterprise(self, credit_code, reason):
         enterprise = self.enterprise(credit_code)
         if enterprise["status"] == "closed":
-            raise Conflict(f"enterprise {credit_code} is already closed")
+            return self.get_enterprise(credit_code)  # as the registry: a retry is harmless
         enterprise["status"] = "closed"
         self.writes.append(("close_enterprise", credit_code))
         return self.get_enterprise(credit_code)
 
     def import_enterprises(self, rows):
-        report = []
+        """An upsert by credit code, as the registry's importer does it."""
+        report = {"rows": len(rows), "created": 0, "updated": 0, "unchanged": 0,
+                  "rejected": 0, "errors": []}
         for index, row in enumerate(rows):
             try:
-                created = self.register_enterprise(row)
-                report.append({"row": index, "status": "created",
-                               "credit_code": created["credit_code"], "errors": None})
-            except (Conflict, NotFound, KeyError) as exc:
-                report.append({"row": index, "status": "rejected",
-                               "credit_code": row.get("credit_code"), "errors": str(exc)})
-        return {"rows": report}
+                if row["credit_code"] in self.enterprises:
+                    changes = {k: v for k, v in row.items() if k != "community_code"}
+                    self.update_enterprise(row["credit_code"], changes)
+                    if row.get("community_code"):
+                        self.move_enterprise(row["credit_code"], row["community_code"])
+                    report["updated"] += 1
+                else:
+                    self.register_enterprise(row)
+                    report["created"] += 1
+            except (NotFound, KeyError) as exc:
+                report["rejected"] += 1
+                report["errors"].append({"row": index, "credit_code": row.get("credit_code"),
+                                         "reason": str(exc)})
+        return report

@@ -34,10 +34,12 @@ def test_anyone_can_read_an_organizations_card_children_and_statistics(client):
     assert stats["enterprises"] == 1 and stats["workers"] == 120
 
 
-def test_a_public_card_never_carries_fields_outside_the_documented_schema(client, registry):
-    registry.organizations[NANKENG]["contacts"] = [{"name": "李主席", "phone": "138"}]
-    card = client.get(f"{V1}/organizations/{NANKENG}").json()
-    assert "contacts" not in card
+def test_public_cards_leave_out_the_contacts_the_registry_sends_along(client, registry):
+    assert registry.get_organization(NANKENG)["contacts"]  # the registry's view has them
+    card = client.get(f"{V1}/organizations/{NANKENG}")
+    assert "contacts" not in card.json() and "李主席" not in card.text
+    children = client.get(f"{V1}/organizations/{BANTIAN}/children")
+    assert "李主席" not in children.text
 
 
 @pytest.mark.parametrize("path", [
@@ -75,7 +77,8 @@ def test_a_nankeng_staff_member_reads_nankeng_data(client, tokens):
     assert contacts.json()["contacts"][0]["name"] == "李主席"
     assert client.get(f"{V1}/enterprises/{NK_ENTERPRISE}", token=token).status_code == 200
     chain = client.get(f"{V1}/enterprises/{NK_ENTERPRISE}/chain", token=token).json()
-    assert [link["union"]["code"] for link in chain] == [NANKENG, BANTIAN, DISTRICT]
+    assert [link["union"]["code"] for link in chain["chain"]] == [NANKENG, BANTIAN, DISTRICT]
+    assert chain["chain"][0]["contacts"][0]["name"] == "李主席"
 
 
 @pytest.mark.parametrize("path", [
@@ -119,11 +122,34 @@ def test_a_nankeng_staff_member_cannot_change_zhangbei_data(client, tokens, regi
 
 def test_the_import_names_the_rows_outside_the_callers_subtree(client, tokens, registry):
     rows = [new_enterprise("91440300MA5NEW002X", NANKENG),
-            new_enterprise("91440300MA5NEW003X", ZHANGBEI)]
+            new_enterprise("91440300MA5NEW003X", ZHANGBEI),
+            # already registered in 嶂背: the upsert would pull it into 南坑
+            {"credit_code": ZB_ENTERPRISE, "community_code": NANKENG},
+            # already registered in 嶂背: the upsert would change its headcount
+            {"credit_code": ZB_ENTERPRISE, "headcount": 1}]
     response = client.post(f"{V1}/enterprises/import", rows, token=tokens["nankeng_staff"])
     assert response.status_code == 403
+    assert sorted(response.json()["details"]) == ["1", "2", "3"]
+    assert registry.writes == []
+
+
+def test_an_import_of_unknown_communities_is_a_400_naming_the_rows(client, tokens, registry):
+    rows = [new_enterprise("91440300MA5NEW002X", NANKENG),
+            new_enterprise("91440300MA5NEW003X", "longgang.bantian.nowhere")]
+    response = client.post(f"{V1}/enterprises/import", rows, token=tokens["bantian_staff"])
+    assert response.status_code == 400
     assert list(response.json()["details"]) == ["1"]
     assert registry.writes == []
+
+
+def test_the_district_admin_imports_anywhere_and_updates_existing_rows(client, tokens,
+                                                                       registry):
+    rows = [new_enterprise("91440300MA5NEW003X", ZHANGBEI),
+            {"credit_code": NK_ENTERPRISE, "headcount": 150}]
+    report = client.post(f"{V1}/enterprises/import", rows, token=tokens["district_admin"])
+    assert report.status_code == 200, report.text
+    assert (report.json()["created"], report.json()["updated"]) == (1, 1)
+    assert registry.enterprises[NK_ENTERPRISE]["headcount"] == 150
 
 
 # --- a street acts within its communities -------------------------------------------------
@@ -145,7 +171,7 @@ def test_a_bantian_street_staff_member_acts_within_its_communities(client, token
     report = client.post(f"{V1}/enterprises/import",
                          [new_enterprise("91440300MA5YM0002X", NANKENG)], token=token)
     assert report.status_code == 200
-    assert report.json()["rows"][0]["status"] == "created"
+    assert report.json()["created"] == 1
 
 
 def test_a_bantian_street_staff_member_cannot_reach_yuanshan_or_the_district(client, tokens):

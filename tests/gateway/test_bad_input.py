@@ -124,10 +124,11 @@ def test_an_empty_change_is_a_400_that_says_so(client, admin, registry):
 def test_an_import_names_each_bad_row_and_imports_nothing(client, admin, registry):
     good = {"credit_code": "91440300MA5GOOD01X", "name": "好厂", "community_code": NANKENG,
             "headcount": 30, "union_status": "covered"}
-    rows = [good, {**good, "headcount": "many"}, "not a row", {**good, "credit_code": None}]
+    rows = [good, {**good, "headcount": "many"}, "not a row", {**good, "credit_code": None},
+            {"name": "no credit code"}]
     details = assert_error(client.post(f"{V1}/enterprises/import", rows, token=admin),
                            400)["details"]
-    assert sorted(details) == ["1", "2", "3"]
+    assert sorted(details) == ["1", "2", "3", "4"]
     assert registry.writes == []
     assert_error(client.post(f"{V1}/enterprises/import", [], token=admin), 400)
     too_many = client.post(f"{V1}/enterprises/import", [good] * 5001, token=admin)
@@ -156,13 +157,12 @@ def test_unknown_organizations_and_enterprises_are_a_404(client, admin):
     assert_error(response, 404)
 
 
-def test_a_conflict_from_the_registry_is_a_409(client, admin):
-    first = client.post(f"{V1}/enterprises/{NK_ENTERPRISE}/close", {"reason": "搬迁"},
-                        token=admin)
-    assert first.status_code == 200
-    again = client.post(f"{V1}/enterprises/{NK_ENTERPRISE}/close", {"reason": "搬迁"},
-                        token=admin)
-    assert assert_error(again, 409)["error"] == "CONFLICT"
+def test_a_conflict_from_the_registry_is_a_409(client, admin, registry):
+    existing = {"credit_code": NK_ENTERPRISE, "name": "重复", "community_code": NANKENG,
+                "headcount": 30}
+    response = client.post(f"{V1}/enterprises", existing, token=admin)
+    assert assert_error(response, 409)["error"] == "CONFLICT"
+    assert registry.writes == []
 
 
 def test_api_answers_are_never_cached(client):

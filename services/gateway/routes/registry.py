@@ -5,6 +5,7 @@ always checked against the ``path`` the registry gives for the target, fetched f
 for creates and moves also against the parent or destination.
 """
 
+from eventlet.greenpool import GreenPool
 from marshmallow import ValidationError
 
 from services.gateway.api import PUBLIC, route
@@ -12,7 +13,7 @@ from services.gateway.auth import READ, WRITE, User, require_permission, require
 from services.gateway.routes.registry_schemas import (
     CODE_MAX_LENGTH,
     MAX_IMPORT_ROWS,
-    ChainLinkSchema,
+    ChainSchema,
     ContactsInSchema,
     ContactsSchema,
     EnterpriseChangesSchema,
@@ -22,6 +23,7 @@ from services.gateway.routes.registry_schemas import (
     EnterprisePageSchema,
     EnterpriseSchema,
     ImportReportSchema,
+    ImportRowSchema,
     NewEnterpriseSchema,
     NewOrganizationSchema,
     OrganizationChangesSchema,
@@ -35,11 +37,12 @@ from shared.web import json_response, read_json, read_query
 V1 = "/api/v1"
 ORGS = "organizations"
 ENTERPRISES = "enterprises"
+IMPORT_LOOKUPS = 10  # concurrent registry lookups while checking an import's scope
 
 organization_out = OrganizationSchema()
 organizations_out = OrganizationSchema(many=True)
 enterprise_out = EnterpriseSchema()
-chain_out = ChainLinkSchema(many=True)
+chain_out = ChainSchema()
 
 
 def known_code(code: str, kind: str) -> str:
@@ -129,8 +132,7 @@ class RegistryRoutes:
     def get_contacts(self, request, code):
         user = self._caller(request, READ)
         self._organization_for(user, code)
-        contacts = self.registry_rpc.get_contacts(code)
-        return json_response(ContactsSchema().dump({"code": code, "contacts": contacts}))
+        return json_response(ContactsSchema().dump(self.registry_rpc.get_contacts(code)))
 
     @route("PUT", f"{V1}/organizations/<code>/contacts", tag=ORGS, access=WRITE,
            summary="Replace an organization's contacts", body=ContactsInSchema,
@@ -139,15 +141,15 @@ class RegistryRoutes:
         user = self._caller(request, WRITE)
         data = read_json(request, ContactsInSchema())
         self._organization_for(user, code)
-        contacts = self.registry_rpc.set_contacts(code, data["contacts"])
-        return json_response(ContactsSchema().dump({"code": code, "contacts": contacts}))
+        return json_response(ContactsSchema().dump(
+            self.registry_rpc.set_contacts(code, data["contacts"])))
 
     @route("GET", f"{V1}/organizations/<code>/chain", tag=ORGS, access=READ,
            summary="The chain from an organization up to the district, with contacts",
            description="Union and party organizations side by side, each with its "
                        "contacts: whom a report from this place travels to. Only the "
                        "starting organization must lie within the caller's subtree.",
-           response=ChainLinkSchema(many=True))
+           response=ChainSchema)
     def organization_chain(self, request, code):
         user = self._caller(request, READ)
         self._organization_for(user, code)
@@ -174,7 +176,7 @@ class RegistryRoutes:
 
     @route("GET", f"{V1}/enterprises/<credit_code>/chain", tag=ENTERPRISES, access=READ,
            summary="The chain from an enterprise up to the district, with contacts",
-           response=ChainLinkSchema(many=True))
+           response=ChainSchema)
     def enterprise_chain(self, request, credit_code):
         user = self._caller(request, READ)
         self._enterprise_for(user, credit_code)
@@ -222,12 +224,16 @@ class RegistryRoutes:
         return json_response(enterprise_out.dump(closed))
 
     @route("POST", f"{V1}/enterprises/import", tag=ENTERPRISES, access=WRITE,
-           summary="Register many enterprises; returns a report row by row",
-           description="The gateway first checks every row's shape and that its community "
-                       "lies within the caller's subtree. If any row fails, nothing is "
-                       "imported and the 400 or 403 lists the failing rows by index "
-                       f"(details). At most {MAX_IMPORT_ROWS} rows.",
-           body=NewEnterpriseSchema(many=True), response=ImportReportSchema,
+           summary="Register or update many enterprises; returns a report",
+           description="An upsert by credit code: a new enterprise is registered, one "
+                       "already registered gets the fields stated (a new community_code "
+                       "moves it). The gateway first checks every row's shape, and that "
+                       "each community named and each enterprise already registered lies "
+                       "within the caller's subtree: if any row fails, nothing is imported "
+                       "and the 400 or 403 lists the failing rows by index (details). "
+                       "Then the registry imports the rows and reports those it rejects. "
+                       f"At most {MAX_IMPORT_ROWS} rows.",
+           body=ImportRowSchema(many=True), response=ImportReportSchema,
            max_body=8 * 1024 * 1024)
     def import_enterprises(self, request):
         user = self._caller(request, WRITE)
@@ -237,21 +243,54 @@ class RegistryRoutes:
         if len(rows) > MAX_IMPORT_ROWS:
             raise InvalidInput(f"at most {MAX_IMPORT_ROWS} rows per import",
                                {"rows": len(rows)})
-        rows = load_rows(rows, NewEnterpriseSchema())
-        outside = {}
-        for community in sorted({row["community_code"] for row in rows}):
-            try:
-                self._organization_for(user, community, "the community")
-            except (Forbidden, NotFound) as exc:
-                outside[community] = exc
-        if outside:
-            status = Forbidden if any(isinstance(exc, Forbidden) for exc in outside.values()) \
-                else InvalidInput
-            raise status("rows name communities you cannot import into; nothing was imported",
-                         {str(index): [str(outside[row["community_code"]])]
-                          for index, row in enumerate(rows) if row["community_code"] in outside})
+        rows = load_rows(rows, ImportRowSchema())
+        self._require_import_scope(user, rows)
         report = self.registry_rpc.import_enterprises(rows)
         return json_response(ImportReportSchema().dump(report))
+
+    def _require_import_scope(self, user, rows):
+        """Every community named, and every enterprise already registered (the import would
+        update or move it), must lie within the user's subtree."""
+        if self.registry_rpc.get_organization(user.org_code)["parent_code"] is None:
+            return  # a user at the district root has everything in scope
+
+        def community_problem(code):
+            try:
+                self._organization_for(user, code, "the community")
+            except (Forbidden, NotFound) as exc:
+                return exc
+
+        def enterprise_problem(credit_code):
+            try:
+                self._enterprise_for(user, credit_code)
+            except Forbidden as exc:
+                return exc
+            except (NotFound, InvalidInput):
+                return None  # not registered (or not a valid code): the registry decides
+
+        # One lookup per distinct code, a few at a time: RPC calls from green threads of
+        # one worker share the container's reply listener, which is made for that.
+        pool = GreenPool(IMPORT_LOOKUPS)
+        communities = sorted({row["community_code"] for row in rows if "community_code" in row})
+        credit_codes = sorted({row["credit_code"] for row in rows})
+        community_problems = dict(zip(communities, pool.imap(community_problem, communities),
+                                      strict=True))
+        enterprise_problems = dict(zip(credit_codes, pool.imap(enterprise_problem, credit_codes),
+                                       strict=True))
+        problems = {}
+        for index, row in enumerate(rows):
+            found = [enterprise_problems[row["credit_code"]],
+                     community_problems.get(row.get("community_code"))]
+            if any(found):
+                problems[index] = [exc for exc in found if exc]
+        if problems:
+            forbidden = any(isinstance(exc, Forbidden) for found in problems.values()
+                            for exc in found)
+            error = Forbidden if forbidden else InvalidInput
+            raise error(f"{len(problems)} row(s) name what you cannot import into; nothing "
+                        "was imported",
+                        {str(index): [str(exc) for exc in found]
+                         for index, found in problems.items()})
 
 
 def load_rows(rows: list, schema) -> list[dict]:
