@@ -93,16 +93,16 @@ def seed_chain(session, webhooks=None, at=T0):
                                                         KEY_ENTERPRISE, at))
 
 
-def fast_policy(**grade_changes):
-    """The shipped policy with durations in seconds, for tests against the real clock."""
+def fast_policy(seconds=1.0, **grade_changes):
+    """The shipped policy with deadlines of ``seconds``, for tests against the real clock."""
     import yaml
 
     data = yaml.safe_load(DEFAULT_POLICY.read_text(encoding="utf-8"))
     data = copy.deepcopy(data)
     for rules in data["grades"].values():
-        rules["acknowledge_within"] = 1.0
+        rules["acknowledge_within"] = seconds
         rules["remind_at"] = [0.5]
-    data["top_of_chain"] = {"remind_every": 0.5, "reminders": 1}
+    data["top_of_chain"] = {"remind_every": seconds / 2, "reminders": 1}
     data["webhook"] = {"retry_delays": [0.2, 0.2], "timeout": 2}
     for grade, changes in grade_changes.items():
         data["grades"][grade].update(changes)

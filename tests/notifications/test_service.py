@@ -1,0 +1,261 @@
+"""The notifications service on the real broker: events in, timers firing, HTTP and RPC out."""
+
+import json
+import time
+from datetime import UTC, datetime
+
+import eventlet
+import pytest
+import requests
+from eventlet import wsgi
+from kombu import Connection, Exchange, Queue
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from sqlalchemy import func, select
+
+from services.notifications.channels import InboxChannel, verify_signature
+from services.notifications.domain import Notifier
+from services.notifications.models import audit_entries, deadlines
+from services.notifications.policy import Policy
+from services.notifications.service import NotificationsService
+from shared.db import open_database
+from shared.errors import InvalidInput
+from shared.events import catalogue, make_envelope
+from tests.notifications.conftest import (
+    COMMUNITY,
+    DISTRICT,
+    MIGRATIONS,
+    ORGANIZATIONS,
+    STREET,
+    RecordingChannel,
+    case_data,
+    fast_policy,
+    opened,
+    seed_chain,
+)
+
+pytestmark = pytest.mark.usefixtures("rabbit_config")
+
+SECRET = "test-webhook-secret"
+
+
+@pytest.fixture
+def make_config(make_service_config):
+    def make(url, seconds=1.0):
+        return make_service_config(
+            url, NOTIFICATIONS_POLICY=fast_policy(seconds),
+            NOTIFICATIONS_DEADLINE_POLL_SECONDS=0.05, NOTIFICATIONS_DELIVERY_POLL_SECONDS=0.05,
+            NOTIFICATIONS_WEBHOOK_SECRET=SECRET)
+    return make
+
+
+def publish(amqp_uri, source, type_, data):
+    exchange = Exchange(f"{source}.events", type="topic", durable=True)
+    with Connection(amqp_uri) as connection:
+        connection.Producer().publish(
+            make_envelope(catalogue.get(source, type_), data), exchange=exchange,
+            routing_key=type_, serializer="json", declare=[exchange])
+
+
+def base_url(config):
+    return f"http://{config['WEB_SERVER_ADDRESS']}"
+
+
+def eventually(check, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
+        eventlet.sleep(interval)
+
+
+def told(config, case_id="case-1"):
+    response = requests.get(f"{base_url(config)}/cases/{case_id}", timeout=5)
+    if response.status_code == 404:
+        return set()
+    return {(n["organization_code"], n["recipient_kind"])
+            for n in response.json()["notifications"]}
+
+
+@pytest.fixture
+def tap(rabbit_config):
+    """Collects what the service publishes on notifications.events."""
+    connection = Connection(rabbit_config["AMQP_URI"])
+    exchange = Exchange("notifications.events", type="topic", durable=True)
+    queue = Queue("test-tap", exchange=exchange, routing_key="#")(connection.channel())
+    exchange(connection.default_channel).declare()
+    queue.declare()
+
+    def received():
+        events = []
+        while (message := queue.get(no_ack=True)) is not None:
+            body = json.loads(message.body)
+            events.append((body["type"], body["data"]))
+        return events
+
+    yield received
+    connection.release()
+
+
+def test_a_case_on_the_broker_reaches_the_community_union_s_inbox(
+        container_factory, make_config, sqlite_url, rabbit_config):
+    config = make_config(sqlite_url, seconds=60)
+    container = container_factory(NotificationsService, config)
+    container.start()
+    uri = rabbit_config["AMQP_URI"]
+    for organization in ORGANIZATIONS:
+        with entrypoint_waiter(container, "handle_organization_registered", timeout=10):
+            publish(uri, "registry", "organization_registered", organization)
+    with entrypoint_waiter(container, "handle_case_opened", timeout=10):
+        publish(uri, "disputes", "case_opened", case_data(grade="routine"))
+
+    inbox = requests.get(f"{base_url(config)}/inbox/{COMMUNITY}", timeout=5).json()
+    [message] = inbox["messages"]
+    assert message["case_id"] == "case-1"
+    assert message["message"]["recipient"]["name"] == "南坑社区工联会"
+    assert told(config) == {(COMMUNITY, "union")}
+
+
+def test_unacknowledged_it_climbs_on_the_timer_and_an_acknowledgement_stops_it(
+        container_factory, make_config, sqlite_url, rabbit_config, tap):
+    config = make_config(sqlite_url, seconds=1.5)
+    container = container_factory(NotificationsService, config)
+    container.start()
+    with entrypoint_waiter(container, "handle_case_opened", timeout=10):
+        publish(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data())
+
+    eventually(lambda: (STREET, "union") in told(config), timeout=6)
+    response = requests.post(f"{base_url(config)}/cases/case-1/acknowledgements",
+                             json={"organization_code": STREET, "by": "陈部长"}, timeout=5)
+    assert response.status_code == 201, response.text
+    eventlet.sleep(3.5)  # past the street's deadline: the district must not hear of it
+    assert told(config) == {(COMMUNITY, "union"), (STREET, "union")}
+
+    seen = []
+
+    def escalated_and_acknowledged():
+        seen.extend(tap())
+        return {"case_escalated", "case_acknowledged"} <= {type_ for type_, _ in seen}
+
+    eventually(escalated_and_acknowledged, timeout=5)
+    [escalated] = [data for type_, data in seen if type_ == "case_escalated"]
+    assert (escalated["from_tier"], escalated["to_tier"]) == ("community", "street")
+    assert escalated["reason"] == "no acknowledgement within 1.5s (一般) at community"
+    [acknowledged] = [data for type_, data in seen if type_ == "case_acknowledged"]
+    assert (acknowledged["organization_code"], acknowledged["by"]) == (STREET, "陈部长")
+
+
+def test_two_replicas_on_one_database_fire_each_deadline_once(
+        container_factory, make_config, db_url):
+    """Deadlines written while no replica ran are due at start; both replicas race for them."""
+    cases = 12
+    database = open_database(db_url, "notifications", MIGRATIONS)
+    notifier = Notifier(Policy.load(fast_policy(0.5)),
+                        {"inbox": InboxChannel(), "webhook": RecordingChannel()})
+    now = datetime.now(UTC)
+    with database.unit_of_work() as uow:
+        seed_chain(uow.session)
+        for n in range(cases):
+            notifier.open_case(uow, opened(f"case-{n}"), now)
+    replicas = [container_factory(NotificationsService, make_config(db_url, seconds=0.5))
+                for _ in range(2)]
+    for replica in replicas:
+        replica.start()
+
+    def count(action):
+        with database.session() as session:
+            return session.execute(select(func.count()).where(
+                audit_entries.c.action == action)).scalar()
+
+    # per case: reminders at community (1 waiting), street (2), district (3), top (3)
+    eventually(lambda: count("reminded") == 9 * cases, timeout=30)
+    eventlet.sleep(1.0)  # anything left to fire twice would have fired by now
+    with database.session() as session:
+        open_left = session.execute(select(func.count()).where(
+            deadlines.c.state == "open")).scalar()
+    assert count("escalated") == 2 * cases  # community -> street -> district, once each
+    assert count("escalation_exhausted") == cases
+    assert count("reminded") == 9 * cases
+    assert count("notified") == 3 * cases
+    assert open_left == 0
+    database.engine.dispose()
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver that answers 503 to the first request, then 200."""
+    calls = []
+
+    def app(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        calls.append((environ.get("HTTP_X_GONGHUI_SIGNATURE"),
+                      environ.get("HTTP_X_GONGHUI_DELIVERY"), body))
+        status = "503 Service Unavailable" if len(calls) == 1 else "200 OK"
+        start_response(status, [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    listener = eventlet.listen(("127.0.0.1", 0))
+    server = eventlet.spawn(wsgi.server, listener, app, log_output=False)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook", calls
+    server.kill()
+
+
+def test_a_signed_webhook_reaches_the_street_after_a_retry(
+        container_factory, make_config, sqlite_url, receiver):
+    url, calls = receiver
+    database = open_database(sqlite_url, "notifications", MIGRATIONS)
+    with database.unit_of_work() as uow:
+        seed_chain(uow.session, webhooks={STREET: url})
+    config = make_config(sqlite_url, seconds=60)
+    container = container_factory(NotificationsService, config)
+    container.start()
+    with entrypoint_waiter(container, "handle_case_opened", timeout=10):
+        publish(config["AMQP_URI"], "disputes", "case_opened", case_data(grade="urgent"))
+
+    def delivered():
+        entries = requests.get(f"{base_url(config)}/cases/case-1/audit", timeout=5).json()
+        return [e for e in entries["entries"] if e["channel"] == "webhook"
+                and e["action"] == "delivered"]
+
+    [entry] = eventually(delivered, timeout=10)
+    assert (entry["organization_code"], entry["recipient_kind"]) == (STREET, "union")
+    assert entry["detail"]["attempts"] == 2
+    assert len(calls) == 2  # the street union (urgent), refused once then delivered
+    for signature, delivery_id, body in calls:
+        assert verify_signature(SECRET, body, signature)
+        assert delivery_id == json.loads(body)["delivery_id"]
+    assert calls[0][1] == calls[1][1]  # the same delivery id: the receiver can deduplicate
+    database.engine.dispose()
+
+
+def test_bad_requests_get_a_clear_4xx(container_factory, make_config, sqlite_url,
+                                      rabbit_config):
+    config = make_config(sqlite_url, seconds=60)
+    container = container_factory(NotificationsService, config)
+    container.start()
+    with entrypoint_waiter(container, "handle_case_opened", timeout=10):
+        publish(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data())
+    url = base_url(config)
+
+    missing = requests.post(f"{url}/cases/case-1/acknowledgements",
+                            json={"organization_code": COMMUNITY}, timeout=5)
+    assert missing.status_code == 400
+    assert missing.json()["details"] == {"by": ["Missing data for required field."]}
+    not_json = requests.post(f"{url}/cases/case-1/acknowledgements", data="{", timeout=5)
+    assert not_json.status_code == 400
+    stranger = requests.post(f"{url}/cases/case-1/acknowledgements",
+                             json={"organization_code": DISTRICT, "by": "某人"}, timeout=5)
+    assert stranger.status_code == 403
+    assert "was not notified" in stranger.json()["message"]
+    unknown = requests.get(f"{url}/cases/nope/audit", timeout=5)
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "NOT_FOUND")
+    bad_query = requests.get(f"{url}/inbox/{COMMUNITY}?limit=0&recipient_kind=boss", timeout=5)
+    assert bad_query.status_code == 400
+    assert set(bad_query.json()["details"]) == {"limit", "recipient_kind"}
+
+    with entrypoint_hook(container, "acknowledge") as acknowledge:
+        with pytest.raises(InvalidInput):
+            acknowledge("case-1", COMMUNITY, "", recipient_kind="union")
+        assert acknowledge("case-1", COMMUNITY, "王主席")["acknowledged_by"] == "王主席"
