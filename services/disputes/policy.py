@@ -83,18 +83,20 @@ class GradingFacts:
     days_until_expected: int | None = None  # None: no date given
 
 
+_CHECKS = {
+    "categories": lambda facts, v: facts.category in v,
+    "workers_affected_min": lambda facts, v: facts.workers_affected >= v,
+    "amount_owed_min": lambda facts, v: facts.amount_owed >= v,
+    "key_enterprise": lambda facts, v: facts.key_enterprise == v,
+    "prior_disputes_min": lambda facts, v: facts.prior_disputes >= v,
+    "irregular_findings_min": lambda facts, v: facts.irregular_findings >= v,
+    "days_until_expected_max": lambda facts, v: (facts.days_until_expected is not None
+                                                 and facts.days_until_expected <= v),
+}
+
+
 def _holds(when: dict, facts: GradingFacts) -> bool:
-    checks = {
-        "categories": lambda v: facts.category in v,
-        "workers_affected_min": lambda v: facts.workers_affected >= v,
-        "amount_owed_min": lambda v: facts.amount_owed >= Decimal(v),
-        "key_enterprise": lambda v: facts.key_enterprise == v,
-        "prior_disputes_min": lambda v: facts.prior_disputes >= v,
-        "irregular_findings_min": lambda v: facts.irregular_findings >= v,
-        "days_until_expected_max": lambda v: (facts.days_until_expected is not None
-                                              and facts.days_until_expected <= v),
-    }
-    return all(checks[name](value) for name, value in when.items())
+    return all(_CHECKS[name](facts, value) for name, value in when.items())
 
 
 def grade(policy: dict, facts: GradingFacts) -> tuple[str, str]:

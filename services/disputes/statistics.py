@@ -5,14 +5,15 @@ A *dispute* here is a case the unions took part in handling (调处): one that r
 day the case was opened. Figures carry no informant data, only counts and sums.
 
     by_year        disputes, handled alone (独立调处) and jointly per year, with the
-                   change on the year before (2015: +19.5%, alone x4 in the district)
+                   change on the year before (``change_percent``: 2015 +19.5% in the district; ``alone_ratio_to_previous``
+                   4.0)
     by_tier        district / street / community / enterprise
     settled_locally_share  handled at community or enterprise level / all disputes
     wage_flight    boss-absconded cases (欠薪逃逸): cases, workers, amount owed
     visits         enterprises visited (走访/回访/约谈) and those with irregular practice
 """
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import distinct, func, or_, select
 
@@ -29,6 +30,12 @@ def _scoped(query, table, code):
 
 def _ratio(part, whole, places=4):
     return round(part / whole, places) if whole else None
+
+
+def _percent(part, whole):
+    if not whole:
+        return None
+    return float((Decimal(part) * 100 / whole).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 def statistics(session, code: str | None = None, year: int | None = None) -> dict:
@@ -51,8 +58,8 @@ def statistics(session, code: str | None = None, year: int | None = None) -> dic
     for row_year in sorted(years):
         entry = years[row_year]
         before = years.get(row_year - 1)
-        entry["change"] = (_ratio(entry["disputes"] - before["disputes"], before["disputes"])
-                           if before else None)
+        entry["change_percent"] = (_percent(entry["disputes"] - before["disputes"],
+                                            before["disputes"]) if before else None)
         entry["alone_ratio_to_previous"] = (_ratio(entry["alone"], before["alone"], 2)
                                             if before else None)
         by_year.append(entry)
