@@ -28,12 +28,6 @@ class Authenticator:
         with db.session() as session:
             return accounts.authenticate(session, token)
 
-    def optional_user(self, request) -> User | None:
-        """The caller if a token was sent (and it must then be valid), else None."""
-        if not request.headers.get("Authorization"):
-            return None
-        return self.user(request)
-
 
 class Auth(DependencyProvider):
     """``self.auth.user(request)`` in any route module. Needs the service's ``db``."""
