@@ -1,0 +1,118 @@
+"""``gonghui registry ...``: bulk import, the sample district, statistics.
+
+    gonghui registry import enterprises.csv --report rejected.csv
+    gonghui registry load-sample
+    gonghui registry stats longgang.bantian.nankeng
+    gonghui registry recount            # check the kept counts against a full recount
+
+They work on the registry database directly (REGISTRY_DATABASE_URL); events they cause
+wait in the outbox until the registry service runs and publishes them.
+"""
+
+import json
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from services.registry import importer, operations, sample, store
+from shared.config import database_url
+from shared.db import open_database
+from shared.errors import ServiceError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _database():
+    return open_database(database_url("registry"), "registry", MIGRATIONS)
+
+
+@click.group()
+def cli():
+    """Organization registry: import enterprises, load the sample, read statistics."""
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="write rejected rows (row, credit_code, reason) to this CSV")
+@click.option("--batch-size", default=importer.BATCH_SIZE, show_default=True)
+def import_command(file, report, batch_size):
+    """Upsert enterprises from a CSV, JSON or JSON-lines FILE (by credit code)."""
+    try:
+        ignored, rows = importer.read_file(file)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if ignored:
+        click.echo(f"ignoring columns: {', '.join(ignored)}", err=True)
+    db = _database()
+    with tqdm(total=importer.count_rows(file), unit="row", desc="import") as bar:
+        result = importer.import_rows(db, rows, batch_size=batch_size, progress=bar.update)
+    result.ignored_columns = ignored
+    db.engine.dispose()
+    click.echo(f"{result.rows} rows: {result.created} created, {result.updated} updated, "
+               f"{result.unchanged} unchanged, {result.rejected} rejected")
+    if report:
+        importer.write_report(result, report)
+        click.echo(f"rejected rows written to {report}")
+    else:
+        for error in result.errors[:20]:
+            click.echo(f"row {error['row']} {error['credit_code']}: {error['reason']}",
+                       err=True)
+        if result.rejected > 20:
+            click.echo(f"... and {result.rejected - 20} more (use --report FILE)", err=True)
+
+
+@cli.command("load-sample")
+@click.option("--enterprises", default=sample.SAMPLE_ENTERPRISES, show_default=True)
+@click.option("--seed", default=sample.SEED, show_default=True)
+def load_sample_command(enterprises, seed):
+    """Register the Longgang-like sample district into an empty registry."""
+    db = _database()
+    try:
+        with db.session() as session:
+            if store.district_code(session):
+                raise click.ClickException("the registry already has a district")
+        with tqdm(total=enterprises, unit="row", desc="sample") as bar:
+            summary = sample.load_sample(db, enterprises, seed, progress=bar.update)
+    finally:
+        db.engine.dispose()
+    click.echo(f"{summary['organizations']} organizations, {summary['created']} enterprises")
+
+
+@cli.command("stats")
+@click.argument("code")
+def stats_command(code):
+    """Print the statistics of an organization's subtree as JSON."""
+    db = _database()
+    try:
+        with db.session() as session:
+            figures = operations.statistics(session, code)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        db.engine.dispose()
+    click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+
+
+@cli.command("recount")
+@click.option("--repair", is_flag=True, help="rewrite the counts that differ")
+def recount_command(repair):
+    """Compare every organization's kept counts with a full recount."""
+    db = _database()
+    try:
+        with db.unit_of_work() as uow:
+            stored, actual = store.stored_counts(uow.session), store.recount(uow.session)
+            wrong = sorted(code for code in actual if stored.get(code) != actual[code])
+            for code in wrong:
+                click.echo(f"{code}: kept {stored.get(code)}, recount {actual[code]}")
+            if wrong and repair:
+                store.repair_counts(uow.session)
+    finally:
+        db.engine.dispose()
+    if not wrong:
+        click.echo(f"all {len(actual)} organizations' counts agree with a recount")
+    elif repair:
+        click.echo(f"repaired {len(wrong)} organizations")
+    else:
+        raise click.ClickException(f"{len(wrong)} organizations differ; --repair fixes them")

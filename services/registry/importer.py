@@ -1,0 +1,257 @@
+"""Bulk import of enterprises (CSV, JSON, JSON lines): upsert by credit code.
+
+    report = import_rows(db, read_file("enterprises.csv"))
+
+Rows go through the same rules and the same ``EnterpriseWriter`` as the RPC API, a
+batch per transaction: the counts of a batch are summed in memory and written once, its
+events go to the outbox in one INSERT. A bad row is reported (row number, credit code,
+reason) and skipped; the good rows of its batch are kept. An unchanged row writes
+nothing and publishes nothing, so importing the same file twice is harmless.
+
+A blank cell means "not stated": a new enterprise takes the default, an existing one
+keeps its value (see ``domain.merge_enterprise``). ``assigned_leader`` in a CSV cell is
+``姓名|职务|电话`` (title and phone optional) or a JSON object.
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.registry import domain, schemas
+from services.registry.store import EnterpriseWriter, Organizations
+from shared.errors import InvalidInput, ServiceError
+
+COLUMNS = ("credit_code", "name", "address", "community_code", "headcount", "union_status",
+           "union_code", "key_enterprise", "assigned_leader")
+BATCH_SIZE = 2000
+REQUIRED_FOR_NEW = ("name", "community_code", "headcount")
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0  # updated or moved
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list = field(default_factory=list)  # {"row", "credit_code", "reason"}
+    ignored_columns: list = field(default_factory=list)
+
+    def count(self, outcome):
+        if outcome == "created":
+            self.created += 1
+        elif outcome == "unchanged":
+            self.unchanged += 1
+        else:
+            self.updated += 1
+
+    def reject(self, row_number, credit_code, reason):
+        self.rejected += 1
+        self.errors.append({"row": row_number, "credit_code": credit_code, "reason": reason})
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "rejected": self.rejected,
+                "errors": self.errors, "ignored_columns": self.ignored_columns}
+
+
+def reason_text(error: ServiceError) -> str:
+    """One line from an error and its field messages (for a report cell)."""
+    if not isinstance(error.details, dict):
+        return error.message
+    parts = []
+    for name, messages in error.details.items():
+        if isinstance(messages, dict):  # nested: assigned_leader.name
+            messages = [f"{key}: {' '.join(map(str, value))}" for key, value in messages.items()]
+        elif not isinstance(messages, list):
+            messages = [messages]
+        parts.append(f"{name}: {' '.join(str(m) for m in messages)}")
+    return "; ".join(parts) or error.message
+
+
+def clean_row(raw) -> dict:
+    """Drops blank cells and unknown columns; parses a ``姓名|职务|电话`` leader cell."""
+    if isinstance(raw, Exception):  # a line that could not be parsed
+        raise ValueError(str(raw))
+    if not isinstance(raw, dict):
+        raise ValueError(f"a row is an object of columns, got {type(raw).__name__}")
+    row = {}
+    for name in COLUMNS:
+        value = raw.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            continue
+        row[name] = value
+    leader = row.get("assigned_leader")
+    if isinstance(leader, str):
+        if leader.startswith("{"):
+            row["assigned_leader"] = json.loads(leader)
+        elif leader in ("-", "无"):  # explicitly none
+            row["assigned_leader"] = None
+        else:
+            parts = [part.strip() or None for part in leader.split("|")]
+            row["assigned_leader"] = dict(zip(("name", "title", "phone"), parts, strict=False))
+    return row
+
+
+def _stated(writer, raw):
+    """(credit_code, stated fields) of one row; raises ServiceError explaining a rejection."""
+    try:
+        row = clean_row(raw)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"row rejected: {exc}") from None
+    code = domain.normalize_credit_code(row.get("credit_code"))
+    problem = domain.credit_code_problem(code) if code else "a credit code is required"
+    if problem:
+        raise InvalidInput("row rejected", {"credit_code": [problem]})
+    existing = writer.current(code)
+    stated = schemas.load(schemas.enterprise_input, row, "row rejected",
+                          partial=existing is not None)
+    if existing is None:
+        missing = [name for name in REQUIRED_FOR_NEW if name not in stated]
+        if missing:
+            raise InvalidInput("row rejected", {
+                name: ["required for a new enterprise"] for name in missing})
+    return code, stated
+
+
+def _save(writer, code, stated) -> str:
+    existing = writer.current(code)
+    if existing is None:
+        return writer.save(domain.merge_enterprise(None, stated))
+    community = stated.pop("community_code", existing.community_code)
+    if community != existing.community_code:
+        existing = domain.moved_enterprise(existing, community)
+    return writer.save(domain.merge_enterprise(existing, stated))
+
+
+def _named_codes(writer, parsed):
+    """Organizations the rows will look up, so that one query reads them all."""
+    for _, code, stated in parsed:
+        existing = writer.current(code)
+        community = stated.get("community_code") or existing.community_code
+        yield community
+        yield stated.get("union_code")
+        yield domain.enterprise_union_code(community, code)  # an own union, if it has one
+
+
+def import_rows(db, rows, batch_size=BATCH_SIZE, progress=None) -> ImportReport:
+    """Imports ``(row_number, row)`` pairs; ``progress(n)`` is told of each n rows done."""
+    report = ImportReport()
+    batch = []
+    for item in rows:
+        batch.append(item)
+        if len(batch) >= batch_size:
+            _import_batch(db, batch, report)
+            if progress:
+                progress(len(batch))
+            batch = []
+    if batch:
+        _import_batch(db, batch, report)
+        if progress:
+            progress(len(batch))
+    return report
+
+
+def _import_batch(db, batch, report):
+    rejected = []
+    with db.unit_of_work() as uow:
+        writer = EnterpriseWriter(uow, Organizations(uow.session, lock=True))
+        writer.load(
+            domain.normalize_credit_code(raw.get("credit_code")) for _, raw in batch
+            if isinstance(raw, dict) and isinstance(raw.get("credit_code"), str)
+        )
+        parsed = []
+        for row_number, raw in batch:
+            try:
+                parsed.append((row_number, *_stated(writer, raw)))
+            except ServiceError as error:
+                rejected.append((row_number, _given_code(raw), error))
+        writer.orgs.load(_named_codes(writer, parsed))
+        for row_number, code, stated in parsed:
+            try:
+                report.count(_save(writer, code, stated))
+            except ServiceError as error:
+                rejected.append((row_number, code, error))
+        writer.flush()
+    report.rows += len(batch)
+    for row_number, code, error in sorted(rejected, key=lambda item: item[0]):
+        report.reject(row_number, code, reason_text(error))
+
+
+def _given_code(raw):
+    return raw.get("credit_code") if isinstance(raw, dict) else None
+
+
+# --- files -----------------------------------------------------------------------------
+
+def read_file(path) -> tuple[list[str], object]:
+    """(ignored column names, iterator of (row number, row)) for a CSV, JSON or JSONL file.
+
+    Row numbers are what a person finds in the file: the line of a CSV record (the
+    header is line 1), the line of a JSON-lines record, the position in a JSON array.
+    CSV exported by Excel on Chinese Windows is often GB18030: accepted as well as UTF-8.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        content = data.decode("gb18030")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return [], _json_rows(content)
+    if suffix in (".jsonl", ".ndjson"):
+        return [], _jsonl_rows(content)
+    return _csv_rows(content)
+
+
+def _csv_rows(content):
+    reader = csv.DictReader(io.StringIO(content))
+    header = reader.fieldnames or []
+    if "credit_code" not in header:
+        raise ValueError(f"the CSV has no credit_code column (columns: {', '.join(header)})")
+
+    def rows():
+        for record in reader:
+            yield reader.line_num, record
+
+    return [name for name in header if name not in COLUMNS], rows()
+
+
+def _json_rows(content):
+    data = json.loads(content)
+    if isinstance(data, dict):
+        data = data.get("enterprises")
+    if not isinstance(data, list):
+        raise ValueError('a JSON import is a list of rows (or {"enterprises": [...]})')
+    return enumerate(data, start=1)
+
+
+def _jsonl_rows(content):
+    for number, line in enumerate(content.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, ValueError(f"not valid JSON: {exc}")
+
+
+def count_rows(path) -> int | None:
+    """Rows in a file, for the progress bar (None where it cannot tell cheaply)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return None
+    with path.open("rb") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    return lines - 1 if path.suffix.lower() == ".csv" else lines
+
+
+def write_report(report: ImportReport, path):
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["row", "credit_code", "reason"])
+        writer.writeheader()
+        writer.writerows(report.errors)

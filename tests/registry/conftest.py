@@ -1,0 +1,87 @@
+"""Fixtures for the registry: its database on each backend, a small tree, helpers."""
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from services.registry import operations
+from services.registry.sample import credit_code
+from services.registry.service import MIGRATIONS
+from shared.db import open_database, outbox_table
+
+DISTRICT, BANTIAN, LONGCHENG = "longgang", "longgang.bantian", "longgang.longcheng"
+NANKENG, GANGTOU = "longgang.bantian.nankeng", "longgang.bantian.gangtou"
+TIANAN, ZHANGBEI = "longgang.bantian.tianan", "longgang.longcheng.zhangbei"
+CONSTRUCTION = "longgang.construction"
+
+
+def party(name, kind):
+    return {"name": name, "kind": kind}
+
+
+CHAIR = {"name": "宋主席", "role": "主席", "phone": "0755-28000001"}
+
+# A small district: two streets, three communities, a park, an industry union.
+TREE = [
+    {"code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
+     "party_organization": party("中共深圳市龙岗区委", "district_committee"),
+     "contacts": [CHAIR]},
+    {"code": BANTIAN, "name": "坂田街道总工会", "kind": "street_federation",
+     "parent_code": DISTRICT,
+     "party_organization": party("坂田街道党工委", "street_working_committee")},
+    {"code": LONGCHENG, "name": "龙城街道总工会", "kind": "street_federation",
+     "parent_code": DISTRICT,
+     "party_organization": party("龙城街道党工委", "street_working_committee")},
+    {"code": NANKENG, "name": "南坑社区工会联合会", "kind": "community_federation",
+     "parent_code": BANTIAN,
+     "party_organization": party("南坑社区综合党委", "community_party_committee"),
+     "contacts": [{"name": "南坑信息员", "role": "信息员", "email": "nk@example.org"}]},
+    {"code": GANGTOU, "name": "岗头社区工会联合会", "kind": "community_federation",
+     "parent_code": BANTIAN,
+     "party_organization": party("岗头社区综合党委", "community_party_committee")},
+    {"code": TIANAN, "name": "天安云谷园区工会联合会", "kind": "park_federation",
+     "parent_code": BANTIAN,
+     "party_organization": party("天安云谷园区党委", "park_party_organization")},
+    {"code": ZHANGBEI, "name": "嶂背社区工会联合会", "kind": "community_federation",
+     "parent_code": LONGCHENG,
+     "party_organization": party("嶂背社区综合党委", "community_party_committee")},
+    {"code": CONSTRUCTION, "name": "龙岗区建筑业工会", "kind": "industry_union",
+     "parent_code": DISTRICT},
+]
+
+
+def enterprise(number, community=NANKENG, headcount=30, **fields):
+    return {"credit_code": credit_code(number), "name": f"企业{number}",
+            "community_code": community, "headcount": headcount, **fields}
+
+
+def write(db, operation, *args):
+    with db.unit_of_work() as uow:
+        return operation(uow, *args)
+
+
+def read(db, query, *args, **kwargs):
+    with db.session() as session:
+        return query(session, *args, **kwargs)
+
+
+def outbox(db) -> list[tuple[str, dict]]:
+    """(type, data) of every event written so far, in publishing order."""
+    with db.session() as session:
+        rows = session.execute(select(outbox_table.c.body).order_by(outbox_table.c.seq))
+        return [(body["type"], body["data"]) for body in map(json.loads, (r.body for r in rows))]
+
+
+@pytest.fixture
+def db(db_url):
+    database = open_database(db_url, "registry", MIGRATIONS)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def tree(db):
+    for data in TREE:
+        write(db, operations.register_organization, data)
+    return db
