@@ -206,7 +206,7 @@ class FakeRegistry:
         """An upsert by credit code, as the registry's importer does it."""
         report = {"rows": len(rows), "created": 0, "updated": 0, "unchanged": 0,
                   "rejected": 0, "errors": []}
-        for index, row in enumerate(rows):
+        for index, row in enumerate(rows, start=1):
             try:
                 if row["credit_code"] in self.enterprises:
                     changes = {k: v for k, v in row.items() if k != "community_code"}

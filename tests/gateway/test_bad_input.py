@@ -128,7 +128,7 @@ def test_an_import_names_each_bad_row_and_imports_nothing(client, admin, registr
             {"name": "no credit code"}]
     details = assert_error(client.post(f"{V1}/enterprises/import", rows, token=admin),
                            400)["details"]
-    assert sorted(details) == ["1", "2", "3", "4"]
+    assert sorted(details) == ["2", "3", "4", "5"]
     assert registry.writes == []
     assert_error(client.post(f"{V1}/enterprises/import", [], token=admin), 400)
     too_many = client.post(f"{V1}/enterprises/import", [good] * 5001, token=admin)

@@ -230,7 +230,8 @@ class RegistryRoutes:
                        "moves it). The gateway first checks every row's shape, and that "
                        "each community named and each enterprise already registered lies "
                        "within the caller's subtree: if any row fails, nothing is imported "
-                       "and the 400 or 403 lists the failing rows by index (details). "
+                       "and the 400 or 403 lists the failing rows by number (details; "
+                       "1 is the first). "
                        "Then the registry imports the rows and reports those it rejects. "
                        f"At most {MAX_IMPORT_ROWS} rows.",
            body=ImportRowSchema(many=True), response=ImportReportSchema,
@@ -278,7 +279,7 @@ class RegistryRoutes:
         enterprise_problems = dict(zip(credit_codes, pool.imap(enterprise_problem, credit_codes),
                                        strict=True))
         problems = {}
-        for index, row in enumerate(rows):
+        for index, row in enumerate(rows, start=1):
             found = [enterprise_problems[row["credit_code"]],
                      community_problems.get(row.get("community_code"))]
             if any(found):
@@ -294,9 +295,9 @@ class RegistryRoutes:
 
 
 def load_rows(rows: list, schema) -> list[dict]:
-    """Each row loaded by ``schema``; InvalidInput naming every bad row by index."""
+    """Each row loaded by ``schema``; InvalidInput naming every bad row by number (from 1)."""
     loaded, problems = [], {}
-    for index, row in enumerate(rows):
+    for index, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             problems[str(index)] = {"_schema": ["a row is a JSON object"]}
             continue

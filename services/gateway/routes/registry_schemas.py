@@ -205,7 +205,7 @@ class ChainSchema(Schema):
 
 
 class ImportErrorSchema(Schema):
-    row = fields.Integer(required=True, metadata={"description": "0-based index in the body"})
+    row = fields.Integer(required=True, metadata={"description": "1-based position in the body"})
     credit_code = fields.String(allow_none=True)
     reason = fields.String(required=True)
 
