@@ -128,7 +128,7 @@ close_input = CloseInput()
 page_input = PageInput()
 
 
-def load(schema, data, message, partial=False):
+def load(schema, data, message, partial=None):
     """``schema.load`` that raises InvalidInput with the field messages as details."""
     if not isinstance(data, dict):
         raise InvalidInput(f"{message}: expected an object, got {type(data).__name__}")

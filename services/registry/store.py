@@ -345,8 +345,8 @@ class EnterpriseWriter:
             session.execute(
                 update(enterprises)
                 .where(enterprises.c.credit_code == bindparam("b_credit_code"))
-                .values({name: bindparam(f"b_{name}") for name in ENTERPRISE_COLUMNS},
-                        updated_at=func.now()),
+                .values({**{name: bindparam(f"b_{name}") for name in ENTERPRISE_COLUMNS},
+                         "updated_at": func.now()}),
                 updates,
             )
         apply_deltas(session, self._deltas)
