@@ -50,7 +50,9 @@ def _value(name, field, nulls):
     if isinstance(field, fields.Tuple):
         return tuple(_value(name, inner, nulls) for inner in field.tuple_fields)
     if isinstance(field, fields.Dict | fields.Mapping):
-        return {"field": "value"}
+        key = _value(name, field.key_field, nulls=False) if field.key_field else "key"
+        value = _value(name, field.value_field, nulls) if field.value_field else "value"
+        return {key: value}
     if isinstance(field, fields.Boolean):
         return True
     if isinstance(field, fields.Decimal):
