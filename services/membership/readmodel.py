@@ -12,7 +12,18 @@ snapshot never counts twice.
 import json
 from collections import defaultdict
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.membership import domain
@@ -200,3 +211,68 @@ def join_rates_below(session, parent_code) -> list[domain.JoinRate]:
         .order_by(organizations.c.code)
     )
     return [domain.JoinRate(code, members or 0, workers or 0) for code, members, workers in rows]
+
+
+def add_members_bulk(session, counts, targets):
+    """``add_members`` for many enterprises at once (a bulk-import batch); ``targets``
+    maps each credit code to ``domain.stats_targets`` of its enterprise."""
+    counts = {code: n for code, n in counts.items() if n}
+    if not counts:
+        return
+    deltas = defaultdict(lambda: [0, 0])
+    for credit_code, n in counts.items():
+        for code in targets[credit_code]:
+            deltas[code][0] += n
+    _add(session, enterprises, enterprises.c.credit_code,
+         [(code, counts[code], 0) for code in sorted(counts)], workers=False)
+    codes = sorted(deltas)
+    session.execute(
+        _insert(session, org_stats).on_conflict_do_nothing(index_elements=["code"]),
+        [{"code": code, "members": 0, "workers": 0} for code in codes])
+    _add(session, org_stats, org_stats.c.code,
+         [(code, deltas[code][0], deltas[code][1]) for code in codes])
+
+
+def _add(session, table, key, rows, workers=True):
+    """Add (key, members, workers) deltas to many rows in one statement on PostgreSQL
+    (UPDATE .. FROM (VALUES ..)); SQLite's executemany is as fast as that already."""
+    columns = {"members": "dm", "workers": "dw"} if workers else {"members": "dm"}
+    if session.get_bind().dialect.name == "postgresql" and len(rows) > 50:
+        data = values(column("k", String), column("dm", BigInteger),
+                      column("dw", BigInteger), name="d").data(rows)
+        session.execute(update(table).where(key == data.c.k).values(
+            {name: table.c[name] + data.c[alias] for name, alias in columns.items()}))
+        return
+    session.execute(
+        update(table).where(key == bindparam("k")).values(
+            {name: table.c[name] + bindparam(alias) for name, alias in columns.items()}),
+        [{"k": k, "dm": dm, "dw": dw} for k, dm, dw in rows])
+
+
+def rebuild_counters(session):
+    """Recount everything from the tables: enterprises' members from memberships, then
+    every organization's counters from the enterprises. For recovery and bulk loads;
+    day-to-day changes keep the counters current by themselves."""
+    from services.membership.models import memberships
+
+    session.execute(update(enterprises).values(members=0))
+    active = (select(memberships.c.enterprise_credit_code, func.count().label("n"))
+              .where(memberships.c.status == "active")
+              .group_by(memberships.c.enterprise_credit_code))
+    counts = {code: n for code, n in session.execute(active)}
+    if counts:
+        session.execute(
+            update(enterprises).where(enterprises.c.credit_code == bindparam("k"))
+            .values(members=bindparam("n")),
+            [{"k": code, "n": n} for code, n in sorted(counts.items())])
+    totals = defaultdict(lambda: [0, 0])
+    for row in session.execute(select(enterprises)):
+        data = _decode(row)
+        for code in domain.stats_targets(data):
+            totals[code][0] += data["members"]
+            totals[code][1] += _workers(data)
+    session.execute(org_stats.delete())
+    if totals:
+        session.execute(insert(org_stats), [
+            {"code": code, "members": m, "workers": w} for code, (m, w) in totals.items()])
+    return len(totals)

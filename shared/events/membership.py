@@ -49,20 +49,16 @@ class MembershipTransferredSchema(MembershipSchema):
     from_enterprise_credit_code = fields.String(required=True)
 
 
-class EnterpriseCountSchema(Schema):
-    enterprise_credit_code = fields.String(required=True)
-    union_code = fields.String(required=True)
-    members = fields.Integer(required=True, validate=validate.Range(min=0))
-
-
 class MembersImportedSchema(Schema):
-    """One batch of a bulk import: counts per enterprise, never the members themselves."""
+    """One batch of a bulk import: new active members per enterprise (credit code ->
+    count), never the members themselves. A dict rather than a list of objects: a batch
+    can touch tens of thousands of enterprises and this is checked on every publish."""
 
     import_id = fields.Integer(required=True)
     batch = fields.Integer(required=True, validate=validate.Range(min=1))
     imported = fields.Integer(required=True, validate=validate.Range(min=0))
     rejected = fields.Integer(required=True, validate=validate.Range(min=0))
-    counts = fields.List(fields.Nested(EnterpriseCountSchema), required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 class MembershipsLapsedSchema(Schema):

@@ -1,0 +1,95 @@
+"""Bulk import: good rows become active members in one batch transaction each, bad rows
+are reported line by line without their personal data, counters follow."""
+
+import csv
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from services.membership import importer, readmodel
+from services.membership.models import memberships
+from shared.db import outbox_table
+from shared.errors import InvalidInput
+from tests.membership.conftest import (
+    GANGTOU,
+    HUAWEI,
+    HUAWEI_UNION,
+    NANKENG,
+    OTHER,
+    SMALL,
+    id_number,
+)
+
+
+def write_csv(path, rows, header=("name", "id_number", "phone", "enterprise_credit_code")):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_an_import_reports_each_bad_row_and_imports_the_rest(district, keys, tmp_path):
+    bad_check = id_number(9)[:17] + ("0" if id_number(9)[17] != "0" else "1")
+    rows = [
+        ("张三", id_number(1), "13800138000", HUAWEI),
+        ("李四", id_number(2), "", SMALL),
+        ("王五", id_number(3), "13800138001", OTHER),
+        ("赵六", bad_check, "13800138002", HUAWEI),  # line 5
+        ("钱七", id_number(4), "12345", HUAWEI),  # line 6
+        ("孙八", id_number(5), "13800138003", "91440300UNKNOWN00X"),  # line 7
+        ("周九", id_number(1), "13800138004", SMALL),  # line 8: same person as line 2
+        ("", id_number(6), "13800138005", SMALL),  # line 9
+        ("吴十", id_number(7)),  # line 10: short row
+    ]
+    source = write_csv(tmp_path / "members.csv", rows)
+    report = tmp_path / "errors.csv"
+    result = importer.import_file(district, keys, source, report, batch_size=4,
+                                  progress=False)
+    assert result.as_dict() | {"import_id": 0} == {
+        "import_id": 0, "rows": 9, "imported": 3, "rejected": 6, "batches": 1}
+    with open(report, encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0] == ["line", "field", "message"]
+    assert [(int(line), field) for line, field, _ in lines[1:]] == [
+        (5, "id_number"), (6, "phone"), (7, "enterprise_credit_code"), (8, "id_number"),
+        (9, "name"), (10, "row")]
+    assert "same ID number as line 2" in lines[4][2]
+    text = report.read_text(encoding="utf-8")
+    for secret in (bad_check, id_number(1), "12345"):
+        assert secret not in text
+
+    def rate(code):
+        with district.session() as session:
+            return readmodel.join_rate(session, code).members
+
+    assert (rate(NANKENG), rate(HUAWEI_UNION), rate(GANGTOU)) == (2, 1, 1)
+    with district.session() as session:
+        statuses = session.execute(select(memberships.c.status, memberships.c.channel)).all()
+        assert set(statuses) == {("active", "import")}
+        bodies = [json.loads(b) for b in session.execute(select(outbox_table.c.body)).scalars()]
+    assert [b["type"] for b in bodies] == ["members_imported"]
+    assert bodies[0]["data"]["counts"] == {HUAWEI: 1, OTHER: 1, SMALL: 1}
+    assert "13800138000" not in json.dumps(bodies, ensure_ascii=False)
+
+
+def test_importing_the_same_members_again_imports_none_twice(sqlite_district, keys,
+                                                               tmp_path):
+    source = write_csv(tmp_path / "m.csv", [("张三", id_number(1), "", HUAWEI),
+                                            ("李四", id_number(2), "", SMALL)])
+    importer.import_file(sqlite_district, keys, source, None, progress=False)
+    again = importer.import_file(sqlite_district, keys, source, tmp_path / "e.csv",
+                                 progress=False)
+    assert (again.imported, again.rejected) == (0, 2)
+    assert "already a member" in again.errors[0][2]
+    with sqlite_district.session() as session:
+        assert session.execute(select(func.count()).select_from(memberships)).scalar() == 2
+        assert readmodel.join_rate(session, NANKENG).members == 2
+
+
+def test_a_file_without_the_needed_columns_is_refused_before_any_row(sqlite_district, keys,
+                                                                      tmp_path):
+    source = write_csv(tmp_path / "m.csv", [("张三", id_number(1))], header=("name", "id"))
+    with pytest.raises(InvalidInput, match="lacks column"):
+        importer.import_file(sqlite_district, keys, source, None, progress=False)
