@@ -4,7 +4,8 @@ Every route module uses the same three questions, in this order:
 
 1. who is calling? ``self.auth.user(request)`` (``services.gateway.dependencies.Auth``)
    turns the ``Authorization: Bearer <token>`` header into a ``User`` or raises 401;
-2. may this role do this kind of thing? ``require_permission(user, WRITE)`` (403);
+2. may this role do this kind of thing? ``require_permission(user, WRITE)`` (403;
+   ``self.auth.user(request, WRITE)`` does 1 and 2 at once);
 3. is the target inside the caller's subtree? ``require_scope(user, target["path"])``
    (403). ``path`` is the list of organization codes from the district down to the
    target (the registry gives it for organizations and enterprises), so "inside" is

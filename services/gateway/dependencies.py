@@ -7,7 +7,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
 from services.gateway import accounts
-from services.gateway.auth import User, bearer_token
+from services.gateway.auth import User, bearer_token, require_permission
 from shared.errors import Unavailable
 
 DEFAULT_RPC_TIMEOUT = 10.0
@@ -19,14 +19,16 @@ class Authenticator:
     def __init__(self, worker_ctx):
         self._worker_ctx = worker_ctx
 
-    def user(self, request) -> User:
-        """The caller, from ``Authorization: Bearer <token>``; 401 when missing or invalid."""
+    def user(self, request, action: str | None = None) -> User:
+        """The caller, from ``Authorization: Bearer <token>`` (401 when missing or invalid),
+        whose role must allow ``action`` (``auth.READ``, ``WRITE``...; 403) if given."""
         token = bearer_token(request.headers.get("Authorization"))
         # The service's `db` is injected before the method body runs, which is when this is
         # called; reaching it through the service keeps one engine per service.
         db = self._worker_ctx.service.db
         with db.session() as session:
-            return accounts.authenticate(session, token)
+            user = accounts.authenticate(session, token)
+        return user if action is None else require_permission(user, action)
 
 
 class Auth(DependencyProvider):

@@ -20,7 +20,7 @@ PATH_VALUES = {"code": NANKENG, "credit_code": NK_ENTERPRISE, "name": "nankeng_v
 def concrete(route, **values):
     url = route.url
     for name, _ in route.path_parameters:
-        url = url.replace(f"<{name}>", values.get(name, PATH_VALUES[name]))
+        url = url.replace(f"<{name}>", values.get(name, PATH_VALUES.get(name, "1")))
     return url
 
 

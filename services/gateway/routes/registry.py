@@ -9,7 +9,7 @@ from eventlet.greenpool import GreenPool
 from marshmallow import ValidationError
 
 from services.gateway.api import PUBLIC, route
-from services.gateway.auth import READ, WRITE, User, require_permission, require_scope
+from services.gateway.auth import READ, WRITE, require_scope
 from services.gateway.routes.registry_schemas import (
     CODE_MAX_LENGTH,
     MAX_IMPORT_ROWS,
@@ -61,9 +61,6 @@ class RegistryRoutes:
 
     # --- helpers shared by the routes below -------------------------------------------
 
-    def _caller(self, request, action) -> User:
-        return require_permission(self.auth.user(request), action)
-
     def _organization_for(self, user, code, what="the organization") -> dict:
         organization = self.registry_rpc.get_organization(known_code(code, "organization"))
         require_scope(user, organization["path"], f"{what} {organization['code']}")
@@ -99,7 +96,7 @@ class RegistryRoutes:
            summary="Register an organization under a parent", body=NewOrganizationSchema,
            response=OrganizationSchema, errors=(409,))
     def register_organization(self, request):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         data = read_json(request, NewOrganizationSchema())
         self._organization_for(user, data["parent_code"], "the parent organization")
         created = self.registry_rpc.register_organization(data)
@@ -109,7 +106,7 @@ class RegistryRoutes:
            summary="Change an organization's name, kind or party organization",
            body=OrganizationChangesSchema, response=OrganizationSchema, errors=(409,))
     def update_organization(self, request, code):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         changes = read_json(request, OrganizationChangesSchema())
         self._organization_for(user, code)
         updated = self.registry_rpc.update_organization(code, changes)
@@ -119,7 +116,7 @@ class RegistryRoutes:
            summary="Move an organization (and its subtree) under another parent",
            body=OrganizationMoveSchema, response=OrganizationSchema, errors=(409,))
     def move_organization(self, request, code):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         data = read_json(request, OrganizationMoveSchema())
         self._organization_for(user, code)
         self._organization_for(user, data["parent_code"], "the new parent")
@@ -130,7 +127,7 @@ class RegistryRoutes:
            summary="Who is notified for an organization (personal data)",
            response=ContactsSchema)
     def get_contacts(self, request, code):
-        user = self._caller(request, READ)
+        user = self.auth.user(request, READ)
         self._organization_for(user, code)
         return json_response(ContactsSchema().dump(self.registry_rpc.get_contacts(code)))
 
@@ -138,7 +135,7 @@ class RegistryRoutes:
            summary="Replace an organization's contacts", body=ContactsInSchema,
            response=ContactsSchema)
     def set_contacts(self, request, code):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         data = read_json(request, ContactsInSchema())
         self._organization_for(user, code)
         return json_response(ContactsSchema().dump(
@@ -151,7 +148,7 @@ class RegistryRoutes:
                        "starting organization must lie within the caller's subtree.",
            response=ChainSchema)
     def organization_chain(self, request, code):
-        user = self._caller(request, READ)
+        user = self.auth.user(request, READ)
         self._organization_for(user, code)
         return json_response(chain_out.dump(self.registry_rpc.chain(code=code)))
 
@@ -159,7 +156,7 @@ class RegistryRoutes:
            summary="Enterprises anywhere in an organization's subtree, a page at a time",
            query=EnterpriseListQuerySchema, response=EnterprisePageSchema)
     def list_enterprises(self, request, code):
-        user = self._caller(request, READ)
+        user = self.auth.user(request, READ)
         page = read_query(request, EnterpriseListQuerySchema())
         self._organization_for(user, code)
         result = self.registry_rpc.list_enterprises(code, limit=page["limit"],
@@ -171,14 +168,14 @@ class RegistryRoutes:
     @route("GET", f"{V1}/enterprises/<credit_code>", tag=ENTERPRISES, access=READ,
            summary="One enterprise", response=EnterpriseSchema)
     def get_enterprise(self, request, credit_code):
-        user = self._caller(request, READ)
+        user = self.auth.user(request, READ)
         return json_response(enterprise_out.dump(self._enterprise_for(user, credit_code)))
 
     @route("GET", f"{V1}/enterprises/<credit_code>/chain", tag=ENTERPRISES, access=READ,
            summary="The chain from an enterprise up to the district, with contacts",
            response=ChainSchema)
     def enterprise_chain(self, request, credit_code):
-        user = self._caller(request, READ)
+        user = self.auth.user(request, READ)
         self._enterprise_for(user, credit_code)
         return json_response(chain_out.dump(self.registry_rpc.chain(credit_code=credit_code)))
 
@@ -186,7 +183,7 @@ class RegistryRoutes:
            summary="Register an enterprise in a community or park", body=NewEnterpriseSchema,
            response=EnterpriseSchema, errors=(409,))
     def register_enterprise(self, request):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         data = read_json(request, NewEnterpriseSchema())
         self._organization_for(user, data["community_code"], "the community")
         created = self.registry_rpc.register_enterprise(data)
@@ -196,7 +193,7 @@ class RegistryRoutes:
            summary="Change headcount, union coverage, key-enterprise flag or details",
            body=EnterpriseChangesSchema, response=EnterpriseSchema, errors=(409,))
     def update_enterprise(self, request, credit_code):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         changes = read_json(request, EnterpriseChangesSchema())
         self._enterprise_for(user, credit_code)
         updated = self.registry_rpc.update_enterprise(credit_code, changes)
@@ -206,7 +203,7 @@ class RegistryRoutes:
            summary="Move an enterprise to another community or park",
            body=EnterpriseMoveSchema, response=EnterpriseSchema, errors=(409,))
     def move_enterprise(self, request, credit_code):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         data = read_json(request, EnterpriseMoveSchema())
         self._enterprise_for(user, credit_code)
         self._organization_for(user, data["community_code"], "the destination")
@@ -217,7 +214,7 @@ class RegistryRoutes:
            summary="Close an enterprise", body=EnterpriseCloseSchema,
            response=EnterpriseSchema, errors=(409,))
     def close_enterprise(self, request, credit_code):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         data = read_json(request, EnterpriseCloseSchema())
         self._enterprise_for(user, credit_code)
         closed = self.registry_rpc.close_enterprise(credit_code, data["reason"])
@@ -237,7 +234,7 @@ class RegistryRoutes:
            body=ImportRowSchema(many=True), response=ImportReportSchema,
            max_body=8 * 1024 * 1024)
     def import_enterprises(self, request):
-        user = self._caller(request, WRITE)
+        user = self.auth.user(request, WRITE)
         rows = read_json(request)
         if not isinstance(rows, list) or not rows:
             raise InvalidInput("send a non-empty JSON array of enterprises")

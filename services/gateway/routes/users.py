@@ -7,7 +7,7 @@ registry confirms (``get_organization(code)["path"]``), so this module needs
 
 from services.gateway import accounts
 from services.gateway.api import TOKEN, route
-from services.gateway.auth import MANAGE_USERS, require_permission, require_scope
+from services.gateway.auth import MANAGE_USERS, require_scope
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import IssuedTokenSchema, NewUserSchema, RevokedSchema, UserSchema
 from shared.web import json_response, read_json
@@ -27,7 +27,7 @@ class UserRoutes:
            summary="Create a user and their first token (shown once)",
            body=NewUserSchema, response=IssuedTokenSchema, errors=(409,))
     def create_user(self, request):
-        admin = require_permission(self.auth.user(request), MANAGE_USERS)
+        admin = self.auth.user(request, MANAGE_USERS)
         data = read_json(request, NewUserSchema())
         organization = self.registry_rpc.get_organization(data["org_code"])
         require_scope(admin, organization["path"], f"organization {data['org_code']}")
@@ -40,7 +40,7 @@ class UserRoutes:
     @route("DELETE", f"{V1}/users/<name>", tag=USERS, access=MANAGE_USERS,
            summary="Revoke a user and all their tokens", response=RevokedSchema)
     def revoke_user(self, request, name):
-        admin = require_permission(self.auth.user(request), MANAGE_USERS)
+        admin = self.auth.user(request, MANAGE_USERS)
         with self.db.session() as session:
             user = accounts.find_user(session, name)
         # Only the user's org code is stored here; the registry knows where it sits.
