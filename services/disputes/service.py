@@ -21,6 +21,7 @@ Listens to the registry (organizations and enterprises, its read model) and to
 notifications' ``case_acknowledged`` (a line in the case timeline).
 """
 
+import logging
 from pathlib import Path
 
 from nameko.rpc import rpc
@@ -33,6 +34,7 @@ from shared.dependencies import Database, Metrics
 from shared.errors import Conflict, InvalidInput
 from shared.web import OpsEndpoints
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # (max hits, window seconds); override with the DISPUTES_RATE_LIMITS config key.
 RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)}
@@ -93,6 +95,7 @@ class DisputesService(OpsEndpoints):
                 if attempt == 2:
                     raise Conflict("the report collided with another; send it again") \
                         from None
+                log.info("a report collided with another on the same risk; merging")
         if receipt:
             result["receipt_code"] = identity.format_receipt(receipt)
         return result

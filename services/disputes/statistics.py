@@ -5,8 +5,8 @@ A *dispute* here is a case the unions took part in handling (调处): one that r
 day the case was opened. Figures carry no informant data, only counts and sums.
 
     by_year        disputes, handled alone (独立调处) and jointly per year, with the
-                   change on the year before (``change_percent``: 2015 +19.5% in the district; ``alone_ratio_to_previous``
-                   4.0)
+                   change on the year before: ``change_percent`` (district 2015:
+                   +19.5) and ``alone_ratio_to_previous`` (4.0)
     by_tier        district / street / community / enterprise
     settled_locally_share  handled at community or enterprise level / all disputes
     wage_flight    boss-absconded cases (欠薪逃逸): cases, workers, amount owed

@@ -1,0 +1,218 @@
+"""The disputes service on the real broker: registry events in, RPC, events out."""
+
+import time
+
+import eventlet
+import pytest
+from kombu import Connection, Exchange, Queue
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+
+from services.disputes.service import DisputesService
+from shared.errors import Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from shared.events import catalogue, make_envelope
+from tests.disputes.conftest import (
+    DISTRICT_ADMIN,
+    ENTERPRISES,
+    FACTORY,
+    NANKENG,
+    NANKENG_STAFF,
+    ORGANIZATIONS,
+    ZHANGBEI_STAFF,
+    fill_read_model,
+)
+
+pytestmark = pytest.mark.usefixtures("rabbit_config")
+
+REPORT = {"credit_code": FACTORY, "category": "unpaid_wages", "workers_affected": 45,
+          "amount_owed": "420000.00", "description": "三个月未发工资，工人聚集"}
+
+
+def start(container_factory, config):
+    container = container_factory(DisputesService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def disputes(container_factory, make_service_config, sqlite_url):
+    config = make_service_config(sqlite_url, DISPUTES_RATE_LIMITS={"officer": (3, 3600),
+                                                                   "source": (5, 3600)})
+    container = start(container_factory, config)
+    with _db(container).unit_of_work() as uow:
+        fill_read_model(uow.session)
+    return container
+
+
+def _db(container):
+    provider = next(d for d in container.dependencies if d.attr_name == "db")
+    from shared.db import DatabaseAccess
+
+    return DatabaseAccess(provider.engine, provider.session_factory, "disputes")
+
+
+def call(container, method, *args, **kwargs):
+    with entrypoint_hook(container, method) as hook:
+        return hook(*args, **kwargs)
+
+
+def listen(amqp_uri, *types):
+    """A queue bound to disputes.events for ``types``: what an outside consumer sees."""
+    connection = Connection(amqp_uri)
+    exchange = Exchange("disputes.events", type="topic", durable=True)
+    queue = Queue("test-listener", exchange=exchange, bindings=None, auto_delete=True)
+    channel = connection.channel()
+    bound = queue(channel)
+    exchange(channel).declare()
+    bound.declare()
+    for type_ in types:
+        bound.bind_to(exchange="disputes.events", routing_key=type_)
+    return connection, bound
+
+
+def receive(queue, count, timeout=10):
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        message = queue.get(no_ack=True, accept=["json"])
+        if message is None:
+            eventlet.sleep(0.05)
+            continue
+        got.append(message.payload)
+    return got
+
+
+def publish(amqp_uri, source, type_, data):
+    exchange = Exchange(f"{source}.events", type="topic", durable=True)
+    with Connection(amqp_uri) as connection:
+        connection.Producer().publish(
+            make_envelope(catalogue.get(source, type_), data), exchange=exchange,
+            routing_key=type_, serializer="json", declare=[exchange])
+
+
+def test_registry_events_fill_the_read_model_a_report_is_checked_against(
+        container_factory, make_service_config, db_url, rabbit_config):
+    container = start(container_factory, make_service_config(db_url))
+    uri = rabbit_config["AMQP_URI"]
+    for organization in ORGANIZATIONS:
+        with entrypoint_waiter(container, "handle_organization_registered", timeout=10):
+            publish(uri, "registry", "organization_registered", organization)
+    with pytest.raises(NotFound):  # the enterprise is not known yet
+        call(container, "submit_report", REPORT, source="10.0.0.1")
+    with entrypoint_waiter(container, "handle_enterprise_registered", timeout=10):
+        publish(uri, "registry", "enterprise_registered",
+                dict(ENTERPRISES[0], key_enterprise=True))
+    result = call(container, "submit_report", REPORT)
+    case = call(container, "get_case", result["case_id"], NANKENG_STAFF)
+    assert (case["grade"], case["grade_rule"]) == ("urgent", "urgent.key_enterprise")
+
+
+def test_a_report_goes_out_as_case_opened_without_the_informant(disputes, rabbit_config):
+    connection, queue = listen(rabbit_config["AMQP_URI"], "case_opened", "report_merged")
+    try:
+        officer = call(disputes, "register_officer", {
+            "organization_code": NANKENG, "real_name": "王秀英", "phone": "13912345678"},
+            NANKENG_STAFF)
+        first = call(disputes, "submit_report", REPORT, officer_token=officer["token"])
+        second = call(disputes, "submit_report", REPORT, source="10.1.1.1")
+        opened, merged = receive(queue, 2)
+    finally:
+        connection.close()
+    assert opened["type"] == "case_opened" and opened["source"] == "gonghui/disputes"
+    assert opened["subject"] == first["case_id"] == opened["data"]["case_id"]
+    assert (opened["data"]["grade"], opened["data"]["grade_rule"]) == (
+        "urgent", "urgent.workers_30")
+    assert merged["data"] == {"case_id": first["case_id"], "reports_in_case": 2,
+                              "report_pseudonym": second["report"]}
+    wire = str(opened) + str(merged)
+    assert "王秀英" not in wire and "13912345678" not in wire
+    assert officer["informant"] not in wire
+
+
+def test_an_anonymous_informant_gets_a_receipt_once_and_follows_the_case_with_it(disputes):
+    result = call(disputes, "submit_report", dict(REPORT, identity={"real_name": "匿名"}),
+                  source="10.0.0.9")
+    code = result["receipt_code"]
+    assert len(code.replace(" ", "")) == 16
+    call(disputes, "change_status", result["case_id"], "verified", {"note": "属实"},
+         NANKENG_STAFF)
+    status = call(disputes, "receipt_status", code, source="10.0.0.9")
+    assert (status["report"], status["status"]) == (result["report"], "verified")
+    [reward] = call(disputes, "my_rewards", receipt_code=code)
+    assert (reward["stage"], reward["amount"], reward["status"]) == (
+        "verified", "600.00", "pending")
+    with pytest.raises(NotFound):
+        call(disputes, "receipt_status", "0000 0000 0000 0000")
+
+
+def test_an_officer_over_the_limit_gets_429_and_another_source_is_counted_apart(disputes):
+    officer = call(disputes, "register_officer", {"organization_code": NANKENG,
+                                                  "real_name": "赵六"}, NANKENG_STAFF)
+    for number in range(3):
+        call(disputes, "submit_report", dict(REPORT, category="other",
+                                             description=f"第{number}次"),
+             officer_token=officer["token"], source="10.0.0.2")
+    with pytest.raises(TooManyRequests) as error:
+        call(disputes, "submit_report", REPORT, officer_token=officer["token"])
+    assert error.value.details["scope"] == "officer"
+    for _ in range(2):  # the source has 3 hits of 5
+        call(disputes, "submit_report", REPORT, source="10.0.0.2")
+    with pytest.raises(TooManyRequests) as error:
+        call(disputes, "submit_report", REPORT, source="10.0.0.2")
+    assert error.value.details["scope"] == "source"
+    call(disputes, "submit_report", REPORT, source="10.0.0.3")
+
+
+def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
+    with pytest.raises(InvalidInput) as error:
+        call(disputes, "submit_report", {"category": "unpaid_wages"})
+    assert {"workers_affected", "amount_owed", "description"} <= set(error.value.details)
+    with pytest.raises(Unauthorized):
+        call(disputes, "submit_report", REPORT, officer_token="forged")
+    with pytest.raises(Unauthorized):
+        call(disputes, "list_cases", None)
+    with pytest.raises(InvalidInput):
+        call(disputes, "list_cases", {"user": "x", "role": "overlord",
+                                      "organization_code": NANKENG})
+    with pytest.raises(InvalidInput):
+        call(disputes, "change_status", "nope", "exploded", {}, NANKENG_STAFF)
+    with pytest.raises(NotFound):
+        call(disputes, "change_status", "nope", "verified", {}, NANKENG_STAFF)
+    assert call(disputes, "list_cases", DISTRICT_ADMIN) == []
+
+
+def test_cases_rewards_and_statistics_stay_inside_the_callers_subtree(disputes):
+    result = call(disputes, "submit_report", REPORT)
+    case_id = result["case_id"]
+    with pytest.raises(Forbidden):
+        call(disputes, "get_case", case_id, ZHANGBEI_STAFF)
+    with pytest.raises(Forbidden):
+        call(disputes, "statistics", ZHANGBEI_STAFF, code=NANKENG)
+    call(disputes, "change_status", case_id, "verified", {}, NANKENG_STAFF)
+    call(disputes, "change_status", case_id, "handling",
+         {"handled_by_tier": "community", "joint": False}, NANKENG_STAFF)
+    figures = call(disputes, "statistics", NANKENG_STAFF)
+    assert (figures["code"], figures["disputes"], figures["alone"]) == (NANKENG, 1, 1)
+    assert call(disputes, "list_rewards", ZHANGBEI_STAFF) == []
+    [reward] = call(disputes, "list_rewards", DISTRICT_ADMIN, "pending")
+    assert reward["case_id"] == case_id
+
+
+def test_simultaneous_first_reports_of_one_risk_open_one_case(
+        container_factory, make_service_config, db_url):
+    container = start(container_factory, make_service_config(db_url))
+    with _db(container).unit_of_work() as uow:
+        fill_read_model(uow.session)
+    config = container.config
+
+    def submit(number):
+        # one proxy per green thread: a standalone proxy is not safe to share
+        with ServiceRpcProxy("disputes", config) as disputes:
+            return disputes.submit_report(dict(REPORT, description=f"report {number}"))
+
+    results = list(eventlet.GreenPool().imap(submit, range(6)))
+    assert len({result["report"] for result in results}) == 6
+    assert len({result["case_id"] for result in results}) == 1
+    assert sorted(result["merged"] for result in results) == [False] + [True] * 5
+    case = call(container, "get_case", results[0]["case_id"], DISTRICT_ADMIN)
+    assert case["reports"] == 6 and len(case["report_list"]) == 6
