@@ -6,6 +6,7 @@ from importlib import import_module
 SERVICES = {
     "registry": "services.registry.service:RegistryService",
     "membership": "services.membership.service:MembershipService",
+    "disputes": "services.disputes.service:DisputesService",
     "gateway": "services.gateway.service:GatewayService",
 }
 
