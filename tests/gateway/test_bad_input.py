@@ -4,6 +4,7 @@ The routes come from the service class itself, so a route added later is covered
 """
 
 import json
+import re
 
 import pytest
 
@@ -18,10 +19,9 @@ PATH_VALUES = {"code": NANKENG, "credit_code": NK_ENTERPRISE, "name": "nankeng_v
 
 
 def concrete(route, **values):
-    url = route.url
-    for name, _ in route.path_parameters:
-        url = url.replace(f"<{name}>", values.get(name, PATH_VALUES.get(name, "1")))
-    return url
+    """The route's URL with a value for each ``<converter:name>``."""
+    return re.sub(r"<(?:\w+:)?(\w+)>",
+                  lambda m: values.get(m[1], PATH_VALUES.get(m[1], "1")), route.url)
 
 
 def route_id(route):
