@@ -265,3 +265,7 @@ class DisputesService(OpsEndpoints):
     @event_handler("registry", "enterprise_closed")
     def handle_enterprise_closed(self, event):
         self._apply(event, domain.apply_enterprise)
+
+    @event_handler("notifications", "case_acknowledged")
+    def handle_case_acknowledged(self, event):
+        self._apply(event, domain.apply_acknowledgement)

@@ -1,6 +1,7 @@
 """The disputes service on the real broker: registry events in, RPC, events out."""
 
 import time
+from datetime import UTC, datetime
 
 import eventlet
 import pytest
@@ -82,12 +83,15 @@ def receive(queue, count, timeout=10):
     return got
 
 
-def publish(amqp_uri, source, type_, data):
+def publish_envelope(amqp_uri, source, type_, envelope):
     exchange = Exchange(f"{source}.events", type="topic", durable=True)
     with Connection(amqp_uri) as connection:
-        connection.Producer().publish(
-            make_envelope(catalogue.get(source, type_), data), exchange=exchange,
-            routing_key=type_, serializer="json", declare=[exchange])
+        connection.Producer().publish(envelope, exchange=exchange, routing_key=type_,
+                                      serializer="json", declare=[exchange])
+
+
+def publish(amqp_uri, source, type_, data):
+    publish_envelope(amqp_uri, source, type_, make_envelope(catalogue.get(source, type_), data))
 
 
 def test_registry_events_fill_the_read_model_a_report_is_checked_against(
@@ -216,3 +220,19 @@ def test_simultaneous_first_reports_of_one_risk_open_one_case(
     assert sorted(result["merged"] for result in results) == [False] + [True] * 5
     case = call(container, "get_case", results[0]["case_id"], DISTRICT_ADMIN)
     assert case["reports"] == 6 and len(case["report_list"]) == 6
+
+
+def test_an_acknowledgement_published_by_notifications_lands_in_the_case_timeline(
+        disputes, rabbit_config):
+    case_id = call(disputes, "submit_report", REPORT)["case_id"]
+    envelope = make_envelope(catalogue.get("notifications", "case_acknowledged"), {
+        "case_id": case_id, "organization_code": NANKENG, "by": "李主席",
+        "at": datetime(2025, 3, 1, 2, tzinfo=UTC)})
+    for _ in range(2):  # a redelivery adds nothing
+        with entrypoint_waiter(disputes, "handle_case_acknowledged", timeout=10):
+            publish_envelope(rabbit_config["AMQP_URI"], "notifications", "case_acknowledged",
+                             envelope)
+    lines = [line for line in call(disputes, "get_case", case_id, NANKENG_STAFF)["timeline"]
+             if line["kind"] == "acknowledged"]
+    assert [(line["actor"], line["detail"]) for line in lines] == [
+        ("李主席", {"organization_code": NANKENG})]
