@@ -276,3 +276,9 @@ def rebuild_counters(session):
         session.execute(insert(org_stats), [
             {"code": code, "members": m, "workers": w} for code, (m, w) in totals.items()])
     return len(totals)
+
+
+def workers_counted(session, code) -> int:
+    """Workers counted for ``code`` (0 when nothing is known yet)."""
+    return session.execute(select(org_stats.c.workers).where(org_stats.c.code == code))\
+        .scalar() or 0

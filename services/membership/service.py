@@ -7,9 +7,10 @@ from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from services.membership import operations as ops
-from services.membership import readmodel
+from services.membership import readmodel, sample
 from services.membership import schemas as s
 from services.membership.pii import load_keys
 from shared.consumers import event_handler
@@ -184,6 +185,11 @@ class MembershipService(OpsEndpoints):
     def join_rates_below(self, code):
         with self.db.session() as session:
             return [rate.as_dict() for rate in readmodel.join_rates_below(session, str(code))]
+
+    @timer(interval=2)
+    def load_sample_when_ready(self):
+        """Loads the 南坑 sample once asked (``gonghui up``) and the registry's data is in."""
+        sample.load_if_ready(self.db, self.keys)
 
     # --- the registry's events -------------------------------------------------------
 

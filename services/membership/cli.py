@@ -1,0 +1,88 @@
+"""``gonghui membership ...``: bulk import, join rates, recount, the sample."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _database():
+    from shared.config import database_url
+    from shared.db import open_database
+
+    return open_database(database_url("membership"), "membership", MIGRATIONS)
+
+
+@click.group()
+def cli():
+    """Members, cards and join rates."""
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--report", type=click.Path(dir_okay=False), default="import-errors.csv",
+              show_default=True, help="per-row error report (line,field,message)")
+@click.option("--batch-size", default=20_000, show_default=True)
+@click.option("--no-progress", is_flag=True)
+def import_members(path, report, batch_size, no_progress):
+    """Import members from a CSV (name,id_number,phone,enterprise_credit_code)."""
+    from services.membership.importer import import_file
+    from services.membership.pii import load_keys
+    from shared.errors import ServiceError
+
+    database = _database()
+    try:
+        result = import_file(database, load_keys(), path, report, batch_size,
+                             progress=not no_progress, out=sys.stderr)
+    except ServiceError as exc:
+        raise click.ClickException(f"{exc.message} {exc.details or ''}") from None
+    finally:
+        database.engine.dispose()
+    click.echo(f"{result.imported:,} imported, {result.rejected:,} rejected of "
+               f"{result.rows:,} rows" + (f"; see {report}" if result.rejected else ""))
+
+
+@cli.command("join-rate")
+@click.argument("code")
+def join_rate(code):
+    """Members / workers of an organization's subtree (or one enterprise)."""
+    from services.membership import readmodel
+    from shared.errors import NotFound
+
+    database = _database()
+    try:
+        with database.session() as session:
+            click.echo(json.dumps(readmodel.join_rate(session, code).as_dict()))
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        database.engine.dispose()
+
+
+@cli.command()
+def recount():
+    """Rebuild every join-rate counter from the tables (after a restore, say)."""
+    from services.membership import readmodel
+
+    database = _database()
+    try:
+        with database.unit_of_work() as uow:
+            click.echo(f"{readmodel.rebuild_counters(uow.session)} organizations recounted")
+    finally:
+        database.engine.dispose()
+
+
+@cli.command("load-sample")
+def load_sample():
+    """Ask for the 南坑 sample; the running service loads it when the registry's data is in."""
+    from services.membership import sample
+
+    database = _database()
+    try:
+        asked = sample.request(database)
+    finally:
+        database.engine.dispose()
+    click.echo("sample requested" if asked else "sample was already requested or loaded")
