@@ -67,21 +67,24 @@ def fill_read_model(session):
         domain.apply_enterprise(session, enterprise)
 
 
+def migrated(url):
+    db = open_database(url, "disputes", MIGRATIONS)
+    with db.unit_of_work() as uow:
+        fill_read_model(uow.session)
+    return db
+
+
 @pytest.fixture
 def database(db_url):
     """A migrated disputes database (both backends) with the read model filled."""
-    db = open_database(db_url, "disputes", MIGRATIONS)
-    with db.unit_of_work() as uow:
-        fill_read_model(uow.session)
+    db = migrated(db_url)
     yield db
     db.engine.dispose()
 
 
 @pytest.fixture
 def sqlite_database(sqlite_url):
-    db = open_database(sqlite_url, "disputes", MIGRATIONS)
-    with db.unit_of_work() as uow:
-        fill_read_model(uow.session)
+    db = migrated(sqlite_url)
     yield db
     db.engine.dispose()
 
