@@ -74,6 +74,8 @@ class ApiRoute:
 class ApiEntrypoint(HttpEntrypoint):
     def __init__(self, method, url, max_body=MAX_BODY, **kwargs):
         self.max_body = max_body
+        # A client's mistake is logged by nameko as a warning, not as an error.
+        kwargs.setdefault("expected_exceptions", ServiceError)
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):

@@ -33,12 +33,12 @@ from functools import cache
 from pathlib import Path
 
 from services.gateway import openapi
-from services.gateway.api import PUBLIC, ApiRoute, route, unmatched
+from services.gateway.api import PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
 from services.gateway.routes.registry import RegistryRoutes
 from services.gateway.routes.users import UserRoutes
 from shared.dependencies import Database, Metrics
-from shared.web import OpsEndpoints, http, json_response
+from shared.web import OpsEndpoints, json_response
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ANY_METHOD = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
@@ -71,8 +71,8 @@ class GatewayService(RegistryRoutes, UserRoutes, OpsEndpoints):
     def openapi_json(self, request):
         return json_response(openapi_document())
 
-    @http(ANY_METHOD, "/<path:path>")
-    @http(ANY_METHOD, "/")
+    @ApiEntrypoint.decorator(ANY_METHOD, "/<path:path>")
+    @ApiEntrypoint.decorator(ANY_METHOD, "/")
     def unknown_route(self, request, path=""):
         raise unmatched(type(self), request.method, request.path)
 
