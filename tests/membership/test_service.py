@@ -1,0 +1,165 @@
+"""MembershipService on the real broker: the registry's events feed its read model, RPC
+entrypoints apply the rules, and what it publishes carries no personal data."""
+
+import json
+
+import pytest
+from kombu import Connection, Exchange, Queue
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+
+from services.membership.service import MembershipService
+from shared.errors import Conflict, InvalidInput
+from shared.events import catalogue, make_envelope
+from tests.membership.conftest import (
+    ENTERPRISES,
+    GANGTOU,
+    NANKENG,
+    NANKENG_STAFF,
+    SMALL,
+    TEST_KEY,
+    TREE,
+    enterprise,
+    id_number,
+)
+
+HANDLERS = {"organization_registered": "handle_organization_registered",
+            "enterprise_registered": "handle_enterprise_registered",
+            "enterprise_moved": "handle_enterprise_moved",
+            "enterprise_closed": "handle_enterprise_closed"}
+
+
+@pytest.fixture
+def config(service_config):
+    return dict(service_config, MEMBERSHIP_PII_KEY=TEST_KEY)
+
+
+@pytest.fixture
+def membership(container_factory, config):
+    container = container_factory(MembershipService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def published(config):
+    """Everything membership publishes, as a plain AMQP client bound to its exchange sees."""
+    exchange = Exchange("membership.events", type="topic", durable=True)
+    queue = Queue("membership-test-tap", exchange=exchange, routing_key="#", durable=True)
+    with Connection(config["AMQP_URI"]) as connection:
+        queue(connection.default_channel).declare()
+
+        def drain(expected, timeout=10):
+            import time
+
+            bodies, deadline = [], time.monotonic() + timeout
+            bound = queue(connection.default_channel)
+            while len(bodies) < expected and time.monotonic() < deadline:
+                message = bound.get(no_ack=True)
+                if message is None:
+                    time.sleep(0.05)
+                    continue
+                bodies.append(json.loads(message.body))
+            return bodies
+
+        yield drain
+
+
+def registry_event(container, uri, type_, data):
+    envelope = make_envelope(catalogue.get("registry", type_), data)
+    exchange = Exchange("registry.events", type="topic", durable=True)
+    with entrypoint_waiter(container, HANDLERS[type_], timeout=10):
+        with Connection(uri) as connection:
+            connection.Producer().publish(envelope, exchange=exchange, routing_key=type_,
+                                          serializer="json", declare=[exchange])
+    return envelope
+
+
+def call(container, method, *args):
+    with entrypoint_hook(container, method) as hook:
+        return hook(*args)
+
+
+def load_tree(container, uri):
+    for data in TREE:
+        registry_event(container, uri, "organization_registered", data)
+    for data in ENTERPRISES:
+        registry_event(container, uri, "enterprise_registered", data)
+
+
+def test_registry_events_and_a_membership_make_the_join_rate(membership, config, published):
+    uri = config["AMQP_URI"]
+    load_tree(membership, uri)
+    assert call(membership, "join_rate", NANKENG)["workers"] == 1020
+
+    application = {"name": "李四", "id_number": id_number(1), "phone": "13800138000",
+                   "enterprise_credit_code": SMALL}
+    applied = call(membership, "enter_application", application, NANKENG_STAFF)
+    approved = call(membership, "approve", applied["membership_id"], NANKENG_STAFF)
+    assert approved["status"] == "active"
+    number = approved["card"]["number"]
+    assert call(membership, "check_card", {"card_number": number}) == {"card": "valid"}
+    assert call(membership, "join_rate", NANKENG) == {
+        "code": NANKENG, "members": 1, "workers": 1020, "join_rate": 0.001,
+        "join_rate_percent": 0}
+    with pytest.raises(Conflict):
+        call(membership, "apply_online", application)
+
+    sent = published(3)
+    assert [body["type"] for body in sent] == ["membership_applied", "membership_approved",
+                                               "card_issued"]
+    assert all(body["source"] == "gonghui/membership" for body in sent)
+    wire = json.dumps(sent, ensure_ascii=False)
+    for secret in (id_number(1), "13800138000", "李四", number):
+        assert secret not in wire
+
+
+def test_an_enterprise_moving_then_closing_moves_then_lapses_its_members(membership,
+                                                                         config):
+    uri = config["AMQP_URI"]
+    load_tree(membership, uri)
+    applied = call(membership, "apply_online", {
+        "name": "王五", "id_number": id_number(2), "phone": None,
+        "enterprise_credit_code": SMALL})
+    assert applied["channel"] == "online"
+    call(membership, "approve", applied["membership_id"], NANKENG_STAFF)
+
+    registry_event(membership, uri, "enterprise_moved", enterprise(
+        SMALL, community=GANGTOU, headcount=20, union_code=GANGTOU, from_community_code=NANKENG,
+        from_path=["longgang", "longgang.bantian", NANKENG]))
+    assert call(membership, "join_rate", NANKENG)["members"] == 0
+    assert call(membership, "join_rate", GANGTOU) == {
+        "code": GANGTOU, "members": 1, "workers": 320, "join_rate": 0.0031,
+        "join_rate_percent": 0}
+
+    registry_event(membership, uri, "enterprise_closed", enterprise(
+        SMALL, community=GANGTOU, headcount=20, union_code=GANGTOU, status="closed",
+        reason="破产清算"))
+    assert call(membership, "join_rate", GANGTOU) == {
+        "code": GANGTOU, "members": 0, "workers": 300, "join_rate": 0.0,
+        "join_rate_percent": 0}
+    record = call(membership, "member", applied["worker_id"], NANKENG_STAFF |
+                  {"org_code": GANGTOU})
+    assert record["memberships"][0]["status"] == "lapsed"
+    assert record["memberships"][0]["reason"] == "enterprise closed: 破产清算"
+
+
+@pytest.mark.parametrize("method, args, field", [
+    ("apply_online", ({"name": "李四", "id_number": "440307199001011234", "phone": None,
+                       "enterprise_credit_code": SMALL},), "id_number"),
+    ("apply_online", ({"name": "李四", "id_number": id_number(3), "phone": "110",
+                       "enterprise_credit_code": SMALL},), "phone"),
+    ("apply_online", ("not an object",), "_schema"),
+    ("reject", (1, {"reason": ""}, NANKENG_STAFF), "reason"),
+    ("check_purchase", (1, {"card_number": "1", "price_fen": "12"}), "price_fen"),
+    ("register_merchant", ({"name": "x", "organization_code": NANKENG,
+                            "rule": {"kind": "gift"}}, NANKENG_STAFF), "rule"),
+    ("approve", ("1; drop table", NANKENG_STAFF), "membership_id"),
+])
+def test_bad_input_is_refused_with_the_field_named(container_factory, make_service_config,
+                                                   sqlite_url, method, args, field):
+    container = container_factory(MembershipService, dict(
+        make_service_config(sqlite_url), MEMBERSHIP_PII_KEY=TEST_KEY))
+    container.start()
+    with pytest.raises(InvalidInput) as caught:
+        call(container, method, *args)
+    assert field in caught.value.details
