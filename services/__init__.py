@@ -7,6 +7,7 @@ SERVICES = {
     "registry": "services.registry.service:RegistryService",
     "membership": "services.membership.service:MembershipService",
     "disputes": "services.disputes.service:DisputesService",
+    "notifications": "services.notifications.service:NotificationsService",
     "gateway": "services.gateway.service:GatewayService",
 }
 

@@ -21,16 +21,25 @@ def event_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+_upserts = {}
+
+
 def upsert_newer(session, table, key: str, values: dict):
     """Insert ``values``, or replace the row with the same ``key`` if it is not newer."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c[key]],
-        set_={name: statement.excluded[name] for name in values if name != key},
-        where=table.c.as_of <= statement.excluded.as_of,
-    )
-    session.execute(statement)
+    name = session.bind.dialect.name
+    statement = _upserts.get((name, table.name))
+    if statement is None:
+        # Built once with every column as a parameter, so SQLAlchemy compiles it once.
+        dialect = postgresql if name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c[key]],
+            set_={column.name: statement.excluded[column.name]
+                  for column in table.columns if column.name != key},
+            where=table.c.as_of <= statement.excluded.as_of,
+        )
+        _upserts[(name, table.name)] = statement
+    session.execute(statement, values)
 
 
 def apply_organization(session, data: dict, as_of: datetime):
