@@ -26,7 +26,6 @@ from shared.errors import InvalidInput, ServiceError
 COLUMNS = ("credit_code", "name", "address", "community_code", "headcount", "union_status",
            "union_code", "key_enterprise", "assigned_leader")
 BATCH_SIZE = 2000
-REQUIRED_FOR_NEW = ("name", "community_code", "headcount")
 
 
 @dataclass
@@ -108,13 +107,9 @@ def _stated(writer, raw):
     if problem:
         raise InvalidInput("row rejected", {"credit_code": [problem]})
     existing = writer.current(code)
+    # A new enterprise needs its name, community and headcount; an existing one, nothing.
     stated = schemas.load(schemas.enterprise_input, row, "row rejected",
                           partial=existing is not None)
-    if existing is None:
-        missing = [name for name in REQUIRED_FOR_NEW if name not in stated]
-        if missing:
-            raise InvalidInput("row rejected", {
-                name: ["required for a new enterprise"] for name in missing})
     return code, stated
 
 

@@ -291,6 +291,8 @@ class EnterpriseWriter:
                 **snapshot, "from_community_code": old.community_code,
                 "from_path": list(self.orgs.path(old.community_code))}, subject))
             outcome = "moved"
+            # What the move itself implies (coverage following it) is no update.
+            old = domain.moved_enterprise(old, new.community_code)
         changed, previous = domain.changed_fields(old, new, domain.ENTERPRISE_FIELDS)
         if changed:
             self._events.append(("enterprise_updated", {

@@ -66,11 +66,12 @@ def read(db, query, *args, **kwargs):
         return query(session, *args, **kwargs)
 
 
-def outbox(db) -> list[tuple[str, dict]]:
-    """(type, data) of every event written so far, in publishing order."""
+def outbox(db, envelopes=False) -> list:
+    """(type, data) of every event written so far, in publishing order (or the envelopes)."""
     with db.session() as session:
         rows = session.execute(select(outbox_table.c.body).order_by(outbox_table.c.seq))
-        return [(body["type"], body["data"]) for body in map(json.loads, (r.body for r in rows))]
+        bodies = [json.loads(row.body) for row in rows]
+    return bodies if envelopes else [(body["type"], body["data"]) for body in bodies]
 
 
 @pytest.fixture

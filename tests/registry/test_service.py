@@ -1,0 +1,114 @@
+"""The registry service on the broker: its RPC API through nameko's entrypoint_hook, and
+its events on the ``registry.events`` exchange (SQLite and PostgreSQL)."""
+
+import json
+
+import pytest
+from kombu import Connection, Exchange, Queue
+from nameko.testing.services import entrypoint_hook
+
+from services.registry.sample import credit_code
+from services.registry.service import RegistryService
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.events import parse_envelope
+from tests.registry.conftest import BANTIAN, DISTRICT, NANKENG, TREE, enterprise
+
+
+@pytest.fixture
+def events_queue(rabbit_config):
+    """A queue bound to every registry event, declared before anything is published."""
+    exchange = Exchange("registry.events", type="topic", durable=True)
+    queue = Queue("registry-test-events", exchange=exchange, routing_key="#", durable=True)
+    with Connection(rabbit_config["AMQP_URI"]) as connection:
+        queue(connection.default_channel).declare()
+        yield connection, queue
+
+
+def received(connection, queue, expected, timeout=10):
+    """Bodies of the first ``expected`` messages, in order (waits for the outbox relay)."""
+    bodies = []
+    with connection.SimpleQueue(queue) as simple:
+        while len(bodies) < expected:
+            message = simple.get(block=True, timeout=timeout)
+            bodies.append(json.loads(message.body))
+            message.ack()
+        assert simple.qsize() == 0, "more events than expected"
+    return bodies
+
+
+@pytest.fixture
+def registry(container_factory, service_config):
+    container = container_factory(RegistryService, service_config)
+    container.start()
+    return container
+
+
+def call(container, method, *args, **kwargs):
+    with entrypoint_hook(container, method) as hook:
+        return hook(*args, **kwargs)
+
+
+def test_the_rpc_api_builds_the_tree_and_answers_with_counts_and_chains(registry):
+    for data in TREE[:4]:
+        call(registry, "register_organization", data)
+    call(registry, "register_enterprise", enterprise(1, headcount=600, union_status="own",
+                                                     key_enterprise=True,
+                                                     assigned_leader={"name": "王伟"}))
+    call(registry, "register_enterprise", enterprise(2, headcount=20, union_status="covered"))
+    assert call(registry, "get_organization", NANKENG)["path"] == [DISTRICT, BANTIAN, NANKENG]
+    assert call(registry, "statistics", NANKENG) == {
+        "code": NANKENG, "name": "南坑社区工会联合会", "enterprises": 2, "workers": 620,
+        "own_union": 1, "covered": 1, "establishment_rate": 1.0}
+    chain = call(registry, "chain", credit_code=credit_code(1))
+    assert [item["tier"] for item in chain["chain"]] == [
+        "enterprise", "community", "street", "district"]
+    assert chain["assigned_leader"]["name"] == "王伟"
+    assert call(registry, "get_contacts", NANKENG)["contacts"][0]["email"] == "nk@example.org"
+    page = call(registry, "list_enterprises", BANTIAN, limit=1)
+    assert (page["total"], len(page["items"])) == (2, 1)
+    assert call(registry, "get_enterprise", credit_code(2).lower())["union_code"] == NANKENG
+
+
+def test_errors_reach_the_caller_as_the_kits_error_types(registry):
+    call(registry, "register_organization", TREE[0])
+    with pytest.raises(InvalidInput) as bad:
+        call(registry, "register_enterprise", {"credit_code": "123", "name": "x"})
+    assert {"credit_code", "community_code", "headcount"} <= set(bad.value.details)
+    with pytest.raises(NotFound):
+        call(registry, "statistics", "nowhere")
+    with pytest.raises(Conflict):
+        call(registry, "register_organization", TREE[0])
+    with pytest.raises(InvalidInput):
+        call(registry, "import_enterprises", "not rows")
+
+
+def test_changes_come_out_on_the_broker_in_order_and_a_no_op_sends_nothing(registry,
+                                                                         events_queue):
+    connection, queue = events_queue
+    for data in TREE[:4]:
+        call(registry, "register_organization", data)
+    call(registry, "register_enterprise", enterprise(1, headcount=40))
+    call(registry, "update_enterprise", credit_code(1), {"headcount": 40})  # no change
+    call(registry, "update_enterprise", credit_code(1), {"union_status": "own"})
+    bodies = received(connection, queue, 9)
+    assert [body["type"] for body in bodies] == [
+        "organization_registered", "organization_contacts_changed",  # district + contacts
+        "organization_registered", "organization_registered", "organization_registered",
+        "organization_contacts_changed",  # 南坑's contacts
+        "enterprise_registered", "enterprise_updated", "organization_registered"]
+    for body in bodies:
+        parse_envelope(body, "registry", body["type"])
+    updated = bodies[7]["data"]
+    assert (updated["changed"], updated["union_status"]) == (
+        ["union_status", "union_code"], "own")
+    assert bodies[8]["data"]["kind"] == "enterprise_union"
+
+
+def test_an_import_over_rpc_reports_bad_rows_and_keeps_good_ones(registry):
+    for data in TREE[:4]:
+        call(registry, "register_organization", data)
+    report = call(registry, "import_enterprises", [
+        enterprise(1), enterprise(2, headcount=10, union_status="own"), enterprise(3)])
+    assert (report["created"], report["rejected"]) == (2, 1)
+    assert report["errors"][0]["row"] == 2
+    assert "under 25 workers" in report["errors"][0]["reason"]
