@@ -10,11 +10,10 @@ from nameko.testing.services import entrypoint_hook
 
 from services.gateway import accounts
 from services.gateway.service import GatewayService
+from services.registry.domain import credit_code_check_digit
+from services.registry.service import RegistryService
 from shared.db import open_database
 from tests.gateway.conftest import Client
-
-registry_service = pytest.importorskip("services.registry.service")
-registry_domain = pytest.importorskip("services.registry.domain")
 
 V1 = "/api/v1"
 DISTRICT = "longgang"
@@ -25,7 +24,7 @@ ZHANGBEI = "longgang.longcheng.zhangbei"
 
 def credit_code(serial: int) -> str:
     first17 = f"91440300MA5{serial:06d}"
-    return first17 + registry_domain.credit_code_check_digit(first17)
+    return first17 + credit_code_check_digit(first17)
 
 
 NK_FACTORY, ZB_FACTORY = credit_code(1), credit_code(2)
@@ -39,7 +38,7 @@ def party(kind, name):
 def system(container_factory, make_service_config, tmp_path):
     registry_config = make_service_config(f"sqlite:///{tmp_path}/registry.db")
     gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
-    registry = container_factory(registry_service.RegistryService, registry_config)
+    registry = container_factory(RegistryService, registry_config)
     gateway = container_factory(GatewayService, gateway_config)
     registry.start()
     gateway.start()
