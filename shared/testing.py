@@ -117,3 +117,169 @@ def make_service_config(rabbit_config):
 @pytest.fixture
 def service_config(make_service_config, db_url):
     return make_service_config(db_url)
+
+
+class TcpProxy:
+    """A TCP proxy on green threads that a test can cut, to take the broker away from one
+    service while everyone else keeps using it.
+
+        proxy = TcpProxy(5672).start()
+        config["AMQP_URI"] = proxy.rewrite(config["AMQP_URI"])
+        proxy.cut()                 # open connections reset, new ones refused
+        proxy.restore()             # listening again on the same port
+        proxy.cut_in_flight()       # cut while a client is sending: see below
+
+    Cutting closes the listening socket (connects get ECONNREFUSED, as from a stopped
+    broker) and resets every open connection, so clients see what a broker crash looks
+    like. ``cut_in_flight`` waits for the next bytes a client sends, lets them (and what
+    follows for ``grace`` seconds) reach the server but nothing come back, then cuts: the
+    broker has the messages and the publisher never gets the confirms, the case that
+    makes an at-least-once publisher send duplicates.
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", port: int = 0):
+        self.target = (target_host, target_port)
+        self.port = port
+        self.accepted = 0
+        self.dropped = 0
+        self.withheld = 0  # bytes from the server never delivered (in-flight cut)
+        self._listener = None
+        self._acceptor = None
+        self._pipes = {}  # client socket -> (upstream socket, pump green threads)
+        self._armed = None  # an Event while cut_in_flight waits for traffic
+        self._withholding = False
+
+    @property
+    def is_cut(self) -> bool:
+        return self._listener is None
+
+    def start(self):
+        import eventlet
+
+        self._listener = eventlet.listen(("127.0.0.1", self.port))  # sets SO_REUSEADDR
+        self.port = self._listener.getsockname()[1]
+        self._acceptor = eventlet.spawn(self._accept, self._listener)
+        return self
+
+    def rewrite(self, uri: str) -> str:
+        """``uri`` with its host and port replaced by this proxy's."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(uri)
+        credentials = parts.netloc.rpartition("@")[0]
+        address = f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=f"{credentials}@{address}"
+                                         if credentials else address))
+
+    def cut(self):
+        if self._acceptor is not None:
+            self._acceptor.kill()
+            self._acceptor = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        for client in list(self._pipes):
+            self._drop(client)
+        self._withholding = False
+
+    def cut_in_flight(self, grace: float = 0.05, timeout: float = 10.0) -> bool:
+        """Cut once a client sends something; False if nobody sent within ``timeout``."""
+        import eventlet
+        from eventlet.event import Event
+
+        self._armed = Event()
+        sent = self._armed.wait(timeout) is not None
+        self._armed = None
+        if sent:
+            eventlet.sleep(grace)
+        self.cut()
+        return sent
+
+    def restore(self):
+        if self.is_cut:
+            self.start()
+
+    def stop(self):
+        self.cut()
+
+    def _accept(self, listener):
+        import eventlet
+
+        while True:
+            client, _ = listener.accept()
+            try:
+                upstream = eventlet.connect(self.target)
+            except OSError:
+                client.close()
+                continue
+            self.accepted += 1
+            pumps = (eventlet.spawn(self._pump, client, upstream, True),
+                     eventlet.spawn(self._pump, upstream, client, False))
+            self._pipes[client] = (upstream, pumps)
+
+    def _pump(self, source, sink, to_server):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if to_server and self._armed is not None and not self._armed.ready():
+                    self._withholding = True
+                    self._armed.send(True)
+                if not to_server and self._withholding:
+                    self.withheld += len(data)
+                    continue
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            # one side closed: close both (a half-open AMQP connection is of no use)
+            for client, (upstream, _) in list(self._pipes.items()):
+                if source in (client, upstream):
+                    self._pipes.pop(client, None)
+                    client.close()
+                    upstream.close()
+
+    def _drop(self, client):
+        import struct
+
+        upstream, pumps = self._pipes.pop(client)
+        for pump in pumps:
+            pump.kill()
+        for sock in (client, upstream):
+            try:
+                # linger 0: close with a reset, as a crashed broker's host would
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            sock.close()
+        self.dropped += 1
+
+
+@pytest.fixture(scope="session")
+def _open_tcp_proxies():
+    proxies = []
+    yield proxies
+    for proxy in proxies:
+        proxy.stop()
+
+
+@pytest.fixture
+def tcp_proxy(_open_tcp_proxies):
+    """Factory: ``tcp_proxy(target_port)`` starts a TcpProxy for this test.
+
+    After the test the proxy is restored, not stopped: nameko's ``container_factory``
+    kills containers after every other fixture, and a container whose broker is gone
+    hangs in kombu's reconnect loop. Proxies close at the end of the session.
+    """
+    proxies = []
+
+    def make(target_port: int, target_host: str = "127.0.0.1") -> TcpProxy:
+        proxy = TcpProxy(target_port, target_host).start()
+        proxies.append(proxy)
+        _open_tcp_proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.restore()

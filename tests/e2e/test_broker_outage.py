@@ -1,0 +1,216 @@
+"""Issue: "killing RabbitMQ for 10 s while registry writes continue loses no event".
+
+The service under test reaches the broker through a TCP proxy that the test cuts for
+10 s (open connections reset, new ones refused), so the shared broker stays up for
+everyone else. Writes continue through the whole window straight on the service's
+database, as the importer writes; RPC writes come before and after. A witness consumer
+on the direct broker records every delivery and dedupes it the way services do.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import eventlet
+import pytest
+from kombu import Connection, Consumer, Exchange, Queue
+from nameko.standalone.rpc import ClusterRpcProxy
+from prometheus_client import REGISTRY
+from sqlalchemy import insert, select
+
+from shared.db import open_database, outbox_table
+from shared.events import Event
+from shared.testing import BACKENDS
+from tests.shared.demo.service import DemoService, notes
+
+MIGRATIONS = Path(__file__).parents[1] / "shared" / "demo" / "migrations"
+SOURCE = "demo"
+OUTAGE_SECONDS = 10
+BATCH_SIZE = 50
+SUBJECTS = [f"subject-{i}" for i in range(7)]
+
+
+@pytest.fixture
+def database_url(request, tmp_path):
+    """PostgreSQL when the suite has it (what production runs), else SQLite."""
+    if "postgresql" not in BACKENDS:
+        yield f"sqlite:///{tmp_path}/service.db"
+        return
+    databases = request.getfixturevalue("postgres_databases")
+    url = databases.create()
+    yield url
+    databases.drop(url)
+
+
+class Witness:
+    """A consumer on the direct broker: records every delivery, dedupes like a service."""
+
+    def __init__(self, amqp_uri, exchange, database):
+        self.connection = Connection(amqp_uri)
+        self.queue = Queue("outage-witness", Exchange(exchange, type="topic", durable=True),
+                           routing_key="#", durable=True)
+        self.database = database
+        self.deliveries = []  # (event id, subject, body) in arrival order
+        self.arrivals = []  # monotonic time of each delivery
+        self.effects = 0  # deliveries that were not duplicates
+        self._stopped = False
+        self._thread = None
+
+    def start(self):
+        self.consumer = Consumer(self.connection.channel(), [self.queue],
+                                 callbacks=[self._on_message], accept=["json"])
+        self.consumer.consume()
+        self._thread = eventlet.spawn(self._run)
+        return self
+
+    def _run(self):
+        while not self._stopped:
+            try:
+                self.connection.drain_events(timeout=0.2)
+            except TimeoutError:
+                pass
+
+    def _on_message(self, body, message):
+        event = Event(id=body["id"], source=body["source"], type=body["type"],
+                      time=body["time"], subject=body["subject"], data=body["data"])
+        self.deliveries.append((event.id, event.subject, message.body))
+        self.arrivals.append(time.monotonic())
+        with self.database.unit_of_work() as uow:
+            if not uow.is_duplicate(event, consumer="witness"):
+                self.effects += 1
+        message.ack()
+
+    def received_ids(self):
+        return {event_id for event_id, _, _ in self.deliveries}
+
+    def stop(self):
+        self._stopped = True
+        self._thread.wait()
+        self.connection.release()
+
+
+class Writer:
+    """Registry-style writes straight on the service database, every ``interval`` s."""
+
+    def __init__(self, database, interval=0.02):
+        self.database = database
+        self.interval = interval
+        self.written = []  # (monotonic time, event id)
+        self._stopped = False
+        self._thread = None
+
+    def start(self):
+        self._thread = eventlet.spawn(self._run)
+        return self
+
+    def _run(self):
+        n = 0
+        while not self._stopped:
+            subject = SUBJECTS[n % len(SUBJECTS)]
+            with self.database.unit_of_work() as uow:
+                uow.session.execute(insert(notes).values(text=f"direct {n}"))
+                envelope = uow.publish("note_written", {"text": f"direct {n}"},
+                                       subject=subject)
+            self.written.append((time.monotonic(), envelope["id"]))
+            n += 1
+            eventlet.sleep(self.interval)
+
+    def stop(self):
+        self._stopped = True
+        self._thread.wait()
+
+
+def outbox_rows(database):
+    with database.session() as session:
+        return session.execute(
+            select(outbox_table.c.seq, outbox_table.c.event_id, outbox_table.c.body,
+                   outbox_table.c.published_at).order_by(outbox_table.c.seq)
+        ).all()
+
+
+def wait_until(condition, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        eventlet.sleep(step)
+    return condition()
+
+
+def relay_failures():
+    return REGISTRY.get_sample_value("gonghui_outbox_publish_failures_total",
+                                     {"service": SOURCE}) or 0
+
+
+@pytest.mark.timeout(90)
+def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event(
+    database_url, tcp_proxy, container_factory, make_service_config, rabbit_config, tmp_path
+):
+    direct_uri = rabbit_config["AMQP_URI"]
+    proxy = tcp_proxy(5672)
+    config = make_service_config(database_url, AMQP_URI=proxy.rewrite(direct_uri),
+                                 OUTBOX_BATCH_SIZE=BATCH_SIZE)
+    container = container_factory(DemoService, config)
+    container.start()
+    database = open_database(database_url, SOURCE, MIGRATIONS, run_migrations=False)
+    witness_db = open_database(f"sqlite:///{tmp_path}/witness.db", "witness", MIGRATIONS)
+    witness = Witness(direct_uri, f"{SOURCE}.events", witness_db).start()
+    failures_before = relay_failures()
+
+    with ClusterRpcProxy(rabbit_config, timeout=30) as cluster:
+        for i in range(10):
+            cluster.demo.write(f"rpc before {i}")
+        writer = Writer(database).start()
+        eventlet.sleep(1)
+
+        # cut while the relay is publishing: broker has the batch, relay gets no confirm
+        assert proxy.cut_in_flight(), "the relay published nothing to cut"
+        cut_at = time.monotonic()
+        eventlet.sleep(OUTAGE_SECONDS)
+        proxy.restore()
+        restored_at = time.monotonic()
+
+        eventlet.sleep(1)
+        writer.stop()
+        for i in range(10):  # waits for the service's RPC consumer to reconnect by itself
+            cluster.demo.write(f"rpc after {i}")
+
+    rows = outbox_rows(database)
+    written = [row.event_id for row in rows]
+    caught_up = wait_until(lambda: witness.received_ids() >= set(written), timeout=30)
+    witness.stop()
+    rows = outbox_rows(database)
+    database.engine.dispose()
+    witness_db.engine.dispose()
+
+    # no loss, nothing invented, and the relay got there by itself (nothing restarted it;
+    # the RPC writes after the outage prove the service's own consumers came back too)
+    assert caught_up, f"missing {len(set(written) - witness.received_ids())} events"
+    assert witness.received_ids() == set(written)
+    assert all(row.published_at is not None for row in rows)
+    first_after = min(t for t in witness.arrivals if t > restored_at)
+    assert first_after - restored_at < 10, "relay back within its longest backoff and more"
+
+    # ... and it was a real outage, with writes all through it
+    during = [t for t, _ in writer.written if cut_at <= t <= restored_at]
+    assert len(during) > OUTAGE_SECONDS * 10
+    assert len(written) == 20 + len(writer.written)
+    assert proxy.dropped > 0 and relay_failures() > failures_before
+
+    # duplicates only as re-deliveries of the same event, which a consumer dedupes
+    duplicates = len(witness.deliveries) - len(written)
+    assert duplicates <= BATCH_SIZE
+    bodies = {}
+    for event_id, _, body in witness.deliveries:
+        assert bodies.setdefault(event_id, body) == body
+    assert witness.effects == len(written)
+
+    # in order per subject: first deliveries follow the outbox order
+    expected, seen, first = {}, {}, set()
+    for row in rows:
+        expected.setdefault(json.loads(row.body)["subject"], []).append(row.event_id)
+    for event_id, subject, _ in witness.deliveries:
+        if event_id not in first:
+            first.add(event_id)
+            seen.setdefault(subject, []).append(event_id)
+    assert seen == expected
