@@ -35,6 +35,7 @@ from pathlib import Path
 from services.gateway import openapi
 from services.gateway.api import PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
+from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.registry import RegistryRoutes
 from services.gateway.routes.users import UserRoutes
 from shared.dependencies import Database, Metrics
@@ -57,7 +58,7 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(RegistryRoutes, UserRoutes, OpsEndpoints):
+class GatewayService(MembershipRoutes, RegistryRoutes, UserRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document."}]
 
@@ -65,6 +66,7 @@ class GatewayService(RegistryRoutes, UserRoutes, OpsEndpoints):
     auth = Auth()
     metrics = Metrics()
     registry_rpc = BackendRpc("registry")
+    membership_rpc = BackendRpc("membership")
 
     @route("GET", "/openapi.json", tag="ops", access=PUBLIC, backend=False,
            summary="This OpenAPI 3 document")

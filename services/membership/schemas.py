@@ -126,15 +126,23 @@ class ServiceRequestUpdateSchema(Schema):
 
 class MemberListQuery(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    status = fields.String(load_default=None, validate=validate.OneOf(MEMBERSHIP_STATUSES))
+    status = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(MEMBERSHIP_STATUSES))
     after_id = fields.Integer(load_default=0, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class RequestListQuery(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    status = fields.String(load_default=None, validate=validate.OneOf(SERVICE_STATUSES))
-    kind = fields.String(load_default=None, validate=validate.OneOf(SERVICE_KINDS))
+    status = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(SERVICE_STATUSES))
+    kind = fields.String(load_default=None, allow_none=True,
+                         validate=validate.OneOf(SERVICE_KINDS))
+
+
+class MerchantListQuery(Schema):
+    code = fields.String(load_default=None, allow_none=True,
+                         validate=validate.Length(min=1, max=100))
 
 
 # --- answers (for the OpenAPI document) --------------------------------------------

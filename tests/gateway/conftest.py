@@ -8,6 +8,7 @@ from services.gateway import accounts
 from services.gateway.service import GatewayService
 from shared.db import open_database
 from tests.gateway.fakes import BANTIAN, DISTRICT, NANKENG, ZHANGBEI, FakeRegistry
+from tests.membership.fakes import FakeMembership
 
 
 class Client:
@@ -64,7 +65,7 @@ def gateway_config(make_service_config, sqlite_url):
 @pytest.fixture
 def gateway(container_factory, gateway_config, registry):
     container = container_factory(GatewayService, gateway_config)
-    replace_dependencies(container, registry_rpc=registry)
+    replace_dependencies(container, registry_rpc=registry, membership_rpc=FakeMembership())
     container.start()
     return container
 
