@@ -1,0 +1,137 @@
+"""The membership API through the real gateway and the real membership service: tokens
+and roles, personal data only for staff over the member, cards, merchants, join rates,
+and a clear 4xx for bad input."""
+
+import pytest
+import requests
+
+from services.gateway import accounts
+from services.gateway.service import GatewayService
+from services.membership.service import MembershipService
+from shared.db import open_database
+from tests.membership.conftest import (
+    GANGTOU,
+    HUAWEI,
+    NANKENG,
+    SMALL,
+    STREET,
+    TEST_KEY,
+    id_number,
+    load_registry,
+)
+
+V1 = "/api/v1"
+PEOPLE = {"nankeng_staff": ("staff", NANKENG), "nankeng_viewer": ("viewer", NANKENG),
+          "gangtou_staff": ("staff", GANGTOU)}
+
+
+@pytest.fixture
+def api(container_factory, make_service_config, tmp_path):
+    membership_url = f"sqlite:///{tmp_path}/membership.db"
+    database = open_database(membership_url, "membership", MembershipService.db.migrations_dir)
+    load_registry(database)
+    database.engine.dispose()
+    membership = container_factory(MembershipService, dict(
+        make_service_config(membership_url), MEMBERSHIP_PII_KEY=TEST_KEY))
+    membership.start()
+    config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
+    gateway = container_factory(GatewayService, config)
+    gateway.start()
+    db = open_database(config["DATABASE_URL"], "gateway", run_migrations=False)
+    with db.unit_of_work() as uow:
+        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
+                  for name, (role, org) in PEOPLE.items()}
+    db.engine.dispose()
+    base = f"http://{config['WEB_SERVER_ADDRESS']}{V1}"
+
+    def call(method, path, person=None, **kwargs):
+        headers = {"Authorization": f"Bearer {tokens[person]}"} if person else {}
+        return requests.request(method, base + path, headers=headers, timeout=30, **kwargs)
+
+    return call
+
+
+def application(seq, credit_code=SMALL):
+    return {"name": "陈七", "id_number": id_number(seq), "phone": "13600136000",
+            "enterprise_credit_code": credit_code}
+
+
+def test_staff_admit_a_member_whose_card_a_merchant_can_check(api):
+    applied = api("POST", "/memberships", "nankeng_staff", json=application(1))
+    assert applied.status_code == 201, applied.text
+    assert applied.headers["Cache-Control"] == "no-store"
+    membership_id = applied.json()["membership_id"]
+    assert api("POST", f"/memberships/{membership_id}/approve", "nankeng_viewer").status_code \
+        == 403
+    assert api("POST", f"/memberships/{membership_id}/approve", "gangtou_staff").status_code \
+        == 403
+    approved = api("POST", f"/memberships/{membership_id}/approve", "nankeng_staff").json()
+    card = approved["card"]["number"]
+    worker = approved["worker_id"]
+
+    member = api("GET", f"/members/{worker}", "nankeng_viewer").json()
+    assert member["id_number"].count("*") == 11 and member["phone"] == "136****6000"
+    assert api("GET", f"/members/{worker}/personal-data", "nankeng_viewer").status_code == 403
+    assert api("GET", f"/members/{worker}/personal-data", "gangtou_staff").status_code == 403
+    clear = api("GET", f"/members/{worker}/personal-data", "nankeng_staff").json()
+    assert clear["id_number"] == id_number(1)
+
+    assert api("POST", "/cards/check", json={"card_number": card}).status_code == 401
+    assert api("POST", "/cards/check", "nankeng_viewer",
+               json={"card_number": card}).json() == {"card": "valid"}
+    merchant = api("POST", "/merchants", "nankeng_staff", json={
+        "name": "南坑爱心超市", "organization_code": NANKENG,
+        "rule": {"kind": "cost_plus", "markup_fen": 100}})
+    assert merchant.status_code == 201, merchant.text
+    check = api("POST", f"/merchants/{merchant.json()['merchant_id']}/purchase-checks",
+                "nankeng_viewer", json={"card_number": card, "price_fen": 1500,
+                                        "cost_fen": 1000})
+    assert check.json() == {"card": "valid", "discount_applied": True, "price_fen": 1500,
+                            "pay_fen": 1100}
+    assert [m["name"] for m in api("GET", f"/merchants?code={NANKENG}").json()] == [
+        "南坑爱心超市"]
+
+    rate = api("GET", f"/organizations/{NANKENG}/join-rate").json()
+    assert (rate["members"], rate["workers"]) == (1, 1020)
+    below = api("GET", f"/organizations/{STREET}/join-rates").json()
+    assert [r["code"] for r in below] == [GANGTOU, NANKENG]
+
+    request = api("POST", "/service-requests", "nankeng_staff", json={
+        "worker_id": worker, "kind": "legal_consultation", "summary": "拖欠工资"})
+    assert request.status_code == 201, request.text
+    listed = api("GET", f"/service-requests?code={NANKENG}", "nankeng_viewer").json()
+    assert [r["kind"] for r in listed] == ["legal_consultation"]
+    resolved = api("PATCH", f"/service-requests/{request.json()['request_id']}",
+                   "nankeng_staff", json={"status": "resolved", "note": "已调解"})
+    assert resolved.json()["status"] == "resolved"
+
+
+def test_a_worker_applies_online_once(api):
+    first = api("POST", "/applications", json=application(2, HUAWEI))
+    assert first.status_code == 201, first.text
+    again = api("POST", "/applications", json=application(2, HUAWEI))
+    assert again.status_code == 409
+    assert "membership_id" not in again.text  # says nothing about the existing membership
+
+
+@pytest.mark.parametrize("method, path, body, status, field", [
+    ("POST", "/applications", {"name": "x", "id_number": "440307199001011235",
+                               "phone": None, "enterprise_credit_code": SMALL}, 400,
+     "id_number"),
+    ("POST", "/applications", {"name": "x", "id_number": id_number(3), "phone": "5551234",
+                               "enterprise_credit_code": SMALL}, 400, "phone"),
+    ("POST", "/applications", {"name": "x", "id_number": id_number(3), "phone": None,
+                               "enterprise_credit_code": "91440300NOTKNOWN1X"}, 404, None),
+    ("POST", "/memberships/999/approve", None, 404, None),
+    ("GET", "/organizations/longgang.nowhere/join-rate", None, 404, None),
+    ("GET", "/members?code=" + NANKENG + "&limit=0", None, 400, "limit"),
+])
+def test_bad_input_gets_a_clear_4xx(api, method, path, body, status, field):
+    person = None if path.startswith(("/applications", "/organizations")) else "nankeng_staff"
+    response = api(method, path, person, json=body)
+    assert response.status_code == status, response.text
+    error = response.json()
+    assert set(error) == {"error", "message", "details"}
+    if field:
+        assert field in error["details"]
+    assert id_number(3) not in response.text
