@@ -184,13 +184,15 @@ class Counts:
     covered: int = 0
 
     def __add__(self, other):
-        return Counts(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
+        return Counts(self.enterprises + other.enterprises, self.workers + other.workers,
+                      self.own_union + other.own_union, self.covered + other.covered)
 
     def __sub__(self, other):
-        return Counts(*(a - b for a, b in zip(self.values(), other.values(), strict=True)))
+        return Counts(self.enterprises - other.enterprises, self.workers - other.workers,
+                      self.own_union - other.own_union, self.covered - other.covered)
 
     def __bool__(self):
-        return any(self.values())
+        return bool(self.enterprises or self.workers or self.own_union or self.covered)
 
     def values(self) -> tuple[int, int, int, int]:
         return (self.enterprises, self.workers, self.own_union, self.covered)
@@ -211,23 +213,28 @@ class StatsDeltas:
 
     An enterprise counts in every organization on its community's path, so a change
     adds (or removes) its counts along that path; a batch of changes collapses into
-    one delta per organization touched.
+    one delta per organization touched. (Summed per path first, spread along the paths
+    at the end: an import adds once per row, not once per ancestor.)
     """
 
     def __init__(self):
-        self._deltas: dict[str, Counts] = {}
+        self._by_path: dict[tuple, Counts] = {}
 
     def add(self, path, counts: Counts):
         if counts:
-            for code in path:
-                self._deltas[code] = self._deltas.get(code, ZERO) + counts
+            path = tuple(path)
+            self._by_path[path] = self._by_path.get(path, ZERO) + counts
 
     def remove(self, path, counts: Counts):
         self.add(path, ZERO - counts)
 
     def items(self):
         """(code, delta) pairs that change something, in code order (a fixed lock order)."""
-        return [(code, delta) for code, delta in sorted(self._deltas.items()) if delta]
+        deltas = {}
+        for path, counts in self._by_path.items():
+            for code in path:
+                deltas[code] = deltas.get(code, ZERO) + counts
+        return [(code, delta) for code, delta in sorted(deltas.items()) if delta]
 
     def __bool__(self):
         return bool(self.items())
