@@ -31,8 +31,11 @@ def new_pseudonym(prefix: str) -> str:
     return prefix + "-" + "".join(secrets.choice(PSEUDONYM_ALPHABET) for _ in range(8))
 
 
+OFFICER_TOKEN_PREFIX = "ghi_"  # an informant's token, told apart from staff's ghu_ ones
+
+
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    return OFFICER_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:

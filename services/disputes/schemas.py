@@ -137,7 +137,7 @@ class HandlingSchema(Schema):
     departments = fields.List(_text(100), load_default=list)
     note = _text(2000, allow_none=True, load_default=None)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # report every missing piece at once
     def _departments(self, data, **_):
         if data.get("joint") and not data.get("departments"):
             raise ValidationError("name the government departments of a joint mediation",

@@ -33,6 +33,7 @@ ERROR_RESPONSES = {
                       "closed enterprise, a move into its own subtree...)."),
     411: ("LengthRequired", "A chunked body: send it with a Content-Length instead."),
     413: ("PayloadTooLarge", "The request body is over this route's size limit."),
+    429: ("TooManyRequests", "Over a rate limit; details.retry_after says when to retry."),
     503: ("Unavailable", "A backing service did not answer in time."),
 }
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from services.gateway import openapi
 from services.gateway.api import PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
+from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.registry import RegistryRoutes
 from services.gateway.routes.users import UserRoutes
@@ -58,7 +59,7 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(MembershipRoutes, RegistryRoutes, UserRoutes, OpsEndpoints):
+class GatewayService(DisputesRoutes, MembershipRoutes, RegistryRoutes, UserRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document."}]
 
@@ -66,6 +67,7 @@ class GatewayService(MembershipRoutes, RegistryRoutes, UserRoutes, OpsEndpoints)
     auth = Auth()
     metrics = Metrics()
     registry_rpc = BackendRpc("registry")
+    disputes_rpc = BackendRpc("disputes")
     membership_rpc = BackendRpc("membership")
 
     @route("GET", "/openapi.json", tag="ops", access=PUBLIC, backend=False,

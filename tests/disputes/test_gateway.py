@@ -1,0 +1,148 @@
+"""The disputes routes of the gateway, with the real disputes service behind them.
+
+The registry is the gateway tests' in-memory stand-in (the form only lists its streets
+and communities); the disputes service's read model is filled as events would fill it.
+"""
+
+import pytest
+from nameko.testing.services import replace_dependencies
+
+from services.disputes.service import DisputesService
+from services.gateway import accounts
+from services.gateway.service import GatewayService
+from shared.db import open_database
+from tests.disputes.conftest import BANTIAN, DISTRICT, FACTORY, NANKENG, ZHANGBEI, migrated
+from tests.gateway.conftest import Client
+from tests.gateway.fakes import FakeRegistry
+
+BASE = "/api/v1/disputes"
+REPORT = {"credit_code": FACTORY, "category": "unpaid_wages", "workers_affected": 45,
+          "amount_owed": 420000, "description": "三个月未发工资"}
+PEOPLE = {"district_admin": ("admin", DISTRICT), "nankeng_staff": ("staff", NANKENG),
+          "bantian_viewer": ("viewer", BANTIAN), "zhangbei_staff": ("staff", ZHANGBEI)}
+
+
+@pytest.fixture
+def stack(container_factory, make_service_config, tmp_path):
+    """A gateway and a disputes service on one broker vhost; returns (client, tokens)."""
+    disputes_url = f"sqlite:///{tmp_path}/disputes.db"
+    migrated(disputes_url).engine.dispose()
+    disputes = container_factory(DisputesService, make_service_config(
+        disputes_url, DISPUTES_RATE_LIMITS={"source": (4, 3600)}))
+    disputes.start()
+    gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
+    gateway = container_factory(GatewayService, gateway_config)
+    replace_dependencies(gateway, registry_rpc=FakeRegistry())
+    gateway.start()
+    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
+    with db.unit_of_work() as uow:
+        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
+                  for name, (role, org) in PEOPLE.items()}
+    db.engine.dispose()
+    return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "details"}
+    return body
+
+
+def test_an_anonymous_report_gets_its_receipt_once_and_follows_the_case(stack):
+    client, tokens = stack
+    response = client.post(f"{BASE}/reports", REPORT)
+    assert response.status_code == 201, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    receipt = response.json()
+    assert set(receipt) == {"report", "received_at", "receipt_code"}  # no case id
+    status = client.post(f"{BASE}/receipts/status", {"receipt_code": receipt["receipt_code"]})
+    assert (status.json()["report"], status.json()["status"]) == (receipt["report"],
+                                                                  "reported")
+    error_of(client.post(f"{BASE}/receipts/status", {"receipt_code": "1" * 16}), 404)
+    error_of(client.post(f"{BASE}/receipts/status", {"receipt_code": "12"}), 400)
+
+
+def test_an_officer_registered_by_staff_reports_with_their_own_token(stack):
+    client, tokens = stack
+    issued = client.post(f"{BASE}/officers", {"organization_code": NANKENG,
+                                              "real_name": "王秀英", "phone": "13912345678"},
+                         token=tokens["nankeng_staff"])
+    assert issued.status_code == 201, issued.text
+    officer_token = issued.json()["token"]
+    assert officer_token.startswith("ghi_")
+    filed = client.post(f"{BASE}/officer-reports", REPORT, token=officer_token)
+    assert filed.status_code == 201 and "receipt_code" not in filed.json()
+    [mine] = client.get(f"{BASE}/my/reports", token=officer_token).json()
+    assert (mine["report"], mine["status"]) == (filed.json()["report"], "reported")
+    error_of(client.post(f"{BASE}/officer-reports", REPORT, token=tokens["nankeng_staff"]),
+             401)  # a staff token is not an officer token
+    error_of(client.post(f"{BASE}/officer-reports", REPORT), 401)
+    error_of(client.post(f"{BASE}/officers", {"organization_code": NANKENG,
+                                              "real_name": "x"},
+                         token=tokens["zhangbei_staff"]), 403)
+
+
+def test_staff_move_a_case_within_their_subtree_and_nobody_else_can(stack):
+    client, tokens = stack
+    client.post(f"{BASE}/reports", REPORT)
+    [case] = client.get(f"{BASE}/cases", token=tokens["bantian_viewer"]).json()
+    assert client.get(f"{BASE}/cases", token=tokens["zhangbei_staff"]).json() == []
+    error_of(client.get(f"{BASE}/cases/{case['id']}", token=tokens["zhangbei_staff"]), 403)
+    url = f"{BASE}/cases/{case['id']}/transitions"
+    error_of(client.post(url, {"status": "verified"}, token=tokens["bantian_viewer"]), 403)
+    error_of(client.post(url, {"status": "closed", "note": "x"},
+                         token=tokens["nankeng_staff"]), 409)
+    error_of(client.post(url, {"status": "handling", "handled_by_tier": "community",
+                               "joint": False}, token=tokens["nankeng_staff"]), 409)
+    moved = client.post(url, {"status": "verified", "note": "属实"},
+                        token=tokens["nankeng_staff"])
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "verified"
+    details = error_of(client.post(url, {"status": "handling", "joint": True},
+                                   token=tokens["nankeng_staff"]), 400)["details"]
+    assert {"handled_by_tier", "departments"} <= set(details)
+    [reward] = client.get(f"{BASE}/rewards", token=tokens["district_admin"]).json()
+    approved = client.post(f"{BASE}/rewards/{reward['id']}/approve",
+                           token=tokens["district_admin"])
+    assert approved.json()["status"] == "approved"
+    error_of(client.post(f"{BASE}/rewards/{reward['id']}/pay",
+                         token=tokens["nankeng_staff"]), 403)
+    figures = client.get(f"{BASE}/statistics?code={NANKENG}", token=tokens["nankeng_staff"])
+    assert figures.status_code == 200 and figures.json()["code"] == NANKENG
+    error_of(client.get(f"{BASE}/statistics?code={NANKENG}",
+                        token=tokens["zhangbei_staff"]), 403)
+    error_of(client.get(f"{BASE}/statistics?year=nineteen", token=tokens["nankeng_staff"]),
+             400)
+
+
+def test_bad_reports_are_a_400_naming_the_field_and_floods_a_429(stack):
+    client, _ = stack
+    details = error_of(client.post(f"{BASE}/reports", dict(REPORT, workers_affected=-1,
+                                                           category="ufo")), 400)["details"]
+    assert set(details) == {"workers_affected", "category"}
+    details = error_of(client.post(f"{BASE}/reports", dict(REPORT, amount_owed="1.001")),
+                       400)["details"]  # passes the gateway's shape check, not the fen rule
+    assert "amount_owed" in details
+    error_of(client.post(f"{BASE}/reports", dict(REPORT, credit_code="91440300MA5DXXXX9X")),
+             404)
+    for _ in range(4):
+        assert client.post(f"{BASE}/reports", REPORT).status_code == 201
+    flooded = error_of(client.post(f"{BASE}/reports", REPORT), 429)
+    # nameko's RPC error serialisation turns numbers in details into strings
+    assert flooded["details"]["scope"] == "source"
+    assert int(flooded["details"]["retry_after"]) > 3500
+
+
+def test_the_report_form_is_served_in_chinese_without_caching_or_referrer(stack):
+    client, _ = stack
+    page = client.get("/disputes/report")
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert 'data-district="longgang"' in page.text and "劳资纠纷隐患报告" in page.text
+    policies = client.get(f"{BASE}/policies/rewards").json()
+    assert policies[0]["version"] == 1 and "monthly_cap" in policies[0]["body"]
+    error_of(client.get(f"{BASE}/policies/other"), 404)
