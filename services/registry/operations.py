@@ -64,7 +64,7 @@ def register_organization(uow, data) -> dict:
     writer = EnterpriseWriter(uow, orgs)
     enterprise = writer.current(credit_code) if credit_code else None
     if credit_code:
-        _check_enterprise_union(org, enterprise, orgs)
+        _check_enterprise_union(uow.session, org, enterprise)
     store.insert_organization(uow.session, org)
     orgs.add(org)
     uow.publish("organization_registered", org.snapshot(), subject=code)
@@ -78,7 +78,7 @@ def register_organization(uow, data) -> dict:
     return organization_view(org)
 
 
-def _check_enterprise_union(org, enterprise, orgs):
+def _check_enterprise_union(session, org, enterprise):
     if enterprise is None:
         raise InvalidInput("enterprise_credit_code names no enterprise", {
             "enterprise_credit_code": [f"no enterprise has the credit code "
@@ -87,9 +87,10 @@ def _check_enterprise_union(org, enterprise, orgs):
         raise InvalidInput("an enterprise union sits under its enterprise's community", {
             "parent_code": [f"enterprise {enterprise.credit_code} is in "
                             f"{enterprise.community_code}, not {org.parent_code}"]})
-    if enterprise.union_status == "own" and orgs.get(enterprise.union_code) is not None:
+    existing = store.union_of(session, enterprise.credit_code)
+    if existing is not None:
         raise Conflict(f"enterprise {enterprise.credit_code} already has its own union "
-                       f"{enterprise.union_code}", {"union_code": enterprise.union_code})
+                       f"{existing}", {"union_code": existing})
 
 
 def update_organization(uow, code, changes) -> dict:

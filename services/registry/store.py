@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, case, func, insert, literal, select, update
 from services.registry import domain
 from services.registry.domain import Counts, Enterprise, Organization, StatsDeltas
 from services.registry.models import enterprises, organization_stats, organizations
-from shared.errors import Conflict
+from shared.errors import Conflict, InvalidInput
 
 CHUNK = 500  # codes per IN (...) query
 
@@ -122,6 +122,15 @@ class Organizations:
 def insert_organization(session, org: Organization):
     session.execute(insert(organizations).values(organization_row(org)))
     session.execute(insert(organization_stats).values(code=org.code))
+
+
+def union_of(session, credit_code) -> str | None:
+    """The code of the enterprise union an enterprise owns, if any."""
+    return session.execute(
+        select(organizations.c.code).where(
+            organizations.c.enterprise_credit_code == credit_code,
+            organizations.c.kind == "enterprise_union")
+    ).scalar()
 
 
 def district_code(session) -> str | None:
@@ -267,6 +276,9 @@ class EnterpriseWriter:
         domain.check(domain.enterprise_problems(new, community, union), "enterprise rejected")
         if new == old:
             return "unchanged"
+        if union is None and new.union_status == "own" and old is not None:
+            # A new own union for a known enterprise: it must not have one already.
+            self._check_no_union_yet(new)
         if old is not None:
             self._deltas.remove(self.orgs.path(old.community_code), old.counts())
         self._deltas.add(community.path, new.counts())
@@ -298,6 +310,12 @@ class EnterpriseWriter:
             self._events.append(("enterprise_updated", {
                 **snapshot, "changed": changed, "previous": previous}, subject))
         return outcome
+
+    def _check_no_union_yet(self, enterprise):
+        existing = union_of(self.session, enterprise.credit_code)
+        if existing is not None and existing != enterprise.union_code:
+            raise InvalidInput("enterprise rejected", {"union_code": [
+                f"this enterprise already has its own union {existing}: give that union_code"]})
 
     def _place_own_union(self, enterprise, community, union):
         """Creates the enterprise's own union, or moves it along with the enterprise."""

@@ -276,3 +276,21 @@ def test_enterprises_of_a_subtree_come_in_pages(tree):
     assert read(tree, operations.list_enterprises, DISTRICT)["total"] == 5
     with pytest.raises(InvalidInput):
         read(tree, operations.list_enterprises, BANTIAN, 0)
+
+
+def test_an_enterprise_keeps_one_own_union_when_it_leaves_and_rejoins_it(tree):
+    write(tree, operations.register_enterprise, enterprise(1, headcount=60, union_status="own"))
+    union_code = domain.enterprise_union_code(NANKENG, credit_code(1))
+    write(tree, operations.update_enterprise, credit_code(1), {"union_status": "covered"})
+    write(tree, operations.move_enterprise, credit_code(1), ZHANGBEI)
+    with pytest.raises(InvalidInput) as second_union:  # the default code would be a new one
+        write(tree, operations.update_enterprise, credit_code(1), {"union_status": "own"})
+    assert union_code in second_union.value.details["union_code"][0]
+    write(tree, operations.update_enterprise, credit_code(1),
+          {"union_status": "own", "union_code": union_code})
+    assert read(tree, operations.get_organization, union_code)["parent_code"] == ZHANGBEI
+    with pytest.raises(Conflict):
+        write(tree, operations.register_organization, {
+            "code": "longgang.longcheng.zhangbei.again", "name": "又一个工会",
+            "kind": "enterprise_union", "parent_code": ZHANGBEI,
+            "enterprise_credit_code": credit_code(1)})
