@@ -1,4 +1,5 @@
-"""A client that knows nothing of nameko follows asyncapi.yaml and receives a registry event.
+"""A client that knows nothing of nameko follows asyncapi.yaml and receives an event the
+running registry service publishes.
 
 The client is plain pika: it reads the committed document, declares its own durable queue,
 binds it as the channel's AMQP binding says, and checks the message it gets against the
@@ -14,39 +15,23 @@ import jsonschema
 import pika
 import pytest
 import yaml
-from nameko.rpc import rpc
 from nameko.testing.services import entrypoint_hook
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from shared.dependencies import Database
+from services.registry.service import RegistryService
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_MIGRATIONS = ROOT / "tests" / "shared" / "demo" / "migrations"  # kit tables only matter
 QUEUE = "contract-test.registry-organizations"
 
 
-class RegistryStandIn:
-    """Publishes a registry event through the kit's outbox, as the registry service does."""
-
-    name = "registry"
-    db = Database(DEMO_MIGRATIONS)
-
-    @rpc
-    def register_organization(self, data):
-        with self.db.unit_of_work() as uow:
-            return uow.publish("organization_registered", data, subject=data["code"])
-
-
+# The district federation: the one organization that needs no parent.
 ORGANIZATION = {
-    "code": "440307-BJ-NL",
-    "name": "南联社区工会联合会",
-    "kind": "community_federation",
-    "tier": "community",
-    "parent_code": "440307-BJ",
-    "path": ["440307", "440307-BJ", "440307-BJ-NL"],
-    "party_organization": {"name": "南联社区综合党委", "kind": "community_party_committee"},
-    "enterprise_credit_code": None,
+    "code": "longgang",
+    "name": "龙岗区总工会",
+    "kind": "district_federation",
+    "parent_code": None,
+    "party_organization": {"name": "中共深圳市龙岗区委", "kind": "district_committee"},
 }
 
 
@@ -115,7 +100,7 @@ def receive(channel, queue=QUEUE, timeout=15.0):
 def test_a_pika_client_following_asyncapi_receives_a_registry_event(
         container_factory, make_service_config, sqlite_url, subscriber, contract):
     channel, channel_doc = subscriber
-    container = container_factory(RegistryStandIn, make_service_config(sqlite_url))
+    container = container_factory(RegistryService, make_service_config(sqlite_url))
     container.start()
 
     with entrypoint_hook(container, "register_organization") as register:
@@ -128,8 +113,9 @@ def test_a_pika_client_following_asyncapi_receives_a_registry_event(
     assert envelope["type"] == method.routing_key == "organization_registered"
     assert envelope["source"] == "gonghui/registry"
     assert envelope["subject"] == ORGANIZATION["code"]
-    assert envelope["data"]["path"] == ORGANIZATION["path"]
+    assert envelope["data"]["path"] == [ORGANIZATION["code"]]
     assert envelope["data"]["name"] == ORGANIZATION["name"]
+    assert envelope["data"]["tier"] == "district"
     # the AMQP properties the document's description promises
     assert properties.message_id == envelope["id"]
     assert properties.content_type == "application/json"
@@ -149,7 +135,7 @@ def test_a_queue_bound_to_another_routing_key_receives_nothing(
     channel.queue_bind(QUEUE, exchange, routing_key="organization_updated")
     channel.queue_declare("contract-test.everything", durable=True)
     channel.queue_bind("contract-test.everything", exchange, routing_key="#")
-    container = container_factory(RegistryStandIn, make_service_config(sqlite_url))
+    container = container_factory(RegistryService, make_service_config(sqlite_url))
     container.start()
 
     with entrypoint_hook(container, "register_organization") as register:
