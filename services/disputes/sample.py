@@ -64,7 +64,7 @@ def _case(rng, grading, number, year, community, tier, joint, category=None, wor
     key = f"sample:{community}:{number}"
     path = _path(community)
     return {
-        "id": f"sample{year}{number:05d}", "risk_key": f"{key}|{category}",
+        "id": f"{year}{number:028d}", "risk_key": f"{key}|{category}",
         "enterprise_key": key, "credit_code": None, "enterprise_name": f"样本企业{number}",
         "address": None, "district_code": DISTRICT, "street_code": path[1],
         "community_code": community, "path": path, "key_enterprise": False,

@@ -8,11 +8,16 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from nameko.testing.services import replace_dependencies
 from sqlalchemy import select
 
 from services.disputes import domain, identity, schemas
-from services.disputes.service import MIGRATIONS
+from services.disputes.service import MIGRATIONS, DisputesService
+from services.gateway import accounts
+from services.gateway.service import GatewayService
 from shared.db import open_database, outbox_table
+from tests.gateway.conftest import Client
+from tests.gateway.fakes import FakeRegistry
 
 DISTRICT = "longgang"
 BANTIAN = "longgang.bantian"
@@ -134,3 +139,29 @@ def move(db, case_id, status, when, actor=None, **data) -> dict:
 def view(db, case_id, actor=DISTRICT_ADMIN) -> dict:
     with db.session() as session:
         return domain.case_view(session, case_id, actor)
+
+
+# --- a gateway in front of a disputes service ----------------------------------------
+
+GATEWAY_USERS = {"district_admin": ("admin", DISTRICT), "nankeng_staff": ("staff", NANKENG),
+                 "bantian_viewer": ("viewer", BANTIAN), "zhangbei_staff": ("staff", ZHANGBEI)}
+
+
+@pytest.fixture
+def stack(container_factory, make_service_config, tmp_path):
+    """A gateway and a disputes service on one broker vhost; returns (client, tokens)."""
+    disputes_url = f"sqlite:///{tmp_path}/disputes.db"
+    migrated(disputes_url).engine.dispose()
+    disputes = container_factory(DisputesService, make_service_config(
+        disputes_url, DISPUTES_RATE_LIMITS={"source": (4, 3600)}))
+    disputes.start()
+    gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
+    gateway = container_factory(GatewayService, gateway_config)
+    replace_dependencies(gateway, registry_rpc=FakeRegistry())
+    gateway.start()
+    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
+    with db.unit_of_work() as uow:
+        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
+                  for name, (role, org) in GATEWAY_USERS.items()}
+    db.engine.dispose()
+    return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens

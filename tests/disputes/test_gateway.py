@@ -4,44 +4,11 @@ The registry is the gateway tests' in-memory stand-in (the form only lists its s
 and communities); the disputes service's read model is filled as events would fill it.
 """
 
-import pytest
-from nameko.testing.services import replace_dependencies
-
-from services.disputes.service import DisputesService
-from services.gateway import accounts
-from services.gateway.service import GatewayService
-from shared.db import open_database
-from tests.disputes.conftest import BANTIAN, DISTRICT, FACTORY, NANKENG, ZHANGBEI, migrated
-from tests.gateway.conftest import Client
-from tests.gateway.fakes import FakeRegistry
+from tests.disputes.conftest import FACTORY, NANKENG
 
 BASE = "/api/v1/disputes"
 REPORT = {"credit_code": FACTORY, "category": "unpaid_wages", "workers_affected": 45,
           "amount_owed": 420000, "description": "三个月未发工资"}
-PEOPLE = {"district_admin": ("admin", DISTRICT), "nankeng_staff": ("staff", NANKENG),
-          "bantian_viewer": ("viewer", BANTIAN), "zhangbei_staff": ("staff", ZHANGBEI)}
-
-
-@pytest.fixture
-def stack(container_factory, make_service_config, tmp_path):
-    """A gateway and a disputes service on one broker vhost; returns (client, tokens)."""
-    disputes_url = f"sqlite:///{tmp_path}/disputes.db"
-    migrated(disputes_url).engine.dispose()
-    disputes = container_factory(DisputesService, make_service_config(
-        disputes_url, DISPUTES_RATE_LIMITS={"source": (4, 3600)}))
-    disputes.start()
-    gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
-    gateway = container_factory(GatewayService, gateway_config)
-    replace_dependencies(gateway, registry_rpc=FakeRegistry())
-    gateway.start()
-    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
-    with db.unit_of_work() as uow:
-        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
-                  for name, (role, org) in PEOPLE.items()}
-    db.engine.dispose()
-    return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens
-
-
 def error_of(response, status):
     assert response.status_code == status, response.text
     body = response.json()

@@ -1,0 +1,115 @@
+"""The report form end to end in headless Chromium (Debian's chromium + chromedriver).
+
+A phone-sized window: pick 坂田 and 南坑 from the lists the registry serves, report
+anonymously, note the receipt code shown once, follow the status with it before and
+after staff verify the case, and see a rejected form explain itself.
+"""
+
+import shutil
+
+import pytest
+
+from tests.disputes.conftest import FACTORY
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+webdriver = pytest.importorskip("selenium.webdriver")
+pytestmark = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                                reason="needs Debian's chromium and chromium-driver "
+                                       "(.ci/run installs them)")
+
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=390,844"):
+        options.add_argument(flag)
+    # An explicit driver path: Selenium must not try to download one.
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def wait(driver, condition, timeout=20):
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def choose(driver, select_id, label):
+    wait(driver, lambda d: label in [o.text for o in Select(d.find_element(
+        By.ID, select_id)).options])
+    Select(driver.find_element(By.ID, select_id)).select_by_visible_text(label)
+
+
+def type_into(driver, field_id, text):
+    field = driver.find_element(By.ID, field_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def look_up(driver, receipt):
+    type_into(driver, "receipt-input", receipt)
+    driver.find_element(By.ID, "lookup").click()
+    wait(driver, ready.visibility_of_element_located((By.ID, "status-result")))
+    return driver.find_element(By.ID, "status-label").text
+
+
+def test_an_anonymous_report_from_a_phone_gets_a_receipt_and_follows_its_case(stack,
+                                                                               browser):
+    client, tokens = stack
+    browser.get(client.base + "/disputes/report")
+    assert browser.title == "劳资纠纷隐患报告"
+    choose(browser, "street", "坂田街道总工会")
+    choose(browser, "community", "南坑社区工联会")
+    type_into(browser, "enterprise-name", "南坑五金制品厂")  # the registry's name, no code
+    type_into(browser, "address", "坂田南坑村一巷1号")
+    Select(browser.find_element(By.ID, "category")).select_by_visible_text("拖欠工资")
+    type_into(browser, "workers", "45")
+    type_into(browser, "amount", "420000")
+    type_into(browser, "description", "三个月未发工资，工人在厂门口聚集")
+    browser.find_element(By.ID, "submit").click()
+
+    wait(browser, ready.visibility_of_element_located((By.ID, "result")))
+    receipt = browser.find_element(By.ID, "receipt-code").text
+    assert len(receipt.replace(" ", "")) == 16 and receipt.replace(" ", "").isdigit()
+    assert browser.find_element(By.ID, "description").get_attribute("value") == ""
+    # laid out for a phone: nothing wider than the screen
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth")
+
+    assert look_up(browser, receipt) == "已受理"
+    [case] = client.get("/api/v1/disputes/cases", token=tokens["nankeng_staff"]).json()
+    assert case["enterprise"]["credit_code"] == FACTORY  # recognised by name
+    verified = client.post(f"/api/v1/disputes/cases/{case['id']}/transitions",
+                           {"status": "verified"}, token=tokens["nankeng_staff"])
+    assert verified.status_code == 200, verified.text
+    assert look_up(browser, receipt) == "已核实"
+    rewards = browser.find_element(By.ID, "status-rewards").text
+    assert "元（待审批）" in rewards
+
+    type_into(browser, "receipt-input", "0000 0000 0000 0000")
+    browser.find_element(By.ID, "lookup").click()
+    wait(browser, ready.visibility_of_element_located((By.ID, "status-error")))
+    assert "未找到" in browser.find_element(By.ID, "status-error").text
+
+
+def test_an_incomplete_report_is_explained_in_the_form_and_nothing_is_filed(stack,
+                                                                             browser):
+    client, tokens = stack
+    browser.get(client.base + "/disputes/report")
+    type_into(browser, "enterprise-name", "某厂")
+    browser.find_element(By.ID, "submit").click()
+    wait(browser, ready.visibility_of_element_located((By.ID, "error")))
+    message = browser.find_element(By.ID, "error").text
+    assert "涉及人数" in message and "情况说明" in message
+    assert browser.find_element(By.ID, "result").is_displayed() is False
+    assert client.get("/api/v1/disputes/cases", token=tokens["district_admin"]).json() == []
