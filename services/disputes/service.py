@@ -22,6 +22,7 @@ notifications' ``case_acknowledged`` (a line in the case timeline).
 """
 
 import logging
+import os
 from pathlib import Path
 
 from nameko.rpc import rpc
@@ -36,8 +37,22 @@ from shared.web import OpsEndpoints
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-# (max hits, window seconds); override with the DISPUTES_RATE_LIMITS config key.
+# (max hits, window seconds). Override with the DISPUTES_RATE_LIMITS config key (a dict
+# like this one) or environment variable ("officer=30/3600,source=60/3600").
 RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)}
+
+
+def rate_limits(config, env=os.environ) -> dict:
+    limits = dict(RATE_LIMITS)
+    for part in filter(None, env.get("DISPUTES_RATE_LIMITS", "").split(",")):
+        scope, _, value = part.partition("=")
+        hits, _, window = value.partition("/")
+        if scope.strip() not in RATE_LIMITS or not hits.isdigit() or not window.isdigit():
+            raise ValueError(f"DISPUTES_RATE_LIMITS: {part!r} is not scope=hits/seconds "
+                             f"with scope one of {', '.join(RATE_LIMITS)}")
+        limits[scope.strip()] = (int(hits), int(window))
+    limits.update(config.get("DISPUTES_RATE_LIMITS", {}))
+    return limits
 
 
 class DisputesService(OpsEndpoints):
@@ -46,8 +61,7 @@ class DisputesService(OpsEndpoints):
     metrics = Metrics()
 
     def _limit(self, scope, key):
-        limits = {**RATE_LIMITS, **self.config.get("DISPUTES_RATE_LIMITS", {})}
-        return (scope, key, *limits[scope])
+        return (scope, key, *rate_limits(self.config)[scope])
 
     # --- informants ---------------------------------------------------------------------
 

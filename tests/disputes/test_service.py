@@ -236,3 +236,13 @@ def test_an_acknowledgement_published_by_notifications_lands_in_the_case_timelin
              if line["kind"] == "acknowledged"]
     assert [(line["actor"], line["detail"]) for line in lines] == [
         ("李主席", {"organization_code": NANKENG})]
+
+
+def test_rate_limits_come_from_the_environment_or_the_config_and_typos_are_refused():
+    from services.disputes.service import rate_limits
+
+    limits = rate_limits({"DISPUTES_RATE_LIMITS": {"lookup": (1, 60)}},
+                         {"DISPUTES_RATE_LIMITS": "officer=100000/3600, source=5/60"})
+    assert limits == {"officer": (100000, 3600), "source": (5, 60), "lookup": (1, 60)}
+    with pytest.raises(ValueError, match="scope=hits/seconds"):
+        rate_limits({}, {"DISPUTES_RATE_LIMITS": "officers=1/60"})
