@@ -140,6 +140,33 @@ def make_envelope(event_type: EventType, data: dict, subject=None, event_id=None
     }
 
 
+def known_fields_only(schema: Schema, data):
+    """``data`` without the fields ``schema`` does not declare, at every nesting level.
+
+    Adding a field to a payload is not a breaking change: a consumer built against the
+    older schema must ignore it rather than dead-letter the event. marshmallow's
+    ``unknown=EXCLUDE`` does not reach nested schemas, hence this walk.
+    """
+    if not isinstance(data, dict):
+        return data
+    known = {}
+    for name, declared in schema.fields.items():
+        key = declared.data_key or name
+        if key in data:
+            known[key] = _known_value(declared, data[key])
+    return known
+
+
+def _known_value(field, value):
+    if isinstance(field, fields.Nested) and value is not None:
+        if field.many or isinstance(value, list):
+            return [known_fields_only(field.schema, item) for item in value]
+        return known_fields_only(field.schema, value)
+    if isinstance(field, fields.List) and isinstance(value, list):
+        return [_known_value(field.inner, item) for item in value]
+    return value
+
+
 def parse_envelope(body, source: str, type_: str, catalogue_=None) -> Event:
     """Check a received body; raises InvalidEvent for anything a consumer cannot use."""
     if not isinstance(body, dict):
@@ -154,8 +181,9 @@ def parse_envelope(body, source: str, type_: str, catalogue_=None) -> Event:
             f"{source}/{type_} version {envelope['dataversion']} is not the known "
             f"version {event_type.version}"
         )
+    schema = event_type.schema()
     try:
-        data = event_type.schema().load(envelope["data"])
+        data = schema.load(known_fields_only(schema, envelope["data"]))
     except ValidationError as exc:
         raise InvalidEvent(f"{source}/{type_} payload rejected", exc.messages) from None
     return Event(

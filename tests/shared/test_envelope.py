@@ -74,3 +74,24 @@ def test_an_event_type_cannot_be_defined_twice(local_catalogue):
 
 def test_the_shared_catalogue_knows_the_registry_events():
     assert catalogue.get("registry", "organization_registered").exchange == "registry.events"
+
+
+class Leader(Schema):
+    name = fields.String(required=True)
+
+
+class WithNested(Schema):
+    leader = fields.Nested(Leader, required=True)
+    deputies = fields.List(fields.Nested(Leader), required=True)
+
+
+def test_fields_added_by_a_newer_publisher_are_ignored_at_every_level():
+    local = Catalogue()
+    local.define("demo", "leader_named", WithNested)
+    envelope = make_envelope(local.get("demo", "leader_named"),
+                             {"leader": {"name": "a"}, "deputies": [{"name": "b"}]})
+    envelope["data"]["added_later"] = 1
+    envelope["data"]["leader"]["phone"] = "138"
+    envelope["data"]["deputies"][0]["title"] = "x"
+    event = parse_envelope(envelope, "demo", "leader_named", local)
+    assert event.data == {"leader": {"name": "a"}, "deputies": [{"name": "b"}]}
