@@ -9,25 +9,25 @@ on the direct broker records every delivery and dedupes it the way services do.
 
 import json
 import time
-from pathlib import Path
 
 import eventlet
 import pytest
 from kombu import Connection, Consumer, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from services.registry import operations
+from services.registry.sample import NANKENG, credit_code, district_organizations
+from services.registry.service import MIGRATIONS, RegistryService
 from shared.db import open_database, outbox_table
 from shared.events import Event
 from shared.testing import BACKENDS
-from tests.shared.demo.service import DemoService, notes
 
-MIGRATIONS = Path(__file__).parents[1] / "shared" / "demo" / "migrations"
-SOURCE = "demo"
+SOURCE = "registry"
 OUTAGE_SECONDS = 10
 BATCH_SIZE = 50
-SUBJECTS = [f"subject-{i}" for i in range(7)]
+ENTERPRISES = [credit_code(n) for n in range(7)]  # the subjects whose order is checked
 
 
 @pytest.fixture
@@ -89,13 +89,27 @@ class Witness:
         self.connection.release()
 
 
+def register_tree(database):
+    """The district, 坂田 street and 南坑 community: enough to register enterprises."""
+    for data in district_organizations():
+        if NANKENG == data["code"] or NANKENG.startswith(data["code"] + "."):
+            with database.unit_of_work() as uow:
+                operations.register_organization(uow, data)
+
+
+def enterprise(code):
+    return {"credit_code": code, "name": f"深圳市{code[-4:]}电子有限公司",
+            "community_code": NANKENG, "headcount": 30, "union_status": "covered"}
+
+
 class Writer:
-    """Registry-style writes straight on the service database, every ``interval`` s."""
+    """Registry writes straight on its database, as the importer writes: headcount
+    updates of the enterprises in turn, every ``interval`` s."""
 
     def __init__(self, database, interval=0.02):
         self.database = database
         self.interval = interval
-        self.written = []  # (monotonic time, event id)
+        self.written = []  # monotonic time of each write
         self._stopped = False
         self._thread = None
 
@@ -106,12 +120,10 @@ class Writer:
     def _run(self):
         n = 0
         while not self._stopped:
-            subject = SUBJECTS[n % len(SUBJECTS)]
             with self.database.unit_of_work() as uow:
-                uow.session.execute(insert(notes).values(text=f"direct {n}"))
-                envelope = uow.publish("note_written", {"text": f"direct {n}"},
-                                       subject=subject)
-            self.written.append((time.monotonic(), envelope["id"]))
+                operations.update_enterprise(uow, ENTERPRISES[n % len(ENTERPRISES)],
+                                             {"headcount": 31 + n})
+            self.written.append(time.monotonic())
             n += 1
             eventlet.sleep(self.interval)
 
@@ -148,18 +160,19 @@ def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event
 ):
     direct_uri = rabbit_config["AMQP_URI"]
     proxy = tcp_proxy(5672)
-    config = make_service_config(database_url, AMQP_URI=proxy.rewrite(direct_uri),
-                                 OUTBOX_BATCH_SIZE=BATCH_SIZE)
-    container = container_factory(DemoService, config)
-    container.start()
-    database = open_database(database_url, SOURCE, MIGRATIONS, run_migrations=False)
+    database = open_database(database_url, SOURCE, MIGRATIONS)
+    register_tree(database)
     witness_db = open_database(f"sqlite:///{tmp_path}/witness.db", "witness", MIGRATIONS)
     witness = Witness(direct_uri, f"{SOURCE}.events", witness_db).start()
+    config = make_service_config(database_url, AMQP_URI=proxy.rewrite(direct_uri),
+                                 OUTBOX_BATCH_SIZE=BATCH_SIZE)
+    container = container_factory(RegistryService, config)
+    container.start()
     failures_before = relay_failures()
 
     with ClusterRpcProxy(rabbit_config, timeout=30) as cluster:
-        for i in range(10):
-            cluster.demo.write(f"rpc before {i}")
+        for code in ENTERPRISES:
+            cluster.registry.register_enterprise(enterprise(code))
         writer = Writer(database).start()
         eventlet.sleep(1)
 
@@ -172,8 +185,9 @@ def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event
 
         eventlet.sleep(1)
         writer.stop()
-        for i in range(10):  # waits for the service's RPC consumer to reconnect by itself
-            cluster.demo.write(f"rpc after {i}")
+        # waits for the service's RPC consumer to reconnect by itself
+        for n, code in enumerate(ENTERPRISES):
+            cluster.registry.update_enterprise(code, {"name": f"深圳市龙岗{n}号电子有限公司"})
 
     rows = outbox_rows(database)
     written = [row.event_id for row in rows]
@@ -192,9 +206,10 @@ def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event
     assert first_after - restored_at < 10, "relay back within its longest backoff and more"
 
     # ... and it was a real outage, with writes all through it
-    during = [t for t, _ in writer.written if cut_at <= t <= restored_at]
-    assert len(during) > OUTAGE_SECONDS * 10
-    assert len(written) == 20 + len(writer.written)
+    assert sum(1 for t in writer.written if cut_at <= t <= restored_at) > OUTAGE_SECONDS * 10
+    types = [json.loads(row.body)["type"] for row in rows]
+    assert types.count("enterprise_registered") == len(ENTERPRISES)
+    assert types.count("enterprise_updated") == len(writer.written) + len(ENTERPRISES)
     assert proxy.dropped > 0 and relay_failures() > failures_before
 
     # duplicates only as re-deliveries of the same event, which a consumer dedupes
