@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -52,8 +53,7 @@ enterprises = Table(
     Column("credit_code", CREDIT_CODE, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("address", String(500), nullable=True),
-    Column("community_code", CODE, ForeignKey("organizations.code"), nullable=False,
-           index=True),
+    Column("community_code", CODE, ForeignKey("organizations.code"), nullable=False),
     Column("headcount", Integer, nullable=False),
     Column("union_status", String(8), nullable=False),
     Column("union_code", CODE, nullable=True, index=True),
@@ -63,6 +63,8 @@ enterprises = Table(
     Column("closed_reason", String(500), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Pages of a subtree's enterprises walk this index, community by community.
+    Index("ix_enterprises_community_credit", "community_code", "credit_code"),
 )
 
 organization_stats = Table(

@@ -248,21 +248,33 @@ def get_enterprise(session, credit_code) -> dict:
     return store.enterprise_view(*_enterprise(session, credit_code))
 
 
-def list_enterprises(session, code, limit=50, offset=0) -> dict:
+def list_enterprises(session, code, limit=50, offset=0, include_closed=False) -> dict:
+    """A page of the subtree's enterprises, by community then credit code.
+
+    Active ones only unless ``include_closed``: their total is the kept count (a
+    primary-key read), and the page an index range on (community_code, credit_code),
+    so the district's 320,000 page as fast as a community's 227.
+    """
     page = schemas.load(schemas.page_input, {"limit": limit, "offset": offset},
                         "page rejected")
     org = _organization(Organizations(session), code)
-    inside = store.within(organizations.c.path, org.path)
-    joined = enterprises.join(organizations,
-                              organizations.c.code == enterprises.c.community_code)
-    total = session.execute(select(func.count()).select_from(joined).where(inside)).scalar()
+    paths = dict(session.execute(
+        select(organizations.c.code, organizations.c.path).where(
+            store.within(organizations.c.path, org.path),
+            organizations.c.kind.in_(domain.COMMUNITY_KINDS))).all())
+    where = [enterprises.c.community_code.in_(sorted(paths))]
+    if include_closed:
+        total = session.execute(select(func.count()).where(*where)).scalar()
+    else:
+        where.append(enterprises.c.status == "active")
+        total = store.read_counts(session, code).enterprises
     rows = session.execute(
-        select(enterprises, organizations.c.path.label("community_path"))
-        .select_from(joined).where(inside)
-        .order_by(enterprises.c.credit_code).limit(page["limit"]).offset(page["offset"])
-    )
+        select(enterprises).where(*where)
+        .order_by(enterprises.c.community_code, enterprises.c.credit_code)
+        .limit(page["limit"]).offset(page["offset"]))
     items = [store.enterprise_view(store.enterprise_from_row(row),
-                                   store.path_codes(row.community_path)) for row in rows]
+                                   store.path_codes(paths[row.community_code]))
+             for row in rows]
     return {"code": code, "total": total, "limit": page["limit"], "offset": page["offset"],
             "items": items}
 

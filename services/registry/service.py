@@ -145,11 +145,12 @@ class RegistryService(OpsEndpoints):
             return operations.get_enterprise(session, credit_code)
 
     @rpc
-    def list_enterprises(self, code, limit=50, offset=0):
-        """``{code, total, limit, offset, items: [enterprise]}`` within the subtree of
-        ``code`` (closed ones included), by credit code; limit 1..500."""
+    def list_enterprises(self, code, limit=50, offset=0, include_closed=False):
+        """``{code, total, limit, offset, items: [enterprise]}``: the active enterprises
+        in the subtree of ``code`` (closed ones too with ``include_closed``), by
+        community then credit code; limit 1..500."""
         with self.db.session() as session:
-            return operations.list_enterprises(session, code, limit, offset)
+            return operations.list_enterprises(session, code, limit, offset, include_closed)
 
     @rpc
     def import_enterprises(self, rows):

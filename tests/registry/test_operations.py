@@ -265,15 +265,22 @@ def test_bad_enterprise_input_is_rejected_with_field_details(tree):
         read(tree, operations.get_enterprise, credit_code(6))
 
 
-def test_enterprises_of_a_subtree_come_in_pages(tree):
+def test_enterprises_of_a_subtree_come_in_pages_by_community(tree):
     for number, community in enumerate([NANKENG, NANKENG, GANGTOU, ZHANGBEI, TIANAN]):
         write(tree, operations.register_enterprise, enterprise(number, community=community))
-    bantian = sorted(credit_code(n) for n in (0, 1, 2, 4))
-    first = read(tree, operations.list_enterprises, BANTIAN, 3, 0)
-    second = read(tree, operations.list_enterprises, BANTIAN, 3, 3)
-    assert first["total"] == second["total"] == 4
-    assert [e["credit_code"] for e in first["items"] + second["items"]] == bantian
-    assert read(tree, operations.list_enterprises, DISTRICT)["total"] == 5
+    write(tree, operations.close_enterprise, credit_code(1), "注销")
+    first = read(tree, operations.list_enterprises, BANTIAN, 2, 0)
+    second = read(tree, operations.list_enterprises, BANTIAN, 2, 2)
+    assert first["total"] == second["total"] == 3
+    assert [e["community_code"] for e in first["items"] + second["items"]] == [
+        GANGTOU, NANKENG, TIANAN]
+    assert first["items"][1]["path"] == [DISTRICT, BANTIAN, NANKENG]
+    everything = read(tree, operations.list_enterprises, BANTIAN, include_closed=True)
+    assert [e["credit_code"] for e in everything["items"]] == [
+        credit_code(2), *sorted([credit_code(0), credit_code(1)]), credit_code(4)]
+    assert everything["total"] == 4
+    assert read(tree, operations.list_enterprises, DISTRICT)["total"] == 4
+    assert read(tree, operations.list_enterprises, CONSTRUCTION)["items"] == []
     with pytest.raises(InvalidInput):
         read(tree, operations.list_enterprises, BANTIAN, 0)
 
