@@ -258,10 +258,7 @@ def list_enterprises(session, code, limit=50, offset=0, include_closed=False) ->
     page = schemas.load(schemas.page_input, {"limit": limit, "offset": offset},
                         "page rejected")
     org = _organization(Organizations(session), code)
-    paths = dict(session.execute(
-        select(organizations.c.code, organizations.c.path).where(
-            store.within(organizations.c.path, org.path),
-            organizations.c.kind.in_(domain.COMMUNITY_KINDS))).all())
+    paths = store.communities_within(session, org)
     where = [enterprises.c.community_code.in_(sorted(paths))]
     if include_closed:
         total = session.execute(select(func.count()).where(*where)).scalar()
@@ -273,7 +270,7 @@ def list_enterprises(session, code, limit=50, offset=0, include_closed=False) ->
         .order_by(enterprises.c.community_code, enterprises.c.credit_code)
         .limit(page["limit"]).offset(page["offset"]))
     items = [store.enterprise_view(store.enterprise_from_row(row),
-                                   store.path_codes(paths[row.community_code]))
+                                   paths[row.community_code])
              for row in rows]
     return {"code": code, "total": total, "limit": page["limit"], "offset": page["offset"],
             "items": items}

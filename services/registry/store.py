@@ -124,6 +124,29 @@ def insert_organization(session, org: Organization):
     session.execute(insert(organization_stats).values(code=org.code))
 
 
+def communities_within(session, org: Organization) -> dict[str, tuple[str, ...]]:
+    """Code -> path of the communities and parks in ``org``'s subtree.
+
+    Walks down by parent (two small indexed reads from the district) rather than the
+    path range, which at district scale also holds tens of thousands of enterprise unions.
+    """
+    if org.kind in domain.COMMUNITY_KINDS:
+        return {org.code: org.path}
+    found, level = {}, [org.code]
+    while level:
+        rows = session.execute(
+            select(organizations.c.code, organizations.c.kind, organizations.c.path)
+            .where(organizations.c.parent_code.in_(level),
+                   organizations.c.kind != "enterprise_union"))
+        level = []
+        for row in rows:
+            if row.kind in domain.COMMUNITY_KINDS:
+                found[row.code] = path_codes(row.path)
+            else:
+                level.append(row.code)
+    return found
+
+
 def union_of(session, credit_code) -> str | None:
     """The code of the enterprise union an enterprise owns, if any."""
     return session.execute(
