@@ -123,11 +123,6 @@ def district_organizations(seed=SEED) -> list[dict]:
     return items
 
 
-def community_codes() -> list[str]:
-    return [f"{DISTRICT}.{street}.{community}"
-            for street, _, communities in STREETS for community, _, _ in communities]
-
-
 # --- credit codes ----------------------------------------------------------------------
 
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)  # GB 11714 organization code
