@@ -24,7 +24,6 @@ import time
 from abc import ABC, abstractmethod
 
 import requests
-from sqlalchemy import insert
 
 from services.notifications.models import inbox_messages
 
@@ -44,7 +43,8 @@ class Channel(ABC):
     def addresses(self, recipient) -> list[str]:
         """Where this recipient is reached on this channel; empty: not reachable here."""
 
-    def deliver_in(self, session, recipient, message: dict, notification_id: str, now):
+    def deliver_in(self, work, recipient, message: dict, notification_id: str, now):
+        """Add the delivery to ``work`` (``work.add(table, row)``), committed with it."""
         raise NotImplementedError(f"{self.name} is not a transactional channel")
 
     def send(self, address: str, message: dict, delivery_id: str):
@@ -60,13 +60,12 @@ class InboxChannel(Channel):
     def addresses(self, recipient) -> list[str]:
         return [f"{recipient.organization_code}/{recipient.kind}"]
 
-    def deliver_in(self, session, recipient, message, notification_id, now):
-        session.execute(insert(inbox_messages).values(
-            organization_code=recipient.organization_code, recipient_kind=recipient.kind,
-            case_id=message["case"]["case_id"], notification_id=notification_id,
-            message_kind=message["kind"], title=message["title"], body=message,
-            created_at=now,
-        ))
+    def deliver_in(self, work, recipient, message, notification_id, now):
+        work.add(inbox_messages, {
+            "organization_code": recipient.organization_code,
+            "recipient_kind": recipient.kind, "case_id": message["case"]["case_id"],
+            "notification_id": notification_id, "message_kind": message["kind"],
+            "title": message["title"], "body": message, "created_at": now})
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:

@@ -12,7 +12,7 @@ from eventlet import GreenPool
 from marshmallow import ValidationError
 from nameko.rpc import rpc
 
-from services.notifications import domain, readmodel
+from services.notifications import domain, readmodel, views
 from services.notifications.channels import DeliveryFailed
 from services.notifications.dependencies import (
     DEADLINE_LATENESS,
@@ -31,7 +31,7 @@ from shared.web import OpsEndpoints, http, json_response, read_json, read_query
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DEADLINE_BATCH = 200
+DEADLINE_BATCH = 50  # per transaction: small enough that each commit comes quickly
 DELIVERY_CONCURRENCY = 10
 
 
@@ -188,18 +188,18 @@ class NotificationsService(OpsEndpoints):
     @rpc
     def case(self, case_id):
         with self.db.session() as session:
-            return domain.case_view(session, case_id)
+            return views.case_view(session, case_id)
 
     @rpc
     def case_audit(self, case_id):
         with self.db.session() as session:
-            return domain.case_audit(session, case_id)
+            return views.case_audit(session, case_id)
 
     @rpc
     def inbox(self, organization_code, **query):
         query = _load(InboxQuerySchema(), query)
         with self.db.session() as session:
-            return domain.inbox(session, organization_code, **query)
+            return views.inbox(session, organization_code, **query)
 
     @http("POST", "/cases/<string:case_id>/acknowledgements")
     def http_acknowledge(self, request, case_id):
@@ -218,7 +218,7 @@ class NotificationsService(OpsEndpoints):
     def http_inbox(self, request, organization_code):
         query = read_query(request, InboxQuerySchema())
         with self.db.session() as session:
-            messages = domain.inbox(session, organization_code, **query)
+            messages = views.inbox(session, organization_code, **query)
         return json_response({"organization_code": organization_code, "messages": messages})
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from services.notifications import domain
+from services.notifications import views
 from shared.db import outbox_table
 from shared.errors import Forbidden, NotFound
 from tests.notifications.conftest import (
@@ -30,7 +30,7 @@ def run(database, method, *args, **kwargs):
 
 def told(database, case_id="case-1"):
     with database.session() as session:
-        view = domain.case_view(session, case_id)
+        view = views.case_view(session, case_id)
     return {(n["organization_code"], n["recipient_kind"]) for n in view["notifications"]}
 
 
@@ -49,7 +49,7 @@ def test_a_routine_case_notifies_the_community_union_only(chain, notifier):
     run(chain, notifier.open_case, opened(grade="routine"), T0)
     assert told(chain) == {(COMMUNITY, "union")}
     with chain.session() as session:
-        messages = domain.inbox(session, COMMUNITY, "union")
+        messages = views.inbox(session, COMMUNITY, "union")
     assert len(messages) == 1
     assert messages[0]["title"].startswith("【一般】南坑某五金厂：欠薪，涉及职工120人")
     sent = published(chain, "notification_sent")
@@ -62,8 +62,8 @@ def test_a_major_matter_reaches_every_party_committee_of_the_chain_at_once(chain
     assert told(chain) == {(code, kind) for code in (COMMUNITY, STREET, DISTRICT)
                            for kind in ("union", "party")}
     with chain.session() as session:
-        view = domain.case_view(session, "case-1")
-        party = domain.inbox(session, DISTRICT, "party")
+        view = views.case_view(session, "case-1")
+        party = views.inbox(session, DISTRICT, "party")
     names = {n["name"] for n in view["notifications"] if n["recipient_kind"] == "party"}
     assert names == {"中共龙岗区委", "坂田街道党工委", "南坑社区综合党委"}
     assert "重大事项" in party[0]["title"]
@@ -74,7 +74,7 @@ def test_a_key_enterprise_s_assigned_leader_hears_of_its_cases(chain, notifier):
     run(chain, notifier.open_case, opened(grade="routine", key_enterprise=True), T0)
     assert (KEY_ENTERPRISE["credit_code"], "leader") in told(chain)
     with chain.session() as session:
-        [message] = domain.inbox(session, KEY_ENTERPRISE["credit_code"], "leader")
+        [message] = views.inbox(session, KEY_ENTERPRISE["credit_code"], "leader")
     assert message["message"]["recipient"]["name"] == "李挂点"
 
 
@@ -101,8 +101,8 @@ def test_reminders_go_to_everyone_who_has_not_acknowledged(chain, notifier):
     fired = fire(chain, notifier, later(3600))  # half of the urgent grade's two hours
     assert [f["outcome"] for f in fired] == ["reminded"]
     with chain.session() as session:
-        community = domain.inbox(session, COMMUNITY, "union")
-        street = domain.inbox(session, STREET, "union")
+        community = views.inbox(session, COMMUNITY, "union")
+        street = views.inbox(session, STREET, "union")
     assert [m["kind"] for m in community] == ["notice", "reminder"]
     assert [m["kind"] for m in street] == ["notice", "reminder"]
     assert community[1]["title"].startswith("【催办】【紧急】")
@@ -118,7 +118,7 @@ def test_acknowledging_stops_escalation_and_reminders(chain, notifier):
     assert (ack["organization_code"], ack["by"], ack["tier"]) == (COMMUNITY, "王主席",
                                                                   "community")
     with chain.session() as session:
-        assert domain.case_view(session, "case-1")["open_deadlines"] == []
+        assert views.case_view(session, "case-1")["open_deadlines"] == []
 
 
 def test_only_a_notified_recipient_can_acknowledge(chain, notifier):
@@ -148,7 +148,7 @@ def test_at_the_top_of_the_chain_the_case_is_reminded_a_set_number_of_times(chai
     # half-time reminder, deadline at the district (nowhere higher), then 3 hourly reminders
     assert outcomes == ["reminded", "exhausted", "reminded", "reminded", "reminded"]
     with chain.session() as session:
-        entries = domain.case_audit(session, "case-1")
+        entries = views.case_audit(session, "case-1")
     [exhausted] = [e for e in entries if e["action"] == "escalation_exhausted"]
     assert exhausted["tier"] == "district"
     assert published(chain, "case_escalated") == []
@@ -160,8 +160,8 @@ def test_a_regrade_to_major_tells_the_party_committees_and_nobody_twice(chain, n
     assert told(chain) == {(code, kind) for code in (COMMUNITY, STREET, DISTRICT)
                            for kind in ("union", "party")}
     with chain.session() as session:
-        assert len(domain.inbox(session, COMMUNITY, "union")) == 1  # not told again
-        view = domain.case_view(session, "case-1")
+        assert len(views.inbox(session, COMMUNITY, "union")) == 1  # not told again
+        view = views.case_view(session, "case-1")
     # the clock restarted with the major grade's hour
     assert max(d["due_at"] for d in view["open_deadlines"]) == later(600 + 3600).isoformat()
 
@@ -171,7 +171,7 @@ def test_a_regrade_arriving_before_the_opening_opens_the_case_once(chain, notifi
     run(chain, notifier.open_case, opened(grade="routine"), later(1))
     assert told(chain) == {(COMMUNITY, "union"), (COMMUNITY, "party")}
     with chain.session() as session:
-        assert domain.case_view(session, "case-1")["grade"] == "serious"
+        assert views.case_view(session, "case-1")["grade"] == "serious"
     assert len(published(chain, "notification_sent")) == 2
 
 
@@ -180,7 +180,7 @@ def test_a_rejected_case_stops_escalating(chain, notifier):
     run(chain, notifier.change_status, status_changed(status="rejected"), later(60))
     assert fire(chain, notifier, later(10 * DAY)) == []
     with chain.session() as session:
-        actions = [e["action"] for e in domain.case_audit(session, "case-1")]
+        actions = [e["action"] for e in views.case_audit(session, "case-1")]
     assert actions[-2:] == ["status_changed", "escalation_stopped"]
 
 
@@ -204,7 +204,7 @@ def test_the_audit_says_who_was_told_how_and_what_escalated_why(chain, notifier)
     fire(chain, notifier, later(DAY))
     run(chain, notifier.acknowledge, "case-1", STREET, "陈部长", later(DAY + 60))
     with chain.session() as session:
-        entries = domain.case_audit(session, "case-1")
+        entries = views.case_audit(session, "case-1")
     summary = [(e["action"], e["organization_code"], e["channel"]) for e in entries]
     assert summary == [
         ("case_received", None, None),
@@ -224,7 +224,7 @@ def test_the_audit_says_who_was_told_how_and_what_escalated_why(chain, notifier)
     assert entries[8]["detail"]["by"] == "陈部长"
     with pytest.raises(NotFound):
         with chain.session() as session:
-            domain.case_audit(session, "no-such-case")
+            views.case_audit(session, "no-such-case")
 
 
 def test_a_webhook_is_retried_then_recorded_as_delivered(chain, notifier, webhook):
@@ -238,7 +238,7 @@ def test_a_webhook_is_retried_then_recorded_as_delivered(chain, notifier, webhoo
     retry = run(chain, notifier.claim_deliveries, later(5), "replica-a")
     deliver(chain, notifier, webhook, retry, later(5))
     with chain.session() as session:
-        entries = domain.case_audit(session, "case-1")
+        entries = views.case_audit(session, "case-1")
     webhook_entries = [(e["action"], e["detail"].get("attempts")) for e in entries
                        if e["channel"] == "webhook"]
     assert webhook_entries == [("delivery_retry", 1), ("delivered", 2)]
@@ -258,7 +258,7 @@ def test_a_webhook_that_keeps_failing_is_recorded_as_failed(chain, notifier, web
     sent = [s for s in published(chain, "notification_sent") if s["channel"] == "webhook"]
     assert [s["delivered"] for s in sent] == [False]
     with chain.session() as session:
-        [failed] = [e for e in domain.case_audit(session, "case-1")
+        [failed] = [e for e in views.case_audit(session, "case-1")
                     if e["action"] == "delivery_failed"]
     assert failed["detail"]["error"] == "HTTP 503 from receiver"
 
