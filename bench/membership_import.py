@@ -166,6 +166,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=importer.BATCH)
     parser.add_argument("--rpc-calls", type=int, default=2000)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--one-process", action="store_true",
+                        help="check rows in this process instead of a forked checker")
     parser.add_argument("--rpc-url", help=argparse.SUPPRESS)
     parser.add_argument("--codes", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -192,12 +194,15 @@ def main(argv=None):
         report = OUT / "membership-import-errors.csv"
         start = time.perf_counter()
         result = importer.import_file(database, keys, source, report, args.batch_size,
-                                      progress=args.progress)
+                                      progress=args.progress,
+                                      checker_process=not args.one_process)
         seconds = time.perf_counter() - start
         rate = result.imported / seconds
         print(f"import: {result.rows:,} rows, {result.imported:,} imported, "
               f"{result.rejected:,} rejected (report {report}) in {seconds:.1f} s "
               f"= {rate:,.0f} rows/s; {result.batches} batches of {args.batch_size:,}")
+        for phase, spent in sorted(result.seconds.items(), key=lambda item: -item[1]):
+            print(f"  {phase}: {spent:.1f} s")
         with database.session() as session:
             district_rate = readmodel.join_rate(session, "longgang")
         print(f"district join rate: {district_rate.members:,} / {district_rate.workers:,} "
@@ -216,6 +221,7 @@ def main(argv=None):
             "enterprises": args.enterprises, "imported": result.imported,
             "rejected": result.rejected, "import_seconds": round(seconds, 1),
             "import_rows_per_second": round(rate), "target_import_seconds": 60,
+            "import_phase_seconds": result.seconds,
             "join_rate_p50_ms": round(statistics.median(local), 3),
             "join_rate_p99_ms": round(percentile(local, 99), 3),
             "join_rate_rpc_p50_ms": round(statistics.median(remote), 2),

@@ -36,7 +36,7 @@ def import_members(path, report, batch_size, no_progress):
     database = _database()
     try:
         result = import_file(database, load_keys(), path, report, batch_size,
-                             progress=not no_progress, out=sys.stderr)
+                             progress=not no_progress, out=sys.stderr, checker_process=True)
     except ServiceError as exc:
         raise click.ClickException(f"{exc.message} {exc.details or ''}") from None
     finally:

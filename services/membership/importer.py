@@ -18,11 +18,13 @@ read model are held in memory for the run.
 import csv
 import io
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import String, any_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from services.membership import domain, readmodel
 from services.membership.models import enterprises, imports, memberships, workers
@@ -40,6 +42,7 @@ class ImportResult:
     rejected: int = 0
     batches: int = 0
     errors: list = field(default_factory=list)  # first few (line, field, message)
+    seconds: dict = field(default_factory=dict)  # phase -> wall seconds
 
     def as_dict(self):
         return {"import_id": self.import_id, "rows": self.rows, "imported": self.imported,
@@ -47,15 +50,20 @@ class ImportResult:
 
 
 class Importer:
-    def __init__(self, database, keys, report=None, batch_size=BATCH, progress=None):
+    def __init__(self, database, keys, report=None, batch_size=BATCH, progress=None,
+                 checker_process=False):
         self.db = database
         self.keys = keys
         self.report = report  # a csv.writer, or None
         self.batch_size = batch_size
         self.progress = progress  # a tqdm-like object with update(n), or None
-        self.enterprises = {}
+        # Check rows in a forked process while this one writes: two cores, both busy.
+        # Not inside an eventlet service (forking a green process is asking for trouble).
+        self.checker_process = checker_process
+        self.enterprises = {}  # credit code -> (status, union code)
         self.targets = {}  # credit code -> organizations counting its members
         self.seen = {}  # id hash -> line, over the whole file
+        self.seconds = Counter()  # phase -> wall seconds: where an import spends its time
 
     def run(self, rows, source: str) -> ImportResult:
         """``rows``: an iterator of lists, the first being the header."""
@@ -66,14 +74,16 @@ class Importer:
             import_id = uow.session.execute(insert(imports).values(source=source[:300])
                                             .returning(imports.c.id)).scalar()
         result = ImportResult(import_id)
-        batch = []
-        for line, row in enumerate(rows, start=2):
-            batch.append((line, row))
-            if len(batch) >= self.batch_size:
-                self._batch(batch, columns, result)
-                batch = []
-        if batch:
-            self._batch(batch, columns, result)
+        state = (self.keys, self.enterprises, columns)
+        checked = (_checked_in_process(rows, self.batch_size, state) if self.checker_process
+                   else (_check_rows(batch, state) for batch in _batches(rows,
+                                                                        self.batch_size)))
+        started = time.perf_counter()
+        for size, good, rejects in checked:
+            started = self._lap("check rows, hash and seal (waiting for them)", started)
+            self._batch(size, good, rejects, result)
+            started = time.perf_counter()
+        result.seconds = {phase: round(t, 2) for phase, t in self.seconds.items()}
         with self.db.unit_of_work() as uow:
             uow.session.execute(update(imports).where(imports.c.id == import_id).values(
                 rows=result.rows, imported=result.imported, rejected=result.rejected,
@@ -96,7 +106,8 @@ class Importer:
             for row in session.execute(select(
                     enterprises.c.credit_code, enterprises.c.status, enterprises.c.union_code,
                     enterprises.c.community_code, enterprises.c.path)):
-                self.enterprises[row.credit_code] = row
+                self.enterprises[row.credit_code] = (
+                    row.status, row.union_code or row.community_code)
                 self.targets[row.credit_code] = domain.stats_targets(
                     {"path": json.loads(row.path), "union_code": row.union_code})
 
@@ -107,61 +118,35 @@ class Importer:
         if self.report is not None:
             self.report.writerow((line, field_, message))
 
-    def _check(self, batch, columns, result):
-        """Good rows as (line, name, id_hash, sealed, credit_code, union_code)."""
-        i_name, i_id, i_phone, i_credit = columns
-        width = max(columns) + 1
-        keys, seen, known = self.keys, self.seen, self.enterprises
-        good = []
-        for line, row in batch:
-            if len(row) < width:
-                self._reject(result, line, "row", f"has {len(row)} columns, needs {width}")
-                continue
-            name = row[i_name].strip()
-            if not name or len(name) > 100 or not name.isprintable():
-                self._reject(result, line, "name", "required, printable, at most 100 "
-                                                   "characters")
-                continue
-            id_number = row[i_id].strip().upper()
-            problem = domain.id_number_problem(id_number)
-            if problem:
-                self._reject(result, line, "id_number", problem)
-                continue
-            phone = row[i_phone].strip() or None
-            if phone is not None and domain.phone_problem(phone):
-                self._reject(result, line, "phone", domain.phone_problem(phone))
-                continue
-            credit = row[i_credit].strip()
-            enterprise = known.get(credit)
-            if enterprise is None:
-                self._reject(result, line, "enterprise_credit_code",
-                             "enterprise not known to the registry")
-                continue
-            if enterprise.status != "active":
-                self._reject(result, line, "enterprise_credit_code", "enterprise is closed")
-                continue
-            id_hash = keys.lookup_hash(id_number)
-            if id_hash in seen:
-                self._reject(result, line, "id_number",
-                             f"same ID number as line {seen[id_hash]}")
-                continue
-            seen[id_hash] = line
-            good.append((line, name, id_hash, keys.seal(id_number, phone), credit,
-                         enterprise.union_code or enterprise.community_code))
-        return good
+    def _lap(self, phase, started):
+        now = time.perf_counter()
+        self.seconds[phase] += now - started
+        return now
 
-    def _batch(self, batch, columns, result):
-        result.rows += len(batch)
-        good = self._check(batch, columns, result)
-        if good:
+    def _batch(self, size, good, rejects, result):
+        result.rows += size
+        rejects = list(rejects)
+        unique = []
+        for row in good:  # the same person twice in one file: across batches, so here
+            first = self.seen.setdefault(row[2], row[0])
+            if first != row[0]:
+                rejects.append((row[0], "id_number", f"same ID number as line {first}"))
+            else:
+                unique.append(row)
+        for line, field_, message in sorted(rejects):
+            self._reject(result, line, field_, message)
+        if unique:
             with self.db.unit_of_work() as uow:
-                self._write(uow, good, result)
+                self._write(uow, unique, result)
+                started = time.perf_counter()
+            self._lap("commit", started)
         if self.progress is not None:
-            self.progress.update(len(batch))
+            self.progress.update(size)
 
     def _write(self, uow, good, result):
         session = uow.session
         postgres = session.get_bind().dialect.name == "postgresql"
+        started = time.perf_counter()
         # Workers already known (an earlier import, an application): fine unless they hold
         # a current membership, which would make two unions at once.
         existing = self._existing(session, [row[2] for row in good])
@@ -175,6 +160,7 @@ class Importer:
                              f"already a member (membership {found[1]}); transfer instead")
             else:
                 again.append((found[0], row))
+        started = self._lap("look up known workers", started)
         worker_ids = self._ids(session, "workers", len(fresh), postgres)
         membership_ids = self._ids(session, "memberships", len(fresh) + len(again), postgres)
         now = datetime.now(UTC)
@@ -204,9 +190,11 @@ class Importer:
                             "enterprise_credit_code, status, channel, decided_at) VALUES "
                             "(?, ?, ?, ?, ?, ?, ?)",
                             [(*row[:6], row[6].isoformat(sep=" ")) for row in member_rows])
+        started = self._lap("write workers and memberships", started)
         counts = Counter(row[4] for row in fresh)
         counts.update(row[4] for _, row in again)
         readmodel.add_members_bulk(session, counts, self.targets)
+        started = self._lap("update join-rate counters", started)
         imported = len(member_rows)
         result.imported += imported
         result.batches += 1
@@ -214,18 +202,25 @@ class Importer:
             "import_id": result.import_id, "batch": result.batches, "imported": imported,
             "rejected": result.rejected, "counts": dict(sorted(counts.items()))},
             subject=str(result.import_id))
+        self._lap("publish the batch event", started)
 
     @staticmethod
     def _existing(session, hashes):
+        """id hash -> (worker id, current membership id or None) for known workers."""
+        current = (memberships.c.worker_id == workers.c.id) & memberships.c.status.in_(
+            domain.CURRENT)
+        query = select(workers.c.id_hash, workers.c.id, memberships.c.id).join(
+            memberships, current, isouter=True)
+        if session.get_bind().dialect.name == "postgresql":
+            # one array parameter: an IN list of 20,000 would be compiled bind by bind
+            chunks = [query.where(workers.c.id_hash == any_(
+                bindparam("hashes", hashes, type_=ARRAY(String))))]
+        else:
+            chunks = [query.where(workers.c.id_hash.in_(hashes[start:start + 5000]))
+                      for start in range(0, len(hashes), 5000)]
         found = {}
-        for start in range(0, len(hashes), 5000):
-            chunk = hashes[start:start + 5000]
-            rows = session.execute(
-                select(workers.c.id_hash, workers.c.id, memberships.c.id)
-                .join(memberships, (memberships.c.worker_id == workers.c.id)
-                      & memberships.c.status.in_(domain.CURRENT), isouter=True)
-                .where(workers.c.id_hash.in_(chunk)))
-            for id_hash, worker_id, membership_id in rows:
+        for chunk in chunks:
+            for id_hash, worker_id, membership_id in session.execute(chunk):
                 found[id_hash] = (worker_id, membership_id)
         return found
 
@@ -243,6 +238,88 @@ class Importer:
         start = session.execute(select(func.coalesce(func.max(text("id")), 0))
                                 .select_from(text(table))).scalar()
         return range(start + 1, start + count + 1)
+
+
+def _batches(rows, size):
+    batch = []
+    for line, row in enumerate(rows, start=2):
+        batch.append((line, row))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _check_rows(batch, state):
+    """(rows read, good rows, rejects) for one batch. Good rows are (line, name, id_hash,
+    sealed, credit_code, union_code); rejects (line, field, message)."""
+    keys, known, columns = state
+    i_name, i_id, i_phone, i_credit = columns
+    width = max(columns) + 1
+    id_problem, phone_problem = domain.id_number_problem, domain.phone_problem
+    good, rejects = [], []
+    for line, row in batch:
+        if len(row) < width:
+            rejects.append((line, "row", f"has {len(row)} columns, needs {width}"))
+            continue
+        name = row[i_name].strip()
+        if not name or len(name) > 100 or not name.isprintable():
+            rejects.append((line, "name", "required, printable, at most 100 characters"))
+            continue
+        id_number = row[i_id].strip().upper()
+        problem = id_problem(id_number)
+        if problem:
+            rejects.append((line, "id_number", problem))
+            continue
+        phone = row[i_phone].strip() or None
+        if phone is not None and phone_problem(phone):
+            rejects.append((line, "phone", phone_problem(phone)))
+            continue
+        credit = row[i_credit].strip()
+        enterprise = known.get(credit)
+        if enterprise is None:
+            rejects.append((line, "enterprise_credit_code",
+                            "enterprise not known to the registry"))
+            continue
+        if enterprise[0] != "active":
+            rejects.append((line, "enterprise_credit_code", "enterprise is closed"))
+            continue
+        good.append((line, name, keys.lookup_hash(id_number), keys.seal(id_number, phone),
+                     credit, enterprise[1]))
+    return len(batch), good, rejects
+
+
+def _checked_in_process(rows, size, state, depth=3):
+    """``_check_rows`` over the batches, in a forked child that reads ``rows`` itself;
+    at most ``depth`` checked batches wait in the pipe (bounded memory)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue(maxsize=depth)
+
+    def produce():
+        try:
+            for batch in _batches(rows, size):
+                queue.put(_check_rows(batch, state))
+            queue.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent to raise
+            queue.put(("failed", repr(exc)))
+
+    child = context.Process(target=produce, daemon=True)
+    child.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is None:
+                break
+            if item[0] == "failed":
+                raise RuntimeError(f"checking rows failed: {item[1]}")
+            yield item
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
 
 
 def _can_copy() -> bool:
@@ -274,7 +351,7 @@ def count_lines(path) -> int:
 
 
 def import_file(database, keys, path, report_path=None, batch_size=BATCH, progress=True,
-                out=None) -> ImportResult:
+                out=None, checker_process=False) -> ImportResult:
     """Import a CSV file, writing the per-row error report to ``report_path``."""
     from tqdm import tqdm
 
@@ -287,7 +364,7 @@ def import_file(database, keys, path, report_path=None, batch_size=BATCH, progre
             report = csv.writer(report_file)
             report.writerow(("line", "field", "message"))
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            importer = Importer(database, keys, report, batch_size, bar)
+            importer = Importer(database, keys, report, batch_size, bar, checker_process)
             return importer.run(iter(csv.reader(handle)), str(path))
     finally:
         bar.close()

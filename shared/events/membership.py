@@ -49,6 +49,24 @@ class MembershipTransferredSchema(MembershipSchema):
     from_enterprise_credit_code = fields.String(required=True)
 
 
+class Counts(fields.Dict):
+    """Credit code -> count (a whole number, 0 or more), checked in one pass: a batch may
+    carry 20,000 entries and a field per entry costs ~25 us each on every publish."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(), values=fields.Integer(), **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else dict(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict) or not all(
+                isinstance(key, str) and type(count) is int and count >= 0
+                for key, count in value.items()):
+            raise self.make_error("invalid")
+        return dict(value)
+
+
 class MembersImportedSchema(Schema):
     """One batch of a bulk import: new active members per enterprise (credit code ->
     count), never the members themselves. A dict rather than a list of objects: a batch
@@ -58,7 +76,7 @@ class MembersImportedSchema(Schema):
     batch = fields.Integer(required=True, validate=validate.Range(min=1))
     imported = fields.Integer(required=True, validate=validate.Range(min=0))
     rejected = fields.Integer(required=True, validate=validate.Range(min=0))
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    counts = Counts(required=True)
 
 
 class MembershipsLapsedSchema(Schema):

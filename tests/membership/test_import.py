@@ -93,3 +93,14 @@ def test_a_file_without_the_needed_columns_is_refused_before_any_row(sqlite_dist
     source = write_csv(tmp_path / "m.csv", [("张三", id_number(1))], header=("name", "id"))
     with pytest.raises(InvalidInput, match="lacks column"):
         importer.import_file(sqlite_district, keys, source, None, progress=False)
+
+
+def test_rows_checked_in_a_forked_process_give_the_same_result(sqlite_district, keys,
+                                                                tmp_path):
+    rows = [("张三", id_number(1), "", HUAWEI), ("李四", id_number(1), "", SMALL),
+            ("王五", "123", "", SMALL), ("赵六", id_number(2), "", OTHER)]
+    source = write_csv(tmp_path / "m.csv", rows)
+    result = importer.import_file(sqlite_district, keys, source, None, batch_size=1,
+                                  progress=False, checker_process=True)
+    assert (result.rows, result.imported, result.rejected) == (4, 2, 2)
+    assert [error[:2] for error in result.errors] == [(3, "id_number"), (4, "id_number")]
