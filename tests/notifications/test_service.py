@@ -48,12 +48,14 @@ def make_config(make_service_config):
     return make
 
 
-def publish(amqp_uri, source, type_, data):
+def publish(amqp_uri, source, type_, *payloads):
     exchange = Exchange(f"{source}.events", type="topic", durable=True)
     with Connection(amqp_uri) as connection:
-        connection.Producer().publish(
-            make_envelope(catalogue.get(source, type_), data), exchange=exchange,
-            routing_key=type_, serializer="json", declare=[exchange])
+        producer = connection.Producer()
+        for data in payloads:
+            producer.publish(make_envelope(catalogue.get(source, type_), data),
+                             exchange=exchange, routing_key=type_, serializer="json",
+                             declare=[exchange])
 
 
 def base_url(config):
@@ -259,3 +261,41 @@ def test_bad_requests_get_a_clear_4xx(container_factory, make_config, sqlite_url
         with pytest.raises(InvalidInput):
             acknowledge("case-1", COMMUNITY, "", recipient_kind="union")
         assert acknowledge("case-1", COMMUNITY, "王主席")["acknowledged_by"] == "王主席"
+
+
+def test_a_replica_killed_mid_stream_loses_no_case_and_tells_nobody_twice(
+        container_factory, make_config, sqlite_url, rabbit_config):
+    config = make_config(sqlite_url, seconds=60)
+    first = container_factory(NotificationsService, config)
+    first.start()
+    handled = []
+    total = 30
+
+    def count_handled(worker_ctx, result, exc_info):
+        handled.append(exc_info is None)
+        return len(handled) >= 3
+
+    with entrypoint_waiter(first, "handle_case_opened", callback=count_handled, timeout=20):
+        publish(config["AMQP_URI"], "disputes", "case_opened",
+                *[case_data(f"case-{n}") for n in range(total)])
+    first.kill()  # mid-stream: the rest are unacknowledged or not yet delivered
+
+    database = open_database(sqlite_url, "notifications", MIGRATIONS)
+
+    def notified():
+        with database.session() as session:
+            return session.execute(select(func.count()).where(
+                audit_entries.c.action == "notified")).scalar()
+
+    assert notified() < total  # the kill really was mid-stream
+    second_config = make_config(sqlite_url, seconds=60)  # same database and broker
+    second = container_factory(NotificationsService, second_config)
+    second.start()
+
+    eventually(lambda: notified() >= total, timeout=20)
+    eventlet.sleep(0.5)
+    inbox = requests.get(f"{base_url(second_config)}/inbox/{COMMUNITY}?limit=200",
+                         timeout=5).json()["messages"]
+    assert notified() == total
+    assert sorted(m["case_id"] for m in inbox) == sorted(f"case-{n}" for n in range(total))
+    database.engine.dispose()
