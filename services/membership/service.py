@@ -3,11 +3,13 @@
 the authenticated caller ({"name", "role", "org_code"}).
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
+from sqlalchemy.exc import IntegrityError
 
 from services.membership import operations as ops
 from services.membership import readmodel, sample
@@ -15,7 +17,7 @@ from services.membership import schemas as s
 from services.membership.pii import load_keys
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
-from shared.errors import InvalidInput
+from shared.errors import Conflict, InvalidInput
 from shared.web import OpsEndpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,25 +46,37 @@ class MembershipService(OpsEndpoints):
     metrics = Metrics()
     keys = PersonalDataKeys()
 
+    @contextmanager
+    def _changes(self):
+        """A unit of work for a request. A race lost to another request on a unique rule
+        (one current membership per worker, one worker per ID number) is a 409, and the
+        database's message, which names the values, stays out of the answer."""
+        try:
+            with self.db.unit_of_work() as uow:
+                yield uow
+        except IntegrityError:
+            raise Conflict("changed by another request at the same time; try again") \
+                from None
+
     # --- applications and memberships ------------------------------------------
 
     @rpc
     def apply_online(self, application):
         """A worker applies on the 智慧工建 platform (no staff involved)."""
         data = s.load(s.ApplicationSchema(), application, "application rejected")
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return s.MembershipOut().dump(ops.apply(uow, self.keys, data, None, "online"))
 
     @rpc
     def enter_application(self, application, caller):
         """Union staff enter a paper application (入会申请书) for a worker."""
         data = s.load(s.ApplicationSchema(), application, "application rejected")
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return s.MembershipOut().dump(ops.apply(uow, self.keys, data, caller, "staff"))
 
     @rpc
     def approve(self, membership_id, caller):
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             membership = ops.approve(uow, self.keys, _id(membership_id, "membership_id"),
                                      caller)
         return s.MembershipOut().dump(membership)
@@ -81,14 +95,14 @@ class MembershipService(OpsEndpoints):
 
     def _end(self, membership_id, action, body, caller):
         reason = s.load(s.ReasonSchema(), body)["reason"]
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return s.MembershipOut().dump(
                 ops.end(uow, _id(membership_id, "membership_id"), action, reason, caller))
 
     @rpc
     def transfer(self, membership_id, body, caller):
         target = s.load(s.TransferSchema(), body)["enterprise_credit_code"]
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return s.MembershipOut().dump(
                 ops.transfer(uow, _id(membership_id, "membership_id"), target, caller))
 
@@ -116,7 +130,7 @@ class MembershipService(OpsEndpoints):
     @rpc
     def request_card(self, worker_id, body, caller):
         lost = s.load(s.CardRequestSchema(), body or {})["lost"]
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return s.CardOut().dump(
                 ops.request_card(uow, self.keys, _id(worker_id, "worker_id"), lost, caller))
 
@@ -130,7 +144,7 @@ class MembershipService(OpsEndpoints):
     @rpc
     def register_merchant(self, body, caller):
         data = s.load(s.MerchantSchema(), body, "merchant rejected")
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return ops.register_merchant(uow, data, caller)
 
     @rpc
@@ -150,13 +164,13 @@ class MembershipService(OpsEndpoints):
     @rpc
     def submit_service_request(self, body, caller):
         data = s.load(s.ServiceRequestSchema(), body, "service request rejected")
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return s.ServiceRequestOut().dump(ops.submit_request(uow, data, caller))
 
     @rpc
     def update_service_request(self, request_id, body, caller):
         data = s.load(s.ServiceRequestUpdateSchema(), body, "update rejected")
-        with self.db.unit_of_work() as uow:
+        with self._changes() as uow:
             return s.ServiceRequestOut().dump(
                 ops.update_request(uow, _id(request_id, "request_id"), data, caller))
 

@@ -163,3 +163,49 @@ def test_bad_input_is_refused_with_the_field_named(container_factory, make_servi
     with pytest.raises(InvalidInput) as caught:
         call(container, method, *args)
     assert field in caught.value.details
+
+
+@pytest.fixture
+def sqlite_membership(container_factory, make_service_config, sqlite_url):
+    from shared.db import open_database
+    from tests.membership.conftest import load_registry
+
+    database = open_database(sqlite_url, "membership", MembershipService.db.migrations_dir)
+    load_registry(database)
+    database.engine.dispose()
+    container = container_factory(MembershipService, dict(
+        make_service_config(sqlite_url), MEMBERSHIP_PII_KEY=TEST_KEY))
+    container.start()
+    return container
+
+
+def test_a_race_for_a_second_current_membership_is_a_409_without_the_values(
+        sqlite_membership, monkeypatch):
+    from services.membership import operations
+
+    application = {"name": "郑一", "id_number": id_number(8), "phone": "13800138008",
+                   "enterprise_credit_code": SMALL}
+    call(sqlite_membership, "apply_online", application)
+    # As if another request had not committed yet when this one looked.
+    monkeypatch.setattr(operations, "_current", lambda session, worker_id: None)
+    with pytest.raises(Conflict, match="another request") as caught:
+        call(sqlite_membership, "apply_online", application)
+    assert caught.value.details is None
+
+
+def test_personal_data_never_reaches_the_logs(sqlite_membership, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    good = {"name": "冯二", "id_number": id_number(9), "phone": "13800138009",
+            "enterprise_credit_code": SMALL}
+    applied = call(sqlite_membership, "apply_online", good)
+    call(sqlite_membership, "approve", applied["membership_id"], NANKENG_STAFF)
+    wrong = "0" if id_number(9)[17] != "0" else "1"
+    bad = dict(good, id_number=id_number(9)[:17] + wrong, phone="1380013800x")
+    for attempt in (bad, good):
+        with pytest.raises((InvalidInput, Conflict)):
+            call(sqlite_membership, "apply_online", attempt)
+    assert caplog.records  # something was logged at all
+    for secret in (id_number(9), bad["id_number"], "13800138009", "1380013800x"):
+        assert secret not in caplog.text
