@@ -18,6 +18,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
@@ -86,7 +87,7 @@ def policy_in_force(session, kind: str, at: datetime) -> tuple[int, dict]:
     ).first()
     if row is None:
         raise Conflict(f"no {kind} policy is in force at {at.isoformat()}")
-    return row.version, policy.load(kind, row.body)
+    return row.version, _loaded(session, kind, row.version, row.body)
 
 
 def policy_version(session, kind: str, version: int) -> dict:
@@ -95,7 +96,18 @@ def policy_version(session, kind: str, version: int) -> dict:
     ).first()
     if row is None:
         raise NotFound(f"no {kind} policy version {version}")
-    return policy.load(kind, row.body)
+    return _loaded(session, kind, version, row.body)
+
+
+# A published version never changes, so each is validated once per process and database.
+_LOADED = {}
+
+
+def _loaded(session, kind, version, body) -> dict:
+    key = (str(session.get_bind().url), kind, version)
+    if key not in _LOADED:
+        _LOADED[key] = policy.load(kind, body)
+    return _LOADED[key]
 
 
 def publish_policy(session, kind, body, effective_from, actor, now) -> int:
@@ -384,18 +396,16 @@ def _open_case(uow, case_id, risk_key, enterprise, data, rules, now, pseudonym):
         "amount_owed_fen": to_fen(data["amount_owed"]), "expected_at": data.get("expected_at"),
         "status": "reported", "reports_count": 1, "opened_at": now, "updated_at": now,
         "opened_year": now.astimezone(CHINA_TIME).year,
-        "grade": "routine", "grade_rule": "",
     }
+    # Graded before it is written: the facts need nothing of the row but its values.
+    row["grade"], row["grade_rule"] = policy.grade(
+        rules, grading_facts(session, SimpleNamespace(**row), now))
     session.execute(insert(cases).values(**row))
-    case = _case_row(session, case_id)
-    grade, rule = policy.grade(rules, grading_facts(session, case, now))
-    session.execute(update(cases).where(cases.c.id == case_id)
-                    .values(grade=grade, grade_rule=rule))
     _note(session, case_id, now, "opened", pseudonym,
-          {"grade": grade, "rule": rule, "category": data["category"],
+          {"grade": row["grade"], "rule": row["grade_rule"], "category": data["category"],
            "workers_affected": data["workers_affected"],
            "amount_owed": from_fen(row["amount_owed_fen"])})
-    uow.publish("case_opened", case_payload(_case_row(session, case_id)), subject=case_id)
+    uow.publish("case_opened", case_payload(SimpleNamespace(**row)), subject=case_id)
 
 
 def _merge_into(uow, case_id, data, pseudonym, now):
