@@ -90,7 +90,12 @@ def verify_signature(secret: str, body: bytes, header: str, tolerance: float = 3
 
 
 class WebhookChannel(Channel):
-    """Signed JSON POSTs to the webhook URLs in the organization's registry contacts."""
+    """Signed JSON POSTs to the webhook URLs in the organization's registry contacts.
+
+    The registry keeps contacts per organization, so a union organization and the party
+    organization leading it share its URLs; ``recipient.kind`` in the body says which of
+    them a message is for.
+    """
 
     name = "webhook"
 

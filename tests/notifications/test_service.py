@@ -10,11 +10,11 @@ import requests
 from eventlet import wsgi
 from kombu import Connection, Exchange, Queue
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.notifications.channels import InboxChannel, verify_signature
 from services.notifications.domain import Notifier
-from services.notifications.models import audit_entries, deadlines
+from services.notifications.models import audit_entries, cases, deadlines
 from services.notifications.policy import Policy
 from services.notifications.service import NotificationsService
 from shared.db import open_database
@@ -298,4 +298,31 @@ def test_a_replica_killed_mid_stream_loses_no_case_and_tells_nobody_twice(
                          timeout=5).json()["messages"]
     assert notified() == total
     assert sorted(m["case_id"] for m in inbox) == sorted(f"case-{n}" for n in range(total))
+    database.engine.dispose()
+
+
+def test_a_deadline_that_cannot_fire_is_postponed_and_does_not_hold_up_the_others(
+        container_factory, make_config, sqlite_url):
+    database = open_database(sqlite_url, "notifications", MIGRATIONS)
+    notifier = Notifier(Policy.load(fast_policy(0.3)),
+                        {"inbox": InboxChannel(), "webhook": RecordingChannel()})
+    now = datetime.now(UTC)
+    with database.unit_of_work() as uow:
+        seed_chain(uow.session)
+        notifier.open_case(uow, opened("case-good"), now)
+        notifier.open_case(uow, opened("case-broken"), now)
+        # a case whose stored enterprise lost its place: working out its chain raises
+        uow.session.execute(update(cases).where(cases.c.case_id == "case-broken")
+                            .values(enterprise={"name": "坏数据"}))
+    container = container_factory(NotificationsService, make_config(sqlite_url, seconds=0.3))
+    container.start()
+
+    def actions(case_id):
+        with database.session() as session:
+            return session.execute(select(audit_entries.c.action).where(
+                audit_entries.c.case_id == case_id)).scalars().all()
+
+    eventually(lambda: "escalated" in actions("case-good"), timeout=10)
+    eventually(lambda: "deadline_postponed" in actions("case-broken"), timeout=10)
+    assert "escalated" not in actions("case-broken")
     database.engine.dispose()
