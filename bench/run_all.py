@@ -41,6 +41,7 @@ def run(name, timeout):
     command = [sys.executable, str(BENCH / f"{name}.py")]
     print(f"\n## {name}: {' '.join(command)}", flush=True)
     started = time.perf_counter()
+    load_before = round(os.getloadavg()[0], 2)
     figures, lines = None, []
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=BENCH.parent)
     timed_out = []
@@ -62,8 +63,11 @@ def run(name, timeout):
                 break
             except json.JSONDecodeError:
                 continue
+    # The machine is shared: a busy one (load above its 2 cores) explains slow figures.
     return {"command": " ".join(["python", f"bench/{name}.py"]), "returncode": returncode,
-            "seconds": round(time.perf_counter() - started, 1), "figures": figures}
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_average_1m": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
+            "figures": figures}
 
 
 def scalar(value):
@@ -107,6 +111,10 @@ def table(results) -> str:
         figures = {k: v for k, v in figures.items() if k != "benchmark"}
         for figure, value in rows("", figures):
             lines.append(f"| {name} | {figure} | {value.replace('|', '/')} |")
+        load = record.get("load_average_1m")
+        if load:
+            lines.append(f"| {name} | run: {record['seconds']:,} s, load average (1 min) "
+                         f"before / after | {load['before']} / {load['after']} |")
     return "\n".join(lines)
 
 
