@@ -102,10 +102,18 @@ def chain(session, enterprise: dict) -> list[Link]:
     path = list(enterprise.get("path") or [])
     if not path or path[-1] != enterprise["community_code"]:
         path.append(enterprise["community_code"])
-    known = {row.code: row for row in session.execute(
-        select(organizations).where(organizations.c.code.in_(path)))}
-    contacts = {row.code: row.contacts for row in session.execute(
-        select(organization_contacts).where(organization_contacts.c.code.in_(path)))}
+    # One query: contacts may be known for a code the organizations table has not got yet.
+    codes = select(organizations.c.code.label("code")).where(organizations.c.code.in_(path)) \
+        .union(select(organization_contacts.c.code).where(
+            organization_contacts.c.code.in_(path))).subquery()
+    rows = session.execute(
+        select(codes.c.code, organizations.c.tier, organizations.c.name,
+               organizations.c.party_name, organization_contacts.c.contacts)
+        .select_from(codes)
+        .outerjoin(organizations, organizations.c.code == codes.c.code)
+        .outerjoin(organization_contacts, organization_contacts.c.code == codes.c.code)).all()
+    known = {row.code: row for row in rows if row.tier is not None}
+    contacts = {row.code: row.contacts for row in rows if row.contacts}
     links, seen = [], set()
     for position, code in enumerate(reversed(path)):
         row = known.get(code)
