@@ -13,7 +13,6 @@ Config keys (nameko config first, then the environment, then the default):
 
 import logging
 import os
-import uuid
 from datetime import UTC, datetime
 
 from nameko.extensions import DependencyProvider
@@ -58,10 +57,7 @@ class Clock(DependencyProvider):
 
 
 class NotifierProvider(DependencyProvider):
-    """The policy and the channels, loaded and checked once when the container starts.
-
-    ``holder`` names this container in the rows it claims (deadlines, deliveries).
-    """
+    """The policy and the channels, loaded and checked once when the container starts."""
 
     def setup(self):
         config = self.container.config
@@ -75,7 +71,6 @@ class NotifierProvider(DependencyProvider):
         channels = {"inbox": InboxChannel(),
                     "webhook": WebhookChannel(secret, timeout=policy.webhook_timeout)}
         self.notifier = Notifier(policy, channels)
-        self.notifier.holder = uuid.uuid4().hex
 
     def get_dependency(self, worker_ctx):
         return self.notifier

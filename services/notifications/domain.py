@@ -178,9 +178,10 @@ class Notifier:
     Every public method takes the unit of work to act in and the time ``now``.
     """
 
-    def __init__(self, policy, channels: dict):
+    def __init__(self, policy, channels: dict, holder: str | None = None):
         self.policy = policy
         self.channels = channels
+        self.holder = holder or new_id()  # names this process in the rows it claims
 
     # --- case events ---------------------------------------------------------------------
 
