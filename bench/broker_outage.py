@@ -3,8 +3,9 @@
     .venv/bin/python bench/broker_outage.py [--outage 10] [--rate 50] [--backend sqlite]
 
 STOPS THE LOCAL BROKER (``rabbitmqctl stop_app`` ... ``start_app``) for everyone on this
-machine: run it when no test suite is running. The test suite proves the same property
-with a TCP proxy instead (tests/e2e/test_broker_outage.py).
+machine: run it when no test suite is running (it waits up to ``--wait-quiet`` seconds
+for other connections to the broker to go, then stops it anyway). The test suite proves
+the same property with a TCP proxy instead (tests/e2e/test_broker_outage.py).
 
 A RegistryService runs in this process (nameko container, vhost of its own) on a fresh
 database holding the sample district's organizations. A writer registers enterprises
@@ -117,6 +118,29 @@ class Writer:
         self._thread.wait()
 
 
+def other_connections(amqp_uri):
+    """Connections to the broker from outside this benchmark's vhost (others' tests)."""
+    from urllib.parse import unquote, urlsplit
+
+    from _support import MANAGEMENT_URI
+    from nameko.testing.rabbit import Client
+
+    ours = unquote(urlsplit(amqp_uri).path.lstrip("/"))
+    return [c for c in Client(MANAGEMENT_URI).get_connections() if c.get("vhost") != ours]
+
+
+def wait_for_quiet(amqp_uri, seconds):
+    """Waits up to ``seconds`` for nobody else to be on the broker; returns how many
+    connections were still open from elsewhere when it stops waiting."""
+    deadline = time.monotonic() + seconds
+    while True:
+        others = len(other_connections(amqp_uri))
+        if not others or time.monotonic() >= deadline:
+            return others
+        print(f"waiting: {others} connections from elsewhere on the broker", flush=True)
+        eventlet.sleep(5)
+
+
 def rabbitmqctl(command):
     started = time.monotonic()
     subprocess.run(["rabbitmqctl", command], check=True, capture_output=True, timeout=120)
@@ -161,7 +185,9 @@ def run(args, url, amqp_uri):
     writer = Writer(db, args.rate, sample.community_codes()).start()
     try:
         eventlet.sleep(args.before)
-        print(f"stopping the broker for {args.outage:g}s ...", flush=True)
+        others = wait_for_quiet(amqp_uri, args.wait_quiet)
+        print(f"stopping the broker for {args.outage:g}s ({others} connections from "
+              "elsewhere) ...", flush=True)
         stopping = rabbitmqctl("stop_app")
         stopped_at = time.monotonic()
         try:
@@ -201,6 +227,7 @@ def run(args, url, amqp_uri):
         "first_event_after_restart_s": round(min(after) - back_at, 2) if after else None,
         "caught_up_after_restart_s": round(last_needed - back_at, 2),
         "consumer_reconnects": recorder.reconnects,
+        "other_connections_at_stop": others,
     }
 
 
@@ -211,6 +238,8 @@ def main():
     parser.add_argument("--before", type=float, default=5.0)
     parser.add_argument("--after", type=float, default=5.0)
     parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
+    parser.add_argument("--wait-quiet", type=float, default=120,
+                        help="seconds to wait for other broker users to leave before the stop")
     args = parser.parse_args()
     with broker_vhost("gonghui-bench-outage") as amqp_uri, database(args.backend) as url:
         result = run(args, url, amqp_uri)
