@@ -234,9 +234,17 @@ class TcpProxy:
             pass
         finally:
             # one side closed: close both (a half-open AMQP connection is of no use)
-            for client, (upstream, _) in list(self._pipes.items()):
+            import eventlet
+
+            for client, (upstream, pumps) in list(self._pipes.items()):
                 if source in (client, upstream):
                     self._pipes.pop(client, None)
+                    # Stop the other pump first: left waiting on a closed socket, its hub
+                    # listener outlives the fd, and whatever reuses the fd number next
+                    # (a psycopg2 connection) fails with "Second simultaneous read".
+                    for pump in pumps:
+                        if pump is not eventlet.getcurrent():
+                            pump.kill()
                     client.close()
                     upstream.close()
 

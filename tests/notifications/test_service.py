@@ -326,3 +326,44 @@ def test_a_deadline_that_cannot_fire_is_postponed_and_does_not_hold_up_the_other
     eventually(lambda: "deadline_postponed" in actions("case-broken"), timeout=10)
     assert "escalated" not in actions("case-broken")
     database.engine.dispose()
+
+
+def test_deadlines_keep_firing_through_a_broker_outage_and_every_event_gets_out(
+        container_factory, make_config, db_url, rabbit_config, tcp_proxy, tap):
+    """The broker is cut while escalations fall due: they happen anyway (the database is
+    all they need) and their events leave once the broker is back, none lost."""
+    cases = 8
+    database = open_database(db_url, "notifications", MIGRATIONS)
+    notifier = Notifier(Policy.load(fast_policy(1.0)),
+                        {"inbox": InboxChannel(), "webhook": RecordingChannel()})
+    proxy = tcp_proxy(5672)
+    config = make_config(db_url, seconds=1.0)
+    config["AMQP_URI"] = proxy.rewrite(rabbit_config["AMQP_URI"])
+    container = container_factory(NotificationsService, config)
+    container.start()
+    with database.unit_of_work() as uow:
+        seed_chain(uow.session)
+        for n in range(cases):
+            notifier.open_case(uow, opened(f"case-{n}"), datetime.now(UTC))
+
+    proxy.cut()
+    eventlet.sleep(3.5)  # community -> street -> district, then the top of the chain
+    with database.session() as session:
+        escalated = session.execute(select(func.count()).where(
+            audit_entries.c.action == "escalated")).scalar()
+    assert escalated == 2 * cases  # fired while the broker was away
+    proxy.restore()
+
+    seen = {}
+
+    def all_out():
+        for type_, data in tap():
+            if type_ == "case_escalated":
+                seen.setdefault((data["case_id"], data["to_tier"]), 0)
+                seen[(data["case_id"], data["to_tier"])] += 1
+        return len(seen) == 2 * cases
+
+    eventually(all_out, timeout=30)
+    assert set(seen) == {(f"case-{n}", tier) for n in range(cases)
+                         for tier in ("street", "district")}
+    database.engine.dispose()
