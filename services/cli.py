@@ -75,8 +75,12 @@ def _optional_module(module: str):
 
 
 def prepare_services():
-    """Migrate, then seed what a first run needs (sample district, an admin token)."""
+    """Migrate every service database, then seed what a first run needs (sample district,
+    an admin token) through the services' optional ``setup.prepare`` hooks."""
+    from shared.db import migrate as upgrade
+
     for name in SERVICES:
+        upgrade(database_url(name), migrations_dir(name))
         setup = _optional_module(f"services.{name}.setup")
         if setup is None:
             continue
@@ -94,41 +98,49 @@ def up(only):
     names = [name for name in SERVICES if not only or name in only]
     children = {}
     env = dict(os.environ, DATABASE_MIGRATE="0")  # migrated above, once
-    for name in names:
-        children[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.serve", name], env=env, cwd=ROOT
-        )
-        click.echo(f"started {name} (pid {children[name].pid}, "
-                   f"http://127.0.0.1:{http_port(name)})")
-    click.echo("all services started; Ctrl-C stops them")
-
     stopping = False
 
     def stop(*_):
         nonlocal stopping
         stopping = True
 
+    # Our own handlers: a shell may start us with SIGINT ignored, and children in their
+    # own sessions get exactly one SIGTERM from here (nameko's graceful stop) rather than
+    # a terminal's SIGINT and our SIGTERM racing each other.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    try:
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    click.echo(f"{name} exited with {child.returncode}; stopping the rest")
-                    stopping = True
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    for name in names:
+        children[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.serve", name], env=env, cwd=ROOT,
+            start_new_session=True,
+        )
+        click.echo(f"started {name} (pid {children[name].pid}, "
+                   f"http://127.0.0.1:{http_port(name)})")
+    click.echo("all services started; Ctrl-C stops them")
+
+    crashed = []
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None and not stopping:
+                click.echo(f"{name} exited with {child.returncode}; stopping the rest")
+                crashed.append(name)
+                stopping = True
+        time.sleep(0.2)
+    click.echo("stopping")
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 20
     for name, child in children.items():
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             click.echo(f"{name} did not stop in time; killing it")
             child.kill()
+            child.wait()
     click.echo("stopped")
+    if crashed:
+        raise SystemExit(1)
 
 
 @main.group()

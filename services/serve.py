@@ -2,10 +2,15 @@
 
 This is the container command (exec form, so SIGTERM reaches nameko's runner, which
 stops the service gracefully). eventlet must patch the standard library before anything
-else imports it, hence the first two lines.
+else imports it, hence the first lines.
 """
 
-import eventlet
+import warnings
+
+# eventlet announces its bugfix-only status on import; nameko 2.x needs it regardless.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
