@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import String, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 
 from services.membership import domain, readmodel
 from services.membership.models import enterprises, imports, memberships, workers
@@ -147,8 +148,37 @@ class Importer:
         session = uow.session
         postgres = session.get_bind().dialect.name == "postgresql"
         started = time.perf_counter()
-        # Workers already known (an earlier import, an application): fine unless they hold
-        # a current membership, which would make two unions at once.
+        fresh, again = None, []
+        if postgres and _can_copy():
+            # Optimistic: most imported people are new, and the unique index on id_hash
+            # says so for free. Only a batch holding a known worker pays for the lookup.
+            try:
+                with session.begin_nested():
+                    self._store(session, good, [], postgres)
+                fresh = good
+            except (IntegrityError, psycopg2_errors().UniqueViolation):
+                fresh = None
+        if fresh is None:
+            fresh, again = self._split_known(session, good, result)
+            started = self._lap("look up known workers", started)
+            self._store(session, fresh, again, postgres)
+        started = self._lap("write workers and memberships", started)
+        counts = Counter(row[4] for row in fresh)
+        counts.update(row[4] for _, row in again)
+        readmodel.add_members_bulk(session, counts, self.targets)
+        started = self._lap("update join-rate counters", started)
+        imported = len(fresh) + len(again)
+        result.imported += imported
+        result.batches += 1
+        uow.publish("members_imported", {
+            "import_id": result.import_id, "batch": result.batches, "imported": imported,
+            "rejected": result.rejected, "counts": dict(sorted(counts.items()))},
+            subject=str(result.import_id))
+        self._lap("publish the batch event", started)
+
+    def _split_known(self, session, good, result):
+        """Workers already known (an earlier import, an application) are fine unless they
+        hold a current membership, which would make two unions at once."""
         existing = self._existing(session, [row[2] for row in good])
         fresh, again = [], []
         for row in good:
@@ -160,7 +190,10 @@ class Importer:
                              f"already a member (membership {found[1]}); transfer instead")
             else:
                 again.append((found[0], row))
-        started = self._lap("look up known workers", started)
+        return fresh, again
+
+    def _store(self, session, fresh, again, postgres):
+        """New workers plus an active membership for each of ``fresh`` and ``again``."""
         worker_ids = self._ids(session, "workers", len(fresh), postgres)
         membership_ids = self._ids(session, "memberships", len(fresh) + len(again), postgres)
         now = datetime.now(UTC)
@@ -190,19 +223,6 @@ class Importer:
                             "enterprise_credit_code, status, channel, decided_at) VALUES "
                             "(?, ?, ?, ?, ?, ?, ?)",
                             [(*row[:6], row[6].isoformat(sep=" ")) for row in member_rows])
-        started = self._lap("write workers and memberships", started)
-        counts = Counter(row[4] for row in fresh)
-        counts.update(row[4] for _, row in again)
-        readmodel.add_members_bulk(session, counts, self.targets)
-        started = self._lap("update join-rate counters", started)
-        imported = len(member_rows)
-        result.imported += imported
-        result.batches += 1
-        uow.publish("members_imported", {
-            "import_id": result.import_id, "batch": result.batches, "imported": imported,
-            "rejected": result.rejected, "counts": dict(sorted(counts.items()))},
-            subject=str(result.import_id))
-        self._lap("publish the batch event", started)
 
     @staticmethod
     def _existing(session, hashes):
@@ -320,6 +340,12 @@ def _checked_in_process(rows, size, state, depth=3):
         if child.is_alive():
             child.terminate()
         child.join()
+
+
+def psycopg2_errors():
+    import psycopg2.errors
+
+    return psycopg2.errors
 
 
 def _can_copy() -> bool:

@@ -104,3 +104,42 @@ def test_rows_checked_in_a_forked_process_give_the_same_result(sqlite_district, 
                                   progress=False, checker_process=True)
     assert (result.rows, result.imported, result.rejected) == (4, 2, 2)
     assert [error[:2] for error in result.errors] == [(3, "id_number"), (4, "id_number")]
+
+
+@pytest.fixture
+def blocking_postgres():
+    """Call it to take psycogreen's wait callback off psycopg2, as in the CLI (COPY is then
+    allowed); it is put back after the test."""
+    import psycopg2.extensions
+
+    callback = psycopg2.extensions.get_wait_callback()
+    yield lambda: psycopg2.extensions.set_wait_callback(None)
+    psycopg2.extensions.set_wait_callback(callback)
+
+
+def test_postgresql_copies_new_members_and_finds_known_ones_on_a_second_run(
+        db_url, keys, tmp_path, blocking_postgres):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("COPY is PostgreSQL's")
+    from services.membership.service import MIGRATIONS
+    from shared.db import open_database
+    from tests.membership.conftest import load_registry
+
+    database = open_database(db_url, "membership", MIGRATIONS)
+    blocking_postgres()
+    assert importer._can_copy()
+    load_registry(database)
+    first = write_csv(tmp_path / "a.csv", [("张三", id_number(1), "", HUAWEI),
+                                           ("李四", id_number(2), "13800138000", SMALL)])
+    assert importer.import_file(database, keys, first, None, progress=False).imported == 2
+    second = write_csv(tmp_path / "b.csv", [("张三", id_number(1), "", HUAWEI),
+                                            ("王五", id_number(3), "", OTHER)])
+    again = importer.import_file(database, keys, second, None, progress=False)
+    assert (again.imported, again.rejected) == (1, 1)
+    assert "already a member" in again.errors[0][2]
+    with database.session() as session:
+        assert readmodel.join_rate(session, NANKENG).members == 2
+        assert readmodel.join_rate(session, GANGTOU).members == 1
+        total = session.execute(select(func.count()).select_from(memberships)).scalar()
+    assert total == 3
+    database.engine.dispose()
