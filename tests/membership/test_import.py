@@ -143,3 +143,25 @@ def test_postgresql_copies_new_members_and_finds_known_ones_on_a_second_run(
         total = session.execute(select(func.count()).select_from(memberships)).scalar()
     assert total == 3
     database.engine.dispose()
+
+
+def test_the_cli_imports_a_file_and_points_to_its_report(sqlite_district, tmp_path,
+                                                         monkeypatch):
+    from click.testing import CliRunner
+
+    from services.membership.cli import cli
+    from tests.membership.conftest import TEST_KEY
+
+    monkeypatch.setenv("MEMBERSHIP_DATABASE_URL", str(sqlite_district.engine.url))
+    monkeypatch.setenv("MEMBERSHIP_PII_KEY", TEST_KEY)
+    source = write_csv(tmp_path / "m.csv", [("张三", id_number(1), "", HUAWEI),
+                                            ("李四", "bad", "", SMALL)])
+    report = tmp_path / "errors.csv"
+    out = CliRunner().invoke(cli, ["import", str(source), "--report", str(report),
+                                   "--no-progress"])
+    assert out.exit_code == 0, out.output
+    assert f"1 imported, 1 rejected of 2 rows; see {report}" in out.output
+    assert report.read_text(encoding="utf-8").splitlines()[1].startswith("3,id_number,")
+    rate = CliRunner().invoke(cli, ["join-rate", NANKENG])
+    assert '"members": 1' in rate.output
+    assert CliRunner().invoke(cli, ["join-rate", "nowhere"]).exit_code == 1
