@@ -171,11 +171,12 @@ def notification_latencies(url, scheduled_by_name, timeout=30):
 
     db = open_database(url, "notifications", run_migrations=False)
     deadline = time.monotonic() + timeout
-    query = (select(cases.c.enterprise, func.max(notifications.c.notified_at),
-                    func.count())
-             .join(notifications, notifications.c.case_id == cases.c.case_id)
-             .where(notifications.c.reason == "opened")
-             .group_by(cases.c.case_id, cases.c.enterprise))
+    told = (select(notifications.c.case_id, func.max(notifications.c.notified_at).label("last"),
+                   func.count().label("count"))
+            .where(notifications.c.reason == "opened")
+            .group_by(notifications.c.case_id).subquery())
+    query = (select(cases.c.enterprise, told.c.last, told.c.count)
+             .join(told, told.c.case_id == cases.c.case_id))
     rows = []
     while time.monotonic() < deadline:
         with db.session() as session:

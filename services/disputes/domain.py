@@ -15,6 +15,7 @@ events); the service calls them and nothing here knows about nameko.
 """
 
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -78,35 +79,46 @@ def _new_id() -> str:
 
 # --- policies -------------------------------------------------------------------------
 
+POLICY_LIST_SECONDS = 5.0  # how long a replica may not see another's newly published version
+
+
 def policy_in_force(session, kind: str, at: datetime) -> tuple[int, dict]:
     """(version, validated body) of the ``kind`` policy in force at ``at``."""
-    row = session.execute(
-        select(policies.c.version, policies.c.body)
-        .where(policies.c.kind == kind, policies.c.effective_from <= at)
-        .order_by(policies.c.effective_from.desc(), policies.c.version.desc()).limit(1)
-    ).first()
-    if row is None:
+    in_force = [(effective, version) for effective, version in _versions(session, kind)
+                if effective <= at]
+    if not in_force:
         raise Conflict(f"no {kind} policy is in force at {at.isoformat()}")
-    return row.version, _loaded(session, kind, row.version, row.body)
+    version = max(in_force)[1]
+    return version, policy_version(session, kind, version)
 
 
-def policy_version(session, kind: str, version: int) -> dict:
-    row = session.execute(
-        select(policies.c.body).where(policies.c.kind == kind, policies.c.version == version)
-    ).first()
-    if row is None:
-        raise NotFound(f"no {kind} policy version {version}")
-    return _loaded(session, kind, version, row.body)
+_VERSIONS = {}
 
 
-# A published version never changes, so each is validated once per process and database.
+def _versions(session, kind) -> list:
+    """(effective_from, version) of every version: a tiny list, read every few seconds
+    rather than on every report."""
+    key = (str(session.get_bind().url), kind)
+    cached = _VERSIONS.get(key)
+    if cached is None or time.monotonic() - cached[0] > POLICY_LIST_SECONDS:
+        rows = session.execute(select(policies.c.effective_from, policies.c.version)
+                               .where(policies.c.kind == kind)).all()
+        cached = _VERSIONS[key] = (time.monotonic(), [(as_utc(e), v) for e, v in rows])
+    return cached[1]
+
+
+# A published version never changes, so each is read and validated once per process.
 _LOADED = {}
 
 
-def _loaded(session, kind, version, body) -> dict:
+def policy_version(session, kind: str, version: int) -> dict:
     key = (str(session.get_bind().url), kind, version)
     if key not in _LOADED:
-        _LOADED[key] = policy.load(kind, body)
+        row = session.execute(select(policies.c.body).where(
+            policies.c.kind == kind, policies.c.version == version)).first()
+        if row is None:
+            raise NotFound(f"no {kind} policy version {version}")
+        _LOADED[key] = policy.load(kind, row.body)
     return _LOADED[key]
 
 
@@ -124,6 +136,7 @@ def publish_policy(session, kind, body, effective_from, actor, now) -> int:
         kind=kind, version=version, effective_from=effective_from, body=body,
         published_by=actor["user"], published_at=now,
     ))
+    _VERSIONS.pop((str(session.get_bind().url), kind), None)  # this replica sees it at once
     return version
 
 
@@ -261,14 +274,19 @@ def check_rate(session, limits: list[tuple[str, str, int, int]], now: datetime) 
     Counted in the database so every replica sees the same totals. Two requests racing
     at the very edge of a limit may both pass: a limit, not an exact quota.
     """
-    for scope, key, limit, window in limits:
-        since = now - timedelta(seconds=window)
-        hits = session.execute(
-            select(func.count(), func.min(rate_hits.c.at))
-            .where(rate_hits.c.key == key, rate_hits.c.at > since)
-        ).one()
-        if hits[0] >= limit:
-            oldest = as_utc(hits[1]) or now
+    if not limits:
+        return
+    # One query counts every key, each over its own window.
+    columns = []
+    for _scope, key, _limit, window in limits:
+        inside = (rate_hits.c.key == key, rate_hits.c.at > now - timedelta(seconds=window))
+        columns += [select(func.count()).where(*inside).scalar_subquery(),
+                    select(func.min(rate_hits.c.at)).where(*inside).scalar_subquery()]
+    row = session.execute(select(*columns)).one()
+    for number, (scope, _key, limit, window) in enumerate(limits):
+        hits, oldest = row[2 * number], row[2 * number + 1]
+        if hits >= limit:
+            oldest = as_utc(oldest) or now
             retry_after = max(1, int((oldest + timedelta(seconds=window) - now)
                                      .total_seconds()) + 1)
             raise TooManyRequests(
@@ -277,8 +295,7 @@ def check_rate(session, limits: list[tuple[str, str, int, int]], now: datetime) 
                 {"scope": scope, "limit": limit, "window_seconds": window,
                  "retry_after": retry_after},
             )
-    for _scope, key, _limit, _window in limits:
-        session.execute(insert(rate_hits).values(key=key, at=now))
+    session.execute(insert(rate_hits), [{"key": key, "at": now} for _s, key, _l, _w in limits])
 
 
 def _duration(seconds: int) -> str:
@@ -296,18 +313,15 @@ def purge_rate_hits(session, older_than: datetime) -> int:
 # --- grading --------------------------------------------------------------------------
 
 def grading_facts(session, case, now: datetime) -> policy.GradingFacts:
-    prior = session.execute(
-        select(func.count()).select_from(cases).where(
-            cases.c.enterprise_key == case.enterprise_key, cases.c.id != case.id,
-            cases.c.status.in_(("verified", "handling", "resolved", "closed")),
-            cases.c.opened_at < case.opened_at)
-    ).scalar()
-    irregular = session.execute(
-        select(func.count()).select_from(visits).where(
-            visits.c.enterprise_key == case.enterprise_key,
-            visits.c.irregular_practice.is_(True),
-            visits.c.at >= now - IRREGULAR_LOOKBACK)
-    ).scalar()
+    prior = (select(func.count()).select_from(cases).where(
+        cases.c.enterprise_key == case.enterprise_key, cases.c.id != case.id,
+        cases.c.status.in_(("verified", "handling", "resolved", "closed")),
+        cases.c.opened_at < case.opened_at).scalar_subquery())
+    irregular = (select(func.count()).select_from(visits).where(
+        visits.c.enterprise_key == case.enterprise_key,
+        visits.c.irregular_practice.is_(True),
+        visits.c.at >= now - IRREGULAR_LOOKBACK).scalar_subquery())
+    prior, irregular = session.execute(select(prior, irregular)).one()
     expected = as_utc(case.expected_at)
     return policy.GradingFacts(
         category=case.category, workers_affected=case.workers_affected,
