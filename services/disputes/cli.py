@@ -1,0 +1,58 @@
+"""``gonghui disputes ...``: the sample statistics and the policies.
+
+    gonghui disputes load-sample        the articles' figures (嶂背, district 2014-2015)
+    gonghui disputes stats longgang.longcheng.zhangbei --year 2015
+    gonghui disputes policies rewards   every version of the reward rules (奖励办法)
+
+They work on the disputes database directly (DISPUTES_DATABASE_URL).
+"""
+
+import json
+
+import click
+
+from services.disputes import domain, sample, statistics
+from services.disputes.service import MIGRATIONS
+from shared.config import database_url
+from shared.db import open_database
+
+
+def _database():
+    return open_database(database_url("disputes"), "disputes", MIGRATIONS)
+
+
+@click.group()
+def cli():
+    """Dispute early warning: sample statistics, figures, policies."""
+
+
+@cli.command("load-sample")
+def load_sample():
+    """Load the sample of handled disputes and visits (once)."""
+    db = _database()
+    with db.session() as session:
+        if statistics.statistics(session)["disputes"]:
+            raise click.ClickException("the disputes database already holds cases; the "
+                                       "sample goes into an empty one only")
+    with db.unit_of_work() as uow:
+        loaded = sample.load_sample(uow.session)
+    click.echo(f"loaded {loaded['cases']:,} handled disputes and {loaded['visits']:,} visits")
+
+
+@cli.command("stats")
+@click.argument("code", required=False)
+@click.option("--year", type=int, help="one calendar year (China time)")
+def stats(code, year):
+    """Statistics of a district, street or community subtree (all when no code)."""
+    with _database().session() as session:
+        click.echo(json.dumps(statistics.statistics(session, code, year), ensure_ascii=False,
+                              indent=2))
+
+
+@cli.command("policies")
+@click.argument("kind", type=click.Choice(["grading", "rewards"]))
+def policies(kind):
+    """Every version of a policy, with the date it came into force."""
+    with _database().session() as session:
+        click.echo(json.dumps(domain.list_policies(session, kind), ensure_ascii=False,
+                              indent=2, default=str))

@@ -1,0 +1,28 @@
+"""``gonghui disputes ...`` and the first-run hook."""
+
+import json
+
+from click.testing import CliRunner
+
+from services.disputes import cli, setup
+from services.disputes.service import MIGRATIONS
+
+
+def run(monkeypatch, url, *args):
+    monkeypatch.setenv("DISPUTES_DATABASE_URL", url)
+    return CliRunner().invoke(cli.cli, list(args))
+
+
+def test_first_run_migrates_then_the_sample_loads_once_and_answers_stats(monkeypatch,
+                                                                          sqlite_url):
+    assert list(setup.prepare(sqlite_url, MIGRATIONS)) == ["migrated"]
+    loaded = run(monkeypatch, sqlite_url, "load-sample")
+    assert loaded.exit_code == 0, loaded.output
+    assert "7,164 handled disputes" in loaded.output
+    again = run(monkeypatch, sqlite_url, "load-sample")
+    assert again.exit_code != 0 and "empty one only" in again.output
+    figures = run(monkeypatch, sqlite_url, "stats", "longgang.longcheng.zhangbei",
+                  "--year", "2015")
+    assert json.loads(figures.output)["wage_flight"]["workers"] == 193
+    rules = run(monkeypatch, sqlite_url, "policies", "rewards")
+    assert json.loads(rules.output)[0]["body"]["monthly_cap"] == "3000"
