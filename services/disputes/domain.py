@@ -170,15 +170,26 @@ def _scope_clause(table, code: str):
 
 # --- the registry read model ----------------------------------------------------------
 
-def apply_organization(session, data: dict) -> None:
+# Handlers run concurrently, so a registry event may be applied after a later one about
+# the same row: each row keeps the time of the event it came from (``as_of``) and an
+# older snapshot is ignored.
+
+def _older(row_as_of, as_of) -> bool:
+    return as_of is not None and row_as_of is not None and as_utc(row_as_of) > as_of
+
+
+def apply_organization(session, data: dict, as_of: datetime | None = None) -> None:
     """Upsert from any organization event; a move re-roots the local subtree's paths."""
     old = session.execute(
-        select(organizations.c.path).where(organizations.c.code == data["code"])
+        select(organizations.c.path, organizations.c.as_of)
+        .where(organizations.c.code == data["code"])
     ).first()
     values = {"name": data["name"], "kind": data["kind"], "tier": data["tier"],
-              "path": list(data["path"])}
+              "path": list(data["path"]), "as_of": as_of}
     if old is None:
         session.execute(insert(organizations).values(code=data["code"], **values))
+        return
+    if _older(old.as_of, as_of):
         return
     session.execute(update(organizations).where(organizations.c.code == data["code"])
                     .values(**values))
@@ -190,16 +201,19 @@ def apply_organization(session, data: dict) -> None:
                                 .values(path=values["path"] + list(row.path[depth:])))
 
 
-def apply_enterprise(session, data: dict) -> None:
+def apply_enterprise(session, data: dict, as_of: datetime | None = None) -> None:
     values = {"name": data["name"], "address": data.get("address"),
               "community_code": data["community_code"], "path": list(data["path"]),
               "headcount": data["headcount"], "key_enterprise": data["key_enterprise"],
-              "status": data["status"]}
-    done = session.execute(update(enterprises)
-                           .where(enterprises.c.credit_code == data["credit_code"])
-                           .values(**values))
-    if done.rowcount == 0:
+              "status": data["status"], "as_of": as_of}
+    old = session.execute(select(enterprises.c.as_of).where(
+        enterprises.c.credit_code == data["credit_code"])).first()
+    if old is None:
         session.execute(insert(enterprises).values(credit_code=data["credit_code"], **values))
+    elif not _older(old.as_of, as_of):
+        session.execute(update(enterprises)
+                        .where(enterprises.c.credit_code == data["credit_code"])
+                        .values(**values))
 
 
 def organization(session, code: str):

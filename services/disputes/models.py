@@ -62,6 +62,7 @@ organizations = Table(
     Column("kind", String(40), nullable=False),
     Column("tier", String(20), nullable=False),
     Column("path", JSON, nullable=False),  # district .. itself
+    _at("as_of", nullable=True),  # time of the registry event this row is from
 )
 
 enterprises = Table(
@@ -74,6 +75,7 @@ enterprises = Table(
     Column("headcount", Integer, nullable=False),
     Column("key_enterprise", Boolean, nullable=False),
     Column("status", String(10), nullable=False),
+    _at("as_of", nullable=True),
 )
 
 # --- informants ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ notifications' ``case_acknowledged`` (a line in the case timeline).
 
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 
 from nameko.rpc import rpc
@@ -250,7 +251,7 @@ class DisputesService(OpsEndpoints):
         with self.db.unit_of_work() as uow:
             if uow.is_duplicate(event):
                 return
-            apply(uow.session, event.data)
+            apply(uow.session, event.data, datetime.fromisoformat(event.time))
 
     @event_handler("registry", "organization_registered")
     def handle_organization_registered(self, event):
@@ -282,4 +283,6 @@ class DisputesService(OpsEndpoints):
 
     @event_handler("notifications", "case_acknowledged")
     def handle_case_acknowledged(self, event):
-        self._apply(event, domain.apply_acknowledgement)
+        with self.db.unit_of_work() as uow:
+            if not uow.is_duplicate(event):
+                domain.apply_acknowledgement(uow.session, event.data)

@@ -174,3 +174,23 @@ def test_an_acknowledgement_from_notifications_is_a_line_in_the_timeline(sqlite_
     last = view(sqlite_database, case_id)["timeline"][-1]
     assert (last["kind"], last["actor"], last["detail"]) == (
         "acknowledged", "李主席", {"organization_code": NANKENG})
+
+
+def test_an_older_registry_snapshot_arriving_late_changes_nothing(sqlite_database):
+    from tests.disputes.conftest import ENTERPRISES
+
+    newer = dict(ENTERPRISES[0], key_enterprise=True)
+    with sqlite_database.unit_of_work() as uow:
+        domain.apply_enterprise(uow.session, newer, at(2025, 3, 2))
+        domain.apply_enterprise(uow.session, ENTERPRISES[0], at(2025, 3, 1))  # late, stale
+        domain.apply_organization(uow.session, {
+            "code": NANKENG, "name": "南坑社区工联会（新）", "kind": "community_federation",
+            "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
+            at(2025, 3, 2))
+        domain.apply_organization(uow.session, {
+            "code": NANKENG, "name": "旧名", "kind": "community_federation",
+            "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
+            at(2025, 3, 1))
+        assert domain.organization(uow.session, NANKENG).name == "南坑社区工联会（新）"
+    case_id = file_report(sqlite_database, T0, workers_affected=2)["case_id"]
+    assert view(sqlite_database, case_id)["grade_rule"] == "urgent.key_enterprise"
