@@ -782,17 +782,17 @@ def list_cases(session, actor: dict, filters: dict) -> list[dict]:
     return [case_summary(row) for row in session.execute(query)]
 
 
-def report_by_receipt(session, code: str):
+def report_by_receipt(session, code: str, run=None):
     row = session.execute(select(reports).where(
-        reports.c.receipt_hash == identity.receipt_hash(session, code))).first()
+        reports.c.receipt_hash == identity.receipt_hash(session, code, run))).first()
     if row is None:
         raise NotFound("no report has this receipt code")
     return row
 
 
-def receipt_status(session, code: str) -> dict:
+def receipt_status(session, code: str, run=None) -> dict:
     """What an anonymous informant may see: their report's progress and reward."""
-    report = report_by_receipt(session, code)
+    report = report_by_receipt(session, code, run)
     case = _case_row(session, report.case_id)
     steps = [{"at": as_utc(t.at), "status": t.detail.get("status")}
              for t in session.execute(select(timeline).where(

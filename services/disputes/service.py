@@ -26,6 +26,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from eventlet import tpool
 from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
@@ -96,8 +97,10 @@ class DisputesService(OpsEndpoints):
                                {"identity": ["only for anonymous reports"]})
         if not officer_token:
             receipt = identity.new_receipt_code()
-            with self.db.session() as session:  # slow hash outside the write transaction
-                receipt_hash = identity.receipt_hash(session, receipt)
+            # The slow hash runs outside the write transaction, in a real thread: Argon2
+            # releases the GIL, and the service's green threads keep running meanwhile.
+            with self.db.session() as session:
+                receipt_hash = identity.receipt_hash(session, receipt, tpool.execute)
         for attempt in (1, 2):
             try:
                 with self.db.unit_of_work() as uow:
@@ -141,7 +144,7 @@ class DisputesService(OpsEndpoints):
                 domain.check_rate(uow.session, [self._limit("lookup", f"lookup:{source_key}")],
                                   domain.now_utc())
         with self.db.session() as session:
-            return domain.receipt_status(session, code)
+            return domain.receipt_status(session, code, tpool.execute)
 
     @rpc
     def my_reports(self, officer_token):
@@ -155,7 +158,8 @@ class DisputesService(OpsEndpoints):
             if officer_token:
                 informant = identity.authenticate_officer(session, officer_token).id
                 return domain.informant_rewards(session, informant)
-            report = domain.report_by_receipt(session, identity.normalize_receipt(receipt_code))
+            report = domain.report_by_receipt(
+                session, identity.normalize_receipt(receipt_code), tpool.execute)
             return domain.informant_rewards(session, report.informant_id)
 
     @rpc
