@@ -15,8 +15,9 @@ coverage; each row placed in a community of its own street) with
 Then ``statistics(code)`` latency, p50/p99 per level (target p99 <= 10 ms):
 (a) the domain call in a session, as the service runs it; (b) sequential nameko RPC
 calls to a RegistryService on the broker (a child process under eventlet, in a vhost of
-its own). The import's events are marked published first: the relay catching up on
-320,000 events is outbox_relay.py's subject, not this one's.
+its own), beside the floor: as many calls to a service that does nothing, meanwhile.
+The import's events are marked published first: the relay catching up on 320,000
+events is outbox_relay.py's subject, not this one's.
 
 Prints figures, then one JSON line.
 """
@@ -125,24 +126,40 @@ def rpc_statistics(url, amqp_uri, levels, count):
 
 def rpc_child(url, amqp_uri, levels, count):
     from nameko.containers import ServiceContainer
+    from nameko.rpc import rpc
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from services.registry.service import RegistryService
     from shared.testing import free_port
 
+    class Ping:
+        """The floor: a nameko RPC that does nothing, on the same broker at the same time."""
+
+        name = "ping"
+
+        @rpc
+        def ping(self, code):
+            return code
+
     config = {"AMQP_URI": amqp_uri, "DATABASE_URL": url, "DATABASE_MIGRATE": False,
               "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "max_workers": 10}
-    container = ServiceContainer(RegistryService, config)
-    container.start()
+    containers = [ServiceContainer(RegistryService, config), ServiceContainer(Ping, config)]
+    for container in containers:
+        container.start()
     try:
-        with ClusterRpcProxy(config) as rpc:
+        with ClusterRpcProxy(config) as cluster:
             for codes in levels.values():
                 for code in codes[:20]:
-                    rpc.registry.statistics(code)  # warm up
-            result = {level: summary(latencies(rpc.registry.statistics, codes, count, seed=13))
+                    cluster.registry.statistics(code)  # warm up
+                    cluster.ping.ping(code)
+            result = {level: summary(latencies(cluster.registry.statistics, codes, count,
+                                               seed=13))
                       for level, codes in levels.items()}
+            result["trivial_rpc_floor"] = summary(
+                latencies(cluster.ping.ping, levels["community"], count, seed=17))
     finally:
-        container.stop()
+        for container in containers:
+            container.stop()
     print(json.dumps(result))
 
 
@@ -193,6 +210,9 @@ def run_backend(backend, args):
             figures = ", ".join(f"{level} p50 {result[way][level]['p50_ms']} / p99 "
                                 f"{result[way][level]['p99_ms']} ms" for level in LEVELS)
             print(f"statistics {backend} {way}: {figures}", flush=True)
+        floor = result["rpc"]["trivial_rpc_floor"]
+        print(f"a nameko RPC doing nothing, meanwhile: p50 {floor['p50_ms']} / p99 "
+              f"{floor['p99_ms']} ms", flush=True)
         return result
 
 
