@@ -1,14 +1,15 @@
 """Bulk import of 2,000,000 members at district scale, and join-rate query latency.
 
     .venv/bin/python bench/membership_import.py [--members 2000000] [--enterprises 320000]
-        [--database-url postgresql+psycopg2://postgres@127.0.0.1:5432/test] [--rpc-calls 2000]
+        [--batch-size 20000] [--writers 2] [--rpc-calls 2000] [--progress] [--one-process]
 
-Makes a throwaway PostgreSQL database (dropped at the end), fills membership's registry
-read model with a district (11 streets, 110 communities, ``--enterprises`` enterprises,
-~2.2M workers), writes a members CSV once (cached in bench/out/, random order over the
-enterprises, 0.1% bad rows), then times the import (``gonghui membership import`` does
-the same) and ``join_rate`` queries: in the database session, and as nameko RPC calls to
-a running MembershipService. Prints figures, then one JSON line.
+Makes a throwaway PostgreSQL database and broker vhost (dropped at the end), fills
+membership's registry read model with a district (11 streets, 110 communities,
+``--enterprises`` enterprises, ~2.2M workers), writes a members CSV once (cached in
+bench/out/, random order over the enterprises, 0.1% bad rows), then times the import
+(what ``gonghui membership import`` runs) and ``join_rate`` queries: in the database
+session, and as nameko RPC calls to a running MembershipService. Prints figures and where
+the import's time went, then one JSON line.
 """
 
 import sys
@@ -21,17 +22,12 @@ if "--rpc-url" in sys.argv:  # the RPC half runs in its own process, under event
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _support import ROOT, broker_vhost, database, emit, percentile  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 from services.membership import importer, readmodel  # noqa: E402
 from services.membership.domain import id_check_digit  # noqa: E402
@@ -70,7 +66,7 @@ def district(n_enterprises, seed=7):
         rows.append({"credit_code": credit, "name": f"企业{n}", "community_code": path[-1],
                      "path": json.dumps(path), "path_key": readmodel.path_key(path),
                      "headcount": headcount, "union_status": "own" if own else "covered",
-                     "union_code": union, "status": "active", "members": 0})
+                     "union_code": union, "status": "active"})
     org_rows = [{"code": c, "name": c, "kind": k, "tier": t, "parent_code": p,
                  "path": json.dumps(path), "path_key": readmodel.path_key(path)}
                 for c, p, k, t, path in orgs]
@@ -104,14 +100,9 @@ def members_csv(path, n_members, enterprise_rows, seed=11):
     return path
 
 
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def query_latency(database, codes, n=10000):
+def query_latency(db, codes, n=10000):
     timings = []
-    with database.session() as session:
+    with db.session() as session:
         for code in random.Random(3).choices(codes, k=n):
             start = time.perf_counter()
             readmodel.join_rate(session, code)
@@ -122,22 +113,30 @@ def query_latency(database, codes, n=10000):
 def rpc_latency(url, codes, n):
     """Sequential RPC calls in a child process (nameko needs eventlet; COPY must not)."""
     import subprocess
+    import tempfile
 
-    child = subprocess.run(
-        [sys.executable, __file__, "--rpc-url", url, "--rpc-calls", str(n),
-         "--codes", json.dumps(codes)], capture_output=True, text=True, check=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(codes, handle)
+        handle.flush()
+        child = subprocess.run(
+            [sys.executable, __file__, "--rpc-url", url, "--rpc-calls", str(n),
+             "--codes", handle.name], capture_output=True, text=True, check=True)
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def _rpc_child(url, codes, n):
+    with broker_vhost("gonghui-bench-membership") as amqp_uri:
+        return _rpc_calls(url, codes, n, amqp_uri)
+
+
+def _rpc_calls(url, codes, n, amqp_uri):
     from nameko.containers import ServiceContainer
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from services.membership.service import MembershipService
     from shared.testing import free_port
 
-    vhost_uri = "amqp://guest:guest@127.0.0.1:5672/"
-    config = {"AMQP_URI": vhost_uri, "DATABASE_URL": url, "DATABASE_MIGRATE": False,
+    config = {"AMQP_URI": amqp_uri, "DATABASE_URL": url, "DATABASE_MIGRATE": False,
               "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "max_workers": 10,
               "MEMBERSHIP_PII_KEY": "22" * 32}
     container = ServiceContainer(MembershipService, config)
@@ -160,77 +159,74 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=2_000_000)
     parser.add_argument("--enterprises", type=int, default=320_000)
-    parser.add_argument("--database-url",
-                        default="postgresql+psycopg2://postgres@127.0.0.1:5432/test",
-                        help="admin URL: a throwaway database is created beside it")
     parser.add_argument("--batch-size", type=int, default=importer.BATCH)
     parser.add_argument("--rpc-calls", type=int, default=2000)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--writers", type=int, default=2,
+                        help="PostgreSQL connections writing batches at once")
     parser.add_argument("--one-process", action="store_true",
                         help="check rows in this process instead of a forked checker")
     parser.add_argument("--rpc-url", help=argparse.SUPPRESS)
     parser.add_argument("--codes", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rpc_url:
-        print(json.dumps(_rpc_child(args.rpc_url, json.loads(args.codes), args.rpc_calls)))
+        with open(args.codes) as handle:
+            codes = json.load(handle)
+        print(json.dumps(_rpc_child(args.rpc_url, codes, args.rpc_calls)))
         return
 
-    admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-    name = f"gonghui_bench_membership_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        database = open_database(url, "membership", MIGRATIONS)
-        org_rows, enterprise_rows = district(args.enterprises)
-        with database.unit_of_work() as uow:
-            uow.session.execute(insert(organizations), org_rows)
-            uow.session.execute(insert(enterprises), enterprise_rows)
-            readmodel.rebuild_counters(uow.session)
-        workers = sum(row["headcount"] for row in enterprise_rows)
-        source = members_csv(OUT / f"members-{args.members}-{args.enterprises}.csv",
-                             args.members, enterprise_rows)
-        keys = Keys(bytes(range(32)))
-        report = OUT / "membership-import-errors.csv"
-        start = time.perf_counter()
-        result = importer.import_file(database, keys, source, report, args.batch_size,
-                                      progress=args.progress,
-                                      checker_process=not args.one_process)
-        seconds = time.perf_counter() - start
-        rate = result.imported / seconds
-        print(f"import: {result.rows:,} rows, {result.imported:,} imported, "
-              f"{result.rejected:,} rejected (report {report}) in {seconds:.1f} s "
-              f"= {rate:,.0f} rows/s; {result.batches} batches of {args.batch_size:,}")
-        for phase, spent in sorted(result.seconds.items(), key=lambda item: -item[1]):
-            print(f"  {phase}: {spent:.1f} s")
-        with database.session() as session:
-            district_rate = readmodel.join_rate(session, "longgang")
-        print(f"district join rate: {district_rate.members:,} / {district_rate.workers:,} "
-              f"workers ({workers:,} in the read model)")
-        codes = [row["code"] for row in org_rows][:20000] + [
-            row["credit_code"] for row in enterprise_rows[:5000]]
-        local = query_latency(database, codes)
-        print(f"join_rate in-process ({len(local):,} queries): p50 "
-              f"{statistics.median(local):.2f} ms, p99 {percentile(local, 99):.2f} ms")
-        database.engine.dispose()
-        remote = rpc_latency(url, codes, args.rpc_calls) if args.rpc_calls else [0.0]
-        print(f"join_rate over nameko RPC ({len(remote):,} sequential calls): p50 "
-              f"{statistics.median(remote):.2f} ms, p99 {percentile(remote, 99):.2f} ms")
-        print(json.dumps({
-            "bench": "membership_import", "members": args.members,
-            "enterprises": args.enterprises, "imported": result.imported,
-            "rejected": result.rejected, "import_seconds": round(seconds, 1),
-            "import_rows_per_second": round(rate), "target_import_seconds": 60,
-            "import_phase_seconds": result.seconds,
-            "join_rate_p50_ms": round(statistics.median(local), 3),
-            "join_rate_p99_ms": round(percentile(local, 99), 3),
-            "join_rate_rpc_p50_ms": round(statistics.median(remote), 2),
-            "join_rate_rpc_p99_ms": round(percentile(remote, 99), 2),
-            "target_p99_ms": 10}))
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with database("postgresql") as url:
+        run(args, url)
+
+
+def run(args, url):
+    db = open_database(url, "membership", MIGRATIONS)
+    org_rows, enterprise_rows = district(args.enterprises)
+    with db.unit_of_work() as uow:
+        uow.session.execute(insert(organizations), org_rows)
+        uow.session.execute(insert(enterprises), enterprise_rows)
+        readmodel.rebuild_counters(uow.session)
+    workers = sum(row["headcount"] for row in enterprise_rows)
+    source = members_csv(OUT / f"members-{args.members}-{args.enterprises}.csv",
+                         args.members, enterprise_rows)
+    report = OUT / "membership-import-errors.csv"
+    load = round(os.getloadavg()[0], 2)
+    start = time.perf_counter()
+    result = importer.import_file(db, Keys(bytes(range(32))), source, report, args.batch_size,
+                                  progress=args.progress, checker_process=not args.one_process,
+                                  writers=args.writers)
+    seconds = time.perf_counter() - start
+    rate = result.imported / seconds
+    print(f"import: {result.rows:,} rows, {result.imported:,} imported, "
+          f"{result.rejected:,} rejected (report {report}) in {seconds:.1f} s "
+          f"= {rate:,.0f} rows/s; {result.batches} batches of {args.batch_size:,}; "
+          f"load average {load} at the start")
+    for phase, spent in sorted(result.seconds.items(), key=lambda item: -item[1]):
+        print(f"  {phase}: {spent:.1f} s")
+    with db.session() as session:
+        district_rate = readmodel.join_rate(session, "longgang")
+    print(f"district join rate: {district_rate.members:,} / {district_rate.workers:,} "
+          f"workers ({workers:,} in the read model)")
+    codes = [row["code"] for row in org_rows][:20000] + [
+        row["credit_code"] for row in enterprise_rows[:5000]]
+    local = query_latency(db, codes)
+    print(f"join_rate in-process ({len(local):,} queries): p50 "
+          f"{percentile(local, 0.5):.2f} ms, p99 {percentile(local, 0.99):.2f} ms")
+    db.engine.dispose()
+    remote = rpc_latency(url, codes, args.rpc_calls) if args.rpc_calls else [0.0]
+    print(f"join_rate over nameko RPC ({len(remote):,} sequential calls): p50 "
+          f"{percentile(remote, 0.5):.2f} ms, p99 {percentile(remote, 0.99):.2f} ms")
+    emit("membership_import", {
+        "members": args.members, "enterprises": args.enterprises,
+        "imported": result.imported, "rejected": result.rejected,
+        "import_seconds": round(seconds, 1), "import_rows_per_second": round(rate),
+        "target_import_seconds": 60, "load_average_at_start": load,
+        "import_phase_seconds": result.seconds,
+        "join_rate_p50_ms": round(percentile(local, 0.5), 3),
+        "join_rate_p99_ms": round(percentile(local, 0.99), 3),
+        "join_rate_rpc_p50_ms": round(percentile(remote, 0.5), 2),
+        "join_rate_rpc_p99_ms": round(percentile(remote, 0.99), 2),
+        "target_p99_ms": 10})
 
 
 if __name__ == "__main__":

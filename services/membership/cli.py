@@ -26,8 +26,10 @@ def cli():
 @click.option("--report", type=click.Path(dir_okay=False), default="import-errors.csv",
               show_default=True, help="per-row error report (line,field,message)")
 @click.option("--batch-size", default=20_000, show_default=True)
+@click.option("--writers", default=2, show_default=True,
+              help="PostgreSQL connections writing batches at once")
 @click.option("--no-progress", is_flag=True)
-def import_members(path, report, batch_size, no_progress):
+def import_members(path, report, batch_size, writers, no_progress):
     """Import members from a CSV (name,id_number,phone,enterprise_credit_code)."""
     from services.membership.importer import import_file
     from services.membership.pii import load_keys
@@ -36,7 +38,8 @@ def import_members(path, report, batch_size, no_progress):
     database = _database()
     try:
         result = import_file(database, load_keys(), path, report, batch_size,
-                             progress=not no_progress, out=sys.stderr, checker_process=True)
+                             progress=not no_progress, out=sys.stderr, checker_process=True,
+                             writers=writers)
     except ServiceError as exc:
         raise click.ClickException(f"{exc.message} {exc.details or ''}") from None
     finally:

@@ -18,8 +18,10 @@ read model are held in memory for the run.
 import csv
 import io
 import json
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -52,7 +54,7 @@ class ImportResult:
 
 class Importer:
     def __init__(self, database, keys, report=None, batch_size=BATCH, progress=None,
-                 checker_process=False):
+                 checker_process=False, writers=1):
         self.db = database
         self.keys = keys
         self.report = report  # a csv.writer, or None
@@ -61,6 +63,10 @@ class Importer:
         # Check rows in a forked process while this one writes: two cores, both busy.
         # Not inside an eventlet service (forking a green process is asking for trouble).
         self.checker_process = checker_process
+        # PostgreSQL: batches written on this many connections at once (each batch is
+        # still its own transaction). SQLite has one writer, so 1 there.
+        self.writers = writers
+        self._lock = threading.Lock()  # result, report and timings, shared by writers
         self.enterprises = {}  # credit code -> (status, union code)
         self.targets = {}  # credit code -> organizations counting its members
         self.seen = {}  # id hash -> line, over the whole file
@@ -79,17 +85,35 @@ class Importer:
         checked = (_checked_in_process(rows, self.batch_size, state) if self.checker_process
                    else (_check_rows(batch, state) for batch in _batches(rows,
                                                                         self.batch_size)))
-        started = time.perf_counter()
-        for size, good, rejects in checked:
-            started = self._lap("check rows, hash and seal (waiting for them)", started)
-            self._batch(size, good, rejects, result)
+        writers = self.writers if self.db.engine.dialect.name == "postgresql" else 1
+        if writers == 1:
             started = time.perf_counter()
+            for size, good, rejects in checked:
+                started = self._lap("check rows, hash and seal (waiting for them)", started)
+                self._commit(size, self._screen(size, good, rejects, result), result)
+                started = time.perf_counter()
+        else:
+            self._write_in_threads(checked, writers, result)
         result.seconds = {phase: round(t, 2) for phase, t in self.seconds.items()}
         with self.db.unit_of_work() as uow:
             uow.session.execute(update(imports).where(imports.c.id == import_id).values(
                 rows=result.rows, imported=result.imported, rejected=result.rejected,
                 finished_at=datetime.now(UTC)))
         return result
+
+    def _write_in_threads(self, checked, writers, result):
+        with ThreadPoolExecutor(writers, thread_name_prefix="import-writer") as pool:
+            pending = deque()
+            started = time.perf_counter()
+            for size, good, rejects in checked:
+                started = self._lap("check rows, hash and seal (waiting for them)", started)
+                unique = self._screen(size, good, rejects, result)
+                pending.append(pool.submit(self._commit, size, unique, result))
+                while len(pending) >= writers:  # bounded: at most one batch per writer
+                    pending.popleft().result()
+                started = time.perf_counter()
+            for future in pending:
+                future.result()
 
     @staticmethod
     def _columns(header):
@@ -121,28 +145,36 @@ class Importer:
 
     def _lap(self, phase, started):
         now = time.perf_counter()
-        self.seconds[phase] += now - started
+        with self._lock:
+            self.seconds[phase] += now - started
         return now
 
-    def _batch(self, size, good, rejects, result):
+    def _screen(self, size, good, rejects, result):
+        """Report a batch's bad rows, in line order; its good rows minus people already
+        seen earlier in the file (the check runs batch by batch, so this is done here)."""
         result.rows += size
         rejects = list(rejects)
         unique = []
-        for row in good:  # the same person twice in one file: across batches, so here
+        for row in good:
             first = self.seen.setdefault(row[2], row[0])
             if first != row[0]:
                 rejects.append((row[0], "id_number", f"same ID number as line {first}"))
             else:
                 unique.append(row)
-        for line, field_, message in sorted(rejects):
-            self._reject(result, line, field_, message)
+        with self._lock:
+            for line, field_, message in sorted(rejects):
+                self._reject(result, line, field_, message)
+        return unique
+
+    def _commit(self, size, unique, result):
         if unique:
             with self.db.unit_of_work() as uow:
                 self._write(uow, unique, result)
                 started = time.perf_counter()
             self._lap("commit", started)
         if self.progress is not None:
-            self.progress.update(size)
+            with self._lock:
+                self.progress.update(size)
 
     def _write(self, uow, good, result):
         session = uow.session
@@ -168,11 +200,13 @@ class Importer:
         readmodel.add_members_bulk(session, counts, self.targets)
         started = self._lap("update join-rate counters", started)
         imported = len(fresh) + len(again)
-        result.imported += imported
-        result.batches += 1
+        with self._lock:
+            result.imported += imported
+            result.batches += 1
+            batch, rejected = result.batches, result.rejected
         uow.publish("members_imported", {
-            "import_id": result.import_id, "batch": result.batches, "imported": imported,
-            "rejected": result.rejected, "counts": dict(sorted(counts.items()))},
+            "import_id": result.import_id, "batch": batch, "imported": imported,
+            "rejected": rejected, "counts": dict(sorted(counts.items()))},
             subject=str(result.import_id))
         self._lap("publish the batch event", started)
 
@@ -186,8 +220,10 @@ class Importer:
             if found is None:
                 fresh.append(row)
             elif found[1]:
-                self._reject(result, row[0], "id_number",
-                             f"already a member (membership {found[1]}); transfer instead")
+                with self._lock:
+                    self._reject(result, row[0], "id_number",
+                                 f"already a member (membership {found[1]}); transfer "
+                                 "instead")
             else:
                 again.append((found[0], row))
         return fresh, again
@@ -377,7 +413,7 @@ def count_lines(path) -> int:
 
 
 def import_file(database, keys, path, report_path=None, batch_size=BATCH, progress=True,
-                out=None, checker_process=False) -> ImportResult:
+                out=None, checker_process=False, writers=1) -> ImportResult:
     """Import a CSV file, writing the per-row error report to ``report_path``."""
     from tqdm import tqdm
 
@@ -390,7 +426,8 @@ def import_file(database, keys, path, report_path=None, batch_size=BATCH, progre
             report = csv.writer(report_file)
             report.writerow(("line", "field", "message"))
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            importer = Importer(database, keys, report, batch_size, bar, checker_process)
+            importer = Importer(database, keys, report, batch_size, bar, checker_process,
+                                writers)
             return importer.run(iter(csv.reader(handle)), str(path))
     finally:
         bar.close()

@@ -59,7 +59,6 @@ enterprises = Table(
     Column("union_status", String(10), nullable=False),
     Column("union_code", String(CODE), nullable=True),
     Column("status", String(10), nullable=False),
-    Column("members", Integer, nullable=False, server_default="0"),  # active members here
 )
 
 # Join-rate counters per organization, kept current in the transaction of every change.
@@ -88,7 +87,7 @@ memberships = Table(
     # PostgreSQL. Memberships are only written with their worker, which is never deleted.
     Column("worker_id", Id, nullable=False),
     Column("union_code", String(CODE), nullable=False),
-    Column("enterprise_credit_code", String(CODE), nullable=False, index=True),
+    Column("enterprise_credit_code", String(CODE), nullable=False),
     Column("status", String(12), nullable=False),
     Column("channel", String(10), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -98,6 +97,8 @@ memberships = Table(
     Column("previous_id", Id, nullable=True),  # the membership a transfer came from
     Column("entered_by", String(100), nullable=True),  # staff who entered or decided
     Index("ix_memberships_worker", "worker_id"),
+    # An enterprise's members: counted when it moves, lapsed when it closes.
+    Index("ix_memberships_enterprise_status", "enterprise_credit_code", "status"),
     # One current (pending or active) membership per worker: one union at a time.
     Index("uq_memberships_current_worker", "worker_id", unique=True,
           sqlite_where=text("status IN ('pending', 'active')"),

@@ -106,7 +106,8 @@ def approve(uow, keys, membership_id: int, caller: dict) -> dict:
     """Approve an application; the new member gets a card (its number is shown only now)."""
     session = uow.session
     membership = _membership(session, membership_id, lock=True)
-    enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"])
+    enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"],
+                                            lock=True)
     domain.require_writer(caller, domain.stats_targets(enterprise), "applications")
     status = domain.next_status(membership["status"], "approve")
     _set_status(session, membership, status, caller, decided=True)
@@ -136,7 +137,8 @@ def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict
     """Reject an application, or lapse / leave a membership, with a reason."""
     session = uow.session
     membership = _membership(session, membership_id, lock=True)
-    enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"])
+    enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"],
+                                            lock=True)
     domain.require_writer(caller, domain.stats_targets(enterprise), "memberships")
     status = domain.next_status(membership["status"], action, reason)
     _set_status(session, membership, status, caller, reason=reason.strip(),
@@ -155,8 +157,10 @@ def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict
     (history kept) and a new active one starts at the new enterprise's union."""
     session = uow.session
     old = _membership(session, membership_id, lock=True)
-    source = readmodel.known_enterprise(session, old["enterprise_credit_code"])
-    target = readmodel.known_enterprise(session, to_credit_code)
+    # Both enterprise rows locked, in a fixed order: their snapshots wait for us.
+    locked = {code: readmodel.known_enterprise(session, code, lock=True)
+              for code in sorted({old["enterprise_credit_code"], to_credit_code})}
+    source, target = locked[old["enterprise_credit_code"]], locked[to_credit_code]
     # Staff of either side may record it: the member's old union or the receiving one.
     scope = domain.stats_targets(source)
     if not domain.in_scope(caller, scope):

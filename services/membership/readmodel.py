@@ -6,17 +6,21 @@ organization on an enterprise's path and its union (``domain.stats_targets``). E
 change applies a delta to those rows in the transaction that makes the change, so a
 join-rate query is one primary-key read and the counters always match the tables.
 Snapshots are applied as differences from what is stored, so a repeated or reordered
-snapshot never counts twice.
+snapshot never counts twice. An enterprise's own member count is not stored: it is
+counted from ``memberships`` (an index on enterprise and status) when a snapshot moves
+it, which keeps a bulk import from rewriting hundreds of thousands of enterprise rows.
+Changes to one enterprise's members lock its row first, so they and its snapshots
+take turns.
 """
 
 import json
 from collections import defaultdict
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.membership import domain
-from services.membership.models import enterprises, org_stats, organizations
+from services.membership.models import enterprises, memberships, org_stats, organizations
 from shared.errors import NotFound
 
 
@@ -83,13 +87,18 @@ def place(session, code) -> dict:
     raise NotFound(f"organization {code} is not known to the registry", {"code": code})
 
 
+def members_at(session, credit_code) -> int:
+    return session.execute(select(func.count()).select_from(memberships).where(
+        memberships.c.enterprise_credit_code == credit_code,
+        memberships.c.status == "active")).scalar()
+
+
 def add_members(session, credit_code, count, row=None):
-    """``count`` members (negative: fewer) became active at an enterprise."""
+    """``count`` members (negative: fewer) became active at an enterprise. ``row``: the
+    enterprise as read with ``lock=True`` in this transaction."""
     if not count:
         return
-    row = row or known_enterprise(session, credit_code)
-    session.execute(update(enterprises).where(enterprises.c.credit_code == credit_code)
-                    .values(members=enterprises.c.members + count))
+    row = row or known_enterprise(session, credit_code, lock=True)
     bump(session, {code: (count, 0) for code in domain.stats_targets(row)})
 
 
@@ -106,7 +115,7 @@ def apply_enterprise(session, data):
         "headcount": data["headcount"], "union_status": data["union_status"],
         "union_code": data.get("union_code"), "status": data["status"],
     }
-    members = old["members"] if old else 0
+    members = members_at(session, data["credit_code"]) if old else 0
     deltas = defaultdict(lambda: [0, 0])
     if old:
         for code in domain.stats_targets(old):
@@ -120,7 +129,7 @@ def apply_enterprise(session, data):
         session.execute(update(enterprises)
                         .where(enterprises.c.credit_code == new["credit_code"]).values(values))
     else:
-        session.execute(insert(enterprises).values(**values, members=0))
+        session.execute(insert(enterprises).values(**values))
     bump(session, deltas)
     return new
 
@@ -146,12 +155,13 @@ def _move_subtree(session, old_path, new_path):
     old_key = path_key(old_path)
     # The counters that move: members and workers of enterprises inside the subtree.
     inside = enterprises.c.path_key.startswith(old_key, autoescape=True)
-    members, workers = session.execute(
-        select(func.coalesce(func.sum(enterprises.c.members), 0),
-               func.coalesce(func.sum(case((enterprises.c.status == "active",
-                                            enterprises.c.headcount), else_=0)), 0))
-        .where(inside)
-    ).one()
+    workers = session.execute(
+        select(func.coalesce(func.sum(enterprises.c.headcount), 0))
+        .where(inside, enterprises.c.status == "active")).scalar()
+    members = session.execute(
+        select(func.count()).select_from(memberships)
+        .join(enterprises, enterprises.c.credit_code == memberships.c.enterprise_credit_code)
+        .where(inside, memberships.c.status == "active")).scalar()
     deltas = defaultdict(lambda: [0, 0])
     for code in old_path[:-1]:
         deltas[code][0] -= members
@@ -177,7 +187,7 @@ def join_rate(session, code) -> domain.JoinRate:
         return domain.JoinRate(code, row.members, row.workers)
     found = enterprise(session, code)
     if found is not None:
-        return domain.JoinRate(code, found["members"], _workers(found))
+        return domain.JoinRate(code, members_at(session, code), _workers(found))
     if organization(session, code) is not None:
         return domain.JoinRate(code, 0, 0)
     raise NotFound(f"organization {code} is not known to the registry", {"code": code})
@@ -200,23 +210,18 @@ def join_rates_below(session, parent_code) -> list[domain.JoinRate]:
 def add_members_bulk(session, counts, targets):
     """``add_members`` for many enterprises at once (a bulk-import batch); ``targets``
     maps each credit code to ``domain.stats_targets`` of its enterprise."""
-    counts = {code: n for code, n in counts.items() if n}
-    if not counts:
-        return
     deltas = defaultdict(lambda: [0, 0])
     for credit_code, n in counts.items():
         for code in targets[credit_code]:
             deltas[code][0] += n
-    _add(session, enterprises, enterprises.c.credit_code,
-         [(code, counts[code], 0) for code in sorted(counts)], workers=False)
     bump(session, deltas)
 
 
-def _add(session, table, key, rows, workers=True):
+def _add(session, table, key, rows):
     """Add (key, members, workers) deltas to many rows: on PostgreSQL one
     ``UPDATE .. FROM (VALUES ..)`` per 10,000 rows (psycopg2 builds it in C; SQLAlchemy's
     own VALUES construct compiles far too slowly for this size); elsewhere executemany."""
-    columns = {"members": "dm", "workers": "dw"} if workers else {"members": "dm"}
+    columns = {"members": "dm", "workers": "dw"}
     if session.get_bind().dialect.name == "postgresql" and len(rows) > 50:
         from psycopg2.extras import execute_values
 
@@ -234,26 +239,17 @@ def _add(session, table, key, rows, workers=True):
 
 
 def rebuild_counters(session):
-    """Recount everything from the tables: enterprises' members from memberships, then
-    every organization's counters from the enterprises. For recovery and bulk loads;
-    day-to-day changes keep the counters current by themselves."""
-    from services.membership.models import memberships
-
-    session.execute(update(enterprises).values(members=0))
-    active = (select(memberships.c.enterprise_credit_code, func.count().label("n"))
-              .where(memberships.c.status == "active")
-              .group_by(memberships.c.enterprise_credit_code))
-    counts = {code: n for code, n in session.execute(active)}
-    if counts:
-        session.execute(
-            update(enterprises).where(enterprises.c.credit_code == bindparam("k"))
-            .values(members=bindparam("n")),
-            [{"k": code, "n": n} for code, n in sorted(counts.items())])
+    """Recount every organization's counters from the tables. For recovery (a restore,
+    an import that raced an enterprise's move); day-to-day changes keep them current."""
+    active = dict(session.execute(
+        select(memberships.c.enterprise_credit_code, func.count())
+        .where(memberships.c.status == "active")
+        .group_by(memberships.c.enterprise_credit_code)).all())
     totals = defaultdict(lambda: [0, 0])
     for row in session.execute(select(enterprises)):
         data = _decode(row)
         for code in domain.stats_targets(data):
-            totals[code][0] += data["members"]
+            totals[code][0] += active.get(data["credit_code"], 0)
             totals[code][1] += _workers(data)
     session.execute(org_stats.delete())
     if totals:
