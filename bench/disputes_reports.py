@@ -13,6 +13,7 @@ request counts from its scheduled time, so a falling-behind system shows in the
 figures). Every report names its own new enterprise, so each opens a case.
 
 Figures:
+- CPU milliseconds per report spent in each service process (where the time goes);
 - sustained reports/s (201 answers over the time from the first scheduled post to the
   last answer) and errors;
 - post -> case persisted: the HTTP answer comes after the disputes commit (p50/p99);
@@ -104,6 +105,12 @@ def start(name, url, amqp_uri, port, extra_env=None):
                **{f"{name.upper()}_DATABASE_URL": url, f"{name.upper()}_HTTP_PORT": str(port)},
                **(extra_env or {}))
     return subprocess.Popen([sys.executable, "-m", "services.serve", name], cwd=ROOT, env=env)
+
+
+def cpu_seconds(pid) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop(processes, grace=15):
@@ -226,6 +233,7 @@ def main(argv=None):
         print(f"services up ({', '.join(names)}) on {args.backend}; posting "
               f"{args.rate:g} reports/s for {args.seconds:g} s", flush=True)
 
+        cpu_before = {name: cpu_seconds(p.pid) for name, p in zip(names, processes, strict=True)}
         results = post_reports(f"http://127.0.0.1:{ports['gateway']}", tokens, args.rate,
                                args.seconds)
         ok = [r for r in results if r[3] == 201]
@@ -252,10 +260,17 @@ def main(argv=None):
                 "notified_p50_ms": ms(percentile(latencies, 0.5)),
                 "notified_p99_ms": ms(percentile(latencies, 0.99)),
             })
+        # Where the time goes: CPU per created report in each service process (read after
+        # the notifications were counted, so their work is included).
+        figures["cpu_ms_per_report"] = {
+            name: round((cpu_seconds(p.pid) - cpu_before[name]) * 1000 / max(1, len(ok)), 1)
+            for name, p in zip(names, processes, strict=True)}
         print(f"posted {figures['posted']:,}, created {figures['created']:,}, "
               f"errors {figures['errors']}; sustained {figures['sustained_per_s']} reports/s")
         print(f"post -> case persisted: p50 {figures['case_p50_ms']} ms, "
               f"p99 {figures['case_p99_ms']} ms")
+        print("CPU per report: " + ", ".join(f"{name} {value} ms" for name, value
+                                            in figures["cpu_ms_per_report"].items()))
         if "notified_cases" in figures:
             print(f"post -> last notification persisted ({figures['notified_cases']:,} cases, "
                   f"{figures['notifications_per_case']} notifications each): "
