@@ -182,7 +182,9 @@ def run(args, url, amqp_uri):
     recorder = Recorder(amqp_uri).start()
     eventlet.sleep(0.5)  # the recorder's queue exists before the first event
     container.start()
-    writer = Writer(db, args.rate, sample.community_codes()).start()
+    communities = [data["code"] for data in sample.district_organizations()
+                   if data["kind"] in ("community_federation", "park_federation")]
+    writer = Writer(db, args.rate, communities).start()
     try:
         eventlet.sleep(args.before)
         others = wait_for_quiet(amqp_uri, args.wait_quiet)
