@@ -203,3 +203,15 @@ class StatisticsQuerySchema(Schema):
     code = _text(100, allow_none=True, load_default=None)
     year = fields.Integer(allow_none=True, load_default=None,
                           validate=validate.Range(min=2000, max=2100))
+
+
+class RewardFilterSchema(Schema):
+    status = fields.String(allow_none=True, load_default=None,
+                           validate=validate.OneOf(("pending", "approved", "paid")))
+
+
+def reward_id(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput("a reward id is a positive whole number",
+                           {"reward_id": ["must be a positive integer"]})
+    return value

@@ -31,7 +31,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
-from services.disputes import domain, identity, schemas, statistics
+from services.disputes import domain, identity, policy, schemas, statistics
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
 from shared.errors import Conflict, InvalidInput
@@ -204,6 +204,8 @@ class DisputesService(OpsEndpoints):
     @rpc
     def list_rewards(self, actor, status=None):
         actor = schemas.load_actor(actor)
+        status = schemas.load(schemas.RewardFilterSchema(), {"status": status},
+                              "filters rejected")["status"]
         with self.db.session() as session:
             return domain.list_rewards(session, actor, status)
 
@@ -211,16 +213,21 @@ class DisputesService(OpsEndpoints):
     def approve_reward(self, reward_id, actor):
         actor = schemas.load_actor(actor)
         with self.db.unit_of_work() as uow:
-            return domain.approve_reward(uow.session, reward_id, actor, domain.now_utc())
+            return domain.approve_reward(uow.session, schemas.reward_id(reward_id), actor,
+                                         domain.now_utc())
 
     @rpc
     def pay_reward(self, reward_id, actor):
         actor = schemas.load_actor(actor)
         with self.db.unit_of_work() as uow:
-            return domain.pay_reward(uow.session, reward_id, actor, domain.now_utc())
+            return domain.pay_reward(uow.session, schemas.reward_id(reward_id), actor,
+                                     domain.now_utc())
 
     @rpc
     def get_policies(self, kind):
+        if kind not in policy.KINDS:
+            raise InvalidInput(f"no policy kind {kind!r}",
+                               {"kind": [f"must be one of {', '.join(policy.KINDS)}"]})
         with self.db.session() as session:
             return domain.list_policies(session, kind)
 

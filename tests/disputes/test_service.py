@@ -182,6 +182,13 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
         call(disputes, "change_status", "nope", "exploded", {}, NANKENG_STAFF)
     with pytest.raises(NotFound):
         call(disputes, "change_status", "nope", "verified", {}, NANKENG_STAFF)
+    for method, args in (("approve_reward", ("1; drop table", DISTRICT_ADMIN)),
+                         ("pay_reward", (0, DISTRICT_ADMIN)),
+                         ("list_rewards", (DISTRICT_ADMIN, "unpaid")),
+                         ("get_policies", ("secret",)),
+                         ("receipt_status", ("not a code",))):
+        with pytest.raises(InvalidInput):
+            call(disputes, method, *args)
     assert call(disputes, "list_cases", DISTRICT_ADMIN) == []
 
 
