@@ -190,13 +190,15 @@ def run(args, url, amqp_uri):
         others = wait_for_quiet(amqp_uri, args.wait_quiet)
         print(f"stopping the broker for {args.outage:g}s ({others} connections from "
               "elsewhere) ...", flush=True)
+        stop_began = time.monotonic()
         stopping = rabbitmqctl("stop_app")
-        stopped_at = time.monotonic()
         try:
             eventlet.sleep(args.outage)
         finally:
             starting = rabbitmqctl("start_app")
         back_at = time.monotonic()
+        # the backlog: written, not yet received when the broker came back
+        backlog = set(outbox_ids(db, first_seq)) - recorder.ids()
         print(f"broker back (stop_app took {stopping:.1f}s, start_app {starting:.1f}s)",
               flush=True)
         eventlet.sleep(args.after)
@@ -211,15 +213,14 @@ def run(args, url, amqp_uri):
     db.engine.dispose()
 
     received = recorder.ids()
-    during = sum(1 for t, _ in writer.written if stopped_at <= t <= back_at)
+    during = sum(1 for t, _ in writer.written if stop_began <= t <= back_at)
     after = [t for t, _ in recorder.arrivals if t > back_at]
-    if caught_up:
-        last_needed = max(t for t, event_id in recorder.arrivals if event_id in set(written))
-    else:
-        last_needed = all_in_at
+    backlog_in = [t for t, event_id in recorder.arrivals if event_id in backlog]
+    backlog_cleared = max(backlog_in) if caught_up and backlog_in else all_in_at
     return {
         "outage_s": args.outage, "backend": args.backend, "write_rate_per_s": args.rate,
-        "events_written": len(written), "written_while_broker_down": during,
+        "events_written": len(written), "backlog_events": len(backlog),
+        "written_while_broker_down": during,
         "write_failures": writer.failures,
         "events_received": len(received & set(written)),
         "lost": len(set(written) - received),
@@ -227,7 +228,8 @@ def run(args, url, amqp_uri):
         "unpublished_left": left,
         "stop_app_s": round(stopping, 1), "start_app_s": round(starting, 1),
         "first_event_after_restart_s": round(min(after) - back_at, 2) if after else None,
-        "caught_up_after_restart_s": round(last_needed - back_at, 2),
+        "backlog_cleared_after_restart_s": round(backlog_cleared - back_at, 2),
+        "broker_unavailable_s": round(back_at - stop_began, 1),
         "consumer_reconnects": recorder.reconnects,
         "other_connections_at_stop": others,
     }
@@ -249,9 +251,11 @@ def main():
           f" while the broker was down, {result['write_failures']} writes failed); "
           f"{result['events_received']:,} received, {result['lost']} lost, "
           f"{result['duplicates']} duplicates")
-    print(f"after start_app: first event in {result['first_event_after_restart_s']}s, "
-          f"everything in {result['caught_up_after_restart_s']}s; stop_app took "
-          f"{result['stop_app_s']}s, start_app {result['start_app_s']}s")
+    print(f"broker unavailable {result['broker_unavailable_s']}s (stop_app took "
+          f"{result['stop_app_s']}s, start_app {result['start_app_s']}s); after start_app the "
+          f"first event came in {result['first_event_after_restart_s']}s and the backlog "
+          f"({result['backlog_events']:,} events) was all in after "
+          f"{result['backlog_cleared_after_restart_s']}s")
     emit("broker_outage", result)
     if result["lost"]:
         raise SystemExit(f"{result['lost']} events lost")
