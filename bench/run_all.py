@@ -7,7 +7,8 @@ Each ``bench/<name>.py`` prints human-readable lines and ends with one JSON line
 script shows their output as it comes, writes every JSON line, with the command and
 how long it took, to ``bench/out/latest.json``, then prints a Markdown table of all
 figures, ready for the README. ``broker_outage`` runs last: it stops the local broker.
-``--table-only`` prints the table of the last run without running anything.
+With ``--only`` or ``--skip`` the figures of the benchmarks not run are kept from the
+last run. ``--table-only`` prints the table of latest.json without running anything.
 """
 
 import argparse
@@ -140,13 +141,17 @@ def main():
                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
         "results": {},
     }
+    if (args.only or args.skip) and OUT.exists():
+        # a partial run updates the figures it measures and keeps the others
+        record["results"] = json.loads(OUT.read_text()).get("results", {})
     for name in chosen:
-        record["results"][name] = run(name, args.timeout)
+        record["results"][name] = {
+            "started": datetime.now(UTC).isoformat(timespec="seconds"), **run(name, args.timeout)}
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(record, ensure_ascii=False, indent=2))  # after each one
     print(f"\nFigures written to {OUT.relative_to(BENCH.parent)}\n")
     print(table(record["results"]))
-    failed = [name for name, result in record["results"].items() if result["returncode"] != 0]
+    failed = [name for name in chosen if record["results"][name]["returncode"] != 0]
     if failed:
         raise SystemExit(f"benchmarks that failed: {', '.join(failed)}")
 
