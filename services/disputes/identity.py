@@ -58,11 +58,17 @@ def normalize_receipt(text) -> str:
     return code
 
 
+_SALTS = {}  # made once by the first migration, never changed: read once per process
+
+
 def _salt(session, key: str) -> bytes:
-    row = session.execute(select(settings.c.value).where(settings.c.key == key)).first()
-    if row is None:
-        raise RuntimeError(f"setting {key} is missing: run the disputes migrations")
-    return bytes.fromhex(row.value)
+    cache_key = (str(session.get_bind().url), key)
+    if cache_key not in _SALTS:
+        row = session.execute(select(settings.c.value).where(settings.c.key == key)).first()
+        if row is None:
+            raise RuntimeError(f"setting {key} is missing: run the disputes migrations")
+        _SALTS[cache_key] = bytes.fromhex(row.value)
+    return _SALTS[cache_key]
 
 
 def receipt_hash(session, code: str, run=None) -> str:
