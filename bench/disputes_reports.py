@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/disputes_reports.py [--rate 500] [--seconds 20]
         [--backend postgresql|sqlite] [--officers 50] [--no-notifications]
+        [--profile disputes.prof]
 
 Makes a throwaway vhost and throwaway databases, seeds the disputes and notifications
 read models with a piece of Longgang (district, 坂田 street, 南坑 community) as registry
@@ -99,12 +100,15 @@ def seed_notifications(url):
     db.engine.dispose()
 
 
-def start(name, url, amqp_uri, port, extra_env=None):
+def start(name, url, amqp_uri, port, extra_env=None, profile=None):
     env = dict(os.environ, AMQP_URI=amqp_uri, HTTP_HOST="127.0.0.1", LOG_FORMAT="text",
                LOG_LEVEL="WARNING", DATABASE_MIGRATE="0", MAX_WORKERS="20",
                **{f"{name.upper()}_DATABASE_URL": url, f"{name.upper()}_HTTP_PORT": str(port)},
                **(extra_env or {}))
-    return subprocess.Popen([sys.executable, "-m", "services.serve", name], cwd=ROOT, env=env)
+    command = [sys.executable, "-m", "services.serve", name]
+    if profile:  # the profile is written when the service stops (SIGTERM: graceful)
+        command[1:1] = ["-m", "cProfile", "-o", profile]
+    return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
 def cpu_seconds(pid) -> float:
@@ -210,6 +214,8 @@ def main(argv=None):
     parser.add_argument("--officers", type=int, default=50)
     parser.add_argument("--no-notifications", action="store_true",
                         help="disputes and gateway only (post -> case persisted)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run the disputes service under cProfile, stats to FILE")
     args = parser.parse_args(argv)
     names = [n for n in SERVICES if not (args.no_notifications and n == "notifications")]
 
@@ -227,7 +233,8 @@ def main(argv=None):
         stack.callback(stop, processes)  # before the vhost and databases go
         limits = {"DISPUTES_RATE_LIMITS": "officer=1000000/3600,source=1000000/3600"}
         for name in names:
-            processes.append(start(name, urls[name], amqp_uri, ports[name], limits))
+            processes.append(start(name, urls[name], amqp_uri, ports[name], limits,
+                                   args.profile if name == "disputes" else None))
         for name in names:
             wait_ready(ports[name])
         print(f"services up ({', '.join(names)}) on {args.backend}; posting "
