@@ -1,7 +1,8 @@
 """Bulk import of 2,000,000 members at district scale, and join-rate query latency.
 
     .venv/bin/python bench/membership_import.py [--members 2000000] [--enterprises 320000]
-        [--batch-size 20000] [--writers 2] [--rpc-calls 2000] [--progress] [--one-process]
+        [--batch-size 20000] [--batched [--writers 2]] [--rpc-calls 2000] [--progress]
+        [--one-process]
 
 Makes a throwaway PostgreSQL database and broker vhost (dropped at the end), fills
 membership's registry read model with a district (11 streets, 110 communities,
@@ -181,6 +182,9 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=importer.BATCH)
     parser.add_argument("--rpc-calls", type=int, default=2000)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--batched", action="store_true",
+                        help="commit batch by batch, as into a database already in use, "
+                             "instead of the initial load into an empty one")
     parser.add_argument("--writers", type=int, default=2,
                         help="PostgreSQL connections writing batches at once")
     parser.add_argument("--one-process", action="store_true",
@@ -213,7 +217,7 @@ def run(args, url):
     start = time.perf_counter()
     result = importer.import_file(db, Keys(bytes(range(32))), source, report, args.batch_size,
                                   progress=args.progress, checker_process=not args.one_process,
-                                  writers=args.writers)
+                                  writers=args.writers, initial_load=not args.batched)
     seconds = time.perf_counter() - start
     rate = result.imported / seconds
     print(f"import: {result.rows:,} rows, {result.imported:,} imported, "
@@ -237,6 +241,7 @@ def run(args, url):
           f"{percentile(remote, 0.5):.2f} ms, p99 {percentile(remote, 0.99):.2f} ms")
     emit("membership_import", {
         "members": args.members, "enterprises": args.enterprises,
+        "mode": "batched" if args.batched else "initial load",
         "imported": result.imported, "rejected": result.rejected,
         "import_seconds": round(seconds, 1), "import_rows_per_second": round(rate),
         "target_import_seconds": 60, "load_average_at_start": load,

@@ -5,7 +5,7 @@ import csv
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.membership import importer, readmodel
 from services.membership.models import memberships
@@ -117,7 +117,7 @@ def blocking_postgres():
     psycopg2.extensions.set_wait_callback(callback)
 
 
-def test_postgresql_copies_new_members_and_finds_known_ones_on_a_second_run(
+def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
         db_url, keys, tmp_path, blocking_postgres):
     if not db_url.startswith("postgresql"):
         pytest.skip("COPY is PostgreSQL's")
@@ -131,10 +131,20 @@ def test_postgresql_copies_new_members_and_finds_known_ones_on_a_second_run(
     load_registry(database)
     first = write_csv(tmp_path / "a.csv", [("张三", id_number(1), "", HUAWEI),
                                            ("李四", id_number(2), "13800138000", SMALL)])
-    assert importer.import_file(database, keys, first, None, progress=False).imported == 2
+    loaded = importer.import_file(database, keys, first, None, progress=False,
+                                  initial_load=True)
+    assert loaded.imported == 2 and "build the indexes" in loaded.seconds
+    with database.session() as session:  # the indexes are back, exactly as migrated
+        indexes = set(session.execute(text(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('workers', "
+            "'memberships')")).scalars())
+    assert indexes == {"workers_pkey", "workers_id_hash_key", "memberships_pkey",
+                       "ix_memberships_worker", "ix_memberships_enterprise_status",
+                       "uq_memberships_current_worker"}
     second = write_csv(tmp_path / "b.csv", [("张三", id_number(1), "", HUAWEI),
                                             ("王五", id_number(3), "", OTHER)])
-    again = importer.import_file(database, keys, second, None, progress=False)
+    again = importer.import_file(database, keys, second, None, progress=False,
+                                 initial_load=True)  # not empty now: batch by batch
     assert (again.imported, again.rejected) == (1, 1)
     assert "already a member" in again.errors[0][2]
     with database.session() as session:
