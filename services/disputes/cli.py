@@ -8,13 +8,16 @@ They work on the disputes database directly (DISPUTES_DATABASE_URL).
 """
 
 import json
+from pathlib import Path
 
 import click
 
 from services.disputes import domain, sample, statistics
-from services.disputes.service import MIGRATIONS
 from shared.config import database_url
 from shared.db import open_database
+
+# Not imported from service.py: the CLI starts without loading nameko and eventlet.
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _database():
