@@ -299,9 +299,14 @@ class Importer:
                                        [*zip(worker_ids, fresh, strict=True), *again],
                                        strict=True)]
         if postgres and _can_copy():
-            _copy(session, "workers (id, name, id_hash, sealed)", worker_rows, binary=3)
+            _copy(session, "workers (id, name, id_hash, sealed)", "".join(
+                f"{wid}\t{_escape(name)}\t{id_hash}\t\\\\x{sealed.hex()}\n"
+                for wid, name, id_hash, sealed in worker_rows))
+            stamp = now.isoformat()
             _copy(session, "memberships (id, worker_id, union_code, enterprise_credit_code, "
-                           "status, channel, decided_at)", member_rows)
+                           "status, channel, decided_at)", "".join(
+                f"{mid}\t{wid}\t{_escape(union)}\t{_escape(credit)}\tactive\timport\t{stamp}\n"
+                for mid, wid, union, credit, *_ in member_rows))
         elif postgres:  # inside an eventlet process: psycogreen forbids COPY
             session.execute(insert(workers), [dict(zip(("id", "name", "id_hash", "sealed"),
                                                        row, strict=True))
@@ -342,10 +347,13 @@ class Importer:
     def _ids(session, table, count, postgres):
         if not count:
             return []
-        if postgres:
-            return list(session.execute(
-                text(f"SELECT nextval('{table}_id_seq') FROM generate_series(1, :n)"),
-                {"n": count}).scalars())
+        if postgres:  # the raw cursor: SQLAlchemy's row objects cost more than the query
+            cursor = session.connection().connection.dbapi_connection.cursor()
+            cursor.execute(f"SELECT nextval('{table}_id_seq') FROM generate_series(1, %s)",
+                           (count,))
+            ids = [row[0] for row in cursor.fetchall()]
+            cursor.close()
+            return ids
         # SQLite: this transaction already holds the write lock (the outbox or a previous
         # statement wrote), so nobody else can take these numbers meanwhile.
         session.execute(text("UPDATE imports SET rows = rows WHERE 0"))
@@ -448,20 +456,15 @@ def _can_copy() -> bool:
     return psycopg2.extensions.get_wait_callback() is None
 
 
-def _copy(session, target, rows, binary=None):
-    """COPY rows into PostgreSQL; column ``binary`` (an index) is bytea."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    if binary is None:
-        writer.writerows(rows)
-    else:
-        for row in rows:
-            row = list(row)
-            row[binary] = "\\x" + bytes(row[binary]).hex()
-            writer.writerow(row)
-    buffer.seek(0)
+def _escape(value: str) -> str:
+    """A value for COPY's text format (tabs and newlines never pass the row checks)."""
+    return value.replace("\\", "\\\\") if "\\" in value else value
+
+
+def _copy(session, target, text_rows: str):
+    """COPY tab-separated rows into PostgreSQL (text format: faster to write than CSV)."""
     cursor = session.connection().connection.dbapi_connection.cursor()
-    cursor.copy_expert(f"COPY {target} FROM STDIN WITH (FORMAT csv)", buffer)
+    cursor.copy_expert(f"COPY {target} FROM STDIN", io.StringIO(text_rows))
     cursor.close()
 
 

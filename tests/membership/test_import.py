@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from services.membership import importer, readmodel
-from services.membership.models import memberships
+from services.membership.models import memberships, workers
 from shared.db import outbox_table
 from shared.errors import InvalidInput
 from tests.membership.conftest import (
@@ -106,6 +106,11 @@ def test_rows_checked_in_a_forked_process_give_the_same_result(sqlite_district, 
     assert [error[:2] for error in result.errors] == [(3, "id_number"), (4, "id_number")]
 
 
+def session_sealed(database, name):
+    with database.session() as session:
+        return session.execute(select(workers.c.sealed).where(workers.c.name == name)).scalar()
+
+
 @pytest.fixture
 def blocking_postgres():
     """Call it to take psycogreen's wait callback off psycopg2, as in the CLI (COPY is then
@@ -130,7 +135,7 @@ def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
     assert importer._can_copy()
     load_registry(database)
     first = write_csv(tmp_path / "a.csv", [("张三", id_number(1), "", HUAWEI),
-                                           ("李四", id_number(2), "13800138000", SMALL)])
+                                           ("李\\四", id_number(2), "13800138000", SMALL)])
     loaded = importer.import_file(database, keys, first, None, progress=False,
                                   initial_load=True)
     assert loaded.imported == 2 and "build the indexes" in loaded.seconds
@@ -151,7 +156,11 @@ def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
         assert readmodel.join_rate(session, NANKENG).members == 2
         assert readmodel.join_rate(session, GANGTOU).members == 1
         total = session.execute(select(func.count()).select_from(memberships)).scalar()
+        names = set(session.execute(select(workers.c.name)).scalars())
     assert total == 3
+    assert names == {"张三", "李\\四", "王五"}  # a backslash survives COPY's text format
+    clear = keys.unseal(session_sealed(database, "李\\四"))
+    assert clear == {"id_number": id_number(2), "phone": "13800138000"}
     database.engine.dispose()
 
 
