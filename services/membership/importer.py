@@ -10,7 +10,7 @@ phones. Imported members get no card: cards are issued on request (in the 南坑
 cards went to 9,525 members).
 
 Speed: rows are checked in Python and written in batches, each its own transaction with
-one ``members_imported`` event (counts per enterprise, no personal data). PostgreSQL
+one ``members_imported`` event (counts per union, no personal data). PostgreSQL
 gets ``COPY``; SQLite gets ``executemany`` on the raw connection. The enterprises of the
 read model are held in memory for the run.
 """
@@ -187,8 +187,8 @@ class Importer:
                 fresh = self._screen(size, good, rejects, result)
                 self._store(session, fresh, [], postgres=True)
                 started = self._lap("write workers and memberships", started)
-                batch = Counter(row[4] for row in fresh)
-                counts.update(batch)
+                counts.update(row[4] for row in fresh)
+                batch = Counter(row[5] for row in fresh)
                 result.imported += len(fresh)
                 result.batches += 1
                 uow.publish("members_imported", {
@@ -256,6 +256,8 @@ class Importer:
         counts = Counter(row[4] for row in fresh)
         counts.update(row[4] for _, row in again)
         readmodel.add_members_bulk(session, counts, self.targets)
+        unions = Counter(row[5] for row in fresh)
+        unions.update(row[5] for _, row in again)
         started = self._lap("update join-rate counters", started)
         imported = len(fresh) + len(again)
         with self._lock:
@@ -264,7 +266,7 @@ class Importer:
             batch, rejected = result.batches, result.rejected
         uow.publish("members_imported", {
             "import_id": result.import_id, "batch": batch, "imported": imported,
-            "rejected": rejected, "counts": dict(sorted(counts.items()))},
+            "rejected": rejected, "counts": dict(sorted(unions.items()))},
             subject=str(result.import_id))
         self._lap("publish the batch event", started)
 

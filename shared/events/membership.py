@@ -50,8 +50,8 @@ class MembershipTransferredSchema(MembershipSchema):
 
 
 class Counts(fields.Dict):
-    """Credit code -> count (a whole number, 0 or more), checked in one pass: a batch may
-    carry 20,000 entries and a field per entry costs ~25 us each on every publish."""
+    """Code -> count (a whole number, 0 or more), checked in one pass: a batch may carry
+    thousands of entries and a field per entry costs ~25 us each on every publish."""
 
     def __init__(self, **kwargs):
         super().__init__(keys=fields.String(), values=fields.Integer(), **kwargs)
@@ -68,9 +68,11 @@ class Counts(fields.Dict):
 
 
 class MembersImportedSchema(Schema):
-    """One batch of a bulk import: new active members per enterprise (credit code ->
-    count), never the members themselves. A dict rather than a list of objects: a batch
-    can touch tens of thousands of enterprises and this is checked on every publish."""
+    """One batch of a bulk import: new active members per union (union code -> count:
+    an enterprise's own union, or the community/park federation covering it), never the
+    members themselves. Per union rather than per enterprise: a batch of a district-wide
+    file touches ~20,000 enterprises, and its event went through the outbox, the broker
+    and every consumer at that size."""
 
     import_id = fields.Integer(required=True)
     batch = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -138,7 +140,7 @@ _define("membership", "membership_left", MembershipEndedSchema,
 _define("membership", "memberships_lapsed", MembershipsLapsedSchema,
         description="All memberships at an enterprise lapsed at once (the enterprise closed).")
 _define("membership", "members_imported", MembersImportedSchema,
-        description="A batch of a bulk import committed: active members per enterprise.")
+        description="A batch of a bulk import committed: new active members per union.")
 _define("membership", "card_issued", CardIssuedSchema,
         description="A member card was issued (on approval, or to replace a lost one, which "
                     "is invalid from then on). The card number is not in the event.")

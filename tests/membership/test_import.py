@@ -70,7 +70,7 @@ def test_an_import_reports_each_bad_row_and_imports_the_rest(district, keys, tmp
         assert set(statuses) == {("active", "import")}
         bodies = [json.loads(b) for b in session.execute(select(outbox_table.c.body)).scalars()]
     assert [b["type"] for b in bodies] == ["members_imported"]
-    assert bodies[0]["data"]["counts"] == {HUAWEI: 1, OTHER: 1, SMALL: 1}
+    assert bodies[0]["data"]["counts"] == {HUAWEI_UNION: 1, GANGTOU: 1, NANKENG: 1}
     assert "13800138000" not in json.dumps(bodies, ensure_ascii=False)
 
 
