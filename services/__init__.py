@@ -1,6 +1,11 @@
 """The services. Each runs in its own process (``python -m services.serve <name>``)."""
 
+import warnings
 from importlib import import_module
+
+# eventlet announces its bugfix-only status on import; nameko 2.x needs it regardless, and
+# the banner would bury the CLI's own one-line messages.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
 # name -> "module:Class"; the order is the start order of `gonghui up`.
 SERVICES = {

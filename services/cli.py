@@ -64,6 +64,16 @@ def serve(service):
     os.execvp(sys.executable, [sys.executable, "-m", "services.serve", service])
 
 
+def _die_with_parent():
+    """In the child, before exec: SIGTERM us if `gonghui up` dies, even by SIGKILL."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: children may outlive a killed parent
+
+
 def _optional_module(module: str):
     """A service's optional module (cli, setup), or None if the service has none."""
     try:
@@ -77,10 +87,14 @@ def _optional_module(module: str):
 def prepare_services():
     """Migrate every service database, then seed what a first run needs (sample district,
     an admin token) through the services' optional ``setup.prepare`` hooks."""
+    from shared.consumers import declare_event_queues
     from shared.db import migrate as upgrade
 
     for name in SERVICES:
         upgrade(database_url(name), migrations_dir(name))
+        queues = declare_event_queues(service_class(name), service_config(name))
+        if queues:
+            click.echo(f"{name}: {len(queues)} event queues bound")
         setup = _optional_module(f"services.{name}.setup")
         if setup is None:
             continue
@@ -112,7 +126,7 @@ def up(only):
     for name in names:
         children[name] = subprocess.Popen(
             [sys.executable, "-m", "services.serve", name], env=env, cwd=ROOT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         click.echo(f"started {name} (pid {children[name].pid}, "
                    f"http://127.0.0.1:{http_port(name)})")

@@ -5,11 +5,7 @@ stops the service gracefully). eventlet must patch the standard library before a
 else imports it, hence the first lines.
 """
 
-import warnings
-
-# eventlet announces its bugfix-only status on import; nameko 2.x needs it regardless.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
+import services  # noqa: F401, I001  (first: it silences eventlet's import banner)
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()

@@ -173,6 +173,31 @@ class ReliableEventHandler(EventHandler):
 event_handler = ReliableEventHandler.decorator
 
 
+def declare_event_queues(service_cls, config) -> list[str]:
+    """Declare the queues of a service's event handlers exactly as nameko will at start.
+
+    An event published while no queue is bound to its routing key is dropped by the broker
+    (nameko publishes with ``mandatory=False``). Declaring every consumer's queue before
+    any service starts means the first events (say the registry's sample district) wait in
+    the queues of services that start a moment later instead of vanishing.
+    """
+    from nameko.containers import ServiceContainer
+
+    container = ServiceContainer(service_cls, dict(config, DATABASE_MIGRATE=False))
+    handlers = [ext for ext in container.entrypoints if isinstance(ext, ReliableEventHandler)]
+    declared = []
+    with Connection(config["AMQP_URI"], connect_timeout=5) as connection:
+        channel = connection.channel()
+        try:
+            for handler in handlers:
+                handler.setup()  # builds handler.queue; opens nothing
+                handler.queue(channel).declare()
+                declared.append(handler.queue.name)
+        finally:
+            channel.close()
+    return declared
+
+
 # --- operating the dead-letter queue (no nameko needed: the CLI uses these) ---------
 
 def _dead_letter_view(message):

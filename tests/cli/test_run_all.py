@@ -41,7 +41,9 @@ def test_up_starts_every_service_and_ctrl_c_stops_them(rabbit_config, tmp_path):
     )
     try:
         for name, port in ports.items():
-            assert wait_ready(port, timeout=90), f"{name} never became ready"
+            if not wait_ready(port, timeout=150):
+                up.terminate()  # `up` stops its children
+                raise AssertionError(f"{name} never became ready:\n{up.communicate(timeout=40)[0]}")
         # every service has its own database file
         assert {p.name for p in tmp_path.glob("*.db")} == {f"{n}.db" for n in SERVICES}
         assert (tmp_path / "admin-token").exists()
@@ -60,7 +62,7 @@ def test_up_starts_every_service_and_ctrl_c_stops_them(rabbit_config, tmp_path):
         output, _ = up.communicate(timeout=40)
     finally:
         if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
+            up.kill()  # its children follow (PR_SET_PDEATHSIG)
     assert up.returncode == 0, output
     assert output.rstrip().endswith("stopped"), output
     assert "killing it" not in output, output

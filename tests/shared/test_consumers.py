@@ -132,3 +132,19 @@ def wait_for_dead_letters(uri, service, count, timeout=10):
             return parked
         time.sleep(0.05)
     raise AssertionError(f"expected {count} dead letters, found {len(parked)}")
+
+
+def test_queues_declared_before_start_keep_events_published_in_between(
+        demo, container_factory, make_service_config, tmp_path, rabbit_config):
+    from shared.consumers import declare_event_queues
+
+    config = make_service_config(f"sqlite:///{tmp_path}/listener.db")
+    assert declare_event_queues(DemoListener, config) == [
+        "evt-demo-note_written--listener.handle_note_written"]
+    with entrypoint_hook(demo, "write") as write:
+        write("published before the listener ever ran")
+    DemoListener.attempts.clear()
+    listener = container_factory(DemoListener, config)
+    with entrypoint_waiter(listener, "handle_note_written", timeout=10):
+        listener.start()
+    assert texts(listener) == ["published before the listener ever ran"]
