@@ -46,7 +46,27 @@ SETTINGS = [
     Setting("EVENT_RETRY_DELAYS", "1,5,30", "seconds between retries of a failing handler"),
     Setting("LOG_LEVEL", "INFO", "log level"),
     Setting("LOG_FORMAT", "json", "json or text"),
+    # Service-specific settings (each read by its own service only).
+    Setting("GATEWAY_RPC_TIMEOUT", "10",
+            "seconds the gateway waits for a backing service (503 after)"),
+    Setting("GATEWAY_DISTRICT_CODE", "longgang",
+            "code of the district federation at the tree's root"),
+    Setting("GATEWAY_ADMIN_ORG", "longgang",
+            "organization of the admin `gonghui up` creates first"),
+    Setting("MEMBERSHIP_PII_KEY", "a development key in var/membership-pii.key",
+            "64 hex digits sealing members' ID numbers and phones (AES-GCM); set it in production"),
+    Setting("DISPUTES_RATE_LIMITS", "officer=30/3600,source=60/3600,lookup=30/3600",
+            "reports per officer / per source address, receipt lookups: hits/seconds"),
+    Setting("NOTIFICATIONS_POLICY", "services/notifications/policy.yaml",
+            "who hears of a case per grade, deadlines, reminders, channels (YAML)"),
+    Setting("NOTIFICATIONS_WEBHOOK_SECRET", "a development secret (with a warning)",
+            "HMAC-SHA256 key signing webhooks"),
+    Setting("NOTIFICATIONS_DEADLINE_POLL_SECONDS", "0.25", "how often due deadlines are fired"),
+    Setting("NOTIFICATIONS_DELIVERY_POLL_SECONDS", "0.5", "how often pending webhooks are sent"),
 ]
+
+# Settings a service reads from its nameko config, passed through from the environment.
+PASSTHROUGH = {"gateway": ("GATEWAY_RPC_TIMEOUT", "GATEWAY_DISTRICT_CODE")}
 
 
 def var_dir(env=os.environ) -> Path:
@@ -78,7 +98,8 @@ def service_config(service: str, env=os.environ) -> dict:
     if service not in SERVICE_PORTS:
         raise ValueError(f"unknown service {service!r}; known: {', '.join(SERVICE_PORTS)}")
     host = env.get("HTTP_HOST", "0.0.0.0")
-    return {
+    passthrough = {key: env[key] for key in PASSTHROUGH.get(service, ()) if env.get(key)}
+    return passthrough | {
         "AMQP_URI": env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
         "WEB_SERVER_ADDRESS": f"{host}:{http_port(service, env)}",
         "max_workers": int(env.get("MAX_WORKERS", "10")),
