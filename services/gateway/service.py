@@ -37,6 +37,7 @@ from services.gateway.api import PUBLIC, ApiEntrypoint, ApiRoute, route, unmatch
 from services.gateway.dependencies import Auth, BackendRpc
 from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.membership import MembershipRoutes
+from services.gateway.routes.notifications import NotificationsRoutes
 from services.gateway.routes.registry import RegistryRoutes
 from services.gateway.routes.users import UserRoutes
 from shared.dependencies import Database, Metrics
@@ -59,7 +60,8 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(DisputesRoutes, MembershipRoutes, RegistryRoutes, UserRoutes, OpsEndpoints):
+class GatewayService(NotificationsRoutes, DisputesRoutes, MembershipRoutes, RegistryRoutes,
+                     UserRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document."}]
 
@@ -69,6 +71,7 @@ class GatewayService(DisputesRoutes, MembershipRoutes, RegistryRoutes, UserRoute
     registry_rpc = BackendRpc("registry")
     disputes_rpc = BackendRpc("disputes")
     membership_rpc = BackendRpc("membership")
+    notifications_rpc = BackendRpc("notifications")
 
     @route("GET", "/openapi.json", tag="ops", access=PUBLIC, backend=False,
            summary="This OpenAPI 3 document")

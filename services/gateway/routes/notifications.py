@@ -1,0 +1,116 @@
+"""Routes backed by the notifications service: an organization's inbox, acknowledging a
+case (签收) on behalf of a notified organization, a case's notifications and its audit.
+
+Needs ``self.notifications_rpc`` (a ``BackendRpc("notifications")``), ``self.registry_rpc``
+and ``self.auth``; uses ``RegistryRoutes``' lookups for scope.
+
+Scope follows the registry's ``path``, as everywhere in the gateway:
+
+- an inbox, or an acknowledgement, names an organization (for a key enterprise's
+  assigned leader, ``recipient_kind=leader``, the enterprise's credit code): it must lie
+  within the caller's subtree;
+- a case's notifications and audit may be read by anyone in whose subtree at least one
+  notified recipient lies (the notifications service knows whom it told, not the case's
+  enterprise path), and by users at the root of the tree.
+
+Acknowledging is a write (staff, admin); the caller's user name is recorded as who signed.
+"""
+
+from services.gateway.api import route
+from services.gateway.auth import READ, WRITE, in_scope
+from services.gateway.routes import notifications_schemas as s
+from services.gateway.routes.disputes import case_id_of
+from services.gateway.routes.registry import V1, known_code
+from shared.errors import Forbidden, NotFound
+from shared.web import json_response, read_json, read_query
+
+NOTIFICATIONS = "notifications"
+CASES = f"{V1}/cases/<case_id>"
+
+
+class NotificationsRoutes:
+    api_tags = [
+        {"name": NOTIFICATIONS, "description": "Early-warning notices up the party-union "
+                                               "chain: inboxes, acknowledgement (签收), "
+                                               "each case's notifications and audit."},
+    ]
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _recipient_for(self, user, code, recipient_kind):
+        """Scope check of a recipient: an organization, or a leader's key enterprise."""
+        if recipient_kind == "leader":
+            return self._enterprise_for(user, code)
+        return self._organization_for(user, code)
+
+    def _notified_case_for(self, user, case_id) -> dict:
+        """The case's notifications view (404 unknown), if one recipient is in scope."""
+        case = self.notifications_rpc.case(case_id_of(case_id))
+        told = {(n["organization_code"], n["recipient_kind"]) for n in case["notifications"]}
+        if any(code == user.org_code for code, _ in told):
+            return case  # the caller's own organization was told: no lookup needed
+        for code, kind in sorted(told):
+            lookup = (self.registry_rpc.get_enterprise if kind == "leader"
+                      else self.registry_rpc.get_organization)
+            try:
+                if in_scope(user, lookup(code)["path"]):
+                    return case
+            except NotFound:
+                continue  # no longer in the registry: it cannot put the case in scope
+        if self.registry_rpc.get_organization(user.org_code)["parent_code"] is None:
+            return case  # the district sees every case, even one that told nobody
+        raise Forbidden(f"case {case['case_id']} notified nobody within the subtree of "
+                        f"organization {user.org_code}", {"org_code": user.org_code})
+
+    # --- routes -----------------------------------------------------------------------
+
+    @route("GET", f"{V1}/organizations/<code>/inbox", tag=NOTIFICATIONS, access=READ,
+           summary="An organization's inbox: notices and reminders, oldest first",
+           description="Page on with after_id (the last id seen). With "
+                       "recipient_kind=party, the messages to the organization's party "
+                       "organization; with leader, code is a key enterprise's credit code.",
+           query=s.InboxQuerySchema, response=s.InboxSchema)
+    def notification_inbox(self, request, code):
+        user = self.auth.user(request, READ)
+        query = read_query(request, s.InboxQuerySchema())
+        self._recipient_for(user, known_code(code, "organization"), query["recipient_kind"])
+        messages = self.notifications_rpc.inbox(code, **query)
+        return json_response(s.InboxSchema().dump({
+            "organization_code": code, "recipient_kind": query["recipient_kind"],
+            "messages": messages}))
+
+    @route("POST", f"{CASES}/acknowledgements", tag=NOTIFICATIONS, access=WRITE, status=201,
+           summary="Acknowledge (签收) a case for a notified organization; stops escalation",
+           description="201 for the first acknowledgement by this organization, 200 (with "
+                       "already_acknowledged) for a repeat. 403 also when the organization "
+                       "was not notified of the case.",
+           body=s.AcknowledgementInSchema, response=s.AcknowledgementSchema)
+    def acknowledge_case(self, request, case_id):
+        user = self.auth.user(request, WRITE)
+        data = read_json(request, s.AcknowledgementInSchema())
+        case_id = case_id_of(case_id)
+        self._recipient_for(user, data["organization_code"], data["recipient_kind"])
+        result = self.notifications_rpc.acknowledge(
+            case_id, data["organization_code"], user.name,
+            recipient_kind=data["recipient_kind"])
+        return json_response(s.AcknowledgementSchema().dump(result),
+                             status=200 if result["already_acknowledged"] else 201)
+
+    @route("GET", f"{CASES}/notifications", tag=NOTIFICATIONS, access=READ,
+           summary="Who was told of a case, acknowledged it, and which deadlines are open",
+           response=s.CaseNotificationsSchema)
+    def case_notifications(self, request, case_id):
+        user = self.auth.user(request, READ)
+        return json_response(s.CaseNotificationsSchema().dump(
+            self._notified_case_for(user, case_id)))
+
+    @route("GET", f"{CASES}/notifications/audit", tag=NOTIFICATIONS, access=READ,
+           summary="A case's complete notification audit: who, when, which channel, "
+                   "delivered or failed, acknowledged, escalated and why",
+           response=s.CaseAuditSchema)
+    def case_notification_audit(self, request, case_id):
+        user = self.auth.user(request, READ)
+        case = self._notified_case_for(user, case_id)
+        entries = self.notifications_rpc.case_audit(case["case_id"])
+        return json_response(s.CaseAuditSchema().dump({"case_id": case["case_id"],
+                                                       "entries": entries}))

@@ -1,0 +1,175 @@
+"""The notifications routes of the gateway, with the real notifications service behind them.
+
+The registry is the gateway tests' in-memory stand-in; the notifications service's read
+model holds the same tree (as the registry's events would have filled it), and its cases
+arrive as ``case_opened`` events on the broker. Routine cases: only the community union
+is told at once, and its deadline is a day away, so nothing escalates during a test.
+"""
+
+from uuid import uuid4
+
+import pytest
+from nameko.testing.services import entrypoint_waiter, replace_dependencies
+
+from services.gateway import accounts
+from services.gateway.service import GatewayService
+from services.notifications import readmodel
+from services.notifications.service import NotificationsService
+from shared.db import open_database
+from tests.gateway.conftest import PEOPLE, Client
+from tests.gateway.fakes import BANTIAN, NANKENG, ZHANGBEI, FakeRegistry
+from tests.notifications.conftest import MIGRATIONS, case_data, registry_event
+from tests.notifications.test_service import publish
+
+pytestmark = pytest.mark.usefixtures("rabbit_config")
+
+V1 = "/api/v1"
+NK_CASE = uuid4().hex  # case ids as the disputes service makes them: 32 hex digits
+ZB_CASE = uuid4().hex
+UNKNOWN_CASE = uuid4().hex
+
+
+def enterprise_in(registry, community, name):
+    return {"credit_code": None, "name": name, "address": None, "community_code": community,
+            "path": registry.organizations[community]["path"], "key_enterprise": False}
+
+
+@pytest.fixture
+def stack(container_factory, make_service_config, rabbit_config, tmp_path):
+    """A gateway and a notifications service on one vhost, a routine case told to 南坑
+    and one told to 嶂背; returns (client, tokens)."""
+    registry = FakeRegistry()
+    url = f"sqlite:///{tmp_path}/notifications.db"
+    db = open_database(url, "notifications", MIGRATIONS)
+    with db.unit_of_work() as uow:
+        for organization in registry.organizations.values():
+            readmodel.apply_organization(uow.session, *registry_event(
+                "organization_registered", organization))
+    db.engine.dispose()
+    notifications = container_factory(NotificationsService, make_service_config(url))
+    notifications.start()
+    for case_id, community, name in ((NK_CASE, NANKENG, "南坑五金厂"),
+                                     (ZB_CASE, ZHANGBEI, "嶂背塑胶厂")):
+        with entrypoint_waiter(notifications, "handle_case_opened", timeout=10):
+            publish(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data(
+                case_id, enterprise=enterprise_in(registry, community, name)))
+
+    gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
+    gateway = container_factory(GatewayService, gateway_config)
+    replace_dependencies(gateway, registry_rpc=registry)
+    gateway.start()
+    users = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
+    with users.unit_of_work() as uow:
+        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
+                  for name, (role, org) in PEOPLE.items()}
+    users.engine.dispose()
+    return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "details"} and body["message"]
+    return body
+
+
+def acknowledge(client, token, case_id, organization_code, **body):
+    return client.post(f"{V1}/cases/{case_id}/acknowledgements",
+                       {"organization_code": organization_code, **body}, token=token)
+
+
+def acknowledged_at(client, tokens, case_id):
+    view = client.get(f"{V1}/cases/{case_id}/notifications", token=tokens["district_admin"])
+    assert view.status_code == 200, view.text
+    return view.json()["acknowledged_at"]
+
+
+def test_community_staff_read_their_inbox_and_acknowledge_a_case_for_their_community(stack):
+    client, tokens = stack
+    staff = tokens["nankeng_staff"]
+    inbox = client.get(f"{V1}/organizations/{NANKENG}/inbox", token=staff)
+    assert inbox.status_code == 200, inbox.text
+    assert inbox.headers["Cache-Control"] == "no-store"
+    [message] = inbox.json()["messages"]
+    assert (message["case_id"], message["kind"], message["acknowledged_at"]) == (
+        NK_CASE, "notice", None)
+    assert message["message"]["recipient"]["name"] == "南坑社区工联会"
+
+    signed = acknowledge(client, staff, NK_CASE, NANKENG)
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["acknowledged_by"] == "nankeng_staff"  # the token's user, signed
+    assert signed.json()["case_acknowledged_by"] == NANKENG
+    again = acknowledge(client, staff, NK_CASE, NANKENG)
+    assert again.status_code == 200 and again.json()["already_acknowledged"] is True
+
+    pending = client.get(f"{V1}/organizations/{NANKENG}/inbox?unacknowledged=true",
+                         token=staff)
+    assert pending.json()["messages"] == []
+    view = client.get(f"{V1}/cases/{NK_CASE}/notifications", token=staff).json()
+    [told] = view["notifications"]
+    assert (told["organization_code"], told["acknowledged_by"]) == (NANKENG, "nankeng_staff")
+    assert view["open_deadlines"] == []  # acknowledging stopped the escalation
+    audit = client.get(f"{V1}/cases/{NK_CASE}/notifications/audit",
+                       token=tokens["bantian_staff"])  # the street sees its communities
+    actions = [entry["action"] for entry in audit.json()["entries"]]
+    assert {"case_received", "notified", "acknowledged", "escalation_stopped"} <= set(actions)
+
+
+def test_community_staff_cannot_read_or_acknowledge_for_another_community(stack):
+    client, tokens = stack
+    staff = tokens["nankeng_staff"]
+    error_of(client.get(f"{V1}/organizations/{ZHANGBEI}/inbox", token=staff), 403)
+    error_of(acknowledge(client, staff, ZB_CASE, ZHANGBEI), 403)
+    error_of(client.get(f"{V1}/cases/{ZB_CASE}/notifications", token=staff), 403)
+    error_of(client.get(f"{V1}/cases/{ZB_CASE}/notifications/audit", token=staff), 403)
+    assert acknowledged_at(client, tokens, ZB_CASE) is None
+    # 嶂背's own staff can: the 403 above was the scope, nothing else.
+    own = tokens["zhangbei_staff"]
+    [message] = client.get(f"{V1}/organizations/{ZHANGBEI}/inbox", token=own).json()["messages"]
+    assert message["case_id"] == ZB_CASE
+    assert acknowledge(client, own, ZB_CASE, ZHANGBEI).status_code == 201
+    error_of(client.get(f"{V1}/cases/{NK_CASE}/notifications", token=own), 403)
+
+
+def test_a_viewer_reads_but_cannot_acknowledge(stack):
+    client, tokens = stack
+    viewer = tokens["nankeng_viewer"]
+    assert client.get(f"{V1}/organizations/{NANKENG}/inbox", token=viewer).status_code == 200
+    assert client.get(f"{V1}/cases/{NK_CASE}/notifications", token=viewer).status_code == 200
+    assert error_of(acknowledge(client, viewer, NK_CASE, NANKENG), 403)["details"] == {
+        "role": "viewer", "needs": "write"}
+    assert acknowledged_at(client, tokens, NK_CASE) is None
+
+
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(stack):
+    client, tokens = stack
+    staff = tokens["nankeng_staff"]
+    error_of(client.get(f"{V1}/organizations/{NANKENG}/inbox"), 401)
+    assert "limit" in error_of(client.get(f"{V1}/organizations/{NANKENG}/inbox?limit=abc",
+                                          token=staff), 400)["details"]
+    assert "recipient_kind" in error_of(client.get(
+        f"{V1}/organizations/{NANKENG}/inbox?recipient_kind=boss", token=staff), 400)["details"]
+    error_of(client.get(f"{V1}/organizations/longgang.nowhere/inbox", token=staff), 404)
+
+    url = f"{V1}/cases/{NK_CASE}/acknowledgements"
+    assert "organization_code" in error_of(client.post(url, {}, token=staff), 400)["details"]
+    # who signed is the token's user: a client cannot name someone else
+    assert "by" in error_of(acknowledge(client, staff, NK_CASE, NANKENG, by="李主席"),
+                            400)["details"]
+    assert "recipient_kind" in error_of(acknowledge(client, staff, NK_CASE, NANKENG,
+                                                    recipient_kind="boss"), 400)["details"]
+    error_of(client.post(url, data=b"not json{", token=staff,
+                         headers={"Content-Type": "application/json"}), 400)
+    # 坂田 is in the street's scope but was not told of a routine case: the service says so
+    refused = error_of(acknowledge(client, tokens["bantian_staff"], NK_CASE, BANTIAN), 403)
+    assert "not notified" in refused["message"]
+    assert acknowledged_at(client, tokens, NK_CASE) is None
+
+
+def test_an_unknown_case_is_a_404(stack):
+    client, tokens = stack
+    admin = tokens["district_admin"]
+    for case_id in (UNKNOWN_CASE, "not-a-case", "x" * 500):
+        error_of(client.get(f"{V1}/cases/{case_id}/notifications", token=admin), 404)
+        error_of(client.get(f"{V1}/cases/{case_id}/notifications/audit", token=admin), 404)
+        error_of(acknowledge(client, tokens["nankeng_staff"], case_id, NANKENG), 404)
