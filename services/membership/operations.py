@@ -379,7 +379,7 @@ def merchant(session, merchant_id: int, raw=False) -> dict:
 def list_merchants(session, code: str | None) -> list[dict]:
     query = select(merchants).order_by(merchants.c.id)
     if code:
-        query = query.where(merchants.c.path.contains(json.dumps(code)))
+        query = query.where(merchants.c.path.contains(json.dumps(code), autoescape=True))
     return [_merchant_view(row._mapping) for row in session.execute(query)]
 
 
