@@ -207,7 +207,7 @@ def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event
 
     # ... and it was a real outage, with writes all through it
     seconds_with_writes = {int(t - cut_at) for t in writer.written if cut_at <= t < restored_at}
-    assert seconds_with_writes == set(range(OUTAGE_SECONDS))
+    assert seconds_with_writes >= set(range(OUTAGE_SECONDS))
     types = [json.loads(row.body)["type"] for row in rows]
     assert types.count("enterprise_registered") == len(ENTERPRISES)
     assert types.count("enterprise_updated") == len(writer.written) + len(ENTERPRISES)
