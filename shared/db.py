@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -46,6 +47,13 @@ outbox_table = Table(
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+)
+# The relay's scan: without it, a long published history is walked on every batch.
+Index(
+    "ix_outbox_unpublished_seq",
+    outbox_table.c.seq,
+    postgresql_where=outbox_table.c.published_at.is_(None),
+    sqlite_where=outbox_table.c.published_at.is_(None),
 )
 
 # One row per (event, consumer) already handled: the idempotency record.

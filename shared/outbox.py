@@ -143,6 +143,7 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._last_purge = 0.0
+        self._last_measure = 0.0
 
     def wake(self):
         self._wake.set()
@@ -225,6 +226,10 @@ class OutboxRelay:
             return False  # another replica holds it
 
     def _measure(self):
+        # Counting the backlog costs as much as a batch when it is long: once a second will do.
+        if time.monotonic() - self._last_measure < 1.0:
+            return
+        self._last_measure = time.monotonic()
         with self.engine.connect() as connection:
             pending, oldest = connection.execute(
                 select(func.count(), func.min(outbox_table.c.created_at)).where(
