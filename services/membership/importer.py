@@ -18,6 +18,7 @@ read model are held in memory for the run.
 import csv
 import io
 import json
+import queue
 import threading
 import time
 from collections import Counter, deque
@@ -163,49 +164,59 @@ class Importer:
                            for table in (workers, memberships))
 
     def _initial_load(self, checked, result):
-        """The first import into an empty database, in one transaction: lock both tables,
-        drop their secondary indexes, COPY every batch, then build the indexes (a sort,
-        far cheaper than 2M random index inserts) and apply the counters once.
+        """The first import into an empty database: lock both tables, drop their secondary
+        indexes, COPY every batch, then build the indexes (a sort, far cheaper than 2M
+        random index inserts) and apply the counters once.
 
-        All or nothing, and requests touching members wait until it commits (a minute for
-        2M rows): meant for the first load of a district's paper records."""
-        with self.db.unit_of_work() as uow:
-            session = uow.session
-            session.execute(text("LOCK TABLE workers, memberships IN ACCESS EXCLUSIVE MODE"))
-            if any(session.execute(select(table.c.id).limit(1)).first()
-                   for table in (workers, memberships)):
-                raise RuntimeError("the tables filled up meanwhile; import again")
-            session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-            bind = session.connection()
-            session.execute(text(f"ALTER TABLE workers DROP CONSTRAINT {WORKER_ID_HASH_KEY}"))
-            for index in memberships.indexes:
-                index.drop(bind)
-            counts = Counter()
-            started = time.perf_counter()
-            for size, good, rejects in checked:
-                started = self._lap("check rows, hash and seal (waiting for them)", started)
-                fresh = self._screen(size, good, rejects, result)
-                self._store(session, fresh, [], postgres=True)
-                started = self._lap("write workers and memberships", started)
-                counts.update(row[4] for row in fresh)
-                batch = Counter(row[5] for row in fresh)
-                result.imported += len(fresh)
-                result.batches += 1
-                uow.publish("members_imported", {
-                    "import_id": result.import_id, "batch": result.batches,
-                    "imported": len(fresh), "rejected": result.rejected,
-                    "counts": dict(sorted(batch.items()))}, subject=str(result.import_id))
-                started = self._lap("publish the batch event", started)
-                if self.progress is not None:
-                    self.progress.update(size)
-            session.execute(text(f"ALTER TABLE workers ADD CONSTRAINT {WORKER_ID_HASH_KEY} "
-                                 "UNIQUE (id_hash)"))
-            for index in memberships.indexes:
-                index.create(bind)
-            started = self._lap("build the indexes", started)
-            readmodel.add_members_bulk(session, counts, self.targets)
-            started = self._lap("update join-rate counters", started)
-        self._lap("commit", started)
+        Workers and memberships go in on two connections at once, so that PostgreSQL
+        works on both cores; each connection is one transaction, committed together at the
+        end (memberships first; if the workers' commit then fails, the memberships table,
+        empty before, is emptied again). Requests touching members wait until it commits:
+        meant for the first load of a district's records."""
+        line = _MembershipLine(self.db)
+        line.start()
+        try:
+            with self.db.unit_of_work() as uow:
+                session = uow.session
+                _take_empty(session, workers)
+                session.execute(text(f"ALTER TABLE workers DROP CONSTRAINT "
+                                     f"{WORKER_ID_HASH_KEY}"))
+                line.ready.wait()
+                if line.failure:
+                    raise line.failure
+                counts = Counter()
+                started = time.perf_counter()
+                for size, good, rejects in checked:
+                    started = self._lap("check rows, hash and seal (waiting for them)",
+                                        started)
+                    fresh = self._screen(size, good, rejects, result)
+                    self._store(session, fresh, [], True, members_later=line.put)
+                    started = self._lap("write workers and memberships", started)
+                    counts.update(row[4] for row in fresh)
+                    batch = Counter(row[5] for row in fresh)
+                    result.imported += len(fresh)
+                    result.batches += 1
+                    uow.publish("members_imported", {
+                        "import_id": result.import_id, "batch": result.batches,
+                        "imported": len(fresh), "rejected": result.rejected,
+                        "counts": dict(sorted(batch.items()))},
+                        subject=str(result.import_id))
+                    started = self._lap("publish the batch event", started)
+                    if self.progress is not None:
+                        self.progress.update(size)
+                line.put(None)  # no more: it builds its indexes meanwhile
+                session.execute(text(f"ALTER TABLE workers ADD CONSTRAINT "
+                                     f"{WORKER_ID_HASH_KEY} UNIQUE (id_hash)"))
+                readmodel.add_members_bulk(session, counts, self.targets)
+                line.commit()  # waits for its COPYs and indexes, then commits
+                started = self._lap("build the indexes, commit the memberships", started)
+        except BaseException:
+            line.abort()
+            if line.committed:  # the workers' side failed after memberships committed
+                with self.db.unit_of_work() as uow:
+                    uow.session.execute(text("TRUNCATE memberships"))
+            raise
+        self._lap("commit the workers", started)
 
     def _screen(self, size, good, rejects, result):
         """Report a batch's bad rows, in line order; its good rows minus people already
@@ -288,7 +299,7 @@ class Importer:
                 again.append((found[0], row))
         return fresh, again
 
-    def _store(self, session, fresh, again, postgres):
+    def _store(self, session, fresh, again, postgres, members_later=None):
         """New workers plus an active membership for each of ``fresh`` and ``again``."""
         worker_ids = self._ids(session, "workers", len(fresh), postgres)
         membership_ids = self._ids(session, "memberships", len(fresh) + len(again), postgres)
@@ -301,14 +312,13 @@ class Importer:
                                        [*zip(worker_ids, fresh, strict=True), *again],
                                        strict=True)]
         if postgres and _can_copy():
-            _copy(session, "workers (id, name, id_hash, sealed)", "".join(
-                f"{wid}\t{_escape(name)}\t{id_hash}\t\\\\x{sealed.hex()}\n"
-                for wid, name, id_hash, sealed in worker_rows))
-            stamp = now.isoformat()
-            _copy(session, "memberships (id, worker_id, union_code, enterprise_credit_code, "
-                           "status, channel, decided_at)", "".join(
-                f"{mid}\t{wid}\t{_escape(union)}\t{_escape(credit)}\tactive\timport\t{stamp}\n"
-                for mid, wid, union, credit, *_ in member_rows))
+            worker_text, member_text = _copy_texts(worker_rows, member_rows)
+            if members_later is not None:  # the initial load copies them on its own line
+                _copy(session, WORKER_COLUMNS, worker_text)
+                members_later(member_text)
+                return
+            _copy(session, WORKER_COLUMNS, worker_text)
+            _copy(session, MEMBERSHIP_COLUMNS, member_text)
         elif postgres:  # inside an eventlet process: psycogreen forbids COPY
             session.execute(insert(workers), [dict(zip(("id", "name", "id_hash", "sealed"),
                                                        row, strict=True))
@@ -362,6 +372,78 @@ class Importer:
         start = session.execute(select(func.coalesce(func.max(text("id")), 0))
                                 .select_from(text(table))).scalar()
         return range(start + 1, start + count + 1)
+
+
+def _take_empty(session, table):
+    session.execute(text(f"LOCK TABLE {table.name} IN ACCESS EXCLUSIVE MODE"))
+    if session.execute(select(table.c.id).limit(1)).first():
+        raise InvalidInput(f"{table.name} is not empty: an initial load needs an empty "
+                           "database; import without it")
+    session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+
+
+class _MembershipLine(threading.Thread):
+    """The memberships half of an initial load, on its own connection and transaction."""
+
+    def __init__(self, database):
+        super().__init__(name="initial-load-memberships", daemon=True)
+        self.db = database
+        self.queue = queue.Queue(maxsize=3)
+        self.ready = threading.Event()
+        self.done = threading.Event()
+        self.go = threading.Event()
+        self.failure = None
+        self.aborted = False
+        self.committed = False
+
+    def put(self, text_rows):
+        if self.failure:
+            raise self.failure
+        self.queue.put(text_rows)
+
+    def run(self):
+        try:
+            with self.db.session() as session:
+                _take_empty(session, memberships)
+                bind = session.connection()
+                for index in memberships.indexes:
+                    index.drop(bind)
+                self.ready.set()
+                while (text_rows := self.queue.get()) is not None:
+                    _copy(session, MEMBERSHIP_COLUMNS, text_rows)
+                for index in memberships.indexes:
+                    index.create(bind)
+                self.done.set()
+                self.go.wait()
+                if self.aborted:
+                    session.rollback()
+                    return
+                session.commit()
+                self.committed = True
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.failure = exc
+        finally:
+            self.ready.set()
+            self.done.set()
+
+    def commit(self):
+        self.done.wait()
+        if self.failure:
+            raise self.failure
+        self.go.set()
+        self.join()
+        if self.failure:
+            raise self.failure
+
+    def abort(self):
+        self.aborted = True
+        while self.is_alive():
+            try:
+                self.queue.put_nowait(None)
+            except queue.Full:
+                pass
+            self.go.set()
+            self.join(timeout=0.1)
 
 
 def _batches(rows, size):
@@ -456,6 +538,20 @@ def _can_copy() -> bool:
     import psycopg2.extensions
 
     return psycopg2.extensions.get_wait_callback() is None
+
+
+WORKER_COLUMNS = "workers (id, name, id_hash, sealed)"
+MEMBERSHIP_COLUMNS = ("memberships (id, worker_id, union_code, enterprise_credit_code, status, "
+                      "channel, decided_at)")
+
+
+def _copy_texts(worker_rows, member_rows):
+    """Both tables' rows in COPY's text format (str.join: csv.writer was the bottleneck)."""
+    stamp = member_rows[0][6].isoformat() if member_rows else ""
+    return ("".join(f"{wid}\t{_escape(name)}\t{id_hash}\t\\\\x{sealed.hex()}\n"
+                    for wid, name, id_hash, sealed in worker_rows),
+            "".join(f"{mid}\t{wid}\t{_escape(union)}\t{_escape(credit)}\tactive\timport\t"
+                    f"{stamp}\n" for mid, wid, union, credit, *_ in member_rows))
 
 
 def _escape(value: str) -> str:
