@@ -88,6 +88,25 @@ def load_registry(database):
 
 
 @pytest.fixture
+def running_membership(container_factory, make_service_config):
+    """``running_membership(url)``: MembershipService started on a database that already
+    holds the registry's tree (as its events would have left it)."""
+
+    def start(url):
+        from services.membership.service import MembershipService
+
+        database = open_database(url, "membership", MIGRATIONS)
+        load_registry(database)
+        database.engine.dispose()
+        container = container_factory(MembershipService, dict(
+            make_service_config(url), MEMBERSHIP_PII_KEY=TEST_KEY))
+        container.start()
+        return container
+
+    return start
+
+
+@pytest.fixture
 def district(db):
     load_registry(db)
     return db

@@ -7,7 +7,6 @@ import requests
 
 from services.gateway import accounts
 from services.gateway.service import GatewayService
-from services.membership.service import MembershipService
 from shared.db import open_database
 from tests.membership.conftest import (
     GANGTOU,
@@ -15,9 +14,7 @@ from tests.membership.conftest import (
     NANKENG,
     SMALL,
     STREET,
-    TEST_KEY,
     id_number,
-    load_registry,
 )
 
 V1 = "/api/v1"
@@ -26,14 +23,8 @@ PEOPLE = {"nankeng_staff": ("staff", NANKENG), "nankeng_viewer": ("viewer", NANK
 
 
 @pytest.fixture
-def api(container_factory, make_service_config, tmp_path):
-    membership_url = f"sqlite:///{tmp_path}/membership.db"
-    database = open_database(membership_url, "membership", MembershipService.db.migrations_dir)
-    load_registry(database)
-    database.engine.dispose()
-    membership = container_factory(MembershipService, dict(
-        make_service_config(membership_url), MEMBERSHIP_PII_KEY=TEST_KEY))
-    membership.start()
+def api(container_factory, make_service_config, running_membership, tmp_path):
+    running_membership(f"sqlite:///{tmp_path}/membership.db")
     config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
     gateway = container_factory(GatewayService, config)
     gateway.start()

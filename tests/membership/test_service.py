@@ -166,17 +166,8 @@ def test_bad_input_is_refused_with_the_field_named(container_factory, make_servi
 
 
 @pytest.fixture
-def sqlite_membership(container_factory, make_service_config, sqlite_url):
-    from shared.db import open_database
-    from tests.membership.conftest import load_registry
-
-    database = open_database(sqlite_url, "membership", MembershipService.db.migrations_dir)
-    load_registry(database)
-    database.engine.dispose()
-    container = container_factory(MembershipService, dict(
-        make_service_config(sqlite_url), MEMBERSHIP_PII_KEY=TEST_KEY))
-    container.start()
-    return container
+def sqlite_membership(running_membership, sqlite_url):
+    return running_membership(sqlite_url)
 
 
 def test_a_race_for_a_second_current_membership_is_a_409_without_the_values(
