@@ -291,3 +291,21 @@ def tcp_proxy(_open_tcp_proxies):
     yield make
     for proxy in proxies:
         proxy.restore()
+
+
+def schema_differences(database_url, metadata, migrations_dir) -> list:
+    """Migrate an empty database, then list how it differs from ``metadata`` plus the kit's
+    tables (Alembic's autogenerate comparison): [] when migrations and models agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from shared.db import kit_metadata, make_engine, migrate
+
+    migrate(database_url, migrations_dir)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection)
+            return compare_metadata(context, [metadata, kit_metadata])
+    finally:
+        engine.dispose()
