@@ -9,10 +9,10 @@ from nameko.testing.utils import get_container
 
 from services.membership import sample
 from services.membership.service import MIGRATIONS, MembershipService
-from services.membership.setup import declare_queues
 from services.registry.sample import load_sample
 from services.registry.service import MIGRATIONS as REGISTRY_MIGRATIONS
 from services.registry.service import RegistryService
+from shared.consumers import declare_event_queues
 from shared.db import open_database
 from tests.membership.conftest import TEST_KEY
 
@@ -34,7 +34,7 @@ def test_the_nankeng_sample_gives_93_percent_with_the_registry_running(
                                   MIGRATIONS)
     sample.request(membership_db)
     membership_db.engine.dispose()
-    declare_queues(membership_config)
+    declare_event_queues(MembershipService, membership_config)
 
     runner_factory(registry_config, RegistryService).start()
     membership_runner = runner_factory(membership_config, MembershipService)
