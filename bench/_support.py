@@ -98,3 +98,20 @@ def backends(text):
 def emit(benchmark, figures: dict):
     """The closing line of every benchmark: one JSON object, read by run_all.py."""
     print(json.dumps({"benchmark": benchmark, **figures}, ensure_ascii=False), flush=True)
+
+
+def wait_ready(port, timeout=60):
+    """Until the service on ``port`` answers /readyz with 200 (SystemExit after timeout)."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the service on port {port} never became ready")

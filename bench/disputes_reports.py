@@ -48,6 +48,7 @@ from bench._support import (  # noqa: E402
     emit,
     ms,
     percentile,
+    wait_ready,
 )
 from services.disputes import domain as disputes_domain  # noqa: E402
 from services.disputes import identity  # noqa: E402
@@ -127,18 +128,6 @@ def stop(processes, grace=15):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def wait_ready(port, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the service on port {port} never became ready")
 
 
 def post_reports(base, tokens, rate, seconds):

@@ -40,6 +40,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._support import wait_ready  # noqa: E402
 from services.notifications import readmodel  # noqa: E402
 from services.notifications.models import (  # noqa: E402
     audit_entries,
@@ -171,18 +172,6 @@ def start_replicas(count, database_url, amqp_uri):
     for port in ports[1:]:
         wait_ready(port)
     return processes
-
-
-def wait_ready(port, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the service on port {port} never became ready")
 
 
 def observe(db, prefix, due_by_case, timeout):
