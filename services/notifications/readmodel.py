@@ -141,3 +141,41 @@ def leader(session, enterprise: dict) -> Leader | None:
         return None
     return Leader(enterprise_code=code, name=row.assigned_leader["name"],
                   title=row.assigned_leader.get("title"))
+
+
+def current_paths(session, codes=(), credit_codes=(), fallback=()) -> tuple[dict, dict]:
+    """Where organizations and enterprises sit now, as the registry would say: two dicts,
+    organization code -> path (district .. itself) and credit code -> path (district .. its
+    community); a code nobody knows is left out.
+
+    Paths are walked up ``parent_code`` rather than read from each snapshot: moving an
+    organization sends one event for it alone, so its descendants' snapshot paths go
+    stale while their parent links stay right. ``fallback`` (a case's enterprise path)
+    places codes the registry's events have not brought yet.
+    """
+    fallback = list(fallback or ())
+    enterprise_rows = session.execute(
+        select(enterprises.c.credit_code, enterprises.c.community_code, enterprises.c.path)
+        .where(enterprises.c.credit_code.in_(set(credit_codes)))).all() if credit_codes else []
+    links = {}  # code -> (parent_code, snapshot path)
+    wanted = set(codes) | {row.community_code for row in enterprise_rows}
+    while wanted:  # a query per level of the tree, usually one
+        rows = session.execute(
+            select(organizations.c.code, organizations.c.parent_code, organizations.c.path)
+            .where(organizations.c.code.in_(wanted))).all()
+        links.update((row.code, (row.parent_code, row.path)) for row in rows)
+        wanted = {row.parent_code for row in rows} - set(links) - {None}
+
+    def path(code, below=frozenset()):
+        if code not in links:
+            return fallback[:fallback.index(code) + 1] if code in fallback else None
+        parent, snapshot = links[code]
+        if parent is None:
+            return [code]
+        above = None if parent in below else path(parent, below | {code})
+        return [*above, code] if above else list(snapshot)
+
+    organization_paths = {code: found for code in codes if (found := path(code))}
+    enterprise_paths = {row.credit_code: path(row.community_code) or list(row.path)
+                        for row in enterprise_rows}
+    return organization_paths, enterprise_paths

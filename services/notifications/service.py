@@ -186,14 +186,16 @@ class NotificationsService(OpsEndpoints):
                 recipient_kind=payload["recipient_kind"])
 
     @rpc
-    def case(self, case_id):
+    def case(self, case_id, scope=None):
+        """The case's notifications; with ``scope`` (an organization code), 403 unless the
+        case is visible from there (``views.require_in_scope``)."""
         with self.db.session() as session:
-            return views.case_view(session, case_id)
+            return views.case_view(session, case_id, scope)
 
     @rpc
-    def case_audit(self, case_id):
+    def case_audit(self, case_id, scope=None):
         with self.db.session() as session:
-            return views.case_audit(session, case_id)
+            return views.case_audit(session, case_id, scope)
 
     @rpc
     def inbox(self, organization_code, **query):

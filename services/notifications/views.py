@@ -1,10 +1,18 @@
-"""What the notifications API reads: a case's notifications, its audit trail, inboxes."""
+"""What the notifications API reads: a case's notifications, its audit trail, inboxes.
+
+A case's views take an optional ``scope`` (the caller's organization code) and answer only
+callers allowed to see the case, under the gateway's rule (``services/gateway/routes/
+notifications.py``): anyone in whose subtree at least one notified recipient lies, and
+users at the root of the tree. The read model decides it, so the gateway asks the
+registry nothing per recipient.
+"""
 
 from sqlalchemy import select
 
+from services.notifications import readmodel
 from services.notifications.domain import aware, iso, load_case
 from services.notifications.models import audit_entries, deadlines, inbox_messages, notifications
-from shared.errors import NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound
 
 
 def _known(session, case_id):
@@ -14,9 +22,36 @@ def _known(session, case_id):
     return case
 
 
-def case_audit(session, case_id) -> list[dict]:
+def require_in_scope(session, case, recipients, scope: str) -> None:
+    """403 unless a recipient ``(code, recipient_kind)`` lies in ``scope``'s subtree or
+    ``scope`` is the root. A leader's code is a key enterprise's: its path is the
+    enterprise's. A recipient nobody knows cannot put the case in scope."""
+    if not isinstance(scope, str) or not scope:
+        raise InvalidInput("scope rejected", {"scope": ["an organization code"]})
+    if any(code == scope for code, _ in recipients):
+        return  # the caller's own organization was told: nothing to look up
+    organization_paths, enterprise_paths = readmodel.current_paths(
+        session, {code for code, kind in recipients if kind != "leader"} | {scope},
+        {code for code, kind in recipients if kind == "leader"},
+        fallback=(case.enterprise or {}).get("path"))
+    for code, kind in recipients:
+        path = (enterprise_paths if kind == "leader" else organization_paths).get(code)
+        if scope in (path or ()):
+            return
+    if organization_paths.get(scope) == [scope]:
+        return  # the district sees every case, even one that told nobody
+    raise Forbidden(f"case {case.case_id} notified nobody within the subtree of "
+                    f"organization {scope}", {"org_code": scope})
+
+
+def case_audit(session, case_id, scope=None) -> list[dict]:
     """Every step for one case, in order: who was told, when, how, what escalated, why."""
-    _known(session, case_id)
+    case = _known(session, case_id)
+    if scope is not None:
+        recipients = session.execute(
+            select(notifications.c.organization_code, notifications.c.recipient_kind)
+            .where(notifications.c.case_id == case_id)).all()
+        require_in_scope(session, case, {tuple(row) for row in recipients}, scope)
     rows = session.execute(select(audit_entries).where(audit_entries.c.case_id == case_id)
                            .order_by(audit_entries.c.id)).all()
     return [{"at": iso(aware(row.at)), "action": row.action,
@@ -25,10 +60,13 @@ def case_audit(session, case_id) -> list[dict]:
              "detail": row.detail or {}} for row in rows]
 
 
-def case_view(session, case_id) -> dict:
+def case_view(session, case_id, scope=None) -> dict:
     case = _known(session, case_id)
     told = session.execute(select(notifications).where(notifications.c.case_id == case_id)
                            .order_by(notifications.c.notified_at, notifications.c.id)).all()
+    if scope is not None:
+        require_in_scope(session, case,
+                         {(n.organization_code, n.recipient_kind) for n in told}, scope)
     pending = session.execute(select(deadlines).where(
         deadlines.c.case_id == case_id, deadlines.c.state == "open")
         .order_by(deadlines.c.due_at)).all()

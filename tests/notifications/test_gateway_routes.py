@@ -6,6 +6,7 @@ arrive as ``case_opened`` events on the broker. Routine cases: only the communit
 is told at once, and its deadline is a day away, so nothing escalates during a test.
 """
 
+from unittest.mock import Mock
 from uuid import uuid4
 
 import pytest
@@ -35,14 +36,20 @@ def enterprise_in(registry, community, name):
 
 
 @pytest.fixture
-def stack(container_factory, make_service_config, rabbit_config, tmp_path):
+def registry():
+    """The fake registry behind a spy: ``registry.mock_calls`` lists every RPC made."""
+    return Mock(wraps=FakeRegistry())
+
+
+@pytest.fixture
+def stack(container_factory, make_service_config, rabbit_config, tmp_path, registry):
     """A gateway and a notifications service on one vhost, a routine case told to 南坑
     and one told to 嶂背; returns (client, tokens)."""
-    registry = FakeRegistry()
+    fake = registry._mock_wraps
     url = f"sqlite:///{tmp_path}/notifications.db"
     db = open_database(url, "notifications", MIGRATIONS)
     with db.unit_of_work() as uow:
-        for organization in registry.organizations.values():
+        for organization in fake.organizations.values():
             readmodel.apply_organization(uow.session, *registry_event(
                 "organization_registered", organization))
     db.engine.dispose()
@@ -52,7 +59,7 @@ def stack(container_factory, make_service_config, rabbit_config, tmp_path):
                                      (ZB_CASE, ZHANGBEI, "嶂背塑胶厂")):
         with entrypoint_waiter(notifications, "handle_case_opened", timeout=10):
             publish(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data(
-                case_id, enterprise=enterprise_in(registry, community, name)))
+                case_id, enterprise=enterprise_in(fake, community, name)))
 
     gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
     gateway = container_factory(GatewayService, gateway_config)
@@ -173,3 +180,43 @@ def test_an_unknown_case_is_a_404(stack):
         error_of(client.get(f"{V1}/cases/{case_id}/notifications", token=admin), 404)
         error_of(client.get(f"{V1}/cases/{case_id}/notifications/audit", token=admin), 404)
         error_of(acknowledge(client, tokens["nankeng_staff"], case_id, NANKENG), 404)
+
+
+def test_a_case_is_seen_from_its_recipient_s_subtree_and_the_root_and_refused_elsewhere(stack):
+    client, tokens = stack
+    for user, readable, refused in (
+            ("nankeng_staff", [NK_CASE], [ZB_CASE]),
+            ("nankeng_viewer", [NK_CASE], [ZB_CASE]),
+            ("zhangbei_staff", [ZB_CASE], [NK_CASE]),
+            ("bantian_staff", [NK_CASE], [ZB_CASE]),  # the street above 南坑, not 嶂背's
+            ("district_admin", [NK_CASE, ZB_CASE], [])):
+        for case_id in readable:
+            for path in ("notifications", "notifications/audit"):
+                answer = client.get(f"{V1}/cases/{case_id}/{path}", token=tokens[user])
+                assert answer.status_code == 200, (user, case_id, path, answer.text)
+                assert answer.json()["case_id"] == case_id
+        for case_id in refused:
+            for path in ("notifications", "notifications/audit"):
+                body = error_of(client.get(f"{V1}/cases/{case_id}/{path}",
+                                           token=tokens[user]), 403)
+                assert body["details"] == {"org_code": PEOPLE[user][1]}, (user, case_id)
+                assert "notified nobody within the subtree" in body["message"]
+
+
+def test_reading_a_case_asks_the_registry_nothing(stack, registry):
+    client, tokens = stack
+    # Each of these took registry calls before (one per recipient, plus the caller's own
+    # organization to see whether it is the root): the street and the district are not
+    # recipients, 嶂背 is refused only after looking every recipient up.
+    for user, case_id, status in (("bantian_staff", NK_CASE, 200),
+                                  ("district_admin", ZB_CASE, 200),
+                                  ("zhangbei_staff", NK_CASE, 403),
+                                  ("nankeng_staff", NK_CASE, 200)):
+        for path in ("notifications", "notifications/audit"):
+            answer = client.get(f"{V1}/cases/{case_id}/{path}", token=tokens[user])
+            assert answer.status_code == status, (user, case_id, answer.text)
+    assert registry.mock_calls == []
+    # The spy does see the registry calls that remain: an inbox names its organization.
+    assert client.get(f"{V1}/organizations/{NANKENG}/inbox",
+                      token=tokens["nankeng_staff"]).status_code == 200
+    assert [call[0] for call in registry.mock_calls] == ["get_organization"]
