@@ -119,8 +119,13 @@ def make_engine(url: str, **kwargs):
     return create_engine(url, **kwargs)
 
 
-def migrate(url: str, migrations_dir, revision="head"):
-    """Upgrade a service database to ``revision`` with the service's Alembic scripts."""
+def migrate(url: str, migrations_dir, revision="head", settings=None):
+    """Upgrade a service database to ``revision`` with the service's Alembic scripts.
+
+    ``settings``: the service's nameko config, for a data migration that needs one of
+    its settings (``migration_settings()``); without it such a migration reads the
+    environment, as the service would.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -128,7 +133,15 @@ def migrate(url: str, migrations_dir, revision="head"):
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
+    config.attributes["settings"] = settings
     command.upgrade(config, revision)
+
+
+def migration_settings() -> dict | None:
+    """In a migration: the config ``migrate`` was given (None from the CLI)."""
+    from alembic import context
+
+    return context.config.attributes.get("settings")
 
 
 def run_migrations_env(target_metadata):

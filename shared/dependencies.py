@@ -33,7 +33,7 @@ class Database(DependencyProvider):
         config = self.container.config
         url = config["DATABASE_URL"]
         if config.get("DATABASE_MIGRATE", True):
-            migrate(url, self.migrations_dir)
+            migrate(url, self.migrations_dir, settings=config)
         self.engine = make_engine(url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.relay = OutboxRelay(
@@ -90,3 +90,22 @@ class Metrics(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return None
+
+
+class PersonalDataKeys(DependencyProvider):
+    """The keys that seal the service's personal data (``shared.pii``), loaded once at
+    setup by ``load(config)``, which reads ``<SERVICE>_PII_KEY`` from the config or the
+    environment:
+
+        class MembershipService:
+            keys = PersonalDataKeys(membership.pii.load_keys)
+    """
+
+    def __init__(self, load):
+        self.load = load
+
+    def setup(self):
+        self.keys = self.load(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.keys

@@ -6,8 +6,6 @@ the authenticated caller ({"name", "role", "org_code"}).
 from contextlib import contextmanager
 from pathlib import Path
 
-from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
@@ -16,22 +14,12 @@ from services.membership import readmodel, sample
 from services.membership import schemas as s
 from services.membership.pii import load_keys
 from shared.consumers import event_handler
-from shared.dependencies import Database, Metrics
+from shared.dependencies import Database, Metrics, PersonalDataKeys
 from shared.errors import Conflict, InvalidInput
+from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class PersonalDataKeys(DependencyProvider):
-    """The keys that seal personal data and hash card numbers (``pii``), from config
-    ``MEMBERSHIP_PII_KEY`` or the environment."""
-
-    def setup(self):
-        self.keys = load_keys(self.container.config)
-
-    def get_dependency(self, worker_ctx):
-        return self.keys
 
 
 def _id(value, name):
@@ -44,7 +32,7 @@ class MembershipService(OpsEndpoints):
     name = "membership"
     db = Database(MIGRATIONS)
     metrics = Metrics()
-    keys = PersonalDataKeys()
+    keys = PersonalDataKeys(load_keys)  # MEMBERSHIP_PII_KEY: seals ID numbers and phones
 
     @contextmanager
     def _changes(self):
