@@ -79,13 +79,14 @@ def organization_events():
 def seed_disputes(url, officers):
     db = open_database(url, "disputes", DISPUTES_MIGRATIONS)
     tokens = []
+    keys = identity.load_keys()  # what the services started from ROOT load too
     with db.unit_of_work() as uow:
         for organization in organization_events():
             disputes_domain.apply_organization(uow.session, organization)
         for number in range(officers):
             tokens.append(identity.register_informant(
                 uow.session, "officer", datetime.now(UTC), COMMUNITY,
-                {"real_name": f"信息员{number}"}, with_token=True)[1])
+                {"real_name": f"信息员{number}"}, with_token=True, keys=keys)[1])
     db.engine.dispose()
     return tokens
 

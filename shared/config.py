@@ -55,6 +55,9 @@ SETTINGS = [
             "organization of the admin `gonghui up` creates first"),
     Setting("MEMBERSHIP_PII_KEY", "a development key in var/membership-pii.key",
             "64 hex digits sealing members' ID numbers and phones (AES-GCM); set it in production"),
+    Setting("DISPUTES_PII_KEY", "a development key in var/disputes-pii.key",
+            "64 hex digits sealing informants' real names and phones (AES-GCM); set it in "
+            "production"),
     Setting("DISPUTES_RATE_LIMITS", "officer=30/3600,source=60/3600,lookup=30/3600",
             "reports per officer / per source address, receipt lookups: hits/seconds"),
     Setting("NOTIFICATIONS_POLICY", "services/notifications/policy.yaml",

@@ -706,7 +706,7 @@ def informant_rewards(session, informant_id: str, report_id: str | None = None) 
 
 
 def reveal_identity(session, informant_id: str, reason: str, actor: dict,
-                    now: datetime) -> dict:
+                    now: datetime, keys) -> dict:
     """Audited: only an admin whose subtree holds one of the informant's cases (or an
     officer's organization) may see who they are."""
     paths = [list(path) for path in session.execute(
@@ -721,7 +721,7 @@ def reveal_identity(session, informant_id: str, reason: str, actor: dict,
     if paths and not any(actor["organization_code"] in path for path in paths):
         raise Forbidden(f"informant {informant_id} is outside the subtree of "
                         f"{actor['organization_code']}")
-    return identity.reveal_identity(session, informant_id, actor, reason, now)
+    return identity.reveal_identity(session, keys, informant_id, actor, reason, now)
 
 
 # --- acknowledgements from notifications ----------------------------------------------

@@ -7,11 +7,15 @@
   code) so a code can be looked up by its hash; Argon2's cost is what protects it.
 - Source addresses are kept only as a salted SHA-256 (for rate limits), never raw: an
   anonymous informant's IP would identify them.
-- A real name and phone are read only through ``reveal_identity``, which writes its
-  audit row in the same transaction.
+- A real name and phone are stored only sealed (AES-GCM, ``shared.pii``) under
+  ``DISPUTES_PII_KEY``, a key kept outside the database, and bound to the informant's
+  pseudonym (a sealed identity copied onto another informant does not open). They are
+  opened only by ``reveal_identity``, which writes its audit row in the same transaction.
 """
 
 import hashlib
+import json
+import os
 import secrets
 from datetime import UTC, datetime
 
@@ -19,6 +23,7 @@ from argon2.low_level import Type, hash_secret_raw
 from sqlalchemy import insert, select
 
 from services.disputes.models import identities, identity_reveals, informants, settings
+from shared import pii
 from shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 PSEUDONYM_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
@@ -90,9 +95,30 @@ def source_hash(session, source: str | None) -> str | None:
     return hashlib.sha256(_salt(session, "source_salt") + source.encode()).hexdigest()[:32]
 
 
+ENV = pii.setting_name("disputes")  # DISPUTES_PII_KEY
+
+
+def load_keys(config: dict | None = None, env=os.environ) -> pii.Keys:
+    """The keys sealing identities: ``DISPUTES_PII_KEY`` from the service's config or
+    the environment; unset, a development key made once in ``var/disputes-pii.key``."""
+    return pii.load_keys("disputes", config, env)
+
+
+def seal_identity(keys: pii.Keys, informant_id: str, real_name: str, phone=None) -> bytes:
+    return keys.seal_text(json.dumps({"real_name": real_name, "phone": phone},
+                                     ensure_ascii=False, separators=(",", ":")),
+                          context=informant_id.encode())
+
+
+def open_identity(keys: pii.Keys, informant_id: str, sealed: bytes) -> dict:
+    """{"real_name", "phone"}; ``pii.WrongKey`` when ``keys`` did not seal it."""
+    return json.loads(keys.open_text(sealed, context=informant_id.encode()))
+
+
 def register_informant(session, kind, now, organization_code=None, identity=None,
-                       with_token=False):
-    """A new informant; returns (pseudonym, token or None). The token is shown once."""
+                       with_token=False, keys=None):
+    """A new informant; returns (pseudonym, token or None). The token is shown once.
+    An ``identity`` ({"real_name", "phone"}) is sealed with ``keys`` (``load_keys``)."""
     pseudonym = new_pseudonym("I")
     token = new_token() if with_token else None
     session.execute(insert(informants).values(
@@ -100,9 +126,12 @@ def register_informant(session, kind, now, organization_code=None, identity=None
         token_hash=token_hash(token) if token else None, active=True, created_at=now,
     ))
     if identity and identity.get("real_name"):
+        if keys is None:
+            raise ValueError("an identity is stored only sealed: pass the keys")
         session.execute(insert(identities).values(
-            informant_id=pseudonym, real_name=identity["real_name"],
-            phone=identity.get("phone"),
+            informant_id=pseudonym,
+            sealed=seal_identity(keys, pseudonym, identity["real_name"],
+                                 identity.get("phone")),
         ))
     return pseudonym, token
 
@@ -118,7 +147,7 @@ def authenticate_officer(session, token: str):
     return row
 
 
-def reveal_identity(session, informant_id: str, actor: dict, reason: str, now=None):
+def reveal_identity(session, keys, informant_id: str, actor: dict, reason: str, now=None):
     """The real name and phone behind a pseudonym, for an allowed role, audited."""
     if actor["role"] not in REVEAL_ROLES:
         raise Forbidden("only an admin may reveal an informant's identity",
@@ -136,13 +165,13 @@ def reveal_identity(session, informant_id: str, actor: dict, reason: str, now=No
     ).first()
     if identity is None:
         raise NotFound(f"informant {informant_id} left no identity (anonymous report)")
+    clear = open_identity(keys, informant_id, identity.sealed)
     session.execute(insert(identity_reveals).values(
         informant_id=informant_id, requested_by=actor["user"], role=actor["role"],
         organization_code=actor["organization_code"], reason=reason.strip(),
         at=now or datetime.now(UTC),
     ))
-    return {"informant": informant_id, "real_name": identity.real_name,
-            "phone": identity.phone}
+    return {"informant": informant_id, **clear}
 
 
 def reveals(session, informant_id: str) -> list[dict]:

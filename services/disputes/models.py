@@ -1,8 +1,8 @@
 """The disputes database: reports, cases, visits, rewards, policies, and two read models.
 
-Informants' identities live in ``identities`` only, keyed by the informant's pseudonym;
-no other table, event or view carries a real name or phone. Money is stored in fen
-(integer cents) so sums are exact on every backend.
+Informants' identities live in ``identities`` only, sealed and keyed by the informant's
+pseudonym; no other table, event or view carries a real name or phone. Money is stored
+in fen (integer cents) so sums are exact on every backend.
 """
 
 from datetime import UTC
@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -90,12 +91,13 @@ informants = Table(
     _at("created_at"),
 )
 
-# Kept apart: read only by reveal_identity, which writes an audit row first.
+# Kept apart: read only by reveal_identity, which writes an audit row. Real name and
+# phone are sealed together (AES-GCM under DISPUTES_PII_KEY, which is never in the
+# database, bound to the informant's id; see ``identity``).
 identities = Table(
     "identities", metadata,
     Column("informant_id", String(16), ForeignKey("informants.id"), primary_key=True),
-    Column("real_name", String(100), nullable=False),
-    Column("phone", String(30)),
+    Column("sealed", LargeBinary, nullable=False),
 )
 
 identity_reveals = Table(

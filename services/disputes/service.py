@@ -27,14 +27,14 @@ from datetime import datetime
 from pathlib import Path
 
 from eventlet import tpool
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
 from services.disputes import domain, identity, policy, schemas, statistics
 from shared.consumers import event_handler
-from shared.dependencies import Database, Metrics
+from shared.dependencies import Database, Metrics, PersonalDataKeys
 from shared.errors import Conflict, InvalidInput
+from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class DisputesService(OpsEndpoints):
     name = "disputes"
     db = Database(MIGRATIONS)
     metrics = Metrics()
+    keys = PersonalDataKeys(identity.load_keys)  # DISPUTES_PII_KEY: seals identities
 
     def _limit(self, scope, key):
         return (scope, key, *rate_limits(self.config)[scope])
@@ -77,7 +78,7 @@ class DisputesService(OpsEndpoints):
             domain.require_scope(actor, organization.path)
             informant, token = identity.register_informant(
                 uow.session, "officer", domain.now_utc(), organization.code,
-                identity=officer, with_token=True)
+                identity=officer, with_token=True, keys=self.keys)
         return {"informant": informant, "organization_code": organization.code,
                 "token": token}
 
@@ -132,7 +133,8 @@ class DisputesService(OpsEndpoints):
             informant = officer.id
         else:
             informant, _ = identity.register_informant(session, "anonymous", now,
-                                                       identity=report.get("identity"))
+                                                       identity=report.get("identity"),
+                                                       keys=self.keys)
         return domain.submit_report(uow, report, informant, now, receipt_hash)
 
     @rpc
@@ -168,7 +170,8 @@ class DisputesService(OpsEndpoints):
         request = schemas.load(schemas.RevealSchema(), data, "reveal request rejected")
         with self.db.unit_of_work() as uow:
             return domain.reveal_identity(uow.session, request["informant"],
-                                          request["reason"], actor, domain.now_utc())
+                                          request["reason"], actor, domain.now_utc(),
+                                          self.keys)
 
     # --- cases --------------------------------------------------------------------------
 

@@ -61,6 +61,17 @@ ZHANGBEI_STAFF = {"user": "staff@zhangbei", "role": "staff", "organization_code"
 BANTIAN_VIEWER = {"user": "viewer@bantian", "role": "viewer", "organization_code": BANTIAN}
 
 
+# The tests' DISPUTES_PII_KEY; every test runs with it in the environment, so a service
+# started without one in its config never writes a development key into var/.
+TEST_KEY = "d1" * 32
+KEYS = identity.load_keys({identity.ENV: TEST_KEY})
+
+
+@pytest.fixture(autouse=True)
+def pii_key(monkeypatch):
+    monkeypatch.setenv(identity.ENV, TEST_KEY)
+
+
 def at(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
@@ -118,7 +129,7 @@ def officer(db, organization=NANKENG, name="王信息员", phone="13800000000"):
     with db.unit_of_work() as uow:
         return identity.register_informant(uow.session, "officer", at(2025, 1, 1),
                                            organization, {"real_name": name, "phone": phone},
-                                           with_token=True)
+                                           with_token=True, keys=KEYS)
 
 
 def published(db, type_=None) -> list[dict]:

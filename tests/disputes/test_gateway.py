@@ -113,3 +113,18 @@ def test_the_report_form_is_served_in_chinese_without_caching_or_referrer(stack)
     policies = client.get(f"{BASE}/policies/rewards").json()
     assert policies[0]["version"] == 1 and "monthly_cap" in policies[0]["body"]
     error_of(client.get(f"{BASE}/policies/other"), 404)
+
+
+def test_an_admin_reveals_an_officers_sealed_identity_through_the_gateway(stack):
+    client, tokens = stack
+    issued = client.post(f"{BASE}/officers", {"organization_code": NANKENG,
+                                              "real_name": "王秀英", "phone": "13912345678"},
+                         token=tokens["nankeng_staff"]).json()
+    request = {"informant": issued["informant"], "reason": "支付奖励 #7"}
+    error_of(client.post(f"{BASE}/identity-reveals", request,
+                         token=tokens["nankeng_staff"]), 403)
+    revealed = client.post(f"{BASE}/identity-reveals", request,
+                           token=tokens["district_admin"])
+    assert revealed.status_code == 200, revealed.text
+    assert (revealed.json()["real_name"], revealed.json()["phone"]) == ("王秀英",
+                                                                         "13912345678")

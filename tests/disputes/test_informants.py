@@ -13,6 +13,7 @@ from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthori
 from tests.disputes.conftest import (
     DISTRICT,
     DISTRICT_ADMIN,
+    KEYS,
     NANKENG,
     NANKENG_STAFF,
     ZHANGBEI,
@@ -89,10 +90,10 @@ def test_an_identity_is_revealed_only_to_an_admin_of_the_subtree_with_a_reason_a
                                      (LONGCHENG_ADMIN, "pay reward", Forbidden),
                                      (DISTRICT_ADMIN, "", InvalidInput)):
             with pytest.raises(error):
-                domain.reveal_identity(uow.session, informant, reason, actor, T0)
+                domain.reveal_identity(uow.session, informant, reason, actor, T0, KEYS)
         assert uow.session.execute(select(identity_reveals)).all() == []
         revealed = domain.reveal_identity(uow.session, informant, "支付奖励 #1",
-                                          DISTRICT_ADMIN, T0)
+                                          DISTRICT_ADMIN, T0, KEYS)
     assert revealed == {"informant": informant, "real_name": "王秀英",
                         "phone": "13912345678"}
     with sqlite_database.session() as session:
@@ -187,7 +188,7 @@ def test_a_reward_is_approved_then_paid_only_after_an_audited_reveal(sqlite_data
         domain.pay_reward(uow.session, reward_id, DISTRICT_ADMIN, T0)
     assert "reveal" in error.value.message
     with sqlite_database.unit_of_work() as uow:
-        domain.reveal_identity(uow.session, informant, "支付奖励", DISTRICT_ADMIN, T0)
+        domain.reveal_identity(uow.session, informant, "支付奖励", DISTRICT_ADMIN, T0, KEYS)
         paid = domain.pay_reward(uow.session, reward_id, DISTRICT_ADMIN, T0)
     assert (paid["status"], paid["amount"]) == ("paid", "300.00")
     with sqlite_database.session() as session:
