@@ -10,7 +10,6 @@ from pathlib import Path
 
 from eventlet import GreenPool
 from marshmallow import ValidationError
-from nameko.rpc import rpc
 
 from services.notifications import domain, readmodel, views
 from services.notifications.channels import DeliveryFailed
@@ -26,6 +25,7 @@ from services.notifications.schemas import AcknowledgementSchema, InboxQuerySche
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
 from shared.errors import from_validation_error
+from shared.rpc import rpc
 from shared.web import OpsEndpoints, http, json_response, read_json, read_query
 
 log = logging.getLogger(__name__)

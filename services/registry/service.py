@@ -19,11 +19,10 @@ Shapes returned:
 
 from pathlib import Path
 
-from nameko.rpc import rpc
-
 from services.registry import importer, operations
 from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput
+from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
