@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/disputes_reports.py [--rate 500] [--seconds 20]
         [--backend postgresql|sqlite] [--officers 50] [--no-notifications]
-        [--profile disputes.prof]
+        [--profile DIR]
 
 Makes a throwaway vhost and throwaway databases, seeds the disputes and notifications
 read models with a piece of Longgang (district, 坂田 street, 南坑 community) as registry
@@ -204,9 +204,11 @@ def main(argv=None):
     parser.add_argument("--officers", type=int, default=50)
     parser.add_argument("--no-notifications", action="store_true",
                         help="disputes and gateway only (post -> case persisted)")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="run the disputes service under cProfile, stats to FILE")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run every service under cProfile, stats to DIR/<service>.prof")
     args = parser.parse_args(argv)
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     names = [n for n in SERVICES if not (args.no_notifications and n == "notifications")]
 
     with ExitStack() as stack:
@@ -223,8 +225,8 @@ def main(argv=None):
         stack.callback(stop, processes)  # before the vhost and databases go
         limits = {"DISPUTES_RATE_LIMITS": "officer=1000000/3600,source=1000000/3600"}
         for name in names:
-            processes.append(start(name, urls[name], amqp_uri, ports[name], limits,
-                                   args.profile if name == "disputes" else None))
+            profile = args.profile and str(Path(args.profile) / f"{name}.prof")
+            processes.append(start(name, urls[name], amqp_uri, ports[name], limits, profile))
         for name in names:
             wait_ready(ports[name])
         print(f"services up ({', '.join(names)}) on {args.backend}; posting "

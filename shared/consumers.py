@@ -14,6 +14,14 @@ or, with ``requeue_on_error=True``, requeues it at once forever (ENGINEERING.md 
 
 Handlers stay idempotent with ``uow.is_duplicate(event)`` (see ``shared.db``).
 
+``@event_handler(..., batch=True)`` hands the method a list of events instead of one:
+whatever arrived while the previous batch was being handled (at most the container's
+prefetch, ``max_workers``), so one transaction and a few multi-row statements serve
+many events under load, and a lone event is handled at once. If a batch fails, each of
+its events is handled again alone (as a list of one), through the retry and dead-letter
+path above, so one poison event cannot hold the others back. Dedupe a batch with
+``uow.fresh(events)``.
+
     class MembershipService:
         name = "membership"
         db = Database(MIGRATIONS)
@@ -32,6 +40,7 @@ import time
 from datetime import UTC, datetime
 from functools import partial
 
+import eventlet
 from kombu import Connection, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import SERVICE_POOL, EventHandler
@@ -72,8 +81,13 @@ def retry_queue(queue_name: str, delay: float) -> Queue:
 
 
 class ReliableEventHandler(EventHandler):
-    def __init__(self, source_service, event_type, **kwargs):
+    # Batches handled at once per handler: two let one batch's database round trips
+    # overlap the next one's work without a handler taking the whole worker pool.
+    BATCHES_IN_FLIGHT = 2
+
+    def __init__(self, source_service, event_type, batch=False, **kwargs):
         kwargs.setdefault("handler_type", SERVICE_POOL)
+        self.batch = batch
         super().__init__(source_service, event_type, reliable_delivery=True,
                          requeue_on_error=False, **kwargs)
 
@@ -85,6 +99,9 @@ class ReliableEventHandler(EventHandler):
         self.consumer_name = f"{self.service}.{self.method_name}"
         # Confirmed publishes: a retry or dead letter must be safe before we ack.
         self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, delivery_mode=2)
+        self._pending = []  # (event, message) waiting for a batch
+        self._in_flight = 0
+        self._flush_scheduled = False
 
     def handle_message(self, body, message):
         try:
@@ -93,14 +110,64 @@ class ReliableEventHandler(EventHandler):
             self._park(body, message, f"{exc}: {exc.messages}", attempts=0)
             return
         event = dataclasses.replace(event, consumer=self.consumer_name)
+        if not self.batch:
+            self._spawn_one(event, message)
+            return
+        self._pending.append((event, message))
+        self._schedule_flush()
+
+    def _spawn_one(self, event, message):
         try:
             self.container.spawn_worker(
-                self, (event,), {},
+                self, ([event],) if self.batch else (event,), {},
                 context_data=self.unpack_message_headers(message),
                 handle_result=partial(self.handle_result, message),
             )
         except Exception:  # container being killed: give the message back
             self.queue_consumer.requeue_message(message)
+
+    # --- batches -------------------------------------------------------------------------
+
+    def _schedule_flush(self):
+        # Deferred to the next turn of the hub, so that every message the consumer is
+        # reading from the socket right now joins the same batch.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            eventlet.spawn_n(self._flush)
+
+    def _flush(self):
+        self._flush_scheduled = False
+        if not self._pending or self._in_flight >= self.BATCHES_IN_FLIGHT:
+            return  # the batch in flight flushes again when it finishes
+        batch, self._pending = self._pending, []
+        self._in_flight += 1
+        try:
+            self.container.spawn_worker(
+                self, ([event for event, _ in batch],), {},
+                context_data=self.unpack_message_headers(batch[0][1]),
+                handle_result=partial(self._handle_batch_result, batch),
+            )
+        except Exception:  # container being killed: give the messages back
+            self._in_flight -= 1
+            for _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def _handle_batch_result(self, batch, worker_ctx, result=None, exc_info=None):
+        self._in_flight -= 1
+        if exc_info is None:
+            for _, message in batch:
+                self._count("handled")
+                self.queue_consumer.ack_message(message)
+        elif len(batch) == 1:
+            self.handle_result(batch[0][1], worker_ctx, result, exc_info)
+        else:
+            log.warning("%s: a batch of %d events failed (%s: %s); handling each alone",
+                        self.consumer_name, len(batch), exc_info[0].__name__, exc_info[1])
+            for event, message in batch:
+                self._spawn_one(event, message)
+        if self._pending:
+            self._schedule_flush()
+        return result, exc_info
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:

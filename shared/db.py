@@ -235,6 +235,31 @@ class UnitOfWork:
         return False
 
 
+    def fresh(self, events, consumer: str | None = None) -> list:
+        """``is_duplicate`` for a batch: the events not handled before, in order, each
+        recorded as handled by this transaction (a redelivered copy within the batch
+        counts once)."""
+        if not events:
+            return []
+        consumer = consumer or getattr(events[0], "consumer", None) or "default"
+        ids = {item.id for item in events}
+        seen = set(self.session.execute(
+            select(processed_events_table.c.event_id).where(
+                processed_events_table.c.event_id.in_(sorted(ids)),
+                processed_events_table.c.consumer == consumer,
+            )
+        ).scalars())
+        fresh = []
+        for item in events:
+            if item.id not in seen:
+                seen.add(item.id)
+                fresh.append(item)
+        if fresh:
+            self.session.execute(insert(processed_events_table), [
+                {"event_id": item.id, "consumer": consumer} for item in fresh])
+        return fresh
+
+
 def _dumps(value) -> str:
     import json
 

@@ -82,7 +82,7 @@ class Work:
     tables; writing them per batch rather than per row is what keeps 100,000 open
     deadlines on time."""
 
-    TABLES = (notifications, inbox_messages, deliveries, deadlines, audit_entries)
+    TABLES = (cases, notifications, inbox_messages, deliveries, deadlines, audit_entries)
 
     def __init__(self, uow):
         self.uow = uow
@@ -90,7 +90,9 @@ class Work:
         self.postgres = uow.session.bind.dialect.name == "postgresql"
         self.rows = {table.name: [] for table in self.TABLES}
         self.top_tiers = {}  # case id -> tier it escalated to, written per tier on flush
+        self.events = []  # published in one outbox INSERT on flush, in order
         self._chains = {}
+        self._cases = {}  # preloaded (locked) case rows; None where there is no row yet
 
     def add(self, table, values: dict):
         self.rows[table.name].append(values)
@@ -107,7 +109,28 @@ class Work:
                              "state": "open", "attempts": 0, "note": note})
 
     def publish(self, event_type, data, subject=None):
-        self.uow.publish(event_type, data, subject=subject)
+        self.events.append((event_type, data, subject))
+
+    def lock_cases(self, case_ids):
+        """Load and lock the rows of many cases in one query (in id order, so that two
+        batches cannot deadlock); ``case`` then answers from them."""
+        wanted = sorted(set(case_ids) - set(self._cases))
+        if not wanted:
+            return
+        query = select(cases).where(cases.c.case_id.in_(wanted)).order_by(cases.c.case_id)
+        found = {row.case_id: SimpleNamespace(**row._mapping)
+                 for row in self.session.execute(query.with_for_update())}
+        self._cases.update({case_id: found.get(case_id) for case_id in wanted})
+
+    def case(self, case_id):
+        """The case's row, locked (None if the case has no row yet)."""
+        if case_id not in self._cases:
+            self._cases[case_id] = load_case(self.session, case_id, lock=True)
+        return self._cases[case_id]
+
+    def add_case(self, case):
+        self.add(cases, dict(vars(case)))
+        self._cases[case.case_id] = case
 
     def chain(self, enterprise) -> list:
         key = (tuple(enterprise.get("path") or ()), enterprise["community_code"])
@@ -139,6 +162,9 @@ class Work:
             self.session.execute(update(cases).where(cases.c.case_id.in_(ids))
                                  .values(top_tier=tier))
         self.top_tiers.clear()
+        if self.events:
+            self.uow.publish_many(self.events)
+            self.events.clear()
 
 
 def load_case(session, case_id, lock=False, skip_locked=False):
@@ -186,13 +212,19 @@ class Notifier:
     # --- case events ---------------------------------------------------------------------
 
     def open_case(self, uow, data: dict, now: datetime):
+        self.open_cases(uow, [data], now)
+
+    def open_cases(self, uow, cases_data: list[dict], now: datetime):
+        """Tell each new case's chain: many cases in one unit of work (a batch of events)."""
         work = Work(uow)
-        self._open(work, data, now, "opened")
+        work.lock_cases([data["case_id"] for data in cases_data])
+        for data in cases_data:
+            self._open(work, data, now, "opened")
         work.flush()
 
     def regrade_case(self, uow, data: dict, now: datetime):
         work = Work(uow)
-        case = load_case(work.session, data["case_id"], lock=True)
+        case = work.case(data["case_id"])
         if case is None or case.notified_at is None:
             # The opening event has not arrived (its own queue): open at the new grade.
             self._open(work, data, now, "regraded")
@@ -267,7 +299,7 @@ class Notifier:
 
     def _open(self, work, data, now, reason):
         case_id = data["case_id"]
-        case = load_case(work.session, case_id, lock=True)
+        case = work.case(case_id)
         if case is not None and case.notified_at is not None:
             return  # told already (a regrade got here first, or a replayed event)
         values = _case_values(data)
@@ -287,7 +319,7 @@ class Notifier:
             vars(case).update(values)
         values.update(self._notify_grade(work, case, reason, now, nobody_told=new))
         if new:
-            work.session.execute(insert(cases).values(**vars(case)))
+            work.add_case(case)
         else:
             _set_case(work.session, case, **values)
         self._restart_clock(work, case, now, cancel=not new)

@@ -84,9 +84,13 @@ class NotificationsService(OpsEndpoints):
 
     # --- cases ---------------------------------------------------------------------------
 
-    @event_handler("disputes", "case_opened")
-    def handle_case_opened(self, event):
-        self._on_case(event, self.notifier.open_case)
+    @event_handler("disputes", "case_opened", batch=True)
+    def handle_case_opened(self, events):
+        # Batched: under a flood of reports, one transaction tells many cases' chains.
+        with self.db.unit_of_work() as uow:
+            fresh = uow.fresh(events)
+            if fresh:
+                self.notifier.open_cases(uow, [event.data for event in fresh], self.clock())
 
     @event_handler("disputes", "case_regraded")
     def handle_case_regraded(self, event):

@@ -1,14 +1,16 @@
 """Reliable consumption on the real broker: idempotency, bounded retry, dead letters."""
 
 import json
+import time
 
+import eventlet
 import pytest
 from kombu import Connection, Exchange
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
 from shared.consumers import list_dead_letters, replay_dead_letters
 from shared.events import catalogue, make_envelope
-from tests.shared.demo.service import DemoListener, DemoService
+from tests.shared.demo.service import DemoBatchListener, DemoListener, DemoService
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -123,8 +125,6 @@ def test_listing_dead_letters_leaves_them_parked(listener, rabbit_config):
 
 
 def wait_for_dead_letters(uri, service, count, timeout=10):
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         parked = list_dead_letters(uri, service)
@@ -148,3 +148,59 @@ def test_queues_declared_before_start_keep_events_published_in_between(
     with entrypoint_waiter(listener, "handle_note_written", timeout=10):
         listener.start()
     assert texts(listener) == ["published before the listener ever ran"]
+
+
+@pytest.fixture
+def queued_batch_listener(container_factory, make_service_config, tmp_path, rabbit_config):
+    """``queued_batch_listener(notes)``: publishes the notes while the batch listener's
+    queue exists but nobody consumes it, then starts the listener on the backlog."""
+    from shared.consumers import declare_event_queues
+
+    def start(notes):
+        config = make_service_config(f"sqlite:///{tmp_path}/batch.db")
+        declare_event_queues(DemoBatchListener, config)
+        for text, fail_times in notes:
+            publish_raw(rabbit_config["AMQP_URI"], make_envelope(
+                catalogue.get("demo", "note_written"),
+                {"text": text, "fail_times": fail_times}))
+        DemoBatchListener.attempts.clear()
+        DemoBatchListener.batch_sizes.clear()
+        container = container_factory(DemoBatchListener, config)
+        container.start()
+        return container
+
+    return start
+
+
+def test_a_batch_handler_takes_a_backlog_in_a_few_calls(queued_batch_listener):
+    listener = queued_batch_listener([(f"note {n}", 0) for n in range(60)])
+    deadline = time.monotonic() + 10
+    while sum(DemoBatchListener.batch_sizes) < 60 and time.monotonic() < deadline:
+        eventlet.sleep(0.05)
+    eventlet.sleep(0.2)  # nothing more may arrive
+    assert sum(DemoBatchListener.batch_sizes) == 60
+    assert max(DemoBatchListener.batch_sizes) > 1  # batched, not one call per event
+    assert len(DemoBatchListener.batch_sizes) < 60
+    assert sorted(texts(listener)) == sorted(f"note {n}" for n in range(60))
+
+
+def test_a_poison_event_in_a_batch_holds_back_none_of_the_others(
+        queued_batch_listener, rabbit_config):
+    notes = [(f"note {n}", 99 if n == 4 else 0) for n in range(10)]
+    listener = queued_batch_listener(notes)
+    parked = wait_for_dead_letters(rabbit_config["AMQP_URI"], "batch_listener", 1)
+    assert sorted(texts(listener)) == sorted(f"note {n}" for n in range(10) if n != 4)
+    assert len(parked) == 1
+    assert json.loads(parked[0]["body"])["data"]["text"] == "note 4"
+    assert parked[0]["attempts"] == 3  # alone: the first try and two retries
+    assert "failing on purpose" in parked[0]["error"]
+
+
+def test_a_lone_event_is_handled_at_once_in_a_batch_of_one(
+        queued_batch_listener, demo):
+    listener = queued_batch_listener([])
+    with entrypoint_waiter(listener, "handle_notes_written", timeout=5):
+        with entrypoint_hook(demo, "write") as write:
+            write("alone")
+    assert DemoBatchListener.batch_sizes == [1]
+    assert texts(listener) == ["alone"]

@@ -68,3 +68,29 @@ class DemoListener:
     def texts(self):
         with self.db.session() as session:
             return [row.text for row in session.execute(select(notes.c.text).order_by(notes.c.id))]
+
+
+class DemoBatchListener:
+    """The same copy as ``DemoListener``, handled a batch at a time."""
+
+    name = "batch_listener"
+    db = Database(Path(__file__).parent / "migrations")
+    attempts = {}
+    batch_sizes = []
+
+    @event_handler("demo", "note_written", batch=True)
+    def handle_notes_written(self, events):
+        DemoBatchListener.batch_sizes.append(len(events))
+        for event in events:
+            seen = DemoBatchListener.attempts.get(event.id, 0) + 1
+            DemoBatchListener.attempts[event.id] = seen
+            if seen <= event.data["fail_times"]:
+                raise RuntimeError(f"failing on purpose ({seen})")
+        with self.db.unit_of_work() as uow:
+            uow.session.execute(insert(notes), [
+                {"text": event.data["text"]} for event in uow.fresh(events)])
+
+    @rpc
+    def texts(self):
+        with self.db.session() as session:
+            return [row.text for row in session.execute(select(notes.c.text).order_by(notes.c.id))]
