@@ -115,7 +115,11 @@ def make_engine(url: str, **kwargs):
         _green_postgres()
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
+        # No ping before every checkout (a round trip per unit of work, ~4% of a report's
+        # CPU): after a PostgreSQL restart the first statement on a dead connection fails,
+        # SQLAlchemy then drops every pooled connection, and the caller's retry (the
+        # consumer's retry queue, the relay's backoff, a client's resend) gets a fresh one.
+        kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 

@@ -34,7 +34,10 @@ class Database(DependencyProvider):
         url = config["DATABASE_URL"]
         if config.get("DATABASE_MIGRATE", True):
             migrate(url, self.migrations_dir, settings=config)
-        self.engine = make_engine(url)
+        # A connection for every worker, the relay and a spare: a pool smaller than the
+        # worker pool opens and closes PostgreSQL connections under load (a backend fork
+        # each) instead of reusing them.
+        self.engine = make_engine(url, pool_size=self.container.max_workers + 2)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.relay = OutboxRelay(
             self.engine,
