@@ -202,7 +202,8 @@ def apply_organization(session, data: dict, as_of: datetime | None = None) -> No
 
 
 def apply_enterprise(session, data: dict, as_of: datetime | None = None) -> None:
-    values = {"name": data["name"], "address": data.get("address"),
+    values = {"name": data["name"], "name_key": _normal_name(data["name"]),
+              "address": data.get("address"),
               "community_code": data["community_code"], "path": list(data["path"]),
               "headcount": data["headcount"], "key_enterprise": data["key_enterprise"],
               "status": data["status"], "as_of": as_of}
@@ -262,12 +263,9 @@ def resolve_enterprise(session, data: dict) -> dict:
                            "its name, address and community instead",
                            {"credit_code": ["not registered"]})
     elif data.get("name") and data.get("community_code"):
-        wanted = _normal_name(data["name"])
-        for candidate in session.execute(select(enterprises).where(
-                enterprises.c.community_code == data["community_code"])):
-            if _normal_name(candidate.name) == wanted:
-                row = candidate
-                break
+        row = session.execute(select(enterprises).where(
+            enterprises.c.community_code == data["community_code"],
+            enterprises.c.name_key == _normal_name(data["name"]))).first()
     if row is not None:
         return {"credit_code": row.credit_code, "name": row.name, "address": row.address,
                 "community_code": row.community_code, "path": list(row.path),

@@ -70,6 +70,8 @@ enterprises = Table(
     "enterprises", metadata,
     Column("credit_code", String(18), primary_key=True),
     Column("name", String(200), nullable=False),
+    # The name as reports are matched against it: no white space, case-folded.
+    Column("name_key", String(200), nullable=False),
     Column("address", String(300)),
     Column("community_code", String(100), nullable=False),
     Column("path", JSON, nullable=False),  # district .. community
@@ -77,6 +79,7 @@ enterprises = Table(
     Column("key_enterprise", Boolean, nullable=False),
     Column("status", String(10), nullable=False),
     _at("as_of", nullable=True),
+    Index("ix_enterprises_community_name_key", "community_code", "name_key"),
 )
 
 # --- informants ----------------------------------------------------------------------
