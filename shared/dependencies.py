@@ -69,6 +69,10 @@ class Database(DependencyProvider):
             on_commit=self.relay.wake,
         )
 
+    def ping(self) -> bool:
+        """For /readyz, which runs outside any worker (``shared.web.OpsEntrypoint``)."""
+        return self.get_dependency(None).ping()
+
 
 class Metrics(DependencyProvider):
     """Counts and times every entrypoint call; declare once per service as ``metrics``."""

@@ -71,10 +71,13 @@ class HttpEntrypoint(HttpRequestHandler):
     """nameko's ``@http`` with the project's error format and request metrics."""
 
     def handle_request(self, request):
-        response = super().handle_request(request)
+        response = self.respond(request)
         HTTP_REQUESTS.labels(self.container.service_name, self.url,
                              f"{response.status_code // 100}xx").inc()
         return response
+
+    def respond(self, request):
+        return super().handle_request(request)
 
     def response_from_exception(self, exc):
         if isinstance(exc, errors.ServiceError):
@@ -90,44 +93,76 @@ class HttpEntrypoint(HttpRequestHandler):
 http = HttpEntrypoint.decorator
 
 
+class OpsEntrypoint(HttpEntrypoint):
+    """An ``@http`` route answered in the web server's own green thread, without a worker.
+
+    Probes queued behind a full worker pool (a backlog being digested) answer late, and
+    Kubernetes would restart the pod exactly when it is busy. So the decorated function
+    is static, called as ``fn(container, request)``, and reads the container's config and
+    dependency providers instead of worker-injected attributes.
+    """
+
+    def respond(self, request):
+        answer = getattr(self.container.service_cls, self.method_name)
+        try:
+            return answer(self.container, request)
+        except Exception as exc:  # noqa: BLE001 - same error format as any route
+            return self.response_from_exception(exc)
+
+
+ops_route = OpsEntrypoint.decorator
+
+
 def broker_reachable(amqp_uri: str) -> bool:
     with Connection(amqp_uri, connect_timeout=2) as connection:
         connection.ensure_connection(max_retries=1)
     return True
 
 
+def dependency_provider(container, attr_name):
+    """The provider the service declares as ``attr_name`` (e.g. its ``Database``)."""
+    for provider in container.dependencies:
+        if provider.attr_name == attr_name:
+            return provider
+    raise LookupError(f"{container.service_name} declares no {attr_name!r} dependency")
+
+
 class OpsEndpoints:
-    """Mixin: /metrics, /healthz (process alive), /readyz (database and broker reachable).
+    """Mixin: /metrics, /healthz (process alive), /readyz (database and broker reachable),
+    answered even while every worker is busy (``OpsEntrypoint``).
 
     The service class must have a ``db`` dependency (``shared.dependencies.Database``).
     """
 
     config = Config()
 
-    @http("GET", "/healthz")
-    def healthz(self, request):
-        return json_response({"status": "ok", "service": self.name})
+    @staticmethod
+    @ops_route("GET", "/healthz")
+    def healthz(container, request):
+        return json_response({"status": "ok", "service": container.service_name})
 
-    @http("GET", "/readyz")
-    def readyz(self, request):
+    @staticmethod
+    @ops_route("GET", "/readyz")
+    def readyz(container, request):
         checks = {}
         try:
-            checks["database"] = self.db.ping()
+            checks["database"] = dependency_provider(container, "db").ping()
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
             checks["database"] = False
             checks["database_error"] = str(exc)[:200]
         try:
-            checks["broker"] = broker_reachable(self.config["AMQP_URI"])
+            checks["broker"] = broker_reachable(container.config["AMQP_URI"])
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = False
             checks["broker_error"] = str(exc)[:200]
         ready = checks["database"] is True and checks["broker"] is True
         return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
+    @staticmethod
+    @ops_route("GET", "/metrics")
+    def metrics_endpoint(container, request):
         try:
-            dead_letter_depth(self.config["AMQP_URI"], self.name)
+            dead_letter_depth(container.config["AMQP_URI"], container.service_name)
         except Exception:  # noqa: BLE001 - metrics must render while the broker is down
             log.warning("dead-letter depth unavailable: broker unreachable")
         return Response(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

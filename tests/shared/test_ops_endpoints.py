@@ -1,8 +1,13 @@
 """/healthz, /readyz and /metrics on a running service."""
 
+import eventlet
 import pytest
+from eventlet.event import Event
+from nameko.rpc import rpc
+from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
+from shared.web import http, json_response
 from tests.shared.demo.service import DemoListener, DemoService
 
 
@@ -59,3 +64,54 @@ def test_metrics_count_calls_events_and_outbox(demo, service_config, container_f
     assert 'gonghui_events_consumed_total{outcome="handled",service="listener",' \
            'source="demo",type="note_written"}' in text
 
+
+class BusyDemo(DemoService):
+    """The demo service with an RPC that holds its worker until the test releases it."""
+
+    release = None  # an eventlet Event, set by the test
+    holding = []
+
+    @rpc
+    def hold(self):
+        BusyDemo.holding.append(1)
+        BusyDemo.release.wait()
+
+    @http("GET", "/ordinary")
+    def ordinary(self, request):
+        return json_response({"ok": True})
+
+
+def test_probes_answer_while_every_worker_is_busy(container_factory, make_service_config,
+                                                  db_url):
+    import requests
+
+    config = make_service_config(db_url, max_workers=2)
+    container = container_factory(BusyDemo, config)
+    container.start()
+    BusyDemo.release, BusyDemo.holding = Event(), []
+    try:
+        with ClusterRpcProxy(config) as rpc_proxy:
+            calls = [rpc_proxy.demo.hold.call_async() for _ in range(2)]
+            with eventlet.Timeout(10):
+                while len(BusyDemo.holding) < 2:
+                    eventlet.sleep(0.01)
+            # The pool is full: an ordinary route waits for a worker.
+            with pytest.raises(requests.Timeout):
+                requests.get(url(config, "/ordinary"), timeout=1)
+
+            assert requests.get(url(config, "/healthz"), timeout=0.5).json() == {
+                "status": "ok", "service": "demo"}
+            ready = requests.get(url(config, "/readyz"), timeout=0.5)
+            assert (ready.status_code, ready.json()["checks"]) == (
+                200, {"database": True, "broker": True})
+            metrics = requests.get(url(config, "/metrics"), timeout=2)
+            assert metrics.status_code == 200
+            assert 'gonghui_dead_letter_messages{service="demo"} 0.0' in metrics.text
+
+            BusyDemo.release.send()
+            for call in calls:
+                call.result()
+    finally:
+        if not BusyDemo.release.ready():
+            BusyDemo.release.send()
+    assert requests.get(url(config, "/ordinary"), timeout=5).json() == {"ok": True}
