@@ -12,7 +12,8 @@ or, with ``requeue_on_error=True``, requeues it at once forever (ENGINEERING.md 
 4. after the last retry parks it in ``<service>.dead-letters`` with the error, where
    ``gonghui dlq list/replay`` finds it.
 
-Handlers stay idempotent with ``uow.is_duplicate(event)`` (see ``shared.db``).
+Handlers stay idempotent with ``uow.is_duplicate(event)``, or ``db.apply_once(event,
+apply, ...)`` when all they do is apply the event's data (see ``shared.db``).
 
 ``@event_handler(..., batch=True)`` hands the method a list of events instead of one:
 whatever arrived while the previous batch was being handled (at most the container's

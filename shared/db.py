@@ -303,6 +303,21 @@ class DatabaseAccess:
         if uow.published and self._on_commit:
             self._on_commit()
 
+    def apply_once(self, event, apply, *args) -> bool:
+        """Call ``apply(session, event.data, *args)`` unless ``event`` was handled before.
+
+        The idempotency record and ``apply``'s writes commit in one transaction, so a
+        redelivered event changes nothing; returns whether ``apply`` ran. For a read model
+        fed by another service's events::
+
+            self.db.apply_once(event, readmodel.apply_enterprise, event_time(event.time))
+        """
+        with self.unit_of_work() as uow:
+            if uow.is_duplicate(event):
+                return False
+            apply(uow.session, event.data, *args)
+        return True
+
     def ping(self) -> bool:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

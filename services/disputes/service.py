@@ -262,10 +262,7 @@ class DisputesService(OpsEndpoints):
     # --- the registry's read model ------------------------------------------------------
 
     def _apply(self, event, apply):
-        with self.db.unit_of_work() as uow:
-            if uow.is_duplicate(event):
-                return
-            apply(uow.session, event.data, datetime.fromisoformat(event.time))
+        self.db.apply_once(event, apply, datetime.fromisoformat(event.time))
 
     @event_handler("registry", "organization_registered")
     def handle_organization_registered(self, event):
@@ -297,6 +294,4 @@ class DisputesService(OpsEndpoints):
 
     @event_handler("notifications", "case_acknowledged")
     def handle_case_acknowledged(self, event):
-        with self.db.unit_of_work() as uow:
-            if not uow.is_duplicate(event):
-                domain.apply_acknowledgement(uow.session, event.data)
+        self.db.apply_once(event, domain.apply_acknowledgement)

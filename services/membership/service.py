@@ -199,15 +199,15 @@ class MembershipService(OpsEndpoints):
 
     @event_handler("registry", "organization_registered")
     def handle_organization_registered(self, event):
-        self._apply(event, readmodel.apply_organization)
+        self.db.apply_once(event, readmodel.apply_organization)
 
     @event_handler("registry", "organization_updated")
     def handle_organization_updated(self, event):
-        self._apply(event, readmodel.apply_organization)
+        self.db.apply_once(event, readmodel.apply_organization)
 
     @event_handler("registry", "organization_moved")
     def handle_organization_moved(self, event):
-        self._apply(event, readmodel.apply_organization)
+        self.db.apply_once(event, readmodel.apply_organization)
 
     @event_handler("registry", "enterprise_registered")
     def handle_enterprise_registered(self, event):
@@ -226,11 +226,6 @@ class MembershipService(OpsEndpoints):
     def handle_enterprise_closed(self, event):
         """Memberships at a closed enterprise lapse, with the registry's reason."""
         self._apply_enterprise(event)
-
-    def _apply(self, event, apply):
-        with self.db.unit_of_work() as uow:
-            if not uow.is_duplicate(event):
-                apply(uow.session, event.data)
 
     def _apply_enterprise(self, event):
         with self.db.unit_of_work() as uow:

@@ -77,10 +77,7 @@ class NotificationsService(OpsEndpoints):
         self._apply(event, readmodel.apply_enterprise)
 
     def _apply(self, event, apply):
-        with self.db.unit_of_work() as uow:
-            if uow.is_duplicate(event):
-                return
-            apply(uow.session, event.data, readmodel.event_time(event.time))
+        self.db.apply_once(event, apply, readmodel.event_time(event.time))
 
     # --- cases ---------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
-"""The transactional outbox and its relay, on SQLite and PostgreSQL, against RabbitMQ."""
+"""The unit of work: the transactional outbox and its relay, and events applied once; on
+SQLite and PostgreSQL, against RabbitMQ."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -8,6 +10,7 @@ from kombu import Connection, Exchange, Queue
 from sqlalchemy import func, insert, select
 
 from shared.db import open_database, outbox_table
+from shared.events import Event
 from shared.outbox import OutboxRelay
 from tests.shared.demo.service import notes
 
@@ -68,6 +71,46 @@ def test_state_and_event_commit_together(db):
     with db.session() as session:
         assert [r.text for r in session.execute(select(notes.c.text))] == ["a"]
     assert pending(db) == 1
+
+
+def note_texts(db):
+    with db.session() as session:
+        return [r.text for r in session.execute(select(notes.c.text).order_by(notes.c.id))]
+
+
+def note_event(event_id, text):
+    return Event(id=event_id, source="demo", type="note_written", time="2026-11-21T08:00:00Z",
+                 subject=None, data={"text": text}, consumer="listener.handle_note_written")
+
+
+def add_note(session, data, suffix):
+    session.execute(insert(notes).values(text=data["text"] + suffix))
+
+
+def test_a_second_apply_of_the_same_event_has_no_effect(db):
+    event = note_event("evt-1", "a")
+    assert db.apply_once(event, add_note, "!") is True
+    assert db.apply_once(event, add_note, "?") is False
+    assert note_texts(db) == ["a!"]
+    # Another consumer of the same event applies it once too.
+    other = dataclasses.replace(event, consumer="other.handle_note_written")
+    assert db.apply_once(other, add_note, "+") is True
+    assert note_texts(db) == ["a!", "a+"]
+
+
+def test_an_apply_that_fails_leaves_the_event_unhandled(db):
+    event = note_event("evt-2", "b")
+
+    def add_then_fail(session, data):
+        add_note(session, data, "")
+        raise RuntimeError("the handler fails after writing")
+
+    with pytest.raises(RuntimeError):
+        db.apply_once(event, add_then_fail)
+    # The record rolled back with the write, so the retry applies the event.
+    assert note_texts(db) == []
+    assert db.apply_once(event, add_note, "") is True
+    assert note_texts(db) == ["b"]
 
 
 def test_the_relay_publishes_in_order_with_confirms_and_marks_rows(db, rabbit_config,
