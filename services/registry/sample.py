@@ -6,7 +6,10 @@ in 龙城 among them), four industry unions, contacts everywhere, and enterprise
 - 南坑 (``longgang.bantian.nankeng``) holds exactly the real figures: 227 enterprises,
   10,200 workers, 42 with their own union, 176 covered by the 南坑 federation, so its
   establishment rate is 0.9604;
-- the rest are spread over the other communities, small ones mostly (median ~18 workers).
+- the rest are spread over the other communities: like the district's 320,000 market
+  entities with over 2,000,000 workers (DOMAIN.md), most are micro businesses of a few
+  workers and about one in nine a company (median ~20 workers, a few thousand at most),
+  so 320,000 rows hold about 2.13 million workers (``DISTRICT_FIGURES``).
 
 ``generate_enterprises(n)`` makes district-shaped import rows of any size (benchmarks use
 320,000); ``load_sample(db)`` registers the tree and imports the rows.
@@ -23,6 +26,15 @@ DISTRICT = "longgang"
 NANKENG = "longgang.bantian.nankeng"
 ZHANGBEI = "longgang.longcheng.zhangbei"
 NANKENG_FIGURES = {"enterprises": 227, "workers": 10_200, "own_union": 42, "covered": 176}
+# DOMAIN.md: 320,000+ market entities and 2,000,000+ workers, about 6.3 workers each.
+DISTRICT_FIGURES = {"enterprises": 320_000, "workers": 2_000_000}
+# Outside 南坑, a share of companies among micro businesses (individual traders, shops,
+# workshops): lognormal headcounts, (mu, sigma) of each, chosen to give the district's
+# 6-7 workers per entity with a tail of key enterprises (500+ workers, ~110 in 320,000).
+COMPANY_SHARE = 0.11
+COMPANY_HEADCOUNT = (3.0, 1.2)
+MICRO_HEADCOUNT = (0.8, 0.7)
+MAX_HEADCOUNT = 8000
 
 # (code, name, [(code, name, kind)]): the 11 streets of Longgang and some of their
 # communities and industrial parks.
@@ -214,7 +226,8 @@ def generate_enterprises(total=SAMPLE_ENTERPRISES, seed=SEED):
     leaders = {s: _leaders(rng, street, 13) for s, street, _ in STREETS}
     for number in range(NANKENG_FIGURES["enterprises"], total):
         code, street, community, street_code = places[rng.randrange(len(places))]
-        headcount = max(1, min(8000, int(rng.lognormvariate(2.9, 1.1))))
+        mu, sigma = COMPANY_HEADCOUNT if rng.random() < COMPANY_SHARE else MICRO_HEADCOUNT
+        headcount = max(1, min(MAX_HEADCOUNT, int(rng.lognormvariate(mu, sigma))))
         if headcount >= domain.MIN_HEADCOUNT_FOR_OWN_UNION and rng.random() < 0.25 + min(
                 0.6, headcount / 2000):
             status, union_code = "own", None
