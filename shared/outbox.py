@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 BROKER_ERRORS = (OSError, amqp.exceptions.AMQPError, amqp.exceptions.RecoverableConnectionError,
                  TimeoutError)
 
-LEASE_SECONDS = 15
+LEASE = timedelta(seconds=15)
 RETENTION = timedelta(days=1)
 
 
@@ -144,6 +144,7 @@ class OutboxRelay:
         self._stopped = threading.Event()
         self._last_purge = 0.0
         self._last_measure = 0.0
+        self._held_until = None  # when the lease this relay last took or renewed expires
 
     def wake(self):
         self._wake.set()
@@ -171,6 +172,22 @@ class OutboxRelay:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
         self.publisher.close()
+        self.release_lease()
+
+    def release_lease(self):
+        """Give the lease up (a graceful stop), so that another replica, or this service
+        restarted, publishes at once instead of waiting for the lease to run out."""
+        if self._held_until is None:
+            return
+        self._held_until = None
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(update(relay_lease_table)
+                                   .where(relay_lease_table.c.holder == self.holder)
+                                   .values(expires_at=datetime.now(UTC)))
+        except Exception:  # noqa: BLE001 - the database may be what is going away
+            log.warning("outbox relay: could not release the lease; it runs out in %d s",
+                        LEASE.total_seconds(), extra={"service": self.service})
 
     def publish_pending(self) -> int:
         """One pass: publish up to one batch. Returns how many events were published."""
@@ -205,7 +222,11 @@ class OutboxRelay:
 
     def _take_lease(self) -> bool:
         now = datetime.now(UTC)
-        expires = now + timedelta(seconds=LEASE_SECONDS)
+        # Nobody can take the lease before it runs out: while more than half of it is
+        # left, publish without renewing (a transaction saved on every pass).
+        if self._held_until is not None and now < self._held_until - LEASE / 2:
+            return True
+        expires = now + LEASE
         table = relay_lease_table
         with self.engine.begin() as connection:
             taken = connection.execute(
@@ -214,16 +235,17 @@ class OutboxRelay:
                 .where((table.c.holder == self.holder) | (table.c.expires_at < now))
                 .values(holder=self.holder, expires_at=expires)
             ).rowcount
-        if taken:
-            return True
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    insert(table).values(id=1, holder=self.holder, expires_at=expires)
-                )
-            return True
-        except IntegrityError:
-            return False  # another replica holds it
+        if not taken:
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        insert(table).values(id=1, holder=self.holder, expires_at=expires)
+                    )
+            except IntegrityError:
+                self._held_until = None
+                return False  # another replica holds it
+        self._held_until = expires
+        return True
 
     def _measure(self):
         # Counting the backlog costs as much as a batch when it is long: once a second will do.

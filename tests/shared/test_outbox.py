@@ -3,8 +3,10 @@ SQLite and PostgreSQL, against RabbitMQ."""
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import eventlet
 import pytest
 from kombu import Connection, Exchange, Queue
 from sqlalchemy import func, insert, select
@@ -199,3 +201,45 @@ def test_unknown_event_types_cannot_be_published(db):
         with db.unit_of_work() as uow:
             uow.publish("nothing_like_this", {})
 
+
+
+def lease_expiry(db):
+    from shared.db import relay_lease_table
+
+    with db.session() as session:
+        return session.execute(select(relay_lease_table.c.expires_at)).scalar()
+
+
+def test_the_lease_is_renewed_only_when_half_of_it_is_gone(db, rabbit_config, bound_queue):
+    relay = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo")
+    write_notes(db, ["a"])
+    assert relay.publish_pending() == 1
+    taken = lease_expiry(db)
+    write_notes(db, ["b"])
+    assert relay.publish_pending() == 1
+    assert lease_expiry(db) == taken  # no write to the lease on this pass
+    relay._held_until = datetime.now(UTC)  # as if the lease were about to run out
+    write_notes(db, ["c"])
+    assert relay.publish_pending() == 1
+    assert lease_expiry(db) > taken  # renewed
+    relay.publisher.close()
+
+
+def test_a_relay_stopped_gracefully_hands_the_lease_over_at_once(db, rabbit_config,
+                                                                 bound_queue):
+    first = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo", poll_seconds=0.05)
+    runner = eventlet.spawn(first.run)
+    write_notes(db, ["by the first"])
+    first.wake()
+    for _ in range(100):
+        if pending(db) == 0:
+            break
+        eventlet.sleep(0.05)
+    first.stop()
+    runner.wait()
+    second = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo")
+    write_notes(db, ["by the second"])
+    assert second.publish_pending() == 1  # no 15 s wait for the first one's lease
+    second.publisher.close()
+    assert [b["data"]["text"] for b in drain(*bound_queue, expected=2)] == [
+        "by the first", "by the second"]
