@@ -188,14 +188,12 @@ class UnitOfWork:
 
     def publish(self, event_type: str, data: dict, subject=None) -> dict:
         envelope = make_envelope(catalogue.get(self.source, event_type), data, subject)
-        self.session.execute(
-            insert(outbox_table).values(
-                event_id=envelope["id"],
-                exchange=f"{self.source}.events",
-                routing_key=event_type,
-                body=_dumps(envelope),
-            )
-        )
+        self.session.execute(insert(outbox_table), {
+            "event_id": envelope["id"],
+            "exchange": f"{self.source}.events",
+            "routing_key": event_type,
+            "body": _dumps(envelope),
+        })
         self.published += 1
         return envelope
 
@@ -233,9 +231,8 @@ class UnitOfWork:
         ).first()
         if seen:
             return True
-        self.session.execute(
-            insert(processed_events_table).values(event_id=event.id, consumer=consumer)
-        )
+        self.session.execute(insert(processed_events_table),
+                             {"event_id": event.id, "consumer": consumer})
         return False
 
 

@@ -14,6 +14,7 @@ events); the service calls them and nothing here knows about nameko.
 - Rewards are computed when a case is verified and when it is resolved.
 """
 
+import functools
 import re
 import time
 import uuid
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from services.disputes import identity, policy
 from services.disputes.models import (
@@ -288,13 +289,11 @@ def check_rate(session, limits: list[tuple[str, str, int, int]], now: datetime) 
     """
     if not limits:
         return
-    # One query counts every key, each over its own window.
-    columns = []
-    for _scope, key, _limit, window in limits:
-        inside = (rate_hits.c.key == key, rate_hits.c.at > now - timedelta(seconds=window))
-        columns += [select(func.count()).where(*inside).scalar_subquery(),
-                    select(func.min(rate_hits.c.at)).where(*inside).scalar_subquery()]
-    row = session.execute(select(*columns)).one()
+    params = {}
+    for number, (_scope, key, _limit, window) in enumerate(limits):
+        params[f"key{number}"] = key
+        params[f"since{number}"] = now - timedelta(seconds=window)
+    row = session.execute(_rate_query(len(limits)), params).one()
     for number, (scope, _key, limit, window) in enumerate(limits):
         hits, oldest = row[2 * number], row[2 * number + 1]
         if hits >= limit:
@@ -308,6 +307,19 @@ def check_rate(session, limits: list[tuple[str, str, int, int]], now: datetime) 
                  "retry_after": retry_after},
             )
     session.execute(insert(rate_hits), [{"key": key, "at": now} for _s, key, _l, _w in limits])
+
+
+@functools.cache
+def _rate_query(keys: int):
+    """One query counting every key, each over its own window (built once per number of
+    keys; the keys and windows are parameters)."""
+    columns = []
+    for number in range(keys):
+        inside = (rate_hits.c.key == bindparam(f"key{number}"),
+                  rate_hits.c.at > bindparam(f"since{number}"))
+        columns += [select(func.count()).where(*inside).scalar_subquery(),
+                    select(func.min(rate_hits.c.at)).where(*inside).scalar_subquery()]
+    return select(*columns)
 
 
 def _duration(seconds: int) -> str:
@@ -324,16 +336,23 @@ def purge_rate_hits(session, older_than: datetime) -> int:
 
 # --- grading --------------------------------------------------------------------------
 
-def grading_facts(session, case, now: datetime) -> policy.GradingFacts:
-    prior = (select(func.count()).select_from(cases).where(
-        cases.c.enterprise_key == case.enterprise_key, cases.c.id != case.id,
+# Built once: the enterprise, case and times are parameters.
+_PRIOR_AND_IRREGULAR = select(
+    select(func.count()).select_from(cases).where(
+        cases.c.enterprise_key == bindparam("enterprise_key"), cases.c.id != bindparam("id"),
         cases.c.status.in_(("verified", "handling", "resolved", "closed")),
-        cases.c.opened_at < case.opened_at).scalar_subquery())
-    irregular = (select(func.count()).select_from(visits).where(
-        visits.c.enterprise_key == case.enterprise_key,
+        cases.c.opened_at < bindparam("opened_at")).scalar_subquery(),
+    select(func.count()).select_from(visits).where(
+        visits.c.enterprise_key == bindparam("enterprise_key"),
         visits.c.irregular_practice.is_(True),
-        visits.c.at >= now - IRREGULAR_LOOKBACK).scalar_subquery())
-    prior, irregular = session.execute(select(prior, irregular)).one()
+        visits.c.at >= bindparam("since")).scalar_subquery(),
+)
+
+
+def grading_facts(session, case, now: datetime) -> policy.GradingFacts:
+    prior, irregular = session.execute(_PRIOR_AND_IRREGULAR, {
+        "enterprise_key": case.enterprise_key, "id": case.id, "opened_at": case.opened_at,
+        "since": now - IRREGULAR_LOOKBACK}).one()
     expected = as_utc(case.expected_at)
     return policy.GradingFacts(
         category=case.category, workers_affected=case.workers_affected,
@@ -389,13 +408,15 @@ def submit_report(uow, data: dict, informant_id: str, now: datetime,
     else:
         _open_case(uow, case_id, risk_key, enterprise, data, rules, now, pseudonym)
         if open_risk is None:
-            session.execute(insert(open_risks).values(risk_key=risk_key, case_id=case_id,
-                                                      last_report_at=now))
+            session.execute(insert(open_risks), {"risk_key": risk_key, "case_id": case_id,
+                                                 "last_report_at": now})
         else:
             session.execute(update(open_risks).where(open_risks.c.risk_key == risk_key)
                             .values(case_id=case_id, last_report_at=now))
     report_id = _new_id()
-    session.execute(insert(reports).values(
+    # Values as parameters of a constant statement (here and on the other hot inserts):
+    # SQLAlchemy compiles it once instead of building and keying a new one per report.
+    session.execute(insert(reports), dict(
         id=report_id, pseudonym=pseudonym, informant_id=informant_id, case_id=case_id,
         receipt_hash=receipt_hash, credit_code=enterprise["credit_code"],
         enterprise_name=enterprise["name"], address=enterprise["address"],
@@ -426,7 +447,7 @@ def _open_case(uow, case_id, risk_key, enterprise, data, rules, now, pseudonym):
     # Graded before it is written: the facts need nothing of the row but its values.
     row["grade"], row["grade_rule"] = policy.grade(
         rules, grading_facts(session, SimpleNamespace(**row), now))
-    session.execute(insert(cases).values(**row))
+    session.execute(insert(cases), row)
     _note(session, case_id, now, "opened", pseudonym,
           {"grade": row["grade"], "rule": row["grade_rule"], "category": data["category"],
            "workers_affected": data["workers_affected"],
@@ -462,8 +483,8 @@ def _case_row(session, case_id: str):
 
 
 def _note(session, case_id, at, kind, actor, detail) -> None:
-    session.execute(insert(timeline).values(case_id=case_id, at=at, kind=kind, actor=actor,
-                                            detail=_jsonable(detail)))
+    session.execute(insert(timeline), {"case_id": case_id, "at": at, "kind": kind,
+                                       "actor": actor, "detail": _jsonable(detail)})
 
 
 def _jsonable(value):
