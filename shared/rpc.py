@@ -1,15 +1,28 @@
-"""``@rpc`` for every service: nameko's, except that a reply the broker cannot take does not
-kill the service.
+"""``@rpc`` for every service: nameko's, made to ride out a broker restart.
 
-nameko 2.14 sends an RPC reply from the worker's result handler; when RabbitMQ is away
-(a restart, a network cut) the publish gives up after its retries and raises there, and
-nameko treats any error in a result handler as fatal: the whole container is killed
-with the broker outage as its cause (seen in tests/disputes/test_all_services.py).
-Here the failed reply is logged instead. The request itself is not lost: it is acked
-only after its reply went out, so the broker hands it out again once the service is
-back (the delivery's connection is gone, or the request is put back when it is not),
-and the caller, if it is still waiting, gets the answer of the second run. A method
-that changes state may thus run twice for one request, as an event handler may.
+What nameko 2.14 does when RabbitMQ goes away under an RPC (seen in
+tests/disputes/test_all_services.py, the broker cut while reports stream in):
+
+- the reply is published from the worker's result handler with three quick retries;
+  when they fail, nameko takes the error for a bug and kills the whole service;
+- the request is acked after its reply, on the connection it came in on: when that
+  connection breaks mid-call, the broker hands the request out again, and the method
+  runs a second time (a report filed twice);
+- a caller's publish that the broker took but never confirmed is sent again when the
+  caller reconnects: two copies of one request, both run.
+
+Here a service:
+
+1. retries a reply until the broker is back (``REPLY_RETRIES`` tries, about one a
+   second), then logs it as lost instead of dying; the caller's deadline decides what
+   the caller answers;
+2. runs each request once: a request whose correlation id it has already taken (a
+   redelivery, or a publisher's second copy) is acked and dropped. The memory is this
+   process's (the last ``REMEMBERED`` requests), which covers one replica per service as
+   deployed (deploy/k8s); replicas would need the record in the database.
+
+A caller that gave up on a request should also stop it from running later: the gateway
+publishes with an expiry equal to its deadline (``services.gateway.dependencies``).
 
     from shared.rpc import rpc
 
@@ -22,31 +35,73 @@ in one service would each take messages meant for the other's methods.
 """
 
 import logging
+from collections import OrderedDict
 
 from kombu.exceptions import OperationalError
 from nameko import rpc as nameko_rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
 
 log = logging.getLogger(__name__)
 
-
 BROKER_ERRORS = (OperationalError, OSError)  # kombu's wrapper, and raw socket errors
+REPLY_RETRIES = 60  # a minute of outage: longer than any caller waits (the gateway: 10 s)
+REMEMBERED = 10_000  # requests whose ids are kept: minutes of traffic
+
+
+class ReplyPublisher(Publisher):
+    # kombu reconnects every second at most: a reply goes out soon after the broker is back
+    retry_policy = {"max_retries": REPLY_RETRIES, "interval_start": 0,
+                    "interval_step": 0.5, "interval_max": 1}
+
+
+class Responder(nameko_rpc.Responder):
+    publisher_cls = ReplyPublisher
 
 
 class RpcConsumer(nameko_rpc.RpcConsumer):
+    def setup(self):
+        super().setup()
+        self._taken = OrderedDict()  # correlation ids of the requests taken, oldest first
+
+    def handle_message(self, body, message):
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id is not None:
+            if correlation_id in self._taken:
+                log.info("RPC %s: request %s came again; it ran already, dropped",
+                         message.delivery_info.get("routing_key"), correlation_id)
+                self._ack(message)
+                return
+            self._taken[correlation_id] = None
+            if len(self._taken) > REMEMBERED:
+                self._taken.popitem(last=False)
+        super().handle_message(body, message)
+
     def handle_result(self, message, result, exc_info):
+        config = self.container.config
+        responder = Responder(
+            config[AMQP_URI_CONFIG_KEY], nameko_rpc.get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
         try:
-            return super().handle_result(message, result, exc_info)
+            result, exc_info = responder.send_response(result, exc_info)
         except BROKER_ERRORS as exc:
-            # The reply, or the ack after it, did not get through.
-            log.warning("RPC %s: reply or ack lost, the broker is unreachable (%s); the "
-                        "request will be delivered again",
-                        message.delivery_info.get("routing_key"), exc)
-            try:
-                # On a live channel the request would sit unacked until it closes.
-                self.queue_consumer.requeue_message(message)
-            except BROKER_ERRORS:
-                pass  # the channel is gone: the broker has taken the request back
-            return result, exc_info
+            log.error("RPC %s: reply lost, the broker stayed unreachable (%s)",
+                      message.delivery_info.get("routing_key"), exc)
+        self._ack(message)
+        return result, exc_info
+
+    def _ack(self, message):
+        try:
+            self.queue_consumer.ack_message(message)
+        except BROKER_ERRORS:
+            pass  # the connection is gone: the broker takes the request back (see 2.)
 
 
 class Rpc(nameko_rpc.Rpc):

@@ -2,6 +2,7 @@
 (``BackendRpc``, an ``RpcProxy`` that answers 503 instead of hanging or crashing)."""
 
 import eventlet
+from kombu.exceptions import OperationalError
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
@@ -59,13 +60,32 @@ class Backend:
             except UnknownService:
                 raise Unavailable(f"{self._service} is not running",
                                   {"service": self._service}) from None
+            except OperationalError:
+                # Only if kombu stopped retrying (BackendRpc retries until the deadline).
+                raise Unavailable(f"{self._service} is unreachable: the message broker "
+                                  "is down", {"service": self._service}) from None
 
         return call
 
 
 class BackendRpc(RpcProxy):
-    """``registry_rpc = BackendRpc("registry")``; config ``GATEWAY_RPC_TIMEOUT`` (seconds)."""
+    """``registry_rpc = BackendRpc("registry")``; config ``GATEWAY_RPC_TIMEOUT`` (seconds).
+
+    While the broker is away (a restart) a request is sent again and again until the
+    deadline, not dropped after nameko's three quick tries: a restart shorter than the
+    deadline costs the caller time, not a failure. A request the gateway answered 503
+    for must not run later, so it expires in the queue at the deadline. (The service
+    runs a request sent twice only once: ``shared.rpc``.)
+    """
+
+    def setup(self):
+        self.timeout = float(self.container.config.get("GATEWAY_RPC_TIMEOUT",
+                                                       DEFAULT_RPC_TIMEOUT))
+        self.options.update(
+            expiration=self.timeout,
+            retry_policy={"max_retries": None, "interval_start": 0, "interval_step": 0.5,
+                          "interval_max": 1})
+        super().setup()
 
     def get_dependency(self, worker_ctx):
-        timeout = float(self.container.config.get("GATEWAY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT))
-        return Backend(super().get_dependency(worker_ctx), self.target_service, timeout)
+        return Backend(super().get_dependency(worker_ctx), self.target_service, self.timeout)

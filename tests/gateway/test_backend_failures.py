@@ -1,9 +1,9 @@
 """When the registry is down or slow the gateway answers 503 quickly, not a hang or a 500."""
 
 import eventlet
-from nameko.rpc import rpc
 
 from services.gateway.service import GatewayService
+from shared.rpc import rpc
 from tests.gateway.conftest import Client
 from tests.gateway.fakes import NANKENG
 
@@ -37,3 +37,43 @@ def test_the_gateway_answers_503_when_the_registry_is_too_slow(container_factory
     assert response.status_code == 503
     assert "did not answer within 0.5s" in response.json()["message"]
     assert eventlet.hubs.get_hub().clock() - started < 3
+
+
+class CountingRegistry:
+    name = "registry"
+    asked = []
+
+    @rpc
+    def get_organization(self, code):
+        self.asked.append(code)
+
+
+def test_a_request_the_gateway_gave_up_on_does_not_run_later(container_factory,
+                                                              make_service_config,
+                                                              sqlite_url):
+    config = make_service_config(sqlite_url, GATEWAY_RPC_TIMEOUT=0.5)
+    registry = container_factory(CountingRegistry, config)
+    registry.start()
+    registry.stop()  # its queue stays: requests wait there for it
+    container_factory(GatewayService, config).start()
+    response = Client(config["WEB_SERVER_ADDRESS"]).get(f"/api/v1/organizations/{NANKENG}")
+    assert response.status_code == 503
+    CountingRegistry.asked.clear()
+    container_factory(CountingRegistry, config).start()
+    eventlet.sleep(1)
+    assert CountingRegistry.asked == []  # expired in the queue at the gateway's deadline
+
+
+def test_the_gateway_answers_503_at_its_deadline_while_the_broker_is_down(
+        container_factory, make_service_config, sqlite_url, rabbit_config, tcp_proxy):
+    broker = tcp_proxy(5672)
+    config = make_service_config(sqlite_url, GATEWAY_RPC_TIMEOUT=2,
+                                 AMQP_URI=broker.rewrite(rabbit_config["AMQP_URI"]))
+    container_factory(CountingRegistry, config).start()
+    container_factory(GatewayService, config).start()
+    broker.cut()
+    started = eventlet.hubs.get_hub().clock()
+    response = Client(config["WEB_SERVER_ADDRESS"]).get(f"/api/v1/organizations/{NANKENG}")
+    assert response.status_code == 503, response.text
+    assert response.json()["details"] == {"service": "registry"}
+    assert 1.5 < eventlet.hubs.get_hub().clock() - started < 4

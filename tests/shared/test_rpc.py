@@ -1,0 +1,45 @@
+"""``shared.rpc``: a service whose broker goes away while it answers keeps running, and
+runs the request once."""
+
+import eventlet
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from shared.rpc import rpc
+
+pytestmark = pytest.mark.usefixtures("rabbit_config")
+
+
+class Slow:
+    name = "slow"
+    runs = []
+
+    @rpc
+    def work(self, number):
+        self.runs.append(number)
+        eventlet.sleep(0.5)  # the broker goes away now, before the reply
+        return number
+
+
+def test_a_broker_cut_mid_call_neither_kills_the_service_nor_runs_the_request_twice(
+        container_factory, make_service_config, rabbit_config, tcp_proxy, sqlite_url):
+    broker = tcp_proxy(5672)
+    config = make_service_config(sqlite_url,
+                                 AMQP_URI=broker.rewrite(rabbit_config["AMQP_URI"]))
+    container = container_factory(Slow, config)
+    container.start()
+    Slow.runs.clear()
+    with ClusterRpcProxy(rabbit_config) as caller:  # the caller keeps its broker
+        reply = caller.slow.work.call_async(1)
+        while not Slow.runs:
+            eventlet.sleep(0.01)
+        broker.cut()
+        eventlet.sleep(5)  # longer than nameko's three quick tries to send the reply
+        broker.restore()
+        with eventlet.Timeout(20):
+            assert reply.result() == 1
+            assert caller.slow.work(2) == 2  # still serving
+        eventlet.sleep(0.5)
+    # the request came back when the service reconnected (its ack was lost): not run again
+    assert Slow.runs == [1, 2]
+    assert not container._died.ready()
