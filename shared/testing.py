@@ -251,7 +251,10 @@ class TcpProxy:
     def _drop(self, client):
         import struct
 
-        upstream, pumps = self._pipes.pop(client)
+        pipe = self._pipes.pop(client, None)
+        if pipe is None:  # its pump closed it while an earlier one was being dropped
+            return
+        upstream, pumps = pipe
         for pump in pumps:
             pump.kill()
         for sock in (client, upstream):
