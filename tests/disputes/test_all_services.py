@@ -6,21 +6,41 @@ reaches the 南坑 community union, climbs to 坂田 and the district unacknowle
 when acknowledged; a major matter reaches the party committees at once; the reward
 ledger follows the case; killing the disputes service mid-stream loses no case and
 tells nobody twice.
+
+Every service reaches RabbitMQ through one TCP proxy (``District.broker``): cutting it
+takes the broker from all of them at once, as a broker restart does, while the shared
+broker stays up for the rest of the suite. With reports streaming in through the gateway
+(5/s, a major matter in five), the broker is cut for 5 s, in flight (the sender's
+bytes reach the broker, its confirm never comes back): every report is still accepted
+(201) within the gateway's deadline, filed once in a case of its own, and each
+recipient its grade names is told of the opening exactly once; every outbox drains.
+A second cut outlasting the deadline gets a clear 503 at the deadline for each report,
+and none of them is filed once the broker is back.
 """
+
+import time
+from typing import NamedTuple
 
 import eventlet
 import pytest
+import requests
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import func, select, update
 
+from services.disputes.models import cases as cases_table
+from services.disputes.models import reports as reports_table
 from services.disputes.service import DisputesService
 from services.gateway import accounts
+from services.gateway.dependencies import DEFAULT_RPC_TIMEOUT
 from services.gateway.service import GatewayService
+from services.notifications.models import inbox_messages
 from services.notifications.models import notifications as notifications_table
+from services.notifications.policy import Policy
 from services.notifications.service import NotificationsService
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
 from shared.db import open_database, outbox_table
+from shared.testing import TcpProxy
 from tests.gateway.conftest import Client
 from tests.notifications.conftest import fast_policy
 from tests.notifications.test_service import eventually, told
@@ -31,6 +51,7 @@ DISTRICT, BANTIAN = "longgang", "longgang.bantian"
 NANKENG = "longgang.bantian.nankeng"
 FACTORY = credit_code(7)
 BASE = "/api/v1/disputes"
+OUTAGE_SECONDS = 5  # about what a broker restart takes here (~6 s, ENGINEERING.md)
 TREE = [
     {"code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
      "party_organization": {"name": "中共深圳市龙岗区委", "kind": "district_committee"}},
@@ -48,17 +69,29 @@ def call(container, method, *args, **kwargs):
         return hook(*args, **kwargs)
 
 
+class District(NamedTuple):
+    containers: dict
+    configs: dict
+    urls: dict
+    client: Client
+    tokens: dict
+    broker: TcpProxy  # every service reaches RabbitMQ through it: cut it, all lose it
+
+
 @pytest.fixture
-def district(container_factory, make_service_config, tmp_path):
+def district(container_factory, make_service_config, tcp_proxy, rabbit_config, tmp_path):
+    broker = tcp_proxy(5672)
+    amqp_uri = broker.rewrite(rabbit_config["AMQP_URI"])
     urls = {name: f"sqlite:///{tmp_path}/{name}.db"
             for name in ("registry", "disputes", "notifications", "gateway")}
     configs = {
-        "registry": make_service_config(urls["registry"]),
-        "disputes": make_service_config(urls["disputes"]),
+        "registry": make_service_config(urls["registry"], AMQP_URI=amqp_uri),
+        "disputes": make_service_config(urls["disputes"], AMQP_URI=amqp_uri,
+                                        DISPUTES_RATE_LIMITS={"source": (1000, 3600)}),
         "notifications": make_service_config(
-            urls["notifications"], NOTIFICATIONS_POLICY=fast_policy(1.5),
+            urls["notifications"], AMQP_URI=amqp_uri, NOTIFICATIONS_POLICY=fast_policy(1.5),
             NOTIFICATIONS_DEADLINE_POLL_SECONDS=0.05),
-        "gateway": make_service_config(urls["gateway"]),
+        "gateway": make_service_config(urls["gateway"], AMQP_URI=amqp_uri),
     }
     classes = {"disputes": DisputesService, "notifications": NotificationsService,
                "registry": RegistryService, "gateway": GatewayService}
@@ -84,7 +117,7 @@ def district(container_factory, make_service_config, tmp_path):
                                           ("nankeng", "staff", NANKENG))}
     gateway_db.engine.dispose()
     client = Client(configs["gateway"]["WEB_SERVER_ADDRESS"])
-    return containers, configs, urls, client, tokens
+    return District(containers, configs, urls, client, tokens, broker)
 
 
 def report(client, **changes):
@@ -102,7 +135,7 @@ def only_case(client, token, **query):
 
 
 def test_a_report_at_a_nankeng_enterprise_climbs_the_chain_until_acknowledged(district):
-    containers, configs, _, client, tokens = district
+    containers, configs, _, client, tokens, _ = district
     receipt = report(client)
     [case] = eventually(lambda: only_case(client, tokens["nankeng"]))
     notified = configs["notifications"]
@@ -131,7 +164,7 @@ def test_a_report_at_a_nankeng_enterprise_climbs_the_chain_until_acknowledged(di
 
 
 def test_a_major_matter_reaches_every_party_committee_at_once(district):
-    _, configs, _, client, tokens = district
+    _, configs, _, client, tokens, _ = district
     report(client, category="boss_absconded", workers_affected=40,
            description="老板失联，工人聚集讨薪")
     [case] = eventually(lambda: only_case(client, tokens["nankeng"], grade="major"))
@@ -143,7 +176,7 @@ def test_a_major_matter_reaches_every_party_committee_at_once(district):
 
 def test_killing_disputes_mid_stream_loses_no_case_and_tells_nobody_twice(
         district, container_factory):
-    containers, configs, urls, client, tokens = district
+    containers, configs, urls, _, _, _ = district
     reports = [{"credit_code": None, "name": f"南坑小厂{number}", "address": "南坑",
                 "community_code": NANKENG, "category": "other", "workers_affected": 3,
                 "amount_owed": "1000", "description": f"第{number}号报告"}
@@ -191,3 +224,115 @@ def test_killing_disputes_mid_stream_loses_no_case_and_tells_nobody_twice(
     disputes_db.engine.dispose()
     # opened once each: only the community union (later rows are escalations, by design)
     assert {count for _, count in rows} == {1}
+
+
+def post_report(address, name, major=False):
+    """One anonymous report through the gateway: what came back, and how long it took."""
+    body = {"credit_code": None, "name": name, "address": "南坑", "community_code": NANKENG,
+            "category": "boss_absconded" if major else "other",
+            "workers_affected": 40 if major else 3, "amount_owed": "1000",
+            "description": f"{name}拖欠工资"}
+    started = time.monotonic()
+    try:
+        response = requests.post(f"http://{address}{BASE}/reports", json=body, timeout=60)
+        status, answer = response.status_code, response.json()
+    except requests.RequestException as exc:  # no answer at all: the assertions say so
+        status, answer = None, repr(exc)
+    return {"name": name, "started": started, "took": time.monotonic() - started,
+            "status": status, "answer": answer}
+
+
+def stream(address, prefix, count, per_second):
+    """``count`` reports at a steady rate, each in its own green thread (one that hangs
+    holds up no other), a major matter now and then: ``[thread.wait() ...]`` gives them."""
+    return [eventlet.spawn_after(n / per_second, post_report, address, f"{prefix}{n}",
+                                 major=n % 5 == 4)
+            for n in range(count)]
+
+
+def unpublished_events(urls) -> dict:
+    pending = {}
+    for name, url in urls.items():
+        db = open_database(url, name, run_migrations=False)
+        with db.session() as session:
+            pending[name] = session.execute(select(func.count()).select_from(
+                outbox_table).where(outbox_table.c.published_at.is_(None))).scalar()
+        db.engine.dispose()
+    return pending
+
+
+def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice(district):
+    configs, urls, broker = district.configs, district.urls, district.broker
+    address = configs["gateway"]["WEB_SERVER_ADDRESS"]
+    deadline = float(configs["gateway"].get("GATEWAY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT))
+    assert OUTAGE_SECONDS < deadline - 3  # room for the services to reconnect
+
+    # 5 reports/s for 10 s; every service loses RabbitMQ at once from 2 s to 7 s
+    threads = stream(address, "南坑流水厂", 50, per_second=5)
+    eventlet.sleep(1.95)
+    # Cut as the next bytes go out (most often the gateway sending the 10th report): the
+    # broker has them, the sender never hears back and sends again; a delivery in
+    # progress comes back too. Each must still take effect once.
+    assert broker.cut_in_flight()
+    cut_at = time.monotonic()
+    eventlet.sleep(OUTAGE_SECONDS)
+    broker.restore()
+    posts = [thread.wait() for thread in threads]
+    # a restart shorter than the gateway's deadline costs informants time, not reports
+    assert [post for post in posts if post["status"] != 201] == []
+    assert max(post["took"] for post in posts) < deadline
+    assert broker.dropped > 0
+    during = [post for post in posts if cut_at <= post["started"] < cut_at + OUTAGE_SECONDS]
+    assert len(during) >= 4 * OUTAGE_SECONDS
+
+    # an outage past the deadline: a clear 503 at the deadline, and nothing filed later
+    broker.cut()
+    refused = [thread.wait() for thread in stream(address, "南坑停摆厂", 4, per_second=2)]
+    broker.restore()
+    assert {post["status"] for post in refused} == {503}
+    assert {post["answer"]["error"] for post in refused} == {"UNAVAILABLE"}
+    assert all(deadline <= post["took"] < deadline + 2 for post in refused)
+    # the services are back within the deadline; a refused request still queued would
+    # have run before this one
+    last = post_report(address, "南坑复工厂")
+    assert last["status"] == 201, last
+    accepted = {post["answer"]["report"]: post["name"] for post in [*posts, last]}
+
+    disputes_db = open_database(urls["disputes"], "disputes", run_migrations=False)
+    with disputes_db.session() as session:
+        filed = session.execute(select(
+            reports_table.c.pseudonym, reports_table.c.enterprise_name, cases_table.c.id,
+            cases_table.c.grade, cases_table.c.reports_count).join(cases_table)).all()
+    disputes_db.engine.dispose()
+    # each accepted report filed once, in a case of its own; the refused ones nowhere
+    assert {row.pseudonym: row.enterprise_name for row in filed} == accepted
+    assert len({row.id for row in filed}) == len(accepted)
+    assert {row.reports_count for row in filed} == {1}
+    grades = {row.id: row.grade for row in filed}
+    assert set(grades.values()) == {"routine", "major"}
+
+    # every case reaches notifications: each recipient its grade names is told of the
+    # opening exactly once (one notification, one inbox notice), and no one else is
+    chain = {"community": NANKENG, "street": BANTIAN, "district": DISTRICT}
+    policy = Policy.load(configs["notifications"]["NOTIFICATIONS_POLICY"])
+    expected = sorted((case_id, chain[tier], kind) for case_id, grade in grades.items()
+                      for tier in policy.ladder for kind, _ in policy.at_once(grade, tier))
+    notifications_db = open_database(urls["notifications"], "notifications",
+                                     run_migrations=False)
+
+    def told_of_openings():
+        with notifications_db.session() as session:
+            return sorted(tuple(row) for row in session.execute(
+                select(notifications_table.c.case_id, notifications_table.c.organization_code,
+                       notifications_table.c.recipient_kind)
+                .join(inbox_messages,
+                      inbox_messages.c.notification_id == notifications_table.c.id)
+                .where(notifications_table.c.reason == "opened",
+                       inbox_messages.c.message_kind == "notice")))
+
+    eventually(lambda: len(told_of_openings()) >= len(expected), timeout=30)
+    # every outbox drains: nothing waits unpublished once the broker is back
+    eventually(lambda: not any(unpublished_events(urls).values()), timeout=15)
+    eventlet.sleep(0.5)  # duplicates, if any, have arrived by now
+    assert told_of_openings() == expected
+    notifications_db.engine.dispose()
