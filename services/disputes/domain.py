@@ -99,7 +99,7 @@ _VERSIONS = {}
 def _versions(session, kind) -> list:
     """(effective_from, version) of every version: a tiny list, read every few seconds
     rather than on every report."""
-    key = (str(session.get_bind().url), kind)
+    key = (session.get_bind(), kind)
     cached = _VERSIONS.get(key)
     if cached is None or time.monotonic() - cached[0] > POLICY_LIST_SECONDS:
         rows = session.execute(select(policies.c.effective_from, policies.c.version)
@@ -113,7 +113,7 @@ _LOADED = {}
 
 
 def policy_version(session, kind: str, version: int) -> dict:
-    key = (str(session.get_bind().url), kind, version)
+    key = (session.get_bind(), kind, version)
     if key not in _LOADED:
         row = session.execute(select(policies.c.body).where(
             policies.c.kind == kind, policies.c.version == version)).first()
@@ -137,7 +137,7 @@ def publish_policy(session, kind, body, effective_from, actor, now) -> int:
         kind=kind, version=version, effective_from=effective_from, body=body,
         published_by=actor["user"], published_at=now,
     ))
-    _VERSIONS.pop((str(session.get_bind().url), kind), None)  # this replica sees it at once
+    _VERSIONS.pop((session.get_bind(), kind), None)  # this replica sees it at once
     return version
 
 

@@ -63,11 +63,13 @@ def normalize_receipt(text) -> str:
     return code
 
 
-_SALTS = {}  # made once by the first migration, never changed: read once per process
+# Made once by the first migration, never changed: read once per process and database
+# (keyed by the engine itself: rendering its URL on every report costs more than the read).
+_SALTS = {}
 
 
 def _salt(session, key: str) -> bytes:
-    cache_key = (str(session.get_bind().url), key)
+    cache_key = (session.get_bind(), key)
     if cache_key not in _SALTS:
         row = session.execute(select(settings.c.value).where(settings.c.key == key)).first()
         if row is None:
