@@ -18,8 +18,11 @@ Here a service:
    the caller answers;
 2. runs each request once: a request whose correlation id it has already taken (a
    redelivery, or a publisher's second copy) is acked and dropped. The memory is this
-   process's (the last ``REMEMBERED`` requests), which covers one replica per service as
-   deployed (deploy/k8s); replicas would need the record in the database.
+   process's (the last ``REMEMBERED`` requests): it is lost with the process and not
+   shared between replicas, so a method whose repetition would do harm also takes an id
+   from its caller and keeps it with what it wrote (the disputes service's
+   ``submit_report(..., request_id=...)``, which the gateway calls with one per HTTP
+   request).
 
 A caller that gave up on a request should also stop it from running later: the gateway
 publishes with an expiry equal to its deadline (``services.gateway.dependencies``).

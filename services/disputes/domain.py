@@ -382,8 +382,26 @@ def _regrade(uow, case_id: str, now: datetime, actor: str | None, why: str) -> N
 
 # --- reports --------------------------------------------------------------------------
 
+def filed_by_request(session, request_id: str | None) -> tuple[dict, str | None] | None:
+    """(what ``submit_report`` answered, the receipt hash stored) for the request
+    ``request_id``, if it filed a report."""
+    if not request_id:
+        return None
+    row = session.execute(
+        select(reports.c.pseudonym, reports.c.case_id, reports.c.enterprise_name,
+               reports.c.received_at, reports.c.receipt_hash, cases.c.opened_at)
+        .join(cases, cases.c.id == reports.c.case_id)
+        .where(reports.c.request_id == request_id)).first()
+    if row is None:
+        return None
+    received = as_utc(row.received_at)
+    return ({"report": row.pseudonym, "case_id": row.case_id,
+             "merged": as_utc(row.opened_at) != received,  # a new case opens with its report
+             "enterprise": row.enterprise_name, "received_at": received}, row.receipt_hash)
+
+
 def submit_report(uow, data: dict, informant_id: str, now: datetime,
-                  receipt_hash: str | None = None) -> dict:
+                  receipt_hash: str | None = None, request_id: str | None = None) -> dict:
     """File a report: merge it into the open case of its risk or open a new case."""
     session = uow.session
     enterprise = resolve_enterprise(session, data)
@@ -423,7 +441,7 @@ def submit_report(uow, data: dict, informant_id: str, now: datetime,
         community_code=enterprise["community_code"], category=data["category"],
         workers_affected=data["workers_affected"], amount_owed_fen=to_fen(data["amount_owed"]),
         expected_at=data.get("expected_at"), description=data["description"],
-        reward_policy_version=reward_version, received_at=now,
+        reward_policy_version=reward_version, received_at=now, request_id=request_id,
     ))
     return {"report": pseudonym, "case_id": case_id, "merged": merged,
             "enterprise": enterprise["name"], "received_at": now}

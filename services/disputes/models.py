@@ -180,6 +180,10 @@ reports = Table(
     Column("description", Text, nullable=False),
     Column("reward_policy_version", Integer, nullable=False),
     _at("received_at"),
+    # The caller's id for this submission: the same id again answers with this report
+    # instead of filing another (a retried or redelivered request, on any replica).
+    Column("request_id", String(64)),
+    Index("ux_reports_request_id", "request_id", unique=True),
 )
 
 timeline = Table(

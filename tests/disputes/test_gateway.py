@@ -4,6 +4,12 @@ The registry is the gateway tests' in-memory stand-in (the form only lists its s
 and communities); the disputes service's read model is filled as events would fill it.
 """
 
+import re
+
+from sqlalchemy import select
+
+from services.disputes.models import reports
+from shared.db import open_database
 from tests.disputes.conftest import FACTORY, NANKENG
 
 BASE = "/api/v1/disputes"
@@ -16,10 +22,17 @@ def error_of(response, status):
     return body
 
 
-def test_an_anonymous_report_gets_its_receipt_once_and_follows_the_case(stack):
+def test_an_anonymous_report_gets_its_receipt_once_and_follows_the_case(stack, tmp_path):
     client, tokens = stack
     response = client.post(f"{BASE}/reports", REPORT)
     assert response.status_code == 201, response.text
+    # filed under the gateway's id for this HTTP request: a second delivery files nothing
+    database = open_database(f"sqlite:///{tmp_path}/disputes.db", "disputes",
+                             run_migrations=False)
+    with database.session() as session:
+        [request_id] = session.execute(select(reports.c.request_id)).scalars().all()
+    database.engine.dispose()
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     assert response.headers["Cache-Control"] == "no-store"
     receipt = response.json()
     assert set(receipt) == {"report", "received_at", "receipt_code"}  # no case id

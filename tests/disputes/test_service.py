@@ -167,6 +167,66 @@ def test_an_officer_over_the_limit_gets_429_and_another_source_is_counted_apart(
     call(disputes, "submit_report", REPORT, source="10.0.0.3")
 
 
+def reports_filed(container):
+    from sqlalchemy import func, select
+
+    from services.disputes.models import reports
+
+    with _db(container).session() as session:
+        return session.execute(select(func.count()).select_from(reports)).scalar()
+
+
+def test_a_request_delivered_twice_files_one_report_and_answers_alike(disputes):
+    officer = call(disputes, "register_officer", {"organization_code": NANKENG,
+                                                  "real_name": "钱七"}, NANKENG_STAFF)
+    first = call(disputes, "submit_report", REPORT, officer_token=officer["token"],
+                 source="10.0.0.4", request_id="officer-request-1")
+    again = call(disputes, "submit_report", REPORT, officer_token=officer["token"],
+                 source="10.0.0.4", request_id="officer-request-1")
+    assert again == first
+    assert first["merged"] is False
+    assert reports_filed(disputes) == 1
+    # the repeat was no second hit: two more reports still fit the officer's limit of 3
+    for number in range(2):
+        call(disputes, "submit_report", dict(REPORT, category="other",
+                                             description=f"第{number}次"),
+             officer_token=officer["token"], request_id=f"officer-request-{number + 2}")
+    merged = call(disputes, "submit_report", dict(REPORT, category="other"),
+                  source="10.0.0.5", request_id="anonymous-request-0")
+    assert call(disputes, "submit_report", dict(REPORT, category="other"),
+                source="10.0.0.5", request_id="anonymous-request-0")["merged"] is True
+    assert merged["merged"] is True
+    assert reports_filed(disputes) == 4
+
+
+def test_an_anonymous_request_delivered_twice_answers_with_the_same_receipt_code(disputes):
+    code = "1234567890123456"
+    first = call(disputes, "submit_report", REPORT, source="10.0.0.6",
+                 request_id="anonymous-request-1", receipt_code=code)
+    again = call(disputes, "submit_report", REPORT, source="10.0.0.6",
+                 request_id="anonymous-request-1", receipt_code=code)
+    assert again == first
+    assert first["receipt_code"].replace(" ", "") == code
+    assert call(disputes, "receipt_status", code)["report"] == first["report"]
+    # a repeat that brings no code cannot show one it was not filed with
+    blind = call(disputes, "submit_report", REPORT, request_id="anonymous-request-1")
+    assert "receipt_code" not in blind
+    assert blind["report"] == first["report"]
+    assert reports_filed(disputes) == 1
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"request_id": "short"}, "request_id"),
+    ({"request_id": 12345678}, "request_id"),
+    ({"receipt_code": "12345"}, "receipt_code"),
+])
+def test_a_malformed_request_id_or_receipt_code_is_refused(disputes, kwargs, field):
+    with pytest.raises(InvalidInput) as error:
+        call(disputes, "submit_report", REPORT, **kwargs)
+    assert field in error.value.details
+    assert reports_filed(disputes) == 0
+
+
 def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
     with pytest.raises(InvalidInput) as error:
         call(disputes, "submit_report", {"category": "unpaid_wages"})

@@ -20,6 +20,8 @@ the address only as a salted hash.
 """
 
 import re
+import secrets
+import uuid
 from pathlib import Path
 
 from werkzeug.wrappers import Response
@@ -87,8 +89,12 @@ class DisputesRoutes:
            errors=(404, *RATE_LIMITED))
     def report_anonymously(self, request):
         read_json(request, s.AnonymousReportInSchema())
-        result = self.disputes_rpc.submit_report(read_json(request),
-                                                 source=request.remote_addr)
+        # The id and the receipt code are made here, once per HTTP request: if the broker
+        # hands the request to disputes twice (a restart mid-call), the second run answers
+        # with the first one's report and code instead of filing again.
+        result = self.disputes_rpc.submit_report(
+            read_json(request), source=request.remote_addr, request_id=uuid.uuid4().hex,
+            receipt_code=f"{secrets.randbelow(10**16):016d}")
         return json_response(s.ReportReceiptSchema().dump(result), status=201)
 
     @route("POST", f"{BASE}/officer-reports", tag=DISPUTES, access=TOKEN, status=201,
@@ -99,7 +105,8 @@ class DisputesRoutes:
         token = bearer_token(request.headers.get("Authorization"))
         read_json(request, s.OfficerReportInSchema())
         result = self.disputes_rpc.submit_report(read_json(request), officer_token=token,
-                                                 source=request.remote_addr)
+                                                 source=request.remote_addr,
+                                                 request_id=uuid.uuid4().hex)
         return json_response(s.ReportReceiptSchema().dump(result), status=201)
 
     @route("POST", f"{BASE}/receipts/status", tag=DISPUTES, access=PUBLIC,
