@@ -63,6 +63,33 @@ def test_an_officer_registered_by_staff_reports_with_their_own_token(stack):
                          token=tokens["zhangbei_staff"]), 403)
 
 
+def test_an_officer_resending_with_the_same_idempotency_key_files_once(stack):
+    client, tokens = stack
+
+    def officer(name):
+        return client.post(f"{BASE}/officers", {"organization_code": NANKENG,
+                                                "real_name": name},
+                           token=tokens["nankeng_staff"]).json()["token"]
+
+    first, second = officer("周一"), officer("吴二")
+    key = {"Idempotency-Key": "phone-7f3a-0001"}
+    filed = client.post(f"{BASE}/officer-reports", REPORT, token=first, headers=key)
+    resent = client.post(f"{BASE}/officer-reports", REPORT, token=first, headers=key)
+    assert filed.status_code == resent.status_code == 201, resent.text
+    assert resent.json() == filed.json()
+    assert len(client.get(f"{BASE}/my/reports", token=first).json()) == 1
+    # the key is the officer's own: another officer's same key is another report
+    other = client.post(f"{BASE}/officer-reports", REPORT, token=second, headers=key)
+    assert other.status_code == 201
+    assert other.json()["report"] != filed.json()["report"]
+    # without a key every post is a report of its own
+    again = client.post(f"{BASE}/officer-reports", REPORT, token=first)
+    assert again.json()["report"] != filed.json()["report"]
+    body = error_of(client.post(f"{BASE}/officer-reports", REPORT, token=first,
+                                headers={"Idempotency-Key": "short"}), 400)
+    assert "Idempotency-Key" in body["details"]
+
+
 def test_staff_move_a_case_within_their_subtree_and_nobody_else_can(stack):
     client, tokens = stack
     client.post(f"{BASE}/reports", REPORT)

@@ -19,6 +19,7 @@ Rate limits (429) count per officer and per source address; the disputes service
 the address only as a salted hash.
 """
 
+import hashlib
 import re
 import secrets
 import uuid
@@ -30,7 +31,7 @@ from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE, bearer_token
 from services.gateway.routes import disputes_schemas as s
 from services.gateway.routes.registry import V1
-from shared.errors import NotFound
+from shared.errors import InvalidInput, NotFound
 from shared.web import json_response, read_json, read_query
 
 DISPUTES = "disputes"
@@ -66,6 +67,23 @@ def positive(value: int, what: str) -> int:
     return value
 
 
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def officer_request_id(request, token) -> str:
+    """The id disputes files the report under: the officer's ``Idempotency-Key`` (scoped
+    to their token, so two officers' keys never meet) or a fresh one per HTTP request."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return uuid.uuid4().hex
+    if not IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput(f"{IDEMPOTENCY_HEADER} is 8 to 64 letters, digits, '-' or '_'",
+                           {IDEMPOTENCY_HEADER: ["8-64 of A-Z a-z 0-9 - _"]})
+    return hashlib.sha256(f"{token}:{key}".encode()).hexdigest()[:32]
+
+
 class DisputesRoutes:
     api_tags = [
         {"name": DISPUTES, "description": "Dispute early warning: informants' reports, "
@@ -99,14 +117,21 @@ class DisputesRoutes:
 
     @route("POST", f"{BASE}/officer-reports", tag=DISPUTES, access=TOKEN, status=201,
            summary="Report as an information officer (officer token ghi_...)",
+           description="Send the same `Idempotency-Key` again (a resend after a network "
+                       "error) and the answer is the report already filed, not a second "
+                       "one.",
            body=s.OfficerReportInSchema, response=s.ReportReceiptSchema,
-           errors=(404, *RATE_LIMITED))
+           errors=(404, *RATE_LIMITED), extra={"parameters": [{
+               "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
+               "description": "the officer's own id for this report: 8-64 letters, "
+                              "digits, '-' or '_'",
+               "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}]})
     def report_as_officer(self, request):
         token = bearer_token(request.headers.get("Authorization"))
         read_json(request, s.OfficerReportInSchema())
         result = self.disputes_rpc.submit_report(read_json(request), officer_token=token,
                                                  source=request.remote_addr,
-                                                 request_id=uuid.uuid4().hex)
+                                                 request_id=officer_request_id(request, token))
         return json_response(s.ReportReceiptSchema().dump(result), status=201)
 
     @route("POST", f"{BASE}/receipts/status", tag=DISPUTES, access=PUBLIC,
