@@ -7,10 +7,20 @@ management API; ``container_factory``; ``runner_factory``; ``web_session``) and 
   test body runs against both backends. ``TEST_DATABASES=sqlite`` narrows it.
 - ``service_config``: a nameko config for one service under test (broker vhost,
   database, a free HTTP port, fast retries).
+- ``database_factory``: a service's database opened outside nameko, closed after the test.
+- ``event_tap``: a queue bound to ``<service>.events``, to see what a service published.
+- ``tcp_proxy``: a TCP proxy a test can cut, to take the broker away from one service.
+
+and plain helpers: ``call`` (an entrypoint of a running container), ``eventually`` and
+``wait_for`` (poll until something holds), ``publish_events`` (another service's events on
+the broker), ``outbox_envelopes`` and ``unpublished`` (what a database's outbox holds),
+``database_provider`` (the ``Database`` provider of a running container).
 """
 
+import json
 import os
 import socket
+import time
 import uuid
 
 import pytest
@@ -117,6 +127,151 @@ def make_service_config(rabbit_config):
 @pytest.fixture
 def service_config(make_service_config, db_url):
     return make_service_config(db_url)
+
+
+@pytest.fixture
+def database_factory():
+    """Factory: ``database_factory(url, service, migrations_dir=None, run_migrations=True)``
+    opens a service's database (``shared.db.open_database``), disposed after the test."""
+    from shared.db import open_database
+
+    opened = []
+
+    def make(url, service, migrations_dir=None, run_migrations=True):
+        opened.append(open_database(url, service, migrations_dir, run_migrations))
+        return opened[-1]
+
+    yield make
+    for database in opened:
+        database.engine.dispose()
+
+
+def wait_for(check, timeout=10.0, interval=0.05):
+    """Call ``check`` until it returns something truthy, and return that; after ``timeout``
+    seconds, its last (falsy) result."""
+    import eventlet
+
+    deadline = time.monotonic() + timeout
+    while not (result := check()) and time.monotonic() < deadline:
+        eventlet.sleep(interval)
+    return result
+
+
+def eventually(check, timeout=10.0, interval=0.05):
+    """``wait_for`` that fails the test (AssertionError) if ``check`` never comes true."""
+    result = wait_for(check, timeout, interval)
+    if not result:
+        raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
+    return result
+
+
+def call(container, method, *args, **kwargs):
+    """Run entrypoint ``method`` of a started container (nameko's ``entrypoint_hook``)."""
+    from nameko.testing.services import entrypoint_hook
+
+    with entrypoint_hook(container, method) as hook:
+        return hook(*args, **kwargs)
+
+
+def database_provider(container):
+    """The kit's ``Database`` provider of a started container: its engine and outbox relay."""
+    from nameko.testing.utils import get_extension
+
+    from shared.dependencies import Database
+
+    return get_extension(container, Database)
+
+
+def publish_events(amqp_uri, source, type_, *payloads) -> list[dict]:
+    """Publish each payload as a ``type_`` event of ``source`` on ``<source>.events``, as
+    that service would; the envelopes sent."""
+    from kombu import Connection, Exchange
+
+    from shared.events import catalogue, make_envelope
+
+    exchange = Exchange(f"{source}.events", type="topic", durable=True)
+    envelopes = [make_envelope(catalogue.get(source, type_), data) for data in payloads]
+    with Connection(amqp_uri) as connection:
+        producer = connection.Producer()
+        for envelope in envelopes:
+            producer.publish(envelope, exchange=exchange, routing_key=type_,
+                             serializer="json", declare=[exchange])
+    return envelopes
+
+
+def outbox_envelopes(database) -> list[dict]:
+    """Every event written to a database's outbox so far: envelopes in publishing order."""
+    from sqlalchemy import select
+
+    from shared.db import outbox_table
+
+    with database.session() as session:
+        rows = session.execute(select(outbox_table.c.body).order_by(outbox_table.c.seq))
+        return [json.loads(body) for body in rows.scalars()]
+
+
+def unpublished(database) -> int:
+    """How many events a database's outbox holds that the relay has not published yet."""
+    from sqlalchemy import func, select
+
+    from shared.db import outbox_table
+
+    with database.session() as session:
+        return session.execute(select(func.count()).select_from(outbox_table).where(
+            outbox_table.c.published_at.is_(None))).scalar()
+
+
+class EventTap:
+    """A durable queue bound to ``<service>.events`` (every type): what an outside consumer
+    of the service receives from the moment the tap exists. Made by ``event_tap``."""
+
+    def __init__(self, amqp_uri, service):
+        from kombu import Connection, Exchange, Queue
+
+        self.connection = Connection(amqp_uri)
+        exchange = Exchange(f"{service}.events", type="topic", durable=True)
+        queue = Queue(f"test-tap-{service}-{uuid.uuid4().hex[:8]}", exchange=exchange,
+                      routing_key="#", durable=True)
+        self.queue = queue(self.connection.default_channel)
+        self.queue.declare()  # the exchange too: a tap may come before the service
+
+    def take(self, count, timeout=10.0) -> list[dict]:
+        """Bodies of the next ``count`` events in order; fewer if the others do not arrive
+        within ``timeout`` seconds (0: only those waiting now)."""
+        import eventlet
+
+        bodies, deadline = [], time.monotonic() + timeout
+        while len(bodies) < count:
+            message = self.queue.get(no_ack=True)
+            if message is not None:
+                bodies.append(json.loads(message.body))
+            elif time.monotonic() < deadline:
+                eventlet.sleep(0.05)
+            else:
+                break
+        return bodies
+
+    def drain(self) -> list[dict]:
+        """Bodies of every event waiting now, in order."""
+        bodies = []
+        while (message := self.queue.get(no_ack=True)) is not None:
+            bodies.append(json.loads(message.body))
+        return bodies
+
+
+@pytest.fixture
+def event_tap(rabbit_config):
+    """Factory: ``event_tap(service)`` binds an EventTap to ``<service>.events`` on this
+    test's vhost; declare it before the events it should see are published."""
+    taps = []
+
+    def make(service, amqp_uri=None):
+        taps.append(EventTap(amqp_uri or rabbit_config["AMQP_URI"], service))
+        return taps[-1]
+
+    yield make
+    for tap in taps:
+        tap.connection.release()
 
 
 class TcpProxy:

@@ -1,14 +1,11 @@
 """Fixtures for the registry: its database on each backend, a small tree, helpers."""
 
-import json
-
 import pytest
-from sqlalchemy import select
 
 from services.registry import operations
 from services.registry.sample import credit_code
 from services.registry.service import MIGRATIONS
-from shared.db import open_database, outbox_table
+from shared.testing import outbox_envelopes
 
 DISTRICT, BANTIAN, LONGCHENG = "longgang", "longgang.bantian", "longgang.longcheng"
 NANKENG, GANGTOU = "longgang.bantian.nankeng", "longgang.bantian.gangtou"
@@ -68,17 +65,13 @@ def read(db, query, *args, **kwargs):
 
 def outbox(db, envelopes=False) -> list:
     """(type, data) of every event written so far, in publishing order (or the envelopes)."""
-    with db.session() as session:
-        rows = session.execute(select(outbox_table.c.body).order_by(outbox_table.c.seq))
-        bodies = [json.loads(row.body) for row in rows]
+    bodies = outbox_envelopes(db)
     return bodies if envelopes else [(body["type"], body["data"]) for body in bodies]
 
 
 @pytest.fixture
-def db(db_url):
-    database = open_database(db_url, "registry", MIGRATIONS)
-    yield database
-    database.engine.dispose()
+def db(db_url, database_factory):
+    return database_factory(db_url, "registry", MIGRATIONS)
 
 
 @pytest.fixture

@@ -1,39 +1,14 @@
 """The registry service on the broker: its RPC API through nameko's entrypoint_hook, and
 its events on the ``registry.events`` exchange (SQLite and PostgreSQL)."""
 
-import json
-
 import pytest
-from kombu import Connection, Exchange, Queue
-from nameko.testing.services import entrypoint_hook
 
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import parse_envelope
+from shared.testing import call
 from tests.registry.conftest import BANTIAN, DISTRICT, NANKENG, TREE, enterprise
-
-
-@pytest.fixture
-def events_queue(rabbit_config):
-    """A queue bound to every registry event, declared before anything is published."""
-    exchange = Exchange("registry.events", type="topic", durable=True)
-    queue = Queue("registry-test-events", exchange=exchange, routing_key="#", durable=True)
-    with Connection(rabbit_config["AMQP_URI"]) as connection:
-        queue(connection.default_channel).declare()
-        yield connection, queue
-
-
-def received(connection, queue, expected, timeout=10):
-    """Bodies of the first ``expected`` messages, in order (waits for the outbox relay)."""
-    bodies = []
-    with connection.SimpleQueue(queue) as simple:
-        while len(bodies) < expected:
-            message = simple.get(block=True, timeout=timeout)
-            bodies.append(json.loads(message.body))
-            message.ack()
-        assert simple.qsize() == 0, "more events than expected"
-    return bodies
 
 
 @pytest.fixture
@@ -41,11 +16,6 @@ def registry(container_factory, service_config):
     container = container_factory(RegistryService, service_config)
     container.start()
     return container
-
-
-def call(container, method, *args, **kwargs):
-    with entrypoint_hook(container, method) as hook:
-        return hook(*args, **kwargs)
 
 
 def test_the_rpc_api_builds_the_tree_and_answers_with_counts_and_chains(registry):
@@ -83,14 +53,15 @@ def test_errors_reach_the_caller_as_the_kits_error_types(registry):
 
 
 def test_changes_come_out_on_the_broker_in_order_and_a_no_op_sends_nothing(registry,
-                                                                         events_queue):
-    connection, queue = events_queue
+                                                                         event_tap):
+    events = event_tap("registry")
     for data in TREE[:4]:
         call(registry, "register_organization", data)
     call(registry, "register_enterprise", enterprise(1, headcount=40))
     call(registry, "update_enterprise", credit_code(1), {"headcount": 40})  # no change
     call(registry, "update_enterprise", credit_code(1), {"union_status": "own"})
-    bodies = received(connection, queue, 9)
+    bodies = events.take(9)
+    assert events.drain() == [], "more events than expected"
     assert [body["type"] for body in bodies] == [
         "organization_registered", "organization_contacts_changed",  # district + contacts
         "organization_registered", "organization_registered", "organization_registered",
