@@ -7,7 +7,6 @@ from services.membership import readmodel
 from services.membership.domain import id_check_digit
 from services.membership.pii import Keys
 from services.membership.service import MIGRATIONS
-from shared.db import open_database
 
 TEST_KEY = "11" * 32
 DISTRICT, STREET = "longgang", "longgang.bantian"
@@ -65,17 +64,13 @@ def keys():
 
 
 @pytest.fixture
-def db(db_url):
-    database = open_database(db_url, "membership", MIGRATIONS)
-    yield database
-    database.engine.dispose()
+def db(db_url, database_factory):
+    return database_factory(db_url, "membership", MIGRATIONS)
 
 
 @pytest.fixture
-def sqlite_db(sqlite_url):
-    database = open_database(sqlite_url, "membership", MIGRATIONS)
-    yield database
-    database.engine.dispose()
+def sqlite_db(sqlite_url, database_factory):
+    return database_factory(sqlite_url, "membership", MIGRATIONS)
 
 
 def load_registry(database):
@@ -88,16 +83,14 @@ def load_registry(database):
 
 
 @pytest.fixture
-def running_membership(container_factory, make_service_config):
+def running_membership(container_factory, make_service_config, database_factory):
     """``running_membership(url)``: MembershipService started on a database that already
     holds the registry's tree (as its events would have left it)."""
 
     def start(url):
         from services.membership.service import MembershipService
 
-        database = open_database(url, "membership", MIGRATIONS)
-        load_registry(database)
-        database.engine.dispose()
+        load_registry(database_factory(url, "membership", MIGRATIONS))
         container = container_factory(MembershipService, dict(
             make_service_config(url), MEMBERSHIP_PII_KEY=TEST_KEY))
         container.start()

@@ -123,14 +123,13 @@ def blocking_postgres():
 
 
 def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
-        db_url, keys, tmp_path, blocking_postgres):
+        db_url, keys, tmp_path, blocking_postgres, database_factory):
     if not db_url.startswith("postgresql"):
         pytest.skip("COPY is PostgreSQL's")
     from services.membership.service import MIGRATIONS
-    from shared.db import open_database
     from tests.membership.conftest import load_registry
 
-    database = open_database(db_url, "membership", MIGRATIONS)
+    database = database_factory(db_url, "membership", MIGRATIONS)
     blocking_postgres()
     assert importer._can_copy()
     load_registry(database)
@@ -161,7 +160,6 @@ def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
     assert names == {"张三", "李\\四", "王五"}  # a backslash survives COPY's text format
     clear = keys.unseal(session_sealed(database, "李\\四"))
     assert clear == {"id_number": id_number(2), "phone": "13800138000"}
-    database.engine.dispose()
 
 
 def test_the_cli_imports_a_file_and_points_to_its_report(sqlite_district, tmp_path,

@@ -5,12 +5,12 @@ events, personal data."""
 import json
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from services.membership import operations as ops
 from services.membership import readmodel
-from shared.db import outbox_table
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.testing import outbox_envelopes as events
 from tests.membership.conftest import (
     ADMIN,
     DISTRICT,
@@ -48,12 +48,6 @@ def rate(database, code):
     with database.session() as session:
         rate = readmodel.join_rate(session, code)
         return rate.members, rate.workers
-
-
-def events(database):
-    with database.session() as session:
-        return [json.loads(body) for body in session.execute(
-            select(outbox_table.c.body).order_by(outbox_table.c.seq)).scalars()]
 
 
 def test_an_approved_application_makes_an_active_member_with_a_valid_card(district, keys):

@@ -5,9 +5,8 @@ and a clear 4xx for bad input."""
 import pytest
 import requests
 
-from services.gateway import accounts
 from services.gateway.service import GatewayService
-from shared.db import open_database
+from tests.conftest import gateway_tokens
 from tests.membership.conftest import (
     GANGTOU,
     HUAWEI,
@@ -28,11 +27,7 @@ def api(container_factory, make_service_config, running_membership, tmp_path):
     config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
     gateway = container_factory(GatewayService, config)
     gateway.start()
-    db = open_database(config["DATABASE_URL"], "gateway", run_migrations=False)
-    with db.unit_of_work() as uow:
-        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
-                  for name, (role, org) in PEOPLE.items()}
-    db.engine.dispose()
+    tokens = gateway_tokens(config["DATABASE_URL"], PEOPLE)
     base = f"http://{config['WEB_SERVER_ADDRESS']}{V1}"
 
     def call(method, path, person=None, **kwargs):

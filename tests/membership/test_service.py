@@ -4,12 +4,11 @@ entrypoints apply the rules, and what it publishes carries no personal data."""
 import json
 
 import pytest
-from kombu import Connection, Exchange, Queue
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 
 from services.membership.service import MembershipService
 from shared.errors import Conflict, InvalidInput
-from shared.events import catalogue, make_envelope
+from shared.testing import call, publish_events
 from tests.membership.conftest import (
     ENTERPRISES,
     GANGTOU,
@@ -41,42 +40,14 @@ def membership(container_factory, config):
 
 
 @pytest.fixture
-def published(config):
+def published(event_tap):
     """Everything membership publishes, as a plain AMQP client bound to its exchange sees."""
-    exchange = Exchange("membership.events", type="topic", durable=True)
-    queue = Queue("membership-test-tap", exchange=exchange, routing_key="#", durable=True)
-    with Connection(config["AMQP_URI"]) as connection:
-        queue(connection.default_channel).declare()
-
-        def drain(expected, timeout=10):
-            import time
-
-            bodies, deadline = [], time.monotonic() + timeout
-            bound = queue(connection.default_channel)
-            while len(bodies) < expected and time.monotonic() < deadline:
-                message = bound.get(no_ack=True)
-                if message is None:
-                    time.sleep(0.05)
-                    continue
-                bodies.append(json.loads(message.body))
-            return bodies
-
-        yield drain
+    return event_tap("membership").take
 
 
 def registry_event(container, uri, type_, data):
-    envelope = make_envelope(catalogue.get("registry", type_), data)
-    exchange = Exchange("registry.events", type="topic", durable=True)
     with entrypoint_waiter(container, HANDLERS[type_], timeout=10):
-        with Connection(uri) as connection:
-            connection.Producer().publish(envelope, exchange=exchange, routing_key=type_,
-                                          serializer="json", declare=[exchange])
-    return envelope
-
-
-def call(container, method, *args):
-    with entrypoint_hook(container, method) as hook:
-        return hook(*args)
+        publish_events(uri, "registry", type_, data)
 
 
 def load_tree(container, uri):

@@ -4,7 +4,6 @@ the real figures: 9,525 members of 10,200 workers, a join rate of 93%."""
 
 import time
 
-from nameko.testing.services import entrypoint_hook
 from nameko.testing.utils import get_container
 
 from services.membership import sample
@@ -13,27 +12,23 @@ from services.registry.sample import load_sample
 from services.registry.service import MIGRATIONS as REGISTRY_MIGRATIONS
 from services.registry.service import RegistryService
 from shared.consumers import declare_event_queues
-from shared.db import open_database
+from shared.testing import call
 from tests.membership.conftest import TEST_KEY
 
 NANKENG = "longgang.bantian.nankeng"
 
 
 def test_the_nankeng_sample_gives_93_percent_with_the_registry_running(
-        runner_factory, make_service_config, tmp_path):
+        runner_factory, make_service_config, database_factory, tmp_path):
     registry_config = make_service_config(f"sqlite:///{tmp_path}/registry.db")
     membership_config = dict(make_service_config(f"sqlite:///{tmp_path}/membership.db"),
                              MEMBERSHIP_PII_KEY=TEST_KEY)
     # What `gonghui up` does first: the registry loads its sample (227 enterprises is
     # 南坑 alone), membership binds its queues and asks for its sample.
-    registry_db = open_database(registry_config["DATABASE_URL"], "registry",
-                                REGISTRY_MIGRATIONS)
-    load_sample(registry_db, enterprises=227)
-    registry_db.engine.dispose()
-    membership_db = open_database(membership_config["DATABASE_URL"], "membership",
-                                  MIGRATIONS)
-    sample.request(membership_db)
-    membership_db.engine.dispose()
+    load_sample(database_factory(registry_config["DATABASE_URL"], "registry",
+                                 REGISTRY_MIGRATIONS), enterprises=227)
+    sample.request(database_factory(membership_config["DATABASE_URL"], "membership",
+                                    MIGRATIONS))
     declare_event_queues(MembershipService, membership_config)
 
     runner_factory(registry_config, RegistryService).start()
@@ -43,11 +38,10 @@ def test_the_nankeng_sample_gives_93_percent_with_the_registry_running(
 
     deadline, rate = time.monotonic() + 90, None
     while time.monotonic() < deadline:
-        with entrypoint_hook(membership, "join_rate") as join_rate:
-            try:
-                rate = join_rate(NANKENG)
-            except Exception:  # noqa: BLE001 - 南坑 not arrived yet
-                rate = None
+        try:
+            rate = call(membership, "join_rate", NANKENG)
+        except Exception:  # noqa: BLE001 - 南坑 not arrived yet
+            rate = None
         if rate and rate["members"] == sample.MEMBERS:
             break
         time.sleep(0.5)
