@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from services.notifications import readmodel
 from services.notifications.channels import Channel, InboxChannel
 from services.notifications.domain import Notifier
 from services.notifications.policy import DEFAULT_POLICY, Policy
-from shared.db import open_database
 from shared.events import catalogue, make_envelope, parse_envelope
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "notifications" / "migrations"
@@ -130,11 +130,29 @@ class RecordingChannel(Channel):
             raise DeliveryFailed("HTTP 503 from receiver")
 
 
+def make_notifier(policy=None, webhook=None):
+    """A Notifier on ``policy`` (what ``Policy.load`` takes) with the inbox and a webhook
+    channel (a RecordingChannel unless given)."""
+    return Notifier(Policy.load(policy),
+                    {"inbox": InboxChannel(), "webhook": webhook or RecordingChannel()})
+
+
+def base_url(config):
+    return f"http://{config['WEB_SERVER_ADDRESS']}"
+
+
+def told(config, case_id="case-1"):
+    """(organization, recipient kind) told of a case, as the running service's HTTP API says."""
+    response = requests.get(f"{base_url(config)}/cases/{case_id}", timeout=5)
+    if response.status_code == 404:
+        return set()
+    return {(n["organization_code"], n["recipient_kind"])
+            for n in response.json()["notifications"]}
+
+
 @pytest.fixture
-def database(db_url):
-    db = open_database(db_url, "notifications", MIGRATIONS)
-    yield db
-    db.engine.dispose()
+def database(db_url, database_factory):
+    return database_factory(db_url, "notifications", MIGRATIONS)
 
 
 @pytest.fixture
@@ -144,7 +162,7 @@ def webhook():
 
 @pytest.fixture
 def notifier(webhook):
-    return Notifier(Policy.load(), {"inbox": InboxChannel(), "webhook": webhook})
+    return make_notifier(webhook=webhook)
 
 
 @pytest.fixture

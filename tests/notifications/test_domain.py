@@ -1,13 +1,10 @@
 """The notification rules on a real database (SQLite and PostgreSQL), time passed in."""
 
-import json
-
 import pytest
-from sqlalchemy import select
 
 from services.notifications import views
-from shared.db import outbox_table
 from shared.errors import Forbidden, NotFound
+from shared.testing import outbox_envelopes
 from tests.notifications.conftest import (
     COMMUNITY,
     DISTRICT,
@@ -39,10 +36,7 @@ def fire(database, notifier, at, holder="replica-a"):
 
 
 def published(database, type_=None):
-    with database.session() as session:
-        bodies = [json.loads(row.body) for row in session.execute(
-            select(outbox_table.c.body).order_by(outbox_table.c.seq))]
-    return [b["data"] for b in bodies if type_ is None or b["type"] == type_]
+    return [b["data"] for b in outbox_envelopes(database) if type_ is None or b["type"] == type_]
 
 
 def test_a_routine_case_notifies_the_community_union_only(chain, notifier):

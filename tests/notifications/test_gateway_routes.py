@@ -12,15 +12,14 @@ from uuid import uuid4
 import pytest
 from nameko.testing.services import entrypoint_waiter, replace_dependencies
 
-from services.gateway import accounts
 from services.gateway.service import GatewayService
 from services.notifications import readmodel
 from services.notifications.service import NotificationsService
-from shared.db import open_database
+from shared.testing import publish_events
+from tests.conftest import gateway_tokens
 from tests.gateway.conftest import PEOPLE, Client
 from tests.gateway.fakes import BANTIAN, NANKENG, ZHANGBEI, FakeRegistry
 from tests.notifications.conftest import MIGRATIONS, case_data, registry_event
-from tests.notifications.test_service import publish
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -42,34 +41,29 @@ def registry():
 
 
 @pytest.fixture
-def stack(container_factory, make_service_config, rabbit_config, tmp_path, registry):
+def stack(container_factory, make_service_config, database_factory, rabbit_config, tmp_path,
+          registry):
     """A gateway and a notifications service on one vhost, a routine case told to 南坑
     and one told to 嶂背; returns (client, tokens)."""
     fake = registry._mock_wraps
     url = f"sqlite:///{tmp_path}/notifications.db"
-    db = open_database(url, "notifications", MIGRATIONS)
-    with db.unit_of_work() as uow:
+    with database_factory(url, "notifications", MIGRATIONS).unit_of_work() as uow:
         for organization in fake.organizations.values():
             readmodel.apply_organization(uow.session, *registry_event(
                 "organization_registered", organization))
-    db.engine.dispose()
     notifications = container_factory(NotificationsService, make_service_config(url))
     notifications.start()
     for case_id, community, name in ((NK_CASE, NANKENG, "南坑五金厂"),
                                      (ZB_CASE, ZHANGBEI, "嶂背塑胶厂")):
         with entrypoint_waiter(notifications, "handle_case_opened", timeout=10):
-            publish(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data(
+            publish_events(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data(
                 case_id, enterprise=enterprise_in(fake, community, name)))
 
     gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
     gateway = container_factory(GatewayService, gateway_config)
     replace_dependencies(gateway, registry_rpc=registry)
     gateway.start()
-    users = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
-    with users.unit_of_work() as uow:
-        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
-                  for name, (role, org) in PEOPLE.items()}
-    users.engine.dispose()
+    tokens = gateway_tokens(gateway_config["DATABASE_URL"], PEOPLE)
     return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens
 
 

@@ -1,36 +1,34 @@
 """The notifications service on the real broker: events in, timers firing, HTTP and RPC out."""
 
 import json
-import time
 from datetime import UTC, datetime
 
 import eventlet
 import pytest
 import requests
 from eventlet import wsgi
-from kombu import Connection, Exchange, Queue
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from sqlalchemy import func, select, update
 
-from services.notifications.channels import InboxChannel, verify_signature
-from services.notifications.domain import Notifier
+from services.notifications.channels import verify_signature
 from services.notifications.models import audit_entries, cases, deadlines
-from services.notifications.policy import Policy
 from services.notifications.service import NotificationsService
-from shared.db import open_database
 from shared.errors import InvalidInput
-from shared.events import catalogue, make_envelope
+from shared.testing import eventually
+from shared.testing import publish_events as publish
 from tests.notifications.conftest import (
     COMMUNITY,
     DISTRICT,
     MIGRATIONS,
     ORGANIZATIONS,
     STREET,
-    RecordingChannel,
+    base_url,
     case_data,
     fast_policy,
+    make_notifier,
     opened,
     seed_chain,
+    told,
 )
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
@@ -48,57 +46,12 @@ def make_config(make_service_config):
     return make
 
 
-def publish(amqp_uri, source, type_, *payloads):
-    exchange = Exchange(f"{source}.events", type="topic", durable=True)
-    with Connection(amqp_uri) as connection:
-        producer = connection.Producer()
-        for data in payloads:
-            producer.publish(make_envelope(catalogue.get(source, type_), data),
-                             exchange=exchange, routing_key=type_, serializer="json",
-                             declare=[exchange])
-
-
-def base_url(config):
-    return f"http://{config['WEB_SERVER_ADDRESS']}"
-
-
-def eventually(check, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
-        eventlet.sleep(interval)
-
-
-def told(config, case_id="case-1"):
-    response = requests.get(f"{base_url(config)}/cases/{case_id}", timeout=5)
-    if response.status_code == 404:
-        return set()
-    return {(n["organization_code"], n["recipient_kind"])
-            for n in response.json()["notifications"]}
-
-
 @pytest.fixture
-def tap(rabbit_config):
-    """Collects what the service publishes on notifications.events."""
-    connection = Connection(rabbit_config["AMQP_URI"])
-    exchange = Exchange("notifications.events", type="topic", durable=True)
-    queue = Queue("test-tap", exchange=exchange, routing_key="#")(connection.channel())
-    exchange(connection.default_channel).declare()
-    queue.declare()
-
-    def received():
-        events = []
-        while (message := queue.get(no_ack=True)) is not None:
-            body = json.loads(message.body)
-            events.append((body["type"], body["data"]))
-        return events
-
-    yield received
-    connection.release()
+def tap(event_tap):
+    """(type, data) of what the service published on notifications.events since the last
+    call."""
+    events = event_tap("notifications")
+    return lambda: [(body["type"], body["data"]) for body in events.drain()]
 
 
 def test_a_case_on_the_broker_reaches_the_community_union_s_inbox(
@@ -150,12 +103,11 @@ def test_unacknowledged_it_climbs_on_the_timer_and_an_acknowledgement_stops_it(
 
 
 def test_two_replicas_on_one_database_fire_each_deadline_once(
-        container_factory, make_config, db_url):
+        container_factory, make_config, db_url, database_factory):
     """Deadlines written while no replica ran are due at start; both replicas race for them."""
     cases = 12
-    database = open_database(db_url, "notifications", MIGRATIONS)
-    notifier = Notifier(Policy.load(fast_policy(0.5)),
-                        {"inbox": InboxChannel(), "webhook": RecordingChannel()})
+    database = database_factory(db_url, "notifications", MIGRATIONS)
+    notifier = make_notifier(fast_policy(0.5))
     now = datetime.now(UTC)
     with database.unit_of_work() as uow:
         seed_chain(uow.session)
@@ -182,7 +134,6 @@ def test_two_replicas_on_one_database_fire_each_deadline_once(
     assert count("reminded") == 9 * cases
     assert count("notified") == 3 * cases
     assert open_left == 0
-    database.engine.dispose()
 
 
 @pytest.fixture
@@ -205,9 +156,9 @@ def receiver():
 
 
 def test_a_signed_webhook_reaches_the_street_after_a_retry(
-        container_factory, make_config, sqlite_url, receiver):
+        container_factory, make_config, sqlite_url, receiver, database_factory):
     url, calls = receiver
-    database = open_database(sqlite_url, "notifications", MIGRATIONS)
+    database = database_factory(sqlite_url, "notifications", MIGRATIONS)
     with database.unit_of_work() as uow:
         seed_chain(uow.session, webhooks={STREET: url})
     config = make_config(sqlite_url, seconds=60)
@@ -229,7 +180,6 @@ def test_a_signed_webhook_reaches_the_street_after_a_retry(
         assert verify_signature(SECRET, body, signature)
         assert delivery_id == json.loads(body)["delivery_id"]
     assert calls[0][1] == calls[1][1]  # the same delivery id: the receiver can deduplicate
-    database.engine.dispose()
 
 
 def test_bad_requests_get_a_clear_4xx(container_factory, make_config, sqlite_url,
@@ -264,7 +214,7 @@ def test_bad_requests_get_a_clear_4xx(container_factory, make_config, sqlite_url
 
 
 def test_a_replica_killed_mid_stream_loses_no_case_and_tells_nobody_twice(
-        container_factory, make_config, sqlite_url, rabbit_config):
+        container_factory, make_config, sqlite_url, rabbit_config, database_factory):
     config = make_config(sqlite_url, seconds=60)
     first = container_factory(NotificationsService, config)
     first.start()
@@ -280,7 +230,7 @@ def test_a_replica_killed_mid_stream_loses_no_case_and_tells_nobody_twice(
                 *[case_data(f"case-{n}") for n in range(total)])
     first.kill()  # mid-stream: the rest are unacknowledged or not yet delivered
 
-    database = open_database(sqlite_url, "notifications", MIGRATIONS)
+    database = database_factory(sqlite_url, "notifications", MIGRATIONS)
 
     def notified():
         with database.session() as session:
@@ -298,14 +248,12 @@ def test_a_replica_killed_mid_stream_loses_no_case_and_tells_nobody_twice(
                          timeout=5).json()["messages"]
     assert notified() == total
     assert sorted(m["case_id"] for m in inbox) == sorted(f"case-{n}" for n in range(total))
-    database.engine.dispose()
 
 
 def test_a_deadline_that_cannot_fire_is_postponed_and_does_not_hold_up_the_others(
-        container_factory, make_config, sqlite_url):
-    database = open_database(sqlite_url, "notifications", MIGRATIONS)
-    notifier = Notifier(Policy.load(fast_policy(0.3)),
-                        {"inbox": InboxChannel(), "webhook": RecordingChannel()})
+        container_factory, make_config, sqlite_url, database_factory):
+    database = database_factory(sqlite_url, "notifications", MIGRATIONS)
+    notifier = make_notifier(fast_policy(0.3))
     now = datetime.now(UTC)
     with database.unit_of_work() as uow:
         seed_chain(uow.session)
@@ -325,18 +273,17 @@ def test_a_deadline_that_cannot_fire_is_postponed_and_does_not_hold_up_the_other
     eventually(lambda: "escalated" in actions("case-good"), timeout=10)
     eventually(lambda: "deadline_postponed" in actions("case-broken"), timeout=10)
     assert "escalated" not in actions("case-broken")
-    database.engine.dispose()
 
 
 def test_deadlines_keep_firing_through_a_broker_outage_and_every_event_gets_out(
-        container_factory, make_config, sqlite_url, rabbit_config, tcp_proxy, tap):
+        container_factory, make_config, sqlite_url, rabbit_config, tcp_proxy, tap,
+        database_factory):
     """The broker is cut while escalations fall due: they happen anyway (the database is
     all they need) and their events leave once the broker is back, none lost."""
     db_url = sqlite_url  # the backend matters not here; the two-replica test covers both
     cases = 8
-    database = open_database(db_url, "notifications", MIGRATIONS)
-    notifier = Notifier(Policy.load(fast_policy(1.0)),
-                        {"inbox": InboxChannel(), "webhook": RecordingChannel()})
+    database = database_factory(db_url, "notifications", MIGRATIONS)
+    notifier = make_notifier(fast_policy(1.0))
     proxy = tcp_proxy(5672)
     config = make_config(db_url, seconds=1.0)
     config["AMQP_URI"] = proxy.rewrite(rabbit_config["AMQP_URI"])
@@ -367,4 +314,3 @@ def test_deadlines_keep_firing_through_a_broker_outage_and_every_event_gets_out(
     eventually(all_out, timeout=30)
     assert set(seen) == {(f"case-{n}", tier) for n in range(cases)
                          for tier in ("street", "district")}
-    database.engine.dispose()

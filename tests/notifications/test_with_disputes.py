@@ -3,29 +3,32 @@ case climbs the 南坑 -> 坂田 -> district chain until acknowledged, and the a
 lands on the disputes case timeline."""
 
 import pytest
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 
 from services.disputes.service import DisputesService
 from services.notifications.service import NotificationsService
-from shared.db import open_database
+from shared.testing import call, eventually
 from tests.disputes.conftest import FACTORY, NANKENG_STAFF, migrated
-from tests.notifications.conftest import COMMUNITY, DISTRICT, MIGRATIONS, STREET, seed_chain
-from tests.notifications.test_service import eventually, told
+from tests.notifications.conftest import (
+    COMMUNITY,
+    DISTRICT,
+    MIGRATIONS,
+    STREET,
+    fast_policy,
+    seed_chain,
+    told,
+)
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
 
 @pytest.fixture
-def services(container_factory, make_service_config, tmp_path):
-    from tests.notifications.conftest import fast_policy
-
+def services(container_factory, make_service_config, database_factory, tmp_path):
     disputes_url = f"sqlite:///{tmp_path}/disputes.db"
     migrated(disputes_url).engine.dispose()
     notifications_url = f"sqlite:///{tmp_path}/notifications.db"
-    database = open_database(notifications_url, "notifications", MIGRATIONS)
-    with database.unit_of_work() as uow:
+    with database_factory(notifications_url, "notifications", MIGRATIONS).unit_of_work() as uow:
         seed_chain(uow.session)
-    database.engine.dispose()
     disputes = container_factory(DisputesService, make_service_config(disputes_url))
     config = make_service_config(
         notifications_url, NOTIFICATIONS_POLICY=fast_policy(1.5),
@@ -34,11 +37,6 @@ def services(container_factory, make_service_config, tmp_path):
     notifications.start()
     disputes.start()
     return disputes, notifications, config
-
-
-def call(container, method, *args, **kwargs):
-    with entrypoint_hook(container, method) as hook:
-        return hook(*args, **kwargs)
 
 
 def test_a_report_climbs_the_chain_until_acknowledged_and_the_case_timeline_says_so(services):
