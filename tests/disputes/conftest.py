@@ -4,18 +4,16 @@ The registry's read model is filled the way events would fill it (``apply_*``), 
 domain tests need no broker.
 """
 
-import json
 from datetime import UTC, datetime
 
 import pytest
 from nameko.testing.services import replace_dependencies
-from sqlalchemy import select
 
 from services.disputes import domain, identity, schemas
 from services.disputes.service import MIGRATIONS, DisputesService
-from services.gateway import accounts
 from services.gateway.service import GatewayService
-from shared.db import open_database, outbox_table
+from shared.testing import outbox_envelopes
+from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
 from tests.gateway.fakes import FakeRegistry
 
@@ -83,26 +81,22 @@ def fill_read_model(session):
         domain.apply_enterprise(session, enterprise)
 
 
-def migrated(url):
-    db = open_database(url, "disputes", MIGRATIONS)
+def filled(db):
+    """``db`` with the read model filled."""
     with db.unit_of_work() as uow:
         fill_read_model(uow.session)
     return db
 
 
 @pytest.fixture
-def database(db_url):
+def database(db_url, database_factory):
     """A migrated disputes database (both backends) with the read model filled."""
-    db = migrated(db_url)
-    yield db
-    db.engine.dispose()
+    return filled(database_factory(db_url, "disputes", MIGRATIONS))
 
 
 @pytest.fixture
-def sqlite_database(sqlite_url):
-    db = migrated(sqlite_url)
-    yield db
-    db.engine.dispose()
+def sqlite_database(sqlite_url, database_factory):
+    return filled(database_factory(sqlite_url, "disputes", MIGRATIONS))
 
 
 def report_data(**overrides) -> dict:
@@ -134,10 +128,7 @@ def officer(db, organization=NANKENG, name="王信息员", phone="13800000000"):
 
 def published(db, type_=None) -> list[dict]:
     """Events written to the outbox so far: [{"type", "data"}] in order."""
-    with db.session() as session:
-        rows = session.execute(select(outbox_table.c.routing_key, outbox_table.c.body)
-                               .order_by(outbox_table.c.seq)).all()
-    events = [{"type": key, "data": json.loads(body)["data"]} for key, body in rows]
+    events = [{"type": body["type"], "data": body["data"]} for body in outbox_envelopes(db)]
     return [event for event in events if type_ is None or event["type"] == type_]
 
 
@@ -159,10 +150,10 @@ GATEWAY_USERS = {"district_admin": ("admin", DISTRICT), "nankeng_staff": ("staff
 
 
 @pytest.fixture
-def stack(container_factory, make_service_config, tmp_path):
+def stack(container_factory, make_service_config, database_factory, tmp_path):
     """A gateway and a disputes service on one broker vhost; returns (client, tokens)."""
     disputes_url = f"sqlite:///{tmp_path}/disputes.db"
-    migrated(disputes_url).engine.dispose()
+    filled(database_factory(disputes_url, "disputes", MIGRATIONS))
     disputes = container_factory(DisputesService, make_service_config(
         disputes_url, DISPUTES_RATE_LIMITS={"source": (4, 3600)}))
     disputes.start()
@@ -170,9 +161,5 @@ def stack(container_factory, make_service_config, tmp_path):
     gateway = container_factory(GatewayService, gateway_config)
     replace_dependencies(gateway, registry_rpc=FakeRegistry())
     gateway.start()
-    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
-    with db.unit_of_work() as uow:
-        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
-                  for name, (role, org) in GATEWAY_USERS.items()}
-    db.engine.dispose()
+    tokens = gateway_tokens(gateway_config["DATABASE_URL"], GATEWAY_USERS)
     return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens

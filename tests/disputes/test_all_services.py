@@ -24,13 +24,11 @@ from typing import NamedTuple
 import eventlet
 import pytest
 import requests
-from nameko.testing.services import entrypoint_hook
 from sqlalchemy import func, select, update
 
 from services.disputes.models import cases as cases_table
 from services.disputes.models import reports as reports_table
 from services.disputes.service import DisputesService
-from services.gateway import accounts
 from services.gateway.dependencies import DEFAULT_RPC_TIMEOUT
 from services.gateway.service import GatewayService
 from services.notifications.models import inbox_messages
@@ -39,11 +37,11 @@ from services.notifications.policy import Policy
 from services.notifications.service import NotificationsService
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
-from shared.db import open_database, outbox_table
-from shared.testing import TcpProxy
+from shared.db import outbox_table
+from shared.testing import TcpProxy, call, database_provider, eventually, unpublished
+from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
-from tests.notifications.conftest import fast_policy
-from tests.notifications.test_service import eventually, told
+from tests.notifications.conftest import fast_policy, told
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -64,11 +62,6 @@ TREE = [
 ]
 
 
-def call(container, method, *args, **kwargs):
-    with entrypoint_hook(container, method) as hook:
-        return hook(*args, **kwargs)
-
-
 class District(NamedTuple):
     containers: dict
     configs: dict
@@ -79,7 +72,8 @@ class District(NamedTuple):
 
 
 @pytest.fixture
-def district(container_factory, make_service_config, tcp_proxy, rabbit_config, tmp_path):
+def district(container_factory, make_service_config, database_factory, tcp_proxy,
+             rabbit_config, tmp_path):
     broker = tcp_proxy(5672)
     amqp_uri = broker.rewrite(rabbit_config["AMQP_URI"])
     urls = {name: f"sqlite:///{tmp_path}/{name}.db"
@@ -106,16 +100,11 @@ def district(container_factory, make_service_config, tcp_proxy, rabbit_config, t
     call(registry, "register_enterprise", {
         "credit_code": FACTORY, "name": "南坑五金制品厂", "address": "坂田南坑村一巷1号",
         "community_code": NANKENG, "headcount": 80, "union_status": "covered"})
-    disputes_db = open_database(urls["disputes"], "disputes", run_migrations=False)
+    disputes_db = database_factory(urls["disputes"], "disputes", run_migrations=False)
     eventually(lambda: disputes_db.engine.connect().exec_driver_sql(
         "SELECT count(*) FROM enterprises").scalar() == 1, timeout=15)
-    disputes_db.engine.dispose()
-    gateway_db = open_database(urls["gateway"], "gateway", run_migrations=False)
-    with gateway_db.unit_of_work() as uow:
-        tokens = {name: accounts.create_user(uow.session, name, role, org)[1]
-                  for name, role, org in (("admin", "admin", DISTRICT),
-                                          ("nankeng", "staff", NANKENG))}
-    gateway_db.engine.dispose()
+    tokens = gateway_tokens(urls["gateway"], {"admin": ("admin", DISTRICT),
+                                              "nankeng": ("staff", NANKENG)})
     client = Client(configs["gateway"]["WEB_SERVER_ADDRESS"])
     return District(containers, configs, urls, client, tokens, broker)
 
@@ -175,37 +164,31 @@ def test_a_major_matter_reaches_every_party_committee_at_once(district):
 
 
 def test_killing_disputes_mid_stream_loses_no_case_and_tells_nobody_twice(
-        district, container_factory):
+        district, container_factory, database_factory):
     containers, configs, urls, _, _, _ = district
     reports = [{"credit_code": None, "name": f"南坑小厂{number}", "address": "南坑",
                 "community_code": NANKENG, "category": "other", "workers_affected": 3,
                 "amount_owed": "1000", "description": f"第{number}号报告"}
                for number in range(8)]
-    disputes_db = open_database(urls["disputes"], "disputes", run_migrations=False)
-
-    def unpublished():
-        with disputes_db.session() as session:
-            return session.execute(select(func.count()).select_from(outbox_table).where(
-                outbox_table.c.published_at.is_(None))).scalar()
-
+    disputes_db = database_factory(urls["disputes"], "disputes", run_migrations=False)
     created = [call(containers["disputes"], "submit_report", body) for body in reports[:4]]
-    eventually(lambda: unpublished() == 0)
+    eventually(lambda: unpublished(disputes_db) == 0)
     # The service dies in the worst places: after the broker confirmed the first events but
     # before they were marked sent (so they go again), and with the last ones committed
     # but never sent.
-    next(d for d in containers["disputes"].dependencies if d.attr_name == "db").relay.stop()
+    database_provider(containers["disputes"]).relay.stop()
     created += [call(containers["disputes"], "submit_report", body) for body in reports[4:]]
     with disputes_db.unit_of_work() as uow:
         uow.session.execute(update(outbox_table).values(published_at=None))
-    assert unpublished() >= 8
+    assert unpublished(disputes_db) >= 8
     containers["disputes"].kill()
     restarted = container_factory(DisputesService, configs["disputes"])
     restarted.start()  # takes over the relay lease once the dead holder's runs out
 
     case_ids = {result["case_id"] for result in created}
     assert len(case_ids) == 8
-    notifications_db = open_database(urls["notifications"], "notifications",
-                                     run_migrations=False)
+    notifications_db = database_factory(urls["notifications"], "notifications",
+                                        run_migrations=False)
 
     def told_each():
         with notifications_db.session() as session:
@@ -217,11 +200,9 @@ def test_killing_disputes_mid_stream_loses_no_case_and_tells_nobody_twice(
         return len(rows) == 8 and rows
 
     rows = eventually(told_each, timeout=40)
-    eventually(lambda: unpublished() == 0, timeout=10)
+    eventually(lambda: unpublished(disputes_db) == 0, timeout=10)
     eventlet.sleep(0.5)  # duplicates, if any, have arrived by now
     rows = told_each()
-    notifications_db.engine.dispose()
-    disputes_db.engine.dispose()
     # opened once each: only the community union (later rows are escalations, by design)
     assert {count for _, count in rows} == {1}
 
@@ -250,19 +231,11 @@ def stream(address, prefix, count, per_second):
             for n in range(count)]
 
 
-def unpublished_events(urls) -> dict:
-    pending = {}
-    for name, url in urls.items():
-        db = open_database(url, name, run_migrations=False)
-        with db.session() as session:
-            pending[name] = session.execute(select(func.count()).select_from(
-                outbox_table).where(outbox_table.c.published_at.is_(None))).scalar()
-        db.engine.dispose()
-    return pending
-
-
-def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice(district):
+def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice(
+        district, database_factory):
     configs, urls, broker = district.configs, district.urls, district.broker
+    databases = {name: database_factory(url, name, run_migrations=False)
+                 for name, url in urls.items()}
     address = configs["gateway"]["WEB_SERVER_ADDRESS"]
     deadline = float(configs["gateway"].get("GATEWAY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT))
     assert OUTAGE_SECONDS < deadline - 3  # room for the services to reconnect
@@ -298,12 +271,10 @@ def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice
     assert last["status"] == 201, last
     accepted = {post["answer"]["report"]: post["name"] for post in [*posts, last]}
 
-    disputes_db = open_database(urls["disputes"], "disputes", run_migrations=False)
-    with disputes_db.session() as session:
+    with databases["disputes"].session() as session:
         filed = session.execute(select(
             reports_table.c.pseudonym, reports_table.c.enterprise_name, cases_table.c.id,
             cases_table.c.grade, cases_table.c.reports_count).join(cases_table)).all()
-    disputes_db.engine.dispose()
     # each accepted report filed once, in a case of its own; the refused ones nowhere
     assert {row.pseudonym: row.enterprise_name for row in filed} == accepted
     assert len({row.id for row in filed}) == len(accepted)
@@ -317,11 +288,8 @@ def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice
     policy = Policy.load(configs["notifications"]["NOTIFICATIONS_POLICY"])
     expected = sorted((case_id, chain[tier], kind) for case_id, grade in grades.items()
                       for tier in policy.ladder for kind, _ in policy.at_once(grade, tier))
-    notifications_db = open_database(urls["notifications"], "notifications",
-                                     run_migrations=False)
-
     def told_of_openings():
-        with notifications_db.session() as session:
+        with databases["notifications"].session() as session:
             return sorted(tuple(row) for row in session.execute(
                 select(notifications_table.c.case_id, notifications_table.c.organization_code,
                        notifications_table.c.recipient_kind)
@@ -332,7 +300,6 @@ def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice
 
     eventually(lambda: len(told_of_openings()) >= len(expected), timeout=30)
     # every outbox drains: nothing waits unpublished once the broker is back
-    eventually(lambda: not any(unpublished_events(urls).values()), timeout=15)
+    eventually(lambda: not any(unpublished(db) for db in databases.values()), timeout=15)
     eventlet.sleep(0.5)  # duplicates, if any, have arrived by now
     assert told_of_openings() == expected
-    notifications_db.engine.dispose()

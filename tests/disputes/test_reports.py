@@ -182,11 +182,12 @@ def test_schemas_turn_a_date_into_midnight_china_time():
     assert data["at"] == at(2014, 12, 31, 16)
 
 
-def test_enterprises_stored_before_the_name_key_are_found_by_name_after_upgrading(db_url):
+def test_enterprises_stored_before_the_name_key_are_found_by_name_after_upgrading(
+        db_url, database_factory):
     from sqlalchemy import create_engine, text
 
     from services.disputes.service import MIGRATIONS
-    from shared.db import migrate, open_database
+    from shared.db import migrate
 
     migrate(db_url, MIGRATIONS, revision="0003")
     engine = create_engine(db_url)
@@ -198,11 +199,8 @@ def test_enterprises_stored_before_the_name_key_are_found_by_name_after_upgradin
             {"code": FACTORY, "name": "南坑五金 制品厂", "community": NANKENG,
              "path": f'["{DISTRICT}", "{BANTIAN}", "{NANKENG}"]'})
     engine.dispose()
-    database = open_database(db_url, "disputes", MIGRATIONS)  # upgrades to head
-    try:
-        with database.session() as session:
-            found = domain.resolve_enterprise(
-                session, {"name": "南坑五金制品厂", "community_code": NANKENG})
-        assert found["credit_code"] == FACTORY
-    finally:
-        database.engine.dispose()
+    database = database_factory(db_url, "disputes", MIGRATIONS)  # upgrades to head
+    with database.session() as session:
+        found = domain.resolve_enterprise(
+            session, {"name": "南坑五金制品厂", "community_code": NANKENG})
+    assert found["credit_code"] == FACTORY

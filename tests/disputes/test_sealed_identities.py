@@ -14,15 +14,15 @@ from services.disputes import domain, identity
 from services.disputes.models import identity_reveals, metadata
 from services.disputes.service import MIGRATIONS, DisputesService
 from shared import pii
-from shared.db import migrate, open_database
-from shared.testing import schema_differences
+from shared.db import migrate
+from shared.testing import call, schema_differences
 from tests.disputes.conftest import (
     DISTRICT_ADMIN,
     KEYS,
     TEST_KEY,
     at,
     file_report,
-    fill_read_model,
+    filled,
     officer,
 )
 
@@ -136,8 +136,8 @@ def clear_text_database(url):
     engine.dispose()
 
 
-def test_upgrading_a_database_with_clear_identities_seals_them_under_the_key(db_url,
-                                                                            monkeypatch):
+def test_upgrading_a_database_with_clear_identities_seals_them_under_the_key(
+        db_url, database_factory, monkeypatch):
     clear_text_database(db_url)
     assert NAME.encode() in raw_dump(db_url)
     monkeypatch.setenv(identity.ENV, OTHER_KEY)  # the config's key must win
@@ -146,15 +146,12 @@ def test_upgrading_a_database_with_clear_identities_seals_them_under_the_key(db_
     dump = raw_dump(db_url)
     assert NAME.encode() not in dump and PHONE.encode() not in dump
     assert "李四".encode() not in dump
-    db = open_database(db_url, "disputes", MIGRATIONS)
-    try:
-        assert reveal(db, "I-OLDOFFICR") == {"informant": "I-OLDOFFICR", "real_name": NAME,
-                                             "phone": PHONE}
-        assert reveal(db, "I-OLDANONYM")["phone"] is None
-        assert [entry["requested_by"] for entry in audit(db, "I-OLDOFFICR")] == [
-            DISTRICT_ADMIN["user"]]
-    finally:
-        db.engine.dispose()
+    db = database_factory(db_url, "disputes", MIGRATIONS)
+    assert reveal(db, "I-OLDOFFICR") == {"informant": "I-OLDOFFICR", "real_name": NAME,
+                                         "phone": PHONE}
+    assert reveal(db, "I-OLDANONYM")["phone"] is None
+    assert [entry["requested_by"] for entry in audit(db, "I-OLDOFFICR")] == [
+        DISTRICT_ADMIN["user"]]
 
 
 def test_downgrading_puts_the_identities_back_in_clear(sqlite_url):
@@ -175,18 +172,17 @@ def test_downgrading_puts_the_identities_back_in_clear(sqlite_url):
 
 
 def test_the_service_seals_with_the_key_in_its_config_and_reveals_over_rpc(
-        container_factory, make_service_config, sqlite_url, rabbit_config, caplog):
+        container_factory, make_service_config, database_factory, sqlite_url, rabbit_config,
+        caplog):
     clear_text_database(sqlite_url)  # the service upgrades it at start, with its key
     container = container_factory(DisputesService, make_service_config(
         sqlite_url, DISPUTES_PII_KEY=OTHER_KEY))
     caplog.set_level(logging.DEBUG)
     container.start()
-    db = open_database(sqlite_url, "disputes", run_migrations=False)
-    with db.unit_of_work() as uow:
-        fill_read_model(uow.session)
-    with entrypoint_hook(container, "register_officer") as register:
-        new = register({"organization_code": "longgang.bantian.nankeng",
-                        "real_name": "赵六", "phone": "13700000000"}, DISTRICT_ADMIN)
+    db = filled(database_factory(sqlite_url, "disputes", run_migrations=False))
+    new = call(container, "register_officer", {
+        "organization_code": "longgang.bantian.nankeng", "real_name": "赵六",
+        "phone": "13700000000"}, DISTRICT_ADMIN)
     with entrypoint_hook(container, "reveal_identity") as reveal_rpc:
         old = reveal_rpc({"informant": "I-OLDOFFICR", "reason": "支付奖励 #2"},
                          DISTRICT_ADMIN)
@@ -197,7 +193,6 @@ def test_the_service_seals_with_the_key_in_its_config_and_reveals_over_rpc(
     assert len(audit(db, new["informant"])) == 1
     with pytest.raises(pii.WrongKey):  # the environment's key is not the one that sealed
         reveal(db, "I-OLDOFFICR")
-    db.engine.dispose()
     logged = caplog.text
     for secret in (NAME, PHONE, "赵六", "13700000000"):
         assert secret not in logged

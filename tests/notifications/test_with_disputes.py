@@ -5,10 +5,11 @@ lands on the disputes case timeline."""
 import pytest
 from nameko.testing.services import entrypoint_waiter
 
+from services.disputes.service import MIGRATIONS as DISPUTES_MIGRATIONS
 from services.disputes.service import DisputesService
 from services.notifications.service import NotificationsService
 from shared.testing import call, eventually
-from tests.disputes.conftest import FACTORY, NANKENG_STAFF, migrated
+from tests.disputes.conftest import FACTORY, NANKENG_STAFF, filled
 from tests.notifications.conftest import (
     COMMUNITY,
     DISTRICT,
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("rabbit_config")
 @pytest.fixture
 def services(container_factory, make_service_config, database_factory, tmp_path):
     disputes_url = f"sqlite:///{tmp_path}/disputes.db"
-    migrated(disputes_url).engine.dispose()
+    filled(database_factory(disputes_url, "disputes", DISPUTES_MIGRATIONS))
     notifications_url = f"sqlite:///{tmp_path}/notifications.db"
     with database_factory(notifications_url, "notifications", MIGRATIONS).unit_of_work() as uow:
         seed_chain(uow.session)
