@@ -4,9 +4,8 @@ import pytest
 import requests
 from nameko.testing.services import replace_dependencies
 
-from services.gateway import accounts
 from services.gateway.service import GatewayService
-from shared.db import open_database
+from tests.conftest import gateway_tokens
 from tests.gateway.fakes import BANTIAN, DISTRICT, NANKENG, ZHANGBEI, FakeRegistry
 from tests.membership.fakes import FakeMembership
 
@@ -78,10 +77,4 @@ def client(gateway, gateway_config):
 @pytest.fixture
 def tokens(gateway, gateway_config):
     """name -> bearer token for each of PEOPLE, created in the gateway's database."""
-    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
-    issued = {}
-    with db.unit_of_work() as uow:
-        for name, (role, org) in PEOPLE.items():
-            issued[name] = accounts.create_user(uow.session, name, role, org)[1]
-    db.engine.dispose()
-    return issued
+    return gateway_tokens(gateway_config["DATABASE_URL"], PEOPLE)

@@ -6,15 +6,12 @@ from sqlalchemy import select
 from services.gateway import accounts
 from services.gateway.models import tokens
 from services.gateway.service import MIGRATIONS
-from shared.db import open_database
 from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 
 @pytest.fixture
-def db(db_url):
-    database = open_database(db_url, "gateway", MIGRATIONS)
-    yield database
-    database.engine.dispose()
+def db(db_url, database_factory):
+    return database_factory(db_url, "gateway", MIGRATIONS)
 
 
 def test_a_new_users_token_authenticates_them_and_only_its_hash_is_stored(db):

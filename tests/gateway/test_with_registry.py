@@ -6,13 +6,12 @@ itself is registered by RPC: no one's subtree contains a place above the root).
 """
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
-from services.gateway import accounts
 from services.gateway.service import GatewayService
 from services.registry.domain import credit_code_check_digit
 from services.registry.service import RegistryService
-from shared.db import open_database
+from shared.testing import call
+from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
 
 V1 = "/api/v1"
@@ -42,19 +41,13 @@ def system(container_factory, make_service_config, tmp_path):
     gateway = container_factory(GatewayService, gateway_config)
     registry.start()
     gateway.start()
-    with entrypoint_hook(registry, "register_organization") as register:
-        register({"code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
-                  "parent_code": None,
-                  "party_organization": party("district_committee", "中共龙岗区委")})
+    call(registry, "register_organization", {
+        "code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
+        "parent_code": None, "party_organization": party("district_committee", "中共龙岗区委")})
 
-    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
-    tokens = {}
-    with db.unit_of_work() as uow:
-        for name, role, org in (("admin", "admin", DISTRICT), ("bantian", "staff", BANTIAN),
-                                ("nankeng", "staff", NANKENG),
-                                ("zhangbei", "viewer", ZHANGBEI)):
-            tokens[name] = accounts.create_user(uow.session, name, role, org)[1]
-    db.engine.dispose()
+    tokens = gateway_tokens(gateway_config["DATABASE_URL"], {
+        "admin": ("admin", DISTRICT), "bantian": ("staff", BANTIAN),
+        "nankeng": ("staff", NANKENG), "zhangbei": ("viewer", ZHANGBEI)})
 
     client = Client(gateway_config["WEB_SERVER_ADDRESS"])
     admin = tokens["admin"]
