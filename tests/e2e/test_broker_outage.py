@@ -20,9 +20,9 @@ from sqlalchemy import select
 from services.registry import operations
 from services.registry.sample import NANKENG, credit_code, district_organizations
 from services.registry.service import MIGRATIONS, RegistryService
-from shared.db import open_database, outbox_table
+from shared.db import outbox_table
 from shared.events import Event
-from shared.testing import BACKENDS
+from shared.testing import BACKENDS, wait_for
 
 SOURCE = "registry"
 OUTAGE_SECONDS = 10
@@ -140,15 +140,6 @@ def outbox_rows(database):
         ).all()
 
 
-def wait_until(condition, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        eventlet.sleep(step)
-    return condition()
-
-
 def relay_failures():
     return REGISTRY.get_sample_value("gonghui_outbox_publish_failures_total",
                                      {"service": SOURCE}) or 0
@@ -156,13 +147,14 @@ def relay_failures():
 
 @pytest.mark.timeout(90)
 def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event(
-    database_url, tcp_proxy, container_factory, make_service_config, rabbit_config, tmp_path
+    database_url, database_factory, tcp_proxy, container_factory, make_service_config,
+    rabbit_config, tmp_path
 ):
     direct_uri = rabbit_config["AMQP_URI"]
     proxy = tcp_proxy(5672)
-    database = open_database(database_url, SOURCE, MIGRATIONS)
+    database = database_factory(database_url, SOURCE, MIGRATIONS)
     register_tree(database)
-    witness_db = open_database(f"sqlite:///{tmp_path}/witness.db", "witness", MIGRATIONS)
+    witness_db = database_factory(f"sqlite:///{tmp_path}/witness.db", "witness", MIGRATIONS)
     witness = Witness(direct_uri, f"{SOURCE}.events", witness_db).start()
     config = make_service_config(database_url, AMQP_URI=proxy.rewrite(direct_uri),
                                  OUTBOX_BATCH_SIZE=BATCH_SIZE)
@@ -191,11 +183,10 @@ def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event
 
     rows = outbox_rows(database)
     written = [row.event_id for row in rows]
-    caught_up = wait_until(lambda: witness.received_ids() >= set(written), timeout=30)
+    caught_up = wait_for(lambda: witness.received_ids() >= set(written), timeout=30,
+                         interval=0.1)
     witness.stop()
     rows = outbox_rows(database)
-    database.engine.dispose()
-    witness_db.engine.dispose()
 
     # no loss, nothing invented, and the relay got there by itself (nothing restarted it;
     # the RPC writes after the outage prove the service's own consumers came back too)
