@@ -15,11 +15,11 @@ import jsonschema
 import pika
 import pytest
 import yaml
-from nameko.testing.services import entrypoint_hook
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from services.registry.service import RegistryService
+from shared.testing import call
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "contract-test.registry-organizations"
@@ -103,8 +103,7 @@ def test_a_pika_client_following_asyncapi_receives_a_registry_event(
     container = container_factory(RegistryService, make_service_config(sqlite_url))
     container.start()
 
-    with entrypoint_hook(container, "register_organization") as register:
-        register(ORGANIZATION)
+    call(container, "register_organization", ORGANIZATION)
 
     method, properties, body = receive(channel)
     envelope = json.loads(body)
@@ -138,8 +137,7 @@ def test_a_queue_bound_to_another_routing_key_receives_nothing(
     container = container_factory(RegistryService, make_service_config(sqlite_url))
     container.start()
 
-    with entrypoint_hook(container, "register_organization") as register:
-        register(ORGANIZATION)
+    call(container, "register_organization", ORGANIZATION)
 
     method, _, _ = receive(channel, "contract-test.everything")
     assert method.routing_key == "organization_registered"
