@@ -5,27 +5,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import requests
 
 from services import SERVICES
-from shared.testing import free_port
+from shared.testing import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_ready(port, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                return True
-        except (requests.RequestException, OSError):
-            pass  # not up yet, or busy with the sample's first events
-        time.sleep(0.3)
-    return False
+def ready(port):
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+    except (requests.RequestException, OSError):
+        return False  # not up yet, or busy with the sample's first events
 
 
 def test_up_starts_every_service_and_ctrl_c_stops_them(rabbit_config, tmp_path):
@@ -41,7 +36,7 @@ def test_up_starts_every_service_and_ctrl_c_stops_them(rabbit_config, tmp_path):
     )
     try:
         for name, port in ports.items():
-            if not wait_ready(port, timeout=150):
+            if not wait_for(partial(ready, port), timeout=150, interval=0.3):
                 up.terminate()  # `up` stops its children
                 raise AssertionError(f"{name} never became ready:\n{up.communicate(timeout=40)[0]}")
         # every service has its own database file
