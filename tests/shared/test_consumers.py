@@ -6,10 +6,11 @@ import time
 import eventlet
 import pytest
 from kombu import Connection, Exchange
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 
 from shared.consumers import list_dead_letters, replay_dead_letters
 from shared.events import catalogue, make_envelope
+from shared.testing import call, publish_events, wait_for
 from tests.shared.demo.service import DemoBatchListener, DemoListener, DemoService
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
@@ -33,8 +34,7 @@ def demo(container_factory, make_service_config, tmp_path):
 
 
 def texts(container):
-    with entrypoint_hook(container, "texts") as texts_:
-        return texts_()
+    return call(container, "texts")
 
 
 def publish_raw(amqp_uri, body, routing_key="note_written", message_id=None):
@@ -52,8 +52,7 @@ def publish_raw(amqp_uri, body, routing_key="note_written", message_id=None):
 
 def test_an_event_written_by_one_service_is_handled_by_another(demo, listener):
     with entrypoint_waiter(listener, "handle_note_written", timeout=10):
-        with entrypoint_hook(demo, "write") as write:
-            write("hello")
+        call(demo, "write", "hello")
     assert texts(listener) == ["hello"]
 
 
@@ -70,8 +69,8 @@ def test_a_failing_handler_is_retried_with_backoff_then_succeeds(demo, listener)
         return exc_info is None
 
     with entrypoint_waiter(listener, "handle_note_written", callback=handled, timeout=10):
-        with entrypoint_hook(demo, "write") as write:
-            write("flaky", fail_times=2)  # fails twice; EVENT_RETRY_DELAYS has two retries
+        # fails twice; EVENT_RETRY_DELAYS has two retries
+        call(demo, "write", "flaky", fail_times=2)
     assert texts(listener) == ["flaky"]
     assert list(DemoListener.attempts.values()) == [3]
 
@@ -84,8 +83,7 @@ def test_a_handler_that_keeps_failing_is_parked_not_looped(demo, listener, rabbi
 
     with entrypoint_waiter(listener, "handle_note_written", callback=third_failure,
                            timeout=10):
-        with entrypoint_hook(demo, "write") as write:
-            write("poison", fail_times=99)
+        call(demo, "write", "poison", fail_times=99)
     parked = wait_for_dead_letters(uri, "listener", 1)
     assert parked[0]["attempts"] == 3
     assert "failing on purpose" in parked[0]["error"]
@@ -141,8 +139,7 @@ def test_queues_declared_before_start_keep_events_published_in_between(
     config = make_service_config(f"sqlite:///{tmp_path}/listener.db")
     assert declare_event_queues(DemoListener, config) == [
         "evt-demo-note_written--listener.handle_note_written"]
-    with entrypoint_hook(demo, "write") as write:
-        write("published before the listener ever ran")
+    call(demo, "write", "published before the listener ever ran")
     DemoListener.attempts.clear()
     listener = container_factory(DemoListener, config)
     with entrypoint_waiter(listener, "handle_note_written", timeout=10):
@@ -160,9 +157,8 @@ def queued_batch_listener(container_factory, make_service_config, tmp_path, rabb
         config = make_service_config(f"sqlite:///{tmp_path}/batch.db")
         declare_event_queues(DemoBatchListener, config)
         for text, fail_times in notes:
-            publish_raw(rabbit_config["AMQP_URI"], make_envelope(
-                catalogue.get("demo", "note_written"),
-                {"text": text, "fail_times": fail_times}))
+            publish_events(rabbit_config["AMQP_URI"], "demo", "note_written",
+                           {"text": text, "fail_times": fail_times})
         DemoBatchListener.attempts.clear()
         DemoBatchListener.batch_sizes.clear()
         container = container_factory(DemoBatchListener, config)
@@ -174,9 +170,7 @@ def queued_batch_listener(container_factory, make_service_config, tmp_path, rabb
 
 def test_a_batch_handler_takes_a_backlog_in_a_few_calls(queued_batch_listener):
     listener = queued_batch_listener([(f"note {n}", 0) for n in range(60)])
-    deadline = time.monotonic() + 10
-    while sum(DemoBatchListener.batch_sizes) < 60 and time.monotonic() < deadline:
-        eventlet.sleep(0.05)
+    wait_for(lambda: sum(DemoBatchListener.batch_sizes) >= 60)
     eventlet.sleep(0.2)  # nothing more may arrive
     assert sum(DemoBatchListener.batch_sizes) == 60
     assert max(DemoBatchListener.batch_sizes) > 1  # batched, not one call per event
@@ -200,7 +194,6 @@ def test_a_lone_event_is_handled_at_once_in_a_batch_of_one(
         queued_batch_listener, demo):
     listener = queued_batch_listener([])
     with entrypoint_waiter(listener, "handle_notes_written", timeout=5):
-        with entrypoint_hook(demo, "write") as write:
-            write("alone")
+        call(demo, "write", "alone")
     assert DemoBatchListener.batch_sizes == [1]
     assert texts(listener) == ["alone"]

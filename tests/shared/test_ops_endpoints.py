@@ -5,8 +5,9 @@ import pytest
 from eventlet.event import Event
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 
+from shared.testing import call
 from shared.web import http, json_response
 from tests.shared.demo.service import DemoListener, DemoService
 
@@ -53,8 +54,7 @@ def test_metrics_count_calls_events_and_outbox(demo, service_config, container_f
         DemoListener, make_service_config(f"sqlite:///{tmp_path}/listener.db"))
     listener.start()
     with entrypoint_waiter(listener, "handle_note_written", timeout=10):
-        with entrypoint_hook(demo, "write") as write:
-            write("counted")
+        call(demo, "write", "counted")
     text = requests.get(url(service_config, "/metrics")).text
     assert 'gonghui_entrypoint_calls_total{entrypoint="write",kind="Rpc",outcome="ok",' \
            'service="demo"}' in text

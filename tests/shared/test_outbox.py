@@ -8,52 +8,26 @@ from pathlib import Path
 
 import eventlet
 import pytest
-from kombu import Connection, Exchange, Queue
 from sqlalchemy import func, insert, select
 
-from shared.db import open_database, outbox_table
+from shared.db import outbox_table
 from shared.events import Event
 from shared.outbox import OutboxRelay
+from shared.testing import unpublished, wait_for
 from tests.shared.demo.service import notes
 
 MIGRATIONS = Path(__file__).parent / "demo" / "migrations"
 
 
 @pytest.fixture
-def db(db_url):
-    database = open_database(db_url, "demo", MIGRATIONS)
-    yield database
-    database.engine.dispose()
+def db(db_url, database_factory):
+    return database_factory(db_url, "demo", MIGRATIONS)
 
 
 @pytest.fixture
-def bound_queue(rabbit_config):
+def bound_queue(event_tap):
     """A durable queue bound to demo.events, as any consumer would have."""
-    exchange = Exchange("demo.events", type="topic", durable=True)
-    queue = Queue("outbox-test", exchange=exchange, routing_key="#", durable=True)
-    with Connection(rabbit_config["AMQP_URI"]) as connection:
-        queue(connection.default_channel).declare()
-        yield connection, queue
-
-
-def drain(connection, queue, expected):
-    bodies = []
-    channel = connection.channel()
-    bound = queue(channel)
-    while len(bodies) < expected:
-        message = bound.get(no_ack=True)
-        if message is None:
-            break
-        bodies.append(json.loads(message.body))
-    channel.close()
-    return bodies
-
-
-def pending(db):
-    with db.session() as session:
-        return session.execute(
-            select(func.count()).where(outbox_table.c.published_at.is_(None))
-        ).scalar()
+    return event_tap("demo")
 
 
 def write_notes(db, texts):
@@ -72,7 +46,7 @@ def test_state_and_event_commit_together(db):
             raise RuntimeError("the request fails after publishing")
     with db.session() as session:
         assert [r.text for r in session.execute(select(notes.c.text))] == ["a"]
-    assert pending(db) == 1
+    assert unpublished(db) == 1
 
 
 def note_texts(db):
@@ -125,8 +99,8 @@ def test_the_relay_publishes_in_order_with_confirms_and_marks_rows(db, rabbit_co
     assert relay.publish_pending() == 5
     assert relay.publish_pending() == 0
     relay.publisher.close()
-    assert pending(db) == 0
-    bodies = drain(*bound_queue, expected=25)
+    assert unpublished(db) == 0
+    bodies = bound_queue.take(25, timeout=0)
     assert [body["data"]["text"] for body in bodies] == texts
     assert all(body["type"] == "note_written" for body in bodies)
 
@@ -137,12 +111,12 @@ def test_a_broker_outage_delays_events_and_loses_none(db, rabbit_config, bound_q
     with pytest.raises(OSError):
         dead.publish_pending()
     write_notes(db, ["during"])  # requests keep succeeding while the broker is away
-    assert pending(db) == 2
+    assert unpublished(db) == 2
     relay = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo")
     relay.holder = dead.holder  # same process, back online: it holds the lease
     assert relay.publish_pending() == 2
     relay.publisher.close()
-    assert [b["data"]["text"] for b in drain(*bound_queue, expected=2)] == ["before", "during"]
+    assert [b["data"]["text"] for b in bound_queue.take(2, timeout=0)] == ["before", "during"]
 
 
 def test_only_the_lease_holder_publishes(db, rabbit_config, bound_queue):
@@ -166,7 +140,7 @@ def test_an_event_the_schema_rejects_rolls_back_the_change(db):
             uow.publish("note_written", {"text": None})
     with db.session() as session:
         assert session.execute(select(func.count()).select_from(notes)).scalar() == 0
-    assert pending(db) == 0
+    assert unpublished(db) == 0
 
 
 def test_outbox_rows_are_plain_json_for_any_client(db):
@@ -176,22 +150,20 @@ def test_outbox_rows_are_plain_json_for_any_client(db):
     assert json.loads(body)["data"] == {"text": "json"}
 
 
-def test_sqlite_engine_uses_wal(sqlite_url):
-    database = open_database(sqlite_url, "demo", MIGRATIONS)
+def test_sqlite_engine_uses_wal(sqlite_url, database_factory):
+    database = database_factory(sqlite_url, "demo", MIGRATIONS)
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    database.engine.dispose()
 
 
-def test_a_second_migration_run_changes_nothing(db_url):
+def test_a_second_migration_run_changes_nothing(db_url, database_factory):
     from shared.db import migrate
 
     migrate(db_url, MIGRATIONS)
     migrate(db_url, MIGRATIONS)
-    database = open_database(db_url, "demo", None, run_migrations=False)
+    database = database_factory(db_url, "demo", run_migrations=False)
     with database.unit_of_work() as uow:
         uow.session.execute(insert(notes).values(text="ok"))
-    database.engine.dispose()
 
 
 def test_unknown_event_types_cannot_be_published(db):
@@ -231,15 +203,12 @@ def test_a_relay_stopped_gracefully_hands_the_lease_over_at_once(db, rabbit_conf
     runner = eventlet.spawn(first.run)
     write_notes(db, ["by the first"])
     first.wake()
-    for _ in range(100):
-        if pending(db) == 0:
-            break
-        eventlet.sleep(0.05)
+    wait_for(lambda: unpublished(db) == 0, timeout=5)
     first.stop()
     runner.wait()
     second = OutboxRelay(db.engine, rabbit_config["AMQP_URI"], "demo")
     write_notes(db, ["by the second"])
     assert second.publish_pending() == 1  # no 15 s wait for the first one's lease
     second.publisher.close()
-    assert [b["data"]["text"] for b in drain(*bound_queue, expected=2)] == [
+    assert [b["data"]["text"] for b in bound_queue.take(2, timeout=0)] == [
         "by the first", "by the second"]
