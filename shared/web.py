@@ -6,6 +6,7 @@ Errors: ``{"error": CODE, "message": ..., "details": ...}`` with the status of t
 
 import json
 import logging
+import time
 
 from kombu import Connection
 from marshmallow import ValidationError
@@ -67,10 +68,20 @@ def read_query(request, schema):
         raise errors.from_validation_error(exc, "query parameters rejected") from None
 
 
+RECEIVED_AT = "gonghui.received_at"  # WSGI environ key: time.monotonic() on arrival
+
+
+def received_at(request) -> float | None:
+    """When the kit's entrypoint took ``request`` (``time.monotonic()``)."""
+    return request.environ.get(RECEIVED_AT)
+
+
 class HttpEntrypoint(HttpRequestHandler):
     """nameko's ``@http`` with the project's error format and request metrics."""
 
     def handle_request(self, request):
+        # Before waiting for a worker: a deadline counted from here includes that wait.
+        request.environ[RECEIVED_AT] = time.monotonic()
         response = self.respond(request)
         HTTP_REQUESTS.labels(self.container.service_name, self.url,
                              f"{response.status_code // 100}xx").inc()

@@ -1,15 +1,19 @@
 """The gateway's dependency providers: who is calling (``Auth``) and its backing services
 (``BackendRpc``, an ``RpcProxy`` that answers 503 instead of hanging or crashing)."""
 
+import time
+
 import eventlet
 from kombu.exceptions import OperationalError
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
+from werkzeug.wrappers import Request
 
 from services.gateway import accounts
 from services.gateway.auth import User, bearer_token, require_permission
 from shared.errors import Unavailable
+from shared.web import received_at
 
 DEFAULT_RPC_TIMEOUT = 10.0
 
@@ -40,23 +44,32 @@ class Auth(DependencyProvider):
 
 
 class Backend:
-    """Calls one service's RPC methods with a deadline; failures to reach it become 503."""
+    """Calls one service's RPC methods before a deadline; failures to reach it become 503.
 
-    def __init__(self, proxy, service, timeout):
+    The deadline is the HTTP request's: ``timeout`` after the gateway received it, so the
+    wait for a free worker and every call the route makes all count against one budget.
+    """
+
+    def __init__(self, proxy, service, timeout, deadline):
         self._proxy = proxy
         self._service = service
         self._timeout = timeout
+        self._deadline = deadline  # time.monotonic()
 
     def __getattr__(self, method):
         remote = getattr(self._proxy, method)
 
         def call(*args, **kwargs):
+            late = Unavailable(f"{self._service} did not answer within {self._timeout:g}s",
+                               {"service": self._service})
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise late
             try:
-                with eventlet.Timeout(self._timeout):
+                with eventlet.Timeout(remaining):
                     return remote(*args, **kwargs)
             except eventlet.Timeout:
-                raise Unavailable(f"{self._service} did not answer within {self._timeout:g}s",
-                                  {"service": self._service}) from None
+                raise late from None
             except UnknownService:
                 raise Unavailable(f"{self._service} is not running",
                                   {"service": self._service}) from None
@@ -88,4 +101,8 @@ class BackendRpc(RpcProxy):
         super().setup()
 
     def get_dependency(self, worker_ctx):
-        return Backend(super().get_dependency(worker_ctx), self.target_service, self.timeout)
+        request = worker_ctx.args[0] if worker_ctx.args else None
+        arrived = received_at(request) if isinstance(request, Request) else None
+        deadline = (arrived or time.monotonic()) + self.timeout
+        return Backend(super().get_dependency(worker_ctx), self.target_service, self.timeout,
+                       deadline)

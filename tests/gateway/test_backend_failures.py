@@ -77,3 +77,22 @@ def test_the_gateway_answers_503_at_its_deadline_while_the_broker_is_down(
     assert response.status_code == 503, response.text
     assert response.json()["details"] == {"service": "registry"}
     assert 1.5 < eventlet.hubs.get_hub().clock() - started < 4
+
+
+def test_the_deadline_counts_from_arrival_even_when_requests_wait_for_a_worker(
+        container_factory, make_service_config, sqlite_url):
+    config = make_service_config(sqlite_url, GATEWAY_RPC_TIMEOUT=1, max_workers=2)
+    container_factory(SlowRegistry, config).start()
+    container_factory(GatewayService, config).start()
+    client = Client(config["WEB_SERVER_ADDRESS"])
+
+    def ask():
+        started = eventlet.hubs.get_hub().clock()
+        response = client.get(f"/api/v1/organizations/{NANKENG}")
+        return response.status_code, eventlet.hubs.get_hub().clock() - started
+
+    # Two workers, six requests: four wait a second for a worker, and then have no time
+    # left. Counted from when each got a worker they would answer after about 2 and 3 s.
+    answers = [thread.wait() for thread in [eventlet.spawn(ask) for _ in range(6)]]
+    assert [status for status, _ in answers] == [503] * 6
+    assert max(took for _, took in answers) < 1.8, answers
