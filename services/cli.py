@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from services import SERVICES, service_class
-from shared.config import database_url, http_port, service_config
+from shared.config import database_url, http_port, service_config, stop_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,7 +144,8 @@ def up(only):
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    # each child exits by itself within STOP_TIMEOUT_SECONDS (services/serve.py)
+    deadline = time.monotonic() + stop_timeout() + 5
     for name, child in children.items():
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -44,6 +44,9 @@ SETTINGS = [
     Setting("OUTBOX_BATCH_SIZE", "500", "events the relay publishes per confirmed batch"),
     Setting("OUTBOX_POLL_SECONDS", "0.5", "relay poll interval when nothing wakes it"),
     Setting("EVENT_RETRY_DELAYS", "1,5,30", "seconds between retries of a failing handler"),
+    Setting("STOP_TIMEOUT_SECONDS", "15",
+            "seconds a graceful stop (SIGTERM) may take before the process exits with status 1; "
+            "keep it under Kubernetes' terminationGracePeriodSeconds"),
     Setting("LOG_LEVEL", "INFO", "log level"),
     Setting("LOG_FORMAT", "json", "json or text"),
     # Service-specific settings (each read by its own service only).
@@ -96,6 +99,15 @@ def retry_delays(text: str) -> list[float]:
     return delays
 
 
+def stop_timeout(env=os.environ) -> float:
+    """Seconds a service process gives its graceful stop (see services/serve.py)."""
+    text = env.get("STOP_TIMEOUT_SECONDS", "15")
+    seconds = float(text)
+    if seconds <= 0:
+        raise ValueError(f"STOP_TIMEOUT_SECONDS must be positive seconds, got {text!r}")
+    return seconds
+
+
 def service_config(service: str, env=os.environ) -> dict:
     """The nameko config dict for one service process."""
     if service not in SERVICE_PORTS:
@@ -103,6 +115,7 @@ def service_config(service: str, env=os.environ) -> dict:
     host = env.get("HTTP_HOST", "0.0.0.0")
     passthrough = {key: env[key] for key in PASSTHROUGH.get(service, ()) if env.get(key)}
     return passthrough | {
+        "SERVICE_CONTAINER_CLS": "shared.container.ServiceContainer",  # see there
         "AMQP_URI": env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
         "WEB_SERVER_ADDRESS": f"{host}:{http_port(service, env)}",
         "max_workers": int(env.get("MAX_WORKERS", "10")),

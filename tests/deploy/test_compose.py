@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from shared.config import stop_timeout
 from tests.deploy.files import (
     COMPOSE,
     DEPLOY,
@@ -87,6 +88,15 @@ def test_a_service_is_given_only_settings_it_reads(compose, name):
     unknown = [env for env in app_services(compose)[name]["environment"]
                if not known_setting(env, name)]
     assert unknown == []
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_the_stop_grace_period_outlasts_the_services_own_stop_timeout(compose, name):
+    service = app_services(compose)[name]
+    grace = service["stop_grace_period"]
+    assert grace.endswith("s") and grace[:-1].isdigit(), f"write it in seconds: {grace!r}"
+    env = {key: str(value) for key, value in service["environment"].items()}
+    assert int(grace[:-1]) >= stop_timeout(env) + 5  # see test_kubernetes
 
 
 def test_compose_runs_no_service_that_is_not_registered(compose):

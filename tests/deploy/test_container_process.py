@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -135,3 +137,139 @@ def test_every_service_started_as_in_the_image_answers_its_healthcheck_and_stops
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+# A service whose broker is gone must still stop on SIGTERM: nameko's graceful stop waits
+# for its queue consumer, which retries the broker forever, so without a bound the process
+# only dies by SIGKILL (Kubernetes' grace period, `gonghui up`'s patience).
+STOP_TIMEOUT = 4  # seconds: STOP_TIMEOUT_SECONDS for these processes
+EXIT_WITHIN = 15  # seconds after SIGTERM
+
+
+@contextmanager
+def service_process(name, amqp_uri, tmp_path):
+    """``python -m services.serve name`` answering /healthz: (process, log file); killed
+    afterwards if a test left it running."""
+    port = free_port()
+    env = dict(os.environ, AMQP_URI=amqp_uri, HTTP_HOST="127.0.0.1", LOG_FORMAT="text",
+               GONGHUI_VAR_DIR=str(tmp_path), STOP_TIMEOUT_SECONDS=str(STOP_TIMEOUT),
+               **{f"{name.upper()}_HTTP_PORT": str(port),
+                  f"{name.upper()}_DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db"})
+    env.pop("GONGHUI_SERVICE", None)
+    log = tmp_path / f"{name}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "services.serve", name], env=env,
+                                   cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while not answers(port):
+            assert process.poll() is None, f"{name} exited:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no /healthz from {name} in 90s"
+            time.sleep(0.2)
+        yield process, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_until_consuming(rabbit_manager, vhost, timeout=30.0):
+    """Until the service consumes from a queue in ``vhost``: /healthz answers before the
+    queue consumer has connected, and a consumer stopped while connecting is another case."""
+    deadline = time.monotonic() + timeout
+    while not any(queue.get("consumers") for queue in rabbit_manager.get_queues(vhost)):
+        assert time.monotonic() < deadline, f"no consumer in vhost {vhost} after {timeout}s"
+        time.sleep(0.5)
+
+
+def wait_for_log(log, text, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"no {text!r} in {timeout}s:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
+def sigterm_and_wait(process, log):
+    """SIGTERM, then the seconds until the process exited (fails after EXIT_WITHIN)."""
+    start = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=EXIT_WITHIN)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {EXIT_WITHIN}s after SIGTERM:\n{log.read_text()[-3000:]}")
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def throwaway_vhost(rabbit_manager, request):
+    """A vhost of our own (not rabbit_config's pipeline, which expects to delete its own):
+    its AMQP URI, its name, and a function deleting it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import requests
+
+    amqp_uri = request.config.getoption("RABBIT_AMQP_URI")
+    vhost = f"gonghui-gone-{uuid.uuid4().hex[:8]}"
+    rabbit_manager.create_vhost(vhost)
+    rabbit_manager.set_vhost_permissions(vhost, urlsplit(amqp_uri).username or "guest",
+                                         ".*", ".*", ".*")
+    deleted = []
+
+    def delete():
+        rabbit_manager.delete_vhost(vhost)
+        deleted.append(vhost)
+
+    yield urlunsplit(urlsplit(amqp_uri)._replace(path=f"/{vhost}")), vhost, delete
+    if not deleted:
+        try:
+            rabbit_manager.delete_vhost(vhost)
+        except requests.HTTPError:
+            pass
+
+
+def assert_stopped_without_broker(process, log, waited):
+    output = log.read_text()
+    assert process.returncode == 1, output[-3000:]
+    assert waited >= STOP_TIMEOUT - 0.5, f"gave up after {waited:.1f}s, before its timeout"
+    (line,) = [line for line in output.splitlines() if "did not stop within" in line]
+    assert f"{STOP_TIMEOUT}" in line and "broker" in line, line
+
+
+def test_a_service_whose_vhost_is_deleted_still_exits_on_sigterm(
+        throwaway_vhost, rabbit_manager, tmp_path):
+    amqp_uri, vhost, delete_vhost = throwaway_vhost
+    with service_process("registry", amqp_uri, tmp_path) as (process, log):
+        wait_until_consuming(rabbit_manager, vhost)
+        delete_vhost()
+        wait_for_log(log, "NOT_ALLOWED - vhost")  # the consumer's endless retries begin
+        waited = sigterm_and_wait(process, log)
+    assert_stopped_without_broker(process, log, waited)
+
+
+@pytest.fixture
+def registry_cut_off(rabbit_config, rabbit_manager, tcp_proxy, tmp_path):
+    """The registry, started through a TCP proxy to the broker that is then cut for good
+    (connections reset, new ones refused): (process, log file)."""
+    broker = tcp_proxy(5672)
+    amqp_uri = broker.rewrite(rabbit_config["AMQP_URI"])
+    with service_process("registry", amqp_uri, tmp_path) as (process, log):
+        wait_until_consuming(rabbit_manager, rabbit_config["vhost"])
+        broker.cut()
+        wait_for_log(log, "Error connecting to broker")
+        yield process, log
+
+
+def test_a_service_whose_broker_port_closes_still_exits_on_sigterm(registry_cut_off):
+    process, log = registry_cut_off
+    waited = sigterm_and_wait(process, log)
+    assert_stopped_without_broker(process, log, waited)
+
+
+def test_a_second_signal_while_stopping_exits_at_once(registry_cut_off):
+    process, log = registry_cut_off
+    process.send_signal(signal.SIGINT)  # Ctrl-C: the same bounded graceful stop
+    wait_for_log(log, "SIGINT: stopping gracefully")
+    waited = sigterm_and_wait(process, log)
+    assert process.returncode == 1
+    assert waited < STOP_TIMEOUT - 1, f"{waited:.1f}s: the second signal was not heeded"
+    assert "SIGTERM while stopping: exiting at once" in log.read_text()

@@ -6,7 +6,7 @@ import copy
 import kubernetes_validate
 import pytest
 
-from shared.config import SETTINGS
+from shared.config import SETTINGS, stop_timeout
 from tests.deploy.files import (
     K8S,
     SERVICE_NAMES,
@@ -93,6 +93,17 @@ def test_every_deployment_has_limits_runs_as_non_root_and_stops_gracefully(name)
     assert spec["securityContext"]["allowPrivilegeEscalation"] is False
     assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert 10 <= pod["terminationGracePeriodSeconds"] <= 120
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_the_grace_period_outlasts_the_services_own_stop_timeout(name):
+    # The process gives up its graceful stop after STOP_TIMEOUT_SECONDS, checks the broker
+    # (up to 3 s) and logs why: all before the kubelet's SIGKILL, or the reason is lost.
+    deployment, spec = container(name)
+    env = k8s_resource("ConfigMap", "gonghui-config")["data"] | {
+        key: item["value"] for key, item in env_of(spec).items() if "value" in item}
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= stop_timeout(env) + 5
 
 
 @pytest.mark.parametrize("name", SERVICE_NAMES)
