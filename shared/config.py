@@ -51,7 +51,8 @@ SETTINGS = [
     Setting("LOG_FORMAT", "json", "json or text"),
     # Service-specific settings (each read by its own service only).
     Setting("GATEWAY_RPC_TIMEOUT", "10",
-            "seconds the gateway waits for a backing service (503 after)"),
+            "seconds from a request's arrival to a 503 if its backing services have not "
+            "answered"),
     Setting("GATEWAY_DISTRICT_CODE", "longgang",
             "code of the district federation at the tree's root"),
     Setting("GATEWAY_ADMIN_ORG", "longgang",
