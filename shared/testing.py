@@ -109,6 +109,9 @@ def make_service_config(rabbit_config):
         config = dict(rabbit_config)
         config.update(
             {
+                # the container every service process runs (shared.container: a worker
+                # pool whose graceful stop cannot hang)
+                "SERVICE_CONTAINER_CLS": "shared.container.ServiceContainer",
                 "DATABASE_URL": database_url,
                 "DATABASE_MIGRATE": True,
                 "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
