@@ -115,3 +115,29 @@ def test_probes_answer_while_every_worker_is_busy(container_factory, make_servic
         if not BusyDemo.release.ready():
             BusyDemo.release.send()
     assert requests.get(url(config, "/ordinary"), timeout=5).json() == {"ok": True}
+
+
+def test_a_lost_broker_is_one_log_line_with_its_error_not_a_traceback(capsys):
+    import logging
+
+    from shared.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("demo", "INFO", "text")
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError:
+            logging.getLogger("kombu.mixins").warning(
+                "Connection to broker lost, trying to re-establish connection...",
+                exc_info=True)
+        logging.getLogger("demo").warning("unrelated",
+                                          exc_info=(ValueError, ValueError("x"), None))
+    finally:
+        root.handlers[:], root.level = saved  # pytest's own capture comes back
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("Connection to broker lost, trying to re-establish connection... "
+                             "(ConnectionRefusedError: [Errno 111] Connection refused)")
+    assert "Traceback" not in lines[1]  # the next line is the next record
+    assert any(line.startswith("ValueError: x") for line in lines)  # others keep theirs
