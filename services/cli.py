@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from services import SERVICES, service_class
-from shared.config import database_url, http_port, service_config, stop_timeout
+from shared.config import database_url, http_port, service_config, stop_timeout, var_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,6 +102,19 @@ def prepare_services():
             click.echo(f"{name}: {line}")
 
 
+def child_env(env) -> dict:
+    """The environment of the services ``up`` starts: their databases were migrated here
+    (``DATABASE_MIGRATE=0``), and every relative path means what it means here, although
+    the children run from the project's folder (so that ``python -m services`` finds it)."""
+    env = dict(env, DATABASE_MIGRATE="0", GONGHUI_VAR_DIR=str(var_dir(env).resolve()))
+    for key, value in list(env.items()):
+        path = value.removeprefix("sqlite:///")
+        if (key.endswith("_DATABASE_URL") and value.startswith("sqlite:///")
+                and path != ":memory:" and not Path(path).is_absolute()):
+            env[key] = f"sqlite:///{Path(path).resolve()}"
+    return env
+
+
 @main.command()
 @click.option("--only", multiple=True, help="start only these services")
 def up(only):
@@ -111,7 +124,7 @@ def up(only):
     prepare_services()
     names = [name for name in SERVICES if not only or name in only]
     children = {}
-    env = dict(os.environ, DATABASE_MIGRATE="0")  # migrated above, once
+    env = child_env(os.environ)
     stopping = False
 
     def stop(*_):

@@ -33,3 +33,20 @@ def test_unknown_service_names_are_refused_with_the_known_ones():
     assert result.returncode != 0
     assert "unknown service 'nosuch'" in result.stderr
     assert "registry" in result.stderr
+
+
+def test_the_services_up_starts_use_the_databases_it_migrated_from_any_folder(tmp_path,
+                                                                              monkeypatch):
+    from services.cli import child_env
+
+    monkeypatch.chdir(tmp_path)  # `gonghui up` run from somewhere else than the project
+    env = child_env({"REGISTRY_DATABASE_URL": "sqlite:///data/registry.db",
+                     "MEMBERSHIP_DATABASE_URL": "sqlite:////srv/membership.db",
+                     "DISPUTES_DATABASE_URL": "postgresql+psycopg2://db/disputes",
+                     "NOTIFICATIONS_DATABASE_URL": "sqlite:///:memory:"})
+    assert env["GONGHUI_VAR_DIR"] == str(tmp_path / "var")
+    assert env["REGISTRY_DATABASE_URL"] == f"sqlite:///{tmp_path}/data/registry.db"
+    assert env["MEMBERSHIP_DATABASE_URL"] == "sqlite:////srv/membership.db"
+    assert env["DISPUTES_DATABASE_URL"] == "postgresql+psycopg2://db/disputes"
+    assert env["NOTIFICATIONS_DATABASE_URL"] == "sqlite:///:memory:"
+    assert env["DATABASE_MIGRATE"] == "0"
