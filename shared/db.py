@@ -141,6 +141,28 @@ def migrate(url: str, migrations_dir, revision="head", settings=None):
     command.upgrade(config, revision)
 
 
+class NotMigrated(RuntimeError):
+    """The database is not at the revision the code expects."""
+
+
+def require_migrated(engine, migrations_dir) -> None:
+    """Raise ``NotMigrated`` unless the database is at the head of the service's scripts:
+    a service started with ``DATABASE_MIGRATE=0`` on a database nobody migrated would
+    otherwise run, and fail on every query."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory(str(migrations_dir)).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        raise NotMigrated(
+            f"the database {engine.url.render_as_string(hide_password=True)} is at "
+            f"{', '.join(sorted(current)) or 'no revision'}, the code needs "
+            f"{', '.join(sorted(heads))}: migrate it (`gonghui migrate`, or start the "
+            "service with DATABASE_MIGRATE=1)")
+
+
 def migration_settings() -> dict | None:
     """In a migration: the config ``migrate`` was given (None from the CLI)."""
     from alembic import context

@@ -8,7 +8,7 @@ from weakref import WeakKeyDictionary
 from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import sessionmaker
 
-from shared.db import DatabaseAccess, make_engine, migrate
+from shared.db import DatabaseAccess, make_engine, migrate, require_migrated
 from shared.metrics import ENTRYPOINT_CALLS, ENTRYPOINT_SECONDS
 from shared.outbox import OutboxRelay
 
@@ -38,6 +38,8 @@ class Database(DependencyProvider):
         # worker pool opens and closes PostgreSQL connections under load (a backend fork
         # each) instead of reusing them.
         self.engine = make_engine(url, pool_size=self.container.max_workers + 2)
+        if not config.get("DATABASE_MIGRATE", True):
+            require_migrated(self.engine, self.migrations_dir)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.relay = OutboxRelay(
             self.engine,

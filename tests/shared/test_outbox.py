@@ -212,3 +212,16 @@ def test_a_relay_stopped_gracefully_hands_the_lease_over_at_once(db, rabbit_conf
     second.publisher.close()
     assert [b["data"]["text"] for b in bound_queue.take(2, timeout=0)] == [
         "by the first", "by the second"]
+
+
+def test_a_service_told_not_to_migrate_refuses_a_database_nobody_migrated(
+        container_factory, make_service_config, tmp_path):
+    from shared.db import NotMigrated, migrate
+    from tests.shared.demo.service import DemoService
+
+    url = f"sqlite:///{tmp_path}/demo.db"
+    config = make_service_config(url, DATABASE_MIGRATE=False)
+    with pytest.raises(NotMigrated, match="no revision.*migrate it"):
+        container_factory(DemoService, config).start()
+    migrate(url, MIGRATIONS)
+    container_factory(DemoService, make_service_config(url, DATABASE_MIGRATE=False)).start()
