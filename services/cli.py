@@ -93,8 +93,7 @@ def prepare_services():
     for name in SERVICES:
         upgrade(database_url(name), migrations_dir(name))
         queues = declare_event_queues(service_class(name), service_config(name))
-        if queues:
-            click.echo(f"{name}: {len(queues)} event queues bound")
+        click.echo(f"{name}: database migrated, {len(queues)} event queues bound")
         setup = _optional_module(f"services.{name}.setup")
         if setup is None:
             continue
