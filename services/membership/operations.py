@@ -20,6 +20,7 @@ from services.membership.models import (
     workers,
 )
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.paging import DEFAULT_LIMIT, keyset_page
 
 MEMBERSHIP_COLUMNS = (memberships.c.id, memberships.c.worker_id, memberships.c.union_code,
                       memberships.c.enterprise_credit_code, memberships.c.status,
@@ -287,14 +288,11 @@ def list_members(session, caller: dict, code: str, status: str | None, after_id:
              .where(or_(enterprises.c.path_key.startswith(readmodel.path_key(place["path"]),
                                                           autoescape=True),
                         enterprises.c.credit_code == code,
-                        memberships.c.union_code == code),
-                    memberships.c.id > after_id)
-             .order_by(memberships.c.id).limit(limit))
+                        memberships.c.union_code == code)))
     if status:
         query = query.where(memberships.c.status == status)
-    items = [_view(row._mapping) | {"name": row.name} for row in session.execute(query)]
-    return {"items": items, "next_after_id": items[-1]["membership_id"] if len(items) == limit
-            else None}
+    return keyset_page(session, query, memberships.c.id, after_id, limit,
+                       lambda row: _view(row) | {"name": row["name"]})
 
 
 # --- cards ---------------------------------------------------------------------------
@@ -477,15 +475,15 @@ def get_request(session, request_id: int, caller: dict) -> dict:
     return _request_view(request)
 
 
-def list_requests(session, caller: dict, code: str, status: str | None,
-                  kind: str | None) -> list[dict]:
-    """Requests handled by ``code`` (an organization in the caller's subtree)."""
+def list_requests(session, caller: dict, code: str, status: str | None, kind: str | None,
+                  after_id: int = 0, limit: int = DEFAULT_LIMIT) -> dict:
+    """A page of the requests handled by ``code`` (an organization in the caller's
+    subtree), oldest first: ``{"items", "next_after_id"}``."""
     domain.require_scope(caller, readmodel.place(session, code)["path"], "the organization")
-    query = (select(service_requests)
-             .where(service_requests.c.handling_organization_code == code)
-             .order_by(service_requests.c.id).limit(500))
+    query = select(service_requests).where(
+        service_requests.c.handling_organization_code == code)
     if status:
         query = query.where(service_requests.c.status == status)
     if kind:
         query = query.where(service_requests.c.kind == kind)
-    return [_request_view(row._mapping) for row in session.execute(query)]
+    return keyset_page(session, query, service_requests.c.id, after_id, limit, _request_view)

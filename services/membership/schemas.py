@@ -15,6 +15,7 @@ from shared.events.membership import (
     SERVICE_KINDS,
     SERVICE_STATUSES,
 )
+from shared.paging import KeysetPageOut, KeysetQuery
 
 MAX_FEN = 10**9  # ten million yuan: far above any member purchase
 
@@ -124,15 +125,13 @@ class ServiceRequestUpdateSchema(Schema):
                          validate=validate.Length(max=2000))
 
 
-class MemberListQuery(Schema):
+class MemberListQuery(KeysetQuery):
     code = fields.String(required=True, validate=validate.Length(min=1, max=100))
     status = fields.String(load_default=None, allow_none=True,
                            validate=validate.OneOf(MEMBERSHIP_STATUSES))
-    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
-class RequestListQuery(Schema):
+class RequestListQuery(KeysetQuery):
     code = fields.String(required=True, validate=validate.Length(min=1, max=100))
     status = fields.String(load_default=None, allow_none=True,
                            validate=validate.OneOf(SERVICE_STATUSES))
@@ -190,9 +189,8 @@ class PersonalDataOut(Schema):
     phone = fields.String(allow_none=True)
 
 
-class MemberListOut(Schema):
+class MemberListOut(KeysetPageOut):
     items = fields.List(fields.Nested(MembershipOut))
-    next_after_id = fields.Integer(allow_none=True)
 
 
 class JoinRateOut(Schema):
@@ -230,3 +228,7 @@ class ServiceRequestOut(Schema):
     note = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class ServiceRequestPageOut(KeysetPageOut):
+    items = fields.List(fields.Nested(ServiceRequestOut))

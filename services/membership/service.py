@@ -170,10 +170,13 @@ class MembershipService(OpsEndpoints):
 
     @rpc
     def service_requests(self, query, caller):
+        """``{items, next_after_id}``: a page of the requests ``query["code"]`` handles, by
+        id; send ``next_after_id`` back as ``after_id`` for the next page."""
         q = s.load(s.RequestListQuery(), query, "query parameters rejected")
         with self.db.session() as session:
-            return s.ServiceRequestOut(many=True).dump(
-                ops.list_requests(session, caller, q["code"], q["status"], q["kind"]))
+            return s.ServiceRequestPageOut().dump(ops.list_requests(
+                session, caller, q["code"], q["status"], q["kind"], q["after_id"],
+                q["limit"]))
 
     # --- join rates --------------------------------------------------------------------
 

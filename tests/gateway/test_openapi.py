@@ -94,3 +94,18 @@ def test_the_document_is_served_at_openapi_json(client, document):
     assert response.status_code == 200
     assert response.json() == document
     assert client.get(f"/api/v1/organizations/{NANKENG}").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/members", "/api/v1/service-requests"])
+def test_keyset_pages_document_their_cursor_page_size_and_next(document, path):
+    operation = document["paths"][path]["get"]
+    parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert parameters["after_id"] | {"maximum": None} == {
+        "type": "integer", "default": 0, "minimum": 0, "maximum": None}
+    assert parameters["limit"] == {"type": "integer", "default": 100, "minimum": 1,
+                                   "maximum": 500}
+    assert "400" in operation["responses"]
+    page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    properties = document["components"]["schemas"][page.rsplit("/", 1)[1]]["properties"]
+    assert properties["next_after_id"]["nullable"] is True
+    assert properties["items"]["type"] == "array"

@@ -296,8 +296,9 @@ def test_member_service_requests_have_a_status_and_a_handling_organization(sqlit
         with db.unit_of_work() as uow:
             ops.update_request(uow, request["request_id"], {"status": "in_progress"}, ADMIN)
     with db.session() as session:
-        assert [r["status"] for r in ops.list_requests(session, ADMIN, STREET, None,
-                                                       "hardship_aid")] == ["resolved"]
+        page = ops.list_requests(session, ADMIN, STREET, None, "hardship_aid")
+    assert [r["status"] for r in page["items"]] == ["resolved"]
+    assert page["next_after_id"] is None
     with pytest.raises(Forbidden):
         with db.unit_of_work() as uow:
             ops.submit_request(uow, {"worker_id": member["worker_id"], "kind": "complaint",
@@ -305,3 +306,60 @@ def test_member_service_requests_have_a_status_and_a_handling_organization(sqlit
     assert [e["type"] for e in events(db)][-3:] == ["service_request_submitted",
                                                     "service_request_updated",
                                                     "service_request_updated"]
+
+
+
+def submit(database, worker_id, summary, handler=None) -> int:
+    with database.unit_of_work() as uow:
+        return ops.submit_request(uow, {"worker_id": worker_id, "kind": "hardship_aid",
+                                        "summary": summary,
+                                        "handling_organization_code": handler},
+                                  NANKENG_STAFF)["request_id"]
+
+
+def walk(database, read, between_pages=lambda: None) -> list[list[dict]]:
+    """Every page ``read(session, after_id)`` gives, following next_after_id from 0."""
+    pages, after_id = [], 0
+    while after_id is not None:
+        with database.session() as session:
+            page = read(session, after_id)
+        pages.append(page["items"])
+        after_id = page["next_after_id"]
+        between_pages()
+        assert len(pages) < 20, "the cursor does not move forward"
+    return pages
+
+
+def request_pages(database, limit, between_pages=lambda: None) -> list[list[int]]:
+    pages = walk(database, lambda session, after_id: ops.list_requests(
+        session, ADMIN, NANKENG, None, None, after_id, limit), between_pages)
+    return [[item["request_id"] for item in page] for page in pages]
+
+
+def test_service_requests_page_through_every_request_exactly_once(district, keys):
+    worker = join(district, keys, 1, SMALL)["worker_id"]
+    ours = [submit(district, worker, f"第{n}件") for n in range(7)]
+    submit(district, worker, "街道的", handler=STREET)  # another organization's: not listed
+
+    assert request_pages(district, 3) == [ours[0:3], ours[3:6], ours[6:7]]
+    # a last page that is exactly full says so itself: no empty page after it
+    assert request_pages(district, 7) == [ours]
+
+    added = []
+
+    def another_arrives():
+        if len(added) < 2:
+            added.append(submit(district, worker, "新"))
+
+    # requests added while a client walks come at the end, once; none is seen twice
+    pages = request_pages(district, 2, another_arrives)
+    assert [request_id for page in pages for request_id in page] == ours + added
+    assert len(added) == 2
+
+
+def test_members_page_on_the_same_cursor(district, keys):
+    members = [join(district, keys, seq, SMALL)["membership_id"] for seq in range(1, 6)]
+    pages = walk(district, lambda session, after_id: ops.list_members(
+        session, ADMIN, NANKENG, None, after_id, 2))
+    assert [[item["membership_id"] for item in page] for page in pages] == [
+        members[0:2], members[2:4], members[4:5]]

@@ -22,19 +22,31 @@ PEOPLE = {"nankeng_staff": ("staff", NANKENG), "nankeng_viewer": ("viewer", NANK
 
 
 @pytest.fixture
-def api(container_factory, make_service_config, running_membership, tmp_path):
-    running_membership(f"sqlite:///{tmp_path}/membership.db")
-    config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
-    gateway = container_factory(GatewayService, config)
-    gateway.start()
-    tokens = gateway_tokens(config["DATABASE_URL"], PEOPLE)
-    base = f"http://{config['WEB_SERVER_ADDRESS']}{V1}"
+def make_api(container_factory, make_service_config, running_membership, tmp_path):
+    """``make_api(membership_database_url)``: membership and the gateway started, and
+    ``call(method, path, person=None, **requests_kwargs)`` with that person's token."""
 
-    def call(method, path, person=None, **kwargs):
-        headers = {"Authorization": f"Bearer {tokens[person]}"} if person else {}
-        return requests.request(method, base + path, headers=headers, timeout=30, **kwargs)
+    def make(membership_url):
+        running_membership(membership_url)
+        config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
+        gateway = container_factory(GatewayService, config)
+        gateway.start()
+        tokens = gateway_tokens(config["DATABASE_URL"], PEOPLE)
+        base = f"http://{config['WEB_SERVER_ADDRESS']}{V1}"
 
-    return call
+        def call(method, path, person=None, **kwargs):
+            headers = {"Authorization": f"Bearer {tokens[person]}"} if person else {}
+            return requests.request(method, base + path, headers=headers, timeout=30,
+                                    **kwargs)
+
+        return call
+
+    return make
+
+
+@pytest.fixture
+def api(make_api, tmp_path):
+    return make_api(f"sqlite:///{tmp_path}/membership.db")
 
 
 def application(seq, credit_code=SMALL):
@@ -86,7 +98,8 @@ def test_staff_admit_a_member_whose_card_a_merchant_can_check(api):
         "worker_id": worker, "kind": "legal_consultation", "summary": "拖欠工资"})
     assert request.status_code == 201, request.text
     listed = api("GET", f"/service-requests?code={NANKENG}", "nankeng_viewer").json()
-    assert [r["kind"] for r in listed] == ["legal_consultation"]
+    assert [r["kind"] for r in listed["items"]] == ["legal_consultation"]
+    assert listed["next_after_id"] is None
     resolved = api("PATCH", f"/service-requests/{request.json()['request_id']}",
                    "nankeng_staff", json={"status": "resolved", "note": "已调解"})
     assert resolved.json()["status"] == "resolved"
@@ -111,6 +124,13 @@ def test_a_worker_applies_online_once(api):
     ("POST", "/memberships/999/approve", None, 404, None),
     ("GET", "/organizations/longgang.nowhere/join-rate", None, 404, None),
     ("GET", "/members?code=" + NANKENG + "&limit=0", None, 400, "limit"),
+    ("GET", "/members?code=" + NANKENG + f"&after_id={2**63}", None, 400, "after_id"),
+    ("GET", "/service-requests?code=" + NANKENG + "&after_id=abc", None, 400, "after_id"),
+    ("GET", "/service-requests?code=" + NANKENG + "&after_id=-1", None, 400, "after_id"),
+    ("GET", "/service-requests?code=" + NANKENG + f"&after_id={2**63}", None, 400,
+     "after_id"),
+    ("GET", "/service-requests?code=" + NANKENG + "&limit=501", None, 400, "limit"),
+    ("GET", "/service-requests?code=" + NANKENG + "&limit=0", None, 400, "limit"),
 ])
 def test_bad_input_gets_a_clear_4xx(api, method, path, body, status, field):
     person = None if path.startswith(("/applications", "/organizations")) else "nankeng_staff"
@@ -121,3 +141,38 @@ def test_bad_input_gets_a_clear_4xx(api, method, path, body, status, field):
     if field:
         assert field in error["details"]
     assert id_number(3) not in response.text
+
+
+def admitted(api, seq) -> int:
+    """A new active member at the small 南坑 enterprise; their worker id."""
+    applied = api("POST", "/memberships", "nankeng_staff", json=application(seq))
+    assert applied.status_code == 201, applied.text
+    approved = api("POST", f"/memberships/{applied.json()['membership_id']}/approve",
+                   "nankeng_staff")
+    assert approved.status_code == 200, approved.text
+    return approved.json()["worker_id"]
+
+
+def test_staff_page_through_every_service_request_once(make_api, db_url):
+    api = make_api(db_url)
+    worker = admitted(api, 4)
+    submitted = []
+    for number in range(5):
+        answer = api("POST", "/service-requests", "nankeng_staff", json={
+            "worker_id": worker, "kind": "hardship_aid", "summary": f"第{number}件"})
+        assert answer.status_code == 201, answer.text
+        submitted.append(answer.json()["request_id"])
+
+    pages, after_id = [], 0
+    while after_id is not None:
+        page = api("GET", f"/service-requests?code={NANKENG}&limit=2&after_id={after_id}",
+                   "nankeng_viewer")
+        assert page.status_code == 200, page.text
+        pages.append([item["request_id"] for item in page.json()["items"]])
+        after_id = page.json()["next_after_id"]
+        assert len(pages) < 10, "the cursor does not move forward"
+    assert pages == [submitted[0:2], submitted[2:4], submitted[4:5]]
+    # without a limit, the default page (100) holds them all and is the last
+    whole = api("GET", f"/service-requests?code={NANKENG}", "nankeng_viewer").json()
+    assert ([item["request_id"] for item in whole["items"]], whole["next_after_id"]) == (
+        submitted, None)

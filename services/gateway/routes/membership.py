@@ -213,8 +213,11 @@ class MembershipRoutes:
             body, user.as_dict()), status=201)
 
     @route("GET", f"{V1}/service-requests", tag=SERVICES, access=READ,
-           summary="Requests an organization handles", query=s.RequestListQuery,
-           response=s.ServiceRequestOut(many=True))
+           summary="Requests an organization handles, oldest first, a page at a time",
+           description="Page on with after_id = the previous page's next_after_id (null on "
+                       "the last page). A cursor or limit that is not a whole number in "
+                       "range is a 400 naming the parameter.",
+           query=s.RequestListQuery, response=s.ServiceRequestPageOut)
     def list_service_requests(self, request):
         user = self.auth.user(request, READ)
         query = read_query(request, s.RequestListQuery())
