@@ -59,6 +59,8 @@ SETTINGS = [
             "organization of the admin `gonghui up` creates first"),
     Setting("MEMBERSHIP_PII_KEY", "a development key in var/membership-pii.key",
             "64 hex digits sealing members' ID numbers and phones (AES-GCM); set it in production"),
+    Setting("MEMBERSHIP_RATE_LIMITS", "card_check=60/60",
+            "card checks and purchase checks per gateway user: hits/seconds"),
     Setting("DISPUTES_PII_KEY", "a development key in var/disputes-pii.key",
             "64 hex digits sealing informants' real names and phones (AES-GCM); set it in "
             "production"),

@@ -1,7 +1,8 @@
 """HTTP for every service: one JSON error format, JSON helpers, and the ops endpoints.
 
 Errors: ``{"error": CODE, "message": ..., "details": ...}`` with the status of the
-``shared.errors`` class raised; anything else is a 500 with no internals in the body.
+``shared.errors`` class raised (a 429 also with a ``Retry-After`` header); anything else
+is a 500 with no internals in the body.
 """
 
 import json
@@ -39,7 +40,19 @@ def json_response(data, status=200, headers=None):
 
 
 def error_response(error: errors.ServiceError):
-    return json_response(error.to_dict(), status=error.status)
+    return json_response(error.to_dict(), status=error.status, headers=_retry_after(error))
+
+
+def _retry_after(error: errors.ServiceError) -> dict | None:
+    """A 429's ``details.retry_after`` as the standard header too, for clients and proxies
+    that back off on their own. After an RPC it arrives as a string (nameko's error
+    serialisation), hence the conversion."""
+    if not isinstance(error, errors.TooManyRequests) or not isinstance(error.details, dict):
+        return None
+    try:
+        return {"Retry-After": str(max(1, int(error.details["retry_after"])))}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def read_json(request, schema=None, partial=False):

@@ -14,7 +14,6 @@ events); the service calls them and nothing here knows about nameko.
 - Rewards are computed when a case is verified and when it is resolved.
 """
 
-import functools
 import re
 import time
 import uuid
@@ -38,7 +37,8 @@ from services.disputes.models import (
     timeline,
     visits,
 )
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from shared import ratelimit
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 OPEN_STATUSES = ("reported", "verified", "handling")
 TRANSITIONS = {
@@ -282,56 +282,13 @@ def resolve_enterprise(session, data: dict) -> dict:
 # --- rate limits ----------------------------------------------------------------------
 
 def check_rate(session, limits: list[tuple[str, str, int, int]], now: datetime) -> None:
-    """``limits``: (scope, key, max hits, window seconds). Records a hit when all pass.
-
-    Counted in the database so every replica sees the same totals. Two requests racing
-    at the very edge of a limit may both pass: a limit, not an exact quota.
-    """
-    if not limits:
-        return
-    params = {}
-    for number, (_scope, key, _limit, window) in enumerate(limits):
-        params[f"key{number}"] = key
-        params[f"since{number}"] = now - timedelta(seconds=window)
-    row = session.execute(_rate_query(len(limits)), params).one()
-    for number, (scope, _key, limit, window) in enumerate(limits):
-        hits, oldest = row[2 * number], row[2 * number + 1]
-        if hits >= limit:
-            oldest = as_utc(oldest) or now
-            retry_after = max(1, int((oldest + timedelta(seconds=window) - now)
-                                     .total_seconds()) + 1)
-            raise TooManyRequests(
-                f"too many reports from this {scope}: at most {limit} per "
-                f"{_duration(window)}; try again in {retry_after} s",
-                {"scope": scope, "limit": limit, "window_seconds": window,
-                 "retry_after": retry_after},
-            )
-    session.execute(insert(rate_hits), [{"key": key, "at": now} for _s, key, _l, _w in limits])
-
-
-@functools.cache
-def _rate_query(keys: int):
-    """One query counting every key, each over its own window (built once per number of
-    keys; the keys and windows are parameters)."""
-    columns = []
-    for number in range(keys):
-        inside = (rate_hits.c.key == bindparam(f"key{number}"),
-                  rate_hits.c.at > bindparam(f"since{number}"))
-        columns += [select(func.count()).where(*inside).scalar_subquery(),
-                    select(func.min(rate_hits.c.at)).where(*inside).scalar_subquery()]
-    return select(*columns)
-
-
-def _duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
+    """Reports per officer and per source address, receipt lookups per source:
+    ``shared.ratelimit.check_rate`` on this service's own ``rate_hits``."""
+    ratelimit.check_rate(session, rate_hits, limits, now, "reports")
 
 
 def purge_rate_hits(session, older_than: datetime) -> int:
-    return session.execute(delete(rate_hits).where(rate_hits.c.at < older_than)).rowcount
+    return ratelimit.purge_rate_hits(session, rate_hits, older_than)
 
 
 # --- grading --------------------------------------------------------------------------

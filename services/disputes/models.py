@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from shared.ratelimit import rate_hits_table
+
 metadata = MetaData()
 
 
@@ -253,14 +255,7 @@ rewards = Table(
 
 # --- rate limiting and settings -------------------------------------------------------
 
-rate_hits = Table(
-    "rate_hits", metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
-    Column("key", String(80), nullable=False),  # "officer:<id>" or "source:<hash>"
-    _at("at"),
-    Index("ix_rate_hits_key_at", "key", "at"),
-)
+rate_hits = rate_hits_table(metadata, UtcDateTime)  # "officer:<id>", "source:<hash>"
 
 settings = Table(
     "settings", metadata,

@@ -34,6 +34,7 @@ from services.disputes import domain, identity, policy, schemas, statistics
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys
 from shared.errors import Conflict, InvalidInput
+from shared.ratelimit import limits_from
 from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
@@ -45,16 +46,7 @@ RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)
 
 
 def rate_limits(config, env=os.environ) -> dict:
-    limits = dict(RATE_LIMITS)
-    for part in filter(None, env.get("DISPUTES_RATE_LIMITS", "").split(",")):
-        scope, _, value = part.partition("=")
-        hits, _, window = value.partition("/")
-        if scope.strip() not in RATE_LIMITS or not hits.isdigit() or not window.isdigit():
-            raise ValueError(f"DISPUTES_RATE_LIMITS: {part!r} is not scope=hits/seconds "
-                             f"with scope one of {', '.join(RATE_LIMITS)}")
-        limits[scope.strip()] = (int(hits), int(window))
-    limits.update(config.get("DISPUTES_RATE_LIMITS", {}))
-    return limits
+    return limits_from("DISPUTES_RATE_LIMITS", RATE_LIMITS, config, env)
 
 
 class DisputesService(OpsEndpoints):

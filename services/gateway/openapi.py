@@ -37,6 +37,12 @@ ERROR_RESPONSES = {
     503: ("Unavailable", "A backing service did not answer in time."),
 }
 
+ERROR_HEADERS = {
+    429: {"Retry-After": {"description": "seconds until a request will pass again "
+                                         "(the same as details.retry_after)",
+                          "schema": {"type": "integer", "minimum": 1}}},
+}
+
 ACCESS_TEXT = {
     PUBLIC: "Public: no token needed.",
     TOKEN: "Needs a bearer token (any role).",
@@ -142,11 +148,11 @@ def build(service_cls, extra=(), title="gonghui gateway", version="1.0.0") -> di
         "description": "an opaque token of 32 random bytes (ghu_...)",
     })
     spec.components.schema("Error", schema=ErrorSchema)
-    for name, description in ERROR_RESPONSES.values():
+    for status, (name, description) in ERROR_RESPONSES.items():
         spec.components.response(name, {
             "description": description,
             "content": {"application/json": {"schema": "Error"}},
-        })
+        } | ({"headers": ERROR_HEADERS[status]} if status in ERROR_HEADERS else {}))
 
     by_path = {}
     for route in [*api_routes(service_cls), *extra]:

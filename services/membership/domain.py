@@ -212,6 +212,12 @@ def card_verdict(card: dict | None, member_active: bool, today: date) -> str:
     return "valid"
 
 
+# Card checks (and purchase checks, which tell the same) per gateway user: (max hits,
+# window seconds). MEMBERSHIP_RATE_LIMITS overrides them: "card_check=60/60" in the
+# environment, or a dict like this one in the nameko config.
+RATE_LIMITS = {"card_check": (60, 60)}
+
+
 # --- merchants' price rules -----------------------------------------------------------
 
 def check_rule(rule: dict) -> dict:

@@ -23,6 +23,8 @@ from sqlalchemy import (
     text,
 )
 
+from shared.ratelimit import rate_hits_table
+
 metadata = MetaData()
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets bigint sequences.
@@ -144,6 +146,9 @@ service_requests = Table(
     _now(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Card checks per caller (MEMBERSHIP_RATE_LIMITS): key "card_check:user:<gateway user id>".
+rate_hits = rate_hits_table(metadata)
 
 imports = Table(
     "imports", metadata,

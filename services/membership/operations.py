@@ -6,7 +6,7 @@ applications have none.
 """
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, insert, or_, select, update
 
@@ -16,9 +16,11 @@ from services.membership.models import (
     enterprises,
     memberships,
     merchants,
+    rate_hits,
     service_requests,
     workers,
 )
+from shared import ratelimit
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.paging import DEFAULT_LIMIT, keyset_page
 
@@ -296,6 +298,21 @@ def list_members(session, caller: dict, code: str, status: str | None, after_id:
 
 
 # --- cards ---------------------------------------------------------------------------
+
+def count_card_check(session, caller_id: int, hits: int, window: int) -> None:
+    """Counts a card check by a gateway user; TooManyRequests past ``hits`` per ``window``
+    seconds. Card numbers are not guessable, but a token (a merchant's terminal, or a
+    leaked one) must not be able to walk through them either."""
+    ratelimit.check_rate(session, rate_hits,
+                         [("caller", f"card_check:user:{caller_id}", hits, window)],
+                         _now(), "card checks")
+
+
+def purge_rate_hits(session, keep_seconds: int) -> int:
+    """Forgets card checks older than ``keep_seconds`` (the longest window)."""
+    return ratelimit.purge_rate_hits(session, rate_hits,
+                                     _now() - timedelta(seconds=keep_seconds))
+
 
 def issue_card(uow, keys, worker_id: int, membership_id: int, replaces=False) -> dict:
     number = domain.new_card_number()

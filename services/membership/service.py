@@ -9,13 +9,14 @@ from pathlib import Path
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
+from services.membership import domain, readmodel, sample
 from services.membership import operations as ops
-from services.membership import readmodel, sample
 from services.membership import schemas as s
 from services.membership.pii import load_keys
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys
 from shared.errors import Conflict, InvalidInput
+from shared.ratelimit import limits_from
 from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
@@ -26,6 +27,13 @@ def _id(value, name):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput(f"{name} must be a positive whole number", {name: [repr(value)[:40]]})
     return value
+
+
+def _caller_id(caller) -> int:
+    """The gateway user's id: what card checks are counted by."""
+    if not isinstance(caller, dict):
+        raise InvalidInput("a card check needs the caller", {"caller": ["required"]})
+    return _id(caller.get("id"), "caller id")
 
 
 class MembershipService(OpsEndpoints):
@@ -123,10 +131,11 @@ class MembershipService(OpsEndpoints):
                 ops.request_card(uow, self.keys, _id(worker_id, "worker_id"), lost, caller))
 
     @rpc
-    def check_card(self, body):
-        """For merchants: valid, expired or unknown, and nothing else."""
+    def check_card(self, body, caller):
+        """For merchants: valid, expired or unknown, and nothing else. ``caller`` is the
+        gateway user ({"id", ...}); past its card-check limit a TooManyRequests (429)."""
         number = s.load(s.CardCheckSchema(), body)["card_number"]
-        with self.db.session() as session:
+        with self._card_check(caller) as session:
             return {"card": ops.card_verdict(session, self.keys, number)}
 
     @rpc
@@ -141,11 +150,31 @@ class MembershipService(OpsEndpoints):
             return ops.list_merchants(session, code)
 
     @rpc
-    def check_purchase(self, merchant_id, body):
+    def check_purchase(self, merchant_id, body, caller):
+        """The price a card holder pays; it tells valid / expired / unknown too, so it counts
+        against the same card-check limit as ``check_card``."""
         data = s.load(s.PurchaseSchema(), body, "purchase rejected")
-        with self.db.session() as session:
+        with self._card_check(caller) as session:
             return ops.check_purchase(session, self.keys, _id(merchant_id, "merchant_id"),
                                       data["card_number"], data["price_fen"], data["cost_fen"])
+
+    def _rate_limits(self) -> dict:
+        return limits_from("MEMBERSHIP_RATE_LIMITS", domain.RATE_LIMITS, self.config)
+
+    @contextmanager
+    def _card_check(self, caller):
+        """A session whose work is ``caller``'s card check: counted first (a 429 past the
+        limit), committed with the answer."""
+        hits, window = self._rate_limits()["card_check"]
+        with self.db.unit_of_work() as uow:
+            ops.count_card_check(uow.session, _caller_id(caller), hits, window)
+            yield uow.session
+
+    @timer(interval=3600)
+    def purge_rate_hits(self):
+        longest = max(window for _hits, window in self._rate_limits().values())
+        with self.db.unit_of_work() as uow:
+            ops.purge_rate_hits(uow.session, longest)
 
     # --- member services -------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from services.disputes import domain, schemas
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, TooManyRequests
 from tests.disputes.conftest import (
     BANTIAN,
     DISTRICT,
@@ -165,7 +165,7 @@ def test_rate_limits_answer_429_with_when_to_come_back(sqlite_database):
         domain.check_rate(uow.session, limits, T0)
         domain.check_rate(uow.session, limits, T0 + timedelta(minutes=10))
     with sqlite_database.unit_of_work() as uow, pytest.raises(
-            domain.TooManyRequests) as error:
+            TooManyRequests) as error:
         domain.check_rate(uow.session, limits, T0 + timedelta(minutes=20))
     assert error.value.status == 429
     assert error.value.details == {"scope": "officer", "limit": 2, "window_seconds": 3600,

@@ -109,3 +109,13 @@ def test_keyset_pages_document_their_cursor_page_size_and_next(document, path):
     properties = document["components"]["schemas"][page.rsplit("/", 1)[1]]["properties"]
     assert properties["next_after_id"]["nullable"] is True
     assert properties["items"]["type"] == "array"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cards/check",
+                                  "/api/v1/merchants/{merchant_id}/purchase-checks"])
+def test_card_checks_document_their_429_and_its_retry_after_header(document, path):
+    operation = document["paths"][path]["post"]
+    assert operation["responses"]["429"] == {"$ref": "#/components/responses/TooManyRequests"}
+    assert "MEMBERSHIP_RATE_LIMITS" in operation["description"]
+    header = document["components"]["responses"]["TooManyRequests"]["headers"]["Retry-After"]
+    assert header["schema"] == {"type": "integer", "minimum": 1}

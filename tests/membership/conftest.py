@@ -84,15 +84,15 @@ def load_registry(database):
 
 @pytest.fixture
 def running_membership(container_factory, make_service_config, database_factory):
-    """``running_membership(url)``: MembershipService started on a database that already
-    holds the registry's tree (as its events would have left it)."""
+    """``running_membership(url, **config)``: MembershipService started on a database that
+    already holds the registry's tree (as its events would have left it)."""
 
-    def start(url):
+    def start(url, **config):
         from services.membership.service import MembershipService
 
         load_registry(database_factory(url, "membership", MIGRATIONS))
         container = container_factory(MembershipService, dict(
-            make_service_config(url), MEMBERSHIP_PII_KEY=TEST_KEY))
+            make_service_config(url), MEMBERSHIP_PII_KEY=TEST_KEY, **config))
         container.start()
         return container
 

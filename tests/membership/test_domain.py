@@ -5,7 +5,9 @@ from datetime import date, timedelta
 import pytest
 
 from services.membership import domain
+from shared.config import SETTINGS
 from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.ratelimit import limits_from
 from tests.membership.conftest import ADMIN, NANKENG, NANKENG_STAFF, NANKENG_VIEWER, id_number
 
 
@@ -147,3 +149,11 @@ def test_service_requests_move_forward_only():
     assert domain.next_service_status("in_progress", "resolved") == "resolved"
     with pytest.raises(Conflict):
         domain.next_service_status("resolved", "in_progress")
+
+
+def test_the_documented_card_check_limit_is_the_one_in_force():
+    documented = next(s.default for s in SETTINGS if s.env == "MEMBERSHIP_RATE_LIMITS")
+    assert limits_from("MEMBERSHIP_RATE_LIMITS", domain.RATE_LIMITS, {},
+                       {"MEMBERSHIP_RATE_LIMITS": documented}) == domain.RATE_LIMITS
+    assert limits_from("MEMBERSHIP_RATE_LIMITS", domain.RATE_LIMITS, {},
+                       {"MEMBERSHIP_RATE_LIMITS": "card_check=5/10"}) == {"card_check": (5, 10)}

@@ -23,11 +23,12 @@ PEOPLE = {"nankeng_staff": ("staff", NANKENG), "nankeng_viewer": ("viewer", NANK
 
 @pytest.fixture
 def make_api(container_factory, make_service_config, running_membership, tmp_path):
-    """``make_api(membership_database_url)``: membership and the gateway started, and
-    ``call(method, path, person=None, **requests_kwargs)`` with that person's token."""
+    """``make_api(membership_database_url, **membership_config)``: membership and the
+    gateway started, and ``call(method, path, person=None, **requests_kwargs)`` with that
+    person's token."""
 
-    def make(membership_url):
-        running_membership(membership_url)
+    def make(membership_url, **membership_config):
+        running_membership(membership_url, **membership_config)
         config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
         gateway = container_factory(GatewayService, config)
         gateway.start()
@@ -143,19 +144,20 @@ def test_bad_input_gets_a_clear_4xx(api, method, path, body, status, field):
     assert id_number(3) not in response.text
 
 
-def admitted(api, seq) -> int:
-    """A new active member at the small 南坑 enterprise; their worker id."""
+def admitted(api, seq) -> dict:
+    """A new active member at the small 南坑 enterprise: the approved membership, with
+    its worker id and card."""
     applied = api("POST", "/memberships", "nankeng_staff", json=application(seq))
     assert applied.status_code == 201, applied.text
     approved = api("POST", f"/memberships/{applied.json()['membership_id']}/approve",
                    "nankeng_staff")
     assert approved.status_code == 200, approved.text
-    return approved.json()["worker_id"]
+    return approved.json()
 
 
 def test_staff_page_through_every_service_request_once(make_api, db_url):
     api = make_api(db_url)
-    worker = admitted(api, 4)
+    worker = admitted(api, 4)["worker_id"]
     submitted = []
     for number in range(5):
         answer = api("POST", "/service-requests", "nankeng_staff", json={
@@ -176,3 +178,36 @@ def test_staff_page_through_every_service_request_once(make_api, db_url):
     whole = api("GET", f"/service-requests?code={NANKENG}", "nankeng_viewer").json()
     assert ([item["request_id"] for item in whole["items"]], whole["next_after_id"]) == (
         submitted, None)
+
+
+def test_card_checks_past_the_limit_are_a_429_and_another_caller_is_counted_apart(
+        make_api, db_url):
+    api = make_api(db_url, MEMBERSHIP_RATE_LIMITS={"card_check": (3, 3600)})
+    card = admitted(api, 5)["card"]["number"]
+    merchant = api("POST", "/merchants", "nankeng_staff", json={
+        "name": "南坑书店", "organization_code": NANKENG,
+        "rule": {"kind": "percent_off", "percent_off": 10}}).json()["merchant_id"]
+
+    def check(person):
+        return api("POST", "/cards/check", person, json={"card_number": card})
+
+    def purchase(person):
+        return api("POST", f"/merchants/{merchant}/purchase-checks", person,
+                   json={"card_number": card, "price_fen": 1000})
+
+    # a purchase check tells as much about the card, so it counts against the same limit
+    assert [check("nankeng_viewer").json(), purchase("nankeng_viewer").status_code,
+            check("nankeng_viewer").json()] == [{"card": "valid"}, 200, {"card": "valid"}]
+    for over in (check("nankeng_viewer"), purchase("nankeng_viewer")):
+        assert over.status_code == 429, over.text
+        error = over.json()
+        assert set(error) == {"error", "message", "details"}
+        assert error["error"] == "TOO_MANY_REQUESTS"
+        assert "at most 3 per 1 h" in error["message"]
+        assert error["details"]["scope"] == "caller"
+        # the first check leaves the hour-long window in just under an hour
+        assert over.headers["Retry-After"] == str(error["details"]["retry_after"])
+        assert 3500 < int(over.headers["Retry-After"]) <= 3601
+        assert card not in over.text
+    assert check("nankeng_staff").json() == {"card": "valid"}  # another user, other counts
+    assert check(None).status_code == 401

@@ -68,7 +68,10 @@ def test_registry_events_and_a_membership_make_the_join_rate(membership, config,
     approved = call(membership, "approve", applied["membership_id"], NANKENG_STAFF)
     assert approved["status"] == "active"
     number = approved["card"]["number"]
-    assert call(membership, "check_card", {"card_number": number}) == {"card": "valid"}
+    assert call(membership, "check_card", {"card_number": number},
+                NANKENG_STAFF | {"id": 7}) == {"card": "valid"}
+    with pytest.raises(InvalidInput, match="caller id"):  # checks are counted by caller
+        call(membership, "check_card", {"card_number": number}, NANKENG_STAFF)
     assert call(membership, "join_rate", NANKENG) == {
         "code": NANKENG, "members": 1, "workers": 1020, "join_rate": 0.001,
         "join_rate_percent": 0}
@@ -121,7 +124,9 @@ def test_an_enterprise_moving_then_closing_moves_then_lapses_its_members(members
                        "enterprise_credit_code": SMALL},), "phone"),
     ("apply_online", ("not an object",), "_schema"),
     ("reject", (1, {"reason": ""}, NANKENG_STAFF), "reason"),
-    ("check_purchase", (1, {"card_number": "1", "price_fen": "12"}), "price_fen"),
+    ("check_purchase", (1, {"card_number": "1", "price_fen": "12"}, NANKENG_STAFF | {"id": 7}),
+     "price_fen"),
+    ("check_card", ({"card_number": "1"}, NANKENG_STAFF | {"id": "7; drop"}), "caller id"),
     ("register_merchant", ({"name": "x", "organization_code": NANKENG,
                             "rule": {"kind": "gift"}}, NANKENG_STAFF), "rule"),
     ("approve", ("1; drop table", NANKENG_STAFF), "membership_id"),

@@ -11,6 +11,7 @@ call as ``user.as_dict()``. Personal data (ID number, phone) only comes out of
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE
 from services.membership import schemas as s
+from services.membership.domain import RATE_LIMITS
 from shared.errors import NotFound
 from shared.web import json_response, read_json, read_query
 
@@ -20,6 +21,11 @@ MERCHANTS = "merchants"
 SERVICES = "member services"
 MAX_ID = 2**63 - 1
 CODE_MAX_LENGTH = 100
+_HITS, _WINDOW = RATE_LIMITS["card_check"]
+CARD_CHECK_LIMIT = (f"Card checks and purchase checks count together per user: {_HITS} per "
+                    f"{_WINDOW} s unless MEMBERSHIP_RATE_LIMITS says otherwise. Past that, a "
+                    "429 whose Retry-After header and details.retry_after say in how many "
+                    "seconds to try again.")
 
 
 def _id(value: int, what: str) -> int:
@@ -27,6 +33,11 @@ def _id(value: int, what: str) -> int:
     if not 1 <= value <= MAX_ID:
         raise NotFound(f"no {what} {value}")
     return value
+
+
+def _counted(user) -> dict:
+    """The caller for a card check: membership counts checks by the user's id."""
+    return user.as_dict() | {"id": user.id}
 
 
 def _code(code: str) -> str:
@@ -166,11 +177,12 @@ class MembershipRoutes:
 
     @route("POST", f"{V1}/cards/check", tag=MERCHANTS, access=TOKEN,
            summary="Is this member card valid? valid / expired / unknown, nothing else",
-           body=s.CardCheckSchema, response=s.CardVerdictOut)
+           description=CARD_CHECK_LIMIT, body=s.CardCheckSchema, response=s.CardVerdictOut,
+           errors=(429,))
     def check_card(self, request):
-        self.auth.user(request)
+        user = self.auth.user(request)
         body = read_json(request, s.CardCheckSchema())
-        return json_response(self.membership_rpc.check_card(body))
+        return json_response(self.membership_rpc.check_card(body, _counted(user)))
 
     @route("GET", f"{V1}/merchants", tag=MERCHANTS, access=PUBLIC,
            summary="Partner merchants and their member price rules",
@@ -193,13 +205,14 @@ class MembershipRoutes:
     @route("POST", f"{V1}/merchants/<int:merchant_id>/purchase-checks", tag=MERCHANTS,
            access=TOKEN, summary="The price a card holder pays at this merchant",
            description="The discount applies only for a valid card; the answer says only "
-                       "valid / expired / unknown about the card. Amounts in fen (分).",
-           body=s.PurchaseSchema, response=s.PurchaseOut)
+                       "valid / expired / unknown about the card. Amounts in fen (分). "
+                       + CARD_CHECK_LIMIT,
+           body=s.PurchaseSchema, response=s.PurchaseOut, errors=(429,))
     def check_purchase(self, request, merchant_id):
-        self.auth.user(request)
+        user = self.auth.user(request)
         body = read_json(request, s.PurchaseSchema())
         return json_response(self.membership_rpc.check_purchase(
-            _id(merchant_id, "merchant"), body))
+            _id(merchant_id, "merchant"), body, _counted(user)))
 
     # --- member services ---------------------------------------------------------------
 
