@@ -21,24 +21,21 @@ Listens to the registry (organizations and enterprises, its read model) and to
 notifications' ``case_acknowledged`` (a line in the case timeline).
 """
 
-import logging
 import os
 from datetime import datetime
 from pathlib import Path
 
 from eventlet import tpool
 from nameko.timer import timer
-from sqlalchemy.exc import IntegrityError
 
-from services.disputes import domain, identity, policy, schemas, statistics
+from services.disputes import domain, identity, intake, policy, schemas, statistics
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys
-from shared.errors import Conflict, InvalidInput
+from shared.errors import InvalidInput
 from shared.ratelimit import limits_from
 from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
-log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # (max hits, window seconds). Override with the DISPUTES_RATE_LIMITS config key (a dict
 # like this one) or environment variable ("officer=30/3600,source=60/3600").
@@ -83,70 +80,11 @@ class DisputesService(OpsEndpoints):
     @rpc
     def submit_report(self, data, officer_token=None, source=None, request_id=None,
                       receipt_code=None):
-        """``request_id``: the caller's id for this submission; sent again (a retry, or the
-        broker delivering the request twice, even after a restart or to another replica)
-        it answers with the report already filed. ``receipt_code``: for an anonymous
-        report, a fresh code the caller made, so that such an answer can carry it again
-        (without one, the service makes the code and a repeated answer cannot show it)."""
-        report = schemas.load(schemas.ReportSchema(), data, "report rejected")
-        now = domain.now_utc()
-        receipt = receipt_hash = None
-        if officer_token and report.get("identity"):
-            raise InvalidInput("an officer's identity is on file; send no identity",
-                               {"identity": ["only for anonymous reports"]})
-        if request_id is not None and not (isinstance(request_id, str)
-                                           and 8 <= len(request_id) <= 64):
-            raise InvalidInput("a request id is a string of 8 to 64 characters",
-                               {"request_id": ["8 to 64 characters"]})
-        if officer_token and receipt_code:
-            raise InvalidInput("an officer's report has no receipt code",
-                               {"receipt_code": ["only for anonymous reports"]})
-        if not officer_token:
-            receipt = (identity.normalize_receipt(receipt_code) if receipt_code
-                       else identity.new_receipt_code())
-            # The slow hash runs outside the write transaction, in a real thread: Argon2
-            # releases the GIL, and the service's green threads keep running meanwhile.
-            with self.db.session() as session:
-                receipt_hash = identity.receipt_hash(session, receipt, tpool.execute)
-        for attempt in (1, 2):
-            try:
-                with self.db.unit_of_work() as uow:
-                    filed = domain.filed_by_request(uow.session, request_id)
-                    if filed is None:
-                        filed = (self._file_report(uow, report, officer_token, source, now,
-                                                   receipt_hash, request_id), receipt_hash)
-                result, filed_hash = filed
-                break
-            except IntegrityError:
-                # Another replica opened a case for the same risk at the same moment
-                # (the second try merges into it), or filed this very request (the second
-                # try answers with that report).
-                if attempt == 2:
-                    raise Conflict("the report collided with another; send it again") \
-                        from None
-                log.info("a report collided with another on the same risk; merging")
-        if receipt and filed_hash == receipt_hash:  # not a code this report was not filed with
-            result["receipt_code"] = identity.format_receipt(receipt)
-        return result
-
-    def _file_report(self, uow, report, officer_token, source, now, receipt_hash,
-                     request_id):
-        session = uow.session
-        limits = []
-        if officer_token:
-            officer = identity.authenticate_officer(session, officer_token)
-            limits.append(self._limit("officer", f"officer:{officer.id}"))
-        source_key = identity.source_hash(session, source)
-        if source_key:
-            limits.append(self._limit("source", f"source:{source_key}"))
-        domain.check_rate(session, limits, now)
-        if officer_token:
-            informant = officer.id
-        else:
-            informant, _ = identity.register_informant(session, "anonymous", now,
-                                                       identity=report.get("identity"),
-                                                       keys=self.keys)
-        return domain.submit_report(uow, report, informant, now, receipt_hash, request_id)
+        """Filed once per ``request_id``: see ``intake.file_report``."""
+        return intake.file_report(self.db, data, officer_token=officer_token, source=source,
+                                  request_id=request_id, receipt_code=receipt_code,
+                                  limits=rate_limits(self.config), keys=self.keys,
+                                  run_slow=tpool.execute)
 
     @rpc
     def receipt_status(self, receipt_code, source=None):
