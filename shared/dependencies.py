@@ -118,3 +118,22 @@ class PersonalDataKeys(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.keys
+
+
+class RateLimits(DependencyProvider):
+    """``limits = RateLimits("DISPUTES_RATE_LIMITS", DEFAULTS)``: ``{scope: (max hits,
+    window seconds)}`` from ``shared.ratelimit.limits_from``, read once when the service
+    starts, so that a typo in the setting stops the service there rather than failing
+    its first limited request."""
+
+    def __init__(self, setting: str, defaults: dict):
+        self.setting = setting
+        self.defaults = defaults
+
+    def setup(self):
+        from shared.ratelimit import limits_from
+
+        self.limits = limits_from(self.setting, self.defaults, self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.limits

@@ -3,9 +3,10 @@
 A service that limits something:
 
 - declares the table, ``rate_hits = rate_hits_table(metadata)``, and a migration for it;
-- names its limits ``{scope: (max hits, window seconds)}`` and reads them with
-  ``limits_from("MEMBERSHIP_RATE_LIMITS", DEFAULTS, config)`` (the setting overrides them:
-  ``scope=hits/seconds,...`` in the environment, or a dict in the nameko config);
+- names its limits ``{scope: (max hits, window seconds)}`` and declares
+  ``limits = RateLimits("MEMBERSHIP_RATE_LIMITS", DEFAULTS)`` (``shared.dependencies``),
+  which reads them with ``limits_from`` when the service starts (the setting overrides
+  them: ``scope=hits/seconds,...`` in the environment, or a dict in the nameko config);
 - calls ``check_rate`` in the unit of work of each request it limits, and
   ``purge_rate_hits`` now and then.
 

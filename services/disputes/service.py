@@ -21,7 +21,6 @@ Listens to the registry (organizations and enterprises, its read model) and to
 notifications' ``case_acknowledged`` (a line in the case timeline).
 """
 
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -30,9 +29,8 @@ from nameko.timer import timer
 
 from services.disputes import domain, identity, intake, policy, schemas, statistics
 from shared.consumers import event_handler
-from shared.dependencies import Database, Metrics, PersonalDataKeys
+from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
 from shared.errors import InvalidInput
-from shared.ratelimit import limits_from
 from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
@@ -42,18 +40,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)}
 
 
-def rate_limits(config, env=os.environ) -> dict:
-    return limits_from("DISPUTES_RATE_LIMITS", RATE_LIMITS, config, env)
-
-
 class DisputesService(OpsEndpoints):
     name = "disputes"
     db = Database(MIGRATIONS)
     metrics = Metrics()
     keys = PersonalDataKeys(identity.load_keys)  # DISPUTES_PII_KEY: seals identities
 
+    limits = RateLimits("DISPUTES_RATE_LIMITS", RATE_LIMITS)
+
     def _limit(self, scope, key):
-        return (scope, key, *rate_limits(self.config)[scope])
+        return (scope, key, *self.limits[scope])
 
     # --- informants ---------------------------------------------------------------------
 
@@ -83,7 +79,7 @@ class DisputesService(OpsEndpoints):
         """Filed once per ``request_id``: see ``intake.file_report``."""
         return intake.file_report(self.db, data, officer_token=officer_token, source=source,
                                   request_id=request_id, receipt_code=receipt_code,
-                                  limits=rate_limits(self.config), keys=self.keys,
+                                  limits=self.limits, keys=self.keys,
                                   run_slow=tpool.execute)
 
     @rpc

@@ -14,9 +14,8 @@ from services.membership import operations as ops
 from services.membership import schemas as s
 from services.membership.pii import load_keys
 from shared.consumers import event_handler
-from shared.dependencies import Database, Metrics, PersonalDataKeys
+from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
 from shared.errors import Conflict, InvalidInput
-from shared.ratelimit import limits_from
 from shared.rpc import rpc
 from shared.web import OpsEndpoints
 
@@ -41,6 +40,7 @@ class MembershipService(OpsEndpoints):
     db = Database(MIGRATIONS)
     metrics = Metrics()
     keys = PersonalDataKeys(load_keys)  # MEMBERSHIP_PII_KEY: seals ID numbers and phones
+    limits = RateLimits("MEMBERSHIP_RATE_LIMITS", domain.RATE_LIMITS)
 
     @contextmanager
     def _changes(self):
@@ -158,21 +158,18 @@ class MembershipService(OpsEndpoints):
             return ops.check_purchase(session, self.keys, _id(merchant_id, "merchant_id"),
                                       data["card_number"], data["price_fen"], data["cost_fen"])
 
-    def _rate_limits(self) -> dict:
-        return limits_from("MEMBERSHIP_RATE_LIMITS", domain.RATE_LIMITS, self.config)
-
     @contextmanager
     def _card_check(self, caller):
         """A session whose work is ``caller``'s card check: counted first (a 429 past the
         limit), committed with the answer."""
-        hits, window = self._rate_limits()["card_check"]
+        hits, window = self.limits["card_check"]
         with self.db.unit_of_work() as uow:
             ops.count_card_check(uow.session, _caller_id(caller), hits, window)
             yield uow.session
 
     @timer(interval=3600)
     def purge_rate_hits(self):
-        longest = max(window for _hits, window in self._rate_limits().values())
+        longest = max(window for _hits, window in self.limits.values())
         with self.db.unit_of_work() as uow:
             ops.purge_rate_hits(uow.session, longest)
 

@@ -270,11 +270,16 @@ def test_an_acknowledgement_published_by_notifications_lands_in_the_case_timelin
         ("李主席", {"organization_code": NANKENG})]
 
 
-def test_rate_limits_come_from_the_environment_or_the_config_and_typos_are_refused():
-    from services.disputes.service import rate_limits
+def test_rate_limits_come_from_the_environment_or_the_config_and_typos_are_refused(
+        container_factory, make_service_config, sqlite_url, monkeypatch):
+    from services.disputes.service import RATE_LIMITS
+    from shared.ratelimit import limits_from
 
-    limits = rate_limits({"DISPUTES_RATE_LIMITS": {"lookup": (1, 60)}},
+    limits = limits_from("DISPUTES_RATE_LIMITS", RATE_LIMITS,
+                         {"DISPUTES_RATE_LIMITS": {"lookup": (1, 60)}},
                          {"DISPUTES_RATE_LIMITS": "officer=100000/3600, source=5/60"})
     assert limits == {"officer": (100000, 3600), "source": (5, 60), "lookup": (1, 60)}
+    # a typo stops the service from starting, not its first report
+    monkeypatch.setenv("DISPUTES_RATE_LIMITS", "officers=1/60")
     with pytest.raises(ValueError, match="scope=hits/seconds"):
-        rate_limits({}, {"DISPUTES_RATE_LIMITS": "officers=1/60"})
+        container_factory(DisputesService, make_service_config(sqlite_url)).start()
