@@ -81,7 +81,9 @@ def stop_within(runner, timeout: float, signame: str):
             stopping.wait()
         return  # runner.wait() returns in the main greenlet: exit status 0
     except eventlet.Timeout:
-        exit_now(f"did not stop within {timeout:g}s of {signame}: {why_stuck(runner)}; "
+        reason = why_stuck(runner)
+        release_relay_leases(runner)
+        exit_now(f"did not stop within {timeout:g}s of {signame}: {reason}; "
                  "exiting without finishing the graceful stop")
     except Exception:  # noqa: BLE001 - a failed stop must still end the process
         log.exception("the graceful stop failed")
@@ -105,6 +107,19 @@ def why_stuck(runner) -> str:
                  for worker in getattr(container, "_worker_threads", {})]
         busy += [str(name) for name in getattr(container, "_managed_threads", {}).values()]
     return f"the broker answers; still running: {', '.join(busy) or 'no threads'}"
+
+
+def release_relay_leases(runner):
+    """Hand the outbox relay's lease over before exiting, as a graceful stop would: the
+    database usually still answers when the broker does not, and the next replica then
+    publishes at once instead of waiting for the lease to run out."""
+    from shared.dependencies import Database
+
+    for container in runner.containers:
+        for provider in container.dependencies:
+            if isinstance(provider, Database):
+                with eventlet.Timeout(2, False):  # never let this hold up the exit
+                    provider.relay.release_lease()
 
 
 def exit_now(reason: str):

@@ -11,9 +11,12 @@ import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import create_engine, select
 
+from shared.db import relay_lease_table
 from shared.testing import free_port
 from tests.deploy.files import DEPLOY, ROOT, SERVICE_NAMES
 
@@ -244,6 +247,12 @@ def test_a_service_whose_vhost_is_deleted_still_exits_on_sigterm(
         wait_for_log(log, "NOT_ALLOWED - vhost")  # the consumer's endless retries begin
         waited = sigterm_and_wait(process, log)
     assert_stopped_without_broker(process, log, waited)
+    # the relay's lease was handed over on the way out: the next replica need not wait
+    engine = create_engine(f"sqlite:///{tmp_path}/registry.db")
+    with engine.connect() as connection:
+        expires_at = connection.execute(select(relay_lease_table.c.expires_at)).scalar()
+    engine.dispose()
+    assert expires_at.replace(tzinfo=UTC) <= datetime.now(UTC)
 
 
 @pytest.fixture
