@@ -8,6 +8,7 @@ changes only what it states (see ``domain.merge_enterprise``). Every rejection b
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.registry import domain
+from shared import creditcode as shared_creditcode
 from shared.errors import InvalidInput
 from shared.events.registry import ORGANIZATION_KINDS, PARTY_KINDS, UNION_STATUSES
 
@@ -23,15 +24,7 @@ class Code(fields.String):
         return value
 
 
-class CreditCode(fields.String):
-    """统一社会信用代码, upper-cased, with its GB 32100-2015 check digit verified."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = domain.normalize_credit_code(super()._deserialize(value, attr, data, **kwargs))
-        problem = domain.credit_code_problem(value)
-        if problem:
-            raise ValidationError(problem)
-        return value
+CreditCode = shared_creditcode.CreditCode  # 统一社会信用代码, check digit verified
 
 
 def text(max_length, **kwargs):
