@@ -5,6 +5,7 @@ Importing this package loads every source's schemas, so ``catalogue`` is complet
 
 from shared.events import (
     disputes,  # noqa: F401, E402  (fills the catalogue)
+    incubation,  # noqa: F401, E402  (fills the catalogue)
     membership,  # noqa: F401, E402  (fills the catalogue)
     notifications,  # noqa: F401, E402  (fills the catalogue)
     registry,  # noqa: F401, E402  (fills the catalogue)

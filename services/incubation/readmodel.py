@@ -1,0 +1,165 @@
+"""What incubation keeps of other services' data, from their events.
+
+- The registry's places (``shared.registry_readmodel``): where organizations are based and
+  serve, where activities are held, who buys a service. A place is an organization
+  (community, park, street ...) by its code or an enterprise by its credit code; its
+  ``path`` runs from the district down to it (an enterprise's ends with its community:
+  what statistics and scope look at). A moved place takes the organizations based there
+  along (``follow_moves``); a closed enterprise hosts no new activity.
+- Members (membership's events): the worker number, the current membership's status,
+  union and the enterprise's path. A beneficiary given as a worker number is linked to
+  the member here; a bulk import's ``members_imported`` names no member, so those
+  members are linked once an individual event (an approval, a transfer ...) names them.
+- Members' service requests, which staff may refer to an organization.
+
+Every upsert keeps the most recent snapshot (``as_of`` = the event's time), so events
+arriving out of order or twice change nothing.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from services.incubation.models import enterprises, members, organizations, places
+from services.incubation.models import service_requests as requests_table
+from shared.errors import InvalidInput
+from shared.registry_readmodel import RegistryReadModel, path_key
+from shared.timeutil import as_utc
+
+registry = RegistryReadModel(places, enterprises)
+
+
+def event_time(event) -> datetime:
+    return datetime.fromisoformat(event.time)
+
+
+# --- places ---------------------------------------------------------------------------
+
+def place(session, code: str) -> dict | None:
+    """``{code, name, kind: organization | enterprise, tier, path, status}`` or None."""
+    row = registry.organization(session, code)
+    if row is not None:
+        return {"code": row["code"], "name": row["name"], "kind": "organization",
+                "tier": row["tier"], "path": list(row["path"]), "status": "active"}
+    row = registry.enterprise(session, code.upper())
+    if row is not None:
+        return {"code": row["credit_code"], "name": row["name"], "kind": "enterprise",
+                "tier": "enterprise", "path": list(row["path"]), "status": row["status"]}
+    return None
+
+
+def known_place(session, code: str, field: str, active: bool = False) -> dict:
+    """The place ``code`` names; 400 on ``field`` when the registry has told us of none
+    (or, with ``active``, when it is a closed enterprise)."""
+    found = place(session, code)
+    if found is None:
+        raise InvalidInput(f"{field} names no place the registry knows",
+                           {field: [f"no organization or enterprise {code} is known to the "
+                                    "registry (yet)"]})
+    if active and found["status"] != "active":
+        raise InvalidInput(f"{field} is a closed enterprise",
+                           {field: [f"enterprise {found['code']} is closed"]})
+    return found
+
+
+def apply_organization(session, data, as_of):
+    change = registry.apply_organization(session, data, as_of)
+    if change is not None and change.moved:
+        follow_moves(session, change.old["path"])
+
+
+def apply_enterprise(session, data, as_of):
+    change = registry.apply_enterprise(session, data, as_of)
+    if change is not None and change.moved:
+        _rehome(session, organizations.c.home_code == data["credit_code"])
+
+
+def follow_moves(session, old_path):
+    """Organizations based anywhere in a moved subtree take their place's new path."""
+    _rehome(session, organizations.c.home_path_key.startswith(path_key(old_path),
+                                                              autoescape=True))
+
+
+def _rehome(session, where):
+    for row in session.execute(select(organizations.c.id, organizations.c.home_code)
+                               .where(where)).all():
+        found = place(session, row.home_code)
+        if found is not None:
+            session.execute(update(organizations).where(organizations.c.id == row.id).values(
+                home_path=found["path"], home_path_key=path_key(found["path"])))
+
+
+# --- members ----------------------------------------------------------------------------
+
+def apply_membership(session, data, as_of):
+    """Any membership event naming one member: their current membership, newest wins."""
+    values = {"membership_id": data["membership_id"], "status": data["status"],
+              "union_code": data["union_code"],
+              "enterprise_credit_code": data["enterprise_credit_code"],
+              "path": list(data["organization_path"]), "as_of": as_of}
+    _upsert(session, members, "worker_id", data["worker_id"], values)
+
+
+def apply_memberships_lapsed(session, data, as_of):
+    """Every member at an enterprise lapsed at once (it closed)."""
+    rows = session.execute(select(members.c.worker_id, members.c.as_of).where(
+        members.c.enterprise_credit_code == data["enterprise_credit_code"],
+        members.c.status == "active")).all()
+    for worker_id, stored in rows:
+        if stored is None or as_of is None or as_utc(stored) <= as_utc(as_of):
+            session.execute(update(members).where(members.c.worker_id == worker_id)
+                            .values(status="lapsed", as_of=as_of))
+
+
+def member(session, worker_id: int) -> dict | None:
+    row = session.execute(select(members).where(members.c.worker_id == worker_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def members_known(session, worker_ids) -> dict:
+    """``{worker_id: status}`` of those of ``worker_ids`` membership has told us of."""
+    wanted = sorted(set(worker_ids))
+    found = {}
+    for start in range(0, len(wanted), 500):  # SQLite's parameter limit
+        found.update(session.execute(select(members.c.worker_id, members.c.status).where(
+            members.c.worker_id.in_(wanted[start:start + 500]))).all())
+    return found
+
+
+# --- service requests -------------------------------------------------------------------
+
+def apply_service_request(session, data, as_of):
+    values = {"worker_id": data["worker_id"], "kind": data["kind"], "status": data["status"],
+              "handling_code": data["handling_organization_code"], "as_of": as_of}
+    _upsert(session, requests_table, "request_id", data["request_id"], values)
+
+
+def service_request(session, request_id: int, lock=False) -> dict | None:
+    query = select(requests_table).where(requests_table.c.request_id == request_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    return None if row is None else dict(row._mapping)
+
+
+def request_place(session, request: dict) -> list:
+    """Where the member of a request is: their enterprise's path when membership has told
+    us of them, else the path of the union handling the request."""
+    known = member(session, request["worker_id"])
+    if known is not None:
+        return list(known["path"]) + [known["enterprise_credit_code"]]
+    handler = place(session, request["handling_code"])
+    return handler["path"] if handler else []
+
+
+def _upsert(session, table, key, value, values):
+    column = table.c[key]
+    stored = session.execute(select(table.c.as_of).where(column == value)
+                             .with_for_update()).first()
+    if stored is None:
+        session.execute(table.insert().values({key: value, **values}))
+        return
+    if stored.as_of is not None and values["as_of"] is not None \
+            and as_utc(values["as_of"]) < as_utc(stored.as_of):
+        return  # an older snapshot than the one kept
+    session.execute(update(table).where(column == value).values(values))

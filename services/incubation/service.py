@@ -1,0 +1,448 @@
+"""The incubation service: the hub federation's social organizations from application to
+graduation (出壳), their grades, funds, purchased services, activities and referrals.
+
+RPC only (the gateway serves HTTP). Every method loads its arguments with the contract in
+``shared/api/incubation.py`` and answers what the contract dumps; ``caller`` is the
+authenticated caller (``shared.caller``: ``{name, role, organization_code}``), an
+organization's own account being ``so:<id>``. Errors are ``shared.errors``: 400 input,
+403 who may, 404 the subject, 409 a rule or state (``details.rule`` names the rule).
+
+Listens to the registry (places), to membership (members, to link beneficiaries; service
+requests, to refer them). A timer raises incubation-deadline reminders and lapses grades;
+another loads the sample once the registry's places have arrived (``gonghui up``).
+"""
+
+from pathlib import Path
+
+from marshmallow import Schema
+from nameko.timer import timer
+
+from services.incubation import operations, policy, readmodel, sample, views
+from services.incubation.domain import today_in
+from shared.api import incubation as api
+from shared.caller import Caller
+from shared.consumers import event_handler
+from shared.dependencies import Database, Metrics
+from shared.rpc import rpc
+from shared.schemas import load
+from shared.timeutil import now_utc
+from shared.web import OpsEndpoints
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+policy.documents()  # a bad policy file stops the service here, not on a request
+
+ORGANIZATION = api.OrganizationOut()
+ASSESSMENT = api.AssessmentOut()
+FUND = api.FundOut()
+CALL = api.CallOut()
+APPLICATION = api.ApplicationOut()
+AWARD = api.AwardOut()
+REPORT = api.ProgressReportOut()
+LEDGER = api.LedgerOut()
+CONTRACT = api.ContractOut()
+ACTIVITY = api.ActivityOut()
+STATISTICS = api.StatisticsOut()
+REFERRAL = api.ReferralOut()
+CANDIDATES = api.CandidatesOut()
+POLICIES = api.PolicyOut(many=True)
+
+_ID_SCHEMAS = {}
+
+
+def _id(value, name: str) -> int:
+    """A whole-number id argument, loaded by the contract's ``identifier`` field."""
+    if name not in _ID_SCHEMAS:
+        _ID_SCHEMAS[name] = Schema.from_dict({name: api.identifier(required=True)})()
+    return load(_ID_SCHEMAS[name], {name: value}, f"{name} rejected")[name]
+
+
+def _body(schema, data, what):
+    return load(schema, data, f"{what} rejected")
+
+
+class IncubationService(OpsEndpoints):
+    name = "incubation"
+    db = Database(MIGRATIONS)
+    metrics = Metrics()
+
+    def _write(self, operation, *args):
+        with self.db.unit_of_work() as uow:
+            return operation(uow, *args)
+
+    def _read(self, view, *args):
+        with self.db.session() as session:
+            return view(session, *args)
+
+    # --- organizations -------------------------------------------------------------------
+
+    @rpc
+    def add_organization(self, data, caller):
+        caller = Caller.from_dict(caller)
+        data = _body(api.NewOrganizationSchema(), data, "organization")
+        return ORGANIZATION.dump(self._write(operations.add_organization, data, caller))
+
+    @rpc
+    def get_organization(self, organization_id, caller):
+        caller = Caller.from_dict(caller)
+        return ORGANIZATION.dump(self._read(views.get_organization,
+                                            _id(organization_id, "organization_id"), caller))
+
+    @rpc
+    def list_organizations(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.OrganizationListQuery(), query, "query")
+        return api.OrganizationPageOut().dump(self._read(views.list_organizations, query,
+                                                         caller))
+
+    @rpc
+    def update_organization(self, organization_id, changes, caller):
+        caller = Caller.from_dict(caller)
+        organization_id = _id(organization_id, "organization_id")
+        changes = _body(api.OrganizationChangesSchema(), changes, "changes")
+        return ORGANIZATION.dump(self._write(operations.update_organization, organization_id,
+                                             changes, caller))
+
+    @rpc
+    def change_stage(self, organization_id, data, caller):
+        caller = Caller.from_dict(caller)
+        organization_id = _id(organization_id, "organization_id")
+        data = _body(api.TransitionSchema(), data, "stage change")
+        return ORGANIZATION.dump(self._write(operations.change_stage, organization_id, data,
+                                             caller))
+
+    @rpc
+    def record_assessment(self, organization_id, data, caller):
+        caller = Caller.from_dict(caller)
+        organization_id = _id(organization_id, "organization_id")
+        data = _body(api.AssessmentInSchema(), data, "assessment")
+        return ASSESSMENT.dump(self._write(operations.record_assessment, organization_id,
+                                           data, caller))
+
+    @rpc
+    def list_assessments(self, organization_id, query, caller):
+        caller = Caller.from_dict(caller)
+        organization_id = _id(organization_id, "organization_id")
+        query = _body(api.CursorQuery(), query, "query")
+        return api.AssessmentPageOut().dump(self._read(
+            views.list_assessments, organization_id, query, caller))
+
+    @rpc
+    def policies(self):
+        return POLICIES.dump(views.policies())
+
+    # --- funds ---------------------------------------------------------------------------
+
+    @rpc
+    def create_fund(self, data, caller):
+        caller = Caller.from_dict(caller)
+        data = _body(api.NewFundSchema(), data, "fund")
+        return FUND.dump(self._write(operations.create_fund, data, caller))
+
+    @rpc
+    def get_fund(self, fund_id, caller):
+        caller = Caller.from_dict(caller)
+        return FUND.dump(self._read(views.get_fund, _id(fund_id, "fund_id"), caller))
+
+    @rpc
+    def list_funds(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.FundListQuery(), query, "query")
+        return api.FundPageOut().dump(self._read(views.list_funds, query, caller))
+
+    @rpc
+    def fund_ledger(self, fund_id, caller):
+        caller = Caller.from_dict(caller)
+        return LEDGER.dump(self._read(views.fund_ledger, _id(fund_id, "fund_id"), caller))
+
+    @rpc
+    def open_call(self, fund_id, data, caller):
+        caller = Caller.from_dict(caller)
+        fund_id = _id(fund_id, "fund_id")
+        data = _body(api.NewCallSchema(), data, "call")
+        return CALL.dump(self._write(operations.open_call, fund_id, data, caller))
+
+    @rpc
+    def get_call(self, call_id, caller):
+        caller = Caller.from_dict(caller)
+        return CALL.dump(self._read(views.get_call, _id(call_id, "call_id"), caller))
+
+    @rpc
+    def list_calls(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.CallListQuery(), query, "query")
+        return api.CallPageOut().dump(self._read(views.list_calls, query, caller))
+
+    @rpc
+    def apply_to_call(self, call_id, data, caller):
+        caller = Caller.from_dict(caller)
+        call_id = _id(call_id, "call_id")
+        data = _body(api.NewApplicationSchema(), data, "application")
+        return APPLICATION.dump(self._write(operations.apply_to_call, call_id, data, caller))
+
+    @rpc
+    def get_application(self, application_id, caller):
+        caller = Caller.from_dict(caller)
+        return APPLICATION.dump(self._read(views.get_application,
+                                           _id(application_id, "application_id"), caller))
+
+    @rpc
+    def list_applications(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.ApplicationListQuery(), query, "query")
+        return api.ApplicationPageOut().dump(self._read(views.list_applications, query,
+                                                        caller))
+
+    @rpc
+    def review_application(self, application_id, data, caller):
+        caller = Caller.from_dict(caller)
+        application_id = _id(application_id, "application_id")
+        data = _body(api.ReviewSchema(), data, "review")
+        return APPLICATION.dump(self._write(operations.review_application, application_id,
+                                            data, caller))
+
+    @rpc
+    def reject_application(self, application_id, data, caller):
+        caller = Caller.from_dict(caller)
+        application_id = _id(application_id, "application_id")
+        data = _body(api.ReasonSchema(), data, "rejection")
+        return APPLICATION.dump(self._write(operations.reject_application, application_id,
+                                            data, caller))
+
+    @rpc
+    def grant_award(self, application_id, data, caller):
+        caller = Caller.from_dict(caller)
+        application_id = _id(application_id, "application_id")
+        data = _body(api.AwardInSchema(), data, "award")
+        return AWARD.dump(self._write(operations.grant_award, application_id, data, caller))
+
+    @rpc
+    def get_award(self, award_id, caller):
+        caller = Caller.from_dict(caller)
+        return AWARD.dump(self._read(views.get_award, _id(award_id, "award_id"), caller))
+
+    @rpc
+    def submit_progress_report(self, award_id, data, caller):
+        caller = Caller.from_dict(caller)
+        award_id = _id(award_id, "award_id")
+        data = _body(api.ProgressReportInSchema(), data, "progress report")
+        return REPORT.dump(self._write(operations.submit_progress_report, award_id, data,
+                                       caller))
+
+    @rpc
+    def get_progress_report(self, report_id, caller):
+        caller = Caller.from_dict(caller)
+        return REPORT.dump(self._read(views.get_progress_report,
+                                      _id(report_id, "report_id"), caller))
+
+    @rpc
+    def accept_progress_report(self, report_id, data, caller):
+        caller = Caller.from_dict(caller)
+        report_id = _id(report_id, "report_id")
+        data = _body(api.NoteSchema(), data, "acceptance")
+        return REPORT.dump(self._write(operations.decide_progress_report, report_id, True,
+                                       data["note"], caller))
+
+    @rpc
+    def return_progress_report(self, report_id, data, caller):
+        caller = Caller.from_dict(caller)
+        report_id = _id(report_id, "report_id")
+        data = _body(api.ReasonSchema(), data, "return")
+        return REPORT.dump(self._write(operations.decide_progress_report, report_id, False,
+                                       data["reason"], caller))
+
+    @rpc
+    def disburse_tranche(self, award_id, data, caller):
+        caller = Caller.from_dict(caller)
+        award_id = _id(award_id, "award_id")
+        data = _body(api.TrancheInSchema(), data, "disbursement")
+        return AWARD.dump(self._write(operations.disburse_tranche, award_id, data, caller))
+
+    # --- purchased services --------------------------------------------------------------
+
+    @rpc
+    def sign_contract(self, data, caller):
+        caller = Caller.from_dict(caller)
+        data = _body(api.NewContractSchema(), data, "contract")
+        return CONTRACT.dump(self._write(operations.sign_contract, data, caller))
+
+    @rpc
+    def get_contract(self, contract_id, caller):
+        caller = Caller.from_dict(caller)
+        return CONTRACT.dump(self._read(views.get_contract, _id(contract_id, "contract_id"),
+                                        caller))
+
+    @rpc
+    def list_contracts(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.ContractListQuery(), query, "query")
+        return api.ContractPageOut().dump(self._read(views.list_contracts, query, caller))
+
+    @rpc
+    def accept_deliverable(self, contract_id, number, data, caller):
+        caller = Caller.from_dict(caller)
+        contract_id = _id(contract_id, "contract_id")
+        number = _id(number, "number")
+        data = _body(api.NoteSchema(), data, "acceptance")
+        return CONTRACT.dump(self._write(operations.accept_deliverable, contract_id, number,
+                                         data, caller))
+
+    # --- activities and statistics -------------------------------------------------------
+
+    @rpc
+    def report_activity(self, data, caller):
+        caller = Caller.from_dict(caller)
+        data = _body(api.NewActivitySchema(), data, "activity")
+        return ACTIVITY.dump(self._write(operations.report_activity, data, caller))
+
+    @rpc
+    def get_activity(self, activity_id, caller):
+        caller = Caller.from_dict(caller)
+        return ACTIVITY.dump(self._read(views.get_activity, _id(activity_id, "activity_id"),
+                                        caller))
+
+    @rpc
+    def list_activities(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.ActivityListQuery(), query, "query")
+        return api.ActivityPageOut().dump(self._read(views.list_activities, query, caller))
+
+    @rpc
+    def statistics(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.StatisticsQuery(), query, "query")
+        return STATISTICS.dump(self._read(views.statistics, query["code"], query["period"],
+                                          caller))
+
+    @rpc
+    def organization_ledger(self, organization_id, caller):
+        caller = Caller.from_dict(caller)
+        return LEDGER.dump(self._read(views.organization_ledger,
+                                      _id(organization_id, "organization_id"), caller))
+
+    # --- referrals -----------------------------------------------------------------------
+
+    @rpc
+    def referral_candidates(self, request_id, caller):
+        caller = Caller.from_dict(caller)
+        return CANDIDATES.dump(self._read(views.referral_candidates,
+                                          _id(request_id, "request_id"), caller))
+
+    @rpc
+    def refer_request(self, request_id, data, caller):
+        caller = Caller.from_dict(caller)
+        request_id = _id(request_id, "request_id")
+        data = _body(api.ReferralInSchema(), data, "referral")
+        return REFERRAL.dump(self._write(operations.refer_request, request_id, data, caller))
+
+    @rpc
+    def get_referral(self, referral_id, caller):
+        caller = Caller.from_dict(caller)
+        return REFERRAL.dump(self._read(views.get_referral, _id(referral_id, "referral_id"),
+                                        caller))
+
+    @rpc
+    def list_referrals(self, query, caller):
+        caller = Caller.from_dict(caller)
+        query = _body(api.ReferralListQuery(), query, "query")
+        return api.ReferralPageOut().dump(self._read(views.list_referrals, query, caller))
+
+    @rpc
+    def conclude_referral(self, referral_id, data, caller):
+        caller = Caller.from_dict(caller)
+        referral_id = _id(referral_id, "referral_id")
+        data = _body(api.ReferralOutcomeSchema(), data, "outcome")
+        return REFERRAL.dump(self._write(operations.conclude_referral, referral_id, data,
+                                         caller))
+
+    # --- timers --------------------------------------------------------------------------
+
+    @timer(interval=60)
+    def watch_deadlines(self):
+        """Reminders before incubation periods end, and grades past their validity."""
+        today = today_in(now_utc())
+        with self.db.unit_of_work() as uow:
+            operations.remind_deadlines(uow, today)
+            operations.lapse_grades(uow, today)
+
+    @timer(interval=2)
+    def load_sample_when_ready(self):
+        """Loads the sample once asked (``gonghui up``) and the registry's places are in."""
+        sample.load_if_ready(self.db)
+
+    # --- the registry's places -----------------------------------------------------------
+
+    def _apply(self, event, apply):
+        self.db.apply_once(event, apply, readmodel.event_time(event))
+
+    def _apply_batch(self, events, apply):
+        with self.db.unit_of_work() as uow:
+            for event in uow.fresh(events):
+                apply(uow.session, event.data, readmodel.event_time(event))
+
+    @event_handler("registry", "organization_registered")
+    def handle_organization_registered(self, event):
+        self._apply(event, readmodel.apply_organization)
+
+    @event_handler("registry", "organization_updated")
+    def handle_organization_updated(self, event):
+        self._apply(event, readmodel.apply_organization)
+
+    @event_handler("registry", "organization_moved")
+    def handle_organization_moved(self, event):
+        """The organizations based in the moved subtree follow it."""
+        self._apply(event, readmodel.apply_organization)
+
+    @event_handler("registry", "enterprise_registered", batch=True)
+    def handle_enterprise_registered(self, events):
+        self._apply_batch(events, readmodel.apply_enterprise)
+
+    @event_handler("registry", "enterprise_updated", batch=True)
+    def handle_enterprise_updated(self, events):
+        self._apply_batch(events, readmodel.apply_enterprise)
+
+    @event_handler("registry", "enterprise_moved")
+    def handle_enterprise_moved(self, event):
+        self._apply(event, readmodel.apply_enterprise)
+
+    @event_handler("registry", "enterprise_closed")
+    def handle_enterprise_closed(self, event):
+        """A closed enterprise hosts no new activity."""
+        self._apply(event, readmodel.apply_enterprise)
+
+    # --- membership: members and their service requests -----------------------------------
+
+    @event_handler("membership", "membership_applied")
+    def handle_membership_applied(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_approved")
+    def handle_membership_approved(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_rejected")
+    def handle_membership_rejected(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_transferred")
+    def handle_membership_transferred(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_lapsed")
+    def handle_membership_lapsed(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_left")
+    def handle_membership_left(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "memberships_lapsed")
+    def handle_memberships_lapsed(self, event):
+        self._apply(event, readmodel.apply_memberships_lapsed)
+
+    @event_handler("membership", "service_request_submitted")
+    def handle_service_request_submitted(self, event):
+        self._apply(event, readmodel.apply_service_request)
+
+    @event_handler("membership", "service_request_updated")
+    def handle_service_request_updated(self, event):
+        self._apply(event, readmodel.apply_service_request)

@@ -1,0 +1,557 @@
+"""What the incubation API reads, shaped for callers and checked against who asks.
+
+Who may read what (``domain.require_access``): staff and viewers read what is based
+within their subtree (an organization by its home place, a fund by the organization that
+runs it, a statistic by its place); an organization's own account (``so:<id>``) reads
+that organization's own data only. Every list is a cursor page (``shared.paging``).
+"""
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from services.incubation import domain, policy, readmodel
+from services.incubation.models import (
+    activities,
+    activity_counts,
+    applications,
+    assessments,
+    awards,
+    calls,
+    contracts,
+    deliverables,
+    funds,
+    ledger,
+    organizations,
+    places,
+    progress_reports,
+    reach_counts,
+    referrals,
+    stage_changes,
+    tranches,
+)
+from shared.api.incubation import account_code
+from shared.caller import READ, require
+from shared.errors import InvalidInput, NotFound
+from shared.paging import keyset_page
+from shared.registry_readmodel import path_key
+from shared.timeutil import as_utc, now_utc
+
+# --- rows to answers ---------------------------------------------------------------------
+
+
+def organization_view(row, history=None) -> dict:
+    grade = None
+    if row["grade"] is not None:
+        grade = {"grade": row["grade"], "valid_until": row["grade_until"],
+                 "assessment_id": row["assessment_id"]}
+    view = {"id": row["id"], "name": row["name"], "service_kind": row["service_kind"],
+            "hub": row["hub"], "home": {"code": row["home_code"], "path": row["home_path"]},
+            "places": row["places"], "contacts": row["contacts"],
+            "credit_code": row["credit_code"], "registered_on": row["registered_on"],
+            "stage": row["stage"], "stage_since": row["stage_since"],
+            "incubation_deadline": row["incubation_deadline"], "plan": row["plan"],
+            "grade": grade, "activities": row["activities"],
+            "account_code": account_code(row["id"]), "created_at": row["created_at"]}
+    if history is not None:
+        view["history"] = history
+    return view
+
+
+def assessment_view(row) -> dict:
+    return {name: row[name] for name in (
+        "id", "organization_id", "assessed_on", "evaluator", "assessors", "breakdown",
+        "total", "grade", "band_min", "policy_version", "valid_until", "recorded_by", "at")}
+
+
+def fund_view(row) -> dict:
+    return {"id": row["id"], "name": row["name"], "source": row["source"],
+            "owner_code": row["owner_code"], "budget": domain.yuan(row["budget"]),
+            "awarded": domain.yuan(row["awarded"]), "disbursed": domain.yuan(row["disbursed"]),
+            "remaining": domain.yuan(row["budget"] - row["awarded"]),
+            "created_at": row["created_at"]}
+
+
+def call_view(row, now=None) -> dict:
+    now = now or now_utc()
+    return {"id": row["id"], "fund_id": row["fund_id"], "title": row["title"],
+            "opens_at": row["opens_at"], "closes_at": row["closes_at"],
+            "eligibility": row["eligibility"],
+            "max_award": None if row["max_award"] is None else domain.yuan(row["max_award"]),
+            "open": as_utc(row["opens_at"]) <= now < as_utc(row["closes_at"]),
+            "created_at": row["created_at"]}
+
+
+def application_view(row, award_id=None) -> dict:
+    return {"id": row["id"], "call_id": row["call_id"],
+            "organization_id": row["organization_id"], "project": row["project"],
+            "amount": domain.yuan(row["amount"]), "status": row["status"],
+            "score": row["score"], "note": row["note"], "submitted_at": row["submitted_at"],
+            "decided_at": row["decided_at"], "award_id": award_id}
+
+
+def report_view(row) -> dict:
+    return {name: row[name] for name in (
+        "id", "award_id", "tranche", "summary", "status", "submitted_by", "submitted_at",
+        "decided_by", "decided_at", "note")}
+
+
+def contract_view(row, items) -> dict:
+    return {"id": row["id"], "organization_id": row["organization_id"],
+            "buyer_code": row["buyer_code"], "service": row["service"],
+            "amount": domain.yuan(row["amount"]), "starts_on": row["starts_on"],
+            "ends_on": row["ends_on"], "status": row["status"],
+            "deliverables": [{name: item[name] for name in (
+                "number", "title", "due_on", "accepted_at", "accepted_by", "note")}
+                for item in items],
+            "signed_by": row["signed_by"], "policy_version": row["policy_version"],
+            "created_at": row["created_at"]}
+
+
+def activity_view(row) -> dict:
+    return {"id": row["id"], "organization_id": row["organization_id"], "kind": row["kind"],
+            "title": row["title"], "held_on": row["held_on"], "place_code": row["place_code"],
+            "place_path": row["place_path"], "hours": domain.hours(row["minutes"]),
+            "participants": row["participants"], "beneficiaries": row["beneficiaries"],
+            "members": row["members"], "reported_by": row["reported_by"],
+            "created_at": row["created_at"]}
+
+
+def referral_view(row, organization_name) -> dict:
+    return {"id": row["id"], "request_id": row["request_id"], "worker_id": row["worker_id"],
+            "organization_id": row["organization_id"], "organization_name": organization_name,
+            "request_kind": row["request_kind"], "status": row["status"], "note": row["note"],
+            "outcome_note": row["outcome_note"], "referred_by": row["referred_by"],
+            "referred_at": row["referred_at"], "concluded_by": row["concluded_by"],
+            "concluded_at": row["concluded_at"]}
+
+
+# --- finding things ---------------------------------------------------------------------------
+
+def _one(session, table, key, what, lock=False) -> dict:
+    query = select(table).where(table.c.id == key)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"no {what} {key}", {"id": key})
+    return dict(row._mapping)
+
+
+def organization(session, organization_id, lock=False) -> dict:
+    return _one(session, organizations, organization_id, "organization", lock)
+
+
+def fund(session, fund_id, lock=False) -> dict:
+    return _one(session, funds, fund_id, "fund", lock)
+
+
+def call(session, call_id) -> dict:
+    return _one(session, calls, call_id, "call", False)
+
+
+def application(session, application_id, lock=False) -> dict:
+    return _one(session, applications, application_id, "application", lock)
+
+
+def award(session, award_id, lock=False) -> dict:
+    return _one(session, awards, award_id, "award", lock)
+
+
+def progress_report(session, report_id, lock=False) -> dict:
+    return _one(session, progress_reports, report_id, "progress report", lock)
+
+
+def contract(session, contract_id, lock=False) -> dict:
+    return _one(session, contracts, contract_id, "contract", lock)
+
+
+def referral(session, referral_id, lock=False) -> dict:
+    return _one(session, referrals, referral_id, "referral", lock)
+
+
+def subtree_place(session, code) -> dict:
+    """A registry organization (not an enterprise) a statistic or list is asked for."""
+    row = readmodel.registry.organization(session, code)
+    if row is None:
+        raise NotFound(f"no organization {code} is known to the registry", {"code": code})
+    return row
+
+
+# --- organizations ---------------------------------------------------------------------
+
+def get_organization(session, organization_id, caller) -> dict:
+    row = organization(session, organization_id)
+    domain.require_access(caller, READ, row)
+    history = [dict(change._mapping) for change in session.execute(
+        select(stage_changes.c.from_stage, stage_changes.c.to_stage,
+               stage_changes.c.effective_on, stage_changes.c.reason, stage_changes.c.actor,
+               stage_changes.c.at)
+        .where(stage_changes.c.organization_id == organization_id)
+        .order_by(stage_changes.c.id))]
+    return organization_view(row, history)
+
+
+def list_organizations(session, query, caller) -> dict:
+    place = subtree_place(session, query["code"])
+    require(caller, READ, place["path"], what=f"organization {place['code']}")
+    where = [organizations.c.home_path_key.startswith(path_key(place["path"]),
+                                                      autoescape=True)]
+    if query["stage"]:
+        where.append(organizations.c.stage == query["stage"])
+    if query["grade"]:
+        where.append(organizations.c.grade == query["grade"])
+    return keyset_page(session, select(organizations).where(*where), [organizations.c.id],
+                       query["cursor"], query["limit"], view=organization_view)
+
+
+def list_assessments(session, organization_id, query, caller) -> dict:
+    domain.require_access(caller, READ, organization(session, organization_id))
+    return keyset_page(session, select(assessments).where(
+        assessments.c.organization_id == organization_id), [assessments.c.id],
+        query["cursor"], query["limit"], view=assessment_view, descending=True)
+
+
+# --- funds -------------------------------------------------------------------------------
+
+def get_fund(session, fund_id, caller) -> dict:
+    row = fund(session, fund_id)
+    require(caller, READ, row["owner_path"], what=f"fund {fund_id}")
+    return fund_view(row)
+
+
+def list_funds(session, query, caller) -> dict:
+    place = subtree_place(session, query["code"] or caller.organization_code)
+    require(caller, READ, place["path"], what=f"organization {place['code']}")
+    owners = select(places.c.code).where(readmodel.registry.under(places, place["path"]))
+    return keyset_page(session, select(funds).where(funds.c.owner_code.in_(owners)),
+                       [funds.c.id], query["cursor"], query["limit"], view=fund_view)
+
+
+def get_call(session, call_id, caller) -> dict:
+    row = call(session, call_id)
+    _require_fund_reader(session, row["fund_id"], caller)
+    return call_view(row)
+
+
+def _require_fund_reader(session, fund_id, caller):
+    """Staff of the fund's subtree, or any organization's own account (which needs to see
+    a call to apply to it)."""
+    row = fund(session, fund_id)
+    if domain.own_account(caller) is None:
+        require(caller, READ, row["owner_path"], what=f"fund {fund_id}")
+    return row
+
+
+def list_calls(session, query, caller) -> dict:
+    _require_fund_reader(session, query["fund_id"], caller)
+    now = now_utc()
+    return keyset_page(session, select(calls).where(calls.c.fund_id == query["fund_id"]),
+                       [calls.c.id], query["cursor"], query["limit"],
+                       view=lambda row: call_view(row, now), descending=True)
+
+
+def _award_ids(session, application_ids) -> dict:
+    if not application_ids:
+        return {}
+    return dict(session.execute(select(awards.c.application_id, awards.c.id).where(
+        awards.c.application_id.in_(application_ids))).all())
+
+
+def get_application(session, application_id, caller) -> dict:
+    row = application(session, application_id)
+    _require_application_reader(session, row, caller)
+    return application_view(row, _award_ids(session, [row["id"]]).get(row["id"]))
+
+
+def _require_application_reader(session, row, caller):
+    if domain.own_account(caller) is not None:
+        domain.require_access(caller, READ, organization(session, row["organization_id"]))
+        return
+    owner = fund(session, call(session, row["call_id"])["fund_id"])["owner_path"]
+    require(caller, READ, owner, what=f"application {row['id']}")
+
+
+def list_applications(session, query, caller) -> dict:
+    if query["call_id"] is not None:
+        fund_row = fund(session, call(session, query["call_id"])["fund_id"])
+        require(caller, READ, fund_row["owner_path"], what=f"call {query['call_id']}")
+        where = [applications.c.call_id == query["call_id"]]
+    else:
+        domain.require_access(caller, READ, organization(session, query["organization_id"]))
+        where = [applications.c.organization_id == query["organization_id"]]
+    if query["status"]:
+        where.append(applications.c.status == query["status"])
+    page = keyset_page(session, select(applications).where(*where), [applications.c.id],
+                       query["cursor"], query["limit"], view=dict)
+    ids = _award_ids(session, [row["id"] for row in page["items"]])
+    page["items"] = [application_view(row, ids.get(row["id"])) for row in page["items"]]
+    return page
+
+
+def award_view(session, row) -> dict:
+    reports = {report.tranche: {"id": report.id, "status": report.status}
+               for report in session.execute(select(
+                   progress_reports.c.tranche, progress_reports.c.id,
+                   progress_reports.c.status).where(
+                   progress_reports.c.award_id == row["id"]))}
+    parts = session.execute(select(tranches).where(tranches.c.award_id == row["id"])
+                            .order_by(tranches.c.number)).all()
+    return {"id": row["id"], "application_id": row["application_id"],
+            "fund_id": row["fund_id"], "organization_id": row["organization_id"],
+            "amount": domain.yuan(row["amount"]), "disbursed": domain.yuan(row["disbursed"]),
+            "awarded_on": row["awarded_on"],
+            "tranches": [{"number": part.number, "amount": domain.yuan(part.amount),
+                          "paid_at": part.paid_at, "report": reports.get(part.number)}
+                         for part in parts]}
+
+
+def get_award(session, award_id, caller) -> dict:
+    row = award(session, award_id)
+    require_award_reader(session, row, caller)
+    return award_view(session, row)
+
+
+def require_award_reader(session, row, caller, action=READ):
+    if domain.own_account(caller) is not None:
+        domain.require_access(caller, action, organization(session, row["organization_id"]),
+                              own_account_may=True)
+        return
+    require(caller, action, fund(session, row["fund_id"])["owner_path"],
+            what=f"award {row['id']}")
+
+
+def get_progress_report(session, report_id, caller) -> dict:
+    row = progress_report(session, report_id)
+    require_award_reader(session, award(session, row["award_id"]), caller)
+    return report_view(row)
+
+
+def fund_ledger(session, fund_id, caller) -> dict:
+    row = fund(session, fund_id)
+    require(caller, READ, row["owner_path"], what=f"fund {fund_id}")
+    sums = dict(session.execute(select(ledger.c.account, func.sum(ledger.c.amount)).where(
+        ledger.c.fund_id == fund_id, ledger.c.side == "fund").group_by(ledger.c.account)))
+    accounts = domain.balances(sums, domain.FUND_ACCOUNTS)
+    agrees = (-accounts["source"] == row["budget"]
+              and accounts["committed"] + accounts["paid"] == row["awarded"]
+              and accounts["paid"] == row["disbursed"])
+    return _ledger_answer("fund", fund_id, accounts, agrees)
+
+
+def organization_ledger(session, organization_id, caller) -> dict:
+    domain.require_access(caller, READ, organization(session, organization_id))
+    sums = dict(session.execute(select(ledger.c.account, func.sum(ledger.c.amount)).where(
+        ledger.c.organization_id == organization_id, ledger.c.side == "organization")
+        .group_by(ledger.c.account)))
+    accounts = domain.balances(sums, domain.ORGANIZATION_ACCOUNTS)
+    granted, paid = session.execute(select(
+        func.coalesce(func.sum(awards.c.amount), 0),
+        func.coalesce(func.sum(awards.c.disbursed), 0)).where(
+        awards.c.organization_id == organization_id)).one()
+    agrees = -accounts["granted"] == granted and accounts["received"] == paid
+    return _ledger_answer("organization", organization_id, accounts, agrees)
+
+
+def _ledger_answer(of, key, accounts, agrees) -> dict:
+    balanced = accounts.pop("balanced")
+    return {"of": of, "id": key,
+            "accounts": {name: domain.yuan(value) for name, value in accounts.items()},
+            "balanced": balanced, "agrees": bool(agrees)}
+
+
+# --- contracts and activities ----------------------------------------------------------
+
+def contract_answer(session, row) -> dict:
+    items = session.execute(select(deliverables).where(
+        deliverables.c.contract_id == row["id"]).order_by(deliverables.c.number)).all()
+    return contract_view(row, [item._mapping for item in items])
+
+
+def get_contract(session, contract_id, caller) -> dict:
+    row = contract(session, contract_id)
+    require_contract_reader(session, row, caller)
+    return contract_answer(session, row)
+
+
+def require_contract_reader(session, row, caller, action=READ):
+    """The buyer's staff, the organization's own staff, or its own account."""
+    if domain.own_account(caller) is None and domain.in_any_scope(caller, row["buyer_path"]):
+        require(caller, action, row["buyer_path"])
+        return
+    domain.require_access(caller, action, organization(session, row["organization_id"]),
+                          own_account_may=action == READ)
+
+
+def list_contracts(session, query, caller) -> dict:
+    domain.require_access(caller, READ, organization(session, query["organization_id"]))
+    page = keyset_page(session, select(contracts).where(
+        contracts.c.organization_id == query["organization_id"]), [contracts.c.id],
+        query["cursor"], query["limit"], view=dict, descending=True)
+    page["items"] = [contract_answer(session, row) for row in page["items"]]
+    return page
+
+
+def get_activity(session, activity_id, caller) -> dict:
+    row = _one(session, activities, activity_id, "activity")
+    domain.require_access(caller, READ, organization(session, row["organization_id"]))
+    return activity_view(row)
+
+
+def list_activities(session, query, caller) -> dict:
+    domain.require_access(caller, READ, organization(session, query["organization_id"]))
+    return keyset_page(session, select(activities).where(
+        activities.c.organization_id == query["organization_id"]),
+        [activities.c.held_on, activities.c.id], query["cursor"], query["limit"],
+        view=activity_view, descending=True)
+
+
+# --- statistics -----------------------------------------------------------------------
+
+ZERO = {"activities": 0, "participants": 0, "beneficiaries": 0, "members": 0, "minutes": 0}
+
+
+def _figures(row) -> dict:
+    row = row or ZERO
+    return {"activities": row["activities"], "participants": row["participants"],
+            "beneficiaries": row["beneficiaries"], "members": row["members"],
+            "hours": domain.hours(row["minutes"])}
+
+
+def statistics(session, code, period, caller) -> dict:
+    """Kept counts for one place and period: primary-key reads however many activities
+    and beneficiaries there are (``operations`` keeps them with every report)."""
+    place = subtree_place(session, code)
+    require(caller, READ, place["path"], what=f"organization {code}")
+    try:
+        first, last = domain.period_range(period)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), {"period": [str(exc)]}) from None
+    kinds = {row.kind: row._mapping for row in session.execute(select(activity_counts).where(
+        activity_counts.c.node == code, activity_counts.c.period == period))}
+    reached = session.execute(select(reach_counts.c.workers).where(
+        reach_counts.c.node == code, reach_counts.c.period == period)).scalar() or 0
+    children = session.execute(select(places.c.code, places.c.name).where(
+        places.c.parent_code == code).order_by(places.c.code)).all()
+    child_codes = [child.code for child in children]
+    child_activities = dict(session.execute(select(
+        activity_counts.c.node, activity_counts.c.activities).where(
+        activity_counts.c.node.in_(child_codes), activity_counts.c.period == period,
+        activity_counts.c.kind == "*")).all()) if child_codes else {}
+    child_reach = dict(session.execute(select(reach_counts.c.node, reach_counts.c.workers)
+                                       .where(reach_counts.c.node.in_(child_codes),
+                                              reach_counts.c.period == period)).all()) \
+        if child_codes else {}
+    return {
+        "code": code, "period": period,
+        "organizations": _organization_figures(session, place["path"]),
+        "activities": {**_figures(kinds.get("*")), "workers_reached": reached},
+        "by_kind": {kind: _figures(row) for kind, row in sorted(kinds.items())
+                    if kind != "*"},
+        "below": [{"code": child.code, "name": child.name,
+                   "activities": child_activities.get(child.code, 0),
+                   "workers_reached": child_reach.get(child.code, 0)}
+                  for child in children],
+        "funds": _fund_figures(session, place["path"], first, last),
+    }
+
+
+def _organization_figures(session, path) -> dict:
+    today = domain.today_in(now_utc())
+    rows = session.execute(select(organizations.c.stage, organizations.c.hub,
+                                  organizations.c.grade, organizations.c.grade_until).where(
+        organizations.c.home_path_key.startswith(path_key(path), autoescape=True))).all()
+    stages, grades = Counter(), Counter()
+    for row in rows:
+        if row.stage is not None:
+            stages[row.stage] += 1
+        grade = domain.current_grade(row.grade, row.grade_until, today)
+        if grade:
+            grades[grade] += 1
+    return {"total": len(rows), "hubs": sum(1 for row in rows if row.hub),
+            "by_stage": dict(sorted(stages.items())), "by_grade": dict(sorted(grades.items()))}
+
+
+def _fund_figures(session, path, first, last) -> dict:
+    where = [organizations.c.home_path_key.startswith(path_key(path), autoescape=True)]
+    if first is not None:
+        where += [awards.c.awarded_on >= first, awards.c.awarded_on <= last]
+    awarded, disbursed = session.execute(
+        select(func.coalesce(func.sum(awards.c.amount), 0),
+               func.coalesce(func.sum(awards.c.disbursed), 0))
+        .join(organizations, organizations.c.id == awards.c.organization_id)
+        .where(*where)).one()
+    return {"awarded": domain.yuan(awarded), "disbursed": domain.yuan(disbursed)}
+
+
+# --- referrals ---------------------------------------------------------------------------
+
+def known_request(session, request_id, lock=False) -> dict:
+    request = readmodel.service_request(session, request_id, lock)
+    if request is None:
+        raise NotFound(f"membership has told us of no service request {request_id}",
+                       {"request_id": request_id})
+    return request
+
+
+def candidates(session, request, on) -> tuple[list, list[str], list]:
+    """Organizations that may take ``request``: of a kind of service its kind maps to,
+    serving the member's place, passing the referral gate. (kinds, place, candidates)."""
+    rules = policy.in_force("rules", on)
+    kinds = domain.kinds_for_request(rules, request["kind"])
+    place = readmodel.request_place(session, request)
+    rows = session.execute(select(organizations).where(
+        organizations.c.hub.is_(False), organizations.c.service_kind.in_(kinds or [""]))
+        .order_by(organizations.c.id)).all()
+    found = []
+    for row in rows:
+        row = row._mapping
+        facts = domain.facts(row, on)
+        if domain.serves(row["places"], place) and \
+                domain.refusal("gates.referral", rules["gates"]["referral"], facts) is None:
+            found.append({"organization_id": row["id"], "name": row["name"],
+                          "service_kind": row["service_kind"], "stage": row["stage"],
+                          "grade": facts.grade})
+    return kinds, place, found
+
+
+def referral_candidates(session, request_id, caller) -> dict:
+    request = known_request(session, request_id)
+    kinds, place, found = candidates(session, request, domain.today_in(now_utc()))
+    require(caller, READ, place, what=f"service request {request_id}")
+    return {"request_id": request_id, "request_kind": request["kind"],
+            "service_kinds": kinds, "place": place, "candidates": found}
+
+
+def referral_answer(session, row) -> dict:
+    name = session.execute(select(organizations.c.name).where(
+        organizations.c.id == row["organization_id"])).scalar()
+    return referral_view(row, name)
+
+
+def get_referral(session, referral_id, caller) -> dict:
+    row = referral(session, referral_id)
+    require_referral_party(session, row, caller, READ)
+    return referral_answer(session, row)
+
+
+def require_referral_party(session, row, caller, action):
+    """The referred organization (its account or staff), or staff over the member."""
+    if domain.own_account(caller) is None and domain.in_any_scope(caller, row["path"]):
+        require(caller, action, row["path"])
+        return
+    domain.require_access(caller, action, organization(session, row["organization_id"]),
+                          own_account_may=True)
+
+
+def list_referrals(session, query, caller) -> dict:
+    row = organization(session, query["organization_id"])
+    domain.require_access(caller, READ, row)
+    return keyset_page(session, select(referrals).where(
+        referrals.c.organization_id == query["organization_id"]), [referrals.c.id],
+        query["cursor"], query["limit"], view=lambda item: referral_view(item, row["name"]),
+        descending=True)
+
+
+def policies() -> list[dict]:
+    return policy.summary()
