@@ -16,6 +16,11 @@ Roles (each includes the ones below it):
 - ``viewer``: reads within the subtree;
 - ``staff``: reads and writes within the subtree;
 - ``admin``: staff, plus managing the gateway's users within the subtree.
+
+A social organization's own account (issue 10) is a user whose organization is
+``so:<organization id>`` (``shared.api.incubation.account_code``), viewer or staff: no registry code
+has a ``:``, so no subtree check anywhere lets it through, and incubation lets it see and
+report that organization's own data only.
 """
 
 import hashlib
@@ -23,6 +28,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from shared.api.incubation import account_organization
 from shared.caller import Caller
 from shared.errors import Forbidden, Unauthorized
 
@@ -57,6 +63,11 @@ class User:
     def caller(self) -> dict:
         """The caller as every backend service takes it over RPC (``shared.caller``)."""
         return Caller(self.name, self.role, self.org_code).as_dict()
+
+
+def organization_account(org_code: str) -> int | None:
+    """The social organization whose own account ``org_code`` names (``so:17`` -> 17)."""
+    return account_organization(org_code)
 
 
 def new_token() -> str:

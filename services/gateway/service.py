@@ -36,6 +36,7 @@ from services.gateway import openapi
 from services.gateway.api import PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
 from services.gateway.routes.disputes import DisputesRoutes
+from services.gateway.routes.incubation import IncubationRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.notifications import NotificationsRoutes
 from services.gateway.routes.registry import RegistryRoutes
@@ -60,8 +61,8 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(NotificationsRoutes, DisputesRoutes, MembershipRoutes, RegistryRoutes,
-                     UserRoutes, OpsEndpoints):
+class GatewayService(IncubationRoutes, NotificationsRoutes, DisputesRoutes, MembershipRoutes,
+                     RegistryRoutes, UserRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document."}]
 
@@ -72,6 +73,7 @@ class GatewayService(NotificationsRoutes, DisputesRoutes, MembershipRoutes, Regi
     disputes_rpc = BackendRpc("disputes")
     membership_rpc = BackendRpc("membership")
     notifications_rpc = BackendRpc("notifications")
+    incubation_rpc = BackendRpc("incubation")
 
     @route("GET", "/openapi.json", tag="ops", access=PUBLIC, backend=False,
            summary="This OpenAPI 3 document")

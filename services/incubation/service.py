@@ -31,7 +31,7 @@ from shared.web import OpsEndpoints
 MIGRATIONS = Path(__file__).parent / "migrations"
 policy.documents()  # a bad policy file stops the service here, not on a request
 
-ORGANIZATION = api.OrganizationOut()
+ORGANIZATION = api.SocialOrganizationOut()
 ASSESSMENT = api.AssessmentOut()
 FUND = api.FundOut()
 CALL = api.CallOut()
@@ -78,7 +78,7 @@ class IncubationService(OpsEndpoints):
     @rpc
     def add_organization(self, data, caller):
         caller = Caller.from_dict(caller)
-        data = _body(api.NewOrganizationSchema(), data, "organization")
+        data = _body(api.NewSocialOrganizationSchema(), data, "organization")
         return ORGANIZATION.dump(self._write(operations.add_organization, data, caller))
 
     @rpc
@@ -90,15 +90,15 @@ class IncubationService(OpsEndpoints):
     @rpc
     def list_organizations(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.OrganizationListQuery(), query, "query")
-        return api.OrganizationPageOut().dump(self._read(views.list_organizations, query,
+        query = _body(api.SocialOrganizationListQuery(), query, "query")
+        return api.SocialOrganizationPageOut().dump(self._read(views.list_organizations, query,
                                                          caller))
 
     @rpc
     def update_organization(self, organization_id, changes, caller):
         caller = Caller.from_dict(caller)
         organization_id = _id(organization_id, "organization_id")
-        changes = _body(api.OrganizationChangesSchema(), changes, "changes")
+        changes = _body(api.SocialOrganizationChangesSchema(), changes, "changes")
         return ORGANIZATION.dump(self._write(operations.update_organization, organization_id,
                                              changes, caller))
 
@@ -204,7 +204,7 @@ class IncubationService(OpsEndpoints):
     def reject_application(self, application_id, data, caller):
         caller = Caller.from_dict(caller)
         application_id = _id(application_id, "application_id")
-        data = _body(api.ReasonSchema(), data, "rejection")
+        data = _body(api.DecisionReasonSchema(), data, "rejection")
         return APPLICATION.dump(self._write(operations.reject_application, application_id,
                                             data, caller))
 
@@ -246,7 +246,7 @@ class IncubationService(OpsEndpoints):
     def return_progress_report(self, report_id, data, caller):
         caller = Caller.from_dict(caller)
         report_id = _id(report_id, "report_id")
-        data = _body(api.ReasonSchema(), data, "return")
+        data = _body(api.DecisionReasonSchema(), data, "return")
         return REPORT.dump(self._write(operations.decide_progress_report, report_id, False,
                                        data["reason"], caller))
 

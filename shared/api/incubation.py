@@ -55,8 +55,8 @@ def money(**kwargs):
 
 
 def identifier(**kwargs):
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**63 - 1),
-                          **kwargs)
+    """A row's number (from a JSON body, a query string or an RPC argument)."""
+    return fields.Integer(validate=validate.Range(min=1, max=2**63 - 1), **kwargs)
 
 
 def day(**kwargs):
@@ -76,7 +76,7 @@ class ContactSchema(Schema):
         metadata={"example": "0755-28900001"})
 
 
-class NewOrganizationSchema(Schema):
+class NewSocialOrganizationSchema(Schema):
     name = text(200, required=True, metadata={"example": "龙岗区彩虹职工法律服务中心"})
     service_kind = fields.String(required=True, validate=validate.OneOf(SERVICE_KINDS),
                                  metadata={"example": "legal_aid"})
@@ -101,7 +101,7 @@ class NewOrganizationSchema(Schema):
         "example": "2013-09-02"})
 
 
-class OrganizationChangesSchema(Schema):
+class SocialOrganizationChangesSchema(Schema):
     name = text(200, metadata={"example": "龙岗区彩虹职工法律服务中心"})
     places = fields.List(code(), validate=validate.Length(min=1, max=50),
                          metadata={"example": [PLACE_EXAMPLE]})
@@ -161,7 +161,7 @@ class AssessmentInSchema(Schema):
                             validate=validate.Length(min=1, max=20))
 
 
-class OrganizationListQuery(CursorQuery):
+class SocialOrganizationListQuery(CursorQuery):
     code = code(required=True, metadata={"description": "organizations based within this "
                                                          "subtree", "example": "longgang"})
     stage = fields.String(load_default=None, validate=validate.OneOf(STAGES))
@@ -189,7 +189,7 @@ class StageChangeOut(Schema):
     at = Timestamp(required=True)
 
 
-class OrganizationOut(Schema):
+class SocialOrganizationOut(Schema):
     id = fields.Integer(required=True, metadata={"example": 17})
     name = fields.String(required=True, metadata={"example": "龙岗区彩虹职工法律服务中心"})
     service_kind = fields.String(required=True, metadata={"example": "legal_aid"})
@@ -213,7 +213,7 @@ class OrganizationOut(Schema):
     created_at = Timestamp(required=True)
 
 
-OrganizationPageOut = page_schema(OrganizationOut)
+SocialOrganizationPageOut = page_schema(SocialOrganizationOut)
 
 
 class BreakdownOut(Schema):
@@ -330,7 +330,7 @@ class ReviewSchema(Schema):
     note = text(2000, load_default=None, metadata={"example": "项目设计合理"})
 
 
-class ReasonSchema(Schema):
+class DecisionReasonSchema(Schema):
     reason = text(500, required=True, metadata={"example": "不符合申报条件"})
 
 

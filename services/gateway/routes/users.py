@@ -2,14 +2,17 @@
 
 An admin's new user must belong to an organization inside the admin's subtree, which the
 registry confirms (``get_organization(code)["path"]``), so this module needs
-``self.registry_rpc`` besides ``self.db`` and ``self.auth``.
+``self.registry_rpc`` besides ``self.db`` and ``self.auth``. A social organization's own
+account (``so:<id>``, see ``auth``) is placed where incubation says the organization is
+based (``self.incubation_rpc``), and is never an admin.
 """
 
 from services.gateway import accounts
 from services.gateway.api import TOKEN, route
-from services.gateway.auth import MANAGE_USERS, require_scope
+from services.gateway.auth import MANAGE_USERS, organization_account, require_scope
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import IssuedTokenSchema, NewUserSchema, RevokedSchema, UserSchema
+from shared.errors import InvalidInput
 from shared.web import json_response, read_json
 
 USERS = "users"
@@ -17,6 +20,15 @@ USERS = "users"
 
 class UserRoutes:
     api_tags = [{"name": USERS, "description": "Gateway users and their bearer tokens."}]
+
+    def _path_of(self, admin, org_code) -> list:
+        """Where a user of ``org_code`` sits: the registry's path, or for an
+        organization's own account its home place's (asked as the admin)."""
+        organization_id = organization_account(org_code)
+        if organization_id is None:
+            return self.registry_rpc.get_organization(org_code)["path"]
+        return self.incubation_rpc.get_organization(organization_id,
+                                                    admin.caller())["home"]["path"]
 
     @route("GET", f"{V1}/me", tag=USERS, access=TOKEN, backend=False,
            summary="The user this token belongs to", response=UserSchema)
@@ -29,8 +41,11 @@ class UserRoutes:
     def create_user(self, request):
         admin = self.auth.user(request, MANAGE_USERS)
         data = read_json(request, NewUserSchema())
-        organization = self.registry_rpc.get_organization(data["org_code"])
-        require_scope(admin, organization["path"], f"organization {data['org_code']}")
+        if organization_account(data["org_code"]) is not None and data["role"] == "admin":
+            raise InvalidInput("an organization's own account is a viewer or staff",
+                               {"role": ["viewer or staff for an so: account"]})
+        require_scope(admin, self._path_of(admin, data["org_code"]),
+                      f"organization {data['org_code']}")
         with self.db.unit_of_work() as uow:
             user, token = accounts.create_user(uow.session, data["name"], data["role"],
                                                data["org_code"])
@@ -44,8 +59,7 @@ class UserRoutes:
         with self.db.session() as session:
             user = accounts.find_user(session, name)
         # Only the user's org code is stored here; the registry knows where it sits.
-        organization = self.registry_rpc.get_organization(user.org_code)
-        require_scope(admin, organization["path"], f"user {name}")
+        require_scope(admin, self._path_of(admin, user.org_code), f"user {name}")
         with self.db.unit_of_work() as uow:
             revoked = accounts.revoke_user(uow.session, name)
         return json_response(RevokedSchema().dump({"name": name, "revoked_tokens": revoked}))

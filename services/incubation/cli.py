@@ -1,0 +1,84 @@
+"""``gonghui incubation ...``: statistics, the policies in force, reminders, the sample.
+
+    gonghui incubation stats longgang --period 2015
+    gonghui incubation policies
+    gonghui incubation remind             # raise due reminders and lapse grades now
+    gonghui incubation load-sample        # once the registry's places are in
+
+They work on the incubation database directly (INCUBATION_DATABASE_URL); events they
+cause wait in the outbox until the service runs and publishes them.
+"""
+
+import json
+
+import click
+
+from services.incubation import operations, policy, sample, views
+from services.incubation.domain import today_in
+from shared.api.incubation import PolicyOut, StatisticsOut
+from shared.caller import Caller
+from shared.cli import service_database
+from shared.errors import ServiceError
+from shared.timeutil import now_utc
+
+
+@click.group()
+def cli():
+    """Social-organization incubation: statistics, policies, reminders, the sample."""
+
+
+def _echo(data):
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@cli.command("stats")
+@click.argument("code")
+@click.option("--period", default="all", show_default=True,
+              help="all, a year (2015), a quarter (2015-Q3) or a month (2015-07)")
+def stats_command(code, period):
+    """Organizations, activities and workers reached, funds, for a subtree and period."""
+    db = service_database("incubation")
+    try:
+        with db.session() as session:
+            figures = views.statistics(session, code, period,
+                                       Caller("cli", "viewer", code))
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        db.engine.dispose()
+    _echo(StatisticsOut().dump(figures))
+
+
+@cli.command("policies")
+def policies_command():
+    """Every version of the grading and rules policies."""
+    _echo(PolicyOut(many=True).dump(policy.summary()))
+
+
+@cli.command("remind")
+def remind_command():
+    """Raise the incubation-deadline reminders due and lapse expired grades, now."""
+    db = service_database("incubation")
+    today = today_in(now_utc())
+    try:
+        with db.unit_of_work() as uow:
+            raised = operations.remind_deadlines(uow, today)
+            lapsed = operations.lapse_grades(uow, today)
+    finally:
+        db.engine.dispose()
+    click.echo(f"{raised} reminder(s) raised, {lapsed} grade(s) lapsed")
+
+
+@cli.command("load-sample")
+def load_sample_command():
+    """Load the sample hub now (the registry's places must have arrived)."""
+    db = service_database("incubation")
+    try:
+        sample.request(db)
+        summary = sample.load_if_ready(db)
+    finally:
+        db.engine.dispose()
+    if summary is None:
+        raise click.ClickException("not loaded: it is loaded already, or the registry's "
+                                   "places have not arrived yet (start the services)")
+    click.echo(", ".join(f"{value} {name}" for name, value in summary.items()))
