@@ -331,7 +331,8 @@ def fund_ledger(session, fund_id, caller) -> dict:
     row = fund(session, fund_id)
     require(caller, READ, row["owner_path"], what=f"fund {fund_id}")
     sums = dict(session.execute(select(ledger.c.account, func.sum(ledger.c.amount)).where(
-        ledger.c.fund_id == fund_id, ledger.c.side == "fund").group_by(ledger.c.account)))
+        ledger.c.fund_id == fund_id, ledger.c.side == "fund").group_by(ledger.c.account)
+    ).all())
     accounts = domain.balances(sums, domain.FUND_ACCOUNTS)
     agrees = (-accounts["source"] == row["budget"]
               and accounts["committed"] + accounts["paid"] == row["awarded"]
@@ -343,7 +344,7 @@ def organization_ledger(session, organization_id, caller) -> dict:
     domain.require_access(caller, READ, organization(session, organization_id))
     sums = dict(session.execute(select(ledger.c.account, func.sum(ledger.c.amount)).where(
         ledger.c.organization_id == organization_id, ledger.c.side == "organization")
-        .group_by(ledger.c.account)))
+        .group_by(ledger.c.account)).all())
     accounts = domain.balances(sums, domain.ORGANIZATION_ACCOUNTS)
     granted, paid = session.execute(select(
         func.coalesce(func.sum(awards.c.amount), 0),
