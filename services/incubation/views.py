@@ -403,8 +403,8 @@ def list_activities(session, query, caller) -> dict:
     domain.require_access(caller, READ, organization(session, query["organization_id"]))
     return keyset_page(session, select(activities).where(
         activities.c.organization_id == query["organization_id"]),
-        [activities.c.held_on, activities.c.id], query["cursor"], query["limit"],
-        view=activity_view, descending=True)
+        [activities.c.id], query["cursor"], query["limit"], view=activity_view,
+        descending=True)
 
 
 # --- statistics -----------------------------------------------------------------------

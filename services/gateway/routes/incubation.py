@@ -364,7 +364,7 @@ class IncubationRoutes:
                           _body(request, api.NewActivitySchema()), status=201)
 
     @route("GET", f"{V1}/activities", tag=ACTIVITIES, access=READ,
-           summary="An organization's activities, latest first",
+           summary="An organization's activities, the latest reported first",
            query=api.ActivityListQuery, response=api.ActivityPageOut)
     def list_activities(self, request):
         user = self.auth.user(request, READ)
