@@ -7,6 +7,7 @@ that organization's own data only. Every list is a cursor page (``shared.paging`
 """
 
 from collections import Counter
+from datetime import date
 
 from sqlalchemy import func, select
 
@@ -50,12 +51,20 @@ def organization_view(row, history=None) -> dict:
             "places": row["places"], "contacts": row["contacts"],
             "credit_code": row["credit_code"], "registered_on": row["registered_on"],
             "stage": row["stage"], "stage_since": row["stage_since"],
-            "incubation_deadline": row["incubation_deadline"], "plan": row["plan"],
+            "incubation_deadline": row["incubation_deadline"], "plan": _plan(row["plan"]),
             "grade": grade, "activities": row["activities"],
             "account_code": account_code(row["id"]), "created_at": row["created_at"]}
     if history is not None:
         view["history"] = history
     return view
+
+
+def _plan(stored) -> dict | None:
+    """A plan as stored (JSON: days as text) with its days as dates again."""
+    if stored is None:
+        return None
+    return {**stored, "milestones": [
+        {**item, "due_on": date.fromisoformat(item["due_on"])} for item in stored["milestones"]]}
 
 
 def assessment_view(row) -> dict:
