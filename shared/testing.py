@@ -218,7 +218,7 @@ def pytest_collection_finish(session):
     for item in session.items:
         for part in _needs(item):
             counts[part] = counts.get(part, 0) + 1
-    lines = [f"{line} [{counts[part]} tests need it]"
+    lines = [f"{line} [needed by {counts[part]} of the selected tests]"
              for part in PARTS if part in counts and (line := _missing(part))]
     if lines:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
