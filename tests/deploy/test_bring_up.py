@@ -86,3 +86,55 @@ def test_make_test_and_make_run_bring_up_what_they_need_first_and_ci_is_make_tes
           if line.strip() and not line.startswith("#")]
     assert ci[-1] == "exec make test"
     assert len(ci) <= 4, "the set-up belongs in deploy/dev/bring-up.sh, not in .ci/run"
+
+
+# The acting paths, on stand-ins: the real broker and database are shared by everyone's
+# tests, so they are not stopped here (README "Two commands": tried by hand with
+# `rabbitmq-plugins disable rabbitmq_management`).
+TOOLS = ["bash", "timeout", "sed", "awk", "tr", "seq", "sleep", "flock", "mktemp", "rm",
+         "dirname", "cat", "head", "ls", "touch", "grep", "env", "chmod", "cp", "curl"]
+STAND_INS = {
+    "id": 'echo 0',  # root: no sudo
+    "pg_isready": '[ -e "$STATE/pg_up" ]',
+    "pg_lsclusters": 'echo "15 main 5432 down postgres /var/lib/postgresql/15/main log"',
+    "pg_ctlcluster": 'echo "pg_ctlcluster $*" >>"$STATE/calls"; touch "$STATE/pg_up"',
+    "psql": '[ -e "$STATE/pg_up" ] && [ -e "$STATE/db" ]',
+    "createdb": 'echo "createdb $*" >>"$STATE/calls"; touch "$STATE/db"',
+    "apt-get": '''echo "apt-get $*" >>"$STATE/calls"
+case "$*" in *install*chromium*)
+    printf '#!/bin/sh\\n' >"$BIN/chromium"; cp "$BIN/chromium" "$BIN/chromedriver"
+    chmod +x "$BIN/chromium" "$BIN/chromedriver";; esac''',
+}
+
+
+def stand_in_machine(tmp_path):
+    import shutil
+
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    for tool in TOOLS:
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    for name, body in STAND_INS.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    return {"PATH": str(bin_dir), "BIN": str(bin_dir), "STATE": str(state),
+            "TMPDIR": str(tmp_path)}, state
+
+
+def test_a_stopped_postgresql_and_a_missing_chromium_are_brought_up_once(tmp_path):
+    env, state = stand_in_machine(tmp_path)
+    first, _ = bring_up("postgres", "chromium", **env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.splitlines()[:3] == [
+        "bring-up: starting PostgreSQL (pg_ctlcluster 15 main start)",
+        "bring-up: creating PostgreSQL database test",
+        "bring-up: installing chromium and chromium-driver (apt-get)"]
+    assert (state / "calls").read_text().splitlines() == [
+        "pg_ctlcluster --skip-systemctl-redirect 15 main start",
+        "createdb -h 127.0.0.1 -p 5432 -U postgres test",
+        "apt-get update -qq",
+        "apt-get install -y -qq --no-install-recommends chromium chromium-driver"]
+    again, _ = bring_up("postgres", "chromium", **env)
+    assert again.stdout.startswith("bring-up: already up: postgres chromium (")
+    assert len((state / "calls").read_text().splitlines()) == 4, "nothing done twice"
