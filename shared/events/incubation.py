@@ -35,8 +35,12 @@ STAGES = (
 GRADES = ("1A", "2A", "3A", "4A", "5A")
 REFERRAL_OUTCOMES = ("served", "declined")
 
+# Yuan with two places, as text ("300000.00"), so no consumer rounds it through a float.
+AMOUNT = validate.Regexp(r"^-?[0-9]{1,13}\.[0-9]{2}$", error="yuan with two places")
+
+
 def _money(**kwargs):
-    return fields.Decimal(places=2, as_string=True, required=True, **kwargs)
+    return fields.String(required=True, validate=AMOUNT, **kwargs)
 
 
 class OrganizationSchema(Schema):
@@ -112,7 +116,7 @@ class ApplicationSchema(Schema):
 
 
 class ApplicationDecidedSchema(ApplicationSchema):
-    score = fields.Decimal(places=2, as_string=True, allow_none=True, required=True)
+    score = fields.String(allow_none=True, required=True, validate=AMOUNT)
     reason = fields.String(allow_none=True, required=True)
 
 
@@ -122,7 +126,7 @@ class AwardSchema(Schema):
     fund_id = fields.Integer(required=True)
     organization_id = fields.Integer(required=True)
     amount = _money()
-    tranches = fields.List(fields.Decimal(places=2, as_string=True), required=True)
+    tranches = fields.List(fields.String(validate=AMOUNT), required=True)
     fund_remaining = _money()
 
 

@@ -1,6 +1,5 @@
 """The pure rules of incubation: stages, grades, conditions, money, periods, reach."""
 
-import json
 from datetime import date
 from decimal import Decimal
 
@@ -236,34 +235,3 @@ def test_an_organization_serves_a_member_whose_place_has_one_of_its_places_on_it
     assert domain.serves(["91440300MA5DA0001X"], member)
     assert not domain.serves(["longgang.longcheng"], member)
     assert domain.kinds_for_request(RULES, "legal_consultation") == ["legal_aid"]
-
-
-# --- policy as data ---------------------------------------------------------------------------
-
-def test_the_shipped_policies_load_and_the_versions_in_force_are_found_by_day():
-    documents = policy.documents()
-    assert [p.version for p in documents["grading"]] == [1]
-    assert policy.in_force("rules", date(2000, 1, 1)).version == 1  # before all: the first
-    assert policy.version("grading", 1)["valid_years"] == 5
-
-
-def test_a_grading_policy_whose_weights_or_bands_are_wrong_is_refused(tmp_path):
-    body = json.loads((policy.DEFAULTS_DIR / "grading-1.json").read_text())
-    broken = dict(body, indicators=[dict(body["indicators"][0], weight="0.5")]
-                  + body["indicators"][1:])
-    with pytest.raises(Exception, match="add up to 1"):
-        policy.load("grading", broken)
-    unordered = dict(body, bands=list(reversed(body["bands"])))
-    with pytest.raises(Exception, match="highest grade down"):
-        policy.load("grading", unordered)
-    (tmp_path / "grading-1.json").write_text(json.dumps(broken))
-    (tmp_path / "rules-1.json").write_text((policy.DEFAULTS_DIR / "rules-1.json").read_text())
-    with pytest.raises(ValueError, match="grading-1.json is not a valid grading policy"):
-        policy.documents.__wrapped__(tmp_path)
-
-
-def test_a_rules_policy_needs_every_gate():
-    body = json.loads((policy.DEFAULTS_DIR / "rules-1.json").read_text())
-    del body["gates"]["referral"]
-    with pytest.raises(Exception, match="referral"):
-        policy.load("rules", body)
