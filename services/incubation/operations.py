@@ -630,8 +630,9 @@ def sign_contract(uow, data, caller) -> dict:
     return views.contract_answer(session, views.contract(session, contract_id))
 
 
-def accept_deliverable(uow, contract_id, number, data, caller) -> dict:
+def accept_deliverable(uow, contract_id, data, caller) -> dict:
     session = uow.session
+    number = data["number"]
     row = views.contract(session, contract_id, lock=True)
     require(caller, WRITE, row["buyer_path"], what=f"contract {contract_id}")
     item = session.execute(select(deliverables).where(

@@ -278,13 +278,12 @@ class IncubationService(OpsEndpoints):
         return api.ContractPageOut().dump(self._read(views.list_contracts, query, caller))
 
     @rpc
-    def accept_deliverable(self, contract_id, number, data, caller):
+    def accept_deliverable(self, contract_id, data, caller):
         caller = Caller.from_dict(caller)
         contract_id = _id(contract_id, "contract_id")
-        number = _id(number, "number")
-        data = _body(api.NoteSchema(), data, "acceptance")
-        return CONTRACT.dump(self._write(operations.accept_deliverable, contract_id, number,
-                                         data, caller))
+        data = _body(api.AcceptanceSchema(), data, "acceptance")
+        return CONTRACT.dump(self._write(operations.accept_deliverable, contract_id, data,
+                                         caller))
 
     # --- activities and statistics -------------------------------------------------------
 

@@ -12,6 +12,7 @@ organizations based within their subtree.
 """
 
 import re
+from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -48,10 +49,42 @@ def code(**kwargs):
         **kwargs)
 
 
+class DecimalText(fields.String):
+    """A decimal number as text with a fixed number of places (``"300000.00"``, ``"2.5"``):
+    loaded as a ``Decimal`` from text or a JSON number, dumped as text, documented as a
+    string, so that no client rounds money through a float."""
+
+    def __init__(self, places: int = 2, **kwargs):
+        self.places = places
+        self.quantum = Decimal(1).scaleb(-places)
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return str(Decimal(value).quantize(self.quantum))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValidationError("a decimal number, e.g. \"300000.00\"")
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValidationError("a decimal number, e.g. \"300000.00\"") from None
+        if not number.is_finite() or number != number.quantize(self.quantum):
+            raise ValidationError(f"a decimal number with at most {self.places} places")
+        return number.quantize(self.quantum)
+
+
 def money(**kwargs):
-    return fields.Decimal(places=2, as_string=True,
-                          validate=validate.Range(min=0, max=MAX_YUAN, min_inclusive=False),
-                          **kwargs)
+    """Yuan with two places, more than 0."""
+    return DecimalText(2, validate=validate.Range(min=0, max=MAX_YUAN, min_inclusive=False),
+                       **kwargs)
+
+
+def yuan(**kwargs):
+    """Yuan as an answer gives it (may be 0 or negative, as in a ledger)."""
+    return DecimalText(2, **kwargs)
 
 
 def identifier(**kwargs):
@@ -146,7 +179,7 @@ class TransitionSchema(Schema):
 class AssessorSchema(Schema):
     name = text(100, required=True, metadata={"example": "省评估中心专家组"})
     scores = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=40)),
-                         values=fields.Decimal(validate=validate.Range(min=0, max=1000)),
+                         values=DecimalText(2, validate=validate.Range(min=0, max=1000)),
                          required=True, validate=validate.Length(min=1, max=20),
                          metadata={"example": {"basic_conditions": 85,
                                                "internal_governance": 82,
@@ -219,9 +252,9 @@ SocialOrganizationPageOut = page_schema(SocialOrganizationOut)
 class BreakdownOut(Schema):
     indicator = fields.String(required=True, metadata={"example": "work_performance"})
     label = fields.String(required=True, metadata={"example": "工作绩效"})
-    weight = fields.Decimal(as_string=True, required=True, metadata={"example": "0.40"})
-    mean = fields.Decimal(as_string=True, required=True, metadata={"example": "84.00"})
-    weighted = fields.Decimal(as_string=True, required=True, metadata={"example": "33.60"})
+    weight = DecimalText(2, required=True, metadata={"example": "0.40"})
+    mean = yuan(required=True, metadata={"example": "84.00"})
+    weighted = yuan(required=True, metadata={"example": "33.60"})
 
 
 class AssessmentOut(Schema):
@@ -269,10 +302,10 @@ class FundOut(Schema):
     name = fields.String(required=True)
     source = fields.String(required=True)
     owner_code = fields.String(required=True)
-    budget = fields.Decimal(as_string=True, required=True, metadata={"example": "3000000.00"})
-    awarded = fields.Decimal(as_string=True, required=True, metadata={"example": "300000.00"})
-    disbursed = fields.Decimal(as_string=True, required=True, metadata={"example": "150000.00"})
-    remaining = fields.Decimal(as_string=True, required=True, metadata={
+    budget = yuan(required=True, metadata={"example": "3000000.00"})
+    awarded = yuan(required=True, metadata={"example": "300000.00"})
+    disbursed = yuan(required=True, metadata={"example": "150000.00"})
+    remaining = yuan(required=True, metadata={
         "description": "budget not yet awarded", "example": "2700000.00"})
     created_at = Timestamp(required=True)
 
@@ -306,7 +339,7 @@ class CallOut(Schema):
     opens_at = Timestamp(required=True)
     closes_at = Timestamp(required=True)
     eligibility = fields.Nested(ConditionsSchema, required=True)
-    max_award = fields.Decimal(as_string=True, allow_none=True, required=True)
+    max_award = yuan(allow_none=True, required=True)
     open = fields.Boolean(required=True, metadata={"description": "accepting applications now"})
     created_at = Timestamp(required=True)
 
@@ -325,7 +358,7 @@ class NewApplicationSchema(Schema):
 
 
 class ReviewSchema(Schema):
-    score = fields.Decimal(places=2, as_string=True, required=True,
+    score = DecimalText(2, required=True,
                            validate=validate.Range(min=0, max=100), metadata={"example": "88.5"})
     note = text(2000, load_default=None, metadata={"example": "项目设计合理"})
 
@@ -349,7 +382,7 @@ class ApplicationOut(Schema):
     call_id = fields.Integer(required=True)
     organization_id = fields.Integer(required=True)
     project = fields.String(required=True)
-    amount = fields.Decimal(as_string=True, required=True, metadata={"example": "300000.00"})
+    amount = yuan(required=True, metadata={"example": "300000.00"})
     status = fields.String(required=True, metadata={
         "description": "submitted, reviewed, awarded or rejected", "example": "reviewed"})
     score = fields.String(allow_none=True, required=True, metadata={"example": "88.50"})
@@ -382,7 +415,7 @@ class ReportStateOut(Schema):
 
 class TrancheOut(Schema):
     number = fields.Integer(required=True, metadata={"example": 1})
-    amount = fields.Decimal(as_string=True, required=True, metadata={"example": "150000.00"})
+    amount = yuan(required=True, metadata={"example": "150000.00"})
     paid_at = Timestamp(allow_none=True, required=True)
     report = fields.Nested(ReportStateOut, allow_none=True, required=True)
 
@@ -392,8 +425,8 @@ class AwardOut(Schema):
     application_id = fields.Integer(required=True)
     fund_id = fields.Integer(required=True)
     organization_id = fields.Integer(required=True)
-    amount = fields.Decimal(as_string=True, required=True, metadata={"example": "300000.00"})
-    disbursed = fields.Decimal(as_string=True, required=True)
+    amount = yuan(required=True, metadata={"example": "300000.00"})
+    disbursed = yuan(required=True)
     awarded_on = fields.Date(required=True)
     tranches = fields.List(fields.Nested(TrancheOut), required=True)
 
@@ -430,7 +463,7 @@ class LedgerOut(Schema):
     of = fields.String(required=True, metadata={"description": "fund or organization",
                                                 "example": "fund"})
     id = fields.Integer(required=True)
-    accounts = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=True),
+    accounts = fields.Dict(keys=fields.String(), values=yuan(),
                            required=True, metadata={"example": {
                                "source": "-3000000.00", "available": "2700000.00",
                                "committed": "150000.00", "paid": "150000.00"}})
@@ -466,6 +499,12 @@ class NewContractSchema(Schema):
             raise ValidationError("a contract ends on or after it starts", "ends_on")
 
 
+class AcceptanceSchema(Schema):
+    number = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=50),
+                            metadata={"description": "the deliverable's number", "example": 1})
+    note = text(2000, load_default=None, metadata={"example": "验收合格"})
+
+
 class DeliverableOut(Schema):
     number = fields.Integer(required=True, metadata={"example": 1})
     title = fields.String(required=True)
@@ -480,7 +519,7 @@ class ContractOut(Schema):
     organization_id = fields.Integer(required=True)
     buyer_code = fields.String(required=True)
     service = fields.String(required=True)
-    amount = fields.Decimal(as_string=True, required=True)
+    amount = yuan(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     status = fields.String(required=True, metadata={"example": "active"})
@@ -521,7 +560,7 @@ class NewActivitySchema(Schema):
     title = text(200, required=True, metadata={"example": "劳动合同法进社区讲座"})
     held_on = day(required=True, metadata={"example": "2015-06-13"})
     place_code = code(required=True, metadata={"example": PLACE_EXAMPLE})
-    hours = fields.Decimal(required=True, places=1, as_string=True,
+    hours = DecimalText(1, required=True,
                            validate=validate.Range(min=0, max=24, min_inclusive=False),
                            metadata={"example": "2.5"})
     participants = fields.Integer(strict=True, required=True,
@@ -546,7 +585,7 @@ class ActivityOut(Schema):
     held_on = fields.Date(required=True)
     place_code = fields.String(required=True)
     place_path = fields.List(fields.String(), required=True)
-    hours = fields.Decimal(as_string=True, required=True, metadata={"example": "2.5"})
+    hours = DecimalText(1, required=True, metadata={"example": "2.5"})
     participants = fields.Integer(required=True)
     beneficiaries = fields.Integer(required=True)
     members = fields.Integer(required=True, metadata={
@@ -575,7 +614,7 @@ class ActivityFiguresOut(Schema):
     participants = fields.Integer(required=True, metadata={"example": 131250})
     beneficiaries = fields.Integer(required=True, metadata={"example": 115500})
     members = fields.Integer(required=True)
-    hours = fields.Decimal(as_string=True, required=True)
+    hours = DecimalText(1, required=True)
 
 
 class ReachFiguresOut(ActivityFiguresOut):
@@ -600,8 +639,8 @@ class OrganizationFiguresOut(Schema):
 
 
 class FundFiguresOut(Schema):
-    awarded = fields.Decimal(as_string=True, required=True, metadata={"example": "300000.00"})
-    disbursed = fields.Decimal(as_string=True, required=True)
+    awarded = yuan(required=True, metadata={"example": "300000.00"})
+    disbursed = yuan(required=True)
 
 
 class StatisticsOut(Schema):

@@ -121,17 +121,18 @@ def test_a_contract_is_signed_by_the_buyer_and_completed_when_every_deliverable_
     assert (signed["status"], signed["amount"], signed["policy_version"]) == (
         "active", Decimal("120000.00"), 1)
     with pytest.raises(Forbidden):
-        write(db, operations.accept_deliverable, signed["id"], 1, {"note": None},
+        write(db, operations.accept_deliverable, signed["id"], {"number": 1, "note": None},
               LONGCHENG_STAFF)
     with pytest.raises(Forbidden):
-        write(db, operations.accept_deliverable, signed["id"], 1, {"note": None},
+        write(db, operations.accept_deliverable, signed["id"], {"number": 1, "note": None},
               own_account(strong["id"]))
-    first = write(db, operations.accept_deliverable, signed["id"], 1, {"note": "验收合格"},
-                  HUB_STAFF)
+    first = write(db, operations.accept_deliverable, signed["id"],
+                  {"number": 1, "note": "验收合格"}, HUB_STAFF)
     assert first["status"] == "active" and first["deliverables"][0]["accepted_by"]
     with pytest.raises(Conflict):
-        write(db, operations.accept_deliverable, signed["id"], 1, {"note": None}, HUB_STAFF)
-    done = write(db, operations.accept_deliverable, signed["id"], 2, {"note": None},
+        write(db, operations.accept_deliverable, signed["id"], {"number": 1, "note": None},
+              HUB_STAFF)
+    done = write(db, operations.accept_deliverable, signed["id"], {"number": 2, "note": None},
                  HUB_STAFF)
     assert done["status"] == "completed"
     events = [(kind, data.get("contract_completed")) for kind, data in outbox(db)

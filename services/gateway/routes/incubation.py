@@ -339,14 +339,13 @@ class IncubationRoutes:
         user = self.auth.user(request, READ)
         return self._send(user, "get_contract", _id(contract_id, "contract"))
 
-    @route("POST", f"{V1}/contracts/<int:contract_id>/deliverables/<int:number>/accept",
-           tag=FUNDS, access=WRITE, summary="Accept a deliverable (the buyer's staff)",
-           body=api.NoteSchema, response=api.ContractOut, errors=(409,))
-    def accept_deliverable(self, request, contract_id, number):
+    @route("POST", f"{V1}/contracts/<int:contract_id>/acceptances", tag=FUNDS, access=WRITE,
+           summary="Accept a deliverable (the buyer's staff); the last completes the contract",
+           body=api.AcceptanceSchema, response=api.ContractOut, errors=(409,))
+    def accept_deliverable(self, request, contract_id):
         user = self.auth.user(request, WRITE)
-        data = _body(request, api.NoteSchema())
-        return self._send(user, "accept_deliverable",
-                          _id(contract_id, "contract"), _id(number, "deliverable"), data)
+        data = _body(request, api.AcceptanceSchema())
+        return self._send(user, "accept_deliverable", _id(contract_id, "contract"), data)
 
     # --- activities and referrals ----------------------------------------------------------
 
