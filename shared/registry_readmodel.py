@@ -20,6 +20,9 @@ Why it looks like this:
   search and a moved subtree is re-rooted in one pass.
 - The caller learns what changed (``Change``: the row before and after), so a service
   that keeps counters (membership's join rates) can move them in the same transaction.
+
+A service takes the registry's seven event types with the ``RegistryEvents`` mixin
+(below) instead of writing the seven handlers again.
 """
 
 from collections.abc import Callable
@@ -29,6 +32,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shared.consumers import event_handler
 from shared.errors import NotFound
 from shared.timeutil import as_utc
 
@@ -192,3 +196,50 @@ class RegistryReadModel:
 def _older(as_of: datetime | None, stored: datetime | None) -> bool:
     """Is a snapshot of ``as_of`` older than the stored row? Unknown times never are."""
     return as_of is not None and stored is not None and as_utc(as_of) < as_utc(stored)
+
+
+class RegistryEvents:
+    """The registry's event handlers for a service that keeps this read model::
+
+        class IncubationService(RegistryEvents, OpsEndpoints):
+            db = Database(MIGRATIONS)
+            registry_model = readmodel   # apply_organization, apply_enterprise
+
+    Each event is applied once (``db.apply_once``) by ``registry_model.apply_organization``
+    or ``apply_enterprise`` (``(session, data, as_of)``, ``as_of`` the event's time).
+    """
+
+    registry_model = None
+
+    def _apply_registry(self, event, apply: str):
+        self.db.apply_once(event, getattr(self.registry_model, apply),
+                           datetime.fromisoformat(event.time))
+
+    @event_handler("registry", "organization_registered")
+    def handle_organization_registered(self, event):
+        self._apply_registry(event, "apply_organization")
+
+    @event_handler("registry", "organization_updated")
+    def handle_organization_updated(self, event):
+        self._apply_registry(event, "apply_organization")
+
+    @event_handler("registry", "organization_moved")
+    def handle_organization_moved(self, event):
+        """The stored subtree takes its new path (``apply_organization`` re-roots it)."""
+        self._apply_registry(event, "apply_organization")
+
+    @event_handler("registry", "enterprise_registered")
+    def handle_enterprise_registered(self, event):
+        self._apply_registry(event, "apply_enterprise")
+
+    @event_handler("registry", "enterprise_updated")
+    def handle_enterprise_updated(self, event):
+        self._apply_registry(event, "apply_enterprise")
+
+    @event_handler("registry", "enterprise_moved")
+    def handle_enterprise_moved(self, event):
+        self._apply_registry(event, "apply_enterprise")
+
+    @event_handler("registry", "enterprise_closed")
+    def handle_enterprise_closed(self, event):
+        self._apply_registry(event, "apply_enterprise")

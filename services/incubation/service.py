@@ -23,6 +23,7 @@ from shared.api import incubation as api
 from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
+from shared.registry_readmodel import RegistryEvents
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.timeutil import now_utc
@@ -60,10 +61,15 @@ def _body(schema, data, what):
     return load(schema, data, f"{what} rejected")
 
 
-class IncubationService(OpsEndpoints):
+class IncubationService(RegistryEvents, OpsEndpoints):
+    """The registry's places arrive through ``RegistryEvents`` (``readmodel``: a moved
+    place takes the organizations based there along; a closed enterprise hosts no new
+    activity)."""
+
     name = "incubation"
     db = Database(MIGRATIONS)
     metrics = Metrics()
+    registry_model = readmodel
 
     def _write(self, operation, *args):
         with self.db.unit_of_work() as uow:
@@ -368,47 +374,10 @@ class IncubationService(OpsEndpoints):
         """Loads the sample once asked (``gonghui up``) and the registry's places are in."""
         sample.load_if_ready(self.db)
 
-    # --- the registry's places -----------------------------------------------------------
+    # --- membership: members and their service requests -----------------------------------
 
     def _apply(self, event, apply):
         self.db.apply_once(event, apply, readmodel.event_time(event))
-
-    def _apply_batch(self, events, apply):
-        with self.db.unit_of_work() as uow:
-            for event in uow.fresh(events):
-                apply(uow.session, event.data, readmodel.event_time(event))
-
-    @event_handler("registry", "organization_registered")
-    def handle_organization_registered(self, event):
-        self._apply(event, readmodel.apply_organization)
-
-    @event_handler("registry", "organization_updated")
-    def handle_organization_updated(self, event):
-        self._apply(event, readmodel.apply_organization)
-
-    @event_handler("registry", "organization_moved")
-    def handle_organization_moved(self, event):
-        """The organizations based in the moved subtree follow it."""
-        self._apply(event, readmodel.apply_organization)
-
-    @event_handler("registry", "enterprise_registered", batch=True)
-    def handle_enterprise_registered(self, events):
-        self._apply_batch(events, readmodel.apply_enterprise)
-
-    @event_handler("registry", "enterprise_updated", batch=True)
-    def handle_enterprise_updated(self, events):
-        self._apply_batch(events, readmodel.apply_enterprise)
-
-    @event_handler("registry", "enterprise_moved")
-    def handle_enterprise_moved(self, event):
-        self._apply(event, readmodel.apply_enterprise)
-
-    @event_handler("registry", "enterprise_closed")
-    def handle_enterprise_closed(self, event):
-        """A closed enterprise hosts no new activity."""
-        self._apply(event, readmodel.apply_enterprise)
-
-    # --- membership: members and their service requests -----------------------------------
 
     @event_handler("membership", "membership_applied")
     def handle_membership_applied(self, event):

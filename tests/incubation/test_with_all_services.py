@@ -25,6 +25,7 @@ from shared.testing import call, eventually
 from shared.timeutil import now_utc
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
+from tests.registry.conftest import TREE as REGISTRY_TREE
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -33,16 +34,7 @@ NANKENG = "longgang.bantian.nankeng"
 V1 = "/api/v1"
 INCUBATION = f"{V1}/incubation"
 PII_KEY = "11" * 32
-TREE = [
-    {"code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
-     "party_organization": {"name": "中共深圳市龙岗区委", "kind": "district_committee"}},
-    {"code": BANTIAN, "name": "坂田街道总工会", "kind": "street_federation",
-     "parent_code": DISTRICT,
-     "party_organization": {"name": "坂田街道党工委", "kind": "street_working_committee"}},
-    {"code": NANKENG, "name": "南坑社区工联会", "kind": "community_federation",
-     "parent_code": BANTIAN,
-     "party_organization": {"name": "南坑社区综合党委", "kind": "community_party_committee"}},
-]
+TREE = REGISTRY_TREE[:4]  # the district, 坂田 and 龙城 streets, 南坑
 
 
 def credit_code(first17: str) -> str:
@@ -88,7 +80,7 @@ def district(container_factory, make_service_config, database_factory, tmp_path)
         with incubation_db.session() as session:
             return session.execute(select(func.count()).select_from(table)).scalar()
 
-    eventually(lambda: count(places) == 3, timeout=15)
+    eventually(lambda: count(places) == len(TREE), timeout=15)
     tokens = gateway_tokens(urls["gateway"], {"admin": ("admin", DISTRICT),
                                               "hub": ("staff", DISTRICT),
                                               "nankeng": ("staff", NANKENG)})

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from shared.db import create_kit_tables, drop_kit_tables
+from shared.registry_readmodel import enterprise_columns, organization_columns
 
 revision = "0001"
 down_revision = None
@@ -84,44 +85,10 @@ def upgrade():
         sa.Column("workers", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("node", "period"),
     )
-    op.create_table(
-        "registry_enterprises",
-        sa.Column("credit_code", sa.String(length=100), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("community_code", sa.String(length=100), nullable=False),
-        sa.Column("path", sa.JSON(), nullable=False),
-        sa.Column("path_key", sa.Text(), nullable=False),
-        sa.Column("headcount", sa.Integer(), nullable=False),
-        sa.Column("key_enterprise", sa.Boolean(), nullable=False),
-        sa.Column("union_status", sa.String(length=10), nullable=False),
-        sa.Column("union_code", sa.String(length=100), nullable=True),
-        sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("as_of", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("credit_code"),
-    )
-    with op.batch_alter_table("registry_enterprises", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_registry_enterprises_path_key"), ["path_key"], unique=False
-        )
-
-    op.create_table(
-        "registry_organizations",
-        sa.Column("code", sa.String(length=100), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("tier", sa.String(length=20), nullable=False),
-        sa.Column("parent_code", sa.String(length=100), nullable=True),
-        sa.Column("path", sa.JSON(), nullable=False),
-        sa.Column("path_key", sa.Text(), nullable=False),
-        sa.Column("party_name", sa.String(length=200), nullable=True),
-        sa.Column("party_kind", sa.String(length=40), nullable=True),
-        sa.Column("as_of", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("code"),
-    )
-    with op.batch_alter_table("registry_organizations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_registry_organizations_path_key"), ["path_key"], unique=False
-        )
+    # The registry read model: the kit's columns (shared.registry_readmodel), as the
+    # kit's own tables come from its definitions (create_kit_tables).
+    op.create_table("registry_enterprises", *enterprise_columns())
+    op.create_table("registry_organizations", *organization_columns())
 
     op.create_table(
         "samples",
