@@ -30,15 +30,15 @@ def audit(case_id):
     from services.notifications import views
     from shared.api.notifications import (
         AuditEntrySchema,
+        CaseEscalationSchema,
         CaseNotificationSchema,
-        CaseSchema,
     )
     from shared.errors import ServiceError
 
     database = service_database("notifications")
     try:
         with database.session() as session:
-            case = CaseSchema().dump(views.case_view(session, case_id))
+            case = CaseEscalationSchema().dump(views.case_view(session, case_id))
             told = _every(lambda cursor: views.case_notifications(
                 session, case_id, cursor=cursor, limit=500))
             entries = _every(lambda cursor: views.case_audit(

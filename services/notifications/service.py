@@ -27,9 +27,9 @@ from shared.api.notifications import (
     AcknowledgementInSchema,
     AcknowledgementSchema,
     AuditEntryPageSchema,
+    CaseEscalationSchema,
     CaseNotificationPageSchema,
     CaseRefSchema,
-    CaseSchema,
     InboxMessagePageSchema,
     InboxQuerySchema,
     OrganizationRefSchema,
@@ -206,7 +206,7 @@ class NotificationsService(OpsEndpoints):
         caller's organization (``views.require_case_in_scope``)."""
         case_id, caller = _case_id(case_id), Caller.from_dict(caller)
         with self.db.session() as session:
-            return CaseSchema().dump(views.case_view(session, case_id, caller))
+            return CaseEscalationSchema().dump(views.case_view(session, case_id, caller))
 
     @rpc
     def case_notifications(self, case_id, caller, query=None):

@@ -6,7 +6,7 @@ the same schemas and documents its answers with them. Every method also takes th
 caller, ``{"name", "role", "organization_code"}`` (``shared.caller``)::
 
     acknowledge(case_id, acknowledgement, caller)   AcknowledgementInSchema -> AcknowledgementSchema
-    case(case_id, caller)                           -> CaseSchema
+    case(case_id, caller)                           -> CaseEscalationSchema
     case_notifications(case_id, caller, query=None) CursorQuery -> CaseNotificationPageSchema
     case_audit(case_id, caller, query=None)         CursorQuery -> AuditEntryPageSchema
     inbox(organization_code, caller, query=None)    InboxQuerySchema -> InboxMessagePageSchema
@@ -99,7 +99,7 @@ class OpenDeadlineSchema(Schema):
     due_at = Timestamp(metadata={"example": "2026-03-03T09:30:00+08:00"})
 
 
-class CaseSchema(Schema):
+class CaseEscalationSchema(Schema):
     """Where a case's escalation stands."""
 
     case_id = fields.String(required=True, metadata={"example": CASE_EXAMPLE})
@@ -167,8 +167,18 @@ class InboxMessageSchema(Schema):
                          metadata={"description": "notice or reminder", "example": "notice"})
     title = fields.String(metadata={
         "example": "【一般】南坑某五金厂：欠薪，涉及职工120人，请于2026-03-03 09:30前签收"})
-    message = fields.Dict(metadata={"description": "the notice: case, grade, recipient, "
-                                                   "deadline (what a webhook receives)"})
+    message = fields.Dict(metadata={
+        "description": "the notice: case, grade, recipient, deadline (what a webhook "
+                       "receives)",
+        "example": {"kind": "notice", "case": {"case_id": CASE_EXAMPLE, "grade": "routine",
+                                               "grade_label": "一般",
+                                               "category": "unpaid_wages",
+                                               "category_label": "欠薪",
+                                               "workers_affected": 120},
+                    "recipient": {"organization_code": NANKENG, "kind": "union",
+                                  "kind_label": "工会", "tier": "community",
+                                  "name": "南坑社区工联会"},
+                    "acknowledge_by": "2026-03-03T01:30:00+00:00"}})
     received_at = Timestamp(metadata={"example": AT_EXAMPLE})
     acknowledged_at = Timestamp(allow_none=True, metadata={"example": None})
     acknowledged_by = fields.String(allow_none=True, metadata={"example": None})

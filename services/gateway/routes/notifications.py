@@ -31,8 +31,8 @@ from shared.api.notifications import (
     AcknowledgementInSchema,
     AcknowledgementSchema,
     AuditEntryPageSchema,
+    CaseEscalationSchema,
     CaseNotificationPageSchema,
-    CaseSchema,
     InboxMessagePageSchema,
     InboxQuerySchema,
 )
@@ -89,7 +89,7 @@ class NotificationsRoutes:
     @route("GET", f"{CASES}/escalation", tag=NOTIFICATIONS, access=READ,
            summary="Where a case's escalation stands: highest tier told, who acknowledged, "
                    "the deadlines still open",
-           response=CaseSchema)
+           response=CaseEscalationSchema)
     def case_escalation(self, request, case_id):
         user = self.auth.user(request, READ)
         return json_response(self.notifications_rpc.case(case_id_of(case_id), user.caller()))
