@@ -1,10 +1,8 @@
-"""Deliveries to the outside world (adapters.py): webhooks retried by the policy, and
-signed so that a receiver can trust them."""
-
-import json
+"""Deliveries to the outside world: webhooks claimed, retried by the policy and recorded
+(operations.Notifier.claim_deliveries / record_delivery)."""
 
 from services.notifications import views
-from services.notifications.adapters import DeliveryFailed, sign, verify_signature
+from services.notifications.adapters import DeliveryFailed
 from shared.testing import outbox_envelopes
 from tests.notifications.conftest import STREET, T0, later, regraded
 
@@ -62,13 +60,3 @@ def deliver(database, notifier, channel, claimed, at):
         except DeliveryFailed as exc:
             error = str(exc)
         run(database, notifier.record_delivery, item["id"], at, error)
-
-
-def test_a_signed_webhook_verifies_and_a_tampered_or_stale_one_does_not():
-    body = json.dumps({"case": "case-1", "title": "【重大事项】"}, ensure_ascii=False).encode()
-    header = sign("s3cret", body, timestamp=1_700_000_000)
-    assert verify_signature("s3cret", body, header, now=1_700_000_010)
-    assert not verify_signature("s3cret", body + b" ", header, now=1_700_000_010)
-    assert not verify_signature("other", body, header, now=1_700_000_010)
-    assert not verify_signature("s3cret", body, header, now=1_700_001_000)  # replayed later
-    assert not verify_signature("s3cret", body, "garbage", now=1_700_000_010)
