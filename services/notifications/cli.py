@@ -38,7 +38,7 @@ def audit(case_id):
     database = service_database("notifications")
     try:
         with database.session() as session:
-            case = CaseEscalationSchema().dump(views.case_view(session, case_id))
+            case = CaseEscalationSchema().dump(views.case_escalation(session, case_id))
             told = _every(lambda cursor: views.case_notifications(
                 session, case_id, cursor=cursor, limit=500))
             entries = _every(lambda cursor: views.case_audit(

@@ -201,12 +201,12 @@ class NotificationsService(OpsEndpoints):
         return AcknowledgementSchema().dump(result)
 
     @rpc
-    def case(self, case_id, caller):
+    def case_escalation(self, case_id, caller):
         """Where the case's escalation stands; 403 unless the case is visible from the
         caller's organization (``views.require_case_in_scope``)."""
         case_id, caller = _case_id(case_id), Caller.from_dict(caller)
         with self.db.session() as session:
-            return CaseEscalationSchema().dump(views.case_view(session, case_id, caller))
+            return CaseEscalationSchema().dump(views.case_escalation(session, case_id, caller))
 
     @rpc
     def case_notifications(self, case_id, caller, query=None):

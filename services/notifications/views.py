@@ -82,7 +82,7 @@ def require_recipient_in_scope(session, caller: Caller, code: str, recipient_kin
 
 # --- a case ------------------------------------------------------------------------------
 
-def case_view(session, case_id, caller: Caller | None = None) -> dict:
+def case_escalation(session, case_id, caller: Caller | None = None) -> dict:
     """Where the case's escalation stands: its grade and status, the highest tier told,
     who stopped it by acknowledging, and the deadlines still open."""
     case = _known(session, case_id)

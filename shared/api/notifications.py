@@ -6,7 +6,7 @@ the same schemas and documents its answers with them. Every method also takes th
 caller, ``{"name", "role", "organization_code"}`` (``shared.caller``)::
 
     acknowledge(case_id, acknowledgement, caller)   AcknowledgementInSchema -> AcknowledgementSchema
-    case(case_id, caller)                           -> CaseEscalationSchema
+    case_escalation(case_id, caller)                -> CaseEscalationSchema
     case_notifications(case_id, caller, query=None) CursorQuery -> CaseNotificationPageSchema
     case_audit(case_id, caller, query=None)         CursorQuery -> AuditEntryPageSchema
     inbox(organization_code, caller, query=None)    InboxQuerySchema -> InboxMessagePageSchema

@@ -68,7 +68,7 @@ def test_a_major_matter_reaches_every_party_committee_of_the_chain_at_once(chain
     assert told(chain) == {(code, kind) for code in (COMMUNITY, STREET, DISTRICT)
                            for kind in ("union", "party")}
     with chain.session() as session:
-        view = views.case_view(session, "case-1")
+        view = views.case_escalation(session, "case-1")
         notified = views.case_notifications(session, "case-1")["items"]
     party = inbox(chain, DISTRICT, "party")
     names = {n["name"] for n in notified if n["recipient_kind"] == "party"}
@@ -132,7 +132,7 @@ def test_a_regrade_to_major_tells_the_party_committees_and_nobody_twice(chain, n
                            for kind in ("union", "party")}
     assert len(inbox(chain, COMMUNITY)) == 1  # not told again
     with chain.session() as session:
-        view = views.case_view(session, "case-1")
+        view = views.case_escalation(session, "case-1")
     # the clock restarted with the major grade's hour
     assert max(as_utc(d["due_at"]) for d in view["open_deadlines"]) == later(600 + 3600)
 
@@ -142,7 +142,7 @@ def test_a_regrade_arriving_before_the_opening_opens_the_case_once(chain, notifi
     run(chain, notifier.open_case, opened(grade="routine"), later(1))
     assert told(chain) == {(COMMUNITY, "union"), (COMMUNITY, "party")}
     with chain.session() as session:
-        assert views.case_view(session, "case-1")["grade"] == "serious"
+        assert views.case_escalation(session, "case-1")["grade"] == "serious"
     assert len(published(chain, "notification_sent")) == 2
 
 

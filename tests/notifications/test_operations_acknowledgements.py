@@ -46,7 +46,7 @@ def test_acknowledging_stops_escalation_and_reminders(chain, notifier):
     assert (ack["organization_code"], ack["by"], ack["tier"]) == (COMMUNITY, "王主席",
                                                                   "community")
     with chain.session() as session:
-        assert views.case_view(session, "case-1")["open_deadlines"] == []
+        assert views.case_escalation(session, "case-1")["open_deadlines"] == []
         told = views.case_notifications(session, "case-1")["items"]
     assert [(n["organization_code"], n["acknowledged_by"]) for n in told] == [
         (COMMUNITY, "王主席")]

@@ -219,12 +219,12 @@ def test_bad_calls_get_a_clear_error_and_change_nothing(
     assert refused(InvalidInput, "case_notifications", "case-1", staff,
                    {"cursor": "not-a-cursor"}).details == {"cursor": ["invalid cursor"]}
     assert told(config) == {(COMMUNITY, "union")}
-    assert call(container, "case", "case-1", staff)["acknowledged_at"] is None
+    assert call(container, "case_escalation", "case-1", staff)["acknowledged_at"] is None
 
     signed = call(container, "acknowledge", "case-1", {"organization_code": COMMUNITY}, staff)
     assert signed["acknowledged_by"] == "王主席"
     assert datetime.fromisoformat(signed["acknowledged_at"]).utcoffset() is not None
-    view = call(container, "case", "case-1", staff)
+    view = call(container, "case_escalation", "case-1", staff)
     assert (view["acknowledged_by"], view["open_deadlines"]) == (COMMUNITY, [])
 
 

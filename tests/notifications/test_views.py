@@ -73,7 +73,7 @@ def visible(database, scope, case_id="case-1"):
     caller = Caller("看的人", "viewer", scope)
     answers = []
     with database.session() as session:
-        for view in (views.case_view, views.case_notifications, views.case_audit):
+        for view in (views.case_escalation, views.case_notifications, views.case_audit):
             try:
                 view(session, case_id, caller)
                 answers.append(True)
@@ -97,7 +97,7 @@ def test_without_a_caller_the_view_is_unfiltered(tree, notifier):
     """The service's own command line reads as nobody in particular."""
     run(tree, notifier.open_case, opened(grade="routine"), T0)
     with tree.session() as session:
-        assert views.case_view(session, "case-1")["case_id"] == "case-1"
+        assert views.case_escalation(session, "case-1")["case_id"] == "case-1"
 
 
 def test_only_the_root_sees_a_case_that_told_nobody(tree, notifier):

@@ -92,7 +92,8 @@ class NotificationsRoutes:
            response=CaseEscalationSchema)
     def case_escalation(self, request, case_id):
         user = self.auth.user(request, READ)
-        return json_response(self.notifications_rpc.case(case_id_of(case_id), user.caller()))
+        return json_response(self.notifications_rpc.case_escalation(
+            case_id_of(case_id), user.caller()))
 
     @route("GET", f"{CASES}/notifications", tag=NOTIFICATIONS, access=READ,
            summary="Who was told of a case, in the order they were told, and who "
