@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import date
 
 from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from services.incubation import domain, policy, readmodel, views
 from services.incubation.models import (
@@ -673,27 +673,30 @@ def report_activities(uow, items, caller, publish=True) -> list[int]:
     place on their paths, all in this unit of work (one activity from the API; many from
     the sample or an import). Returns their ids in order."""
     session = uow.session
-    prepared, known_orgs = [], {}
+    prepared, checked = [], set()
     worker_ids = {b["worker_id"] for item in items for b in item["beneficiaries"]
                   if b["worker_id"] is not None}
     statuses = readmodel.members_known(session, worker_ids) if worker_ids else {}
-    places_seen = {}
+    wanted = sorted({item["organization_id"] for item in items})
+    known_orgs = {row.id: dict(row._mapping) for row in session.execute(
+        select(organizations).where(organizations.c.id.in_(wanted)))} if len(wanted) > 1 \
+        else {}
+    places_seen = readmodel.places_known(session, {item["place_code"] for item in items})
     for item in items:
         organization = known_orgs.get(item["organization_id"])
         if organization is None:
             organization = _named_organization(session, item["organization_id"])
+            known_orgs[item["organization_id"]] = organization
+        if organization["id"] not in checked:
+            checked.add(organization["id"])
             domain.require_access(caller, WRITE, organization, own_account_may=True)
             if not organization["hub"] and organization["stage"] not in REPORTING_STAGES:
                 raise Conflict(f"a {organization['stage']} organization reports no "
                                "activities (admitted organizations and the hub do)",
                                {"rule": "activity.stage", "stage": organization["stage"]})
-            known_orgs[item["organization_id"]] = organization
         _not_future(item["held_on"], "held_on")
-        place = places_seen.get(item["place_code"])
-        if place is None:
-            place = readmodel.known_place(session, item["place_code"], "place_code",
-                                          active=True)
-            places_seen[item["place_code"]] = place
+        place = readmodel.known_place(session, item["place_code"], "place_code",
+                                      active=True, found=places_seen)
         keys, linked, members_count = [], [], 0
         for number, person in enumerate(item["beneficiaries"]):
             worker_id = person["worker_id"]
@@ -708,29 +711,29 @@ def report_activities(uow, items, caller, publish=True) -> list[int]:
             raise InvalidInput("a beneficiary is named twice in one activity",
                                {"beneficiaries": ["each person once per activity"]})
         prepared.append((item, organization, place, keys, linked, members_count))
-    ids = []
-    for item, organization, place, keys, linked, members_count in prepared:
-        activity_id = session.execute(insert(activities).values(
-            organization_id=organization["id"], kind=item["kind"], title=item["title"],
-            held_on=item["held_on"], place_code=place["code"], place_path=place["path"],
-            place_path_key=path_key(place["path"]), minutes=domain.minutes(item["hours"]),
-            participants=item["participants"], beneficiaries=len(keys),
-            members=members_count, reported_by=caller.name,
-        ).returning(activities.c.id)).scalar_one()
-        ids.append(activity_id)
-        bulk_insert(session, beneficiaries, ("activity_id", "worker_key", "worker_id", "ref"),
-                    [(activity_id, key, worker_id, ref)
-                     for key, (worker_id, ref) in zip(keys, linked, strict=True)])
-        if publish:
-            uow.publish("activity_reported", {
-                "activity_id": activity_id, "organization_id": organization["id"],
-                "kind": item["kind"], "held_on": item["held_on"], "place_code": place["code"],
-                "place_path": place["path"], "participants": item["participants"],
-                "beneficiaries": len(keys), "members": members_count}, subject=activity_id)
+    ids = [row.id for row in session.execute(
+        insert(activities).returning(activities.c.id, sort_by_parameter_order=True), [
+            {"organization_id": organization["id"], "kind": item["kind"],
+             "title": item["title"], "held_on": item["held_on"], "place_code": place["code"],
+             "place_path": place["path"], "place_path_key": path_key(place["path"]),
+             "minutes": domain.minutes(item["hours"]), "participants": item["participants"],
+             "beneficiaries": len(keys), "members": members_count,
+             "reported_by": caller.name}
+            for item, organization, place, keys, linked, members_count in prepared])]
+    bulk_insert(session, beneficiaries, ("activity_id", "worker_key", "worker_id", "ref"), [
+        (activity_id, key, worker_id, ref)
+        for activity_id, (_, _, _, keys, linked, _) in zip(ids, prepared, strict=True)
+        for key, (worker_id, ref) in zip(keys, linked, strict=True)])
+    if publish:
+        uow.publish_many(("activity_reported", {
+            "activity_id": activity_id, "organization_id": organization["id"],
+            "kind": item["kind"], "held_on": item["held_on"], "place_code": place["code"],
+            "place_path": place["path"], "participants": item["participants"],
+            "beneficiaries": len(keys), "members": members_count}, activity_id)
+            for activity_id, (item, organization, place, keys, _, members_count)
+            in zip(ids, prepared, strict=True))
     reported = Counter(organization["id"] for _, organization, *_ in prepared)
-    for organization_id, count in reported.items():
-        session.execute(update(organizations).where(organizations.c.id == organization_id)
-                        .values(activities=organizations.c.activities + count))
+    _add_activities(session, sorted(reported.items()))
     _count_activities(session, [(item, place, len(keys), members_count)
                                 for item, _, place, keys, _, members_count in prepared])
     record_reach(session, [(key, place["path"], item["held_on"])
@@ -738,13 +741,50 @@ def report_activities(uow, items, caller, publish=True) -> list[int]:
     return ids
 
 
+def _add_activities(session, counts):
+    """``(organization id, activities reported)`` added to each organization's count."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(counts) > 1:
+        from psycopg2.extras import execute_values
+
+        cursor = connection.connection.cursor()
+        try:
+            execute_values(cursor, 'UPDATE "social_organizations" SET "activities" = '
+                           '"social_organizations"."activities" + v.added FROM (VALUES %s) '
+                           'AS v(id, added) WHERE "social_organizations"."id" = v.id', counts)
+        finally:
+            cursor.close()
+        return
+    session.execute(update(organizations).where(organizations.c.id == bindparam("b_id"))
+                    .values(activities=organizations.c.activities + bindparam("b_added")),
+                    [{"b_id": key, "b_added": added} for key, added in counts])
+
+
 def _upsert_counts(session, table, keys, rows):
-    """Add ``rows`` (dicts with the key columns and the numbers to add) to ``table``."""
+    """Add ``rows`` (dicts with the key columns and the numbers to add) to ``table``: one
+    multi-row INSERT ... ON CONFLICT DO UPDATE per chunk (psycopg2's execute_values on
+    PostgreSQL, where an executemany would be a round trip per row)."""
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    numbers = [name for name in rows[0] if name not in keys]
+    columns = list(rows[0])
+    numbers = [name for name in columns if name not in keys]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        from psycopg2.extras import execute_values
+
+        names = ", ".join(f'"{name}"' for name in columns)
+        added = ", ".join(f'"{name}" = "{table.name}"."{name}" + EXCLUDED."{name}"'
+                          for name in numbers)
+        cursor = connection.connection.cursor()
+        try:
+            execute_values(
+                cursor, f'INSERT INTO "{table.name}" ({names}) VALUES %s ON CONFLICT '
+                        f'({", ".join(keys)}) DO UPDATE SET {added}',
+                [tuple(row[name] for name in columns) for row in rows], page_size=2000)
+        finally:
+            cursor.close()
+        return
+    statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=keys,
         set_={name: table.c[name] + statement.excluded[name] for name in numbers})
@@ -753,19 +793,27 @@ def _upsert_counts(session, table, keys, rows):
 
 
 def _count_activities(session, reported):
-    totals = {}
+    totals = {}  # (node, period, kind) -> [activities, participants, beneficiaries, ...]
     for item, place, named, members_count in reported:
+        numbers = (1, item["participants"], named, members_count,
+                   domain.minutes(item["hours"]))
+        periods = domain.period_keys(item["held_on"])
         for node in place["path"]:
-            for period in domain.period_keys(item["held_on"]):
+            for period in periods:
                 for kind in ("*", item["kind"]):
-                    counts = totals.setdefault((node, period, kind), Counter())
-                    counts.update(activities=1, participants=item["participants"],
-                                  beneficiaries=named, members=members_count,
-                                  minutes=domain.minutes(item["hours"]))
+                    counts = totals.get((node, period, kind))
+                    if counts is None:
+                        totals[(node, period, kind)] = list(numbers)
+                    else:
+                        for index, number in enumerate(numbers):
+                            counts[index] += number
     _upsert_counts(session, activity_counts, ["node", "period", "kind"], [
         {"node": node, "period": period, "kind": kind,
-         **{name: counts[name] for name in views.ZERO}}
+         **dict(zip(COUNTED, counts, strict=True))}
         for (node, period, kind), counts in sorted(totals.items())])
+
+
+COUNTED = ("activities", "participants", "beneficiaries", "members", "minutes")
 
 
 def _serialize_reach(session):
@@ -805,15 +853,36 @@ def record_reach(session, visits):
                 row = (key, node, year, months)
                 (updates if (key, node, year) in stored else inserts).append(row)
     bulk_insert(session, reach, ("worker_key", "node", "year", "months"), inserts)
-    if updates:
-        session.execute(update(reach).where(
-            reach.c.worker_key == bindparam("b_key"), reach.c.node == bindparam("b_node"),
-            reach.c.year == bindparam("b_year")).values(months=bindparam("b_months")),
-            [{"b_key": key, "b_node": node, "b_year": year, "b_months": months}
-             for key, node, year, months in updates])
+    _update_reach(session, updates)
     _upsert_counts(session, reach_counts, ["node", "period"], [
         {"node": node, "period": period, "workers": count}
         for (node, period), count in sorted(gained.items())])
+
+
+def _update_reach(session, rows, chunk=5000):
+    """New month bits for reach rows kept already: one UPDATE ... FROM (VALUES ...) per
+    chunk on PostgreSQL (its executemany would be a round trip per row), executemany on
+    SQLite."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        from psycopg2.extras import execute_values
+
+        cursor = connection.connection.cursor()
+        try:
+            execute_values(cursor, 'UPDATE "reach" SET "months" = v.months FROM (VALUES %s) '
+                           'AS v(worker_key, node, year, months) WHERE '
+                           '"reach"."worker_key" = v.worker_key AND "reach"."node" = v.node '
+                           'AND "reach"."year" = v.year', rows, page_size=chunk)
+        finally:
+            cursor.close()
+        return
+    session.execute(update(reach).where(
+        reach.c.worker_key == bindparam("b_key"), reach.c.node == bindparam("b_node"),
+        reach.c.year == bindparam("b_year")).values(months=bindparam("b_months")),
+        [{"b_key": key, "b_node": node, "b_year": year, "b_months": months}
+         for key, node, year, months in rows])
 
 
 def bulk_insert(session, table, columns, rows, chunk=5000):

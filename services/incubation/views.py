@@ -9,7 +9,7 @@ that organization's own data only. Every list is a cursor page (``shared.paging`
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, case, func, select
 
 from services.incubation import domain, policy, readmodel
 from services.incubation.models import (
@@ -428,69 +428,86 @@ def _figures(row) -> dict:
             "hours": domain.hours(row["minutes"])}
 
 
+# The statements of ``statistics``, built once: each call binds its values, so a call
+# costs its few index reads rather than building and keying seven statements.
+_PLACE = select(places.c.path).where(places.c.code == bindparam("code"))
+_COUNTS = select(activity_counts).where(activity_counts.c.node == bindparam("code"),
+                                        activity_counts.c.period == bindparam("period"))
+_REACHED = select(reach_counts.c.workers).where(reach_counts.c.node == bindparam("code"),
+                                                reach_counts.c.period == bindparam("period"))
+_BELOW = (
+    select(places.c.code, places.c.name, activity_counts.c.activities, reach_counts.c.workers)
+    .outerjoin(activity_counts, and_(activity_counts.c.node == places.c.code,
+                                     activity_counts.c.period == bindparam("period"),
+                                     activity_counts.c.kind == "*"))
+    .outerjoin(reach_counts, and_(reach_counts.c.node == places.c.code,
+                                  reach_counts.c.period == bindparam("period")))
+    .where(places.c.parent_code == bindparam("code")).order_by(places.c.code))
+_IN_SUBTREE = organizations.c.home_path_key.like(bindparam("prefix"), escape="\\")
+_VALID_GRADE = case((organizations.c.grade_until > bindparam("today"), organizations.c.grade),
+                    else_=None)
+_ORGANIZATIONS = (
+    select(organizations.c.stage, organizations.c.hub, _VALID_GRADE.label("valid_grade"),
+           func.count().label("count"))
+    .where(_IN_SUBTREE).group_by(organizations.c.stage, organizations.c.hub, _VALID_GRADE))
+_FUNDS = (select(func.coalesce(func.sum(awards.c.amount), 0),
+                 func.coalesce(func.sum(awards.c.disbursed), 0))
+          .join(organizations, organizations.c.id == awards.c.organization_id)
+          .where(_IN_SUBTREE, awards.c.awarded_on >= bindparam("first"),
+                 awards.c.awarded_on <= bindparam("last")))
+
+
+def _prefix(path) -> str:
+    """The LIKE pattern of everything under ``path`` (its wildcards escaped)."""
+    key = path_key(path)
+    return key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def statistics(session, code, period, caller) -> dict:
-    """Kept counts for one place and period: primary-key reads however many activities
-    and beneficiaries there are (``operations`` keeps them with every report)."""
-    place = subtree_place(session, code)
-    require(caller, READ, place["path"], what=f"organization {code}")
+    """Kept counts for one place and period: index reads however many activities and
+    beneficiaries there are (``operations`` keeps them with every report)."""
+    path = session.execute(_PLACE, {"code": code}).scalar()
+    if path is None:
+        raise NotFound(f"no organization {code} is known to the registry", {"code": code})
+    require(caller, READ, path, what=f"organization {code}")
     try:
         first, last = domain.period_range(period)
     except ValueError as exc:
         raise InvalidInput(str(exc), {"period": [str(exc)]}) from None
-    kinds = {row.kind: row._mapping for row in session.execute(select(activity_counts).where(
-        activity_counts.c.node == code, activity_counts.c.period == period))}
-    reached = session.execute(select(reach_counts.c.workers).where(
-        reach_counts.c.node == code, reach_counts.c.period == period)).scalar() or 0
-    children = session.execute(select(places.c.code, places.c.name).where(
-        places.c.parent_code == code).order_by(places.c.code)).all()
-    child_codes = [child.code for child in children]
-    child_activities = dict(session.execute(select(
-        activity_counts.c.node, activity_counts.c.activities).where(
-        activity_counts.c.node.in_(child_codes), activity_counts.c.period == period,
-        activity_counts.c.kind == "*")).all()) if child_codes else {}
-    child_reach = dict(session.execute(select(reach_counts.c.node, reach_counts.c.workers)
-                                       .where(reach_counts.c.node.in_(child_codes),
-                                              reach_counts.c.period == period)).all()) \
-        if child_codes else {}
+    values = {"code": code, "period": period}
+    kinds = {row.kind: row._mapping for row in session.execute(_COUNTS, values)}
+    reached = session.execute(_REACHED, values).scalar() or 0
+    below = session.execute(_BELOW, values).all()
+    prefix = _prefix(path)
     return {
         "code": code, "period": period,
-        "organizations": _organization_figures(session, place["path"]),
+        "organizations": _organization_figures(session, prefix),
         "activities": {**_figures(kinds.get("*")), "workers_reached": reached},
         "by_kind": {kind: _figures(row) for kind, row in sorted(kinds.items())
                     if kind != "*"},
-        "below": [{"code": child.code, "name": child.name,
-                   "activities": child_activities.get(child.code, 0),
-                   "workers_reached": child_reach.get(child.code, 0)}
-                  for child in children],
-        "funds": _fund_figures(session, place["path"], first, last),
+        "below": [{"code": row.code, "name": row.name, "activities": row.activities or 0,
+                   "workers_reached": row.workers or 0} for row in below],
+        "funds": _fund_figures(session, prefix, first, last),
     }
 
 
-def _organization_figures(session, path) -> dict:
-    today = domain.today_in(now_utc())
-    rows = session.execute(select(organizations.c.stage, organizations.c.hub,
-                                  organizations.c.grade, organizations.c.grade_until).where(
-        organizations.c.home_path_key.startswith(path_key(path), autoescape=True))).all()
-    stages, grades = Counter(), Counter()
-    for row in rows:
+def _organization_figures(session, prefix) -> dict:
+    stages, grades, total, hubs = Counter(), Counter(), 0, 0
+    for row in session.execute(_ORGANIZATIONS, {"prefix": prefix,
+                                                "today": domain.today_in(now_utc())}):
+        total += row.count
+        hubs += row.count if row.hub else 0
         if row.stage is not None:
-            stages[row.stage] += 1
-        grade = domain.current_grade(row.grade, row.grade_until, today)
-        if grade:
-            grades[grade] += 1
-    return {"total": len(rows), "hubs": sum(1 for row in rows if row.hub),
-            "by_stage": dict(sorted(stages.items())), "by_grade": dict(sorted(grades.items()))}
+            stages[row.stage] += row.count
+        if row.valid_grade is not None:
+            grades[row.valid_grade] += row.count
+    return {"total": total, "hubs": hubs, "by_stage": dict(sorted(stages.items())),
+            "by_grade": dict(sorted(grades.items()))}
 
 
-def _fund_figures(session, path, first, last) -> dict:
-    where = [organizations.c.home_path_key.startswith(path_key(path), autoescape=True)]
-    if first is not None:
-        where += [awards.c.awarded_on >= first, awards.c.awarded_on <= last]
-    awarded, disbursed = session.execute(
-        select(func.coalesce(func.sum(awards.c.amount), 0),
-               func.coalesce(func.sum(awards.c.disbursed), 0))
-        .join(organizations, organizations.c.id == awards.c.organization_id)
-        .where(*where)).one()
+def _fund_figures(session, prefix, first, last) -> dict:
+    awarded, disbursed = session.execute(_FUNDS, {
+        "prefix": prefix, "first": first or date.min, "last": last or date.max}).one()
     return {"awarded": domain.yuan(awarded), "disbursed": domain.yuan(disbursed)}
 
 
