@@ -127,19 +127,31 @@ def fill_members(db):
 
 
 def activity_items(orgs, streets, total, rows, rng):
-    """Activities over three years ending yesterday, ``rows`` beneficiaries in all."""
+    """Activities over three years ending yesterday, ``rows`` beneficiaries in all. A
+    member comes to activities in their own street (the members are spread over the
+    streets); anyone else is one of the reporting organization's own people."""
     last = date.today() - timedelta(days=1)
     per_activity = rows / total
+    street_index = {street: number for number, street in enumerate(sorted(streets))}
+    per_street = MEMBERS // len(streets)
+    sizes = [max(1, round(rng.gauss(per_activity, per_activity / 4))) for _ in range(total)]
+    missing = rows - sum(sizes)
+    while missing:  # exactly ``rows`` in all, the sizes still spread
+        index, step = rng.randrange(total), 1 if missing > 0 else -1
+        if sizes[index] + step >= 1:
+            sizes[index] += step
+            missing -= step
     for number in range(total):
         organization = orgs[number % len(orgs)]
         home_street = ".".join(organization["home"].split(".")[:2])
         place = (organization["home"] if rng.random() < 0.7
                  else rng.choice(streets[home_street]))
-        named = max(1, int(rng.gauss(per_activity, per_activity / 4)))
+        named = sizes[number]
         people = set()
         while len(people) < named:
             if rng.random() < 0.4:  # a member, regulars more often (squared draw)
-                people.add(("m", 1 + int(MEMBERS * rng.random() ** 2)))
+                people.add(("m", 1 + street_index[home_street] * per_street
+                            + int(per_street * rng.random() ** 2)))
             else:
                 people.add(("r", f"P{int(4000 * rng.random() ** 2)}"))
         yield {"organization_id": organization["id"], "kind": organization["kind"],

@@ -837,12 +837,20 @@ def record_reach(session, visits):
     keys = sorted(by_worker)
     states = {key: domain.ReachState() for key in keys}
     stored = set()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # A primary-key lookup. Without fresh statistics (a bulk load outrunning
+        # autovacuum, or autovacuum off) PostgreSQL takes each key for 0.5% of the table
+        # and scans all of it, which grows by millions of rows in an import.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
     for start in range(0, len(keys), 500):
         for key, node, year, months in session.execute(select(
                 reach.c.worker_key, reach.c.node, reach.c.year, reach.c.months).where(
                 reach.c.worker_key.in_(keys[start:start + 500]))):
             states[key].masks[(node, year)] = months
             stored.add((key, node, year))
+    if postgresql:
+        session.execute(text("SET LOCAL enable_seqscan = on"))
     gained, inserts, updates = {}, [], []
     for key, worker_visits in by_worker.items():
         masks = states[key].masks

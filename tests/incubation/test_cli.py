@@ -1,0 +1,46 @@
+"""``gonghui incubation ...`` on the service's own database."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from services.incubation.cli import cli
+from services.incubation.service import MIGRATIONS
+from tests.incubation.conftest import DISTRICT, fill_registry
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, database_factory):
+    url = f"sqlite:///{tmp_path}/incubation.db"
+    monkeypatch.setenv("INCUBATION_DATABASE_URL", url)
+
+    def invoke(*args):
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    invoke.database = lambda: database_factory(url, "incubation", MIGRATIONS)
+    return invoke
+
+
+def test_policies_prints_every_version(run):
+    result = run("policies")
+    assert result.exit_code == 0
+    assert [item["kind"] for item in json.loads(result.output)] == ["grading", "rules"]
+
+
+def test_stats_for_a_place_the_registry_has_not_told_of_is_a_one_line_error(run):
+    result = run("stats", DISTRICT)
+    assert result.exit_code == 1 and "no organization longgang" in result.output
+
+
+def test_stats_and_remind_on_a_district(run):
+    with run.database().unit_of_work() as uow:
+        fill_registry(uow.session)
+    figures = json.loads(run("stats", DISTRICT, "--period", "2015").output)
+    assert (figures["period"], figures["activities"]["workers_reached"]) == ("2015", 0)
+    assert run("remind").output.strip() == "0 reminder(s) raised, 0 grade(s) lapsed"
+
+
+def test_load_sample_says_why_it_did_not_load(run):
+    result = run("load-sample")
+    assert result.exit_code == 1 and "places have not arrived" in result.output
