@@ -38,7 +38,7 @@ import time  # noqa: E402
 from _support import backends, broker_vhost, database, emit, ms, percentile  # noqa: E402
 from sqlalchemy import func, select, update  # noqa: E402
 
-from services.registry import importer, operations, sample  # noqa: E402
+from services.registry import importer, operations, sample, views  # noqa: E402
 from services.registry.service import MIGRATIONS  # noqa: E402
 from shared.db import open_database, outbox_table  # noqa: E402
 
@@ -104,7 +104,7 @@ def summary(timings):
 def direct_statistics(db, levels, count):
     def call(code):
         with db.session() as session:
-            return operations.statistics(session, code)
+            return views.statistics(session, code)
 
     for codes in levels.values():  # warm up: connections, caches
         for code in codes[:20]:
@@ -190,7 +190,7 @@ def run_backend(backend, args):
             raise SystemExit(f"import: {report.created} created, {report.rejected} rejected: "
                              f"{report.errors[:3]}")
         with db.session() as session:
-            totals = operations.statistics(session, sample.DISTRICT)
+            totals = views.statistics(session, sample.DISTRICT)
             events = session.execute(select(func.count()).select_from(outbox_table)).scalar()
         result = {"rows": report.rows, "seconds": round(elapsed, 1),
                   "rows_per_s": round(report.rows / elapsed), "events_in_outbox": events,

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.registry import domain, schemas
-from services.registry.store import EnterpriseWriter, Organizations
+from services.registry.operations import EnterpriseWriter
+from services.registry.views import Organizations
 from shared.errors import InvalidInput, ServiceError
 
 COLUMNS = ("credit_code", "name", "address", "community_code", "headcount", "union_status",

@@ -12,13 +12,18 @@ in 龙城 among them), four industry unions, contacts everywhere, and enterprise
   so 320,000 rows hold about 2.13 million workers (``DISTRICT_FIGURES``).
 
 ``generate_enterprises(n)`` makes district-shaped import rows of any size (benchmarks use
-320,000); ``load_sample(db)`` registers the tree and imports the rows.
+320,000); ``load_sample(db)`` registers the tree and imports the rows; ``prepare`` is
+the first-run hook of ``gonghui up``.
 """
 
 import random
 
+from sqlalchemy import func, select
+
 from services.registry import domain, operations
 from services.registry.importer import import_rows
+from services.registry.models import organizations
+from shared.db import open_database
 
 SEED = 20160501
 SAMPLE_ENTERPRISES = 3000
@@ -253,3 +258,20 @@ def load_sample(db, enterprises=SAMPLE_ENTERPRISES, seed=SEED, progress=None) ->
         raise RuntimeError(f"the sample has rejected rows: {report.errors[:3]}")
     return {"organizations": len(district_organizations(seed)), **report.as_dict()}
 
+
+
+def prepare(database_url, migrations_dir):
+    """First run (``gonghui up``): migrate the registry and load the sample district into
+    an empty one."""
+    db = open_database(database_url, "registry", migrations_dir)
+    try:
+        with db.session() as session:
+            count = session.execute(select(func.count()).select_from(organizations)).scalar()
+        if count:
+            yield f"{count} organizations registered; sample not loaded"
+            return
+        summary = load_sample(db)
+        yield (f"loaded the sample district: {summary['organizations']} organizations, "
+               f"{summary['created']} enterprises (南坑 is {NANKENG})")
+    finally:
+        db.engine.dispose()

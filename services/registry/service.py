@@ -19,7 +19,7 @@ Shapes returned:
 
 from pathlib import Path
 
-from services.registry import importer, operations
+from services.registry import importer, operations, views
 from shared.dependencies import Database, Metrics
 from shared.errors import InvalidInput
 from shared.rpc import rpc
@@ -58,13 +58,13 @@ class RegistryService(OpsEndpoints):
     @rpc
     def get_organization(self, code):
         with self.db.session() as session:
-            return operations.get_organization(session, code)
+            return views.get_organization(session, code)
 
     @rpc
     def list_children(self, code):
         """The organizations directly under ``code``, by code."""
         with self.db.session() as session:
-            return operations.list_children(session, code)
+            return views.list_children(session, code)
 
     @rpc
     def set_contacts(self, code, contacts):
@@ -76,7 +76,7 @@ class RegistryService(OpsEndpoints):
     @rpc
     def get_contacts(self, code):
         with self.db.session() as session:
-            return operations.get_contacts(session, code)
+            return views.get_contacts(session, code)
 
     @rpc
     def chain(self, code=None, credit_code=None):
@@ -97,7 +97,7 @@ class RegistryService(OpsEndpoints):
         gives its enterprise's chain. An industry union's chain is itself, district.
         """
         with self.db.session() as session:
-            return operations.chain(session, code=code, credit_code=credit_code)
+            return views.chain(session, code=code, credit_code=credit_code)
 
     @rpc
     def statistics(self, code):
@@ -106,7 +106,7 @@ class RegistryService(OpsEndpoints):
         enterprises, 0..1 rounded to 4 places. One primary-key read: the counts are kept
         up to date by every write."""
         with self.db.session() as session:
-            return operations.statistics(session, code)
+            return views.statistics(session, code)
 
     # --- enterprises ------------------------------------------------------------------
 
@@ -141,7 +141,7 @@ class RegistryService(OpsEndpoints):
     @rpc
     def get_enterprise(self, credit_code):
         with self.db.session() as session:
-            return operations.get_enterprise(session, credit_code)
+            return views.get_enterprise(session, credit_code)
 
     @rpc
     def list_enterprises(self, code, limit=50, offset=0, include_closed=False):
@@ -149,7 +149,7 @@ class RegistryService(OpsEndpoints):
         in the subtree of ``code`` (closed ones too with ``include_closed``), by
         community then credit code; limit 1..500."""
         with self.db.session() as session:
-            return operations.list_enterprises(session, code, limit, offset, include_closed)
+            return views.list_enterprises(session, code, limit, offset, include_closed)
 
     @rpc
     def import_enterprises(self, rows):

@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from services.registry import importer, operations, sample, setup, store
+from services.registry import importer, sample, views
 from services.registry.cli import cli
 from services.registry.sample import NANKENG, credit_code
 from services.registry.service import MIGRATIONS
@@ -38,9 +38,9 @@ def test_bad_rows_are_reported_with_reasons_and_good_rows_are_kept(tree):
     assert "name: Missing data for required field" in reasons[5]
     assert reasons[6].startswith("headcount:")
     assert "a row is an object" in reasons[8]
-    kept = read(tree, operations.get_enterprise, credit_code(7))
+    kept = read(tree, views.get_enterprise, credit_code(7))
     assert kept["assigned_leader"] == {"name": "王伟", "title": "副主任", "phone": None}
-    assert read(tree, operations.statistics, NANKENG)["enterprises"] == 2
+    assert read(tree, views.statistics, NANKENG)["enterprises"] == 2
 
 
 def test_reimporting_the_same_rows_writes_and_publishes_nothing(tree):
@@ -60,34 +60,34 @@ def test_reimporting_the_same_rows_writes_and_publishes_nothing(tree):
     assert (changed.updated, changed.unchanged) == (2, 0)
     assert [kind for kind, _ in outbox(tree)[events:]] == [
         "enterprise_updated", "enterprise_moved"]
-    assert read(tree, operations.get_enterprise, credit_code(31))["union_code"] == ZHANGBEI
+    assert read(tree, views.get_enterprise, credit_code(31))["union_code"] == ZHANGBEI
     with tree.session() as session:
-        assert store.stored_counts(session) == store.recount(session)
+        assert views.stored_counts(session) == views.recount(session)
 
 
 def test_the_sample_district_holds_nankengs_real_figures(db):
     summary = sample.load_sample(db, enterprises=600)
     assert (summary["created"], summary["rejected"]) == (600, 0)
-    assert read(db, operations.statistics, NANKENG) == {
+    assert read(db, views.statistics, NANKENG) == {
         "code": NANKENG, "name": "南坑社区工会联合会", "enterprises": 227, "workers": 10_200,
         "own_union": 42, "covered": 176, "establishment_rate": 0.9604}
-    district = read(db, operations.statistics, "longgang")
+    district = read(db, views.statistics, "longgang")
     assert district["enterprises"] == 600
-    streets = read(db, operations.list_children, "longgang")
+    streets = read(db, views.list_children, "longgang")
     assert len([org for org in streets if org["kind"] == "street_federation"]) == 11
-    assert read(db, operations.get_organization, sample.ZHANGBEI)["parent_code"] == (
+    assert read(db, views.get_organization, sample.ZHANGBEI)["parent_code"] == (
         "longgang.longcheng")
-    key = [e for e in read(db, operations.list_enterprises, NANKENG, 500)["items"]
+    key = [e for e in read(db, views.list_enterprises, NANKENG, 500)["items"]
            if e["assigned_leader"]]
     assert len(key) == 1 and key[0]["headcount"] == 860
     with db.session() as session:
-        assert store.stored_counts(session) == store.recount(session)
+        assert views.stored_counts(session) == views.recount(session)
 
 
 def test_first_run_setup_loads_the_sample_once(sqlite_url):
-    first = list(setup.prepare(sqlite_url, MIGRATIONS))
+    first = list(sample.prepare(sqlite_url, MIGRATIONS))
     assert "loaded the sample district" in first[0]
-    assert "sample not loaded" in list(setup.prepare(sqlite_url, MIGRATIONS))[0]
+    assert "sample not loaded" in list(sample.prepare(sqlite_url, MIGRATIONS))[0]
 
 
 @pytest.fixture
