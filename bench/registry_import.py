@@ -38,7 +38,7 @@ import time  # noqa: E402
 from _support import backends, broker_vhost, database, emit, ms, percentile  # noqa: E402
 from sqlalchemy import func, select, update  # noqa: E402
 
-from services.registry import importer, operations, sample, views  # noqa: E402
+from services.registry import importer, sample, views  # noqa: E402
 from services.registry.service import MIGRATIONS  # noqa: E402
 from shared.db import open_database, outbox_table  # noqa: E402
 
@@ -167,9 +167,7 @@ def run_backend(backend, args):
     with database(backend) as url:
         db = open_database(url, "registry", MIGRATIONS)
         organizations, by_street = tree(args.communities_per_street)
-        for data in organizations:
-            with db.unit_of_work() as uow:
-                operations.register_organization(uow, data)
+        sample.register_organizations(db, organizations)
         levels = codes_by_level(by_street)
         print(f"{backend}: {len(organizations)} organizations, "
               f"{len(levels['community'])} communities or parks", flush=True)
@@ -184,7 +182,7 @@ def run_backend(backend, args):
 
         started = time.perf_counter()
         report = importer.import_rows(db, enterprise_rows(args.enterprises, by_street),
-                                      progress=progress)
+                                      sample.LOADER, progress=progress)
         elapsed = time.perf_counter() - started
         if report.rejected or report.created != args.enterprises:
             raise SystemExit(f"import: {report.created} created, {report.rejected} rejected: "

@@ -15,8 +15,20 @@ import click
 from tqdm import tqdm
 
 from services.registry import importer, operations, sample, views
+from shared.caller import Caller
 from shared.cli import service_database
 from shared.errors import ServiceError
+
+
+def _operator(db) -> Caller:
+    """Whom the CLI acts as: an admin at the district root (whoever reaches the registry's
+    database may change all of it anyway)."""
+    with db.session() as session:
+        district = views.district_code(session)
+    if district is None:
+        raise click.ClickException("the registry has no district yet: run load-sample, or "
+                                   "register the district federation first")
+    return Caller("gonghui registry", "admin", district)
 
 
 @click.group()
@@ -38,8 +50,10 @@ def import_command(file, report, batch_size):
     if ignored:
         click.echo(f"ignoring columns: {', '.join(ignored)}", err=True)
     db = service_database("registry")
+    operator = _operator(db)
     with tqdm(total=importer.count_rows(file), unit="row", desc="import") as bar:
-        result = importer.import_rows(db, rows, batch_size=batch_size, progress=bar.update)
+        result = importer.import_rows(db, rows, operator, batch_size=batch_size,
+                                      progress=bar.update)
     result.ignored_columns = ignored
     db.engine.dispose()
     click.echo(f"{result.rows} rows: {result.created} created, {result.updated} updated, "

@@ -1,4 +1,9 @@
-"""The registry's use cases (writes): each takes a unit of work ``uow`` (``shared.db``).
+"""The registry's use cases (writes): each takes a unit of work ``uow`` (``shared.db``),
+its input as the RPC contract loaded it (``shared/api/registry.py``) and the caller.
+
+Who may: every write needs the WRITE permission, and what it touches (the organization,
+its parent or new parent; the enterprise where it is and where it goes) must lie in the
+caller's subtree (``shared.caller``); the registry checks this itself, whoever calls.
 
 Errors: the subject of a call that does not exist is ``NotFound``; a code *referred to*
 in the input that does not exist is ``InvalidInput`` naming the field; a state that
@@ -16,7 +21,7 @@ from dataclasses import replace
 
 from sqlalchemy import bindparam, func, insert, literal, select, update
 
-from services.registry import domain, schemas, views
+from services.registry import domain, views
 from services.registry.domain import Enterprise, Organization, StatsDeltas
 from services.registry.models import (
     enterprises,
@@ -25,6 +30,7 @@ from services.registry.models import (
     path_text,
     within,
 )
+from shared.caller import WRITE, Caller, require_permission, require_scope
 from shared.errors import Conflict, InvalidInput, NotFound
 
 # --- rows ------------------------------------------------------------------------------
@@ -117,13 +123,17 @@ def move_subtree(session, org: Organization, parent: Organization) -> Organizati
 
 # --- organizations ---------------------------------------------------------------------
 
-def register_organization(uow, data) -> dict:
-    data = schemas.load(schemas.organization_input, data, "organization rejected")
+def register_organization(uow, data: dict, caller: Caller) -> dict:
+    """``data`` as ``NewOrganizationSchema`` loads it. The caller's subtree must hold the
+    parent; the root (no parent) is registered by a caller of its own code."""
+    require_permission(caller, WRITE)
     orgs = views.Organizations(uow.session, lock=True)
     code, kind = data["code"], data["kind"]
     if orgs.get(code) is not None:
         raise Conflict(f"an organization with the code {code!r} already exists", {"code": code})
     parent = orgs.referenced(data["parent_code"], "parent_code") if data["parent_code"] else None
+    if parent is not None:
+        require_scope(caller, parent.path, f"the parent organization {parent.code}")
     problems = domain.placement_problems(kind, parent, data["party_organization"])
     credit_code = data["enterprise_credit_code"]
     if kind == "enterprise_union" and credit_code is None:
@@ -136,13 +146,15 @@ def register_organization(uow, data) -> dict:
     if parent is None and views.district_code(uow.session) is not None:
         raise Conflict("the registry already has its district federation",
                        {"code": views.district_code(uow.session)})
+    if parent is None:
+        require_scope(caller, (code,), f"organization {code}")
     org = domain.Organization(
         code=code, name=data["name"], kind=kind, parent_code=parent and parent.code,
         path=(parent.path if parent else ()) + (code,),
         party_organization=data["party_organization"], enterprise_credit_code=credit_code,
         contacts=tuple(data["contacts"]),
     )
-    writer = EnterpriseWriter(uow, orgs)
+    writer = EnterpriseWriter(uow, orgs, caller)
     enterprise = writer.current(credit_code) if credit_code else None
     if credit_code:
         _check_enterprise_union(uow.session, org, enterprise)
@@ -174,10 +186,11 @@ def _check_enterprise_union(session, org, enterprise):
                        f"{existing}", {"union_code": existing})
 
 
-def update_organization(uow, code, changes) -> dict:
-    changes = schemas.load(schemas.organization_changes, changes, "changes rejected")
+def update_organization(uow, code: str, changes: dict, caller: Caller) -> dict:
+    require_permission(caller, WRITE)
     orgs = views.Organizations(uow.session, lock=True)
     org = orgs.known(code)
+    require_scope(caller, org.path, f"the organization {code}")
     new = replace(org, **changes)
     parent = orgs.get(org.parent_code)
     domain.check(domain.placement_problems(new.kind, parent, new.party_organization),
@@ -195,11 +208,14 @@ def update_organization(uow, code, changes) -> dict:
     return views.organization_view(new)
 
 
-def move_organization(uow, code, parent_code) -> dict:
-    parent_code = schemas.organization_code(parent_code, "parent_code")
+def move_organization(uow, code: str, parent_code: str, caller: Caller) -> dict:
+    """Both the organization and its new parent must lie in the caller's subtree."""
+    require_permission(caller, WRITE)
     orgs = views.Organizations(uow.session, lock=True)
     org = orgs.known(code)
+    require_scope(caller, org.path, f"the organization {code}")
     parent = orgs.referenced(parent_code, "parent_code")
+    require_scope(caller, parent.path, f"the new parent {parent.code}")
     if org.parent_code == parent.code:
         return views.organization_view(org)
     domain.check(domain.move_problems(org, parent), "move rejected")
@@ -210,12 +226,12 @@ def move_organization(uow, code, parent_code) -> dict:
     return views.organization_view(moved)
 
 
-def set_contacts(uow, code, contacts) -> dict:
-    contacts = schemas.load(schemas.contacts_input, {"contacts": contacts},
-                            "contacts rejected")["contacts"]
+def set_contacts(uow, code: str, contacts: list, caller: Caller) -> dict:
+    require_permission(caller, WRITE)
     contacts = [{name: contact.get(name) for name in ("name", "role", "phone", "email",
                                                       "webhook_url")} for contact in contacts]
     org = views.Organizations(uow.session, lock=True).known(code)
+    require_scope(caller, org.path, f"the organization {code}")
     if list(org.contacts) != contacts:
         uow.session.execute(update(organizations).where(organizations.c.code == code)
                             .values(contacts=contacts, updated_at=func.now()))
@@ -229,19 +245,21 @@ def set_contacts(uow, code, contacts) -> dict:
 class EnterpriseWriter:
     """Stages enterprise changes in a unit of work; ``flush`` writes rows, counts, events.
 
-        writer = EnterpriseWriter(uow, views.Organizations(uow.session, lock=True))
-        writer.load(["91440307MA5DABCD1X"])
-        writer.save(domain.merge_enterprise(writer.current("91440307MA5DABCD1X"), stated))
+        writer = EnterpriseWriter(uow, views.Organizations(uow.session, lock=True), caller)
+        writer.load(["91440307MA5DABCD1Q"])
+        writer.save(domain.merge_enterprise(writer.current("91440307MA5DABCD1Q"), stated))
         writer.flush()
 
-    ``save`` raises InvalidInput (the domain's field messages) or Conflict before it
-    stages anything, so a rejected change leaves the batch as it was.
+    ``save`` raises InvalidInput (the domain's field messages), Conflict, or Forbidden
+    (the enterprise, where it was or where it goes, lies outside the caller's subtree)
+    before it stages anything, so a rejected change leaves the batch as it was.
     """
 
-    def __init__(self, uow, orgs: views.Organizations):
+    def __init__(self, uow, orgs: views.Organizations, caller: Caller):
         self.uow = uow
         self.session = uow.session
         self.orgs = orgs
+        self.caller = require_permission(caller, WRITE)
         self._reset()
 
     def _reset(self):
@@ -282,6 +300,10 @@ class EnterpriseWriter:
         community = self.orgs.get(new.community_code)
         union = self.orgs.get(new.union_code)
         domain.check(domain.enterprise_problems(new, community, union), "enterprise rejected")
+        if old is not None:
+            require_scope(self.caller, self.orgs.path(old.community_code),
+                          f"enterprise {old.credit_code}")
+        require_scope(self.caller, community.path, f"the community {community.code}")
         if new == old:
             return "unchanged"
         if union is None and new.union_status == "own" and old is not None:
@@ -386,11 +408,11 @@ class EnterpriseWriter:
 
 # --- enterprises -----------------------------------------------------------------------
 
-def _writer(uow) -> EnterpriseWriter:
-    return EnterpriseWriter(uow, views.Organizations(uow.session, lock=True))
+def _writer(uow, caller) -> EnterpriseWriter:
+    return EnterpriseWriter(uow, views.Organizations(uow.session, lock=True), caller)
 
 
-def _existing(writer, credit_code) -> domain.Enterprise:
+def _existing(writer, credit_code) -> Enterprise:
     enterprise = writer.current(credit_code)
     if enterprise is None:
         raise NotFound(f"no enterprise has the credit code {credit_code}",
@@ -405,36 +427,33 @@ def _saved(writer, enterprise, reason=None) -> dict:
     return views.enterprise_view(enterprise, path)
 
 
-def register_enterprise(uow, data) -> dict:
-    stated = schemas.load(schemas.enterprise_input, data, "enterprise rejected")
-    writer = _writer(uow)
+def register_enterprise(uow, stated: dict, caller: Caller) -> dict:
+    """``stated`` as ``NewEnterpriseSchema`` loads it."""
+    writer = _writer(uow, caller)
     if writer.current(stated["credit_code"]) is not None:
         raise Conflict(f"enterprise {stated['credit_code']} is already registered",
                        {"credit_code": stated["credit_code"]})
     return _saved(writer, domain.merge_enterprise(None, stated))
 
 
-def update_enterprise(uow, credit_code, changes) -> dict:
-    credit_code = schemas.credit_code(credit_code)
-    stated = schemas.load(schemas.enterprise_changes, changes, "changes rejected")
-    writer = _writer(uow)
-    return _saved(writer, domain.merge_enterprise(_existing(writer, credit_code), stated))
+def update_enterprise(uow, credit_code: str, changes: dict, caller: Caller) -> dict:
+    """``changes`` as ``EnterpriseChangesSchema`` loads it: only what is stated changes."""
+    writer = _writer(uow, caller)
+    return _saved(writer, domain.merge_enterprise(_existing(writer, credit_code), changes))
 
 
-def move_enterprise(uow, credit_code, community_code) -> dict:
-    credit_code = schemas.credit_code(credit_code)
-    community_code = schemas.organization_code(community_code, "community_code")
-    writer = _writer(uow)
+def move_enterprise(uow, credit_code: str, community_code: str, caller: Caller) -> dict:
+    writer = _writer(uow, caller)
     enterprise = _existing(writer, credit_code)
     return _saved(writer, domain.moved_enterprise(enterprise, community_code))
 
 
-def close_enterprise(uow, credit_code, reason) -> dict:
+def close_enterprise(uow, credit_code: str, reason: str, caller: Caller) -> dict:
     """Closing a closed enterprise changes nothing (so a retried call is harmless)."""
-    credit_code = schemas.credit_code(credit_code)
-    reason = schemas.load(schemas.close_input, {"reason": reason}, "reason rejected")["reason"]
-    writer = _writer(uow)
+    writer = _writer(uow, caller)
     enterprise = _existing(writer, credit_code)
     if not enterprise.active:
-        return views.enterprise_view(enterprise, writer.orgs.path(enterprise.community_code))
+        path = writer.orgs.path(enterprise.community_code)
+        require_scope(caller, path, f"enterprise {credit_code}")
+        return views.enterprise_view(enterprise, path)
     return _saved(writer, replace(enterprise, status="closed", closed_reason=reason), reason)

@@ -23,13 +23,18 @@ from sqlalchemy import func, select
 from services.registry import domain, operations
 from services.registry.importer import import_rows
 from services.registry.models import organizations
+from shared.api.registry import CREDIT_CODE_CHARSET, NewOrganizationSchema, credit_code_check_digit
+from shared.caller import Caller
 from shared.db import open_database
+from shared.schemas import load
 
 SEED = 20160501
 SAMPLE_ENTERPRISES = 3000
 DISTRICT = "longgang"
 NANKENG = "longgang.bantian.nankeng"
 ZHANGBEI = "longgang.longcheng.zhangbei"
+# Who loads the sample: an admin of the district, who registers the root itself.
+LOADER = Caller("sample", "admin", DISTRICT)
 NANKENG_FIGURES = {"enterprises": 227, "workers": 10_200, "own_union": 42, "covered": 176}
 # DOMAIN.md: 320,000+ market entities and 2,000,000+ workers, about 6.3 workers each.
 DISTRICT_FIGURES = {"enterprises": 320_000, "workers": 2_000_000}
@@ -154,12 +159,12 @@ def credit_code(number: int) -> str:
     body = ""
     for _ in range(6):
         scrambled, digit = divmod(scrambled, 31)
-        body += domain.CREDIT_CODE_CHARSET[digit]
+        body += CREDIT_CODE_CHARSET[digit]
     org = "MA" + body
     check = 11 - sum(_ALNUM.index(c) * w for c, w in zip(org, _ORG_CODE_WEIGHTS, strict=True)) % 11
     org += {10: "X", 11: "0"}.get(check, str(check))
     first17 = "91440307" + org
-    return first17 + domain.credit_code_check_digit(first17)
+    return first17 + credit_code_check_digit(first17)
 
 
 # --- enterprises -----------------------------------------------------------------------
@@ -247,13 +252,20 @@ def generate_enterprises(total=SAMPLE_ENTERPRISES, seed=SEED):
                           union_code, leader)
 
 
+def register_organizations(db, items, caller=LOADER):
+    """Registers ``items`` (register_organization inputs, parents first), each as the RPC
+    entrypoint would: loaded with the contract, then the use case."""
+    schema = NewOrganizationSchema()
+    for data in items:
+        with db.unit_of_work() as uow:
+            operations.register_organization(uow, load(schema, data), caller)
+
+
 def load_sample(db, enterprises=SAMPLE_ENTERPRISES, seed=SEED, progress=None) -> dict:
     """Registers the district's organizations and imports ``enterprises`` enterprises."""
-    for data in district_organizations(seed):
-        with db.unit_of_work() as uow:
-            operations.register_organization(uow, data)
+    register_organizations(db, district_organizations(seed))
     rows = enumerate(generate_enterprises(enterprises, seed), start=1)
-    report = import_rows(db, rows, progress=progress)
+    report = import_rows(db, rows, LOADER, progress=progress)
     if report.rejected:
         raise RuntimeError(f"the sample has rejected rows: {report.errors[:3]}")
     return {"organizations": len(district_organizations(seed)), **report.as_dict()}

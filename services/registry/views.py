@@ -1,15 +1,19 @@
 """Reads of the registry: organizations, contacts, chains, statistics, enterprises.
 
-Each takes a session and answers dicts in the shapes ``shared/api/registry.py`` documents.
+Each takes a session and its input as the RPC contract loaded it, and answers dicts in
+the shapes ``shared/api/registry.py`` documents. An organization's card, its children
+and its statistics are public; contacts, chains and enterprises need the READ
+permission and must lie in the caller's subtree (``shared.caller``).
 The lookups here (``Organizations``, ``union_of``, ``read_counts`` ...) also serve the
 writes in ``operations``, which read before they change.
 """
 
 from sqlalchemy import case, func, select
 
-from services.registry import domain, schemas
+from services.registry import domain
 from services.registry.domain import Counts, Enterprise, Organization, StatsDeltas
 from services.registry.models import enterprises, organization_stats, organizations, path_codes
+from shared.caller import READ, Caller, require
 from shared.errors import InvalidInput, NotFound
 
 CHUNK = 500  # codes per IN (...) query
@@ -204,8 +208,9 @@ def list_children(session, code) -> list[dict]:
     return [organization_view(organization_from_row(row)) for row in rows]
 
 
-def get_contacts(session, code) -> dict:
+def get_contacts(session, code: str, caller: Caller) -> dict:
     org = Organizations(session).known(code)
+    require(caller, READ, org.path, what=f"the organization {code}")
     return {"code": code, "contacts": list(org.contacts)}
 
 
@@ -223,20 +228,21 @@ def statistics(session, code) -> dict:
             "covered": counts.covered, "establishment_rate": counts.establishment_rate}
 
 
-def chain(session, code=None, credit_code=None) -> dict:
-    """See ``RegistryService.chain`` for the shape."""
-    if (code is None) == (credit_code is None):
-        raise InvalidInput("give either code or credit_code",
-                           {"code": ["give exactly one of code and credit_code"]})
+def chain(session, caller: Caller, code=None, credit_code=None) -> dict:
+    """The chain from an organization (``code``) or an enterprise (``credit_code``) up to
+    the district (``ChainSchema``). Only the starting place must be in the caller's
+    subtree: whom a report from there travels to is the point."""
     orgs = Organizations(session)
     if code is not None:
         start = orgs.known(code)
+        require(caller, READ, start.path, what=f"the organization {code}")
         enterprise = None
         if start.enterprise_credit_code:
             enterprise, _ = enterprise_and_path(session, start.enterprise_credit_code)
         path = start.path
     else:
-        enterprise, path = enterprise_and_path(session, schemas.credit_code(credit_code))
+        enterprise, path = enterprise_and_path(session, credit_code)
+        require(caller, READ, path, what=f"enterprise {credit_code}")
     own_union = None
     if enterprise is not None and enterprise.union_status == "own":
         own_union = orgs.get(enterprise.union_code)
@@ -256,20 +262,22 @@ def chain(session, code=None, credit_code=None) -> dict:
 
 # --- enterprises -----------------------------------------------------------------------
 
-def get_enterprise(session, credit_code) -> dict:
-    return enterprise_view(*enterprise_and_path(session, schemas.credit_code(credit_code)))
+def get_enterprise(session, credit_code: str, caller: Caller) -> dict:
+    enterprise, path = enterprise_and_path(session, credit_code)
+    require(caller, READ, path, what=f"enterprise {credit_code}")
+    return enterprise_view(enterprise, path)
 
 
-def list_enterprises(session, code, limit=50, offset=0, include_closed=False) -> dict:
+def list_enterprises(session, code: str, caller: Caller, limit=50, offset=0,
+                     include_closed=False) -> dict:
     """A page of the subtree's enterprises, by community then credit code.
 
     Active ones only unless ``include_closed``: their total is the kept count (a
     primary-key read), and the page an index range on (community_code, credit_code),
     so the district's 320,000 page as fast as a community's 227.
     """
-    page = schemas.load(schemas.page_input, {"limit": limit, "offset": offset},
-                        "page rejected")
     org = Organizations(session).known(code)
+    require(caller, READ, org.path, what=f"the organization {code}")
     paths = communities_within(session, org)
     where = [enterprises.c.community_code.in_(sorted(paths))]
     if include_closed:
@@ -280,8 +288,7 @@ def list_enterprises(session, code, limit=50, offset=0, include_closed=False) ->
     rows = session.execute(
         select(enterprises).where(*where)
         .order_by(enterprises.c.community_code, enterprises.c.credit_code)
-        .limit(page["limit"]).offset(page["offset"]))
+        .limit(limit).offset(offset))
     items = [enterprise_view(enterprise_from_row(row), paths[row.community_code])
              for row in rows]
-    return {"code": code, "total": total, "limit": page["limit"], "offset": page["offset"],
-            "items": items}
+    return {"code": code, "total": total, "limit": limit, "offset": offset, "items": items}

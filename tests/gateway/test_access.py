@@ -108,10 +108,10 @@ def test_a_nankeng_staff_member_cannot_change_zhangbei_data(client, tokens, regi
         ("PATCH", f"{V1}/enterprises/{ZB_ENTERPRISE}", {"headcount": 1}),
         ("POST", f"{V1}/enterprises/{ZB_ENTERPRISE}/move", {"community_code": NANKENG}),
         ("POST", f"{V1}/enterprises/{ZB_ENTERPRISE}/close", {"reason": "搬迁"}),
-        ("POST", f"{V1}/enterprises", new_enterprise("91440300MA5NEW001X", ZHANGBEI)),
+        ("POST", f"{V1}/enterprises", new_enterprise("91440300MA5NEW0013", ZHANGBEI)),
         ("POST", f"{V1}/enterprises/{NK_ENTERPRISE}/move", {"community_code": ZHANGBEI}),
-        ("POST", f"{V1}/enterprises/import", [new_enterprise("91440300MA5NEW002X", NANKENG),
-                                              new_enterprise("91440300MA5NEW003X", ZHANGBEI)]),
+        ("POST", f"{V1}/enterprises/import", [new_enterprise("91440300MA5NEW0026", NANKENG),
+                                              new_enterprise("91440300MA5NEW0039", ZHANGBEI)]),
     ]
     for method, path, body in attempts:
         response = client.request(method, path, token=token, json=body)
@@ -121,8 +121,8 @@ def test_a_nankeng_staff_member_cannot_change_zhangbei_data(client, tokens, regi
 
 
 def test_the_import_names_the_rows_outside_the_callers_subtree(client, tokens, registry):
-    rows = [new_enterprise("91440300MA5NEW002X", NANKENG),
-            new_enterprise("91440300MA5NEW003X", ZHANGBEI),
+    rows = [new_enterprise("91440300MA5NEW0026", NANKENG),
+            new_enterprise("91440300MA5NEW0039", ZHANGBEI),
             # already registered in 嶂背: the upsert would pull it into 南坑
             {"credit_code": ZB_ENTERPRISE, "community_code": NANKENG},
             # already registered in 嶂背: the upsert would change its headcount
@@ -134,8 +134,8 @@ def test_the_import_names_the_rows_outside_the_callers_subtree(client, tokens, r
 
 
 def test_an_import_of_unknown_communities_is_a_400_naming_the_rows(client, tokens, registry):
-    rows = [new_enterprise("91440300MA5NEW002X", NANKENG),
-            new_enterprise("91440300MA5NEW003X", "longgang.bantian.nowhere")]
+    rows = [new_enterprise("91440300MA5NEW0026", NANKENG),
+            new_enterprise("91440300MA5NEW0039", "longgang.bantian.nowhere")]
     response = client.post(f"{V1}/enterprises/import", rows, token=tokens["bantian_staff"])
     assert response.status_code == 400
     assert list(response.json()["details"]) == ["2"]
@@ -144,7 +144,7 @@ def test_an_import_of_unknown_communities_is_a_400_naming_the_rows(client, token
 
 def test_the_district_admin_imports_anywhere_and_updates_existing_rows(client, tokens,
                                                                        registry):
-    rows = [new_enterprise("91440300MA5NEW003X", ZHANGBEI),
+    rows = [new_enterprise("91440300MA5NEW0039", ZHANGBEI),
             {"credit_code": NK_ENTERPRISE, "headcount": 150}]
     report = client.post(f"{V1}/enterprises/import", rows, token=tokens["district_admin"])
     assert report.status_code == 200, report.text
@@ -159,7 +159,7 @@ def test_a_bantian_street_staff_member_acts_within_its_communities(client, token
     assert client.get(f"{V1}/organizations/{NANKENG}/contacts", token=token).status_code == 200
     assert client.patch(f"{V1}/organizations/{YANGMEI}", {"name": "杨美社区工会联合会"},
                         token=token).status_code == 200
-    created = client.post(f"{V1}/enterprises", new_enterprise("91440300MA5YM0001X", YANGMEI),
+    created = client.post(f"{V1}/enterprises", new_enterprise("91440300MA5YM0001K", YANGMEI),
                           token=token)
     assert created.status_code == 201
     assert created.json()["path"] == [DISTRICT, BANTIAN, YANGMEI]
@@ -169,7 +169,7 @@ def test_a_bantian_street_staff_member_acts_within_its_communities(client, token
     page = client.get(f"{V1}/organizations/{BANTIAN}/enterprises?limit=1", token=token).json()
     assert page["total"] == 2 and len(page["items"]) == 1
     report = client.post(f"{V1}/enterprises/import",
-                         [new_enterprise("91440300MA5YM0002X", NANKENG)], token=token)
+                         [new_enterprise("91440300MA5YM0002N", NANKENG)], token=token)
     assert report.status_code == 200
     assert report.json()["created"] == 1
 

@@ -1,16 +1,25 @@
-"""Fixtures for the registry: its database on each backend, a small tree, helpers."""
+"""Fixtures for the registry: its database on each backend, its entrypoints called
+without a broker, a small tree, callers, helpers."""
 
 import pytest
+from nameko.testing.services import worker_factory
 
-from services.registry import operations
 from services.registry.sample import credit_code
-from services.registry.service import MIGRATIONS
+from services.registry.service import MIGRATIONS, RegistryService
 from shared.testing import outbox_envelopes
 
 DISTRICT, BANTIAN, LONGCHENG = "longgang", "longgang.bantian", "longgang.longcheng"
 NANKENG, GANGTOU = "longgang.bantian.nankeng", "longgang.bantian.gangtou"
 TIANAN, ZHANGBEI = "longgang.bantian.tianan", "longgang.longcheng.zhangbei"
 CONSTRUCTION = "longgang.construction"
+
+
+def caller(organization_code, role="admin", name=None):
+    return {"name": name or f"{role}@{organization_code}", "role": role,
+            "organization_code": organization_code}
+
+
+ADMIN = caller(DISTRICT)  # the district's admin: everything is in scope
 
 
 def party(name, kind):
@@ -53,16 +62,6 @@ def enterprise(number, community=NANKENG, headcount=30, **fields):
             "community_code": community, "headcount": headcount, **fields}
 
 
-def write(db, operation, *args):
-    with db.unit_of_work() as uow:
-        return operation(uow, *args)
-
-
-def read(db, query, *args, **kwargs):
-    with db.session() as session:
-        return query(session, *args, **kwargs)
-
-
 def outbox(db, envelopes=False) -> list:
     """(type, data) of every event written so far, in publishing order (or the envelopes)."""
     bodies = outbox_envelopes(db)
@@ -75,7 +74,14 @@ def db(db_url, database_factory):
 
 
 @pytest.fixture
-def tree(db):
+def registry(db):
+    """The service's entrypoints on ``db``, called in the test's thread: arguments loaded
+    and answers dumped by the contract as over RPC, without the broker."""
+    return worker_factory(RegistryService, db=db)
+
+
+@pytest.fixture
+def tree(db, registry):
     for data in TREE:
-        write(db, operations.register_organization, data)
+        registry.register_organization(data, ADMIN)
     return db

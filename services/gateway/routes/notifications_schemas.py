@@ -8,7 +8,7 @@ documentation: the notifications service decides what a view holds.
 
 from marshmallow import Schema, fields, validate
 
-from services.gateway.routes.registry_schemas import CODE
+from shared.api.registry import PLACE_CODE
 from shared.events.notifications import CHAIN_TIERS, MESSAGE_KINDS, RECIPIENT_KINDS
 
 RECIPIENT_KIND = validate.OneOf(RECIPIENT_KINDS)
@@ -52,7 +52,7 @@ class InboxSchema(Schema):
 
 
 class AcknowledgementInSchema(Schema):
-    organization_code = fields.String(required=True, validate=CODE, metadata={
+    organization_code = fields.String(required=True, validate=PLACE_CODE, metadata={
         "description": "the notified organization acknowledging (签收); must lie within the "
                        "caller's subtree. The caller's user name is recorded as who signed."})
     recipient_kind = fields.String(load_default="union", validate=RECIPIENT_KIND,

@@ -1,0 +1,78 @@
+"""Bulk import: rows and CSV/JSON files through the importer, as the CLI and the RPC
+method use it (a batch per transaction, bad rows reported, good rows kept)."""
+
+import json
+
+import pytest
+
+from services.registry import importer, views
+from services.registry.sample import NANKENG, credit_code
+from shared.caller import Caller
+from tests.registry.conftest import ADMIN, GANGTOU, ZHANGBEI, enterprise, outbox
+
+OPERATOR = Caller.from_dict(ADMIN)
+
+
+def rows(*items):
+    return list(enumerate(items, start=1))
+
+
+def test_bad_rows_are_reported_with_reasons_and_good_rows_are_kept(tree, registry):
+    mistyped = credit_code(2)[:-1] + ("0" if credit_code(2)[-1] != "0" else "1")
+    report = importer.import_rows(tree, rows(
+        enterprise(1, headcount=30, union_status="own"),
+        {**enterprise(2), "credit_code": mistyped},
+        enterprise(3, headcount=24, union_status="own"),
+        enterprise(4, community="longgang.nowhere"),
+        {"credit_code": credit_code(5), "headcount": 3},
+        enterprise(6, headcount="三十"),
+        enterprise(7, headcount="45", key_enterprise="是", assigned_leader="王伟|副主任|"),
+        "not a row",
+    ), OPERATOR, batch_size=3)
+    assert (report.rows, report.created, report.rejected) == (8, 2, 6)
+    reasons = {error["row"]: error["reason"] for error in report.errors}
+    assert [error["row"] for error in report.errors] == [2, 3, 4, 5, 6, 8]
+    assert "check digit" in reasons[2]
+    assert "under 25 workers (this one has 24)" in reasons[3]
+    assert "no organization has the code 'longgang.nowhere'" in reasons[4]
+    assert "name: Missing data for required field" in reasons[5]
+    assert reasons[6].startswith("headcount:")
+    assert "a row is an object" in reasons[8]
+    kept = registry.get_enterprise(credit_code(7), ADMIN)
+    assert kept["assigned_leader"] == {"name": "王伟", "title": "副主任", "phone": None}
+    assert registry.statistics(NANKENG)["enterprises"] == 2
+
+
+def test_reimporting_the_same_rows_writes_and_publishes_nothing(tree, registry):
+    batch = rows(*(enterprise(n, community=[NANKENG, GANGTOU][n % 2], headcount=20 + n,
+                              union_status=["own", "covered", "none"][n % 3])
+                   for n in range(30, 60)))
+    assert importer.import_rows(tree, batch, OPERATOR, batch_size=7).created == 30
+    events = len(outbox(tree))
+    again = importer.import_rows(tree, batch, OPERATOR, batch_size=7)
+    assert (again.unchanged, again.created, again.updated) == (30, 0, 0)
+    assert len(outbox(tree)) == events
+
+    changed = importer.import_rows(tree, rows(
+        {"credit_code": credit_code(30), "headcount": 99},  # blank cells keep their values
+        {**dict(batch[1][1]), "community_code": ZHANGBEI},
+    ), OPERATOR)
+    assert (changed.updated, changed.unchanged) == (2, 0)
+    assert [kind for kind, _ in outbox(tree)[events:]] == [
+        "enterprise_updated", "enterprise_moved"]
+    assert registry.get_enterprise(credit_code(31), ADMIN)["union_code"] == ZHANGBEI
+    with tree.session() as session:
+        assert views.stored_counts(session) == views.recount(session)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_json_and_json_lines_files_are_read_with_their_row_numbers(tree, tmp_path):
+    listed = tmp_path / "rows.json"
+    listed.write_text(json.dumps({"enterprises": [enterprise(1), enterprise(2, headcount=-1)]}))
+    lines = tmp_path / "rows.jsonl"
+    lines.write_text(json.dumps(enterprise(3)) + "\n{broken\n")
+    first = importer.import_rows(tree, importer.read_file(listed)[1], OPERATOR)
+    second = importer.import_rows(tree, importer.read_file(lines)[1], OPERATOR)
+    assert (first.created, first.errors[0]["row"]) == (1, 2)
+    assert (second.created, second.errors[0]["row"]) == (1, 2)
+    assert "not valid JSON" in second.errors[0]["reason"]
