@@ -23,6 +23,7 @@ from services.registry import importer, operations, views
 from shared.api.registry import (
     ChainQuerySchema,
     ChainSchema,
+    ChildrenQuerySchema,
     ContactsInputSchema,
     ContactsSchema,
     EnterpriseChangesSchema,
@@ -39,11 +40,13 @@ from shared.api.registry import (
     OrganizationChangesSchema,
     OrganizationMoveSchema,
     OrganizationRefSchema,
+    OrganizationWithContactsPageSchema,
     OrganizationWithContactsSchema,
     StatisticsSchema,
 )
 from shared.caller import Caller
 from shared.dependencies import Database, Metrics
+from shared.paging import DEFAULT_LIMIT
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.web import OpsEndpoints
@@ -51,7 +54,7 @@ from shared.web import OpsEndpoints
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 organization_out = OrganizationWithContactsSchema()
-organizations_out = OrganizationWithContactsSchema(many=True)
+organization_page_out = OrganizationWithContactsPageSchema()
 contacts_out = ContactsSchema()
 statistics_out = StatisticsSchema()
 chain_out = ChainSchema()
@@ -115,11 +118,14 @@ class RegistryService(OpsEndpoints):
             return organization_out.dump(views.get_organization(session, code))
 
     @rpc
-    def list_children(self, code):
-        """Public: the organizations directly under ``code``, by code."""
+    def list_children(self, code, cursor=None, limit=DEFAULT_LIMIT):
+        """Public: a page ``{items, next_cursor}`` of the organizations directly under
+        ``code``, by code; ``cursor`` is the previous page's next_cursor."""
         code = _code(code)
+        page = load(ChildrenQuerySchema(), {"cursor": cursor, "limit": limit},
+                    "page rejected")
         with self.db.session() as session:
-            return organizations_out.dump(views.list_children(session, code))
+            return organization_page_out.dump(views.list_children(session, code, **page))
 
     @rpc
     def set_contacts(self, code, contacts, caller):
@@ -219,12 +225,13 @@ class RegistryService(OpsEndpoints):
             return enterprise_out.dump(views.get_enterprise(session, credit_code, caller))
 
     @rpc
-    def list_enterprises(self, code, caller, limit=50, offset=0, include_closed=False):
-        """``{code, total, limit, offset, items: [enterprise]}``: the active enterprises
-        in the subtree of ``code`` (closed ones too with ``include_closed``), by
-        community then credit code; limit 1..500."""
+    def list_enterprises(self, code, caller, cursor=None, limit=DEFAULT_LIMIT,
+                         include_closed=False):
+        """A page ``{items, next_cursor}`` of the active enterprises in the subtree of
+        ``code`` (closed ones too with ``include_closed``), by community then credit
+        code; ``cursor`` is the previous page's next_cursor, limit 1..500."""
         code = _code(code)
-        page = load(EnterpriseListQuerySchema(), {"limit": limit, "offset": offset,
+        page = load(EnterpriseListQuerySchema(), {"cursor": cursor, "limit": limit,
                                                   "include_closed": include_closed},
                     "page rejected")
         caller = Caller.from_dict(caller)

@@ -15,28 +15,39 @@ from services.registry.domain import Counts, Enterprise, Organization, StatsDelt
 from services.registry.models import enterprises, organization_stats, organizations, path_codes
 from shared.caller import READ, Caller, require
 from shared.errors import InvalidInput, NotFound
+from shared.paging import DEFAULT_LIMIT, decode_cursor, keyset_page
 
 CHUNK = 500  # codes per IN (...) query
 
 
 # --- rows -> domain objects -> answers -------------------------------------------------
 
-def organization_from_row(row) -> Organization:
-    party = {"name": row.party_name, "kind": row.party_kind} if row.party_kind else None
+def organization_from_mapping(values) -> Organization:
+    party = ({"name": values["party_name"], "kind": values["party_kind"]}
+             if values["party_kind"] else None)
     return Organization(
-        code=row.code, name=row.name, kind=row.kind, parent_code=row.parent_code,
-        path=path_codes(row.path), party_organization=party,
-        enterprise_credit_code=row.enterprise_credit_code, contacts=tuple(row.contacts or ()),
+        code=values["code"], name=values["name"], kind=values["kind"],
+        parent_code=values["parent_code"], path=path_codes(values["path"]),
+        party_organization=party, enterprise_credit_code=values["enterprise_credit_code"],
+        contacts=tuple(values["contacts"] or ()),
     )
+
+
+def organization_from_row(row) -> Organization:
+    return organization_from_mapping(row._mapping)
+
+
+ENTERPRISE_FIELDS = ("credit_code", "name", "community_code", "headcount", "union_status",
+                     "union_code", "key_enterprise", "assigned_leader", "address", "status",
+                     "closed_reason")
+
+
+def enterprise_from_mapping(values) -> Enterprise:
+    return Enterprise(**{name: values[name] for name in ENTERPRISE_FIELDS})
 
 
 def enterprise_from_row(row) -> Enterprise:
-    return Enterprise(
-        credit_code=row.credit_code, name=row.name, community_code=row.community_code,
-        headcount=row.headcount, union_status=row.union_status, union_code=row.union_code,
-        key_enterprise=row.key_enterprise, assigned_leader=row.assigned_leader,
-        address=row.address, status=row.status, closed_reason=row.closed_reason,
-    )
+    return enterprise_from_mapping(row._mapping)
 
 
 def organization_view(org: Organization) -> dict:
@@ -201,11 +212,26 @@ def get_organization(session, code) -> dict:
     return organization_view(Organizations(session).known(code))
 
 
-def list_children(session, code) -> list[dict]:
+def text_key(cursor, arity) -> tuple | None:
+    """The key in a list's cursor, checked to be text (codes): a forged cursor holding a
+    number would otherwise reach the database as text compared with a number."""
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor, arity)
+    if not all(isinstance(value, str) for value in key):
+        raise InvalidInput("cursor is not one this list gave out; start again without it",
+                           {"cursor": ["invalid cursor"]})
+    return key
+
+
+def list_children(session, code: str, cursor=None, limit=DEFAULT_LIMIT) -> dict:
+    """A page of the organizations directly under ``code``, by code."""
+    text_key(cursor, 1)
     Organizations(session).known(code)
-    rows = session.execute(select(organizations).where(organizations.c.parent_code == code)
-                           .order_by(organizations.c.code))
-    return [organization_view(organization_from_row(row)) for row in rows]
+    return keyset_page(
+        session, select(organizations).where(organizations.c.parent_code == code),
+        [organizations.c.code], cursor, limit,
+        view=lambda values: organization_view(organization_from_mapping(values)))
 
 
 def get_contacts(session, code: str, caller: Caller) -> dict:
@@ -268,27 +294,26 @@ def get_enterprise(session, credit_code: str, caller: Caller) -> dict:
     return enterprise_view(enterprise, path)
 
 
-def list_enterprises(session, code: str, caller: Caller, limit=50, offset=0,
+def list_enterprises(session, code: str, caller: Caller, cursor=None, limit=DEFAULT_LIMIT,
                      include_closed=False) -> dict:
     """A page of the subtree's enterprises, by community then credit code.
 
-    Active ones only unless ``include_closed``: their total is the kept count (a
-    primary-key read), and the page an index range on (community_code, credit_code),
-    so the district's 320,000 page as fast as a community's 227.
+    Active ones only unless ``include_closed``. The page is an index range on
+    (community_code, credit_code) after the cursor's key, so the district's 320,000 page
+    as fast as a community's 227, however deep the page: the communities before the
+    cursor's are left out of the ``IN`` list, since PostgreSQL walks the index from the
+    start of each community in it (a page at the district's end took 300 ms, not 0.3).
     """
+    after = text_key(cursor, 2)
     org = Organizations(session).known(code)
     require(caller, READ, org.path, what=f"the organization {code}")
     paths = communities_within(session, org)
-    where = [enterprises.c.community_code.in_(sorted(paths))]
-    if include_closed:
-        total = session.execute(select(func.count()).where(*where)).scalar()
-    else:
-        where.append(enterprises.c.status == "active")
-        total = read_counts(session, code).enterprises
-    rows = session.execute(
-        select(enterprises).where(*where)
-        .order_by(enterprises.c.community_code, enterprises.c.credit_code)
-        .limit(limit).offset(offset))
-    items = [enterprise_view(enterprise_from_row(row), paths[row.community_code])
-             for row in rows]
-    return {"code": code, "total": total, "limit": limit, "offset": offset, "items": items}
+    communities = sorted(community for community in paths
+                         if after is None or community >= after[0])
+    query = select(enterprises).where(enterprises.c.community_code.in_(communities))
+    if not include_closed:
+        query = query.where(enterprises.c.status == "active")
+    return keyset_page(
+        session, query, [enterprises.c.community_code, enterprises.c.credit_code], cursor,
+        limit, view=lambda values: enterprise_view(enterprise_from_mapping(values),
+                                                   paths[values["community_code"]]))

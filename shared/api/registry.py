@@ -30,7 +30,7 @@ from shared.events.registry import (
     TIERS,
     UNION_STATUSES,
 )
-from shared.paging import CursorQuery
+from shared.paging import CursorQuery, page_schema
 
 # --- organization codes ------------------------------------------------------------------
 
@@ -221,7 +221,8 @@ class ContactsInputSchema(Schema):
 
 
 class ChildrenQuerySchema(CursorQuery):
-    """``list_children(code, cursor, limit)``: the organizations directly below one."""
+    """``list_children(code, cursor=None, limit=100)``: the organizations directly below
+    one, by code, a page at a time."""
 
 
 class OrganizationSchema(Schema):
@@ -245,6 +246,10 @@ class OrganizationWithContactsSchema(OrganizationSchema):
     """The organization as the registry answers it over RPC: the card and its contacts."""
 
     contacts = fields.List(fields.Nested(ContactSchema), required=True)
+
+
+OrganizationPageSchema = page_schema(OrganizationSchema)  # the public children list
+OrganizationWithContactsPageSchema = page_schema(OrganizationWithContactsSchema)
 
 
 class ContactsSchema(Schema):
@@ -393,12 +398,11 @@ class EnterpriseCloseSchema(Schema):
     reason = text(500, "搬迁出龙岗区", required=True)
 
 
-class EnterpriseListQuerySchema(Schema):
-    """``list_enterprises(code, caller, ...)``: the enterprises of a subtree. (Closed ones
-    only over RPC: the HTTP route leaves ``include_closed`` out.)"""
+class EnterpriseListQuerySchema(CursorQuery):
+    """``list_enterprises(code, caller, cursor=None, limit=100, include_closed=False)``:
+    the enterprises of a subtree by community, then credit code, a page at a time.
+    (Closed ones only over RPC: the HTTP route leaves ``include_closed`` out.)"""
 
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
     include_closed = fields.Boolean(load_default=False, metadata={
         "description": "closed enterprises too", "example": False})
 
@@ -423,12 +427,7 @@ class EnterpriseSchema(Schema):
     closed_reason = fields.String(allow_none=True, metadata={"example": None})
 
 
-class EnterprisePageSchema(Schema):
-    code = fields.String(required=True)
-    items = fields.List(fields.Nested(EnterpriseSchema), required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+EnterprisePageSchema = page_schema(EnterpriseSchema)
 
 
 MAX_IMPORT_ROWS = 5000  # per HTTP request; the CLI reads files of any size

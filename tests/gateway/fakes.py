@@ -16,6 +16,7 @@ registry, and tests/gateway/test_with_registry.py runs the two services together
 import copy
 
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.paging import sequence_page
 
 DISTRICT = "longgang"
 BANTIAN = "longgang.bantian"
@@ -99,10 +100,12 @@ class FakeRegistry:
         return {**copy.deepcopy(self.organization(code)),
                 "contacts": copy.deepcopy(self.contacts.get(code, []))}
 
-    def list_children(self, code):
+    def list_children(self, code, cursor=None, limit=100):
         self.organization(code)
-        return [self.get_organization(org["code"]) for org in self.organizations.values()
-                if org["parent_code"] == code]
+        return sequence_page([self.get_organization(org["code"])
+                              for org in self.organizations.values()
+                              if org["parent_code"] == code],
+                             lambda org: (org["code"],), cursor, limit)
 
     def statistics(self, code):
         inside = [e for e in self.enterprises.values()
@@ -168,13 +171,11 @@ class FakeRegistry:
     def get_enterprise(self, credit_code, caller=None):
         return copy.deepcopy(self.enterprise(credit_code))
 
-    def list_enterprises(self, code, caller=None, limit=50, offset=0):
+    def list_enterprises(self, code, caller=None, cursor=None, limit=100):
         self.organization(code)
-        inside = sorted((e for e in self.enterprises.values() if code in e["path"]),
-                        key=lambda e: e["credit_code"])
-        return {"code": code, "items": copy.deepcopy(inside[offset:offset + limit]),
-                "total": len(inside),
-                "limit": limit, "offset": offset}
+        inside = [e for e in self.enterprises.values() if code in e["path"]]
+        return sequence_page(copy.deepcopy(inside), lambda e: (e["credit_code"],), cursor,
+                             limit)
 
     def register_enterprise(self, data, caller=None):
         if data["credit_code"] in self.enterprises:

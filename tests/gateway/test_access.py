@@ -29,7 +29,7 @@ def test_anyone_can_read_an_organizations_card_children_and_statistics(client):
     assert card.json()["name"] == "南坑社区工联会"
     assert card.json()["path"] == [DISTRICT, BANTIAN, NANKENG]
     children = client.get(f"{V1}/organizations/{BANTIAN}/children")
-    assert [c["code"] for c in children.json()] == [NANKENG, YANGMEI]
+    assert [c["code"] for c in children.json()["items"]] == [NANKENG, YANGMEI]
     stats = client.get(f"{V1}/organizations/{BANTIAN}/statistics").json()
     assert stats["enterprises"] == 1 and stats["workers"] == 120
 
@@ -167,7 +167,7 @@ def test_a_bantian_street_staff_member_acts_within_its_communities(client, token
                         {"community_code": YANGMEI}, token=token)
     assert moved.status_code == 200 and moved.json()["community_code"] == YANGMEI
     page = client.get(f"{V1}/organizations/{BANTIAN}/enterprises?limit=1", token=token).json()
-    assert page["total"] == 2 and len(page["items"]) == 1
+    assert len(page["items"]) == 1 and page["next_cursor"]
     report = client.post(f"{V1}/enterprises/import",
                          [new_enterprise("91440300MA5YM0002N", NANKENG)], token=token)
     assert report.status_code == 200

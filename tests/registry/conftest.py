@@ -62,6 +62,18 @@ def enterprise(number, community=NANKENG, headcount=30, **fields):
             "community_code": community, "headcount": headcount, **fields}
 
 
+def every_page(list_call, *args, limit, **kwargs) -> list[list]:
+    """The items of each page of a cursor list, walked from the first to the last."""
+    pages, cursor = [], None
+    while True:
+        page = list_call(*args, cursor=cursor, limit=limit, **kwargs)
+        assert set(page) == {"items", "next_cursor"} and len(page["items"]) <= limit
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+
+
 def outbox(db, envelopes=False) -> list:
     """(type, data) of every event written so far, in publishing order (or the envelopes)."""
     bodies = outbox_envelopes(db)

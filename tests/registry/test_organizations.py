@@ -7,6 +7,7 @@ import pytest
 from services.registry import domain
 from services.registry.sample import credit_code
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.paging import encode_cursor
 from tests.registry.conftest import (
     ADMIN,
     BANTIAN,
@@ -21,6 +22,7 @@ from tests.registry.conftest import (
     ZHANGBEI,
     caller,
     enterprise,
+    every_page,
     outbox,
     party,
 )
@@ -40,7 +42,9 @@ def test_an_organization_shows_its_path_tier_and_contacts(tree, registry):
     assert (nankeng["tier"], nankeng["parent_code"]) == ("community", BANTIAN)
     assert nankeng["contacts"][0]["email"] == "nk@example.org"
     children = registry.list_children(BANTIAN)
-    assert [child["code"] for child in children] == [GANGTOU, NANKENG, TIANAN]
+    assert [child["code"] for child in children["items"]] == [GANGTOU, NANKENG, TIANAN]
+    assert children["next_cursor"] is None
+    assert children["items"][1]["contacts"][0]["role"] == "信息员"
     assert registry.get_organization(CONSTRUCTION)["tier"] == "street"
 
 
@@ -187,3 +191,17 @@ def test_the_district_federation_is_registered_by_a_caller_of_its_own_code(db, r
     with pytest.raises(Forbidden):
         registry.register_organization(TREE[0], caller("longgang.bantian"))
     assert registry.register_organization(TREE[0], caller(DISTRICT))["path"] == [DISTRICT]
+
+
+def test_the_children_come_a_page_at_a_time_by_code(tree, registry):
+    pages = every_page(registry.list_children, BANTIAN, limit=1)
+    assert [[org["code"] for org in page] for page in pages] == [[GANGTOU], [NANKENG], [TIANAN]]
+    assert [org["code"] for page in every_page(registry.list_children, DISTRICT, limit=2)
+            for org in page] == [BANTIAN, CONSTRUCTION, LONGCHENG]
+    assert registry.list_children(NANKENG) == {"items": [], "next_cursor": None}
+    for page in ({"cursor": "WzEyMzRd"[::-1]}, {"cursor": ""}, {"limit": "many"},
+                 {"cursor": encode_cursor([1234])}):
+        with pytest.raises(InvalidInput):
+            registry.list_children(BANTIAN, **page)
+    with pytest.raises(NotFound):
+        registry.list_children("longgang.nowhere")

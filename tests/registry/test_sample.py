@@ -21,11 +21,11 @@ def test_the_sample_district_holds_nankengs_real_figures(db, registry):
         "own_union": 42, "covered": 176, "establishment_rate": 0.9604}
     district = registry.statistics("longgang")
     assert district["enterprises"] == 600
-    streets = registry.list_children("longgang")
+    streets = registry.list_children("longgang")["items"]
     assert len([org for org in streets if org["kind"] == "street_federation"]) == 11
     assert registry.get_organization(sample.ZHANGBEI)["parent_code"] == (
         "longgang.longcheng")
-    key = [e for e in registry.list_enterprises(NANKENG, ADMIN, 500)["items"]
+    key = [e for e in registry.list_enterprises(NANKENG, ADMIN, limit=500)["items"]
            if e["assigned_leader"]]
     assert len(key) == 1 and key[0]["headcount"] == 860
     with db.session() as session:

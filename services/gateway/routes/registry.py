@@ -17,6 +17,7 @@ from shared.api.registry import (
     CODE_MAX_LENGTH,
     MAX_IMPORT_ROWS,
     ChainSchema,
+    ChildrenQuerySchema,
     ContactsInputSchema,
     ContactsSchema,
     EnterpriseChangesSchema,
@@ -31,6 +32,7 @@ from shared.api.registry import (
     NewOrganizationSchema,
     OrganizationChangesSchema,
     OrganizationMoveSchema,
+    OrganizationPageSchema,
     OrganizationSchema,
     StatisticsSchema,
 )
@@ -43,7 +45,6 @@ ENTERPRISES = "enterprises"
 IMPORT_LOOKUPS = 10  # concurrent registry lookups while checking an import's scope
 
 organization_out = OrganizationSchema()
-organizations_out = OrganizationSchema(many=True)
 enterprise_out = EnterpriseSchema()
 chain_out = ChainSchema()
 enterprise_list_query = EnterpriseListQuerySchema(exclude=("include_closed",))
@@ -85,10 +86,12 @@ class RegistryRoutes:
         return json_response(organization_out.dump(organization))
 
     @route("GET", f"{V1}/organizations/<code>/children", tag=ORGS, access=PUBLIC,
-           summary="The organizations directly below one", response=OrganizationSchema(many=True))
+           summary="The organizations directly below one, by code, a page at a time",
+           query=ChildrenQuerySchema, response=OrganizationPageSchema)
     def list_children(self, request, code):
-        children = self.registry_rpc.list_children(known_code(code, "organization"))
-        return json_response(organizations_out.dump(children))
+        page = read_query(request, ChildrenQuerySchema())
+        children = self.registry_rpc.list_children(known_code(code, "organization"), **page)
+        return json_response(OrganizationPageSchema().dump(children))
 
     @route("GET", f"{V1}/organizations/<code>/statistics", tag=ORGS, access=PUBLIC,
            summary="Enterprises, workers and union establishment rate of a subtree",
@@ -167,8 +170,7 @@ class RegistryRoutes:
         user = self.auth.user(request, READ)
         page = read_query(request, enterprise_list_query)
         self._organization_for(user, code)
-        result = self.registry_rpc.list_enterprises(code, user.caller(), limit=page["limit"],
-                                                    offset=page["offset"])
+        result = self.registry_rpc.list_enterprises(code, user.caller(), **page)
         return json_response(EnterprisePageSchema().dump(result))
 
     # --- enterprises ------------------------------------------------------------------
