@@ -17,6 +17,7 @@ duplicate or a closed enterprise. Every change publishes its event from
 publishes nothing.
 """
 
+from functools import cache
 from pathlib import Path
 
 from services.registry import importer, operations, views
@@ -53,22 +54,24 @@ from shared.web import OpsEndpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-organization_out = OrganizationWithContactsSchema()
-organization_page_out = OrganizationWithContactsPageSchema()
-contacts_out = ContactsSchema()
-statistics_out = StatisticsSchema()
-chain_out = ChainSchema()
-enterprise_out = EnterpriseSchema()
-enterprise_page_out = EnterprisePageSchema()
-import_report_out = ImportReportSchema()
+
+@cache
+def contract(schema_class):
+    """The one instance of a contract schema (marshmallow schemas keep nothing between
+    calls): building one per call cost more than the statistics read itself."""
+    return schema_class()
+
+
+def dumped(schema_class, answer):
+    return contract(schema_class).dump(answer)
 
 
 def _code(code) -> str:
-    return load(OrganizationRefSchema(), {"code": code}, "code rejected")["code"]
+    return load(contract(OrganizationRefSchema), {"code": code}, "code rejected")["code"]
 
 
 def _credit_code(credit_code) -> str:
-    return load(EnterpriseRefSchema(), {"credit_code": credit_code},
+    return load(contract(EnterpriseRefSchema), {"credit_code": credit_code},
                 "credit code rejected")["credit_code"]
 
 
@@ -84,66 +87,71 @@ class RegistryService(OpsEndpoints):
         """``data``: ``NewOrganizationSchema``; for an enterprise union
         enterprise_credit_code (that enterprise then has its own union). The district
         federation, the root, is registered by a caller of its own code."""
-        data = load(NewOrganizationSchema(), data, "organization rejected")
+        data = load(contract(NewOrganizationSchema), data, "organization rejected")
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return organization_out.dump(operations.register_organization(uow, data, caller))
+            organization = operations.register_organization(uow, data, caller)
+        return dumped(OrganizationWithContactsSchema, organization)
 
     @rpc
     def update_organization(self, code, changes, caller):
         """``changes``: name and/or party_organization."""
         code = _code(code)
-        changes = load(OrganizationChangesSchema(), changes, "changes rejected")
+        changes = load(contract(OrganizationChangesSchema), changes, "changes rejected")
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return organization_out.dump(
-                operations.update_organization(uow, code, changes, caller))
+            organization = operations.update_organization(uow, code, changes, caller)
+        return dumped(OrganizationWithContactsSchema, organization)
 
     @rpc
     def move_organization(self, code, parent_code, caller):
         """Moves the organization and its subtree (paths and counts follow)."""
         code = _code(code)
-        parent_code = load(OrganizationMoveSchema(), {"parent_code": parent_code},
+        parent_code = load(contract(OrganizationMoveSchema), {"parent_code": parent_code},
                            "parent_code rejected")["parent_code"]
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return organization_out.dump(
-                operations.move_organization(uow, code, parent_code, caller))
+            organization = operations.move_organization(uow, code, parent_code, caller)
+        return dumped(OrganizationWithContactsSchema, organization)
 
     @rpc
     def get_organization(self, code):
         """Public: the card and its contacts (the gateway shows the card only)."""
         code = _code(code)
         with self.db.session() as session:
-            return organization_out.dump(views.get_organization(session, code))
+            organization = views.get_organization(session, code)
+        return dumped(OrganizationWithContactsSchema, organization)
 
     @rpc
     def list_children(self, code, cursor=None, limit=DEFAULT_LIMIT):
         """Public: a page ``{items, next_cursor}`` of the organizations directly under
         ``code``, by code; ``cursor`` is the previous page's next_cursor."""
         code = _code(code)
-        page = load(ChildrenQuerySchema(), {"cursor": cursor, "limit": limit},
+        page = load(contract(ChildrenQuerySchema), {"cursor": cursor, "limit": limit},
                     "page rejected")
         with self.db.session() as session:
-            return organization_page_out.dump(views.list_children(session, code, **page))
+            children = views.list_children(session, code, **page)
+        return dumped(OrganizationWithContactsPageSchema, children)
 
     @rpc
     def set_contacts(self, code, contacts, caller):
         """Replaces the contacts (each needs a phone, an email or a webhook_url).
         Returns ``{code, contacts}``."""
         code = _code(code)
-        contacts = load(ContactsInputSchema(), {"contacts": contacts},
+        contacts = load(contract(ContactsInputSchema), {"contacts": contacts},
                         "contacts rejected")["contacts"]
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return contacts_out.dump(operations.set_contacts(uow, code, contacts, caller))
+            answer = operations.set_contacts(uow, code, contacts, caller)
+        return dumped(ContactsSchema, answer)
 
     @rpc
     def get_contacts(self, code, caller):
         code = _code(code)
         caller = Caller.from_dict(caller)
         with self.db.session() as session:
-            return contacts_out.dump(views.get_contacts(session, code, caller))
+            answer = views.get_contacts(session, code, caller)
+        return dumped(ContactsSchema, answer)
 
     @rpc
     def chain(self, code=None, credit_code=None, caller=None):
@@ -155,11 +163,12 @@ class RegistryService(OpsEndpoints):
         gives its enterprise's chain. An industry union's chain is itself, district.
         Only the starting place must lie in the caller's subtree.
         """
-        place = load(ChainQuerySchema(), {"code": code, "credit_code": credit_code},
+        place = load(contract(ChainQuerySchema), {"code": code, "credit_code": credit_code},
                      "give either code or credit_code")
         caller = Caller.from_dict(caller)
         with self.db.session() as session:
-            return chain_out.dump(views.chain(session, caller, **place))
+            answer = views.chain(session, caller, **place)
+        return dumped(ChainSchema, answer)
 
     @rpc
     def statistics(self, code):
@@ -168,7 +177,8 @@ class RegistryService(OpsEndpoints):
         primary-key read: the counts are kept up to date by every write."""
         code = _code(code)
         with self.db.session() as session:
-            return statistics_out.dump(views.statistics(session, code))
+            figures = views.statistics(session, code)
+        return dumped(StatisticsSchema, figures)
 
     # --- enterprises ------------------------------------------------------------------
 
@@ -179,50 +189,53 @@ class RegistryService(OpsEndpoints):
         none), union_code (default: the community for covered, a new union
         ``<community>.<credit code>`` for own), key_enterprise (default: 500+ workers),
         assigned_leader {name, title, phone}."""
-        data = load(NewEnterpriseSchema(), data, "enterprise rejected")
+        data = load(contract(NewEnterpriseSchema), data, "enterprise rejected")
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return enterprise_out.dump(operations.register_enterprise(uow, data, caller))
+            enterprise = operations.register_enterprise(uow, data, caller)
+        return dumped(EnterpriseSchema, enterprise)
 
     @rpc
     def update_enterprise(self, credit_code, changes, caller):
         """``changes``: any of name, address, headcount, union_status, union_code,
         key_enterprise, assigned_leader."""
         credit_code = _credit_code(credit_code)
-        changes = load(EnterpriseChangesSchema(), changes, "changes rejected")
+        changes = load(contract(EnterpriseChangesSchema), changes, "changes rejected")
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return enterprise_out.dump(
-                operations.update_enterprise(uow, credit_code, changes, caller))
+            enterprise = operations.update_enterprise(uow, credit_code, changes, caller)
+        return dumped(EnterpriseSchema, enterprise)
 
     @rpc
     def move_enterprise(self, credit_code, community_code, caller):
         """Moves it (and its own union) to another community or park; coverage by the
         old community federation passes to the new one."""
         credit_code = _credit_code(credit_code)
-        community_code = load(EnterpriseMoveSchema(), {"community_code": community_code},
+        community_code = load(contract(EnterpriseMoveSchema),
+                              {"community_code": community_code},
                               "community_code rejected")["community_code"]
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return enterprise_out.dump(
-                operations.move_enterprise(uow, credit_code, community_code, caller))
+            enterprise = operations.move_enterprise(uow, credit_code, community_code, caller)
+        return dumped(EnterpriseSchema, enterprise)
 
     @rpc
     def close_enterprise(self, credit_code, reason, caller):
         credit_code = _credit_code(credit_code)
-        reason = load(EnterpriseCloseSchema(), {"reason": reason},
+        reason = load(contract(EnterpriseCloseSchema), {"reason": reason},
                       "reason rejected")["reason"]
         caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return enterprise_out.dump(
-                operations.close_enterprise(uow, credit_code, reason, caller))
+            enterprise = operations.close_enterprise(uow, credit_code, reason, caller)
+        return dumped(EnterpriseSchema, enterprise)
 
     @rpc
     def get_enterprise(self, credit_code, caller):
         credit_code = _credit_code(credit_code)
         caller = Caller.from_dict(caller)
         with self.db.session() as session:
-            return enterprise_out.dump(views.get_enterprise(session, credit_code, caller))
+            enterprise = views.get_enterprise(session, credit_code, caller)
+        return dumped(EnterpriseSchema, enterprise)
 
     @rpc
     def list_enterprises(self, code, caller, cursor=None, limit=DEFAULT_LIMIT,
@@ -231,13 +244,13 @@ class RegistryService(OpsEndpoints):
         ``code`` (closed ones too with ``include_closed``), by community then credit
         code; ``cursor`` is the previous page's next_cursor, limit 1..500."""
         code = _code(code)
-        page = load(EnterpriseListQuerySchema(), {"cursor": cursor, "limit": limit,
-                                                  "include_closed": include_closed},
+        page = load(contract(EnterpriseListQuerySchema),
+                    {"cursor": cursor, "limit": limit, "include_closed": include_closed},
                     "page rejected")
         caller = Caller.from_dict(caller)
         with self.db.session() as session:
-            return enterprise_page_out.dump(
-                views.list_enterprises(session, code, caller, **page))
+            enterprises = views.list_enterprises(session, code, caller, **page)
+        return dumped(EnterprisePageSchema, enterprises)
 
     @rpc
     def import_enterprises(self, rows, caller):
@@ -247,7 +260,7 @@ class RegistryService(OpsEndpoints):
         row is checked on its own (a bad one, or one outside the caller's subtree, is
         reported and skipped, the good rows kept); unchanged rows publish nothing.
         """
-        rows = load(ImportInputSchema(), {"rows": rows}, "rows rejected")["rows"]
+        rows = load(contract(ImportInputSchema), {"rows": rows}, "rows rejected")["rows"]
         caller = Caller.from_dict(caller)
         report = importer.import_rows(self.db, enumerate(rows, start=1), caller)
-        return import_report_out.dump(report.as_dict())
+        return dumped(ImportReportSchema, report.as_dict())

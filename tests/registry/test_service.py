@@ -3,6 +3,8 @@ its events on the ``registry.events`` exchange (SQLite and PostgreSQL)."""
 
 import pytest
 
+import shared.api.registry
+import shared.events.registry
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -87,3 +89,12 @@ def test_an_import_over_rpc_reports_bad_rows_and_keeps_good_ones(registry):
     assert (report["created"], report["rejected"]) == (2, 1)
     assert report["errors"][0]["row"] == 2
     assert "under 25 workers" in report["errors"][0]["reason"]
+
+
+def test_an_answer_carries_all_that_the_event_of_the_same_thing_carries():
+    # What the API returns for an organization or an enterprise is what consumers of the
+    # registry's events receive (plus what only the registry's own answers hold).
+    for event_schema, answer_schema in (
+            (shared.events.registry.OrganizationSchema, shared.api.registry.OrganizationSchema),
+            (shared.events.registry.EnterpriseSchema, shared.api.registry.EnterpriseSchema)):
+        assert set(event_schema().fields) <= set(answer_schema().fields)

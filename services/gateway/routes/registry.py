@@ -106,7 +106,7 @@ class RegistryRoutes:
     def register_organization(self, request):
         user = self.auth.user(request, WRITE)
         data = read_json(request, NewOrganizationSchema())
-        if data["parent_code"] is not None:  # the root: the registry says who may
+        if data["parent_code"] is not None:  # (the root has none: the registry decides)
             self._organization_for(user, data["parent_code"], "the parent organization")
         created = self.registry_rpc.register_organization(data, user.caller())
         return json_response(organization_out.dump(created), status=201)
