@@ -20,6 +20,7 @@ def caller(organization_code, role="admin", name=None):
 
 
 ADMIN = caller(DISTRICT)  # the district's admin: everything is in scope
+LEADER = {"name": "王伟", "title": "坂田街道办事处副主任", "phone": "13800000000"}
 
 
 def party(name, kind):
@@ -60,6 +61,13 @@ TREE = [
 def enterprise(number, community=NANKENG, headcount=30, **fields):
     return {"credit_code": credit_code(number), "name": f"企业{number}",
             "community_code": community, "headcount": headcount, **fields}
+
+
+def stats(registry, code) -> tuple:
+    """(enterprises, workers, own_union, covered) of ``code``'s subtree."""
+    figures = registry.statistics(code)
+    return (figures["enterprises"], figures["workers"], figures["own_union"],
+            figures["covered"])
 
 
 def every_page(list_call, *args, limit, **kwargs) -> list[list]:

@@ -1,6 +1,6 @@
-"""Enterprises through the registry's entrypoints on a real database (SQLite and
-PostgreSQL), no broker: registration, updates, moves, closing, counts kept incrementally,
-the events written to the outbox, pages of a subtree's enterprises."""
+"""Changing enterprises through the registry's entrypoints on a real database (SQLite and
+PostgreSQL), no broker: registration, updates, moves, closing, the counts kept
+incrementally, the events written to the outbox, who may do what (the caller)."""
 
 import random
 
@@ -10,30 +10,21 @@ from services.registry import domain, views
 from services.registry.sample import credit_code
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events import parse_envelope
-from shared.paging import encode_cursor
 from tests.registry.conftest import (
     ADMIN,
     BANTIAN,
-    CONSTRUCTION,
     DISTRICT,
     GANGTOU,
+    LEADER,
     LONGCHENG,
     NANKENG,
     TIANAN,
     ZHANGBEI,
     caller,
     enterprise,
-    every_page,
     outbox,
+    stats,
 )
-
-LEADER = {"name": "王伟", "title": "坂田街道办事处副主任", "phone": "13800000000"}
-
-
-def stats(registry, code):
-    figures = registry.statistics(code)
-    return (figures["enterprises"], figures["workers"], figures["own_union"],
-            figures["covered"])
 
 
 def test_an_enterprise_with_its_own_union_gets_it_as_an_organization_that_moves_with_it(
@@ -158,43 +149,6 @@ def test_bad_enterprise_input_is_rejected_with_field_details(tree, registry):
         registry.register_enterprise(enterprise(5), ADMIN)
     with pytest.raises(NotFound):
         registry.get_enterprise(credit_code(6), ADMIN)
-
-
-def test_enterprises_of_a_subtree_come_in_pages_by_community(tree, registry):
-    for number, community in enumerate([NANKENG, NANKENG, GANGTOU, ZHANGBEI, TIANAN]):
-        registry.register_enterprise(enterprise(number, community=community), ADMIN)
-    registry.close_enterprise(credit_code(1), "注销", ADMIN)
-    first, second = every_page(registry.list_enterprises, BANTIAN, ADMIN, limit=2)
-    assert [e["community_code"] for e in first + second] == [GANGTOU, NANKENG, TIANAN]
-    assert first[1]["path"] == [DISTRICT, BANTIAN, NANKENG]
-    everything = registry.list_enterprises(BANTIAN, ADMIN, include_closed=True)
-    assert [e["credit_code"] for e in everything["items"]] == [
-        credit_code(2), *sorted([credit_code(0), credit_code(1)]), credit_code(4)]
-    assert everything["next_cursor"] is None
-    assert len(registry.list_enterprises(DISTRICT, ADMIN)["items"]) == 4
-    assert registry.list_enterprises(CONSTRUCTION, ADMIN) == {"items": [], "next_cursor": None}
-    children_cursor = registry.list_children(BANTIAN, limit=1)["next_cursor"]
-    for page in ({"limit": 0}, {"limit": 501}, {"cursor": "not-a-cursor"},
-                 {"cursor": children_cursor},  # another list's: a key of one code
-                 {"cursor": encode_cursor([1, 2])}):  # forged: numbers for codes
-        with pytest.raises(InvalidInput) as rejected:
-            registry.list_enterprises(BANTIAN, ADMIN, **page)
-        assert set(rejected.value.details) <= {"limit", "cursor"}
-
-
-def test_walking_the_pages_of_a_subtree_meets_every_enterprise_once(tree, registry):
-    communities = [NANKENG, GANGTOU, TIANAN, ZHANGBEI]
-    numbers = range(200, 237)
-    for number in numbers:
-        registry.register_enterprise(enterprise(number, community=communities[number % 4]),
-                                     ADMIN)
-    for code, limit in ((DISTRICT, 5), (BANTIAN, 7), (NANKENG, 100)):
-        pages = every_page(registry.list_enterprises, code, ADMIN, limit=limit)
-        seen = [(e["community_code"], e["credit_code"]) for page in pages for e in page]
-        expected = sorted((communities[n % 4], credit_code(n)) for n in numbers
-                          if code in registry.get_organization(communities[n % 4])["path"])
-        assert seen == expected  # in order, each once
-        assert all(len(page) == limit for page in pages[:-1])
 
 
 def test_an_enterprise_keeps_one_own_union_when_it_leaves_and_rejoins_it(tree, registry):
