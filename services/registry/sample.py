@@ -18,11 +18,8 @@ the first-run hook of ``gonghui up``.
 
 import random
 
-from sqlalchemy import func, select
-
-from services.registry import domain, operations
+from services.registry import domain, operations, views
 from services.registry.importer import import_rows
-from services.registry.models import organizations
 from shared.api.registry import CREDIT_CODE_CHARSET, NewOrganizationSchema, credit_code_check_digit
 from shared.caller import Caller
 from shared.db import open_database
@@ -271,19 +268,18 @@ def load_sample(db, enterprises=SAMPLE_ENTERPRISES, seed=SEED, progress=None) ->
     return {"organizations": len(district_organizations(seed)), **report.as_dict()}
 
 
-
 def prepare(database_url, migrations_dir):
     """First run (``gonghui up``): migrate the registry and load the sample district into
-    an empty one."""
+    a registry that has no district yet."""
     db = open_database(database_url, "registry", migrations_dir)
     try:
         with db.session() as session:
-            count = session.execute(select(func.count()).select_from(organizations)).scalar()
-        if count:
-            yield f"{count} organizations registered; sample not loaded"
-            return
-        summary = load_sample(db)
-        yield (f"loaded the sample district: {summary['organizations']} organizations, "
-               f"{summary['created']} enterprises (南坑 is {NANKENG})")
+            district = views.district_code(session)
+        if district is None:
+            summary = load_sample(db)
+            yield (f"loaded the sample district: {summary['organizations']} organizations, "
+                   f"{summary['created']} enterprises (南坑 is {NANKENG})")
+        else:
+            yield f"the district {district} is registered already; sample not loaded"
     finally:
         db.engine.dispose()
