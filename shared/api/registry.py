@@ -128,12 +128,6 @@ def text(max_length, example, min_length=1, **kwargs):
                          **kwargs)
 
 
-# An organization code or an enterprise's credit code, checked for shape only (e.g. a
-# notification recipient, which may be either): what it names is the registry's to say.
-PLACE_CODE = validate.Regexp(r"^[^/\s]{1,100}$",
-                             error="must be 1-100 characters without / or blanks")
-
-
 def subject_code(**metadata):
     """The code of the organization a call is about: an unknown one is a 404, not a 400."""
     return fields.String(required=True, validate=validate.Length(min=1, max=CODE_MAX_LENGTH),
