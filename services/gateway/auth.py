@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from shared.caller import Caller
 from shared.errors import Forbidden, Unauthorized
 
 READ = "read"
@@ -52,6 +53,10 @@ class User:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "role": self.role, "org_code": self.org_code}
+
+    def caller(self) -> dict:
+        """The caller as every backend service takes it over RPC (``shared.caller``)."""
+        return Caller(self.name, self.role, self.org_code).as_dict()
 
 
 def new_token() -> str:

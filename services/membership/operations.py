@@ -22,7 +22,7 @@ from services.membership.models import (
 )
 from shared import ratelimit
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.paging import DEFAULT_LIMIT, keyset_page
+from shared.paging import DEFAULT_LIMIT, after_id_page
 
 MEMBERSHIP_COLUMNS = (memberships.c.id, memberships.c.worker_id, memberships.c.union_code,
                       memberships.c.enterprise_credit_code, memberships.c.status,
@@ -293,7 +293,7 @@ def list_members(session, caller: dict, code: str, status: str | None, after_id:
                         memberships.c.union_code == code)))
     if status:
         query = query.where(memberships.c.status == status)
-    return keyset_page(session, query, memberships.c.id, after_id, limit,
+    return after_id_page(session, query, memberships.c.id, after_id, limit,
                        lambda row: _view(row) | {"name": row["name"]})
 
 
@@ -503,4 +503,4 @@ def list_requests(session, caller: dict, code: str, status: str | None, kind: st
         query = query.where(service_requests.c.status == status)
     if kind:
         query = query.where(service_requests.c.kind == kind)
-    return keyset_page(session, query, service_requests.c.id, after_id, limit, _request_view)
+    return after_id_page(session, query, service_requests.c.id, after_id, limit, _request_view)

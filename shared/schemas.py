@@ -1,0 +1,31 @@
+"""Marshmallow helpers every service and the gateway use."""
+
+from datetime import datetime
+
+from marshmallow import Schema, ValidationError, fields
+
+from shared.errors import from_validation_error
+from shared.timeutil import as_utc
+
+
+def load(schema: Schema, data, message: str = "input rejected", **kwargs):
+    """``schema.load(data)``; a rejection is an ``InvalidInput`` naming each field."""
+    try:
+        return schema.load(data, **kwargs)
+    except ValidationError as exc:
+        raise from_validation_error(exc, message) from None
+
+
+class Timestamp(fields.AwareDateTime):
+    """A point in time: dumped as RFC 3339 with an offset (a naive value, as SQLite gives
+    it back, was stored as UTC); loaded only with an offset, so nobody's local time is
+    taken for UTC by mistake."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "iso")
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, datetime):
+            value = as_utc(value)
+        return super()._serialize(value, attr, obj, **kwargs)
