@@ -25,6 +25,7 @@ from shared.errors import LengthRequired, NotFound, PayloadTooLarge, ServiceErro
 from shared.web import HttpEntrypoint, no_route, problem_response
 
 MAX_BODY = 64 * 1024  # a single organization or enterprise is far smaller
+ANY_METHOD = "*"  # an entrypoint for every method, the catch-all's
 PUBLIC = None  # access: no token needed
 TOKEN = "token"  # access: any valid token, no scope
 
@@ -65,6 +66,11 @@ class ApiEntrypoint(HttpEntrypoint):
         # A client's mistake is logged by nameko as a warning, not as an error.
         kwargs.setdefault("expected_exceptions", ServiceError)
         super().__init__(method, url, **kwargs)
+
+    def get_url_rule(self):
+        if self.method == ANY_METHOD:
+            return Rule(self.url)  # TRACE, PROPFIND...: whatever a client sends
+        return super().get_url_rule()
 
     def handle_request(self, request):
         # A declared length over the cap is refused before anything reads it. A chunked

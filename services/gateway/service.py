@@ -37,7 +37,7 @@ from pathlib import Path
 from werkzeug.wrappers import Response
 
 from services.gateway import openapi
-from services.gateway.api import PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
+from services.gateway.api import ANY_METHOD, PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
 from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.membership import MembershipRoutes
@@ -50,7 +50,6 @@ from shared.errors import NotFound
 from shared.web import OpsEndpoints, json_response
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-ANY_METHOD = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
 
 METRICS_EXAMPLE = ('# HELP gonghui_http_requests_total HTTP requests by route and status class\n'
                    '# TYPE gonghui_http_requests_total counter\n'

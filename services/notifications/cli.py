@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from shared.cli import json_default
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -16,12 +18,8 @@ def _database():
     return open_database(database_url("notifications"), "notifications", MIGRATIONS)
 
 
-def _plain(value):
-    return sorted(value) if isinstance(value, set | frozenset) else str(value)
-
-
 def _echo_json(value):
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_plain))
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=json_default))
 
 
 @click.group()

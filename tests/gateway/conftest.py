@@ -62,9 +62,14 @@ def gateway_config(make_service_config, sqlite_url):
 
 
 @pytest.fixture
-def gateway(container_factory, gateway_config, registry):
+def membership():
+    return FakeMembership()
+
+
+@pytest.fixture
+def gateway(container_factory, gateway_config, registry, membership):
     container = container_factory(GatewayService, gateway_config)
-    replace_dependencies(container, registry_rpc=registry, membership_rpc=FakeMembership())
+    replace_dependencies(container, registry_rpc=registry, membership_rpc=membership)
     container.start()
     return container
 
