@@ -15,6 +15,7 @@ from tests.membership.conftest import (
     STREET,
     id_number,
 )
+from tests.shared.problems import error_fields, problem
 
 V1 = "/api/v1"
 PEOPLE = {"nankeng_staff": ("staff", NANKENG), "nankeng_viewer": ("viewer", NANKENG),
@@ -137,10 +138,9 @@ def test_bad_input_gets_a_clear_4xx(api, method, path, body, status, field):
     person = None if path.startswith(("/applications", "/organizations")) else "nankeng_staff"
     response = api(method, path, person, json=body)
     assert response.status_code == status, response.text
-    error = response.json()
-    assert set(error) == {"error", "message", "details"}
+    error = problem(response)
     if field:
-        assert field in error["details"]
+        assert field in error_fields(error)
     assert id_number(3) not in response.text
 
 
@@ -200,13 +200,12 @@ def test_card_checks_past_the_limit_are_a_429_and_another_caller_is_counted_apar
             check("nankeng_viewer").json()] == [{"card": "valid"}, 200, {"card": "valid"}]
     for over in (check("nankeng_viewer"), purchase("nankeng_viewer")):
         assert over.status_code == 429, over.text
-        error = over.json()
-        assert set(error) == {"error", "message", "details"}
-        assert error["error"] == "TOO_MANY_REQUESTS"
-        assert "at most 3 per 1 h" in error["message"]
-        assert error["details"]["scope"] == "caller"
+        error = problem(over)
+        assert error["code"] == "TOO_MANY_REQUESTS"
+        assert "at most 3 per 1 h" in error["detail"]
+        assert error["scope"] == "caller"
         # the first check leaves the hour-long window in just under an hour
-        assert over.headers["Retry-After"] == str(error["details"]["retry_after"])
+        assert over.headers["Retry-After"] == str(error["retry_after"])
         assert 3500 < int(over.headers["Retry-After"]) <= 3601
         assert card not in over.text
     assert check("nankeng_staff").json() == {"card": "valid"}  # another user, other counts

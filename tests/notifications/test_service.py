@@ -30,6 +30,7 @@ from tests.notifications.conftest import (
     seed_chain,
     told,
 )
+from tests.shared.problems import error_fields, field_messages
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -194,18 +195,19 @@ def test_bad_requests_get_a_clear_4xx(container_factory, make_config, sqlite_url
     missing = requests.post(f"{url}/cases/case-1/acknowledgements",
                             json={"organization_code": COMMUNITY}, timeout=5)
     assert missing.status_code == 400
-    assert missing.json()["details"] == {"by": ["Missing data for required field."]}
-    not_json = requests.post(f"{url}/cases/case-1/acknowledgements", data="{", timeout=5)
+    assert field_messages(missing.json()) == {"by": ["Missing data for required field."]}
+    not_json = requests.post(f"{url}/cases/case-1/acknowledgements", data="{", timeout=5,
+                             headers={"Content-Type": "application/json"})
     assert not_json.status_code == 400
     stranger = requests.post(f"{url}/cases/case-1/acknowledgements",
                              json={"organization_code": DISTRICT, "by": "某人"}, timeout=5)
     assert stranger.status_code == 403
-    assert "was not notified" in stranger.json()["message"]
+    assert "was not notified" in stranger.json()["detail"]
     unknown = requests.get(f"{url}/cases/nope/audit", timeout=5)
-    assert (unknown.status_code, unknown.json()["error"]) == (404, "NOT_FOUND")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "NOT_FOUND")
     bad_query = requests.get(f"{url}/inbox/{COMMUNITY}?limit=0&recipient_kind=boss", timeout=5)
     assert bad_query.status_code == 400
-    assert set(bad_query.json()["details"]) == {"limit", "recipient_kind"}
+    assert set(error_fields(bad_query.json())) == {"limit", "recipient_kind"}
 
     with entrypoint_hook(container, "acknowledge") as acknowledge:
         with pytest.raises(InvalidInput):
