@@ -10,20 +10,24 @@ How it is put together (and how to add another backing service)::
    whose methods are declared with ``@route(...)`` (``services.gateway.api``): method,
    URL under ``/api/v1``, tag, access (``PUBLIC``, ``TOKEN``, ``auth.READ``, ``WRITE``,
    ``MANAGE_USERS``), request/response marshmallow schemas and any extra error codes.
-   The decorator makes the nameko HTTP entrypoint (JSON errors, body size cap,
-   ``Cache-Control: no-store``) and records the documentation.
+   The decorator makes the nameko HTTP entrypoint (RFC 9457 problem+json errors, body
+   size cap, ``Cache-Control: no-store``) and records the documentation; ``body_example``
+   and ``response_example`` document examples (else they are made from the schemas, so
+   give fields ``metadata={"example": ...}`` where a made-up value would look wrong).
 2. In each method: ``user = self.auth.user(request, WRITE)`` (401 without a valid token,
    403 if the role may not write), then ``auth.require_scope(user, path)`` (403) where
    ``path`` is the target's organization path (district .. target) as the owning
    service reports it (``RegistryRoutes._organization_for`` / ``_enterprise_for`` fetch
    and check an organization or enterprise); ``read_json(request, Schema())`` for
-   bodies (400). The backend's ``shared.errors`` pass through as themselves (404,
-   409...); an unreachable or silent backend is a 503 (``BackendRpc``).
+   bodies (400, or 415 when not sent as JSON). The backend's ``shared.errors`` pass
+   through as themselves (404, 409...); an unreachable or silent backend is a 503
+   (``BackendRpc``).
 3. Add the mixin to ``GatewayService``'s bases and its ``BackendRpc`` attribute below.
    ``/openapi.json`` then documents the new paths, schemas and error responses by itself
    (``services.gateway.openapi``), and the tests in ``tests/gateway/test_openapi.py``
-   check that every HTTP entrypoint is documented; ``test_bad_input.py`` throws
-   garbage at every route it finds there.
+   check that every HTTP entrypoint is documented, every body has a valid example, every
+   error is the shared ``Problem`` and every list pages by cursor (``shared.paging``);
+   ``test_api.py`` throws garbage at every route it finds there.
 
 Unknown paths get the 404 problem (or 405 for a known path with another method) from the
 catch-all route at the bottom. ``/docs`` shows ``/openapi.json`` in Swagger UI, served from

@@ -4,27 +4,11 @@ import pytest
 from click.testing import CliRunner
 
 from services.cli import main
-from services.gateway import accounts
-from shared.db import open_database
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {"GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/gateway.db",
-            "GONGHUI_VAR_DIR": str(tmp_path / "var")}
+from tests.gateway.conftest import authenticate
 
 
 def gonghui(env, *args):
     return CliRunner(env=env).invoke(main, ["gateway", *args], catch_exceptions=False)
-
-
-def authenticate(env, token):
-    db = open_database(env["GATEWAY_DATABASE_URL"], "gateway", run_migrations=False)
-    try:
-        with db.session() as session:
-            return accounts.authenticate(session, token)
-    finally:
-        db.engine.dispose()
 
 
 def test_create_user_prints_a_working_token_alone_on_stdout(env):

@@ -3,26 +3,9 @@
 import os
 import stat
 
-import pytest
-
-from services.gateway import accounts, setup
+from services.gateway import setup
 from services.gateway.service import MIGRATIONS
-from shared.db import open_database
-
-
-@pytest.fixture
-def env(tmp_path):
-    return {"GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/gateway.db",
-            "GONGHUI_VAR_DIR": str(tmp_path / "var")}
-
-
-def authenticate(env, token):
-    db = open_database(env["GATEWAY_DATABASE_URL"], "gateway", run_migrations=False)
-    try:
-        with db.session() as session:
-            return accounts.authenticate(session, token)
-    finally:
-        db.engine.dispose()
+from tests.gateway.conftest import authenticate
 
 
 def test_the_first_run_creates_a_district_admin_with_a_private_token_file(env):
