@@ -34,6 +34,13 @@ STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "
 _WIRE = "\x00details-json:"  # marks details carried as JSON text in ``args``
 
 
+def _json(details) -> str:
+    try:
+        return json.dumps(details, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # a key JSON cannot have, a cycle: as nameko would
+        return json.dumps(str(details), ensure_ascii=False)
+
+
 def problem_type(code: str) -> str:
     """``NOT_FOUND`` -> ``/problems/not-found``."""
     return PROBLEM_TYPES + code.lower().replace("_", "-")
@@ -47,7 +54,7 @@ class ServiceError(Exception):
     def __init__(self, message, details=None):
         if isinstance(details, str) and details.startswith(_WIRE):
             details = json.loads(details[len(_WIRE):])
-        super().__init__(message, _WIRE + json.dumps(details, ensure_ascii=False, default=str))
+        super().__init__(message, _WIRE + _json(details))
         self.message = message
         self.details = details
 
