@@ -1,5 +1,6 @@
-"""The gateway in front of the real registry, both running on the broker, each with its
-own database: scope, errors and the import, end to end over HTTP.
+"""The registry's gateway routes (routes/registry.py) in front of the real registry, both
+running on the broker, each with its own database: scope, errors and the import, end to
+end over HTTP.
 
 The tree is built through the gateway by the district admin (only the district root
 itself is registered by RPC: no one's subtree contains a place above the root).
