@@ -34,8 +34,8 @@ def cli():
 @click.option("--no-progress", is_flag=True)
 def import_members(path, report, batch_size, writers, initial_load, no_progress):
     """Import members from a CSV (name,id_number,phone,enterprise_credit_code)."""
+    from services.membership.domain import load_keys
     from services.membership.importer import import_file
-    from services.membership.pii import load_keys
     from shared.errors import ServiceError
 
     database = _database()
@@ -55,13 +55,13 @@ def import_members(path, report, batch_size, writers, initial_load, no_progress)
 @click.argument("code")
 def join_rate(code):
     """Members / workers of an organization's subtree (or one enterprise)."""
-    from services.membership import readmodel
+    from services.membership import views
     from shared.errors import NotFound
 
     database = _database()
     try:
         with database.session() as session:
-            click.echo(json.dumps(readmodel.join_rate(session, code).as_dict()))
+            click.echo(json.dumps(views.join_rate(session, code).as_dict()))
     except NotFound as exc:
         raise click.ClickException(exc.message) from None
     finally:

@@ -1,15 +1,18 @@
-"""Membership rules as plain Python: statuses, personal-data checks, cards, prices, roles.
+"""Membership rules as plain Python: statuses, personal-data checks and sealing, cards,
+prices, roles.
 
 Nothing here touches nameko or the database; ``operations`` applies these rules to the
-tables, ``service`` exposes them.
+tables, ``views`` reads them, ``service`` exposes both.
 """
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import mul
 
+from shared import pii
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.events.membership import SERVICE_STATUSES
 
@@ -125,6 +128,39 @@ def mask_id_number(value: str) -> str:
 
 def mask_phone(value: str | None) -> str | None:
     return None if not value else value[:3] + "****" + value[-4:]
+
+
+# --- personal data at rest ------------------------------------------------------------
+#
+# Sealed with AES-GCM, found by a keyed hash, never logged. ``MEMBERSHIP_PII_KEY`` (64 hex
+# digits) gives the keys (``shared.pii``): ID number and phone are sealed together in
+# ``workers.sealed``; ``id_hash`` (keyed BLAKE2b) lets the database say "this ID number is
+# already a worker" without holding the number, and card numbers are found the same way.
+# Without the setting a development key is made once in ``var/membership-pii.key``.
+
+PII_KEY_SETTING = pii.setting_name("membership")  # MEMBERSHIP_PII_KEY
+# Between ID number and phone in the sealed text: neither can contain it. Sealed rows
+# already on file depend on this layout: changing it needs a migration of ``workers``.
+_SEPARATOR = "\x1f"
+
+
+class MemberKeys(pii.Keys):
+    """The keys sealing a member's ID number and phone and hashing ID and card numbers."""
+
+    def __init__(self, secret: bytes, setting: str = PII_KEY_SETTING):
+        super().__init__(secret, setting)
+
+    def seal(self, id_number: str, phone: str | None) -> bytes:
+        return self.seal_text(f"{id_number}{_SEPARATOR}{phone or ''}")
+
+    def unseal(self, sealed: bytes) -> dict:
+        id_number, _, phone = self.open_text(sealed).partition(_SEPARATOR)
+        return {"id_number": id_number, "phone": phone or None}
+
+
+def load_keys(config: dict | None = None, env=os.environ) -> MemberKeys:
+    """Membership's keys from ``MEMBERSHIP_PII_KEY`` (nameko config, then environment)."""
+    return pii.load_keys("membership", config, env, MemberKeys)
 
 
 # --- which union a worker joins -------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Personal data lives only in ``workers``: ``id_hash`` (a keyed hash, to find a worker by ID
 number without storing it in clear) and ``sealed`` (ID number and phone, AES-GCM with a
-key kept outside the database; see ``pii``). Card numbers are kept as keyed hashes too.
+key kept outside the database; see ``domain.MemberKeys``). Card numbers are keyed hashes too.
 """
 
 from sqlalchemy import (

@@ -1,5 +1,6 @@
-"""Membership use cases: each takes a unit of work (or a session for reads), applies the
-rules in ``domain`` to the tables and publishes what happened. No nameko here.
+"""Membership use cases (writes): each takes a unit of work, checks who may do it,
+applies the rules in ``domain`` to the tables and publishes what happened. No nameko here;
+reads are in ``views``.
 
 ``caller`` is the gateway's authenticated user ({"name", "role", "org_code"}); online
 applications have none.
@@ -8,12 +9,11 @@ applications have none.
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 
-from services.membership import domain, readmodel
+from services.membership import domain, readmodel, views
 from services.membership.models import (
     cards,
-    enterprises,
     memberships,
     merchants,
     rate_hits,
@@ -21,29 +21,11 @@ from services.membership.models import (
     workers,
 )
 from shared import ratelimit
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.paging import DEFAULT_LIMIT, after_id_page
-
-MEMBERSHIP_COLUMNS = (memberships.c.id, memberships.c.worker_id, memberships.c.union_code,
-                      memberships.c.enterprise_credit_code, memberships.c.status,
-                      memberships.c.channel, memberships.c.applied_at,
-                      memberships.c.decided_at, memberships.c.ended_at,
-                      memberships.c.reason, memberships.c.previous_id)
+from shared.errors import Conflict, InvalidInput
 
 
 def _now():
     return datetime.now(UTC)
-
-
-def _membership(session, membership_id, lock=False) -> dict:
-    query = select(*MEMBERSHIP_COLUMNS).where(memberships.c.id == membership_id)
-    if lock:
-        query = query.with_for_update()
-    row = session.execute(query).first()
-    if row is None:
-        raise NotFound(f"membership {membership_id} does not exist",
-                       {"membership_id": membership_id})
-    return dict(row._mapping)
 
 
 def _event(membership: dict, enterprise: dict, **extra) -> dict:
@@ -51,20 +33,6 @@ def _event(membership: dict, enterprise: dict, **extra) -> dict:
             "union_code": membership["union_code"],
             "enterprise_credit_code": membership["enterprise_credit_code"],
             "organization_path": enterprise["path"], "status": membership["status"], **extra}
-
-
-def _view(membership: dict) -> dict:
-    return {key: membership[key] for key in
-            ("worker_id", "union_code", "enterprise_credit_code", "status", "channel",
-             "applied_at", "decided_at", "ended_at", "reason")} | {
-        "membership_id": membership["id"], "previous_membership_id": membership["previous_id"]}
-
-
-def _current(session, worker_id) -> dict | None:
-    row = session.execute(select(*MEMBERSHIP_COLUMNS).where(
-        memberships.c.worker_id == worker_id,
-        memberships.c.status.in_(domain.CURRENT))).first()
-    return dict(row._mapping) if row else None
 
 
 # --- applications and status changes ---------------------------------------------
@@ -87,7 +55,7 @@ def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
         worker_id = session.execute(insert(workers).values(
             name=data["name"], id_hash=id_hash, sealed=sealed).returning(workers.c.id)).scalar()
     else:
-        current = _current(session, worker_id)
+        current = views.current_membership(session, worker_id)
         if current is not None:
             details = None if channel == "online" else {
                 "membership_id": current["id"], "status": current["status"]}
@@ -99,27 +67,27 @@ def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
         worker_id=worker_id, union_code=union,
         enterprise_credit_code=enterprise["credit_code"], status="pending", channel=channel,
         entered_by=(caller or {}).get("name")).returning(memberships.c.id)).scalar()
-    membership = _membership(session, membership_id)
+    membership = views.membership_row(session, membership_id)
     uow.publish("membership_applied", _event(membership, enterprise, channel=channel),
                 subject=str(membership_id))
-    return _view(membership)
+    return views.membership_view(membership)
 
 
 def approve(uow, keys, membership_id: int, caller: dict) -> dict:
     """Approve an application; the new member gets a card (its number is shown only now)."""
     session = uow.session
-    membership = _membership(session, membership_id, lock=True)
+    membership = views.membership_row(session, membership_id, lock=True)
     enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"],
                                             lock=True)
     domain.require_writer(caller, domain.stats_targets(enterprise), "applications")
     status = domain.next_status(membership["status"], "approve")
     _set_status(session, membership, status, caller, decided=True)
     readmodel.add_members(session, enterprise["credit_code"], 1, enterprise)
-    membership = _membership(session, membership_id)
+    membership = views.membership_row(session, membership_id)
     uow.publish("membership_approved", _event(membership, enterprise),
                 subject=str(membership_id))
     card = issue_card(uow, keys, membership["worker_id"], membership_id)
-    return _view(membership) | {"card": card}
+    return views.membership_view(membership) | {"card": card}
 
 
 def _set_status(session, membership, status, caller, reason=None, decided=False, ended=False):
@@ -139,7 +107,7 @@ ENDINGS = {"reject": "membership_rejected", "lapse": "membership_lapsed",
 def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict:
     """Reject an application, or lapse / leave a membership, with a reason."""
     session = uow.session
-    membership = _membership(session, membership_id, lock=True)
+    membership = views.membership_row(session, membership_id, lock=True)
     enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"],
                                             lock=True)
     domain.require_writer(caller, domain.stats_targets(enterprise), "memberships")
@@ -148,18 +116,18 @@ def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict
                 decided=membership["status"] == "pending", ended=True)
     if membership["status"] == "active":
         readmodel.add_members(session, enterprise["credit_code"], -1, enterprise)
-    membership = _membership(session, membership_id)
+    membership = views.membership_row(session, membership_id)
     event = "membership_rejected" if status == "rejected" else ENDINGS[action]
     uow.publish(event, _event(membership, enterprise, reason=membership["reason"]),
                 subject=str(membership_id))
-    return _view(membership)
+    return views.membership_view(membership)
 
 
 def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict:
     """An active member changes enterprise: the old membership ends as ``transferred``
     (history kept) and a new active one starts at the new enterprise's union."""
     session = uow.session
-    old = _membership(session, membership_id, lock=True)
+    old = views.membership_row(session, membership_id, lock=True)
     # Both enterprise rows locked, in a fixed order: their snapshots wait for us.
     locked = {code: readmodel.known_enterprise(session, code, lock=True)
               for code in sorted({old["enterprise_credit_code"], to_credit_code})}
@@ -181,11 +149,11 @@ def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict
         entered_by=caller.get("name")).returning(memberships.c.id)).scalar()
     readmodel.add_members(session, source["credit_code"], -1, source)
     readmodel.add_members(session, target["credit_code"], 1, target)
-    new = _membership(session, new_id)
+    new = views.membership_row(session, new_id)
     uow.publish("membership_transferred", _event(
         new, target, from_membership_id=old["id"], from_union_code=old["union_code"],
         from_enterprise_credit_code=old["enterprise_credit_code"]), subject=str(new_id))
-    return _view(new)
+    return views.membership_view(new)
 
 
 def enterprise_snapshot(uow, data: dict):
@@ -225,78 +193,6 @@ def close_enterprise(uow, data: dict):
     return {"lapsed": lapsed, "rejected": rejected}
 
 
-# --- reading members -----------------------------------------------------------------
-
-def _worker(session, worker_id) -> dict:
-    row = session.execute(select(workers).where(workers.c.id == worker_id)).first()
-    if row is None:
-        raise NotFound(f"worker {worker_id} does not exist", {"worker_id": worker_id})
-    return dict(row._mapping)
-
-
-def _history(session, worker_id) -> list[dict]:
-    rows = session.execute(select(*MEMBERSHIP_COLUMNS)
-                           .where(memberships.c.worker_id == worker_id)
-                           .order_by(memberships.c.id))
-    return [dict(row._mapping) for row in rows]
-
-
-def _worker_scope(session, history) -> list[str]:
-    """Who may see a worker: staff over the enterprise of any of their memberships."""
-    scope = []
-    for membership in history:
-        found = readmodel.enterprise(session, membership["enterprise_credit_code"])
-        if found:
-            scope += domain.stats_targets(found)
-        scope.append(membership["union_code"])
-    return scope
-
-
-def member(session, keys, worker_id: int, caller: dict) -> dict:
-    """A worker's record: name, masked ID number and phone, membership history, cards."""
-    worker = _worker(session, worker_id)
-    history = _history(session, worker_id)
-    domain.require_scope(caller, _worker_scope(session, history), "the member")
-    personal = keys.unseal(worker["sealed"])
-    card_rows = session.execute(select(cards.c.last4, cards.c.status, cards.c.valid_until,
-                                       cards.c.issued_at)
-                                .where(cards.c.worker_id == worker_id).order_by(cards.c.id))
-    return {
-        "worker_id": worker_id, "name": worker["name"],
-        "id_number": domain.mask_id_number(personal["id_number"]),
-        "phone": domain.mask_phone(personal["phone"]),
-        "memberships": [_view(m) for m in history],
-        "cards": [dict(row._mapping) for row in card_rows],
-    }
-
-
-def personal_data(session, keys, worker_id: int, caller: dict) -> dict:
-    """ID number and phone in clear: only for staff and admins over the member's union."""
-    worker = _worker(session, worker_id)
-    domain.require_personal_data_reader(caller, _worker_scope(session,
-                                                              _history(session, worker_id)))
-    return {"worker_id": worker_id, "name": worker["name"], **keys.unseal(worker["sealed"])}
-
-
-def list_members(session, caller: dict, code: str, status: str | None, after_id: int,
-                 limit: int) -> dict:
-    """Memberships whose enterprise lies in ``code``'s subtree or whose union is ``code``."""
-    place = readmodel.place(session, code)
-    domain.require_scope(caller, place["path"], "the organization")
-    query = (select(*MEMBERSHIP_COLUMNS, workers.c.name)
-             .join(workers, workers.c.id == memberships.c.worker_id)
-             .join(enterprises,
-                   enterprises.c.credit_code == memberships.c.enterprise_credit_code)
-             .where(or_(enterprises.c.path_key.startswith(readmodel.path_key(place["path"]),
-                                                          autoescape=True),
-                        enterprises.c.credit_code == code,
-                        memberships.c.union_code == code)))
-    if status:
-        query = query.where(memberships.c.status == status)
-    return after_id_page(session, query, memberships.c.id, after_id, limit,
-                       lambda row: _view(row) | {"name": row["name"]})
-
-
 # --- cards ---------------------------------------------------------------------------
 
 def count_card_check(session, caller_id: int, hits: int, window: int) -> None:
@@ -330,9 +226,9 @@ def request_card(uow, keys, worker_id: int, lost: bool, caller: dict) -> dict:
     """A card for an active member without one (imported from paper, say) or, when
     ``lost``, a new card that makes every earlier card of the member invalid."""
     session = uow.session
-    current = _current(session, worker_id)
+    current = views.current_membership(session, worker_id)
     if current is None or current["status"] != "active":
-        _worker(session, worker_id)
+        views.worker_row(session, worker_id)
         raise Conflict("only an active member can hold a card", {"worker_id": worker_id})
     enterprise = readmodel.known_enterprise(session, current["enterprise_credit_code"])
     domain.require_writer(caller, domain.stats_targets(enterprise), "cards")
@@ -348,27 +244,7 @@ def request_card(uow, keys, worker_id: int, lost: bool, caller: dict) -> dict:
     return issue_card(uow, keys, worker_id, current["id"], replaces=lost)
 
 
-def card_verdict(session, keys, number) -> str:
-    number = domain.normalize_card_number(number)
-    if not domain.card_number_well_formed(number):
-        return "unknown"
-    row = session.execute(select(cards.c.worker_id, cards.c.status, cards.c.valid_until)
-                          .where(cards.c.number_hash == keys.lookup_hash(number))).first()
-    if row is None:
-        return "unknown"
-    active = session.execute(select(memberships.c.id).where(
-        memberships.c.worker_id == row.worker_id, memberships.c.status == "active")).first()
-    return domain.card_verdict(dict(row._mapping), active is not None, date.today())
-
-
 # --- merchants -----------------------------------------------------------------------
-
-def _merchant_view(row) -> dict:
-    return {"merchant_id": row["id"], "name": row["name"],
-            "organization_code": row["organization_code"],
-            "rule": {"kind": row["rule_kind"], "percent_off": row["percent_off"],
-                     "markup_fen": row["markup_fen"]}}
-
 
 def register_merchant(uow, data: dict, caller: dict) -> dict:
     session = uow.session
@@ -379,61 +255,20 @@ def register_merchant(uow, data: dict, caller: dict) -> dict:
         name=data["name"], organization_code=place["code"], path=json.dumps(place["path"]),
         rule_kind=rule["kind"], percent_off=rule["percent_off"],
         markup_fen=rule["markup_fen"]).returning(merchants.c.id)).scalar()
-    view = _merchant_view(merchant(session, merchant_id, raw=True))
+    view = views.merchant_view(views.merchant_row(session, merchant_id))
     uow.publish("merchant_registered", view, subject=str(merchant_id))
     return view
 
 
-def merchant(session, merchant_id: int, raw=False) -> dict:
-    row = session.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
-    if row is None:
-        raise NotFound(f"merchant {merchant_id} does not exist", {"merchant_id": merchant_id})
-    return dict(row._mapping) if raw else _merchant_view(row._mapping)
-
-
-def list_merchants(session, code: str | None) -> list[dict]:
-    query = select(merchants).order_by(merchants.c.id)
-    if code:
-        query = query.where(merchants.c.path.contains(json.dumps(code), autoescape=True))
-    return [_merchant_view(row._mapping) for row in session.execute(query)]
-
-
-def check_purchase(session, keys, merchant_id: int, card_number: str, price_fen: int,
-                   cost_fen: int | None) -> dict:
-    row = merchant(session, merchant_id, raw=True)
-    rule = {"kind": row["rule_kind"], "percent_off": row["percent_off"],
-            "markup_fen": row["markup_fen"]}
-    return domain.purchase(rule, card_verdict(session, keys, card_number), price_fen, cost_fen)
-
-
 # --- member services -----------------------------------------------------------------
-
-def _request_view(row) -> dict:
-    return {"request_id": row["id"], "worker_id": row["worker_id"], "kind": row["kind"],
-            "status": row["status"],
-            "handling_organization_code": row["handling_organization_code"],
-            "summary": row["summary"], "note": row["note"], "created_at": row["created_at"],
-            "updated_at": row["updated_at"]}
-
-
-def _request(session, request_id, lock=False) -> dict:
-    query = select(service_requests).where(service_requests.c.id == request_id)
-    if lock:
-        query = query.with_for_update()
-    row = session.execute(query).first()
-    if row is None:
-        raise NotFound(f"service request {request_id} does not exist",
-                       {"request_id": request_id})
-    return dict(row._mapping) | {"path": json.loads(row.path)}
-
 
 def submit_request(uow, data: dict, caller: dict) -> dict:
     """Staff record a member's request; the member's union handles it unless another
     organization is named."""
     session = uow.session
-    current = _current(session, data["worker_id"])
+    current = views.current_membership(session, data["worker_id"])
     if current is None or current["status"] != "active":
-        _worker(session, data["worker_id"])
+        views.worker_row(session, data["worker_id"])
         raise Conflict("member services are for active members", {"worker_id":
                                                                   data["worker_id"]})
     enterprise = readmodel.known_enterprise(session, current["enterprise_credit_code"])
@@ -446,10 +281,10 @@ def submit_request(uow, data: dict, caller: dict) -> dict:
         worker_id=data["worker_id"], membership_id=current["id"], kind=data["kind"],
         status="submitted", handling_organization_code=handler, summary=data["summary"],
         path=json.dumps(scope)).returning(service_requests.c.id)).scalar()
-    request = _request(session, request_id)
+    request = views.request_row(session, request_id)
     uow.publish("service_request_submitted", _request_event(request),
                 subject=str(request_id))
-    return _request_view(request)
+    return views.request_view(request)
 
 
 def _request_event(request, **extra) -> dict:
@@ -461,7 +296,7 @@ def _request_event(request, **extra) -> dict:
 def update_request(uow, request_id: int, data: dict, caller: dict) -> dict:
     """Change status (by the rules) and/or hand the request to another organization."""
     session = uow.session
-    request = _request(session, request_id, lock=True)
+    request = views.request_row(session, request_id, lock=True)
     domain.require_writer(caller, request["path"], "this service request")
     values = {"updated_at": _now()}
     if data.get("status"):
@@ -479,28 +314,8 @@ def update_request(uow, request_id: int, data: dict, caller: dict) -> dict:
         raise InvalidInput("send a status, a handling_organization_code or a note", None)
     session.execute(update(service_requests).where(service_requests.c.id == request_id)
                     .values(values))
-    updated = _request(session, request_id)
+    updated = views.request_row(session, request_id)
     uow.publish("service_request_updated",
                 _request_event(updated, previous_status=request["status"]),
                 subject=str(request_id))
-    return _request_view(updated)
-
-
-def get_request(session, request_id: int, caller: dict) -> dict:
-    request = _request(session, request_id)
-    domain.require_scope(caller, request["path"], "the service request")
-    return _request_view(request)
-
-
-def list_requests(session, caller: dict, code: str, status: str | None, kind: str | None,
-                  after_id: int = 0, limit: int = DEFAULT_LIMIT) -> dict:
-    """A page of the requests handled by ``code`` (an organization in the caller's
-    subtree), oldest first: ``{"items", "next_after_id"}``."""
-    domain.require_scope(caller, readmodel.place(session, code)["path"], "the organization")
-    query = select(service_requests).where(
-        service_requests.c.handling_organization_code == code)
-    if status:
-        query = query.where(service_requests.c.status == status)
-    if kind:
-        query = query.where(service_requests.c.kind == kind)
-    return after_id_page(session, query, service_requests.c.id, after_id, limit, _request_view)
+    return views.request_view(updated)

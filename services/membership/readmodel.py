@@ -102,7 +102,8 @@ def add_members(session, credit_code, count, row=None):
     bump(session, {code: (count, 0) for code in domain.stats_targets(row)})
 
 
-def _workers(row) -> int:
+def workers_of(row) -> int:
+    """Workers an enterprise row counts for: its headcount while it is active."""
     return row["headcount"] if row and row["status"] == "active" else 0
 
 
@@ -120,10 +121,10 @@ def apply_enterprise(session, data):
     if old:
         for code in domain.stats_targets(old):
             deltas[code][0] -= members
-            deltas[code][1] -= _workers(old)
+            deltas[code][1] -= workers_of(old)
     for code in domain.stats_targets(new):
         deltas[code][0] += members
-        deltas[code][1] += _workers(new)
+        deltas[code][1] += workers_of(new)
     values = dict(new, path=json.dumps(new["path"]), path_key=path_key(new["path"]))
     if old:
         session.execute(update(enterprises)
@@ -180,33 +181,6 @@ def _move_subtree(session, old_path, new_path):
                             .values(path=json.dumps(moved), path_key=path_key(moved)))
 
 
-def join_rate(session, code) -> domain.JoinRate:
-    row = session.execute(select(org_stats.c.members, org_stats.c.workers)
-                          .where(org_stats.c.code == code)).first()
-    if row is not None:
-        return domain.JoinRate(code, row.members, row.workers)
-    found = enterprise(session, code)
-    if found is not None:
-        return domain.JoinRate(code, members_at(session, code), _workers(found))
-    if organization(session, code) is not None:
-        return domain.JoinRate(code, 0, 0)
-    raise NotFound(f"organization {code} is not known to the registry", {"code": code})
-
-
-def join_rates_below(session, parent_code) -> list[domain.JoinRate]:
-    """The join rate of each organization directly under ``parent_code``."""
-    if organization(session, parent_code) is None:
-        raise NotFound(f"organization {parent_code} is not known to the registry",
-                       {"code": parent_code})
-    rows = session.execute(
-        select(organizations.c.code, org_stats.c.members, org_stats.c.workers)
-        .join(org_stats, org_stats.c.code == organizations.c.code, isouter=True)
-        .where(organizations.c.parent_code == parent_code)
-        .order_by(organizations.c.code)
-    )
-    return [domain.JoinRate(code, members or 0, workers or 0) for code, members, workers in rows]
-
-
 def add_members_bulk(session, counts, targets):
     """``add_members`` for many enterprises at once (a bulk-import batch); ``targets``
     maps each credit code to ``domain.stats_targets`` of its enterprise."""
@@ -250,7 +224,7 @@ def rebuild_counters(session):
         data = _decode(row)
         for code in domain.stats_targets(data):
             totals[code][0] += active.get(data["credit_code"], 0)
-            totals[code][1] += _workers(data)
+            totals[code][1] += workers_of(data)
     session.execute(org_stats.delete())
     if totals:
         session.execute(insert(org_stats), [

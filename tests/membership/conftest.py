@@ -4,8 +4,7 @@
 import pytest
 
 from services.membership import readmodel
-from services.membership.domain import id_check_digit
-from services.membership.pii import Keys
+from services.membership.domain import MemberKeys, id_check_digit
 from services.membership.service import MIGRATIONS
 
 TEST_KEY = "11" * 32
@@ -60,7 +59,7 @@ ENTERPRISES = [
 
 @pytest.fixture
 def keys():
-    return Keys(bytes.fromhex(TEST_KEY))
+    return MemberKeys(bytes.fromhex(TEST_KEY))
 
 
 @pytest.fixture

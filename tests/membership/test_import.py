@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select, text
 
-from services.membership import importer, readmodel
+from services.membership import importer, views
 from services.membership.models import memberships, workers
 from shared.db import outbox_table
 from shared.errors import InvalidInput
@@ -62,7 +62,7 @@ def test_an_import_reports_each_bad_row_and_imports_the_rest(district, keys, tmp
 
     def rate(code):
         with district.session() as session:
-            return readmodel.join_rate(session, code).members
+            return views.join_rate(session, code).members
 
     assert (rate(NANKENG), rate(HUAWEI_UNION), rate(GANGTOU)) == (2, 1, 1)
     with district.session() as session:
@@ -85,7 +85,7 @@ def test_importing_the_same_members_again_imports_none_twice(sqlite_district, ke
     assert "already a member" in again.errors[0][2]
     with sqlite_district.session() as session:
         assert session.execute(select(func.count()).select_from(memberships)).scalar() == 2
-        assert readmodel.join_rate(session, NANKENG).members == 2
+        assert views.join_rate(session, NANKENG).members == 2
 
 
 def test_a_file_without_the_needed_columns_is_refused_before_any_row(sqlite_district, keys,
@@ -152,8 +152,8 @@ def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
     assert (again.imported, again.rejected) == (1, 1)
     assert "already a member" in again.errors[0][2]
     with database.session() as session:
-        assert readmodel.join_rate(session, NANKENG).members == 2
-        assert readmodel.join_rate(session, GANGTOU).members == 1
+        assert views.join_rate(session, NANKENG).members == 2
+        assert views.join_rate(session, GANGTOU).members == 1
         total = session.execute(select(func.count()).select_from(memberships)).scalar()
         names = set(session.execute(select(workers.c.name)).scalars())
     assert total == 3

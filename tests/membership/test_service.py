@@ -148,13 +148,13 @@ def sqlite_membership(running_membership, sqlite_url):
 
 def test_a_race_for_a_second_current_membership_is_a_409_without_the_values(
         sqlite_membership, monkeypatch):
-    from services.membership import operations
+    from services.membership import views
 
     application = {"name": "郑一", "id_number": id_number(8), "phone": "13800138008",
                    "enterprise_credit_code": SMALL}
     call(sqlite_membership, "apply_online", application)
     # As if another request had not committed yet when this one looked.
-    monkeypatch.setattr(operations, "_current", lambda session, worker_id: None)
+    monkeypatch.setattr(views, "current_membership", lambda session, worker_id: None)
     with pytest.raises(Conflict, match="another request") as caught:
         call(sqlite_membership, "apply_online", application)
     assert caught.value.details is None
