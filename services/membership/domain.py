@@ -5,6 +5,7 @@ Nothing here touches nameko or the database; ``operations`` applies these rules 
 tables, ``views`` reads them, ``service`` exposes both.
 """
 
+import hashlib
 import os
 import re
 import secrets
@@ -13,6 +14,7 @@ from datetime import date, timedelta
 from operator import mul
 
 from shared import pii
+from shared.caller import WRITE, Caller, require, require_scope
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.events.membership import SERVICE_STATUSES
 
@@ -248,10 +250,12 @@ def card_verdict(card: dict | None, member_active: bool, today: date) -> str:
     return "valid"
 
 
-# Card checks (and purchase checks, which tell the same) per gateway user: (max hits,
-# window seconds). MEMBERSHIP_RATE_LIMITS overrides them: "card_check=60/60" in the
-# environment, or a dict like this one in the nameko config.
-RATE_LIMITS = {"card_check": (60, 60)}
+def card_check_key(caller: Caller) -> str:
+    """What a caller's card checks (and purchase checks, which tell the same) are counted
+    under: their user name, unique in the gateway, hashed to fit the key column and
+    keep names out of ``rate_hits``. The limits: ``shared.api.membership.RATE_LIMITS``."""
+    return "card_check:caller:" + hashlib.blake2b(caller.name.encode(), digest_size=16)\
+        .hexdigest()
 
 
 # --- merchants' price rules -----------------------------------------------------------
@@ -319,35 +323,20 @@ def next_service_status(status: str, wanted: str) -> str:
 
 # --- who may do what ------------------------------------------------------------------
 #
-# The caller is the user the gateway authenticated, as ``User.as_dict()`` gives it:
-# {"name", "role", "org_code"} with role viewer < staff < admin. Everyone acts within the
-# subtree of their organization ("inside" = their org_code is on the target's path).
-# Personal data (ID number, phone) is for staff and admins over the member's union, never
-# for viewers (statistics readers, merchants' terminals).
-
-WRITE_ROLES = ("staff", "admin")
-PERSONAL_DATA_ROLES = ("staff", "admin")
+# The caller is the user the gateway authenticated (``shared.caller.Caller``), with role
+# viewer < staff < admin; everyone acts within the subtree of their organization. Personal
+# data (ID number, phone) is for those who may write (staff and admins) over the member's
+# union, never for viewers (statistics readers, merchants' terminals).
 
 
-def in_scope(caller: dict, path) -> bool:
-    return caller.get("org_code") in set(path or ())
+def require_writer(caller: Caller, path, what: str = "this") -> Caller:
+    """403 unless ``caller`` may write and ``path`` is inside their subtree."""
+    return require(caller, WRITE, path, what=what)
 
 
-def require_scope(caller: dict, path, what="the target"):
-    if not in_scope(caller, path):
-        raise Forbidden(f"{what} is outside the subtree of organization "
-                        f"{caller.get('org_code')}", {"org_code": caller.get("org_code")})
-
-
-def require_writer(caller: dict, path, what="this"):
-    if caller.get("role") not in WRITE_ROLES:
-        raise Forbidden(f"role {caller.get('role')!r} may not change {what}",
-                        {"role": caller.get("role"), "needs": "write"})
-    require_scope(caller, path, what)
-
-
-def require_personal_data_reader(caller: dict, path):
-    if caller.get("role") not in PERSONAL_DATA_ROLES:
-        raise Forbidden(f"role {caller.get('role')!r} may not read personal data",
-                        {"role": caller.get("role"), "needs": "staff"})
+def require_personal_data_reader(caller: Caller, path) -> Caller:
+    if not caller.can(WRITE):
+        raise Forbidden(f"role {caller.role!r} may not read personal data",
+                        {"role": caller.role, "needs": "staff"})
     require_scope(caller, path, "the member")
+    return caller

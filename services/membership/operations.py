@@ -2,12 +2,12 @@
 applies the rules in ``domain`` to the tables and publishes what happened. No nameko here;
 reads are in ``views``.
 
-``caller`` is the gateway's authenticated user ({"name", "role", "org_code"}); online
-applications have none.
+``caller`` is the authenticated user (``shared.caller.Caller``); online applications have
+none.
 """
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
@@ -21,11 +21,9 @@ from services.membership.models import (
     workers,
 )
 from shared import ratelimit
+from shared.caller import Caller, in_scope
 from shared.errors import Conflict, InvalidInput
-
-
-def _now():
-    return datetime.now(UTC)
+from shared.timeutil import now_utc
 
 
 def _event(membership: dict, enterprise: dict, **extra) -> dict:
@@ -37,7 +35,7 @@ def _event(membership: dict, enterprise: dict, **extra) -> dict:
 
 # --- applications and status changes ---------------------------------------------
 
-def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
+def apply(uow, keys, data: dict, caller: Caller | None, channel: str) -> dict:
     """A worker applies to join the union of their enterprise (or its federation)."""
     session = uow.session
     problems = domain.check_personal_data(data["id_number"], data.get("phone"))
@@ -66,14 +64,14 @@ def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
     membership_id = session.execute(insert(memberships).values(
         worker_id=worker_id, union_code=union,
         enterprise_credit_code=enterprise["credit_code"], status="pending", channel=channel,
-        entered_by=(caller or {}).get("name")).returning(memberships.c.id)).scalar()
+        entered_by=caller.name if caller else None).returning(memberships.c.id)).scalar()
     membership = views.membership_row(session, membership_id)
     uow.publish("membership_applied", _event(membership, enterprise, channel=channel),
                 subject=str(membership_id))
     return views.membership_view(membership)
 
 
-def approve(uow, keys, membership_id: int, caller: dict) -> dict:
+def approve(uow, keys, membership_id: int, caller: Caller) -> dict:
     """Approve an application; the new member gets a card (its number is shown only now)."""
     session = uow.session
     membership = views.membership_row(session, membership_id, lock=True)
@@ -93,9 +91,9 @@ def approve(uow, keys, membership_id: int, caller: dict) -> dict:
 def _set_status(session, membership, status, caller, reason=None, decided=False, ended=False):
     values = {"status": status, "reason": reason}
     if decided:
-        values.update(decided_at=_now(), entered_by=(caller or {}).get("name"))
+        values.update(decided_at=now_utc(), entered_by=caller.name if caller else None)
     if ended:
-        values["ended_at"] = _now()
+        values["ended_at"] = now_utc()
     session.execute(update(memberships).where(memberships.c.id == membership["id"])
                     .values(values))
 
@@ -104,7 +102,7 @@ ENDINGS = {"reject": "membership_rejected", "lapse": "membership_lapsed",
            "leave": "membership_left"}
 
 
-def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict:
+def end(uow, membership_id: int, action: str, reason: str, caller: Caller) -> dict:
     """Reject an application, or lapse / leave a membership, with a reason."""
     session = uow.session
     membership = views.membership_row(session, membership_id, lock=True)
@@ -123,7 +121,7 @@ def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict
     return views.membership_view(membership)
 
 
-def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict:
+def transfer(uow, membership_id: int, to_credit_code: str, caller: Caller) -> dict:
     """An active member changes enterprise: the old membership ends as ``transferred``
     (history kept) and a new active one starts at the new enterprise's union."""
     session = uow.session
@@ -134,7 +132,7 @@ def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict
     source, target = locked[old["enterprise_credit_code"]], locked[to_credit_code]
     # Staff of either side may record it: the member's old union or the receiving one.
     scope = domain.stats_targets(source)
-    if not domain.in_scope(caller, scope):
+    if not in_scope(caller, scope):
         scope = domain.stats_targets(target)
     domain.require_writer(caller, scope, "memberships")
     if target["credit_code"] == source["credit_code"]:
@@ -145,8 +143,8 @@ def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict
     _set_status(session, old, status, caller, reason=f"transferred to {union}", ended=True)
     new_id = session.execute(insert(memberships).values(
         worker_id=old["worker_id"], union_code=union, enterprise_credit_code=to_credit_code,
-        status="active", channel="staff", decided_at=_now(), previous_id=old["id"],
-        entered_by=caller.get("name")).returning(memberships.c.id)).scalar()
+        status="active", channel="staff", decided_at=now_utc(), previous_id=old["id"],
+        entered_by=caller.name).returning(memberships.c.id)).scalar()
     readmodel.add_members(session, source["credit_code"], -1, source)
     readmodel.add_members(session, target["credit_code"], 1, target)
     new = views.membership_row(session, new_id)
@@ -156,58 +154,57 @@ def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict
     return views.membership_view(new)
 
 
-def enterprise_snapshot(uow, data: dict):
-    """Any registry snapshot of an enterprise; one that closes it lapses its members."""
-    stored = readmodel.enterprise(uow.session, data["credit_code"])
-    if data["status"] == "closed" and (stored is None or stored["status"] != "closed"):
-        return close_enterprise(uow, data)
-    readmodel.apply_enterprise(uow.session, data)
-    return None
+def enterprise_snapshot(uow, data: dict, as_of: datetime | None = None) -> dict | None:
+    """Any registry snapshot of an enterprise (its counters move with it); one that closes
+    it lapses its members: ``{"lapsed", "rejected"}``, else None. A snapshot older than
+    the stored row changes nothing."""
+    change = readmodel.apply_enterprise(uow.session, data, as_of)
+    if change is None or data["status"] != "closed":
+        return None
+    if change.old is not None and change.old["status"] == "closed":
+        return None  # closed already
+    return _close_enterprise(uow, change.new, data.get("reason"))
 
 
-def close_enterprise(uow, data: dict):
-    """The registry says an enterprise closed: active memberships lapse and pending
-    applications are rejected, with the registry's reason; then its workers leave the
-    counters with the snapshot."""
+def _close_enterprise(uow, enterprise: dict, why: str | None) -> dict:
+    """The registry says an enterprise closed (its snapshot is in, its workers left the
+    counters with it): active memberships lapse and pending applications are rejected,
+    with the registry's reason."""
     session = uow.session
-    credit_code = data["credit_code"]
-    stored = readmodel.enterprise(session, credit_code, lock=True)
-    reason = f"enterprise closed: {data.get('reason') or 'no reason given'}"[:500]
-    now = _now()
-    lapsed = rejected = 0
-    if stored is not None:
-        lapsed = session.execute(update(memberships).where(
-            memberships.c.enterprise_credit_code == credit_code,
-            memberships.c.status == "active").values(
-            status="lapsed", reason=reason, ended_at=now)).rowcount
-        rejected = session.execute(update(memberships).where(
-            memberships.c.enterprise_credit_code == credit_code,
-            memberships.c.status == "pending").values(
-            status="rejected", reason=reason, decided_at=now, ended_at=now)).rowcount
-        readmodel.add_members(session, credit_code, -lapsed, stored)
-    readmodel.apply_enterprise(session, data)
+    credit_code = enterprise["credit_code"]
+    reason = f"enterprise closed: {why or 'no reason given'}"[:500]
+    now = now_utc()
+    lapsed = session.execute(update(memberships).where(
+        memberships.c.enterprise_credit_code == credit_code,
+        memberships.c.status == "active").values(
+        status="lapsed", reason=reason, ended_at=now)).rowcount
+    rejected = session.execute(update(memberships).where(
+        memberships.c.enterprise_credit_code == credit_code,
+        memberships.c.status == "pending").values(
+        status="rejected", reason=reason, decided_at=now, ended_at=now)).rowcount
+    readmodel.add_members(session, credit_code, -lapsed, enterprise)
     if lapsed or rejected:
         uow.publish("memberships_lapsed", {
-            "enterprise_credit_code": credit_code, "organization_path": data["path"],
+            "enterprise_credit_code": credit_code, "organization_path": enterprise["path"],
             "reason": reason, "lapsed": lapsed, "rejected": rejected}, subject=credit_code)
     return {"lapsed": lapsed, "rejected": rejected}
 
 
 # --- cards ---------------------------------------------------------------------------
 
-def count_card_check(session, caller_id: int, hits: int, window: int) -> None:
-    """Counts a card check by a gateway user; TooManyRequests past ``hits`` per ``window``
+def count_card_check(session, caller: Caller, hits: int, window: int) -> None:
+    """Counts a card check by ``caller``; TooManyRequests past ``hits`` per ``window``
     seconds. Card numbers are not guessable, but a token (a merchant's terminal, or a
     leaked one) must not be able to walk through them either."""
     ratelimit.check_rate(session, rate_hits,
-                         [("caller", f"card_check:user:{caller_id}", hits, window)],
-                         _now(), "card checks")
+                         [("caller", domain.card_check_key(caller), hits, window)],
+                         now_utc(), "card checks")
 
 
 def purge_rate_hits(session, keep_seconds: int) -> int:
     """Forgets card checks older than ``keep_seconds`` (the longest window)."""
     return ratelimit.purge_rate_hits(session, rate_hits,
-                                     _now() - timedelta(seconds=keep_seconds))
+                                     now_utc() - timedelta(seconds=keep_seconds))
 
 
 def issue_card(uow, keys, worker_id: int, membership_id: int, replaces=False) -> dict:
@@ -222,7 +219,7 @@ def issue_card(uow, keys, worker_id: int, membership_id: int, replaces=False) ->
     return {"number": number, "valid_until": valid_until}
 
 
-def request_card(uow, keys, worker_id: int, lost: bool, caller: dict) -> dict:
+def request_card(uow, keys, worker_id: int, lost: bool, caller: Caller) -> dict:
     """A card for an active member without one (imported from paper, say) or, when
     ``lost``, a new card that makes every earlier card of the member invalid."""
     session = uow.session
@@ -246,7 +243,7 @@ def request_card(uow, keys, worker_id: int, lost: bool, caller: dict) -> dict:
 
 # --- merchants -----------------------------------------------------------------------
 
-def register_merchant(uow, data: dict, caller: dict) -> dict:
+def register_merchant(uow, data: dict, caller: Caller) -> dict:
     session = uow.session
     place = readmodel.place(session, data["organization_code"])
     domain.require_writer(caller, place["path"], "merchants")
@@ -262,7 +259,7 @@ def register_merchant(uow, data: dict, caller: dict) -> dict:
 
 # --- member services -----------------------------------------------------------------
 
-def submit_request(uow, data: dict, caller: dict) -> dict:
+def submit_request(uow, data: dict, caller: Caller) -> dict:
     """Staff record a member's request; the member's union handles it unless another
     organization is named."""
     session = uow.session
@@ -293,12 +290,12 @@ def _request_event(request, **extra) -> dict:
             "handling_organization_code": request["handling_organization_code"], **extra}
 
 
-def update_request(uow, request_id: int, data: dict, caller: dict) -> dict:
+def update_request(uow, request_id: int, data: dict, caller: Caller) -> dict:
     """Change status (by the rules) and/or hand the request to another organization."""
     session = uow.session
     request = views.request_row(session, request_id, lock=True)
     domain.require_writer(caller, request["path"], "this service request")
-    values = {"updated_at": _now()}
+    values = {"updated_at": now_utc()}
     if data.get("status"):
         values["status"] = domain.next_service_status(request["status"], data["status"])
     handler = data.get("handling_organization_code")

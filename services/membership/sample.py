@@ -14,14 +14,15 @@ membership's queues until it runs.
 
 import logging
 import random
-from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select, update
 
 from services.membership import domain, operations, readmodel
 from services.membership.importer import REQUIRED, Importer
 from services.membership.models import enterprises, imports, merchants, workers
+from shared.caller import Caller
 from shared.db import open_database
+from shared.timeutil import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +43,23 @@ MERCHANTS = [("南坑爱心超市", domain.SUPERMARKET_RULE)] + [
 
 def prepare(database_url, migrations_dir):
     """First run of membership (``gonghui up``): ask for the sample unless members are on
-    file. Yields what it did, a line at a time."""
+    file. Yields what it did."""
     database = open_database(database_url, "membership", migrations_dir)
     try:
-        with database.session() as session:
-            count = session.execute(select(func.count()).select_from(workers)).scalar()
-        if count:
-            yield f"{count} workers on file; sample not requested"
-        elif request(database):
-            yield (f"sample requested: {MEMBERS:,} members in {COMMUNITY} load once the "
-                   "registry's events have arrived")
-        else:
-            yield "sample already requested"
+        yield _ask_unless_members(database)
     finally:
         database.engine.dispose()
+
+
+def _ask_unless_members(database) -> str:
+    with database.session() as session:
+        on_file = session.execute(select(func.count()).select_from(workers)).scalar()
+    if on_file:
+        return f"{on_file} workers on file; sample not requested"
+    if not request(database):
+        return "sample already requested"
+    return (f"sample requested: {MEMBERS:,} members in {COMMUNITY} load once the registry's "
+            "events have arrived")
 
 
 def request(database) -> bool:
@@ -117,11 +121,11 @@ def load_if_ready(database, keys) -> dict | None:
     with database.unit_of_work() as uow:  # claim it: one replica loads it, once
         claimed = uow.session.execute(update(imports).where(
             imports.c.id == asked, imports.c.finished_at.is_(None)).values(
-            finished_at=datetime.now(UTC))).rowcount
+            finished_at=now_utc())).rowcount
     if not claimed:
         return None
     result = Importer(database, keys).run(rows(allocate(headcounts, MEMBERS)), SOURCE)
-    system = {"name": "sample", "role": "admin", "org_code": path[0]}
+    system = Caller("sample", "admin", path[0])
     with database.unit_of_work() as uow:
         if not uow.session.execute(select(merchants.c.id)).first():
             for name, rule in MERCHANTS:

@@ -22,8 +22,9 @@ from services.membership.models import (
     service_requests,
     workers,
 )
+from shared.caller import Caller, require_scope
 from shared.errors import NotFound
-from shared.paging import DEFAULT_LIMIT, after_id_page
+from shared.paging import DEFAULT_LIMIT, keyset_page
 
 MEMBERSHIP_COLUMNS = (memberships.c.id, memberships.c.worker_id, memberships.c.union_code,
                       memberships.c.enterprise_credit_code, memberships.c.status,
@@ -85,11 +86,11 @@ def _worker_scope(session, history) -> list[str]:
     return scope
 
 
-def member(session, keys, worker_id: int, caller: dict) -> dict:
+def member(session, keys, worker_id: int, caller: Caller) -> dict:
     """A worker's record: name, masked ID number and phone, membership history, cards."""
     worker = worker_row(session, worker_id)
     history = _history(session, worker_id)
-    domain.require_scope(caller, _worker_scope(session, history), "the member")
+    require_scope(caller, _worker_scope(session, history), "the member")
     personal = keys.unseal(worker["sealed"])
     card_rows = session.execute(select(cards.c.last4, cards.c.status, cards.c.valid_until,
                                        cards.c.issued_at)
@@ -103,7 +104,7 @@ def member(session, keys, worker_id: int, caller: dict) -> dict:
     }
 
 
-def personal_data(session, keys, worker_id: int, caller: dict) -> dict:
+def personal_data(session, keys, worker_id: int, caller: Caller) -> dict:
     """ID number and phone in clear: only for staff and admins over the member's union."""
     worker = worker_row(session, worker_id)
     domain.require_personal_data_reader(caller, _worker_scope(session,
@@ -111,23 +112,22 @@ def personal_data(session, keys, worker_id: int, caller: dict) -> dict:
     return {"worker_id": worker_id, "name": worker["name"], **keys.unseal(worker["sealed"])}
 
 
-def list_members(session, caller: dict, code: str, status: str | None, after_id: int,
-                 limit: int) -> dict:
-    """Memberships whose enterprise lies in ``code``'s subtree or whose union is ``code``."""
+def list_members(session, caller: Caller, code: str, status: str | None,
+                 cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> dict:
+    """A page of the memberships whose enterprise lies in ``code``'s subtree or whose
+    union is ``code``, oldest first. Without names: a name is personal data, and listing
+    is for every role (``member`` gives one worker's record)."""
     place = readmodel.place(session, code)
-    domain.require_scope(caller, place["path"], "the organization")
-    query = (select(*MEMBERSHIP_COLUMNS, workers.c.name)
-             .join(workers, workers.c.id == memberships.c.worker_id)
+    require_scope(caller, place["path"], "the organization")
+    query = (select(*MEMBERSHIP_COLUMNS)
              .join(enterprises,
                    enterprises.c.credit_code == memberships.c.enterprise_credit_code)
-             .where(or_(enterprises.c.path_key.startswith(readmodel.path_key(place["path"]),
-                                                          autoescape=True),
+             .where(or_(readmodel.in_subtree(place["path"]),
                         enterprises.c.credit_code == code,
                         memberships.c.union_code == code)))
     if status:
         query = query.where(memberships.c.status == status)
-    return after_id_page(session, query, memberships.c.id, after_id, limit,
-                         lambda row: membership_view(row) | {"name": row["name"]})
+    return keyset_page(session, query, (memberships.c.id,), cursor, limit, membership_view)
 
 
 # --- cards and merchants -----------------------------------------------------------------
@@ -159,11 +159,13 @@ def merchant_row(session, merchant_id: int) -> dict:
     return dict(row._mapping)
 
 
-def list_merchants(session, code: str | None) -> list[dict]:
-    query = select(merchants).order_by(merchants.c.id)
+def list_merchants(session, code: str | None, cursor: str | None = None,
+                   limit: int = DEFAULT_LIMIT) -> dict:
+    """A page of partner merchants (inside ``code``'s subtree if given), oldest first."""
+    query = select(merchants)
     if code:
         query = query.where(merchants.c.path.contains(json.dumps(code), autoescape=True))
-    return [merchant_view(row._mapping) for row in session.execute(query)]
+    return keyset_page(session, query, (merchants.c.id,), cursor, limit, merchant_view)
 
 
 def check_purchase(session, keys, merchant_id: int, card_number: str, price_fen: int,
@@ -195,24 +197,24 @@ def request_row(session, request_id, lock=False) -> dict:
     return dict(row._mapping) | {"path": json.loads(row.path)}
 
 
-def get_request(session, request_id: int, caller: dict) -> dict:
+def get_request(session, request_id: int, caller: Caller) -> dict:
     request = request_row(session, request_id)
-    domain.require_scope(caller, request["path"], "the service request")
+    require_scope(caller, request["path"], "the service request")
     return request_view(request)
 
 
-def list_requests(session, caller: dict, code: str, status: str | None, kind: str | None,
-                  after_id: int = 0, limit: int = DEFAULT_LIMIT) -> dict:
+def list_requests(session, caller: Caller, code: str, status: str | None, kind: str | None,
+                  cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> dict:
     """A page of the requests handled by ``code`` (an organization in the caller's
-    subtree), oldest first: ``{"items", "next_after_id"}``."""
-    domain.require_scope(caller, readmodel.place(session, code)["path"], "the organization")
+    subtree), oldest first."""
+    require_scope(caller, readmodel.place(session, code)["path"], "the organization")
     query = select(service_requests).where(
         service_requests.c.handling_organization_code == code)
     if status:
         query = query.where(service_requests.c.status == status)
     if kind:
         query = query.where(service_requests.c.kind == kind)
-    return after_id_page(session, query, service_requests.c.id, after_id, limit, request_view)
+    return keyset_page(session, query, (service_requests.c.id,), cursor, limit, request_view)
 
 
 # --- join rates ------------------------------------------------------------------------------
@@ -233,16 +235,16 @@ def join_rate(session, code) -> domain.JoinRate:
     raise NotFound(f"organization {code} is not known to the registry", {"code": code})
 
 
-def join_rates_below(session, parent_code) -> list[domain.JoinRate]:
-    """The join rate of each organization directly under ``parent_code``."""
+def join_rates_below(session, parent_code, cursor: str | None = None,
+                     limit: int = DEFAULT_LIMIT) -> dict:
+    """A page of the join rates of the organizations directly under ``parent_code``, by
+    code."""
     if readmodel.organization(session, parent_code) is None:
         raise NotFound(f"organization {parent_code} is not known to the registry",
                        {"code": parent_code})
-    rows = session.execute(
-        select(organizations.c.code, org_stats.c.members, org_stats.c.workers)
-        .join(org_stats, org_stats.c.code == organizations.c.code, isouter=True)
-        .where(organizations.c.parent_code == parent_code)
-        .order_by(organizations.c.code)
-    )
-    return [domain.JoinRate(code, members or 0, workers or 0) for code, members, workers in rows]
-
+    query = (select(organizations.c.code, org_stats.c.members, org_stats.c.workers)
+             .join(org_stats, org_stats.c.code == organizations.c.code, isouter=True)
+             .where(organizations.c.parent_code == parent_code))
+    return keyset_page(session, query, (organizations.c.code,), cursor, limit,
+                       lambda row: domain.JoinRate(row["code"], row["members"] or 0,
+                                                   row["workers"] or 0).as_dict())

@@ -96,18 +96,19 @@ def test_the_document_is_served_at_openapi_json(client, document):
     assert client.get(f"/api/v1/organizations/{NANKENG}").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/api/v1/members", "/api/v1/service-requests"])
-def test_keyset_pages_document_their_cursor_page_size_and_next(document, path):
+@pytest.mark.parametrize("path", ["/api/v1/members", "/api/v1/service-requests",
+                                  "/api/v1/merchants",
+                                  "/api/v1/organizations/{code}/join-rates"])
+def test_cursor_pages_document_their_cursor_page_size_and_next(document, path):
     operation = document["paths"][path]["get"]
     parameters = {p["name"]: p["schema"] for p in operation["parameters"]}
-    assert parameters["after_id"] | {"maximum": None} == {
-        "type": "integer", "default": 0, "minimum": 0, "maximum": None}
-    assert parameters["limit"] == {"type": "integer", "default": 100, "minimum": 1,
-                                   "maximum": 500}
+    assert parameters["cursor"]["type"] == "string"
+    assert parameters["limit"] | {"example": None} == {
+        "type": "integer", "default": 100, "minimum": 1, "maximum": 500, "example": None}
     assert "400" in operation["responses"]
     page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     properties = document["components"]["schemas"][page.rsplit("/", 1)[1]]["properties"]
-    assert properties["next_after_id"]["nullable"] is True
+    assert set(properties) == {"items", "next_cursor"}
     assert properties["items"]["type"] == "array"
 
 

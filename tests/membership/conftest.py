@@ -6,6 +6,7 @@ import pytest
 from services.membership import readmodel
 from services.membership.domain import MemberKeys, id_check_digit
 from services.membership.service import MIGRATIONS
+from shared.caller import Caller
 
 TEST_KEY = "11" * 32
 DISTRICT, STREET = "longgang", "longgang.bantian"
@@ -13,10 +14,10 @@ NANKENG, GANGTOU = "longgang.bantian.nankeng", "longgang.bantian.gangtou"
 HUAWEI, SMALL, OTHER = "91440300TEST00001A", "91440300TEST00002B", "91440300TEST00003C"
 HUAWEI_UNION = "longgang.bantian.nankeng.u-huawei"
 
-ADMIN = {"name": "区总管理员", "role": "admin", "org_code": DISTRICT}
-NANKENG_STAFF = {"name": "南坑工联会", "role": "staff", "org_code": NANKENG}
-GANGTOU_STAFF = {"name": "岗头工联会", "role": "staff", "org_code": GANGTOU}
-NANKENG_VIEWER = {"name": "统计员", "role": "viewer", "org_code": NANKENG}
+ADMIN = Caller("区总管理员", "admin", DISTRICT)
+NANKENG_STAFF = Caller("南坑工联会", "staff", NANKENG)
+GANGTOU_STAFF = Caller("岗头工联会", "staff", GANGTOU)
+NANKENG_VIEWER = Caller("统计员", "viewer", NANKENG)
 
 
 def id_number(seq: int, birth="19900101", region="440307") -> str:
