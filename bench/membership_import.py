@@ -35,6 +35,7 @@ from services.membership.domain import MemberKeys, id_check_digit  # noqa: E402
 from services.membership.models import enterprises, organizations  # noqa: E402
 from services.membership.service import MIGRATIONS  # noqa: E402
 from shared.db import open_database  # noqa: E402
+from shared.registry_readmodel import path_key  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许邓冯韩曹曾彭"
@@ -64,11 +65,11 @@ def district(n_enterprises, seed=7):
         if own:
             orgs.append((union, path[-1], "enterprise_union", "enterprise", [*path, union]))
         rows.append({"credit_code": credit, "name": f"企业{n}", "community_code": path[-1],
-                     "path": json.dumps(path), "path_key": readmodel.path_key(path),
-                     "headcount": headcount, "union_status": "own" if own else "covered",
+                     "path": path, "path_key": path_key(path), "headcount": headcount,
+                     "key_enterprise": False, "union_status": "own" if own else "covered",
                      "union_code": union, "status": "active"})
     org_rows = [{"code": c, "name": c, "kind": k, "tier": t, "parent_code": p,
-                 "path": json.dumps(path), "path_key": readmodel.path_key(path)}
+                 "path": path, "path_key": path_key(path)}
                 for c, p, k, t, path in orgs]
     return org_rows, rows
 

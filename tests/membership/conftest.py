@@ -1,6 +1,8 @@
 """Fixtures for membership: a migrated database, keys, callers, and registry snapshots
 (what the registry's events carry) for a small piece of 坂田 street."""
 
+import csv
+
 import pytest
 
 from services.membership import readmodel
@@ -109,3 +111,53 @@ def district(db):
 def sqlite_district(sqlite_db):
     load_registry(sqlite_db)
     return sqlite_db
+
+
+# --- helpers of the use-case tests ----------------------------------------------------
+
+def application(seq=1, credit_code=HUAWEI, phone="13800138000", name="李四"):
+    return {"name": name, "id_number": id_number(seq), "phone": phone,
+            "enterprise_credit_code": credit_code}
+
+
+def join(database, keys, seq=1, credit_code=HUAWEI, **extra) -> dict:
+    """An active member at ``credit_code``, entered and approved by its community's staff."""
+    from services.membership import operations
+
+    staff = GANGTOU_STAFF if credit_code == OTHER else NANKENG_STAFF
+    with database.unit_of_work() as uow:
+        applied = operations.apply(uow, keys, application(seq, credit_code, **extra), staff,
+                                   "staff")
+    with database.unit_of_work() as uow:
+        return operations.approve(uow, keys, applied["membership_id"], staff)
+
+
+def rate(database, code) -> tuple[int, int]:
+    """(members, workers) counted for ``code``."""
+    from services.membership import views
+
+    with database.session() as session:
+        found = views.join_rate(session, code)
+        return found.members, found.workers
+
+
+def walk(database, read, between_pages=lambda: None) -> list[list[dict]]:
+    """Every page ``read(session, cursor)`` gives, following next_cursor from the first."""
+    pages, cursor = [], None
+    while True:
+        with database.session() as session:
+            page = read(session, cursor)
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+        between_pages()
+        assert len(pages) < 20, "the cursor does not move forward"
+
+
+def write_csv(path, rows, header=("name", "id_number", "phone", "enterprise_credit_code")):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

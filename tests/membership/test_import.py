@@ -19,15 +19,8 @@ from tests.membership.conftest import (
     OTHER,
     SMALL,
     id_number,
+    write_csv,
 )
-
-
-def write_csv(path, rows, header=("name", "id_number", "phone", "enterprise_credit_code")):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def test_an_import_reports_each_bad_row_and_imports_the_rest(district, keys, tmp_path):
@@ -160,25 +153,3 @@ def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
     assert names == {"张三", "李\\四", "王五"}  # a backslash survives COPY's text format
     clear = keys.unseal(session_sealed(database, "李\\四"))
     assert clear == {"id_number": id_number(2), "phone": "13800138000"}
-
-
-def test_the_cli_imports_a_file_and_points_to_its_report(sqlite_district, tmp_path,
-                                                         monkeypatch):
-    from click.testing import CliRunner
-
-    from services.membership.cli import cli
-    from tests.membership.conftest import TEST_KEY
-
-    monkeypatch.setenv("MEMBERSHIP_DATABASE_URL", str(sqlite_district.engine.url))
-    monkeypatch.setenv("MEMBERSHIP_PII_KEY", TEST_KEY)
-    source = write_csv(tmp_path / "m.csv", [("张三", id_number(1), "", HUAWEI),
-                                            ("李四", "bad", "", SMALL)])
-    report = tmp_path / "errors.csv"
-    out = CliRunner().invoke(cli, ["import", str(source), "--report", str(report),
-                                   "--no-progress"])
-    assert out.exit_code == 0, out.output
-    assert f"1 imported, 1 rejected of 2 rows; see {report}" in out.output
-    assert report.read_text(encoding="utf-8").splitlines()[1].startswith("3,id_number,")
-    rate = CliRunner().invoke(cli, ["join-rate", NANKENG])
-    assert '"members": 1' in rate.output
-    assert CliRunner().invoke(cli, ["join-rate", "nowhere"]).exit_code == 1

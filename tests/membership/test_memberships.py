@@ -1,15 +1,14 @@
 """Membership use cases on a real database (SQLite and PostgreSQL where it matters):
-status rules, one union at a time, transfers with history, cards, counters, registry
-events, personal data."""
+applications and status rules, one union at a time, transfers with history, an enterprise
+moving or closing, personal data, the members list."""
 
 import json
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
 
-from services.membership import operations, readmodel, views
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.membership import operations, views
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.testing import outbox_envelopes as events
 from tests.membership.conftest import (
     ADMIN,
@@ -24,30 +23,13 @@ from tests.membership.conftest import (
     OTHER,
     SMALL,
     STREET,
+    application,
     enterprise,
     id_number,
-    organization,
+    join,
+    rate,
+    walk,
 )
-
-
-def application(seq=1, credit_code=HUAWEI, phone="13800138000", name="李四"):
-    return {"name": name, "id_number": id_number(seq), "phone": phone,
-            "enterprise_credit_code": credit_code}
-
-
-def join(database, keys, seq=1, credit_code=HUAWEI, **extra) -> dict:
-    with database.unit_of_work() as uow:
-        applied = operations.apply(uow, keys, application(seq, credit_code, **extra), NANKENG_STAFF
-                            if credit_code != OTHER else GANGTOU_STAFF, "staff")
-    with database.unit_of_work() as uow:
-        return operations.approve(uow, keys, applied["membership_id"],
-                           NANKENG_STAFF if credit_code != OTHER else GANGTOU_STAFF)
-
-
-def rate(database, code):
-    with database.session() as session:
-        rate = views.join_rate(session, code)
-        return rate.members, rate.workers
 
 
 def test_an_approved_application_makes_an_active_member_with_a_valid_card(district, keys):
@@ -198,166 +180,6 @@ def test_an_enterprise_closing_lapses_its_memberships_with_the_reason(district, 
     with pytest.raises(Conflict, match="closed"):
         with district.unit_of_work() as uow:
             operations.apply(uow, keys, application(3, SMALL), NANKENG_STAFF, "staff")
-
-
-def test_an_organization_moving_takes_its_subtree_counters_along(sqlite_district, keys):
-    db = sqlite_district
-    join(db, keys, 1, OTHER)
-    other_street = "longgang.longcheng"
-    with db.unit_of_work() as uow:
-        readmodel.apply_organization(uow.session, organization(
-            other_street, DISTRICT, "street_federation", "street", [DISTRICT, other_street]))
-        readmodel.apply_organization(uow.session, organization(
-            GANGTOU, other_street, "community_federation", "community",
-            [DISTRICT, other_street, GANGTOU]))
-    assert rate(db, STREET) == (0, 1020)
-    assert rate(db, other_street) == (1, 300)
-    assert rate(db, DISTRICT) == (1, 1320)
-    with db.session() as session:
-        assert readmodel.enterprise(session, OTHER)["path"] == [DISTRICT, other_street,
-                                                                  GANGTOU]
-        below = views.join_rates_below(session, DISTRICT)
-    assert [(r["code"], r["members"]) for r in below["items"]] == [(STREET, 0),
-                                                                  (other_street, 1)]
-
-
-def test_a_repeated_or_updated_snapshot_never_counts_twice(sqlite_district, keys):
-    db = sqlite_district
-    for _ in range(2):
-        with db.unit_of_work() as uow:
-            readmodel.apply_enterprise(uow.session, enterprise(SMALL, headcount=40))
-    assert rate(db, NANKENG) == (0, 1040)
-    with db.session() as session:
-        with pytest.raises(NotFound, match="not known to the registry"):
-            views.join_rate(session, "longgang.nowhere")
-
-
-def test_a_lost_card_is_replaced_and_the_old_one_reads_expired(sqlite_district, keys):
-    db = sqlite_district
-    member = join(db, keys)
-    with pytest.raises(Conflict, match="already has a card"):
-        with db.unit_of_work() as uow:
-            operations.request_card(uow, keys, member["worker_id"], False, NANKENG_STAFF)
-    with db.unit_of_work() as uow:
-        new = operations.request_card(uow, keys, member["worker_id"], True, NANKENG_STAFF)
-    with db.session() as session:
-        assert views.card_verdict(session, keys, member["card"]["number"]) == "expired"
-        assert views.card_verdict(session, keys, new["number"]) == "valid"
-        assert views.card_verdict(session, keys, "1234 5678 9012 3456") == "unknown"
-        assert views.card_verdict(session, keys, "not a card") == "unknown"
-    assert events(db)[-1]["data"]["replaces_lost_card"] is True
-
-
-def test_a_merchant_gives_its_discount_only_for_a_valid_card(sqlite_district, keys):
-    db = sqlite_district
-    card = join(db, keys)["card"]["number"]
-    with db.unit_of_work() as uow:
-        barber = operations.register_merchant(uow, {
-            "name": "南坑理发店", "organization_code": SMALL,
-            "rule": {"kind": "percent_off", "percent_off": 20}}, NANKENG_STAFF)
-        market = operations.register_merchant(uow, {
-            "name": "南坑爱心超市", "organization_code": NANKENG,
-            "rule": {"kind": "cost_plus", "markup_fen": 100}}, NANKENG_STAFF)
-    with db.session() as session:
-        assert views.check_purchase(session, keys, barber["merchant_id"], card, 3000, None) == {
-            "card": "valid", "discount_applied": True, "price_fen": 3000, "pay_fen": 2400}
-        assert views.check_purchase(session, keys, market["merchant_id"], card, 1500,
-                                  1000)["pay_fen"] == 1100
-        stranger = views.check_purchase(session, keys, market["merchant_id"],
-                                      "4000 0000 0000 0002", 1500, 1000)
-        assert stranger == {"card": "unknown", "discount_applied": False, "price_fen": 1500,
-                            "pay_fen": 1500}
-        assert [m["name"] for m in views.list_merchants(session, NANKENG)["items"]] == [
-            "南坑理发店", "南坑爱心超市"]
-    with pytest.raises(NotFound, match="not known to the registry"):
-        with db.unit_of_work() as uow:
-            operations.register_merchant(uow, {"name": "x", "organization_code": "91440300NOPE",
-                                        "rule": {"kind": "cost_plus", "markup_fen": 100}},
-                                  ADMIN)
-
-
-def test_member_service_requests_have_a_status_and_a_handling_organization(sqlite_district,
-                                                                           keys):
-    db = sqlite_district
-    member = join(db, keys, 1, SMALL)
-    with db.unit_of_work() as uow:
-        request = operations.submit_request(uow, {"worker_id": member["worker_id"],
-                                           "kind": "hardship_aid", "summary": "家中遭灾",
-                                           "handling_organization_code": None}, NANKENG_STAFF)
-    assert (request["status"], request["handling_organization_code"]) == ("submitted",
-                                                                          NANKENG)
-    with db.unit_of_work() as uow:
-        request = operations.update_request(uow, request["request_id"], {
-            "status": "accepted", "handling_organization_code": STREET,
-            "note": "转街道总工会"}, NANKENG_STAFF)
-    assert request["handling_organization_code"] == STREET
-    with db.unit_of_work() as uow:
-        operations.update_request(uow, request["request_id"], {"status": "resolved"},
-                           replace(NANKENG_STAFF, organization_code=STREET))
-    with pytest.raises(Conflict, match="a resolved request cannot become in_progress"):
-        with db.unit_of_work() as uow:
-            operations.update_request(uow, request["request_id"], {"status": "in_progress"}, ADMIN)
-    with db.session() as session:
-        page = views.list_requests(session, ADMIN, STREET, None, "hardship_aid")
-    assert [r["status"] for r in page["items"]] == ["resolved"]
-    assert page["next_cursor"] is None
-    with pytest.raises(Forbidden):
-        with db.unit_of_work() as uow:
-            operations.submit_request(uow, {"worker_id": member["worker_id"], "kind": "complaint",
-                                     "summary": "x"}, GANGTOU_STAFF)
-    assert [e["type"] for e in events(db)][-3:] == ["service_request_submitted",
-                                                    "service_request_updated",
-                                                    "service_request_updated"]
-
-
-
-def submit(database, worker_id, summary, handler=None) -> int:
-    with database.unit_of_work() as uow:
-        return operations.submit_request(uow, {"worker_id": worker_id, "kind": "hardship_aid",
-                                        "summary": summary,
-                                        "handling_organization_code": handler},
-                                  NANKENG_STAFF)["request_id"]
-
-
-def walk(database, read, between_pages=lambda: None) -> list[list[dict]]:
-    """Every page ``read(session, cursor)`` gives, following next_cursor from the first."""
-    pages, cursor = [], None
-    while True:
-        with database.session() as session:
-            page = read(session, cursor)
-        pages.append(page["items"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return pages
-        between_pages()
-        assert len(pages) < 20, "the cursor does not move forward"
-
-
-def request_pages(database, limit, between_pages=lambda: None) -> list[list[int]]:
-    pages = walk(database, lambda session, cursor: views.list_requests(
-        session, ADMIN, NANKENG, None, None, cursor, limit), between_pages)
-    return [[item["request_id"] for item in page] for page in pages]
-
-
-def test_service_requests_page_through_every_request_exactly_once(district, keys):
-    worker = join(district, keys, 1, SMALL)["worker_id"]
-    ours = [submit(district, worker, f"第{n}件") for n in range(7)]
-    submit(district, worker, "街道的", handler=STREET)  # another organization's: not listed
-
-    assert request_pages(district, 3) == [ours[0:3], ours[3:6], ours[6:7]]
-    # a last page that is exactly full says so itself: no empty page after it
-    assert request_pages(district, 7) == [ours]
-
-    added = []
-
-    def another_arrives():
-        if len(added) < 2:
-            added.append(submit(district, worker, "新"))
-
-    # requests added while a client walks come at the end, once; none is seen twice
-    pages = request_pages(district, 2, another_arrives)
-    assert [request_id for page in pages for request_id in page] == ours + added
-    assert len(added) == 2
 
 
 def test_members_page_on_the_same_cursor(district, keys):

@@ -2,6 +2,8 @@
 and roles, personal data only for staff over the member, cards, merchants, join rates,
 and a clear 4xx for bad input."""
 
+from datetime import datetime
+
 import pytest
 import requests
 
@@ -157,9 +159,24 @@ def admitted(api, seq) -> dict:
     return approved.json()
 
 
-def test_staff_page_through_every_service_request_once(make_api, db_url):
+def pages_of(api, path, person, key) -> list[list]:
+    """The ``key`` of every item on every page of ``path`` (2 a page), cursor by cursor."""
+    pages, cursor = [], None
+    while True:
+        page = api("GET", f"{path}&limit=2" + (f"&cursor={cursor}" if cursor else ""), person)
+        assert page.status_code == 200, page.text
+        assert set(page.json()) == {"items", "next_cursor"}
+        pages.append([item[key] for item in page.json()["items"]])
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return pages
+        assert len(pages) < 10, "the cursor does not move forward"
+
+
+def test_staff_page_through_every_service_request_and_member_once(make_api, db_url):
     api = make_api(db_url)
-    worker = admitted(api, 4)["worker_id"]
+    members = [admitted(api, seq) for seq in (4, 6, 7)]
+    worker = members[0]["worker_id"]
     submitted = []
     for number in range(5):
         answer = api("POST", "/service-requests", "nankeng_staff", json={
@@ -167,21 +184,18 @@ def test_staff_page_through_every_service_request_once(make_api, db_url):
         assert answer.status_code == 201, answer.text
         submitted.append(answer.json()["request_id"])
 
-    pages, cursor = [], None
-    while True:
-        page = api("GET", f"/service-requests?code={NANKENG}&limit=2"
-                   + (f"&cursor={cursor}" if cursor else ""), "nankeng_viewer")
-        assert page.status_code == 200, page.text
-        pages.append([item["request_id"] for item in page.json()["items"]])
-        cursor = page.json()["next_cursor"]
-        if cursor is None:
-            break
-        assert len(pages) < 10, "the cursor does not move forward"
-    assert pages == [submitted[0:2], submitted[2:4], submitted[4:5]]
+    assert pages_of(api, f"/service-requests?code={NANKENG}", "nankeng_viewer",
+                    "request_id") == [submitted[0:2], submitted[2:4], submitted[4:5]]
+    ids = [member["membership_id"] for member in members]
+    assert pages_of(api, f"/members?code={NANKENG}", "nankeng_viewer", "membership_id") == [
+        ids[0:2], ids[2:3]]
     # without a limit, the default page (100) holds them all and is the last
     whole = api("GET", f"/service-requests?code={NANKENG}", "nankeng_viewer").json()
     assert ([item["request_id"] for item in whole["items"]], whole["next_cursor"]) == (
         submitted, None)
+    listed = api("GET", f"/members?code={NANKENG}", "nankeng_viewer").json()["items"][0]
+    assert "name" not in listed  # personal data: one member's record has it, a list not
+    assert datetime.fromisoformat(listed["applied_at"]).tzinfo is not None  # with an offset
 
 
 def test_card_checks_past_the_limit_are_a_429_and_another_caller_is_counted_apart(

@@ -2,6 +2,7 @@
 entrypoints apply the rules, and what it publishes carries no personal data."""
 
 import json
+from datetime import datetime
 
 import pytest
 from nameko.testing.services import entrypoint_waiter
@@ -69,6 +70,8 @@ def test_registry_events_and_a_membership_make_the_join_rate(membership, config,
     applied = call(membership, "enter_application", application, STAFF)
     approved = call(membership, "approve", applied["membership_id"], STAFF)
     assert approved["status"] == "active"
+    for at in (approved["applied_at"], approved["decided_at"]):  # RFC 3339 with an offset
+        assert datetime.fromisoformat(at).tzinfo is not None, at
     number = approved["card"]["number"]
     assert call(membership, "check_card", {"card_number": number}, STAFF) == {
         "card": "valid"}
@@ -133,6 +136,10 @@ def test_an_enterprise_moving_then_closing_moves_then_lapses_its_members(members
     ("register_merchant", ({"name": "x", "organization_code": NANKENG,
                             "rule": {"kind": "gift"}}, STAFF), "rule"),
     ("approve", ("1; drop table", STAFF), "membership_id"),
+    # the caller is shared.caller's {name, role, organization_code}, nothing else
+    ("approve", (1, {"name": "南坑工联会", "role": "staff", "org_code": NANKENG}),
+     "organization_code"),
+    ("enter_application", ({}, None), "_schema"),
     ("approve", (2**63, STAFF), "membership_id"),
     ("join_rate", ("x" * 101,), "code"),
 ])
