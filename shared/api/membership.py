@@ -115,7 +115,7 @@ class CardRequestSchema(Schema):
 
 class CardCheckSchema(Schema):
     card_number = fields.String(required=True, validate=validate.Length(min=1, max=40),
-                                metadata={"example": "6214 8301 2345 6785"})
+                                metadata={"example": "6214 8301 2345 6781"})
 
 
 class PriceRuleSchema(Schema):
@@ -137,7 +137,7 @@ class MerchantSchema(Schema):
 
 class PurchaseSchema(Schema):
     card_number = fields.String(required=True, validate=validate.Length(min=1, max=40),
-                                metadata={"example": "6214830123456785"})
+                                metadata={"example": "6214830123456781"})
     price_fen = fields.Integer(required=True, strict=True,
                                validate=validate.Range(min=0, max=MAX_FEN),
                                metadata={"example": 1500})
@@ -204,7 +204,7 @@ class JoinRateListQuery(CursorQuery):
 
 class CardOut(Schema):
     number = fields.String(metadata={"description": "shown once, at issue; stored hashed",
-                                     "example": "6214830123456785"})
+                                     "example": "6214830123456781"})
     valid_until = fields.Date(metadata={"example": "2029-03-01"})
 
 
@@ -226,7 +226,7 @@ class MembershipOut(Schema):
 
 
 class MemberCardOut(Schema):
-    last4 = fields.String(metadata={"example": "6785"})
+    last4 = fields.String(metadata={"example": "6781"})
     status = fields.String(metadata={"example": "active"})
     valid_until = fields.Date(metadata={"example": "2029-03-01"})
     issued_at = Timestamp(metadata={"example": "2026-03-03T10:00:00+08:00"})
