@@ -115,14 +115,21 @@ def blocking_postgres():
     psycopg2.extensions.set_wait_callback(callback)
 
 
+@pytest.fixture
+def postgres_url(postgres_databases):
+    """An empty PostgreSQL database: COPY is PostgreSQL's."""
+    url = postgres_databases.create()
+    yield url
+    postgres_databases.drop(url)
+
+
+@pytest.mark.postgres
 def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
-        db_url, keys, tmp_path, blocking_postgres, database_factory):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("COPY is PostgreSQL's")
+        postgres_url, keys, tmp_path, blocking_postgres, database_factory):
     from services.membership.service import MIGRATIONS
     from tests.membership.conftest import load_registry
 
-    database = database_factory(db_url, "membership", MIGRATIONS)
+    database = database_factory(postgres_url, "membership", MIGRATIONS)
     blocking_postgres()
     assert importer._can_copy()
     load_registry(database)
