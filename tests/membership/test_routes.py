@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from services.gateway.service import GatewayService
+from shared.paging import encode_cursor
 from tests.conftest import gateway_tokens
 from tests.membership.conftest import (
     GANGTOU,
@@ -129,6 +130,11 @@ def test_a_worker_applies_online_once(api):
     ("GET", "/organizations/longgang.nowhere/join-rate", None, 404, None),
     ("GET", "/members?code=" + NANKENG + "&limit=0", None, 400, "limit"),
     ("GET", "/members?code=" + NANKENG + "&cursor=abc", None, 400, "cursor"),
+    # a cursor of the right shape with a key no row can have: 400, not 500
+    ("GET", "/members?code=" + NANKENG + "&cursor=" + encode_cursor([2**63]), None, 400,
+     "cursor"),
+    ("GET", "/service-requests?code=" + NANKENG + "&cursor=" + encode_cursor(["x"]), None,
+     400, "cursor"),
     ("GET", "/service-requests?code=" + NANKENG + "&cursor=abc", None, 400, "cursor"),
     ("GET", "/service-requests?code=" + NANKENG + "&cursor=" + "W" * 1001, None, 400,
      "cursor"),
