@@ -54,8 +54,8 @@ from services.incubation.models import (  # noqa: E402
     members,
 )
 from services.incubation.service import MIGRATIONS  # noqa: E402
+from shared.api.registry import credit_code_check_digit  # noqa: E402
 from shared.caller import Caller  # noqa: E402
-from shared.creditcode import credit_code_check_digit  # noqa: E402
 from shared.db import open_database, outbox_table  # noqa: E402
 from shared.timeutil import now_utc  # noqa: E402
 

@@ -31,8 +31,8 @@ from sqlalchemy import func, insert, select, update
 from services.incubation import operations, readmodel
 from services.incubation.domain import today_in
 from services.incubation.models import organizations, samples
+from shared.api.registry import credit_code_check_digit
 from shared.caller import Caller
-from shared.creditcode import credit_code_check_digit
 from shared.db import open_database
 from shared.events.incubation import SERVICE_KINDS
 from shared.timeutil import now_utc

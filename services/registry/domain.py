@@ -14,27 +14,17 @@ The tree (DOMAIN.md section 1)::
 
 Enterprises sit in a community or park federation. Their counts (enterprises, workers,
 own union, covered) add up along the path district .. community.
+
+What a well-formed code or credit code is (GB 32100-2015 check digit) is part of the RPC
+contract, ``shared/api/registry.py``: the gateway checks it too.
 """
 
-import re
 from dataclasses import dataclass, replace
 
-# Credit codes (统一社会信用代码) are checked the same way by incubation: shared/creditcode.py.
-from shared.creditcode import (  # noqa: F401 - names of this module since issue 2
-    CREDIT_CODE_CHARSET,
-    CREDIT_CODE_WEIGHTS,
-    credit_code_check_digit,
-    credit_code_problem,
-    normalize_credit_code,
-)
+from shared.api.registry import code_problem
 from shared.errors import InvalidInput
 
 # --- organizations -------------------------------------------------------------------
-
-CODE_PATTERN = r"^[a-z0-9][a-z0-9.-]*$"
-CODE_MAX_LENGTH = 100
-_CODE_RE = re.compile(CODE_PATTERN)
-
 
 @dataclass(frozen=True)
 class KindRule:
@@ -65,17 +55,6 @@ KIND_RULES = {
 
 def tier_of(kind: str) -> str:
     return KIND_RULES[kind].tier
-
-
-def code_problem(code) -> str | None:
-    if not isinstance(code, str) or not code:
-        return "a code is required"
-    if len(code) > CODE_MAX_LENGTH:
-        return f"a code has at most {CODE_MAX_LENGTH} characters"
-    if not _CODE_RE.match(code):
-        return ("a code uses lowercase letters, digits, '.' and '-' and starts with a "
-                "letter or digit, e.g. longgang.bantian.nankeng")
-    return None
 
 
 @dataclass(frozen=True)

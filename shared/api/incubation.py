@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.creditcode import CreditCode
+from shared.api.registry import CreditCode
 from shared.events.incubation import GRADES, REFERRAL_OUTCOMES, SERVICE_KINDS, STAGES
 from shared.paging import CursorQuery, page_schema
 from shared.schemas import Timestamp

@@ -95,11 +95,12 @@ def district(container_factory, make_service_config, database_factory, tcp_proxy
         containers[name] = container_factory(classes[name], configs[name])
         containers[name].start()
     registry = containers["registry"]
+    admin = {"name": "区总工会管理员", "role": "admin", "organization_code": DISTRICT}
     for organization in TREE:
-        call(registry, "register_organization", organization)
+        call(registry, "register_organization", organization, admin)
     call(registry, "register_enterprise", {
         "credit_code": FACTORY, "name": "南坑五金制品厂", "address": "坂田南坑村一巷1号",
-        "community_code": NANKENG, "headcount": 80, "union_status": "covered"})
+        "community_code": NANKENG, "headcount": 80, "union_status": "covered"}, admin)
     disputes_db = database_factory(urls["disputes"], "disputes", run_migrations=False)
     eventually(lambda: disputes_db.engine.connect().exec_driver_sql(
         "SELECT count(*) FROM enterprises").scalar() == 1, timeout=15)
@@ -266,7 +267,7 @@ def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice
     refused = [thread.wait() for thread in stream(address, "南坑停摆厂", 4, per_second=2)]
     broker.restore()
     assert {post["status"] for post in refused} == {503}
-    assert {post["answer"]["error"] for post in refused} == {"UNAVAILABLE"}
+    assert {post["answer"]["code"] for post in refused} == {"UNAVAILABLE"}
     assert all(deadline <= post["took"] < deadline + 2 for post in refused)
     # the services are back within the deadline; a refused request still queued would
     # have run before this one

@@ -12,8 +12,8 @@ from services.incubation import operations, readmodel
 from services.incubation.domain import today_in
 from services.incubation.service import MIGRATIONS, IncubationService
 from shared.api.incubation import account_code
+from shared.api.registry import credit_code_check_digit
 from shared.caller import Caller
-from shared.creditcode import credit_code_check_digit
 from shared.testing import outbox_envelopes
 from shared.timeutil import now_utc
 

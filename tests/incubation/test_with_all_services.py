@@ -20,7 +20,7 @@ from services.incubation.models import members, places, service_requests
 from services.incubation.service import IncubationService
 from services.membership.service import MembershipService
 from services.registry.service import RegistryService
-from shared.creditcode import credit_code_check_digit
+from shared.api.registry import credit_code_check_digit
 from shared.testing import call, eventually
 from shared.timeutil import now_utc
 from tests.conftest import gateway_tokens

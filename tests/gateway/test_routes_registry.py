@@ -1,4 +1,5 @@
-"""Who may read and change what, through the HTTP API (fake registry behind the gateway)."""
+"""The registry's routes (routes/registry.py): who may read and change what, through the
+HTTP API (fake registry behind the gateway)."""
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.gateway.fakes import (
     ZB_ENTERPRISE,
     ZHANGBEI,
 )
+from tests.shared.problems import error_fields
 
 V1 = "/api/v1"
 
@@ -29,7 +31,7 @@ def test_anyone_can_read_an_organizations_card_children_and_statistics(client):
     assert card.json()["name"] == "南坑社区工联会"
     assert card.json()["path"] == [DISTRICT, BANTIAN, NANKENG]
     children = client.get(f"{V1}/organizations/{BANTIAN}/children")
-    assert [c["code"] for c in children.json()] == [NANKENG, YANGMEI]
+    assert [c["code"] for c in children.json()["items"]] == [NANKENG, YANGMEI]
     stats = client.get(f"{V1}/organizations/{BANTIAN}/statistics").json()
     assert stats["enterprises"] == 1 and stats["workers"] == 120
 
@@ -53,19 +55,9 @@ def test_public_cards_leave_out_the_contacts_the_registry_sends_along(client, re
 def test_personal_data_and_enterprises_need_a_token(client, path):
     response = client.get(path)
     assert response.status_code == 401
-    assert response.json()["error"] == "UNAUTHORIZED"
+    assert response.json()["code"] == "UNAUTHORIZED"
 
 
-def test_an_unknown_or_revoked_token_is_refused(client, tokens):
-    assert client.get(f"{V1}/me", token="ghu_" + "x" * 43).status_code == 401
-    assert client.get(f"{V1}/me", headers={"Authorization": "Basic abc"}).status_code == 401
-    client.delete(f"{V1}/users/nankeng_staff", token=tokens["district_admin"])
-    assert client.get(f"{V1}/me", token=tokens["nankeng_staff"]).status_code == 401
-
-
-def test_a_token_says_who_it_belongs_to(client, tokens):
-    me = client.get(f"{V1}/me", token=tokens["nankeng_viewer"])
-    assert me.json() == {"name": "nankeng_viewer", "role": "viewer", "org_code": NANKENG}
 
 
 # --- 南坑 against 嶂背 --------------------------------------------------------------------
@@ -92,7 +84,7 @@ def test_a_nankeng_staff_member_reads_nankeng_data(client, tokens):
 def test_a_nankeng_staff_member_cannot_read_zhangbei_data(client, tokens, path):
     response = client.get(path, token=tokens["nankeng_staff"])
     assert response.status_code == 403
-    assert response.json()["error"] == "FORBIDDEN"
+    assert response.json()["code"] == "FORBIDDEN"
     assert "王主席" not in response.text
 
 
@@ -108,10 +100,10 @@ def test_a_nankeng_staff_member_cannot_change_zhangbei_data(client, tokens, regi
         ("PATCH", f"{V1}/enterprises/{ZB_ENTERPRISE}", {"headcount": 1}),
         ("POST", f"{V1}/enterprises/{ZB_ENTERPRISE}/move", {"community_code": NANKENG}),
         ("POST", f"{V1}/enterprises/{ZB_ENTERPRISE}/close", {"reason": "搬迁"}),
-        ("POST", f"{V1}/enterprises", new_enterprise("91440300MA5NEW001X", ZHANGBEI)),
+        ("POST", f"{V1}/enterprises", new_enterprise("91440300MA5NEW0013", ZHANGBEI)),
         ("POST", f"{V1}/enterprises/{NK_ENTERPRISE}/move", {"community_code": ZHANGBEI}),
-        ("POST", f"{V1}/enterprises/import", [new_enterprise("91440300MA5NEW002X", NANKENG),
-                                              new_enterprise("91440300MA5NEW003X", ZHANGBEI)]),
+        ("POST", f"{V1}/enterprises/import", [new_enterprise("91440300MA5NEW0026", NANKENG),
+                                              new_enterprise("91440300MA5NEW0039", ZHANGBEI)]),
     ]
     for method, path, body in attempts:
         response = client.request(method, path, token=token, json=body)
@@ -121,30 +113,30 @@ def test_a_nankeng_staff_member_cannot_change_zhangbei_data(client, tokens, regi
 
 
 def test_the_import_names_the_rows_outside_the_callers_subtree(client, tokens, registry):
-    rows = [new_enterprise("91440300MA5NEW002X", NANKENG),
-            new_enterprise("91440300MA5NEW003X", ZHANGBEI),
+    rows = [new_enterprise("91440300MA5NEW0026", NANKENG),
+            new_enterprise("91440300MA5NEW0039", ZHANGBEI),
             # already registered in 嶂背: the upsert would pull it into 南坑
             {"credit_code": ZB_ENTERPRISE, "community_code": NANKENG},
             # already registered in 嶂背: the upsert would change its headcount
             {"credit_code": ZB_ENTERPRISE, "headcount": 1}]
     response = client.post(f"{V1}/enterprises/import", rows, token=tokens["nankeng_staff"])
     assert response.status_code == 403
-    assert sorted(response.json()["details"]) == ["2", "3", "4"]
+    assert sorted(error_fields(response.json())) == ["2", "3", "4"]
     assert registry.writes == []
 
 
 def test_an_import_of_unknown_communities_is_a_400_naming_the_rows(client, tokens, registry):
-    rows = [new_enterprise("91440300MA5NEW002X", NANKENG),
-            new_enterprise("91440300MA5NEW003X", "longgang.bantian.nowhere")]
+    rows = [new_enterprise("91440300MA5NEW0026", NANKENG),
+            new_enterprise("91440300MA5NEW0039", "longgang.bantian.nowhere")]
     response = client.post(f"{V1}/enterprises/import", rows, token=tokens["bantian_staff"])
     assert response.status_code == 400
-    assert list(response.json()["details"]) == ["2"]
+    assert error_fields(response.json()) == ["2"]
     assert registry.writes == []
 
 
 def test_the_district_admin_imports_anywhere_and_updates_existing_rows(client, tokens,
                                                                        registry):
-    rows = [new_enterprise("91440300MA5NEW003X", ZHANGBEI),
+    rows = [new_enterprise("91440300MA5NEW0039", ZHANGBEI),
             {"credit_code": NK_ENTERPRISE, "headcount": 150}]
     report = client.post(f"{V1}/enterprises/import", rows, token=tokens["district_admin"])
     assert report.status_code == 200, report.text
@@ -159,7 +151,7 @@ def test_a_bantian_street_staff_member_acts_within_its_communities(client, token
     assert client.get(f"{V1}/organizations/{NANKENG}/contacts", token=token).status_code == 200
     assert client.patch(f"{V1}/organizations/{YANGMEI}", {"name": "杨美社区工会联合会"},
                         token=token).status_code == 200
-    created = client.post(f"{V1}/enterprises", new_enterprise("91440300MA5YM0001X", YANGMEI),
+    created = client.post(f"{V1}/enterprises", new_enterprise("91440300MA5YM0001K", YANGMEI),
                           token=token)
     assert created.status_code == 201
     assert created.json()["path"] == [DISTRICT, BANTIAN, YANGMEI]
@@ -167,9 +159,9 @@ def test_a_bantian_street_staff_member_acts_within_its_communities(client, token
                         {"community_code": YANGMEI}, token=token)
     assert moved.status_code == 200 and moved.json()["community_code"] == YANGMEI
     page = client.get(f"{V1}/organizations/{BANTIAN}/enterprises?limit=1", token=token).json()
-    assert page["total"] == 2 and len(page["items"]) == 1
+    assert len(page["items"]) == 1 and page["next_cursor"]
     report = client.post(f"{V1}/enterprises/import",
-                         [new_enterprise("91440300MA5YM0002X", NANKENG)], token=token)
+                         [new_enterprise("91440300MA5YM0002N", NANKENG)], token=token)
     assert report.status_code == 200
     assert report.json()["created"] == 1
 
@@ -199,24 +191,5 @@ def test_a_viewer_reads_but_cannot_write_in_its_own_community(client, tokens, re
     response = client.patch(f"{V1}/enterprises/{NK_ENTERPRISE}", {"headcount": 130},
                             token=token)
     assert response.status_code == 403
-    assert response.json()["details"] == {"role": "viewer", "needs": "write"}
+    assert (response.json()["role"], response.json()["needs"]) == ("viewer", "write")
     assert registry.writes == []
-
-
-def test_only_admins_manage_users_and_only_within_their_subtree(client, tokens):
-    new = {"name": "杨美-viewer", "role": "viewer", "org_code": YANGMEI}
-    staff = client.post(f"{V1}/users", new, token=tokens["bantian_staff"])
-    assert staff.status_code == 403
-    outside = client.post(f"{V1}/users", new, token=tokens["nankeng_admin"])
-    assert outside.status_code == 403
-    created = client.post(f"{V1}/users", new, token=tokens["district_admin"])
-    assert created.status_code == 201
-    token = created.json()["token"]
-    assert client.get(f"{V1}/me", token=token).json()["org_code"] == YANGMEI
-    again = client.post(f"{V1}/users", new, token=tokens["district_admin"])
-    assert again.status_code == 409
-    assert client.delete(f"{V1}/users/zhangbei_staff",
-                         token=tokens["nankeng_admin"]).status_code == 403
-    revoked = client.delete(f"{V1}/users/{new['name']}", token=tokens["district_admin"])
-    assert revoked.json() == {"name": new["name"], "revoked_tokens": 1}
-    assert client.get(f"{V1}/me", token=token).status_code == 401

@@ -1,5 +1,6 @@
-"""The gateway in front of the real registry, both running on the broker, each with its
-own database: scope, errors and the import, end to end over HTTP.
+"""The registry's gateway routes (routes/registry.py) in front of the real registry, both
+running on the broker, each with its own database: scope, errors and the import, end to
+end over HTTP.
 
 The tree is built through the gateway by the district admin (only the district root
 itself is registered by RPC: no one's subtree contains a place above the root).
@@ -8,11 +9,12 @@ itself is registered by RPC: no one's subtree contains a place above the root).
 import pytest
 
 from services.gateway.service import GatewayService
-from services.registry.domain import credit_code_check_digit
 from services.registry.service import RegistryService
+from shared.api.registry import credit_code_check_digit
 from shared.testing import call
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
+from tests.shared.problems import error_fields
 
 V1 = "/api/v1"
 DISTRICT = "longgang"
@@ -43,7 +45,8 @@ def system(container_factory, make_service_config, tmp_path):
     gateway.start()
     call(registry, "register_organization", {
         "code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
-        "parent_code": None, "party_organization": party("district_committee", "中共龙岗区委")})
+        "parent_code": None, "party_organization": party("district_committee", "中共龙岗区委")},
+        {"name": "setup", "role": "admin", "organization_code": DISTRICT})
 
     tokens = gateway_tokens(gateway_config["DATABASE_URL"], {
         "admin": ("admin", DISTRICT), "bantian": ("staff", BANTIAN),
@@ -114,9 +117,13 @@ def test_a_bantian_street_staff_member_acts_across_its_communities(system):
          "headcount": 40, "union_status": "own"},
         {"credit_code": credit_code(4), "name": "太小的厂", "community_code": NANKENG,
          "headcount": 10, "union_status": "own"},
+        # a mistyped check digit is a rejected row, not a refused import
+        {"credit_code": credit_code(6)[:-1] + ("0" if credit_code(6)[-1] != "0" else "1"),
+         "name": "打错码的厂", "community_code": NANKENG, "headcount": 30},
     ], token=token)
     assert report.status_code == 200, report.text
-    assert (report.json()["created"], report.json()["rejected"]) == (1, 1)
+    assert (report.json()["created"], report.json()["rejected"]) == (1, 2)
+    assert "check digit" in report.json()["errors"][1]["reason"]
     stats = client.get(f"{V1}/organizations/{BANTIAN}/statistics").json()
     assert (stats["enterprises"], stats["workers"], stats["own_union"]) == (2, 160, 1)
     assert client.get(f"{V1}/enterprises/{ZB_FACTORY}", token=token).status_code == 403
@@ -129,11 +136,11 @@ def test_the_registrys_rejections_reach_the_client_as_4xx_with_details(system):
         "credit_code": credit_code(5), "name": "小厂", "community_code": NANKENG,
         "headcount": 10, "union_status": "own"}, token=token)
     assert too_small.status_code == 400
-    assert "union_status" in too_small.json()["details"]
+    assert "union_status" in error_fields(too_small.json())
     mistyped = client.post(f"{V1}/enterprises", {
         "credit_code": credit_code(6)[:-1] + "0", "name": "错码厂",
         "community_code": NANKENG, "headcount": 30}, token=token)
-    assert mistyped.status_code in (400, 409) and mistyped.json()["error"] != "INTERNAL"
+    assert mistyped.status_code in (400, 409) and mistyped.json()["code"] != "INTERNAL"
     duplicate = client.post(f"{V1}/organizations", {
         "code": NANKENG, "name": "又一个", "kind": "community_federation",
         "parent_code": BANTIAN,
