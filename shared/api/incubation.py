@@ -181,10 +181,10 @@ class AssessorSchema(Schema):
     scores = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=40)),
                          values=DecimalText(2, validate=validate.Range(min=0, max=1000)),
                          required=True, validate=validate.Length(min=1, max=20),
-                         metadata={"example": {"basic_conditions": 85,
-                                               "internal_governance": 82,
-                                               "work_performance": 84,
-                                               "social_evaluation": 80}})
+                         metadata={"example": {"basic_conditions": "85",
+                                               "internal_governance": "82",
+                                               "work_performance": "84",
+                                               "social_evaluation": "80"}})
 
 
 class AssessmentInSchema(Schema):

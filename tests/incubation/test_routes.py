@@ -34,7 +34,8 @@ def organization(**extra):
 def problem(response, status):
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["message"]
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert body["status"] == status and body["detail"]
     return body
 
 
@@ -92,7 +93,7 @@ def test_bad_input_is_a_clear_4xx(api):
     hub = api.tokens["hub"]
     bad = problem(api.post(f"{V1}/organizations", {"name": "", "service_kind": "magic",
                                                    "home_code": "x" * 300}, token=hub), 400)
-    assert {"name", "service_kind", "home_code"} <= set(bad["details"])
+    assert {"name", "service_kind", "home_code"} <= {e["field"] for e in bad["errors"]}
     problem(api.post(f"{V1}/organizations", {"name": "x", "service_kind": "legal_aid",
                                              "home_code": "longgang.nowhere"}, token=hub), 400)
     problem(api.get(f"{V1}/organizations/0", token=hub), 404)
@@ -124,6 +125,6 @@ def test_a_fund_call_and_a_refused_application_over_http(api):
     refused = problem(api.post(f"{V1}/calls/{call['id']}/applications", {
         "organization_id": created["id"], "project": "法律援助", "amount": "100000.00"},
         token=hub), 409)
-    assert refused["details"]["rule"] == "gates.fund_application.registered"
+    assert refused["rule"] == "gates.fund_application.registered"
     ledger = api.get(f"{V1}/funds/{fund.json()['id']}/ledger", token=hub).json()
     assert ledger["balanced"] and ledger["accounts"]["available"] == "1000000.00"
