@@ -127,6 +127,19 @@ service_requests = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The referrals of a request to a social organization, as incubation's events tell them
+# (``request_referred``, ``referral_concluded``): shown on the request.
+request_referrals = Table(
+    "request_referrals", metadata,
+    Column("referral_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("request_id", Id, ForeignKey("service_requests.id"), nullable=False, index=True),
+    Column("organization_id", BigInteger, nullable=False),
+    Column("organization_name", String(200), nullable=False),
+    Column("status", String(20), nullable=False),  # referred, served, declined
+    Column("note", Text, nullable=True),
+    Column("as_of", DateTime(timezone=True), nullable=True),
+)
+
 # Card checks per caller (MEMBERSHIP_RATE_LIMITS): key ``domain.card_check_key(caller)``.
 rate_hits = rate_hits_table(metadata)
 

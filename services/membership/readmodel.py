@@ -12,6 +12,9 @@ An enterprise's own member count is not stored: it is counted from ``memberships
 index on enterprise and status) when a snapshot moves it, which keeps a bulk import from
 rewriting hundreds of thousands of enterprise rows. Changes to one enterprise's members
 lock its row first, so they and its snapshots take turns.
+
+Also the referrals of members' service requests to social organizations, from
+incubation's events (``apply_referral``): newest snapshot wins, as for the registry's.
 """
 
 from collections import defaultdict
@@ -21,9 +24,17 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.membership import domain
-from services.membership.models import enterprises, memberships, org_stats, organizations
+from services.membership.models import (
+    enterprises,
+    memberships,
+    org_stats,
+    organizations,
+    request_referrals,
+    service_requests,
+)
 from shared.errors import NotFound
 from shared.registry_readmodel import Change, RegistryReadModel
+from shared.timeutil import as_utc
 
 registry = RegistryReadModel(organizations, enterprises)
 
@@ -220,3 +231,34 @@ def workers_counted(session, code) -> int:
     """Workers counted for ``code`` (0 when nothing is known yet)."""
     return session.execute(select(org_stats.c.workers).where(org_stats.c.code == code))\
         .scalar() or 0
+
+
+# --- incubation's referrals of service requests ----------------------------------------
+
+def apply_referral(session, data: dict, as_of: datetime | None = None) -> None:
+    """A referral made (``request_referred``) or concluded (``referral_concluded``, with
+    its outcome); an older snapshot than the stored one, or one for a request this
+    service does not hold, changes nothing."""
+    if session.execute(select(service_requests.c.id).where(
+            service_requests.c.id == data["request_id"])).first() is None:
+        return
+    values = {"request_id": data["request_id"], "organization_id": data["organization_id"],
+              "organization_name": data["organization_name"],
+              "status": data.get("outcome") or "referred", "note": data.get("note"),
+              "as_of": as_of}
+    stored = session.execute(select(request_referrals.c.as_of).where(
+        request_referrals.c.referral_id == data["referral_id"]).with_for_update()).first()
+    if stored is None:
+        session.execute(insert(request_referrals).values(referral_id=data["referral_id"],
+                                                         **values))
+    elif not (as_of and stored.as_of and as_utc(as_of) < as_utc(stored.as_of)):
+        session.execute(update(request_referrals).where(
+            request_referrals.c.referral_id == data["referral_id"]).values(values))
+
+
+def referrals_of(session, request_id: int) -> list[dict]:
+    rows = session.execute(select(request_referrals).where(
+        request_referrals.c.request_id == request_id).order_by(request_referrals.c.referral_id))
+    return [{"referral_id": row.referral_id, "organization_id": row.organization_id,
+             "organization_name": row.organization_name, "status": row.status,
+             "note": row.note} for row in rows]

@@ -311,6 +311,16 @@ class MembershipService(OpsEndpoints):
         """Memberships at a closed enterprise lapse, with the registry's reason."""
         self._apply_enterprise(event)
 
+    # --- incubation's referrals of service requests (shown on the request) ------------
+
+    @event_handler("incubation", "request_referred")
+    def handle_request_referred(self, event):
+        self.db.apply_once(event, readmodel.apply_referral, _as_of(event))
+
+    @event_handler("incubation", "referral_concluded")
+    def handle_referral_concluded(self, event):
+        self.db.apply_once(event, readmodel.apply_referral, _as_of(event))
+
     def _apply_enterprise(self, event):
         with self.db.unit_of_work() as uow:
             if not uow.is_duplicate(event):

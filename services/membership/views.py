@@ -198,9 +198,10 @@ def request_row(session, request_id, lock=False) -> dict:
 
 
 def get_request(session, request_id: int, caller: Caller) -> dict:
+    """One request, with the referrals incubation made of it (its events)."""
     request = request_row(session, request_id)
     require_scope(caller, request["path"], "the service request")
-    return request_view(request)
+    return request_view(request) | {"referrals": readmodel.referrals_of(session, request_id)}
 
 
 def list_requests(session, caller: Caller, code: str, status: str | None, kind: str | None,

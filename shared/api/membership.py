@@ -276,6 +276,16 @@ class MerchantOut(Schema):
     rule = fields.Nested(PriceRuleSchema)
 
 
+class RequestReferralOut(Schema):
+    referral_id = fields.Integer(metadata={"example": 3})
+    organization_id = fields.Integer(metadata={"description": "the social organization "
+                                               "(incubation)", "example": 17})
+    organization_name = fields.String(metadata={"example": "龙岗区彩虹职工法律服务中心"})
+    status = fields.String(validate=validate.OneOf(("referred", "served", "declined")),
+                           metadata={"example": "served"})
+    note = fields.String(allow_none=True, metadata={"example": "已安排律师面谈"})
+
+
 class ServiceRequestOut(Schema):
     request_id = fields.Integer(metadata={"example": 77})
     worker_id = fields.Integer(metadata={"example": 1024})
@@ -288,6 +298,9 @@ class ServiceRequestOut(Schema):
     note = fields.String(allow_none=True, metadata={"example": None})
     created_at = Timestamp(metadata={"example": AT})
     updated_at = Timestamp(metadata={"example": AT})
+    referrals = fields.List(fields.Nested(RequestReferralOut), metadata={
+        "description": "one request's view only: the social organizations incubation "
+                       "referred it to, and how each ended"})
 
 
 MemberPageOut = page_schema(MembershipOut)

@@ -4,9 +4,9 @@ The registry is the only source of places and membership the only source of memb
 their service requests: incubation learns both from their events. Through the gateway's
 HTTP API, a social organization applies to the hub, is admitted, incubates, is graded 3A,
 wins a fund award paid in two tranches against accepted progress reports, takes a
-member's legal-consultation referral, reports its activities (the member linked) and
-graduates; a 2A organization's application to the 3A fund is refused with the rule named;
-both ledgers balance; bad input gets a clear 4xx.
+member's legal-consultation referral (membership shows it on the request), reports its
+activities (the member linked) and graduates; a 2A organization's application to the 3A
+fund is refused with the rule named; both ledgers balance; bad input gets a clear 4xx.
 """
 
 from datetime import date, timedelta
@@ -208,6 +208,15 @@ def test_an_organization_from_application_to_graduation_with_the_other_services(
     served = ok(client.post(f"{INCUBATION}/referrals/{referral['id']}/outcome",
                             {"outcome": "served", "note": "已安排律师面谈"}, token=account))
     assert served["status"] == "served"
+
+    def shown_in_membership():
+        shown = ok(client.get(f"{V1}/service-requests/{request['request_id']}",
+                              token=tokens["nankeng"]))["referrals"]
+        return shown if shown and shown[0]["status"] == "served" else None
+
+    [shown] = eventually(shown_in_membership, timeout=15)
+    assert (shown["organization_id"], shown["organization_name"], shown["note"]) == (
+        organization_id, "龙岗区彩虹职工法律服务中心", "已安排律师面谈")
 
     # activities, the member linked (learnt from membership's events), then graduation
     eventually(lambda: count(members) == 1, timeout=15)

@@ -14,6 +14,7 @@ from tests.membership.conftest import (
     DISTRICT,
     GANGTOU,
     NANKENG,
+    NANKENG_STAFF,
     OTHER,
     SMALL,
     STREET,
@@ -129,3 +130,28 @@ def test_an_enterprise_placed_by_its_own_newer_snapshot_is_not_moved_twice(sqlit
     assert rate(db, longcheng) == (2, 300) and rate(db, STREET) == (0, 1020)
     assert rate(db, DISTRICT) == (2, 1320)
     counters_agree_with_a_recount(db)
+
+
+def test_a_referral_from_incubation_shows_on_the_request_newest_first(sqlite_district, keys):
+    db = sqlite_district
+    member = join(db, keys, 1, SMALL)
+    with db.unit_of_work() as uow:
+        request = operations.submit_request(uow, {
+            "worker_id": member["worker_id"], "kind": "legal_consultation",
+            "summary": "工伤赔偿咨询", "handling_organization_code": None},
+            NANKENG_STAFF)
+    referred = {"referral_id": 3, "request_id": request["request_id"],
+                "worker_id": member["worker_id"], "organization_id": 17,
+                "organization_name": "龙岗区彩虹职工法律服务中心", "service_kind": "legal_aid",
+                "note": "请尽快联系"}
+    now = datetime.now(UTC)
+    with db.unit_of_work() as uow:  # the outcome overtakes the referral (two queues)
+        readmodel.apply_referral(uow.session, {**referred, "outcome": "served",
+                                               "note": "已安排律师面谈"}, now)
+        readmodel.apply_referral(uow.session, referred, now - timedelta(seconds=1))
+        readmodel.apply_referral(uow.session, {**referred, "request_id": 999}, now)  # not ours
+    with db.session() as session:
+        shown = views.get_request(session, request["request_id"], NANKENG_STAFF)
+    assert shown["referrals"] == [{"referral_id": 3, "organization_id": 17,
+                                   "organization_name": "龙岗区彩虹职工法律服务中心",
+                                   "status": "served", "note": "已安排律师面谈"}]
