@@ -102,8 +102,11 @@ def request(db):
             uow.session.execute(insert(samples).values(name=NAME, requested_at=now_utc()))
 
 
-def load_if_ready(db) -> dict | None:
-    """Load the requested sample once every place it uses is known; once, by one replica."""
+def load_if_ready(db, pause=None) -> dict | None:
+    """Load the requested sample once every place it uses is known; once, by one replica.
+
+    ``pause()`` is called between units of work: the service passes eventlet's sleep, so
+    that it goes on answering while it loads (SQLite's calls never yield on their own)."""
     with db.session() as session:
         waiting = session.execute(select(samples.c.name).where(
             samples.c.name == NAME, samples.c.loaded_at.is_(None))).first()
@@ -117,7 +120,7 @@ def load_if_ready(db) -> dict | None:
             loaded_at=now_utc())).rowcount
     if not claimed:
         return None
-    summary = load(db)
+    summary = load(db, pause=pause)
     log.info("loaded the incubation sample: %s", summary)
     return summary
 
@@ -133,25 +136,33 @@ def _scores(rng, low, high) -> dict:
         "basic_conditions", "internal_governance", "work_performance", "social_evaluation")}
 
 
-def _write(db, operation, *args):
-    with db.unit_of_work() as uow:
-        return operation(uow, *args)
+def _writer(db, pause):
+    """``write(operation, *args)``: one unit of work, after a pause."""
+
+    def write(operation, *args):
+        if pause is not None:
+            pause()
+        with db.unit_of_work() as uow:
+            return operation(uow, *args)
+
+    return write
 
 
-def load(db, seed=SEED) -> dict:
+def load(db, seed=SEED, pause=None) -> dict:
+    write = _writer(db, pause)
     rng = random.Random(seed)
     today = today_in(now_utc())
     start = today - timedelta(days=DAYS)
-    hub = _write(db, operations.add_organization, {
+    hub = write(operations.add_organization, {
         "name": HUB_NAME, "service_kind": "volunteering", "home_code": DISTRICT,
         "places": PLACES, "contacts": [{"name": "黄秘书长", "role": "秘书长",
                                         "phone": "0755-28900000"}],
         "credit_code": credit_code(0), "registered_on": start, "hub": True,
         "reason": "区总工会成立的枢纽型社会组织", "applied_on": start}, SYSTEM)
     people = {}  # organization id -> references handed out so far
-    activities = _activities(db, rng, hub["id"], "volunteering", start + timedelta(days=20),
+    activities = _activities(write, rng, hub["id"], "volunteering", start + timedelta(days=20),
                              today, HUB_ACTIVITIES, people)
-    _write(db, operations.record_assessment, hub["id"], {
+    write(operations.record_assessment, hub["id"], {
         "assessed_on": start + timedelta(days=820), "evaluator": "广东省社会组织评估中心",
         "assessors": [{"name": "省评估中心专家组", "scores": _scores(rng, 82, 88)}]}, SYSTEM)
     kinds = list(SERVICE_KINDS)
@@ -164,7 +175,7 @@ def load(db, seed=SEED) -> dict:
         if number >= len(PREFIXES) * 2:
             name = f"{name}{number // (len(PREFIXES) * 2) + 1}号"
         applied = start + timedelta(days=30 + 10 * number)
-        organization = _write(db, operations.add_organization, {
+        organization = write(operations.add_organization, {
             "name": name, "service_kind": kind, "home_code": home,
             "places": [home, PLACES[(number + 7) % len(PLACES)]],
             "contacts": [{"name": f"负责人{number + 1}", "role": "理事长",
@@ -174,13 +185,13 @@ def load(db, seed=SEED) -> dict:
         organization_id = organization["id"]
         if number >= GRADUATED + 3:  # two still applying, one that left
             if number == GRADUATED + 5:
-                _stage(db, organization_id, "exited", applied + timedelta(days=12),
+                _stage(write, organization_id, "exited", applied + timedelta(days=12),
                        "未通过入驻评审")
             continue
         near_end = today + timedelta(days=20) if number == GRADUATED else None
-        _stage(db, organization_id, "admitted", applied + timedelta(days=15), "评审通过，入驻孵化",
-               deadline=near_end)
-        _stage(db, organization_id, "incubating", applied + timedelta(days=30), "签订孵化协议",
+        _stage(write, organization_id, "admitted", applied + timedelta(days=15),
+               "评审通过，入驻孵化", deadline=near_end)
+        _stage(write, organization_id, "incubating", applied + timedelta(days=30), "签订孵化协议",
                plan={"mentor": f"{'陈林王李张'[number % 5]}导师",
                      "training": ["财务管理", "项目设计"],
                      "milestones": [{"title": "完成民政登记", "done": True,
@@ -188,36 +199,36 @@ def load(db, seed=SEED) -> dict:
                                     {"title": "独立开展品牌项目", "done": True,
                                      "due_on": applied + timedelta(days=360)}]})
         if number >= GRADUATED:  # three still incubating, the first near its deadline
-            activities += _activities(db, rng, organization_id, kind,
+            activities += _activities(write, rng, organization_id, kind,
                                       applied + timedelta(days=40), today, 5, people)
             continue
-        _write(db, operations.update_organization, organization_id, {
+        write(operations.update_organization, organization_id, {
             "credit_code": credit_code(number + 1),
             "registered_on": applied + timedelta(days=90)}, SYSTEM)
-        activities += _activities(db, rng, organization_id, kind, applied + timedelta(days=40),
+        activities += _activities(write, rng, organization_id, kind, applied + timedelta(days=40),
                                   today, ACTIVITIES_PER_ORGANIZATION, people)
         assessed_on = applied + timedelta(days=420)
         band = (86, 88) if number % 8 == 0 else (72, 78)  # a few 4A, most 3A
-        _write(db, operations.record_assessment, organization_id, {
+        write(operations.record_assessment, organization_id, {
             "assessed_on": assessed_on, "evaluator": "龙岗区社会组织评估委员会",
             "assessors": [{"name": "评估专家组", "scores": _scores(rng, *band)}]}, SYSTEM)
-        _stage(db, organization_id, "assessed", assessed_on + timedelta(days=5), "等级评估完成")
-        _stage(db, organization_id, "graduated", assessed_on + timedelta(days=20),
+        _stage(write, organization_id, "assessed", assessed_on + timedelta(days=5), "等级评估完成")
+        _stage(write, organization_id, "graduated", assessed_on + timedelta(days=20),
                "达到出壳条件，获得承接政府职能转移和购买服务资质")
         graduated.append(organization_id)
-    _funds(db, hub["id"], graduated, start, today)
+    _funds(write, hub["id"], graduated, start, today)
     return {"organizations": GRADUATED + 7, "graduated": len(graduated),
             "activities": activities,
             "beneficiaries": sum(len(handed) for handed in people.values())}
 
 
-def _stage(db, organization_id, stage, on, reason, plan=None, deadline=None):
-    _write(db, operations.change_stage, organization_id, {
+def _stage(write, organization_id, stage, on, reason, plan=None, deadline=None):
+    write(operations.change_stage, organization_id, {
         "stage": stage, "reason": reason, "effective_on": on, "plan": plan,
         "incubation_deadline": deadline}, SYSTEM)
 
 
-def _activities(db, rng, organization_id, kind, first, last, count, people) -> int:
+def _activities(write, rng, organization_id, kind, first, last, count, people) -> int:
     """``count`` activities spread from ``first`` to ``last``; beneficiaries mostly new
     people, one in ten a regular who came before."""
     span = max(1, (last - first).days)
@@ -240,45 +251,45 @@ def _activities(db, rng, organization_id, kind, first, last, count, people) -> i
             "hours": Decimal(rng.choice(("2.0", "2.5", "3.0", "4.0"))),
             "participants": named + rng.randint(0, 40),
             "beneficiaries": [{"worker_id": None, "ref": ref} for ref in sorted(chosen)]})
-    with db.unit_of_work() as uow:
-        operations.report_activities(uow, items, SYSTEM)
+    write(operations.report_activities, items, SYSTEM)
     return count
 
 
-def _funds(db, hub_id, graduated, start, today):
+def _funds(write, hub_id, graduated, start, today):
     """The provincial special fund the hub won, and the district's own fund."""
     opens = now_utc() - timedelta(days=30)
     closes = now_utc() + timedelta(days=60)
-    provincial = _write(db, operations.create_fund, {
+    provincial = write(operations.create_fund, {
         "name": "广东省省级社会组织专项资金", "source": "provincial", "owner_code": DISTRICT,
         "budget": Decimal("3000000.00")}, SYSTEM)
-    call = _write(db, operations.open_call, provincial["id"], {
+    call = write(operations.open_call, provincial["id"], {
         "title": "省级社会组织专项资金扶持项目（1800余家候选）", "opens_at": opens,
         "closes_at": closes, "eligibility": {"min_grade": "3A", "registered": True},
         "max_award": Decimal("500000.00")}, SYSTEM)
-    _award(db, call["id"], hub_id, "服务职工社会组织孵化培育项目", PROVINCIAL_AWARD, pay_first=True)
-    district = _write(db, operations.create_fund, {
+    _award(write, call["id"], hub_id, "服务职工社会组织孵化培育项目", PROVINCIAL_AWARD,
+           pay_first=True)
+    district = write(operations.create_fund, {
         "name": "龙岗区职工服务社会组织扶持资金", "source": "district", "owner_code": DISTRICT,
         "budget": Decimal("2000000.00")}, SYSTEM)
-    call = _write(db, operations.open_call, district["id"], {
+    call = write(operations.open_call, district["id"], {
         "title": "职工服务品牌项目资助", "opens_at": opens, "closes_at": closes,
         "eligibility": {"min_grade": "3A", "stages": ["graduated"]},
         "max_award": Decimal("100000.00")}, SYSTEM)
     for organization_id in graduated[:10]:
-        _award(db, call["id"], organization_id, "职工服务品牌项目", Decimal("80000.00"),
+        _award(write, call["id"], organization_id, "职工服务品牌项目", Decimal("80000.00"),
                pay_first=organization_id % 2 == 0)
 
 
-def _award(db, call_id, organization_id, project, amount, pay_first):
-    application = _write(db, operations.apply_to_call, call_id, {
+def _award(write, call_id, organization_id, project, amount, pay_first):
+    application = write(operations.apply_to_call, call_id, {
         "organization_id": organization_id, "project": project, "amount": amount}, SYSTEM)
-    _write(db, operations.review_application, application["id"],
+    write(operations.review_application, application["id"],
            {"score": Decimal("90.00"), "note": "项目设计合理，成效明显"}, SYSTEM)
-    award = _write(db, operations.grant_award, application["id"],
+    award = write(operations.grant_award, application["id"],
                    {"amount": None, "tranches": None}, SYSTEM)
     if pay_first:
-        report = _write(db, operations.submit_progress_report, award["id"], {
+        report = write(operations.submit_progress_report, award["id"], {
             "tranche": 1, "summary": "项目启动，已完成第一阶段服务"}, SYSTEM)
-        _write(db, operations.decide_progress_report, report["id"], True, "同意拨付首期",
+        write(operations.decide_progress_report, report["id"], True, "同意拨付首期",
                SYSTEM)
-        _write(db, operations.disburse_tranche, award["id"], {"tranche": 1}, SYSTEM)
+        write(operations.disburse_tranche, award["id"], {"tranche": 1}, SYSTEM)

@@ -14,6 +14,7 @@ another loads the sample once the registry's places have arrived (``gonghui up``
 
 from pathlib import Path
 
+import eventlet
 from marshmallow import Schema
 from nameko.timer import timer
 
@@ -372,7 +373,7 @@ class IncubationService(RegistryEvents, OpsEndpoints):
     @timer(interval=2)
     def load_sample_when_ready(self):
         """Loads the sample once asked (``gonghui up``) and the registry's places are in."""
-        sample.load_if_ready(self.db)
+        sample.load_if_ready(self.db, pause=eventlet.sleep)
 
     # --- membership: members and their service requests -----------------------------------
 
