@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from services.disputes import domain, sample, statistics
+from services.disputes import sample, views
 from shared.config import database_url
 from shared.db import open_database
 
@@ -34,7 +34,7 @@ def load_sample():
     """Load the sample of handled disputes and visits (once)."""
     db = _database()
     with db.session() as session:
-        if statistics.statistics(session)["disputes"]:
+        if views.statistics(session)["disputes"]:
             raise click.ClickException("the disputes database already holds cases; the "
                                        "sample goes into an empty one only")
     with db.unit_of_work() as uow:
@@ -48,7 +48,7 @@ def load_sample():
 def stats(code, year):
     """Statistics of a district, street or community subtree (all when no code)."""
     with _database().session() as session:
-        click.echo(json.dumps(statistics.statistics(session, code, year), ensure_ascii=False,
+        click.echo(json.dumps(views.statistics(session, code, year), ensure_ascii=False,
                               indent=2))
 
 
@@ -57,5 +57,5 @@ def stats(code, year):
 def policies(kind):
     """Every version of a policy, with the date it came into force."""
     with _database().session() as session:
-        click.echo(json.dumps(domain.list_policies(session, kind), ensure_ascii=False,
+        click.echo(json.dumps(views.list_policies(session, kind), ensure_ascii=False,
                               indent=2, default=str))

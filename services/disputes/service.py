@@ -27,7 +27,7 @@ from pathlib import Path
 from eventlet import tpool
 from nameko.timer import timer
 
-from services.disputes import domain, identity, intake, policy, schemas, statistics
+from services.disputes import domain, operations, policy, readmodel, schemas, views
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
 from shared.errors import InvalidInput
@@ -44,12 +44,9 @@ class DisputesService(OpsEndpoints):
     name = "disputes"
     db = Database(MIGRATIONS)
     metrics = Metrics()
-    keys = PersonalDataKeys(identity.load_keys)  # DISPUTES_PII_KEY: seals identities
+    keys = PersonalDataKeys(domain.load_keys)  # DISPUTES_PII_KEY: seals identities
 
     limits = RateLimits("DISPUTES_RATE_LIMITS", RATE_LIMITS)
-
-    def _limit(self, scope, key):
-        return (scope, key, *self.limits[scope])
 
     # --- informants ---------------------------------------------------------------------
 
@@ -57,66 +54,58 @@ class DisputesService(OpsEndpoints):
     def register_officer(self, data, actor):
         actor = schemas.load_actor(actor)
         officer = schemas.load(schemas.OfficerSchema(), data, "officer rejected")
-        domain.require_role(actor, domain.WRITE_ROLES)
         with self.db.unit_of_work() as uow:
-            organization = domain.organization(uow.session, officer["organization_code"])
-            domain.require_scope(actor, organization.path)
-            informant, token = identity.register_informant(
-                uow.session, "officer", domain.now_utc(), organization.code,
-                identity=officer, with_token=True, keys=self.keys)
-        return {"informant": informant, "organization_code": organization.code,
-                "token": token}
+            return operations.register_officer(uow, officer, actor, domain.now_utc(),
+                                               self.keys)
 
     @rpc
     def revoke_officer(self, informant, actor):
         actor = schemas.load_actor(actor)
         with self.db.unit_of_work() as uow:
-            return domain.revoke_officer(uow.session, informant, actor)
+            return operations.revoke_officer(uow, informant, actor)
 
     @rpc
     def submit_report(self, data, officer_token=None, source=None, request_id=None,
                       receipt_code=None):
-        """Filed once per ``request_id``: see ``intake.file_report``."""
-        return intake.file_report(self.db, data, officer_token=officer_token, source=source,
-                                  request_id=request_id, receipt_code=receipt_code,
-                                  limits=self.limits, keys=self.keys,
-                                  run_slow=tpool.execute)
+        """Filed once per ``request_id``: see ``operations.file_report``."""
+        report = schemas.load(schemas.ReportSchema(), data, "report rejected")
+        if request_id is not None and not (isinstance(request_id, str)
+                                           and 8 <= len(request_id) <= 64):
+            raise InvalidInput("a request id is a string of 8 to 64 characters",
+                               {"request_id": ["8 to 64 characters"]})
+        if receipt_code:
+            receipt_code = domain.normalize_receipt(receipt_code)
+        return operations.file_report(self.db, report, officer_token=officer_token,
+                                      source=source, request_id=request_id,
+                                      receipt_code=receipt_code, limits=self.limits,
+                                      keys=self.keys, run_slow=tpool.execute)
 
     @rpc
     def receipt_status(self, receipt_code, source=None):
-        code = identity.normalize_receipt(receipt_code)
+        code = domain.normalize_receipt(receipt_code)
         with self.db.unit_of_work() as uow:
-            source_key = identity.source_hash(uow.session, source)
-            if source_key:  # receipt codes must not be guessable by brute force
-                domain.check_rate(uow.session, [self._limit("lookup", f"lookup:{source_key}")],
-                                  domain.now_utc())
+            operations.count_receipt_lookup(uow, source, self.limits, domain.now_utc())
         with self.db.session() as session:
-            return domain.receipt_status(session, code, tpool.execute)
+            return views.receipt_status(session, code, tpool.execute)
 
     @rpc
     def my_reports(self, officer_token):
         with self.db.session() as session:
-            officer = identity.authenticate_officer(session, officer_token)
-            return domain.officer_reports(session, officer.id)
+            officer = views.officer_by_token(session, officer_token)
+            return views.officer_reports(session, officer.id)
 
     @rpc
     def my_rewards(self, officer_token=None, receipt_code=None):
         with self.db.session() as session:
-            if officer_token:
-                informant = identity.authenticate_officer(session, officer_token).id
-                return domain.informant_rewards(session, informant)
-            report = domain.report_by_receipt(
-                session, identity.normalize_receipt(receipt_code), tpool.execute)
-            return domain.informant_rewards(session, report.informant_id)
+            return views.my_rewards(session, officer_token, receipt_code, tpool.execute)
 
     @rpc
     def reveal_identity(self, data, actor):
         actor = schemas.load_actor(actor)
         request = schemas.load(schemas.RevealSchema(), data, "reveal request rejected")
         with self.db.unit_of_work() as uow:
-            return domain.reveal_identity(uow.session, request["informant"],
-                                          request["reason"], actor, domain.now_utc(),
-                                          self.keys)
+            return operations.reveal_identity(uow, request["informant"], request["reason"],
+                                              actor, domain.now_utc(), self.keys)
 
     # --- cases --------------------------------------------------------------------------
 
@@ -124,28 +113,29 @@ class DisputesService(OpsEndpoints):
     def get_case(self, case_id, actor):
         actor = schemas.load_actor(actor)
         with self.db.session() as session:
-            return domain.case_view(session, case_id, actor)
+            return views.case_view(session, case_id, actor)
 
     @rpc
     def list_cases(self, actor, filters=None):
         actor = schemas.load_actor(actor)
         filters = schemas.load(schemas.CaseFilterSchema(), filters or {}, "filters rejected")
         with self.db.session() as session:
-            return domain.list_cases(session, actor, filters)
+            return views.list_cases(session, actor, filters)
 
     @rpc
     def change_status(self, case_id, status, data, actor):
         actor = schemas.load_actor(actor)
         data = schemas.load_transition(status, data)
         with self.db.unit_of_work() as uow:
-            return domain.change_status(uow, case_id, status, data, actor, domain.now_utc())
+            return operations.change_status(uow, case_id, status, data, actor,
+                                            domain.now_utc())
 
     @rpc
     def record_visit(self, data, actor):
         actor = schemas.load_actor(actor)
         visit = schemas.load(schemas.VisitSchema(), data, "visit rejected")
         with self.db.unit_of_work() as uow:
-            return domain.record_visit(uow, visit, actor, domain.now_utc())
+            return operations.record_visit(uow, visit, actor, domain.now_utc())
 
     # --- rewards and policies -----------------------------------------------------------
 
@@ -155,21 +145,21 @@ class DisputesService(OpsEndpoints):
         status = schemas.load(schemas.RewardFilterSchema(), {"status": status},
                               "filters rejected")["status"]
         with self.db.session() as session:
-            return domain.list_rewards(session, actor, status)
+            return views.list_rewards(session, actor, status)
 
     @rpc
     def approve_reward(self, reward_id, actor):
         actor = schemas.load_actor(actor)
         with self.db.unit_of_work() as uow:
-            return domain.approve_reward(uow.session, schemas.reward_id(reward_id), actor,
-                                         domain.now_utc())
+            return operations.approve_reward(uow, schemas.reward_id(reward_id), actor,
+                                             domain.now_utc())
 
     @rpc
     def pay_reward(self, reward_id, actor):
         actor = schemas.load_actor(actor)
         with self.db.unit_of_work() as uow:
-            return domain.pay_reward(uow.session, schemas.reward_id(reward_id), actor,
-                                     domain.now_utc())
+            return operations.pay_reward(uow, schemas.reward_id(reward_id), actor,
+                                         domain.now_utc())
 
     @rpc
     def get_policies(self, kind):
@@ -177,32 +167,29 @@ class DisputesService(OpsEndpoints):
             raise InvalidInput(f"no policy kind {kind!r}",
                                {"kind": [f"must be one of {', '.join(policy.KINDS)}"]})
         with self.db.session() as session:
-            return domain.list_policies(session, kind)
+            return views.list_policies(session, kind)
 
     @rpc
     def publish_policy(self, data, actor):
         actor = schemas.load_actor(actor)
         request = schemas.load(schemas.PolicySchema(), data, "policy rejected")
         with self.db.unit_of_work() as uow:
-            version = domain.publish_policy(uow.session, request["kind"], request["body"],
-                                            request["effective_from"], actor,
-                                            domain.now_utc())
-        return {"kind": request["kind"], "version": version}
+            return operations.publish_policy(uow, request["kind"], request["body"],
+                                             request["effective_from"], actor,
+                                             domain.now_utc())
 
     @rpc
     def statistics(self, actor, code=None, year=None):
         actor = schemas.load_actor(actor)
         query = schemas.load(schemas.StatisticsQuerySchema(), {"code": code, "year": year},
                              "statistics query rejected")
-        code = query["code"] or actor["organization_code"]
         with self.db.session() as session:
-            domain.require_scope(actor, domain.organization(session, code).path)
-            return statistics.statistics(session, code, query["year"])
+            return views.statistics_for(session, actor, query["code"], query["year"])
 
     @timer(interval=3600)
     def purge_rate_hits(self):
         with self.db.unit_of_work() as uow:
-            domain.purge_rate_hits(uow.session, domain.now_utc() - domain.RATE_HIT_KEEP)
+            operations.purge_rate_hits(uow, domain.now_utc())
 
     # --- the registry's read model ------------------------------------------------------
 
@@ -211,32 +198,32 @@ class DisputesService(OpsEndpoints):
 
     @event_handler("registry", "organization_registered")
     def handle_organization_registered(self, event):
-        self._apply(event, domain.apply_organization)
+        self._apply(event, readmodel.apply_organization)
 
     @event_handler("registry", "organization_updated")
     def handle_organization_updated(self, event):
-        self._apply(event, domain.apply_organization)
+        self._apply(event, readmodel.apply_organization)
 
     @event_handler("registry", "organization_moved")
     def handle_organization_moved(self, event):
-        self._apply(event, domain.apply_organization)
+        self._apply(event, readmodel.apply_organization)
 
     @event_handler("registry", "enterprise_registered")
     def handle_enterprise_registered(self, event):
-        self._apply(event, domain.apply_enterprise)
+        self._apply(event, readmodel.apply_enterprise)
 
     @event_handler("registry", "enterprise_updated")
     def handle_enterprise_updated(self, event):
-        self._apply(event, domain.apply_enterprise)
+        self._apply(event, readmodel.apply_enterprise)
 
     @event_handler("registry", "enterprise_moved")
     def handle_enterprise_moved(self, event):
-        self._apply(event, domain.apply_enterprise)
+        self._apply(event, readmodel.apply_enterprise)
 
     @event_handler("registry", "enterprise_closed")
     def handle_enterprise_closed(self, event):
-        self._apply(event, domain.apply_enterprise)
+        self._apply(event, readmodel.apply_enterprise)
 
     @event_handler("notifications", "case_acknowledged")
     def handle_case_acknowledged(self, event):
-        self.db.apply_once(event, domain.apply_acknowledgement)
+        self.db.apply_once(event, readmodel.apply_acknowledgement)

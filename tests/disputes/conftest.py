@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from nameko.testing.services import replace_dependencies
 
-from services.disputes import domain, identity, schemas
+from services.disputes import domain, operations, readmodel, schemas, views
 from services.disputes.service import MIGRATIONS, DisputesService
 from services.gateway.service import GatewayService
 from shared.testing import outbox_envelopes
@@ -62,12 +62,12 @@ BANTIAN_VIEWER = {"user": "viewer@bantian", "role": "viewer", "organization_code
 # The tests' DISPUTES_PII_KEY; every test runs with it in the environment, so a service
 # started without one in its config never writes a development key into var/.
 TEST_KEY = "d1" * 32
-KEYS = identity.load_keys({identity.ENV: TEST_KEY})
+KEYS = domain.load_keys({domain.ENV: TEST_KEY})
 
 
 @pytest.fixture(autouse=True)
 def pii_key(monkeypatch):
-    monkeypatch.setenv(identity.ENV, TEST_KEY)
+    monkeypatch.setenv(domain.ENV, TEST_KEY)
 
 
 def at(*args) -> datetime:
@@ -76,9 +76,9 @@ def at(*args) -> datetime:
 
 def fill_read_model(session):
     for organization in ORGANIZATIONS:
-        domain.apply_organization(session, organization)
+        readmodel.apply_organization(session, organization)
     for enterprise in ENTERPRISES:
-        domain.apply_enterprise(session, enterprise)
+        readmodel.apply_enterprise(session, enterprise)
 
 
 def filled(db):
@@ -113,15 +113,15 @@ def file_report(db, when, informant=None, **overrides) -> dict:
     data = report_data(**overrides)
     with db.unit_of_work() as uow:
         if informant is None:
-            informant, _ = identity.register_informant(uow.session, "anonymous", when)
-        result = domain.submit_report(uow, data, informant, when)
+            informant, _ = operations.register_informant(uow.session, "anonymous", when)
+        result = operations.submit_report(uow, data, informant, when)
     result["informant"] = informant
     return result
 
 
 def officer(db, organization=NANKENG, name="王信息员", phone="13800000000"):
     with db.unit_of_work() as uow:
-        return identity.register_informant(uow.session, "officer", at(2025, 1, 1),
+        return operations.register_informant(uow.session, "officer", at(2025, 1, 1),
                                            organization, {"real_name": name, "phone": phone},
                                            with_token=True, keys=KEYS)
 
@@ -135,12 +135,12 @@ def published(db, type_=None) -> list[dict]:
 def move(db, case_id, status, when, actor=None, **data) -> dict:
     data = schemas.load_transition(status, data)
     with db.unit_of_work() as uow:
-        return domain.change_status(uow, case_id, status, data, actor or NANKENG_STAFF, when)
+        return operations.change_status(uow, case_id, status, data, actor or NANKENG_STAFF, when)
 
 
 def view(db, case_id, actor=DISTRICT_ADMIN) -> dict:
     with db.session() as session:
-        return domain.case_view(session, case_id, actor)
+        return views.case_view(session, case_id, actor)
 
 
 # --- a gateway in front of a disputes service ----------------------------------------

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
-from services.disputes import domain, identity, statistics
+from services.disputes import domain, operations, policy, views
 from services.disputes.models import identity_reveals, reports
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from tests.disputes.conftest import (
@@ -38,47 +38,47 @@ def test_an_officers_name_and_phone_appear_in_no_event_view_or_statistic(databas
     seen = json.dumps([published(database), view(database, result["case_id"])],
                       ensure_ascii=False, default=str)
     with database.session() as session:
-        seen += json.dumps(statistics.statistics(session, DISTRICT), ensure_ascii=False)
+        seen += json.dumps(views.statistics(session, DISTRICT), ensure_ascii=False)
     assert informant in seen  # the pseudonym is how reports are credited
     assert "王秀英" not in seen and "13912345678" not in seen
     assert len(token) >= 43
     with database.session() as session:
-        assert identity.authenticate_officer(session, token).id == informant
+        assert views.officer_by_token(session, token).id == informant
         stored = session.execute(text("SELECT token_hash FROM informants")).scalar()
-    assert stored == identity.token_hash(token) != token
+    assert stored == domain.token_hash(token) != token
 
 
 def test_a_revoked_or_unknown_officer_token_is_refused(sqlite_database):
     informant, token = officer(sqlite_database)
     with sqlite_database.unit_of_work() as uow:
-        domain.revoke_officer(uow.session, informant, NANKENG_STAFF)
+        operations.revoke_officer(uow, informant, NANKENG_STAFF)
     with sqlite_database.session() as session:
         for bad in (token, "not-a-token", ""):
             with pytest.raises(Unauthorized):
-                identity.authenticate_officer(session, bad)
+                views.officer_by_token(session, bad)
 
 
 def test_an_anonymous_receipt_is_kept_only_as_an_argon2_hash_and_finds_the_report(
         sqlite_database):
-    code = identity.new_receipt_code()
+    code = domain.new_receipt_code()
     assert len(code) == 16 and code.isdigit()
     data = report_data()
     with sqlite_database.unit_of_work() as uow:
-        informant, _ = identity.register_informant(uow.session, "anonymous", T0)
-        digest = identity.receipt_hash(uow.session, code)
-        result = domain.submit_report(uow, data, informant, T0, digest)
+        informant, _ = operations.register_informant(uow.session, "anonymous", T0)
+        digest = views.receipt_hash(uow.session, code)
+        result = operations.submit_report(uow, data, informant, T0, digest)
     with sqlite_database.session() as session:
         stored = session.execute(select(reports.c.receipt_hash)).scalar()
         assert stored == digest and code not in stored and len(stored) == 64
-        status = domain.receipt_status(session, identity.normalize_receipt(
-            identity.format_receipt(code)))
+        status = views.receipt_status(session, domain.normalize_receipt(
+            domain.format_receipt(code)))
     assert (status["report"], status["status"], status["steps"]) == (
         result["report"], "reported", [])
     with sqlite_database.session() as session, pytest.raises(NotFound):
         wrong = f"{(int(code) + 1) % 10**16:016d}"
-        domain.receipt_status(session, wrong)
+        views.receipt_status(session, wrong)
     with pytest.raises(InvalidInput):
-        identity.normalize_receipt("1234")
+        domain.normalize_receipt("1234")
 
 
 def test_an_identity_is_revealed_only_to_an_admin_of_the_subtree_with_a_reason_and_logged(
@@ -90,14 +90,14 @@ def test_an_identity_is_revealed_only_to_an_admin_of_the_subtree_with_a_reason_a
                                      (LONGCHENG_ADMIN, "pay reward", Forbidden),
                                      (DISTRICT_ADMIN, "", InvalidInput)):
             with pytest.raises(error):
-                domain.reveal_identity(uow.session, informant, reason, actor, T0, KEYS)
+                operations.reveal_identity(uow, informant, reason, actor, T0, KEYS)
         assert uow.session.execute(select(identity_reveals)).all() == []
-        revealed = domain.reveal_identity(uow.session, informant, "支付奖励 #1",
+        revealed = operations.reveal_identity(uow, informant, "支付奖励 #1",
                                           DISTRICT_ADMIN, T0, KEYS)
     assert revealed == {"informant": informant, "real_name": "王秀英",
                         "phone": "13912345678"}
     with sqlite_database.session() as session:
-        assert identity.reveals(session, informant) == [{
+        assert views.reveals(session, informant) == [{
             "requested_by": "admin@longgang", "role": "admin", "organization_code": DISTRICT,
             "reason": "支付奖励 #1", "at": T0}]
 
@@ -124,7 +124,7 @@ def test_verifying_and_resolving_a_case_fills_the_ledger_with_explained_entries(
                                     "shared credit (first_reporter, 2 reports): x0.5000",
                                     "early warning (7+ days ahead): +200.00"]
     with database.session() as session:
-        mine = domain.informant_rewards(session, second)
+        mine = views.informant_rewards(session, second)
     assert {r["informant"] for r in mine} == {second}
 
 
@@ -148,11 +148,11 @@ def test_the_monthly_cap_limits_what_one_informant_earns(sqlite_database):
 
 
 def test_a_report_is_rewarded_under_the_policy_in_force_when_it_came_in(sqlite_database):
-    body = json.loads(json.dumps(domain.policy.default_body("rewards")))
+    body = json.loads(json.dumps(policy.default_body("rewards")))
     body["amounts"]["verified"]["serious"] = "900"
     with sqlite_database.unit_of_work() as uow:
-        version = domain.publish_policy(uow.session, "rewards", body, at(2025, 4, 1),
-                                        DISTRICT_ADMIN, T0)
+        version = operations.publish_policy(uow, "rewards", body, at(2025, 4, 1),
+                                            DISTRICT_ADMIN, T0)["version"]
     before = file_report(sqlite_database, at(2025, 3, 31))["case_id"]
     after = file_report(sqlite_database, at(2025, 4, 2), credit_code=None, name="新厂",
                         address="南坑", community_code=NANKENG)["case_id"]
@@ -165,12 +165,12 @@ def test_a_report_is_rewarded_under_the_policy_in_force_when_it_came_in(sqlite_d
 def test_a_bad_policy_is_refused_and_only_admins_publish(sqlite_database):
     with sqlite_database.unit_of_work() as uow:
         with pytest.raises(InvalidInput) as error:
-            domain.publish_policy(uow.session, "rewards", {"amounts": {}}, T0,
+            operations.publish_policy(uow, "rewards", {"amounts": {}}, T0,
                                   DISTRICT_ADMIN, T0)
         assert "sharing" in error.value.details
         with pytest.raises(Forbidden):
-            domain.publish_policy(uow.session, "grading",
-                                  domain.policy.default_body("grading"), T0, NANKENG_STAFF, T0)
+            operations.publish_policy(uow, "grading",
+                                  policy.default_body("grading"), T0, NANKENG_STAFF, T0)
 
 
 def test_a_reward_is_approved_then_paid_only_after_an_audited_reveal(sqlite_database):
@@ -179,39 +179,39 @@ def test_a_reward_is_approved_then_paid_only_after_an_audited_reveal(sqlite_data
     reward_id = move(sqlite_database, case_id, "verified", T0)["rewards"][0]["id"]
     with sqlite_database.unit_of_work() as uow:
         with pytest.raises(Conflict):
-            domain.pay_reward(uow.session, reward_id, DISTRICT_ADMIN, T0)  # not approved
+            operations.pay_reward(uow, reward_id, DISTRICT_ADMIN, T0)  # not approved
         with pytest.raises(Forbidden):
-            domain.approve_reward(uow.session, reward_id, NANKENG_STAFF, T0)
-        approved = domain.approve_reward(uow.session, reward_id, DISTRICT_ADMIN, T0)
+            operations.approve_reward(uow, reward_id, NANKENG_STAFF, T0)
+        approved = operations.approve_reward(uow, reward_id, DISTRICT_ADMIN, T0)
         assert approved["status"] == "approved"
     with sqlite_database.unit_of_work() as uow, pytest.raises(Conflict) as error:
-        domain.pay_reward(uow.session, reward_id, DISTRICT_ADMIN, T0)
+        operations.pay_reward(uow, reward_id, DISTRICT_ADMIN, T0)
     assert "reveal" in error.value.message
     with sqlite_database.unit_of_work() as uow:
-        domain.reveal_identity(uow.session, informant, "支付奖励", DISTRICT_ADMIN, T0, KEYS)
-        paid = domain.pay_reward(uow.session, reward_id, DISTRICT_ADMIN, T0)
+        operations.reveal_identity(uow, informant, "支付奖励", DISTRICT_ADMIN, T0, KEYS)
+        paid = operations.pay_reward(uow, reward_id, DISTRICT_ADMIN, T0)
     assert (paid["status"], paid["amount"]) == ("paid", "300.00")
     with sqlite_database.session() as session:
-        assert [r["status"] for r in domain.list_rewards(session, DISTRICT_ADMIN)] == ["paid"]
-        assert domain.list_rewards(session, {"user": "z", "role": "admin",
+        assert [r["status"] for r in views.list_rewards(session, DISTRICT_ADMIN)] == ["paid"]
+        assert views.list_rewards(session, {"user": "z", "role": "admin",
                                              "organization_code": ZHANGBEI}) == []
 
 
 def test_an_anonymous_informant_sees_only_their_own_report_and_reward(sqlite_database):
     codes = []
     for number in range(2):
-        code = identity.new_receipt_code()
+        code = domain.new_receipt_code()
         with sqlite_database.unit_of_work() as uow:
-            informant, _ = identity.register_informant(uow.session, "anonymous", T0)
-            result = domain.submit_report(uow, report_data(), informant,
+            informant, _ = operations.register_informant(uow.session, "anonymous", T0)
+            result = operations.submit_report(uow, report_data(), informant,
                                           T0 + timedelta(hours=number),
-                                          identity.receipt_hash(uow.session, code))
+                                          views.receipt_hash(uow.session, code))
         codes.append(code)
     move(sqlite_database, result["case_id"], "verified", T0 + timedelta(days=1))
     with sqlite_database.session() as session:
-        views = [domain.receipt_status(session, code) for code in codes]
-    assert [v["status"] for v in views] == ["verified", "verified"]
-    assert [len(v["rewards"]) for v in views] == [1, 1]
-    assert views[0]["rewards"][0]["report"] == views[0]["report"]
-    assert views[0]["rewards"][0]["amount"] == str(Decimal("150.00"))
-    assert views[1]["rewards"][0]["report"] == views[1]["report"] != views[0]["report"]
+        statuses = [views.receipt_status(session, code) for code in codes]
+    assert [v["status"] for v in statuses] == ["verified", "verified"]
+    assert [len(v["rewards"]) for v in statuses] == [1, 1]
+    assert statuses[0]["rewards"][0]["report"] == statuses[0]["report"]
+    assert statuses[0]["rewards"][0]["amount"] == str(Decimal("150.00"))
+    assert statuses[1]["rewards"][0]["report"] == statuses[1]["report"] != statuses[0]["report"]

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.disputes import domain, schemas
+from services.disputes import operations, readmodel, schemas, views
 from shared.errors import Conflict, Forbidden, InvalidInput
 from tests.disputes.conftest import (
     BANTIAN_VIEWER,
@@ -91,10 +91,10 @@ def test_staff_of_another_community_cannot_touch_the_case(sqlite_database):
     with pytest.raises(Forbidden):
         move(sqlite_database, case_id, "verified", T0, actor=ZHANGBEI_STAFF)
     with sqlite_database.session() as session, pytest.raises(Forbidden):
-        domain.case_view(session, case_id, ZHANGBEI_STAFF)
+        views.case_view(session, case_id, ZHANGBEI_STAFF)
     with sqlite_database.session() as session:
-        assert domain.list_cases(session, ZHANGBEI_STAFF, {}) == []
-        assert [c["id"] for c in domain.list_cases(session, BANTIAN_VIEWER, {})] == [case_id]
+        assert views.list_cases(session, ZHANGBEI_STAFF, {}) == []
+        assert [c["id"] for c in views.list_cases(session, BANTIAN_VIEWER, {})] == [case_id]
 
 
 def test_a_viewer_reads_but_cannot_move_a_case(sqlite_database):
@@ -118,7 +118,7 @@ def visit(db, when, actor=ZHANGBEI_STAFF, **data):
                                                 "irregular_practice": True,
                                                 "findings": "未签劳动合同", **data})
     with db.unit_of_work() as uow:
-        return domain.record_visit(uow, data, actor, when)
+        return operations.record_visit(uow, data, actor, when)
 
 
 def test_a_visit_finding_irregular_practice_raises_the_grade_of_open_cases(sqlite_database):
@@ -166,10 +166,10 @@ def test_the_grade_is_never_lowered_by_smaller_figures(sqlite_database):
 def test_an_acknowledgement_from_notifications_is_a_line_in_the_timeline(sqlite_database):
     case_id = file_report(sqlite_database, T0)["case_id"]
     with sqlite_database.unit_of_work() as uow:
-        assert domain.apply_acknowledgement(uow.session, {
+        assert readmodel.apply_acknowledgement(uow.session, {
             "case_id": case_id, "organization_code": NANKENG, "by": "李主席",
             "at": T0 + timedelta(minutes=5)})
-        assert not domain.apply_acknowledgement(uow.session, {
+        assert not readmodel.apply_acknowledgement(uow.session, {
             "case_id": "unknown", "organization_code": NANKENG, "by": "x", "at": T0})
     last = view(sqlite_database, case_id)["timeline"][-1]
     assert (last["kind"], last["actor"], last["detail"]) == (
@@ -181,16 +181,16 @@ def test_an_older_registry_snapshot_arriving_late_changes_nothing(sqlite_databas
 
     newer = dict(ENTERPRISES[0], key_enterprise=True)
     with sqlite_database.unit_of_work() as uow:
-        domain.apply_enterprise(uow.session, newer, at(2025, 3, 2))
-        domain.apply_enterprise(uow.session, ENTERPRISES[0], at(2025, 3, 1))  # late, stale
-        domain.apply_organization(uow.session, {
+        readmodel.apply_enterprise(uow.session, newer, at(2025, 3, 2))
+        readmodel.apply_enterprise(uow.session, ENTERPRISES[0], at(2025, 3, 1))  # late, stale
+        readmodel.apply_organization(uow.session, {
             "code": NANKENG, "name": "南坑社区工联会（新）", "kind": "community_federation",
             "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
             at(2025, 3, 2))
-        domain.apply_organization(uow.session, {
+        readmodel.apply_organization(uow.session, {
             "code": NANKENG, "name": "旧名", "kind": "community_federation",
             "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
             at(2025, 3, 1))
-        assert domain.organization(uow.session, NANKENG).name == "南坑社区工联会（新）"
+        assert readmodel.organization(uow.session, NANKENG).name == "南坑社区工联会（新）"
     case_id = file_report(sqlite_database, T0, workers_affected=2)["case_id"]
     assert view(sqlite_database, case_id)["grade_rule"] == "urgent.key_enterprise"

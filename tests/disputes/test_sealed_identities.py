@@ -10,7 +10,7 @@ from alembic.config import Config
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import create_engine, inspect, select, text
 
-from services.disputes import domain, identity
+from services.disputes import domain, operations, views
 from services.disputes.models import identity_reveals, metadata
 from services.disputes.service import MIGRATIONS, DisputesService
 from shared import pii
@@ -47,13 +47,13 @@ def raw_dump(url) -> bytes:
 
 def reveal(db, informant, keys=KEYS, reason="支付奖励 #1"):
     with db.unit_of_work() as uow:
-        return domain.reveal_identity(uow.session, informant, reason, DISTRICT_ADMIN, T0,
+        return operations.reveal_identity(uow, informant, reason, DISTRICT_ADMIN, T0,
                                       keys)
 
 
 def audit(db, informant):
     with db.session() as session:
-        return identity.reveals(session, informant)
+        return views.reveals(session, informant)
 
 
 def test_the_migrations_match_the_models(db_url):
@@ -64,7 +64,7 @@ def test_no_table_holds_a_name_or_phone_in_clear_and_the_reveal_opens_them(datab
                                                                             db_url):
     informant, _ = officer(database, name=NAME, phone=PHONE)
     with database.unit_of_work() as uow:
-        tipster, _ = identity.register_informant(
+        tipster, _ = operations.register_informant(
             uow.session, "anonymous", T0, identity={"real_name": "李四", "phone": None},
             keys=KEYS)
     file_report(database, T0, informant=informant)
@@ -89,7 +89,7 @@ def test_no_table_holds_a_name_or_phone_in_clear_and_the_reveal_opens_them(datab
 def test_a_wrong_key_fails_clearly_and_reveals_nothing(sqlite_database):
     informant, _ = officer(sqlite_database, name=NAME, phone=PHONE)
     file_report(sqlite_database, T0, informant=informant)
-    wrong = identity.load_keys({identity.ENV: OTHER_KEY})
+    wrong = domain.load_keys({domain.ENV: OTHER_KEY})
     with pytest.raises(pii.WrongKey) as error:
         reveal(sqlite_database, informant, keys=wrong)
     assert "DISPUTES_PII_KEY" in str(error.value)
@@ -114,7 +114,7 @@ def test_a_sealed_identity_copied_onto_another_informant_does_not_open(sqlite_da
 
 def test_sealing_an_identity_without_the_keys_is_refused(sqlite_database):
     with sqlite_database.unit_of_work() as uow, pytest.raises(ValueError):
-        identity.register_informant(uow.session, "anonymous", T0,
+        operations.register_informant(uow.session, "anonymous", T0,
                                     identity={"real_name": NAME})
 
 
@@ -140,8 +140,8 @@ def test_upgrading_a_database_with_clear_identities_seals_them_under_the_key(
         db_url, database_factory, monkeypatch):
     clear_text_database(db_url)
     assert NAME.encode() in raw_dump(db_url)
-    monkeypatch.setenv(identity.ENV, OTHER_KEY)  # the config's key must win
-    migrate(db_url, MIGRATIONS, settings={identity.ENV: TEST_KEY})  # as the service does
+    monkeypatch.setenv(domain.ENV, OTHER_KEY)  # the config's key must win
+    migrate(db_url, MIGRATIONS, settings={domain.ENV: TEST_KEY})  # as the service does
 
     dump = raw_dump(db_url)
     assert NAME.encode() not in dump and PHONE.encode() not in dump
