@@ -84,7 +84,7 @@ def seed_disputes(url, officers):
     keys = disputes_domain.load_keys()  # what the services started from ROOT load too
     with db.unit_of_work() as uow:
         for organization in organization_events():
-            disputes_readmodel.apply_organization(uow.session, organization)
+            disputes_readmodel.registry.apply_organization(uow.session, organization, None)
         for number in range(officers):
             tokens.append(disputes_operations.register_informant(
                 uow.session, "officer", datetime.now(UTC), COMMUNITY,

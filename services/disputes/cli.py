@@ -8,20 +8,11 @@ They work on the disputes database directly (DISPUTES_DATABASE_URL).
 """
 
 import json
-from pathlib import Path
 
 import click
 
 from services.disputes import sample, views
-from shared.config import database_url
-from shared.db import open_database
-
-# Not imported from service.py: the CLI starts without loading nameko and eventlet.
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _database():
-    return open_database(database_url("disputes"), "disputes", MIGRATIONS)
+from shared.cli import service_database
 
 
 @click.group()
@@ -32,7 +23,7 @@ def cli():
 @cli.command("load-sample")
 def load_sample():
     """Load the sample of handled disputes and visits (once)."""
-    db = _database()
+    db = service_database("disputes")
     with db.session() as session:
         if views.statistics(session)["disputes"]:
             raise click.ClickException("the disputes database already holds cases; the "
@@ -47,7 +38,7 @@ def load_sample():
 @click.option("--year", type=int, help="one calendar year (China time)")
 def stats(code, year):
     """Statistics of a district, street or community subtree (all when no code)."""
-    with _database().session() as session:
+    with service_database("disputes").session() as session:
         click.echo(json.dumps(views.statistics(session, code, year), ensure_ascii=False,
                               indent=2))
 
@@ -56,6 +47,6 @@ def stats(code, year):
 @click.argument("kind", type=click.Choice(["grading", "rewards"]))
 def policies(kind):
     """Every version of a policy, with the date it came into force."""
-    with _database().session() as session:
+    with service_database("disputes").session() as session:
         click.echo(json.dumps(views.list_policies(session, kind), ensure_ascii=False,
                               indent=2, default=str))

@@ -34,14 +34,16 @@ import os
 import re
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from argon2.low_level import Type, hash_secret_raw
 
 from services.disputes import policy
 from shared import pii
+from shared.caller import Caller
 from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.timeutil import as_utc
 
 OPEN_STATUSES = ("reported", "verified", "handling")
 TRANSITIONS = {
@@ -50,24 +52,13 @@ TRANSITIONS = {
     "handling": ("resolved",),
     "resolved": ("closed",),
 }
-WRITE_ROLES = ("admin", "staff")
+ADMIN_ROLES = ("admin",)
 CHINA_TIME = timezone(timedelta(hours=8), "CST")  # statistics count years in local time
 IRREGULAR_LOOKBACK = timedelta(days=365)
 RATE_HIT_KEEP = timedelta(days=1)  # longer than any rate-limit window
 
 
 # --- values ---------------------------------------------------------------------------
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes: they were stored as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
 
 def to_fen(amount) -> int:
     return int(policy.yuan(amount) * 100)
@@ -101,18 +92,14 @@ def jsonable(value):
 
 
 # --- who may -------------------------------------------------------------------------
+# Reading and writing within the subtree is ``shared.caller``'s rule (viewer < staff <
+# admin); these acts are an admin's alone.
 
-def require_role(actor: dict, roles) -> None:
-    if actor["role"] not in roles:
-        raise Forbidden(f"role {actor['role']} may not do this; needs {' or '.join(roles)}",
-                        {"role": actor["role"]})
-
-
-def require_scope(actor: dict, path: list) -> None:
-    """A user acts only inside their organization's subtree."""
-    if actor["organization_code"] not in path:
-        raise Forbidden(f"outside the subtree of {actor['organization_code']}",
-                        {"organization_code": actor["organization_code"]})
+def require_admin(caller: Caller, act: str) -> Caller:
+    """Publishing a policy, approving or paying a reward, revealing an identity."""
+    if caller.role not in ADMIN_ROLES:
+        raise Forbidden(f"only an admin may {act}", {"role": caller.role})
+    return caller
 
 
 # --- the standard process -------------------------------------------------------------
@@ -155,7 +142,6 @@ def case_payload(case) -> dict:
 PSEUDONYM_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 # OWASP's minimum for Argon2id: 19 MiB, 2 passes (about 20-40 ms here).
 ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1, "hash_len": 32}
-REVEAL_ROLES = ("admin",)
 OFFICER_TOKEN_PREFIX = "ghi_"  # an informant's token, told apart from staff's ghu_ ones
 
 
@@ -218,11 +204,9 @@ def open_identity(keys: pii.Keys, informant_id: str, sealed: bytes) -> dict:
     return json.loads(keys.open_text(sealed, context=informant_id.encode()))
 
 
-def check_reveal(actor: dict, reason: str) -> str:
+def check_reveal(caller: Caller, reason: str) -> str:
     """Only an admin reveals, and says why; the reason as it is recorded."""
-    if actor["role"] not in REVEAL_ROLES:
-        raise Forbidden("only an admin may reveal an informant's identity",
-                        {"role": actor["role"]})
+    require_admin(caller, "reveal an informant's identity")
     if not reason or len(reason.strip()) < 4:
         raise InvalidInput("say why the identity is needed (e.g. to pay reward 12)",
                            {"reason": ["required, at least 4 characters"]})

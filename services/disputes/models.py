@@ -1,4 +1,5 @@
-"""The disputes database: reports, cases, visits, rewards, policies, and two read models.
+"""The disputes database: reports, cases, visits, rewards, policies, and the registry's
+read model.
 
 Informants' identities live in ``identities`` only, sealed and keyed by the informant's
 pseudonym; no other table, event or view carries a real name or phone. Money is stored
@@ -26,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from shared.ratelimit import rate_hits_table
+from shared.registry_readmodel import enterprise_columns, organization_columns
+from shared.timeutil import as_utc
 
 metadata = MetaData()
 
@@ -42,45 +45,26 @@ class UtcDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else as_utc(value).astimezone(UTC)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else as_utc(value).astimezone(UTC)
 
 
 def _at(name, nullable=False, **kwargs):
     return Column(name, UtcDateTime, nullable=nullable, **kwargs)
 
 
-# --- read models of the registry (kept current from registry events) ------------------
+# --- the registry's read model (kept current from registry events) --------------------
 
-organizations = Table(
-    "organizations", metadata,
-    Column("code", String(100), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(40), nullable=False),
-    Column("tier", String(20), nullable=False),
-    Column("path", JSON, nullable=False),  # district .. itself
-    _at("as_of", nullable=True),  # time of the registry event this row is from
-)
+organizations = Table("organizations", metadata, *organization_columns())
 
 enterprises = Table(
-    "enterprises", metadata,
-    Column("credit_code", String(18), primary_key=True),
-    Column("name", String(200), nullable=False),
-    # The name as reports are matched against it: no white space, case-folded.
+    "enterprises", metadata, *enterprise_columns(),
+    # Disputes' own: the name as reports are matched against it (``domain.name_key``),
+    # and the address a case shows.
     Column("name_key", String(200), nullable=False),
     Column("address", String(300)),
-    Column("community_code", String(100), nullable=False),
-    Column("path", JSON, nullable=False),  # district .. community
-    Column("headcount", Integer, nullable=False),
-    Column("key_enterprise", Boolean, nullable=False),
-    Column("status", String(10), nullable=False),
-    _at("as_of", nullable=True),
     Index("ix_enterprises_community_name_key", "community_code", "name_key"),
 )
 

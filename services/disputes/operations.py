@@ -31,7 +31,9 @@ from services.disputes.models import (
     visits,
 )
 from shared import ratelimit
+from shared.caller import WRITE, Caller, in_scope, require
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.timeutil import as_utc, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def _versions(session, kind) -> list:
         rows = session.execute(select(policies.c.effective_from, policies.c.version)
                                .where(policies.c.kind == kind)).all()
         cached = _VERSIONS[key] = (time.monotonic(),
-                                   [(domain.as_utc(e), v) for e, v in rows])
+                                   [(as_utc(e), v) for e, v in rows])
     return cached[1]
 
 
@@ -82,10 +84,10 @@ def policy_version(session, kind: str, version: int) -> dict:
     return _LOADED[key]
 
 
-def publish_policy(uow, kind, body, effective_from, actor, now) -> dict:
+def publish_policy(uow, kind, body, effective_from, caller: Caller, now) -> dict:
     """Store a new version of a policy; the body must validate."""
     session = uow.session
-    domain.require_role(actor, ("admin",))
+    domain.require_admin(caller, "publish a policy")
     try:
         policy.load(kind, body)
     except policy.ValidationError as exc:
@@ -95,7 +97,7 @@ def publish_policy(uow, kind, body, effective_from, actor, now) -> dict:
     ).scalar() or 0) + 1
     session.execute(insert(policies).values(
         kind=kind, version=version, effective_from=effective_from, body=body,
-        published_by=actor["user"], published_at=now,
+        published_by=caller.name, published_at=now,
     ))
     _VERSIONS.pop((session.get_bind(), kind), None)  # this replica sees it at once
     return {"kind": kind, "version": version}
@@ -144,31 +146,34 @@ def register_informant(session, kind, now, organization_code=None, identity=None
     return pseudonym, token
 
 
-def register_officer(uow, officer: dict, actor: dict, now: datetime, keys) -> dict:
+def register_officer(uow, officer: dict, caller: Caller, now: datetime, keys) -> dict:
     """An information officer of an organization in the caller's subtree; their token
     is in this answer only."""
-    domain.require_role(actor, domain.WRITE_ROLES)
-    organization = readmodel.organization(uow.session, officer["organization_code"])
-    domain.require_scope(actor, organization.path)
-    informant, token = register_informant(uow.session, "officer", now, organization.code,
+    require(caller, WRITE)
+    organization = readmodel.registry.known_organization(uow.session,
+                                                         officer["organization_code"])
+    require(caller, WRITE, organization["path"], what=f"organization {organization['code']}")
+    informant, token = register_informant(uow.session, "officer", now, organization["code"],
                                           identity=officer, with_token=True, keys=keys)
-    return {"informant": informant, "organization_code": organization.code, "token": token}
+    return {"informant": informant, "organization_code": organization["code"],
+            "token": token}
 
 
-def revoke_officer(uow, informant_id: str, actor: dict) -> dict:
+def revoke_officer(uow, informant_id: str, caller: Caller) -> dict:
     session = uow.session
-    domain.require_role(actor, domain.WRITE_ROLES)
+    require(caller, WRITE)
     row = session.execute(select(informants).where(informants.c.id == informant_id,
                                                    informants.c.kind == "officer")).first()
     if row is None:
         raise NotFound(f"no information officer {informant_id}")
-    domain.require_scope(actor, readmodel.organization(session, row.organization_code).path)
+    organization = readmodel.registry.known_organization(session, row.organization_code)
+    require(caller, WRITE, organization["path"], what=f"officer {informant_id}")
     session.execute(update(informants).where(informants.c.id == informant_id)
                     .values(active=False))
     return {"informant": informant_id, "active": False}
 
 
-def reveal_identity(uow, informant_id: str, reason: str, actor: dict, now: datetime,
+def reveal_identity(uow, informant_id: str, reason: str, caller: Caller, now: datetime,
                     keys) -> dict:
     """The real name and phone behind a pseudonym, audited: only an admin whose subtree
     holds one of the informant's cases (or an officer's organization) may see who they
@@ -180,14 +185,13 @@ def reveal_identity(uow, informant_id: str, reason: str, actor: dict, now: datet
     officer_org = session.execute(select(informants.c.organization_code).where(
         informants.c.id == informant_id)).scalar()
     if officer_org:
-        try:
-            paths.append(list(readmodel.organization(session, officer_org).path))
-        except NotFound:
-            paths.append([officer_org])
-    if paths and not any(actor["organization_code"] in path for path in paths):
+        organization = readmodel.registry.organization(session, officer_org)
+        paths.append(list(organization["path"]) if organization else [officer_org])
+    if paths and not any(in_scope(caller, path) for path in paths):
         raise Forbidden(f"informant {informant_id} is outside the subtree of "
-                        f"{actor['organization_code']}")
-    reason = domain.check_reveal(actor, reason)
+                        f"{caller.organization_code}",
+                        {"organization_code": caller.organization_code})
+    reason = domain.check_reveal(caller, reason)
     informant = session.execute(
         select(informants).where(informants.c.id == informant_id)
     ).first()
@@ -200,8 +204,8 @@ def reveal_identity(uow, informant_id: str, reason: str, actor: dict, now: datet
         raise NotFound(f"informant {informant_id} left no identity (anonymous report)")
     clear = domain.open_identity(keys, informant_id, sealed)
     session.execute(insert(identity_reveals).values(
-        informant_id=informant_id, requested_by=actor["user"], role=actor["role"],
-        organization_code=actor["organization_code"], reason=reason, at=now,
+        informant_id=informant_id, requested_by=caller.name, role=caller.role,
+        organization_code=caller.organization_code, reason=reason, at=now,
     ))
     return {"informant": informant_id, **clear}
 
@@ -219,7 +223,7 @@ def file_report(db, report: dict, *, officer_token=None, source=None, request_id
     fresh code the caller made (normalised), so that such an answer can carry it again
     (without one, a code is made here and a repeated answer cannot show it). ``limits``:
     scope -> (hits, window seconds). ``run_slow(fn, *args)`` runs the Argon2 hash."""
-    now = domain.now_utc()
+    now = now_utc()
     receipt = receipt_hash = None
     if officer_token and report.get("identity"):
         raise InvalidInput("an officer's identity is on file; send no identity",
@@ -284,9 +288,9 @@ def filed_by_request(session, request_id: str | None) -> tuple[dict, str | None]
         .where(reports.c.request_id == request_id)).first()
     if row is None:
         return None
-    received = domain.as_utc(row.received_at)
+    received = as_utc(row.received_at)
     return ({"report": row.pseudonym, "case_id": row.case_id,
-             "merged": domain.as_utc(row.opened_at) != received,  # a new case opens with it
+             "merged": as_utc(row.opened_at) != received,  # a new case opens with it
              "enterprise": row.enterprise_name, "received_at": received}, row.receipt_hash)
 
 
@@ -303,7 +307,7 @@ def submit_report(uow, data: dict, informant_id: str, now: datetime,
         select(open_risks).where(open_risks.c.risk_key == risk_key).with_for_update()
     ).first()
     window = timedelta(days=rules["merge_window_days"])
-    if open_risk is not None and now - domain.as_utc(open_risk.last_report_at) <= window:
+    if open_risk is not None and now - as_utc(open_risk.last_report_at) <= window:
         case_id = open_risk.case_id
         merged = True
     else:
@@ -368,7 +372,7 @@ def _open_case(uow, case_id, risk_key, enterprise, data, rules, now, pseudonym):
 def _merge_into(uow, case_id, data, pseudonym, now):
     session = uow.session
     case = views.case_row(session, case_id)
-    expected = [d for d in (domain.as_utc(case.expected_at), data.get("expected_at")) if d]
+    expected = [d for d in (as_utc(case.expected_at), data.get("expected_at")) if d]
     session.execute(update(cases).where(cases.c.id == case_id).values(
         workers_affected=max(case.workers_affected, data["workers_affected"]),
         amount_owed_fen=max(case.amount_owed_fen, domain.to_fen(data["amount_owed"])),
@@ -411,7 +415,7 @@ def grading_facts(session, case, now: datetime) -> policy.GradingFacts:
     prior, irregular = session.execute(_PRIOR_AND_IRREGULAR, {
         "enterprise_key": case.enterprise_key, "id": case.id, "opened_at": case.opened_at,
         "since": now - domain.IRREGULAR_LOOKBACK}).one()
-    expected = domain.as_utc(case.expected_at)
+    expected = as_utc(case.expected_at)
     return policy.GradingFacts(
         category=case.category, workers_affected=case.workers_affected,
         amount_owed=Decimal(case.amount_owed_fen) / 100,
@@ -441,14 +445,14 @@ def _regrade(uow, case_id: str, now: datetime, actor: str | None, why: str) -> N
 
 # --- the standard process -------------------------------------------------------------
 
-def change_status(uow, case_id: str, target: str, data: dict, actor: dict,
+def change_status(uow, case_id: str, target: str, data: dict, caller: Caller,
                   now: datetime) -> dict:
     """Move a case one step along the standard process (``data`` loaded by the step's
     schema); answers the case as ``views.case_view`` shows it."""
     session = uow.session
-    domain.require_role(actor, domain.WRITE_ROLES)
+    require(caller, WRITE)
     case = views.case_row(session, case_id)
-    domain.require_scope(actor, case.path)
+    require(caller, WRITE, case.path, what=f"case {case_id}")
     domain.check_step(case.status, target)
     values = {"status": target, "updated_at": now}
     detail = {"status": target, "previous_status": case.status}
@@ -474,7 +478,7 @@ def change_status(uow, case_id: str, target: str, data: dict, actor: dict,
     if target in ("rejected", "resolved"):
         # A later report about the same risk opens a new case.
         session.execute(delete(open_risks).where(open_risks.c.case_id == case_id))
-    _note(session, case_id, now, "status", actor["user"], detail)
+    _note(session, case_id, now, "status", caller.name, detail)
     case = views.case_row(session, case_id)
     uow.publish("case_status_changed", {
         "case_id": case_id, "status": target, "previous_status": detail["previous_status"],
@@ -482,21 +486,21 @@ def change_status(uow, case_id: str, target: str, data: dict, actor: dict,
         "grade": case.grade, "enterprise": domain.enterprise_payload(case),
     }, subject=case_id)
     if target == "verified":
-        _regrade(uow, case_id, now, actor["user"], "verified figures")
+        _regrade(uow, case_id, now, caller.name, "verified figures")
     if target in policy.STAGES:
         compute_rewards(uow.session, case_id, target, now)
-    return views.case_view(session, case_id, actor)
+    return views.case_view(session, case_id, caller)
 
 
 # --- enterprise visits ----------------------------------------------------------------
 
-def record_visit(uow, data: dict, actor: dict, now: datetime) -> dict:
+def record_visit(uow, data: dict, caller: Caller, now: datetime) -> dict:
     """A visit, revisit or interview of the factory manager; it feeds the grading of the
     enterprise's open cases."""
     session = uow.session
-    domain.require_role(actor, domain.WRITE_ROLES)
+    require(caller, WRITE)
     enterprise = readmodel.resolve_enterprise(session, data)
-    domain.require_scope(actor, enterprise["path"])
+    require(caller, WRITE, enterprise["path"], what=f"enterprise {enterprise['name']}")
     if data.get("case_id"):
         case = views.case_row(session, data["case_id"])
         if case.enterprise_key != enterprise["key"]:
@@ -515,7 +519,7 @@ def record_visit(uow, data: dict, actor: dict, now: datetime) -> dict:
         irregular_practice=data["irregular_practice"],
         workers_affected=data.get("workers_affected"),
         amount_owed_fen=None if amount is None else domain.to_fen(amount),
-        findings=data["findings"], recorded_by=actor["user"],
+        findings=data["findings"], recorded_by=caller.name,
     )).inserted_primary_key[0]
     open_ids = session.execute(select(cases.c.id).where(
         cases.c.enterprise_key == enterprise["key"],
@@ -528,10 +532,10 @@ def record_visit(uow, data: dict, actor: dict, now: datetime) -> dict:
                 amount_owed_fen=max(case.amount_owed_fen,
                                     0 if amount is None else domain.to_fen(amount)),
                 updated_at=now))
-        _note(session, case_id, now, "visit", actor["user"],
+        _note(session, case_id, now, "visit", caller.name,
               {"visit": visit_id, "kind": data["kind"],
                "irregular_practice": data["irregular_practice"], "findings": data["findings"]})
-        _regrade(uow, case_id, now, actor["user"], f"{data['kind']} findings")
+        _regrade(uow, case_id, now, caller.name, f"{data['kind']} findings")
     return {"visit": visit_id, "enterprise": enterprise["name"], "cases": list(open_ids)}
 
 
@@ -551,8 +555,8 @@ def compute_rewards(session, case_id: str, stage: str, now: datetime) -> list[di
             bodies[version] = policy_version(session, "rewards", version)
         credits.append(policy.ReportCredit(
             report_id=row.id, informant_id=row.informant_id,
-            received_at=domain.as_utc(row.received_at),
-            expected_at=domain.as_utc(row.expected_at),
+            received_at=as_utc(row.received_at),
+            expected_at=as_utc(row.expected_at),
             policy=bodies[version], policy_version=version))
     month = now.strftime("%Y-%m")
     entries = []
@@ -579,25 +583,25 @@ def compute_rewards(session, case_id: str, stage: str, now: datetime) -> list[di
     return entries
 
 
-def approve_reward(uow, reward_id: int, actor: dict, now: datetime) -> dict:
+def approve_reward(uow, reward_id: int, caller: Caller, now: datetime) -> dict:
     session = uow.session
-    domain.require_role(actor, ("admin",))
+    domain.require_admin(caller, "approve a reward")
     row = views.reward_row(session, reward_id)
-    domain.require_scope(actor, row.path)
+    require(caller, WRITE, row.path, what=f"reward {reward_id}")
     if row.status != "pending":
         raise Conflict(f"reward {reward_id} is {row.status}; only a pending one is approved")
     session.execute(update(rewards).where(rewards.c.id == reward_id)
-                    .values(status="approved", approved_at=now, approved_by=actor["user"]))
+                    .values(status="approved", approved_at=now, approved_by=caller.name))
     return views.reward_view(views.reward_row(session, reward_id))
 
 
-def pay_reward(uow, reward_id: int, actor: dict, now: datetime) -> dict:
+def pay_reward(uow, reward_id: int, caller: Caller, now: datetime) -> dict:
     """Mark an approved reward paid. Paying needs the informant's identity, so an audited
     reveal must have been made first (``reveal_identity``)."""
     session = uow.session
-    domain.require_role(actor, ("admin",))
+    domain.require_admin(caller, "pay a reward")
     row = views.reward_row(session, reward_id)
-    domain.require_scope(actor, row.path)
+    require(caller, WRITE, row.path, what=f"reward {reward_id}")
     if row.status != "approved":
         raise Conflict(f"reward {reward_id} is {row.status}; only an approved one is paid")
     if not views.reveals(session, row.informant_id):
@@ -605,5 +609,5 @@ def pay_reward(uow, reward_id: int, actor: dict, now: datetime) -> dict:
                        "(an audited request) to pay this reward",
                        {"informant": row.informant_id})
     session.execute(update(rewards).where(rewards.c.id == reward_id)
-                    .values(status="paid", paid_at=now, paid_by=actor["user"]))
+                    .values(status="paid", paid_at=now, paid_by=caller.name))
     return views.reward_view(views.reward_row(session, reward_id))

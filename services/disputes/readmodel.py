@@ -2,75 +2,36 @@
 enterprises (the tree a report is placed in), and notifications' acknowledgements (a line
 in the case timeline).
 
-Handlers run concurrently, so a registry event may be applied after a later one about
-the same row: each row keeps the time of the event it came from (``as_of``) and an
-older snapshot is ignored.
+The registry part is ``shared.registry_readmodel`` (snapshots applied in any order, an
+older one never replacing a newer, a moved subtree re-rooted), with two columns of
+disputes' own on each enterprise: ``name_key``, so that a report naming a registered
+enterprise without its credit code finds it in one indexed lookup, and ``address``,
+which a case shows.
 """
 
-from datetime import datetime
-
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from services.disputes import domain
 from services.disputes.models import cases, enterprises, organizations, timeline
 from shared.errors import InvalidInput, NotFound
+from shared.registry_readmodel import RegistryReadModel
 
 # --- the registry ---------------------------------------------------------------------
 
 
-def _older(row_as_of, as_of) -> bool:
-    return as_of is not None and row_as_of is not None and domain.as_utc(row_as_of) > as_of
+def _own_enterprise_values(data: dict) -> dict:
+    return {"name_key": domain.name_key(data["name"]), "address": data.get("address")}
 
 
-def apply_organization(session, data: dict, as_of: datetime | None = None) -> None:
-    """Upsert from any organization event; a move re-roots the local subtree's paths."""
-    old = session.execute(
-        select(organizations.c.path, organizations.c.as_of)
-        .where(organizations.c.code == data["code"])
-    ).first()
-    values = {"name": data["name"], "kind": data["kind"], "tier": data["tier"],
-              "path": list(data["path"]), "as_of": as_of}
-    if old is None:
-        session.execute(insert(organizations).values(code=data["code"], **values))
-        return
-    if _older(old.as_of, as_of):
-        return
-    session.execute(update(organizations).where(organizations.c.code == data["code"])
-                    .values(**values))
-    if list(old.path) != values["path"]:
-        depth = len(old.path)
-        for row in session.execute(select(organizations.c.code, organizations.c.path)).all():
-            if row.code != data["code"] and list(row.path[:depth]) == list(old.path):
-                session.execute(update(organizations).where(organizations.c.code == row.code)
-                                .values(path=values["path"] + list(row.path[depth:])))
+# ``registry.apply_organization(session, data, as_of)`` and ``apply_enterprise``: the
+# registry's events; ``known_organization(session, code)``: a row or a 404.
+registry = RegistryReadModel(organizations, enterprises,
+                             enterprise_values=_own_enterprise_values)
 
 
-def apply_enterprise(session, data: dict, as_of: datetime | None = None) -> None:
-    values = {"name": data["name"], "name_key": domain.name_key(data["name"]),
-              "address": data.get("address"),
-              "community_code": data["community_code"], "path": list(data["path"]),
-              "headcount": data["headcount"], "key_enterprise": data["key_enterprise"],
-              "status": data["status"], "as_of": as_of}
-    old = session.execute(select(enterprises.c.as_of).where(
-        enterprises.c.credit_code == data["credit_code"])).first()
-    if old is None:
-        session.execute(insert(enterprises).values(credit_code=data["credit_code"], **values))
-    elif not _older(old.as_of, as_of):
-        session.execute(update(enterprises)
-                        .where(enterprises.c.credit_code == data["credit_code"])
-                        .values(**values))
-
-
-def organization(session, code: str):
-    row = session.execute(select(organizations).where(organizations.c.code == code)).first()
-    if row is None:
-        raise NotFound(f"no organization {code} (not known to the registry)")
-    return row
-
-
-def _community(session, code: str):
-    row = session.execute(select(organizations).where(organizations.c.code == code)).first()
-    if row is None or row.tier != "community":
+def _community(session, code: str) -> dict:
+    row = registry.organization(session, code)
+    if row is None or row["tier"] != "community":
         raise InvalidInput(f"{code} is not a community or park known to the registry",
                            {"community_code": ["unknown community or park"]})
     return row
@@ -101,9 +62,9 @@ def resolve_enterprise(session, data: dict) -> dict:
                 "key": row.credit_code}
     community = _community(session, data["community_code"])
     return {"credit_code": None, "name": data["name"].strip(), "address": data.get("address"),
-            "community_code": community.code, "path": list(community.path),
+            "community_code": community["code"], "path": list(community["path"]),
             "key_enterprise": False,
-            "key": f"{community.code}:{domain.name_key(data['name'])}"}
+            "key": f"{community['code']}:{domain.name_key(data['name'])}"}
 
 
 # --- acknowledgements from notifications ----------------------------------------------

@@ -6,29 +6,13 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.errors import InvalidInput, Unauthorized
+from shared.errors import InvalidInput
 from shared.events.disputes import CATEGORIES, GRADES, HANDLING_TIERS, STATUSES
+from shared.schemas import load
 
-ROLES = ("admin", "staff", "viewer")
 CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 CHINA_TIME = timezone(timedelta(hours=8))
 MAX_AMOUNT = 10**11  # yuan; more is a typo, not a dispute
-
-
-def load(schema: Schema, data, message="input rejected"):
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{message}: expected an object")
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidInput(message, exc.messages) from None
-
-
-def load_actor(actor) -> dict:
-    """The staff user the gateway authenticated; without one nothing is shown."""
-    if not actor:
-        raise Unauthorized("sign in: this needs a staff user's token")
-    return load(ActorSchema(), actor, "actor rejected")
 
 
 class DayOrDateTime(fields.Field):
@@ -63,12 +47,6 @@ def _amount(**kwargs):
 
 def _text(max_length, **kwargs):
     return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
-
-
-class ActorSchema(Schema):
-    user = _text(100, required=True)
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    organization_code = _text(100, required=True)
 
 
 class IdentitySchema(Schema):

@@ -22,7 +22,9 @@ from services.disputes.models import (
     timeline,
     visits,
 )
+from shared.caller import READ, Caller, require
 from shared.errors import NotFound, Unauthorized
+from shared.timeutil import as_utc
 
 # --- the deployment's salts -----------------------------------------------------------
 
@@ -92,11 +94,11 @@ def receipt_status(session, code: str, run=None) -> dict:
     """What an anonymous informant may see: their report's progress and reward."""
     report = report_by_receipt(session, code, run)
     case = case_row(session, report.case_id)
-    steps = [{"at": domain.as_utc(t.at), "status": t.detail.get("status")}
+    steps = [{"at": as_utc(t.at), "status": t.detail.get("status")}
              for t in session.execute(select(timeline).where(
                  timeline.c.case_id == case.id, timeline.c.kind == "status")
                  .order_by(timeline.c.id))]
-    return {"report": report.pseudonym, "received_at": domain.as_utc(report.received_at),
+    return {"report": report.pseudonym, "received_at": as_utc(report.received_at),
             "enterprise": report.enterprise_name, "category": report.category,
             "status": case.status, "steps": steps,
             "rewards": informant_rewards(session, report.informant_id, report.id)}
@@ -109,7 +111,7 @@ def officer_reports(session, informant_id: str, limit=50, offset=0) -> list[dict
         .join(cases, cases.c.id == reports.c.case_id)
         .where(reports.c.informant_id == informant_id)
         .order_by(reports.c.received_at.desc()).limit(limit).offset(offset))
-    return [{"report": r.pseudonym, "received_at": domain.as_utc(r.received_at),
+    return [{"report": r.pseudonym, "received_at": as_utc(r.received_at),
              "enterprise": r.enterprise_name, "category": r.category, "status": r.status}
             for r in rows]
 
@@ -139,7 +141,7 @@ def _scope_clause(table, code: str):
 
 
 def case_summary(case) -> dict:
-    as_utc, from_fen = domain.as_utc, domain.from_fen
+    from_fen = domain.from_fen
     return {
         "id": case.id, "status": case.status, "grade": case.grade,
         "grade_rule": case.grade_rule, "category": case.category,
@@ -153,11 +155,11 @@ def case_summary(case) -> dict:
     }
 
 
-def case_view(session, case_id: str, actor: dict) -> dict:
+def case_view(session, case_id: str, caller: Caller) -> dict:
     """Everything about a case staff may see: pseudonyms only, never an identity."""
     case = case_row(session, case_id)
-    domain.require_scope(actor, case.path)
-    as_utc, from_fen = domain.as_utc, domain.from_fen
+    require(caller, READ, case.path, what=f"case {case_id}")
+    from_fen = domain.from_fen
     view = case_summary(case)
     view["report_list"] = [
         {"pseudonym": r.pseudonym, "informant": r.informant_id,
@@ -175,8 +177,8 @@ def case_view(session, case_id: str, actor: dict) -> dict:
     return view
 
 
-def list_cases(session, actor: dict, filters: dict) -> list[dict]:
-    query = select(cases).where(_scope_clause(cases, actor["organization_code"]))
+def list_cases(session, caller: Caller, filters: dict) -> list[dict]:
+    query = select(cases).where(_scope_clause(cases, caller.organization_code))
     for name in ("status", "grade", "category", "community_code", "street_code"):
         if filters.get(name):
             query = query.where(getattr(cases.c, name) == filters[name])
@@ -197,7 +199,6 @@ def reward_row(session, reward_id: int):
 
 
 def reward_view(row) -> dict:
-    as_utc = domain.as_utc
     return {"id": row.id, "informant": row.informant_id, "case_id": row.case_id,
             "stage": row.stage, "amount": domain.from_fen(row.amount_fen),
             "policy_version": row.policy_version, "explanation": list(row.explanation),
@@ -205,10 +206,10 @@ def reward_view(row) -> dict:
             "approved_at": as_utc(row.approved_at), "paid_at": as_utc(row.paid_at)}
 
 
-def list_rewards(session, actor: dict, status: str | None = None, limit=100,
+def list_rewards(session, caller: Caller, status: str | None = None, limit=100,
                  offset=0) -> list[dict]:
     query = (select(rewards, cases.c.path).join(cases, cases.c.id == rewards.c.case_id)
-             .where(_scope_clause(cases, actor["organization_code"])))
+             .where(_scope_clause(cases, caller.organization_code)))
     if status:
         query = query.where(rewards.c.status == status)
     rows = session.execute(query.order_by(rewards.c.id).limit(limit).offset(offset))
@@ -234,7 +235,7 @@ def list_policies(session, kind: str) -> list[dict]:
         select(policies).where(policies.c.kind == kind).order_by(policies.c.version)
     )
     return [{"kind": r.kind, "version": r.version,
-             "effective_from": domain.as_utc(r.effective_from),
+             "effective_from": as_utc(r.effective_from),
              "body": r.body, "published_by": r.published_by} for r in rows]
 
 
@@ -254,11 +255,12 @@ def list_policies(session, kind: str) -> list[dict]:
 #     wage_flight    boss-absconded cases (欠薪逃逸): cases, workers, amount owed
 #     visits         enterprises visited (走访/回访/约谈) and those with irregular practice
 
-def statistics_for(session, actor: dict, code: str | None, year: int | None) -> dict:
+def statistics_for(session, caller: Caller, code: str | None, year: int | None) -> dict:
     """The statistics of ``code`` (the caller's organization when None), if it lies
     within the caller's subtree."""
-    code = code or actor["organization_code"]
-    domain.require_scope(actor, readmodel.organization(session, code).path)
+    code = code or caller.organization_code
+    organization = readmodel.registry.known_organization(session, code)
+    require(caller, READ, organization["path"], what=f"organization {code}")
     return statistics(session, code, year)
 
 

@@ -12,6 +12,7 @@ from nameko.testing.services import replace_dependencies
 from services.disputes import domain, operations, readmodel, schemas, views
 from services.disputes.service import MIGRATIONS, DisputesService
 from services.gateway.service import GatewayService
+from shared.caller import Caller
 from shared.testing import outbox_envelopes
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
@@ -53,10 +54,11 @@ ENTERPRISES = [
      "union_status": "covered", "key_enterprise": False, "status": "active"},
 ]
 
-DISTRICT_ADMIN = {"user": "admin@longgang", "role": "admin", "organization_code": DISTRICT}
-NANKENG_STAFF = {"user": "staff@nankeng", "role": "staff", "organization_code": NANKENG}
-ZHANGBEI_STAFF = {"user": "staff@zhangbei", "role": "staff", "organization_code": ZHANGBEI}
-BANTIAN_VIEWER = {"user": "viewer@bantian", "role": "viewer", "organization_code": BANTIAN}
+# Callers as the gateway hands them over (``shared.caller``).
+DISTRICT_ADMIN = Caller("admin@longgang", "admin", DISTRICT)
+NANKENG_STAFF = Caller("staff@nankeng", "staff", NANKENG)
+ZHANGBEI_STAFF = Caller("staff@zhangbei", "staff", ZHANGBEI)
+BANTIAN_VIEWER = Caller("viewer@bantian", "viewer", BANTIAN)
 
 
 # The tests' DISPUTES_PII_KEY; every test runs with it in the environment, so a service
@@ -76,9 +78,9 @@ def at(*args) -> datetime:
 
 def fill_read_model(session):
     for organization in ORGANIZATIONS:
-        readmodel.apply_organization(session, organization)
+        readmodel.registry.apply_organization(session, organization, None)
     for enterprise in ENTERPRISES:
-        readmodel.apply_enterprise(session, enterprise)
+        readmodel.registry.apply_enterprise(session, enterprise, None)
 
 
 def filled(db):

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 
 from services.disputes import domain, operations, policy, views
 from services.disputes.models import identity_reveals, reports
+from shared.caller import Caller
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from tests.disputes.conftest import (
     DISTRICT,
@@ -27,8 +28,7 @@ from tests.disputes.conftest import (
 )
 
 T0 = at(2025, 3, 1, 2)
-LONGCHENG_ADMIN = {"user": "admin@longcheng", "role": "admin",
-                   "organization_code": "longgang.longcheng"}
+LONGCHENG_ADMIN = Caller("admin@longcheng", "admin", "longgang.longcheng")
 
 
 def test_an_officers_name_and_phone_appear_in_no_event_view_or_statistic(database):
@@ -193,8 +193,7 @@ def test_a_reward_is_approved_then_paid_only_after_an_audited_reveal(sqlite_data
     assert (paid["status"], paid["amount"]) == ("paid", "300.00")
     with sqlite_database.session() as session:
         assert [r["status"] for r in views.list_rewards(session, DISTRICT_ADMIN)] == ["paid"]
-        assert views.list_rewards(session, {"user": "z", "role": "admin",
-                                             "organization_code": ZHANGBEI}) == []
+        assert views.list_rewards(session, Caller("z", "admin", ZHANGBEI)) == []
 
 
 def test_an_anonymous_informant_sees_only_their_own_report_and_reward(sqlite_database):

@@ -181,16 +181,18 @@ def test_an_older_registry_snapshot_arriving_late_changes_nothing(sqlite_databas
 
     newer = dict(ENTERPRISES[0], key_enterprise=True)
     with sqlite_database.unit_of_work() as uow:
-        readmodel.apply_enterprise(uow.session, newer, at(2025, 3, 2))
-        readmodel.apply_enterprise(uow.session, ENTERPRISES[0], at(2025, 3, 1))  # late, stale
-        readmodel.apply_organization(uow.session, {
+        readmodel.registry.apply_enterprise(uow.session, newer, at(2025, 3, 2))
+        readmodel.registry.apply_enterprise(uow.session, ENTERPRISES[0],
+                                            at(2025, 3, 1))  # late, stale
+        readmodel.registry.apply_organization(uow.session, {
             "code": NANKENG, "name": "南坑社区工联会（新）", "kind": "community_federation",
             "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
             at(2025, 3, 2))
-        readmodel.apply_organization(uow.session, {
+        readmodel.registry.apply_organization(uow.session, {
             "code": NANKENG, "name": "旧名", "kind": "community_federation",
             "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
             at(2025, 3, 1))
-        assert readmodel.organization(uow.session, NANKENG).name == "南坑社区工联会（新）"
+        assert readmodel.registry.known_organization(uow.session, NANKENG)["name"] == (
+            "南坑社区工联会（新）")
     case_id = file_report(sqlite_database, T0, workers_affected=2)["case_id"]
     assert view(sqlite_database, case_id)["grade_rule"] == "urgent.key_enterprise"

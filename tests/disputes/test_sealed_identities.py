@@ -151,7 +151,7 @@ def test_upgrading_a_database_with_clear_identities_seals_them_under_the_key(
                                          "phone": PHONE}
     assert reveal(db, "I-OLDANONYM")["phone"] is None
     assert [entry["requested_by"] for entry in audit(db, "I-OLDOFFICR")] == [
-        DISTRICT_ADMIN["user"]]
+        DISTRICT_ADMIN.name]
 
 
 def test_downgrading_puts_the_identities_back_in_clear(sqlite_url):

@@ -201,7 +201,7 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
     with pytest.raises(Unauthorized):
         call(disputes, "list_cases", None)
     with pytest.raises(InvalidInput):
-        call(disputes, "list_cases", {"user": "x", "role": "overlord",
+        call(disputes, "list_cases", {"name": "x", "role": "overlord",
                                       "organization_code": NANKENG})
     with pytest.raises(InvalidInput):
         call(disputes, "change_status", "nope", "exploded", {}, NANKENG_STAFF)

@@ -11,7 +11,7 @@ Two kinds of caller:
   ``/api/v1/disputes/officer-reports`` and ``/api/v1/disputes/my/...``. The disputes
   service checks officer tokens, not the gateway.
 - staff users (gateway tokens): the gateway checks the role, then passes the user to the
-  disputes service as ``actor``, which knows each case's place in the tree and enforces
+  disputes service as the caller (``user.caller()``), which knows each case's place in the tree and enforces
   the subtree (403) itself, as well as the roles of the acts only an admin may do
   (revealing an identity, approving and paying rewards, publishing a policy).
 
@@ -48,10 +48,6 @@ FORM_HEADERS = {
     "Referrer-Policy": "no-referrer",  # an anonymous informant leaves no trail
     "X-Content-Type-Options": "nosniff",
 }
-
-
-def actor(user) -> dict:
-    return {"user": user.name, "role": user.role, "organization_code": user.org_code}
 
 
 def case_id_of(value: str) -> str:
@@ -167,7 +163,7 @@ class DisputesRoutes:
     def register_officer(self, request):
         user = self.auth.user(request, WRITE)
         data = read_json(request, s.OfficerInSchema())
-        issued = self.disputes_rpc.register_officer(data, actor(user))
+        issued = self.disputes_rpc.register_officer(data, user.caller())
         return json_response(s.IssuedOfficerTokenSchema().dump(issued), status=201)
 
     @route("DELETE", f"{BASE}/officers/<informant>", tag=DISPUTES, access=WRITE,
@@ -176,7 +172,7 @@ class DisputesRoutes:
         user = self.auth.user(request, WRITE)
         if not PSEUDONYM.match(informant):
             raise NotFound(f"no information officer {informant[:40]}")
-        return json_response(self.disputes_rpc.revoke_officer(informant, actor(user)))
+        return json_response(self.disputes_rpc.revoke_officer(informant, user.caller()))
 
     @route("POST", f"{BASE}/identity-reveals", tag=DISPUTES, access=WRITE,
            summary="Reveal who an informant is (admin only; audited, with a reason)",
@@ -184,7 +180,7 @@ class DisputesRoutes:
     def reveal_identity(self, request):
         user = self.auth.user(request, WRITE)
         data = read_json(request, s.RevealInSchema())
-        return json_response(self.disputes_rpc.reveal_identity(data, actor(user)))
+        return json_response(self.disputes_rpc.reveal_identity(data, user.caller()))
 
     # --- cases ------------------------------------------------------------------------
 
@@ -195,14 +191,14 @@ class DisputesRoutes:
         user = self.auth.user(request, READ)
         filters = read_query(request, s.CaseQuerySchema())
         return json_response(s.CaseSchema(many=True).dump(
-            self.disputes_rpc.list_cases(actor(user), filters)))
+            self.disputes_rpc.list_cases(user.caller(), filters)))
 
     @route("GET", f"{BASE}/cases/<case_id>", tag=DISPUTES, access=READ,
            summary="A case with its reports (pseudonyms), timeline and rewards",
            response=s.CaseDetailSchema)
     def get_case(self, request, case_id):
         user = self.auth.user(request, READ)
-        case = self.disputes_rpc.get_case(case_id_of(case_id), actor(user))
+        case = self.disputes_rpc.get_case(case_id_of(case_id), user.caller())
         return json_response(s.CaseDetailSchema().dump(case))
 
     @route("POST", f"{BASE}/cases/<case_id>/transitions", tag=DISPUTES, access=WRITE,
@@ -215,7 +211,7 @@ class DisputesRoutes:
         case_id = case_id_of(case_id)
         data = dict(read_json(request))
         status = data.pop("status")
-        case = self.disputes_rpc.change_status(case_id, status, data, actor(user))
+        case = self.disputes_rpc.change_status(case_id, status, data, user.caller())
         return json_response(s.CaseDetailSchema().dump(case))
 
     @route("POST", f"{BASE}/visits", tag=DISPUTES, access=WRITE, status=201,
@@ -224,7 +220,7 @@ class DisputesRoutes:
     def record_visit(self, request):
         user = self.auth.user(request, WRITE)
         read_json(request, s.VisitInSchema())
-        recorded = self.disputes_rpc.record_visit(read_json(request), actor(user))
+        recorded = self.disputes_rpc.record_visit(read_json(request), user.caller())
         return json_response(s.VisitRecordedSchema().dump(recorded), status=201)
 
     # --- rewards, policies, statistics ------------------------------------------------
@@ -236,7 +232,7 @@ class DisputesRoutes:
         user = self.auth.user(request, READ)
         query = read_query(request, s.RewardQuerySchema())
         return json_response(s.RewardSchema(many=True).dump(
-            self.disputes_rpc.list_rewards(actor(user), query.get("status"))))
+            self.disputes_rpc.list_rewards(user.caller(), query.get("status"))))
 
     @route("POST", f"{BASE}/rewards/<int:reward_id>/approve", tag=DISPUTES, access=WRITE,
            summary="Approve a pending reward (admin)", response=s.RewardSchema,
@@ -244,7 +240,7 @@ class DisputesRoutes:
     def approve_reward(self, request, reward_id):
         user = self.auth.user(request, WRITE)
         return json_response(s.RewardSchema().dump(self.disputes_rpc.approve_reward(
-            positive(reward_id, "reward"), actor(user))))
+            positive(reward_id, "reward"), user.caller())))
 
     @route("POST", f"{BASE}/rewards/<int:reward_id>/pay", tag=DISPUTES, access=WRITE,
            summary="Mark an approved reward paid (admin; after an audited reveal)",
@@ -252,7 +248,7 @@ class DisputesRoutes:
     def pay_reward(self, request, reward_id):
         user = self.auth.user(request, WRITE)
         return json_response(s.RewardSchema().dump(self.disputes_rpc.pay_reward(
-            positive(reward_id, "reward"), actor(user))))
+            positive(reward_id, "reward"), user.caller())))
 
     @route("GET", f"{BASE}/policies/<kind>", tag=DISPUTES, access=PUBLIC,
            summary="Every version of the grading rules or the reward rules (奖励办法); "
@@ -269,7 +265,7 @@ class DisputesRoutes:
     def publish_policy(self, request):
         user = self.auth.user(request, WRITE)
         read_json(request, s.PolicyInSchema())
-        published = self.disputes_rpc.publish_policy(read_json(request), actor(user))
+        published = self.disputes_rpc.publish_policy(read_json(request), user.caller())
         return json_response(s.PolicyPublishedSchema().dump(published), status=201)
 
     @route("GET", f"{BASE}/statistics", tag=DISPUTES, access=READ,
@@ -280,4 +276,4 @@ class DisputesRoutes:
         user = self.auth.user(request, READ)
         query = read_query(request, s.DisputeStatisticsQuerySchema())
         return json_response(s.DisputeStatisticsSchema().dump(self.disputes_rpc.statistics(
-            actor(user), code=query.get("code"), year=query.get("year"))))
+            user.caller(), code=query.get("code"), year=query.get("year"))))
