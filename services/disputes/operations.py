@@ -583,31 +583,34 @@ def compute_rewards(session, case_id: str, stage: str, now: datetime) -> list[di
     return entries
 
 
-def approve_reward(uow, reward_id: int, caller: Caller, now: datetime) -> dict:
-    session = uow.session
-    domain.require_admin(caller, "approve a reward")
-    row = views.reward_row(session, reward_id)
+def _reward_to(uow, reward_id: int, caller: Caller, act: str, status: str,
+               rule: str):
+    """The ``status`` reward an admin of its subtree is about to ``act`` on."""
+    domain.require_admin(caller, f"{act} a reward")
+    row = views.reward_row(uow.session, reward_id)
     require(caller, WRITE, row.path, what=f"reward {reward_id}")
-    if row.status != "pending":
-        raise Conflict(f"reward {reward_id} is {row.status}; only a pending one is approved")
-    session.execute(update(rewards).where(rewards.c.id == reward_id)
-                    .values(status="approved", approved_at=now, approved_by=caller.name))
-    return views.reward_view(views.reward_row(session, reward_id))
+    if row.status != status:
+        raise Conflict(f"reward {reward_id} is {row.status}; {rule}")
+    return row
+
+
+def approve_reward(uow, reward_id: int, caller: Caller, now: datetime) -> dict:
+    _reward_to(uow, reward_id, caller, "approve", "pending",
+               "only a pending one is approved")
+    uow.session.execute(update(rewards).where(rewards.c.id == reward_id).values(
+        status="approved", approved_at=now, approved_by=caller.name))
+    return views.reward_view(views.reward_row(uow.session, reward_id))
 
 
 def pay_reward(uow, reward_id: int, caller: Caller, now: datetime) -> dict:
     """Mark an approved reward paid. Paying needs the informant's identity, so an audited
     reveal must have been made first (``reveal_identity``)."""
-    session = uow.session
-    domain.require_admin(caller, "pay a reward")
-    row = views.reward_row(session, reward_id)
-    require(caller, WRITE, row.path, what=f"reward {reward_id}")
-    if row.status != "approved":
-        raise Conflict(f"reward {reward_id} is {row.status}; only an approved one is paid")
-    if not views.reveals(session, row.informant_id):
+    row = _reward_to(uow, reward_id, caller, "pay", "approved",
+                     "only an approved one is paid")
+    if not views.reveals(uow.session, row.informant_id):
         raise Conflict(f"reveal informant {row.informant_id}'s identity first "
                        "(an audited request) to pay this reward",
                        {"informant": row.informant_id})
-    session.execute(update(rewards).where(rewards.c.id == reward_id)
-                    .values(status="paid", paid_at=now, paid_by=caller.name))
-    return views.reward_view(views.reward_row(session, reward_id))
+    uow.session.execute(update(rewards).where(rewards.c.id == reward_id).values(
+        status="paid", paid_at=now, paid_by=caller.name))
+    return views.reward_view(views.reward_row(uow.session, reward_id))

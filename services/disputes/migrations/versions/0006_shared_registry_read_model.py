@@ -25,10 +25,20 @@ def _path_key(path) -> str:
     return "/" + "/".join(path) + "/"
 
 
-def _table(name, key):
-    return sa.table(name, sa.column(key, sa.String), sa.column("path", sa.JSON),
-                    sa.column("path_key", sa.Text), sa.column("parent_code", sa.String),
-                    sa.column("union_status", sa.String))
+def _backfill(bind, name, key, values_of_path):
+    """Every row of ``name`` gets its ``path_key`` and ``values_of_path(path)``."""
+    table = sa.table(name, sa.column(key, sa.String), sa.column("path", sa.JSON),
+                     sa.column("path_key", sa.Text), sa.column("parent_code", sa.String),
+                     sa.column("union_status", sa.String))
+    rows = [{"row_key": row_key, "path_key": _path_key(path), **values_of_path(path)}
+            for row_key, path in bind.execute(sa.select(table.c[key], table.c.path))]
+    if rows:  # one statement for all (bind names apart from the columns they set)
+        bind.execute(
+            table.update().where(table.c[key] == sa.bindparam("row_key")).values(
+                {column: sa.bindparam(f"new_{column}") for column in rows[0]
+                 if column != "row_key"}),
+            [{name if name == "row_key" else f"new_{name}": value
+              for name, value in row.items()} for row in rows])
 
 
 def upgrade():
@@ -38,15 +48,8 @@ def upgrade():
         batch.add_column(sa.Column("path_key", sa.Text(), nullable=True))
         batch.add_column(sa.Column("party_name", sa.String(200), nullable=True))
         batch.add_column(sa.Column("party_kind", sa.String(40), nullable=True))
-    organizations = _table("organizations", "code")
-    rows = bind.execute(sa.select(organizations.c.code, organizations.c.path)).all()
-    if rows:
-        bind.execute(
-            organizations.update().where(organizations.c.code == sa.bindparam("key"))
-            .values(path_key=sa.bindparam("new_path_key"),
-                    parent_code=sa.bindparam("parent")),
-            [{"key": code, "new_path_key": _path_key(path),
-              "parent": path[-2] if len(path) > 1 else None} for code, path in rows])
+    _backfill(bind, "organizations", "code", lambda path: {
+        "parent_code": path[-2] if len(path) > 1 else None})
     with op.batch_alter_table("organizations") as batch:
         batch.alter_column("path_key", existing_type=sa.Text(), nullable=False)
         batch.create_index("ix_organizations_path_key", ["path_key"])
@@ -57,14 +60,8 @@ def upgrade():
         batch.add_column(sa.Column("path_key", sa.Text(), nullable=True))
         batch.add_column(sa.Column("union_status", sa.String(10), nullable=True))
         batch.add_column(sa.Column("union_code", sa.String(100), nullable=True))
-    enterprises = _table("enterprises", "credit_code")
-    rows = bind.execute(sa.select(enterprises.c.credit_code, enterprises.c.path)).all()
-    if rows:
-        bind.execute(
-            enterprises.update().where(enterprises.c.credit_code == sa.bindparam("key"))
-            .values(path_key=sa.bindparam("new_path_key"),
-                    union_status=UNKNOWN_UNION_STATUS),
-            [{"key": code, "new_path_key": _path_key(path)} for code, path in rows])
+    _backfill(bind, "enterprises", "credit_code",
+              lambda path: {"union_status": UNKNOWN_UNION_STATUS})
     with op.batch_alter_table("enterprises") as batch:
         batch.alter_column("path_key", existing_type=sa.Text(), nullable=False)
         batch.alter_column("union_status", existing_type=sa.String(10), nullable=False)
