@@ -165,14 +165,6 @@ def format_receipt(code: str) -> str:
     return " ".join(code[i:i + 4] for i in range(0, 16, 4))
 
 
-def normalize_receipt(text) -> str:
-    code = "".join(ch for ch in str(text or "") if ch not in " -")
-    if len(code) != 16 or not code.isdigit():
-        raise InvalidInput("a receipt code is 16 digits (spaces and dashes are ignored)",
-                           {"receipt_code": ["must be 16 digits"]})
-    return code
-
-
 def argon2(code: str, salt: bytes) -> str:
     """The stored form of a receipt code: tens of milliseconds, on purpose."""
     return hash_secret_raw(code.encode(), salt, type=Type.ID, **ARGON2).hex()

@@ -1,21 +1,9 @@
 """The disputes service: information officers' reports, cases, visits, rewards, statistics.
 
-RPC (dicts in and out; ``actor`` is the staff user the gateway authenticated:
-``{"user", "role": admin|staff|viewer, "organization_code"}``)::
-
-    register_officer(data, caller) -> {informant, token}   token shown once
-    revoke_officer(informant, caller)
-    submit_report(data, officer_token=None, source=None)  anonymous without a token:
-                                     -> {report, case_id, merged, receipt_code?}
-    receipt_status(receipt_code, source=None)    an anonymous informant's view
-    my_reports(officer_token), my_rewards(officer_token=None, receipt_code=None)
-    get_case(case_id, caller), list_cases(caller, filters=None)
-    change_status(case_id, status, data, caller)   verified|rejected|handling|resolved|closed
-    record_visit(data, caller)
-    reveal_identity(data, caller)                  audited; admin only
-    list_rewards(caller, status=None), approve_reward(id, caller), pay_reward(id, caller)
-    get_policies(kind), publish_policy(data, caller)
-    statistics(caller, code=None, year=None)
+Its RPC methods and what they take and answer are the contract in
+``shared/api/disputes.py``: each entrypoint here loads its arguments with the contract's
+schemas (the one place input is checked), calls one use case (``operations``) or read
+(``views``) and dumps what that answers with the contract's schema.
 
 Listens to the registry (organizations and enterprises, its read model) and to
 notifications' ``case_acknowledged`` (a line in the case timeline).
@@ -27,11 +15,12 @@ from pathlib import Path
 from eventlet import tpool
 from nameko.timer import timer
 
-from services.disputes import domain, operations, policy, readmodel, schemas, views
+from services.disputes import domain, operations, readmodel, views
+from shared.api import disputes as contract
 from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
-from shared.errors import InvalidInput, Unauthorized
+from shared.errors import Unauthorized
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.timeutil import now_utc
@@ -41,6 +30,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # (max hits, window seconds). Override with the DISPUTES_RATE_LIMITS config key (a dict
 # like this one) or environment variable ("officer=30/3600,source=60/3600").
 RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)}
+
+# Made once: a report is the hot path, and a schema is the same for every call.
+REPORT = contract.ReportSchema()
+SUBMISSION = contract.SubmissionSchema()
+REPORT_FILED = contract.ReportFiledSchema()
 
 
 def _caller(data) -> Caller:
@@ -63,138 +57,154 @@ class DisputesService(OpsEndpoints):
     @rpc
     def register_officer(self, data, caller):
         caller = _caller(caller)
-        officer = load(schemas.OfficerSchema(), data, "officer rejected")
+        officer = load(contract.OfficerSchema(), data, "officer rejected")
         with self.db.unit_of_work() as uow:
-            return operations.register_officer(uow, officer, caller, now_utc(),
-                                               self.keys)
+            issued = operations.register_officer(uow, officer, caller, now_utc(), self.keys)
+        return contract.IssuedOfficerTokenSchema().dump(issued)
 
     @rpc
     def revoke_officer(self, informant, caller):
         caller = _caller(caller)
+        informant = load(contract.InformantRefSchema(), {"informant": informant})["informant"]
         with self.db.unit_of_work() as uow:
-            return operations.revoke_officer(uow, informant, caller)
+            revoked = operations.revoke_officer(uow, informant, caller)
+        return contract.RevokedOfficerSchema().dump(revoked)
 
     @rpc
     def submit_report(self, data, officer_token=None, source=None, request_id=None,
                       receipt_code=None):
         """Filed once per ``request_id``: see ``operations.file_report``."""
-        report = load(schemas.ReportSchema(), data, "report rejected")
-        if request_id is not None and not (isinstance(request_id, str)
-                                           and 8 <= len(request_id) <= 64):
-            raise InvalidInput("a request id is a string of 8 to 64 characters",
-                               {"request_id": ["8 to 64 characters"]})
-        if receipt_code:
-            receipt_code = domain.normalize_receipt(receipt_code)
-        return operations.file_report(self.db, report, officer_token=officer_token,
-                                      source=source, request_id=request_id,
-                                      receipt_code=receipt_code, limits=self.limits,
-                                      keys=self.keys, run_slow=tpool.execute)
+        report = load(REPORT, data, "report rejected")
+        how = load(SUBMISSION, {"officer_token": officer_token, "source": source,
+                                "request_id": request_id, "receipt_code": receipt_code},
+                   "report rejected")
+        filed = operations.file_report(self.db, report, **how, limits=self.limits,
+                                       keys=self.keys, run_slow=tpool.execute)
+        return REPORT_FILED.dump(filed)
 
     @rpc
     def receipt_status(self, receipt_code, source=None):
-        code = domain.normalize_receipt(receipt_code)
+        lookup = load(contract.ReceiptLookupSchema(),
+                      {"receipt_code": receipt_code, "source": source}, "lookup rejected")
         with self.db.unit_of_work() as uow:
-            operations.count_receipt_lookup(uow, source, self.limits, now_utc())
+            operations.count_receipt_lookup(uow, lookup["source"], self.limits, now_utc())
         with self.db.session() as session:
-            return views.receipt_status(session, code, tpool.execute)
+            status = views.receipt_status(session, lookup["receipt_code"], tpool.execute)
+        return contract.ReceiptStatusSchema().dump(status)
 
     @rpc
     def my_reports(self, officer_token):
         with self.db.session() as session:
             officer = views.officer_by_token(session, officer_token)
-            return views.officer_reports(session, officer.id)
+            mine = views.officer_reports(session, officer.id)
+        return contract.OfficerReportSchema(many=True).dump(mine)
 
     @rpc
     def my_rewards(self, officer_token=None, receipt_code=None):
+        whose = load(contract.MyRewardsSchema(), {"officer_token": officer_token,
+                                                  "receipt_code": receipt_code})
         with self.db.session() as session:
-            return views.my_rewards(session, officer_token, receipt_code, tpool.execute)
+            mine = views.my_rewards(session, whose["officer_token"], whose["receipt_code"],
+                                    tpool.execute)
+        return contract.RewardSchema(many=True).dump(mine)
 
     @rpc
     def reveal_identity(self, data, caller):
         caller = _caller(caller)
-        request = load(schemas.RevealSchema(), data, "reveal request rejected")
+        request = load(contract.RevealSchema(), data, "reveal request rejected")
         with self.db.unit_of_work() as uow:
-            return operations.reveal_identity(uow, request["informant"], request["reason"],
-                                              caller, now_utc(), self.keys)
+            revealed = operations.reveal_identity(uow, request["informant"],
+                                                  request["reason"], caller, now_utc(),
+                                                  self.keys)
+        return contract.RevealedIdentitySchema().dump(revealed)
 
     # --- cases --------------------------------------------------------------------------
 
     @rpc
     def get_case(self, case_id, caller):
         caller = _caller(caller)
+        case_id = load(contract.CaseRefSchema(), {"case_id": case_id})["case_id"]
         with self.db.session() as session:
-            return views.case_view(session, case_id, caller)
+            case = views.case_view(session, case_id, caller)
+        return contract.CaseDetailSchema().dump(case)
 
     @rpc
-    def list_cases(self, caller, filters=None):
+    def list_cases(self, caller, query=None):
         caller = _caller(caller)
-        filters = load(schemas.CaseFilterSchema(), filters or {}, "filters rejected")
+        query = load(contract.CaseQuerySchema(), query or {}, "filters rejected")
         with self.db.session() as session:
-            return views.list_cases(session, caller, filters)
+            found = views.list_cases(session, caller, query)
+        return contract.CaseSchema(many=True).dump(found)
 
     @rpc
     def change_status(self, case_id, status, data, caller):
         caller = _caller(caller)
-        data = schemas.load_transition(status, data)
+        case_id = load(contract.CaseRefSchema(), {"case_id": case_id})["case_id"]
+        status = load(contract.StepTargetSchema(), {"status": status})["status"]
+        step = load(contract.TRANSITION_SCHEMAS[status](), data or {}, f"{status} rejected")
         with self.db.unit_of_work() as uow:
-            return operations.change_status(uow, case_id, status, data, caller,
-                                            now_utc())
+            case = operations.change_status(uow, case_id, status, step, caller, now_utc())
+        return contract.CaseDetailSchema().dump(case)
 
     @rpc
     def record_visit(self, data, caller):
         caller = _caller(caller)
-        visit = load(schemas.VisitSchema(), data, "visit rejected")
+        visit = load(contract.VisitSchema(), data, "visit rejected")
         with self.db.unit_of_work() as uow:
-            return operations.record_visit(uow, visit, caller, now_utc())
+            recorded = operations.record_visit(uow, visit, caller, now_utc())
+        return contract.VisitRecordedSchema().dump(recorded)
 
     # --- rewards and policies -----------------------------------------------------------
 
     @rpc
     def list_rewards(self, caller, status=None):
         caller = _caller(caller)
-        status = load(schemas.RewardFilterSchema(), {"status": status},
-                              "filters rejected")["status"]
+        query = load(contract.RewardQuerySchema(), {"status": status}, "filters rejected")
         with self.db.session() as session:
-            return views.list_rewards(session, caller, status)
+            found = views.list_rewards(session, caller, query["status"])
+        return contract.RewardSchema(many=True).dump(found)
 
     @rpc
     def approve_reward(self, reward_id, caller):
         caller = _caller(caller)
+        reward_id = load(contract.RewardRefSchema(), {"reward_id": reward_id})["reward_id"]
         with self.db.unit_of_work() as uow:
-            return operations.approve_reward(uow, schemas.reward_id(reward_id), caller,
-                                             now_utc())
+            reward = operations.approve_reward(uow, reward_id, caller, now_utc())
+        return contract.RewardSchema().dump(reward)
 
     @rpc
     def pay_reward(self, reward_id, caller):
         caller = _caller(caller)
+        reward_id = load(contract.RewardRefSchema(), {"reward_id": reward_id})["reward_id"]
         with self.db.unit_of_work() as uow:
-            return operations.pay_reward(uow, schemas.reward_id(reward_id), caller,
-                                         now_utc())
+            reward = operations.pay_reward(uow, reward_id, caller, now_utc())
+        return contract.RewardSchema().dump(reward)
 
     @rpc
     def get_policies(self, kind):
-        if kind not in policy.KINDS:
-            raise InvalidInput(f"no policy kind {kind!r}",
-                               {"kind": [f"must be one of {', '.join(policy.KINDS)}"]})
+        kind = load(contract.PolicyKindSchema(), {"kind": kind})["kind"]
         with self.db.session() as session:
-            return views.list_policies(session, kind)
+            versions = views.list_policies(session, kind)
+        return contract.PolicySchema(many=True).dump(versions)
 
     @rpc
     def publish_policy(self, data, caller):
         caller = _caller(caller)
-        request = load(schemas.PolicySchema(), data, "policy rejected")
+        request = load(contract.PolicyInSchema(), data, "policy rejected")
         with self.db.unit_of_work() as uow:
-            return operations.publish_policy(uow, request["kind"], request["body"],
-                                             request["effective_from"], caller,
-                                             now_utc())
+            published = operations.publish_policy(uow, request["kind"], request["body"],
+                                                  request["effective_from"], caller,
+                                                  now_utc())
+        return contract.PolicyPublishedSchema().dump(published)
 
     @rpc
     def statistics(self, caller, code=None, year=None):
         caller = _caller(caller)
-        query = load(schemas.StatisticsQuerySchema(), {"code": code, "year": year},
-                             "statistics query rejected")
+        query = load(contract.StatisticsQuerySchema(), {"code": code, "year": year},
+                     "statistics query rejected")
         with self.db.session() as session:
-            return views.statistics_for(session, caller, query["code"], query["year"])
+            figures = views.statistics_for(session, caller, query["code"], query["year"])
+        return contract.DisputeStatisticsSchema().dump(figures)
 
     @timer(interval=3600)
     def purge_rate_hits(self):

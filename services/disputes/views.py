@@ -117,10 +117,11 @@ def officer_reports(session, informant_id: str, limit=50, offset=0) -> list[dict
 
 
 def my_rewards(session, officer_token=None, receipt_code=None, run=None) -> list[dict]:
-    """An informant's own ledger: an officer's by token, an anonymous one's by receipt."""
+    """An informant's own ledger: an officer's by token, an anonymous one's by receipt
+    code (its 16 digits)."""
     if officer_token:
         return informant_rewards(session, officer_by_token(session, officer_token).id)
-    report = report_by_receipt(session, domain.normalize_receipt(receipt_code), run)
+    report = report_by_receipt(session, receipt_code, run)
     return informant_rewards(session, report.informant_id)
 
 

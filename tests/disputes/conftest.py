@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from nameko.testing.services import replace_dependencies
 
-from services.disputes import domain, operations, readmodel, schemas, views
+from services.disputes import domain, operations, readmodel, views
 from services.disputes.service import MIGRATIONS, DisputesService
 from services.gateway.service import GatewayService
+from shared.api import disputes as contract
 from shared.caller import Caller
+from shared.schemas import load
 from shared.testing import outbox_envelopes
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
@@ -106,7 +108,7 @@ def report_data(**overrides) -> dict:
     data = {"credit_code": FACTORY, "category": "unpaid_wages", "workers_affected": 12,
             "amount_owed": "86000.00", "description": "两个月工资未发，老板称资金紧张"}
     data.update(overrides)
-    return schemas.load(schemas.ReportSchema(), {k: v for k, v in data.items()
+    return load(contract.ReportSchema(), {k: v for k, v in data.items()
                                                  if v is not None})
 
 
@@ -134,8 +136,14 @@ def published(db, type_=None) -> list[dict]:
     return [event for event in events if type_ is None or event["type"] == type_]
 
 
+def step_data(status, data) -> dict:
+    """What a step of the standard process takes, as the service loads it."""
+    status = load(contract.StepTargetSchema(), {"status": status})["status"]
+    return load(contract.TRANSITION_SCHEMAS[status](), data, f"{status} rejected")
+
+
 def move(db, case_id, status, when, actor=None, **data) -> dict:
-    data = schemas.load_transition(status, data)
+    data = step_data(status, data)
     with db.unit_of_work() as uow:
         return operations.change_status(uow, case_id, status, data, actor or NANKENG_STAFF, when)
 

@@ -129,7 +129,7 @@ def test_bad_reports_are_a_400_naming_the_field_and_floods_a_429(stack):
                                                            category="ufo")), 400)["details"]
     assert set(details) == {"workers_affected", "category"}
     details = error_of(client.post(f"{BASE}/reports", dict(REPORT, amount_owed="1.001")),
-                       400)["details"]  # passes the gateway's shape check, not the fen rule
+                       400)["details"]  # the fen rule: the gateway checks with the contract
     assert "amount_owed" in details
     error_of(client.post(f"{BASE}/reports", dict(REPORT, credit_code="91440300MA5DXXXX9X")),
              404)

@@ -9,8 +9,10 @@ from sqlalchemy import select, text
 
 from services.disputes import domain, operations, policy, views
 from services.disputes.models import identity_reveals, reports
+from shared.api import disputes as contract
 from shared.caller import Caller
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from shared.schemas import load
 from tests.disputes.conftest import (
     DISTRICT,
     DISTRICT_ADMIN,
@@ -70,15 +72,15 @@ def test_an_anonymous_receipt_is_kept_only_as_an_argon2_hash_and_finds_the_repor
     with sqlite_database.session() as session:
         stored = session.execute(select(reports.c.receipt_hash)).scalar()
         assert stored == digest and code not in stored and len(stored) == 64
-        status = views.receipt_status(session, domain.normalize_receipt(
-            domain.format_receipt(code)))
+        status = views.receipt_status(session, load(contract.ReceiptSchema(), {
+            "receipt_code": domain.format_receipt(code)})["receipt_code"])
     assert (status["report"], status["status"], status["steps"]) == (
         result["report"], "reported", [])
     with sqlite_database.session() as session, pytest.raises(NotFound):
         wrong = f"{(int(code) + 1) % 10**16:016d}"
         views.receipt_status(session, wrong)
     with pytest.raises(InvalidInput):
-        domain.normalize_receipt("1234")
+        load(contract.ReceiptSchema(), {"receipt_code": "1234"})
 
 
 def test_an_identity_is_revealed_only_to_an_admin_of_the_subtree_with_a_reason_and_logged(

@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from services.disputes import operations, readmodel, schemas, views
+from services.disputes import operations, readmodel, views
+from shared.api import disputes as contract
 from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.schemas import load
 from tests.disputes.conftest import (
     BANTIAN_VIEWER,
     DISTRICT_ADMIN,
@@ -17,6 +19,7 @@ from tests.disputes.conftest import (
     file_report,
     move,
     published,
+    step_data,
     view,
 )
 
@@ -82,7 +85,7 @@ def test_a_step_out_of_order_is_a_conflict_naming_the_next_steps(sqlite_database
 ])
 def test_each_step_asks_for_what_it_needs(status, data, field):
     with pytest.raises(InvalidInput) as error:
-        schemas.load_transition(status, data)
+        step_data(status, data)
     assert field in error.value.details
 
 
@@ -114,7 +117,7 @@ def test_verified_figures_can_raise_the_grade(sqlite_database):
 
 
 def visit(db, when, actor=ZHANGBEI_STAFF, **data):
-    data = schemas.load(schemas.VisitSchema(), {"credit_code": ZB_FACTORY, "kind": "visit",
+    data = load(contract.VisitSchema(), {"credit_code": ZB_FACTORY, "kind": "visit",
                                                 "irregular_practice": True,
                                                 "findings": "未签劳动合同", **data})
     with db.unit_of_work() as uow:

@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from services.disputes import operations, readmodel, schemas
+from services.disputes import operations, readmodel
+from shared.api import disputes as contract
 from shared.errors import InvalidInput, NotFound, TooManyRequests
+from shared.schemas import load
 from tests.disputes.conftest import (
     BANTIAN,
     DISTRICT,
@@ -176,7 +178,7 @@ def test_rate_limits_answer_429_with_when_to_come_back(sqlite_database):
 
 
 def test_schemas_turn_a_date_into_midnight_china_time():
-    data = schemas.load(schemas.VisitSchema(), {
+    data = load(contract.VisitSchema(), {
         "credit_code": FACTORY, "kind": "visit", "irregular_practice": False,
         "findings": "正常", "at": "2015-01-01"})
     assert data["at"] == at(2014, 12, 31, 16)
