@@ -13,6 +13,8 @@ import click
 
 from services.disputes import sample, views
 from shared.cli import service_database
+from shared.paging import MAX_LIMIT
+from shared.timeutil import rfc3339
 
 
 @click.group()
@@ -47,6 +49,12 @@ def stats(code, year):
 @click.argument("kind", type=click.Choice(["grading", "rewards"]))
 def policies(kind):
     """Every version of a policy, with the date it came into force."""
+    versions, cursor = [], None
     with service_database("disputes").session() as session:
-        click.echo(json.dumps(views.list_policies(session, kind), ensure_ascii=False,
-                              indent=2, default=str))
+        while True:
+            page = views.list_policies(session, kind, cursor, MAX_LIMIT)
+            versions += [dict(version, effective_from=rfc3339(version["effective_from"]))
+                         for version in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                break
+    click.echo(json.dumps(versions, ensure_ascii=False, indent=2))

@@ -21,6 +21,7 @@ from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
 from shared.errors import Unauthorized
+from shared.paging import CursorQuery
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.timeutil import now_utc
@@ -93,20 +94,22 @@ class DisputesService(OpsEndpoints):
         return contract.ReceiptStatusSchema().dump(status)
 
     @rpc
-    def my_reports(self, officer_token):
+    def my_reports(self, officer_token, query=None):
+        page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
             officer = views.officer_by_token(session, officer_token)
-            mine = views.officer_reports(session, officer.id)
-        return contract.OfficerReportSchema(many=True).dump(mine)
+            mine = views.officer_reports(session, officer.id, page["cursor"], page["limit"])
+        return contract.OfficerReportPageSchema().dump(mine)
 
     @rpc
-    def my_rewards(self, officer_token=None, receipt_code=None):
+    def my_rewards(self, officer_token=None, receipt_code=None, query=None):
         whose = load(contract.MyRewardsSchema(), {"officer_token": officer_token,
                                                   "receipt_code": receipt_code})
+        page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
-            mine = views.my_rewards(session, whose["officer_token"], whose["receipt_code"],
-                                    tpool.execute)
-        return contract.RewardSchema(many=True).dump(mine)
+            mine = views.my_rewards(session, page["cursor"], page["limit"], **whose,
+                                    run=tpool.execute)
+        return contract.RewardPageSchema().dump(mine)
 
     @rpc
     def reveal_identity(self, data, caller):
@@ -134,7 +137,7 @@ class DisputesService(OpsEndpoints):
         query = load(contract.CaseQuerySchema(), query or {}, "filters rejected")
         with self.db.session() as session:
             found = views.list_cases(session, caller, query)
-        return contract.CaseSchema(many=True).dump(found)
+        return contract.CasePageSchema().dump(found)
 
     @rpc
     def change_status(self, case_id, status, data, caller):
@@ -157,12 +160,12 @@ class DisputesService(OpsEndpoints):
     # --- rewards and policies -----------------------------------------------------------
 
     @rpc
-    def list_rewards(self, caller, status=None):
+    def list_rewards(self, caller, query=None):
         caller = _caller(caller)
-        query = load(contract.RewardQuerySchema(), {"status": status}, "filters rejected")
+        query = load(contract.RewardQuerySchema(), query or {}, "filters rejected")
         with self.db.session() as session:
-            found = views.list_rewards(session, caller, query["status"])
-        return contract.RewardSchema(many=True).dump(found)
+            found = views.list_rewards(session, caller, query)
+        return contract.RewardPageSchema().dump(found)
 
     @rpc
     def approve_reward(self, reward_id, caller):
@@ -181,11 +184,12 @@ class DisputesService(OpsEndpoints):
         return contract.RewardSchema().dump(reward)
 
     @rpc
-    def get_policies(self, kind):
+    def get_policies(self, kind, query=None):
         kind = load(contract.PolicyKindSchema(), {"kind": kind})["kind"]
+        page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
-            versions = views.list_policies(session, kind)
-        return contract.PolicySchema(many=True).dump(versions)
+            versions = views.list_policies(session, kind, page["cursor"], page["limit"])
+        return contract.PolicyPageSchema().dump(versions)
 
     @rpc
     def publish_policy(self, data, caller):

@@ -7,6 +7,7 @@ deployment's hashing salts.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import distinct, func, or_, select
 
@@ -24,6 +25,7 @@ from services.disputes.models import (
 )
 from shared.caller import READ, Caller, require
 from shared.errors import NotFound, Unauthorized
+from shared.paging import DEFAULT_LIMIT, keyset_page
 from shared.timeutil import as_utc
 
 # --- the deployment's salts -----------------------------------------------------------
@@ -104,25 +106,30 @@ def receipt_status(session, code: str, run=None) -> dict:
             "rewards": informant_rewards(session, report.informant_id, report.id)}
 
 
-def officer_reports(session, informant_id: str, limit=50, offset=0) -> list[dict]:
-    rows = session.execute(
-        select(reports.c.pseudonym, reports.c.received_at, reports.c.enterprise_name,
-               reports.c.category, cases.c.status)
-        .join(cases, cases.c.id == reports.c.case_id)
-        .where(reports.c.informant_id == informant_id)
-        .order_by(reports.c.received_at.desc()).limit(limit).offset(offset))
-    return [{"report": r.pseudonym, "received_at": as_utc(r.received_at),
-             "enterprise": r.enterprise_name, "category": r.category, "status": r.status}
-            for r in rows]
+def officer_reports(session, informant_id: str, cursor: str | None, limit: int) -> dict:
+    """A page of an officer's own reports, newest first, with how far each case came."""
+    query = (select(reports.c.pseudonym, reports.c.received_at, reports.c.enterprise_name,
+                    reports.c.category, cases.c.status)
+             .join(cases, cases.c.id == reports.c.case_id)
+             .where(reports.c.informant_id == informant_id))
+    return keyset_page(session, query, (reports.c.received_at, reports.c.pseudonym),
+                       cursor, limit, descending=True, view=lambda row: {
+                           "report": row["pseudonym"],
+                           "received_at": as_utc(row["received_at"]),
+                           "enterprise": row["enterprise_name"],
+                           "category": row["category"], "status": row["status"]})
 
 
-def my_rewards(session, officer_token=None, receipt_code=None, run=None) -> list[dict]:
-    """An informant's own ledger: an officer's by token, an anonymous one's by receipt
-    code (its 16 digits)."""
+def my_rewards(session, cursor: str | None, limit: int, officer_token=None,
+               receipt_code=None, run=None) -> dict:
+    """A page of an informant's own ledger: an officer's by token, an anonymous one's by
+    receipt code (its 16 digits)."""
     if officer_token:
-        return informant_rewards(session, officer_by_token(session, officer_token).id)
-    report = report_by_receipt(session, receipt_code, run)
-    return informant_rewards(session, report.informant_id)
+        informant = officer_by_token(session, officer_token).id
+    else:
+        informant = report_by_receipt(session, receipt_code, run).informant_id
+    return keyset_page(session, _informant_rewards(informant), (rewards.c.id,), cursor,
+                       limit, view=_own_reward_view)
 
 
 # --- cases ----------------------------------------------------------------------------
@@ -178,14 +185,19 @@ def case_view(session, case_id: str, caller: Caller) -> dict:
     return view
 
 
-def list_cases(session, caller: Caller, filters: dict) -> list[dict]:
-    query = select(cases).where(_scope_clause(cases, caller.organization_code))
-    for name in ("status", "grade", "category", "community_code", "street_code"):
-        if filters.get(name):
-            query = query.where(getattr(cases.c, name) == filters[name])
-    query = query.order_by(cases.c.opened_at.desc(), cases.c.id).limit(
-        filters.get("limit", 50)).offset(filters.get("offset", 0))
-    return [case_summary(row) for row in session.execute(query)]
+CASE_FILTERS = ("status", "grade", "category", "community_code", "street_code")
+
+
+def list_cases(session, caller: Caller, query: dict) -> dict:
+    """A page of the cases within the caller's subtree, newest first, filtered by
+    ``query``'s ``CASE_FILTERS``."""
+    found = select(cases).where(_scope_clause(cases, caller.organization_code))
+    for name in CASE_FILTERS:
+        if query.get(name):
+            found = found.where(cases.c[name] == query[name])
+    return keyset_page(session, found, (cases.c.opened_at, cases.c.id), query.get("cursor"),
+                       query.get("limit", DEFAULT_LIMIT), descending=True,
+                       view=lambda row: case_summary(SimpleNamespace(**row)))
 
 
 # --- rewards --------------------------------------------------------------------------
@@ -207,37 +219,51 @@ def reward_view(row) -> dict:
             "approved_at": as_utc(row.approved_at), "paid_at": as_utc(row.paid_at)}
 
 
-def list_rewards(session, caller: Caller, status: str | None = None, limit=100,
-                 offset=0) -> list[dict]:
-    query = (select(rewards, cases.c.path).join(cases, cases.c.id == rewards.c.case_id)
+def list_rewards(session, caller: Caller, query: dict | None = None) -> dict:
+    """A page of the ledger of the cases within the caller's subtree, oldest entry
+    first, of one ``status`` if the query names one."""
+    query = query or {}
+    found = (select(rewards, cases.c.path).join(cases, cases.c.id == rewards.c.case_id)
              .where(_scope_clause(cases, caller.organization_code)))
-    if status:
-        query = query.where(rewards.c.status == status)
-    rows = session.execute(query.order_by(rewards.c.id).limit(limit).offset(offset))
-    return [reward_view(row) for row in rows]
+    if query.get("status"):
+        found = found.where(rewards.c.status == query["status"])
+    return keyset_page(session, found, (rewards.c.id,), query.get("cursor"),
+                       query.get("limit", DEFAULT_LIMIT),
+                       view=lambda row: reward_view(SimpleNamespace(**row)))
 
 
-def informant_rewards(session, informant_id: str, report_id: str | None = None) -> list[dict]:
+def _informant_rewards(informant_id: str, report_id: str | None = None):
     """An informant's own ledger (or one report's entries): nobody else's."""
-    query = (select(rewards, cases.c.path, reports.c.pseudonym)
-             .join(cases, cases.c.id == rewards.c.case_id)
+    query = (select(rewards, reports.c.pseudonym)
              .join(reports, reports.c.id == rewards.c.report_id)
              .where(rewards.c.informant_id == informant_id))
     if report_id:
         query = query.where(rewards.c.report_id == report_id)
-    return [dict(reward_view(row), report=row.pseudonym)
-            for row in session.execute(query.order_by(rewards.c.id))]
+    return query
+
+
+def _own_reward_view(row) -> dict:
+    return dict(reward_view(SimpleNamespace(**row)), report=row["pseudonym"])
+
+
+def informant_rewards(session, informant_id: str, report_id: str | None = None) -> list[dict]:
+    """Every entry of an informant's own ledger (or of one report), oldest first."""
+    rows = session.execute(_informant_rewards(informant_id, report_id)
+                           .order_by(rewards.c.id))
+    return [_own_reward_view(row._mapping) for row in rows]
 
 
 # --- policies -------------------------------------------------------------------------
 
-def list_policies(session, kind: str) -> list[dict]:
-    rows = session.execute(
-        select(policies).where(policies.c.kind == kind).order_by(policies.c.version)
-    )
-    return [{"kind": r.kind, "version": r.version,
-             "effective_from": as_utc(r.effective_from),
-             "body": r.body, "published_by": r.published_by} for r in rows]
+def list_policies(session, kind: str, cursor: str | None = None,
+                  limit: int = DEFAULT_LIMIT) -> dict:
+    """A page of the versions of a policy, the first first."""
+    return keyset_page(
+        session, select(policies).where(policies.c.kind == kind), (policies.c.version,),
+        cursor, limit, view=lambda row: {
+            "kind": row["kind"], "version": row["version"],
+            "effective_from": as_utc(row["effective_from"]), "body": row["body"],
+            "published_by": row["published_by"]})
 
 
 # --- statistics -----------------------------------------------------------------------

@@ -13,20 +13,23 @@ RPC (``caller``: ``shared.caller``'s ``{"name", "role", "organization_code"}``):
     submit_report(data, officer_token=None, source=None, request_id=None,
                   receipt_code=None) -> ReportFiled            anonymous without a token
     receipt_status(receipt_code, source=None) -> ReceiptStatus
-    my_reports(officer_token) -> [OfficerReport]
-    my_rewards(officer_token=None, receipt_code=None) -> [Reward]
+    my_reports(officer_token, query=None) -> OfficerReportPage
+    my_rewards(officer_token=None, receipt_code=None, query=None) -> RewardPage
     reveal_identity(data, caller) -> RevealedIdentity         audited; admin only
     get_case(case_id, caller) -> CaseDetail
-    list_cases(caller, query=None) -> [Case]
+    list_cases(caller, query=None) -> CasePage
     change_status(case_id, status, data, caller) -> CaseDetail
     record_visit(data, caller) -> VisitRecorded
-    list_rewards(caller, status=None) -> [Reward]
+    list_rewards(caller, query=None) -> RewardPage
     approve_reward(reward_id, caller), pay_reward(reward_id, caller) -> Reward
-    get_policies(kind) -> [Policy]
+    get_policies(kind, query=None) -> PolicyPage
     publish_policy(data, caller) -> PolicyPublished
     statistics(caller, code=None, year=None) -> DisputeStatistics
 
-No answer ever holds an informant's name or phone but the audited reveal's.
+Every list is a page (``shared.paging``): its ``query`` takes ``cursor`` and ``limit``
+(``CursorQuery``, besides the list's own filters) and it answers ``{"items",
+"next_cursor"}``. No answer ever holds an informant's name or phone but the audited
+reveal's.
 """
 
 import copy
@@ -37,6 +40,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events.disputes import CATEGORIES, GRADES, HANDLING_TIERS, STATUSES
+from shared.paging import CursorQuery, page_schema
 from shared.schemas import Timestamp
 
 CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
@@ -300,7 +304,10 @@ class RewardSchema(Schema):
     paid_at = Timestamp(allow_none=True, metadata={"example": None})
 
 
-class RewardQuerySchema(Schema):
+RewardPageSchema = page_schema(RewardSchema)
+
+
+class RewardQuerySchema(CursorQuery):
     status = fields.String(allow_none=True, load_default=None,
                            validate=validate.OneOf(REWARD_STATUSES),
                            metadata={"example": "pending"})
@@ -320,6 +327,8 @@ class StepSchema(Schema):
 
 
 class ReceiptStatusSchema(Schema):
+    """An anonymous informant's view of their report: all its steps and rewards."""
+
     report = fields.String(required=True, metadata={"example": "R-7KQ2MX9P"})
     received_at = Timestamp(metadata={"example": AT})
     enterprise = fields.String(metadata={"example": "南坑五金制品厂"})
@@ -339,6 +348,9 @@ class OfficerReportSchema(Schema):
                              metadata={"example": "unpaid_wages"})
     status = fields.String(validate=validate.OneOf(STATUSES),
                            metadata={"example": "reported"})
+
+
+OfficerReportPageSchema = page_schema(OfficerReportSchema)
 
 
 # --- cases ----------------------------------------------------------------------------
@@ -413,8 +425,11 @@ class CaseDetailSchema(CaseSchema):
     rewards = fields.List(fields.Nested(RewardSchema))
 
 
-class CaseQuerySchema(Schema):
-    """The cases list's filters (the caller's subtree always)."""
+CasePageSchema = page_schema(CaseSchema)
+
+
+class CaseQuerySchema(CursorQuery):
+    """The cases list's filters (the caller's subtree always), newest first."""
 
     status = fields.String(validate=validate.OneOf(STATUSES),
                            metadata={"example": "reported"})
@@ -423,8 +438,6 @@ class CaseQuerySchema(Schema):
                              metadata={"example": "unpaid_wages"})
     community_code = _text(100, metadata={"example": NANKENG})
     street_code = _text(100, metadata={"example": "longgang.bantian"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 # --- the standard process -------------------------------------------------------------
@@ -536,6 +549,9 @@ class PolicySchema(Schema):
     body = fields.Dict(metadata={"description": "the rules (policies/<kind>-1.json)",
                                  "example": {"monthly_cap": "3000"}})
     published_by = fields.String(metadata={"example": "migration 0001"})
+
+
+PolicyPageSchema = page_schema(PolicySchema)
 
 
 class PolicyInSchema(Schema):

@@ -126,8 +126,22 @@ def file_report(db, when, informant=None, **overrides) -> dict:
 def officer(db, organization=NANKENG, name="王信息员", phone="13800000000"):
     with db.unit_of_work() as uow:
         return operations.register_informant(uow.session, "officer", at(2025, 1, 1),
-                                           organization, {"real_name": name, "phone": phone},
-                                           with_token=True, keys=KEYS)
+                                             organization,
+                                             {"real_name": name, "phone": phone},
+                                             with_token=True, keys=KEYS)
+
+
+def walk(read_page, limit: int) -> list:
+    """Every item of a list, read page by page (``read_page(cursor)``) as a client
+    would; each page holds at most ``limit`` and only the last says it is the last."""
+    items, cursor = [], None
+    while True:
+        page = read_page(cursor)
+        assert len(page["items"]) <= limit
+        items += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            return items
+        assert len(page["items"]) == limit
 
 
 def published(db, type_=None) -> list[dict]:

@@ -27,6 +27,7 @@ from tests.disputes.conftest import (
     published,
     report_data,
     view,
+    walk,
 )
 
 T0 = at(2025, 3, 1, 2)
@@ -194,8 +195,9 @@ def test_a_reward_is_approved_then_paid_only_after_an_audited_reveal(sqlite_data
         paid = operations.pay_reward(uow, reward_id, DISTRICT_ADMIN, T0)
     assert (paid["status"], paid["amount"]) == ("paid", "300.00")
     with sqlite_database.session() as session:
-        assert [r["status"] for r in views.list_rewards(session, DISTRICT_ADMIN)] == ["paid"]
-        assert views.list_rewards(session, Caller("z", "admin", ZHANGBEI)) == []
+        assert [r["status"] for r in views.list_rewards(session, DISTRICT_ADMIN)["items"]] == [
+            "paid"]
+        assert views.list_rewards(session, Caller("z", "admin", ZHANGBEI))["items"] == []
 
 
 def test_an_anonymous_informant_sees_only_their_own_report_and_reward(sqlite_database):
@@ -216,3 +218,21 @@ def test_an_anonymous_informant_sees_only_their_own_report_and_reward(sqlite_dat
     assert statuses[0]["rewards"][0]["report"] == statuses[0]["report"]
     assert statuses[0]["rewards"][0]["amount"] == str(Decimal("150.00"))
     assert statuses[1]["rewards"][0]["report"] == statuses[1]["report"] != statuses[0]["report"]
+
+
+def test_an_officer_walks_their_own_reports_newest_first_and_their_rewards(database):
+    informant, token = officer(database)
+    filed = [file_report(database, T0 + timedelta(minutes=number), informant=informant,
+                         category=category)
+             for number, category in enumerate(("unpaid_wages", "closure", "relocation",
+                                                "other", "unpaid_social_insurance"))]
+    for report in filed[:3]:
+        move(database, report["case_id"], "verified", T0 + timedelta(days=1))
+    with database.session() as session:
+        reports = walk(lambda cursor: views.officer_reports(session, informant, cursor, 2), 2)
+        rewards = walk(lambda cursor: views.my_rewards(session, cursor, 2,
+                                                       officer_token=token), 2)
+    assert [mine["report"] for mine in reports] == [report["report"]
+                                                    for report in reversed(filed)]
+    assert [(mine["report"], mine["stage"]) for mine in rewards] == [
+        (report["report"], "verified") for report in filed[:3]]

@@ -21,6 +21,7 @@ from tests.disputes.conftest import (
     published,
     step_data,
     view,
+    walk,
 )
 
 T0 = at(2025, 3, 1, 2)
@@ -96,8 +97,9 @@ def test_staff_of_another_community_cannot_touch_the_case(sqlite_database):
     with sqlite_database.session() as session, pytest.raises(Forbidden):
         views.case_view(session, case_id, ZHANGBEI_STAFF)
     with sqlite_database.session() as session:
-        assert views.list_cases(session, ZHANGBEI_STAFF, {}) == []
-        assert [c["id"] for c in views.list_cases(session, BANTIAN_VIEWER, {})] == [case_id]
+        assert views.list_cases(session, ZHANGBEI_STAFF, {})["items"] == []
+        assert [c["id"] for c in views.list_cases(session, BANTIAN_VIEWER, {})["items"]] == [
+            case_id]
 
 
 def test_a_viewer_reads_but_cannot_move_a_case(sqlite_database):
@@ -199,3 +201,19 @@ def test_an_older_registry_snapshot_arriving_late_changes_nothing(sqlite_databas
             "南坑社区工联会（新）")
     case_id = file_report(sqlite_database, T0, workers_affected=2)["case_id"]
     assert view(sqlite_database, case_id)["grade_rule"] == "urgent.key_enterprise"
+
+
+def test_the_cases_list_walks_newest_first_page_by_page_and_sees_each_case_once(database):
+    opened = {}
+    for number, when in enumerate((T0, T0 + timedelta(hours=1), T0 + timedelta(hours=1),
+                                   T0 + timedelta(hours=2), T0 + timedelta(days=3))):
+        case = file_report(database, when, credit_code=None, name=f"南坑{number}号厂",
+                           address="南坑", community_code=NANKENG)
+        opened[case["case_id"]] = when
+    with database.session() as session:
+        seen = [case["id"] for case in walk(lambda cursor: views.list_cases(
+            session, BANTIAN_VIEWER, {"cursor": cursor, "limit": 2}), 2)]
+        assert views.list_cases(session, BANTIAN_VIEWER, {"status": "verified"}) == {
+            "items": [], "next_cursor": None}
+    assert seen == sorted(opened, key=lambda case_id: (opened[case_id], case_id),
+                          reverse=True)

@@ -90,7 +90,7 @@ def test_an_anonymous_report_from_a_phone_gets_a_receipt_and_follows_its_case(st
         "return document.documentElement.scrollWidth <= window.innerWidth")
 
     assert look_up(browser, receipt) == "已受理"
-    [case] = client.get("/api/v1/disputes/cases", token=tokens["nankeng_staff"]).json()
+    [case] = client.get("/api/v1/disputes/cases", token=tokens["nankeng_staff"]).json()["items"]
     assert case["enterprise"]["credit_code"] == FACTORY  # recognised by name
     verified = client.post(f"/api/v1/disputes/cases/{case['id']}/transitions",
                            {"status": "verified"}, token=tokens["nankeng_staff"])
@@ -115,4 +115,5 @@ def test_an_incomplete_report_is_explained_in_the_form_and_nothing_is_filed(stac
     message = browser.find_element(By.ID, "error").text
     assert "涉及人数" in message and "情况说明" in message
     assert browser.find_element(By.ID, "result").is_displayed() is False
-    assert client.get("/api/v1/disputes/cases", token=tokens["district_admin"]).json() == []
+    assert client.get("/api/v1/disputes/cases",
+                      token=tokens["district_admin"]).json()["items"] == []

@@ -104,7 +104,7 @@ def test_an_anonymous_informant_gets_a_receipt_once_and_follows_the_case_with_it
          NANKENG_STAFF)
     status = call(disputes, "receipt_status", code, source="10.0.0.9")
     assert (status["report"], status["status"]) == (result["report"], "verified")
-    [reward] = call(disputes, "my_rewards", receipt_code=code)
+    [reward] = call(disputes, "my_rewards", receipt_code=code)["items"]
     assert (reward["stage"], reward["amount"], reward["status"]) == (
         "verified", "600.00", "pending")
     with pytest.raises(NotFound):
@@ -209,12 +209,13 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
         call(disputes, "change_status", "nope", "verified", {}, NANKENG_STAFF)
     for method, args in (("approve_reward", ("1; drop table", DISTRICT_ADMIN)),
                          ("pay_reward", (0, DISTRICT_ADMIN)),
-                         ("list_rewards", (DISTRICT_ADMIN, "unpaid")),
+                         ("list_rewards", (DISTRICT_ADMIN, {"status": "unpaid"})),
+                         ("list_cases", (DISTRICT_ADMIN, {"cursor": "not-ours"})),
                          ("get_policies", ("secret",)),
                          ("receipt_status", ("not a code",))):
         with pytest.raises(InvalidInput):
             call(disputes, method, *args)
-    assert call(disputes, "list_cases", DISTRICT_ADMIN) == []
+    assert call(disputes, "list_cases", DISTRICT_ADMIN) == {"items": [], "next_cursor": None}
 
 
 def test_cases_rewards_and_statistics_stay_inside_the_callers_subtree(disputes):
@@ -229,8 +230,8 @@ def test_cases_rewards_and_statistics_stay_inside_the_callers_subtree(disputes):
          {"handled_by_tier": "community", "joint": False}, NANKENG_STAFF)
     figures = call(disputes, "statistics", NANKENG_STAFF)
     assert (figures["code"], figures["disputes"], figures["alone"]) == (NANKENG, 1, 1)
-    assert call(disputes, "list_rewards", ZHANGBEI_STAFF) == []
-    [reward] = call(disputes, "list_rewards", DISTRICT_ADMIN, "pending")
+    assert call(disputes, "list_rewards", ZHANGBEI_STAFF)["items"] == []
+    [reward] = call(disputes, "list_rewards", DISTRICT_ADMIN, {"status": "pending"})["items"]
     assert reward["case_id"] == case_id
 
 

@@ -38,6 +38,7 @@ from services.gateway.auth import READ, WRITE, bearer_token
 from services.gateway.routes.registry import V1
 from shared.api import disputes as contract
 from shared.errors import InvalidInput, NotFound
+from shared.paging import CursorQuery
 from shared.web import json_response, read_json, read_query
 
 DISPUTES = "disputes"
@@ -152,17 +153,19 @@ class DisputesRoutes:
 
     @route("GET", f"{BASE}/my/reports", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reports and how far each case has come",
-           response=contract.OfficerReportSchema(many=True))
+           query=CursorQuery, response=contract.OfficerReportPageSchema)
     def my_reports(self, request):
         token = bearer_token(request.headers.get("Authorization"))
-        return json_response(self.disputes_rpc.my_reports(token))
+        page = read_query(request, CursorQuery())
+        return json_response(self.disputes_rpc.my_reports(token, page))
 
     @route("GET", f"{BASE}/my/rewards", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reward ledger (nobody else's)",
-           response=contract.RewardSchema(many=True))
+           query=CursorQuery, response=contract.RewardPageSchema)
     def my_rewards(self, request):
         token = bearer_token(request.headers.get("Authorization"))
-        return json_response(self.disputes_rpc.my_rewards(officer_token=token))
+        page = read_query(request, CursorQuery())
+        return json_response(self.disputes_rpc.my_rewards(officer_token=token, query=page))
 
     @route("POST", f"{BASE}/officers", tag=DISPUTES, access=WRITE, status=201,
            summary="Register an information officer; their token is shown once",
@@ -197,7 +200,7 @@ class DisputesRoutes:
 
     @route("GET", f"{BASE}/cases", tag=DISPUTES, access=READ,
            summary="Cases within the caller's subtree, newest first",
-           query=contract.CaseQuerySchema, response=contract.CaseSchema(many=True))
+           query=contract.CaseQuerySchema, response=contract.CasePageSchema)
     def list_cases(self, request):
         user = self.auth.user(request, READ)
         query = read_query(request, contract.CaseQuerySchema())
@@ -237,11 +240,11 @@ class DisputesRoutes:
 
     @route("GET", f"{BASE}/rewards", tag=DISPUTES, access=READ,
            summary="The reward ledger of cases within the caller's subtree",
-           query=contract.RewardQuerySchema, response=contract.RewardSchema(many=True))
+           query=contract.RewardQuerySchema, response=contract.RewardPageSchema)
     def list_rewards(self, request):
         user = self.auth.user(request, READ)
         query = read_query(request, contract.RewardQuerySchema())
-        return json_response(self.disputes_rpc.list_rewards(user.caller(), query["status"]))
+        return json_response(self.disputes_rpc.list_rewards(user.caller(), query))
 
     @route("POST", f"{BASE}/rewards/<int:reward_id>/approve", tag=DISPUTES, access=WRITE,
            summary="Approve a pending reward (admin)", response=contract.RewardSchema,
@@ -261,12 +264,14 @@ class DisputesRoutes:
 
     @route("GET", f"{BASE}/policies/<kind>", tag=DISPUTES, access=PUBLIC,
            summary="Every version of the grading rules or the reward rules (奖励办法); "
-                   "published policy, public", response=contract.PolicySchema(many=True))
+                   "published policy, public", query=CursorQuery,
+           response=contract.PolicyPageSchema)
     def get_policies(self, request, kind):
         if kind not in contract.POLICY_KINDS:
             raise NotFound(f"no policy {kind[:40]}; known: "
                            f"{', '.join(contract.POLICY_KINDS)}")
-        return json_response(self.disputes_rpc.get_policies(kind))
+        page = read_query(request, CursorQuery())
+        return json_response(self.disputes_rpc.get_policies(kind, page))
 
     @route("POST", f"{BASE}/policies", tag=DISPUTES, access=WRITE, status=201,
            summary="Publish a new version of a policy, in force from a date (admin)",
