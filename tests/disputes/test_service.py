@@ -104,6 +104,9 @@ def test_an_anonymous_informant_gets_a_receipt_once_and_follows_the_case_with_it
          NANKENG_STAFF)
     status = call(disputes, "receipt_status", code, source="10.0.0.9")
     assert (status["report"], status["status"]) == (result["report"], "verified")
+    # every time in an answer is RFC 3339 with an offset
+    assert datetime.fromisoformat(result["received_at"]).utcoffset() is not None
+    assert [datetime.fromisoformat(step["at"]).tzinfo for step in status["steps"]] == [UTC]
     [reward] = call(disputes, "my_rewards", receipt_code=code)["items"]
     assert (reward["stage"], reward["amount"], reward["status"]) == (
         "verified", "600.00", "pending")
