@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 from nameko.testing.services import replace_dependencies
+from sqlalchemy import create_engine, inspect, text
 
 from services.disputes import domain, operations, readmodel, views
 from services.disputes.service import MIGRATIONS, DisputesService
 from services.gateway.service import GatewayService
 from shared.api import disputes as contract
 from shared.caller import Caller
+from shared.db import migrate
 from shared.schemas import load
 from shared.testing import outbox_envelopes
 from tests.conftest import gateway_tokens
@@ -187,3 +189,52 @@ def stack(container_factory, make_service_config, database_factory, tmp_path):
     gateway.start()
     tokens = gateway_tokens(gateway_config["DATABASE_URL"], GATEWAY_USERS)
     return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens
+
+
+# --- sealed identities ----------------------------------------------------------------
+
+NAME, PHONE = "王秀英", "13912345678"
+OTHER_KEY = "e2" * 32  # a DISPUTES_PII_KEY that did not seal them
+
+
+def raw_dump(url) -> bytes:
+    """Every row of every table, read with plain SQL: what a stolen copy would hold."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+            rows = [row for table in tables
+                    for row in connection.execute(text(f'SELECT * FROM "{table}"'))]
+    finally:
+        engine.dispose()
+    return b"".join(bytes(value) if isinstance(value, bytes | memoryview)
+                    else str(value).encode() for row in rows for value in row)
+
+
+def reveal(db, informant, keys=KEYS, reason="支付奖励 #1"):
+    with db.unit_of_work() as uow:
+        return operations.reveal_identity(uow, informant, reason, DISTRICT_ADMIN, at(2025, 3, 1, 2),
+                                      keys)
+
+
+def audit(db, informant):
+    with db.session() as session:
+        return views.reveals(session, informant)
+
+
+def clear_text_database(url):
+    """A database at revision 0002 (identities in clear) holding two informants."""
+    migrate(url, MIGRATIONS, "0002")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for informant, kind, name, phone in (("I-OLDOFFICR", "officer", NAME, PHONE),
+                                             ("I-OLDANONYM", "anonymous", "李四", None)):
+            connection.execute(text(
+                "INSERT INTO informants (id, kind, active, created_at) "
+                "VALUES (:id, :kind, :active, :at)"),
+                {"id": informant, "kind": kind, "active": True,
+                 "at": datetime(2024, 5, 1, tzinfo=UTC)})
+            connection.execute(text(
+                "INSERT INTO identities (informant_id, real_name, phone) "
+                "VALUES (:id, :name, :phone)"), {"id": informant, "name": name, "phone": phone})
+    engine.dispose()

@@ -4,20 +4,91 @@ database keeps what it holds."""
 import json
 from datetime import timedelta
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-from services.disputes import readmodel
+from services.disputes import domain, readmodel
 from services.disputes.models import metadata
 from services.disputes.service import MIGRATIONS
 from shared.db import migrate
 from shared.testing import schema_differences
-from tests.disputes.conftest import BANTIAN, DISTRICT, FACTORY, NANKENG, at
+from tests.disputes.conftest import (
+    BANTIAN,
+    DISTRICT,
+    DISTRICT_ADMIN,
+    FACTORY,
+    NAME,
+    NANKENG,
+    OTHER_KEY,
+    PHONE,
+    TEST_KEY,
+    at,
+    audit,
+    clear_text_database,
+    raw_dump,
+    reveal,
+)
 
 T0 = at(2025, 3, 1, 2)
 
 
 def test_the_migrations_match_the_models(db_url):
     assert schema_differences(db_url, metadata, MIGRATIONS) == []
+
+
+def test_upgrading_a_database_with_clear_identities_seals_them_under_the_key(
+        db_url, database_factory, monkeypatch):
+    clear_text_database(db_url)
+    assert NAME.encode() in raw_dump(db_url)
+    monkeypatch.setenv(domain.ENV, OTHER_KEY)  # the config's key must win
+    migrate(db_url, MIGRATIONS, settings={domain.ENV: TEST_KEY})  # as the service does
+
+    dump = raw_dump(db_url)
+    assert NAME.encode() not in dump and PHONE.encode() not in dump
+    assert "李四".encode() not in dump
+    db = database_factory(db_url, "disputes", MIGRATIONS)
+    assert reveal(db, "I-OLDOFFICR") == {"informant": "I-OLDOFFICR", "real_name": NAME,
+                                         "phone": PHONE}
+    assert reveal(db, "I-OLDANONYM")["phone"] is None
+    assert [entry["requested_by"] for entry in audit(db, "I-OLDOFFICR")] == [
+        DISTRICT_ADMIN.name]
+
+
+def test_downgrading_puts_the_identities_back_in_clear(sqlite_url):
+    clear_text_database(sqlite_url)
+    migrate(sqlite_url, MIGRATIONS)  # the environment's key (the autouse fixture)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", sqlite_url)
+    config.attributes["configure_logger"] = False
+    command.downgrade(config, "0002")
+    engine = create_engine(sqlite_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT informant_id, real_name, phone FROM identities ORDER BY 1")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [("I-OLDANONYM", "李四", None),
+                                           ("I-OLDOFFICR", NAME, PHONE)]
+
+
+def test_enterprises_stored_before_the_name_key_are_found_by_name_after_upgrading(
+        db_url, database_factory):
+    migrate(db_url, MIGRATIONS, revision="0003")
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO enterprises (credit_code, name, address, community_code, path, "
+            "headcount, key_enterprise, status) VALUES (:code, :name, '南坑', :community, "
+            ":path, 80, false, 'active')"),
+            {"code": FACTORY, "name": "南坑五金 制品厂", "community": NANKENG,
+             "path": f'["{DISTRICT}", "{BANTIAN}", "{NANKENG}"]'})
+    engine.dispose()
+    database = database_factory(db_url, "disputes", MIGRATIONS)  # upgrades to head
+    with database.session() as session:
+        found = readmodel.resolve_enterprise(
+            session, {"name": "南坑五金制品厂", "community_code": NANKENG})
+    assert found["credit_code"] == FACTORY
 
 
 def read_model_at_0005(url):

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.disputes import operations, readmodel
+from services.disputes import operations
 from shared.api import disputes as contract
 from shared.errors import InvalidInput, NotFound, TooManyRequests
 from shared.schemas import load
@@ -182,27 +182,3 @@ def test_schemas_turn_a_date_into_midnight_china_time():
         "credit_code": FACTORY, "kind": "visit", "irregular_practice": False,
         "findings": "正常", "at": "2015-01-01"})
     assert data["at"] == at(2014, 12, 31, 16)
-
-
-def test_enterprises_stored_before_the_name_key_are_found_by_name_after_upgrading(
-        db_url, database_factory):
-    from sqlalchemy import create_engine, text
-
-    from services.disputes.service import MIGRATIONS
-    from shared.db import migrate
-
-    migrate(db_url, MIGRATIONS, revision="0003")
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO enterprises (credit_code, name, address, community_code, path, "
-            "headcount, key_enterprise, status) VALUES (:code, :name, '南坑', :community, "
-            ":path, 80, false, 'active')"),
-            {"code": FACTORY, "name": "南坑五金 制品厂", "community": NANKENG,
-             "path": f'["{DISTRICT}", "{BANTIAN}", "{NANKENG}"]'})
-    engine.dispose()
-    database = database_factory(db_url, "disputes", MIGRATIONS)  # upgrades to head
-    with database.session() as session:
-        found = readmodel.resolve_enterprise(
-            session, {"name": "南坑五金制品厂", "community_code": NANKENG})
-    assert found["credit_code"] == FACTORY

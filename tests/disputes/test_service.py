@@ -221,6 +221,29 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
     assert call(disputes, "list_cases", DISTRICT_ADMIN) == {"items": [], "next_cursor": None}
 
 
+def test_the_caller_is_name_role_and_organization_code_as_the_gateway_sends_it(disputes):
+    case_id = call(disputes, "submit_report", REPORT)["case_id"]
+    wire = NANKENG_STAFF.as_dict()
+    assert wire == {"name": "staff@nankeng", "role": "staff", "organization_code": NANKENG}
+    assert call(disputes, "get_case", case_id, wire)["id"] == case_id
+    moved = call(disputes, "change_status", case_id, "verified", {"note": "属实"}, wire)
+    assert [line["actor"] for line in moved["timeline"] if line["kind"] == "status"] == [
+        "staff@nankeng"]  # the caller's name
+    # the shape of before (``user``) is refused, naming what is wrong
+    with pytest.raises(InvalidInput) as error:
+        call(disputes, "get_case", case_id, {"user": "staff@nankeng", "role": "staff",
+                                             "organization_code": NANKENG})
+    assert {"name", "user"} <= set(error.value.details)
+    viewer = {"name": "viewer@nankeng", "role": "viewer", "organization_code": NANKENG}
+    with pytest.raises(Forbidden):
+        call(disputes, "change_status", case_id, "handling",
+             {"handled_by_tier": "community", "joint": False}, viewer)
+    with pytest.raises(Forbidden):  # staff may not do an admin's acts
+        call(disputes, "publish_policy", {"kind": "rewards", "body": {},
+                                          "effective_from": "2025-04-01T00:00:00+08:00"},
+             wire)
+
+
 def test_cases_rewards_and_statistics_stay_inside_the_callers_subtree(disputes):
     result = call(disputes, "submit_report", REPORT)
     case_id = result["case_id"]

@@ -1,10 +1,11 @@
-"""The standard process: reported -> verified | rejected -> handling -> resolved -> closed."""
+"""Cases: the standard process (reported -> verified | rejected -> handling -> resolved ->
+closed), visits that feed their grading, and the list of them."""
 
 from datetime import timedelta
 
 import pytest
 
-from services.disputes import operations, readmodel, views
+from services.disputes import operations, views
 from shared.api import disputes as contract
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.schemas import load
@@ -166,41 +167,6 @@ def test_the_grade_is_never_lowered_by_smaller_figures(sqlite_database):
     assert case["grade"] == "major"
     assert [e["data"]["grade"] for e in published(sqlite_database, "case_status_changed")] == [
         "major"]
-
-
-def test_an_acknowledgement_from_notifications_is_a_line_in_the_timeline(sqlite_database):
-    case_id = file_report(sqlite_database, T0)["case_id"]
-    with sqlite_database.unit_of_work() as uow:
-        assert readmodel.apply_acknowledgement(uow.session, {
-            "case_id": case_id, "organization_code": NANKENG, "by": "李主席",
-            "at": T0 + timedelta(minutes=5)})
-        assert not readmodel.apply_acknowledgement(uow.session, {
-            "case_id": "unknown", "organization_code": NANKENG, "by": "x", "at": T0})
-    last = view(sqlite_database, case_id)["timeline"][-1]
-    assert (last["kind"], last["actor"], last["detail"]) == (
-        "acknowledged", "李主席", {"organization_code": NANKENG})
-
-
-def test_an_older_registry_snapshot_arriving_late_changes_nothing(sqlite_database):
-    from tests.disputes.conftest import ENTERPRISES
-
-    newer = dict(ENTERPRISES[0], key_enterprise=True)
-    with sqlite_database.unit_of_work() as uow:
-        readmodel.registry.apply_enterprise(uow.session, newer, at(2025, 3, 2))
-        readmodel.registry.apply_enterprise(uow.session, ENTERPRISES[0],
-                                            at(2025, 3, 1))  # late, stale
-        readmodel.registry.apply_organization(uow.session, {
-            "code": NANKENG, "name": "南坑社区工联会（新）", "kind": "community_federation",
-            "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
-            at(2025, 3, 2))
-        readmodel.registry.apply_organization(uow.session, {
-            "code": NANKENG, "name": "旧名", "kind": "community_federation",
-            "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
-            at(2025, 3, 1))
-        assert readmodel.registry.known_organization(uow.session, NANKENG)["name"] == (
-            "南坑社区工联会（新）")
-    case_id = file_report(sqlite_database, T0, workers_affected=2)["case_id"]
-    assert view(sqlite_database, case_id)["grade_rule"] == "urgent.key_enterprise"
 
 
 def test_the_cases_list_walks_newest_first_page_by_page_and_sees_each_case_once(database):
