@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Starts RabbitMQ/PostgreSQL, enables the broker's plugins, installs chromium and promtool,
+# each only when missing (deploy/dev/bring-up.sh --help). `make test BRING_UP=:` skips it.
+BRING_UP ?= deploy/dev/bring-up.sh
 
 .PHONY: install run test test-fast lint bench clean asyncapi
 
@@ -16,10 +19,12 @@ install: $(STAMP)
 
 ## Run every service in its own process on SQLite files under var/ and the local RabbitMQ.
 run: install
+	$(BRING_UP) rabbitmq
 	$(BIN)/gonghui up
 
 ## The whole suite, on SQLite and PostgreSQL, against the real local RabbitMQ.
 test: install
+	$(BRING_UP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -10,6 +10,14 @@ management API; ``container_factory``; ``runner_factory``; ``web_session``) and 
 - ``database_factory``: a service's database opened outside nameko, closed after the test.
 - ``event_tap``: a queue bound to ``<service>.events``, to see what a service published.
 - ``tcp_proxy``: a TCP proxy a test can cut, to take the broker away from one service.
+- ``chromium`` / ``promtool``: the browser and Prometheus' config checker, for the tests
+  that use them.
+
+What a test needs from the machine (RabbitMQ's management API, PostgreSQL, chromium and
+chromedriver, promtool) is checked once, before the first test runs: when a part the
+selected tests need is missing, the session stops with one line per part saying how to get
+it (``make test`` brings every part up: deploy/dev/bring-up.sh). Nothing is skipped for a
+missing part.
 
 and plain helpers: ``call`` (an entrypoint of a running container), ``eventually`` and
 ``wait_for`` (poll until something holds), ``publish_events`` (another service's events on
@@ -66,9 +74,183 @@ class PostgresDatabases:
 
 @pytest.fixture(scope="session")
 def postgres_databases():
+    _require("postgres")
     databases = PostgresDatabases()
     yield databases
     databases.engine.dispose()
+
+
+# ---------------------------------------------------------------- the machine's parts
+# A missing part fails, never skips: ``make test`` brings them all up, so a missing one is
+# a machine to fix, and the line says how.
+
+MAKE_TEST = "run `make test` (deploy/dev/bring-up.sh brings it up)"
+
+
+def _rabbit_api_uri(config) -> str:
+    return config.getoption("RABBIT_API_URI")
+
+
+def _probe_management(config):
+    """None when the RabbitMQ management API answers, else the line saying what to do."""
+    import base64
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(_rabbit_api_uri(config))
+    address = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}"
+    request = urllib.request.Request(f"{address}/api/overview")
+    credentials = f"{parts.username or 'guest'}:{parts.password or 'guest'}"
+    request.add_header("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=3):
+            return None
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error
+        return (f"RabbitMQ management API unreachable at {address} ({reason}): {MAKE_TEST} "
+                "or `rabbitmq-plugins enable rabbitmq_management`")
+
+
+def _probe_postgres(config):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_ADMIN_URL)
+    engine = create_engine(url, connect_args={"connect_timeout": 3}, poolclass=None)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        return None
+    except Exception as error:  # any failure to connect is the message
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        return (f"PostgreSQL unreachable at {url.render_as_string(hide_password=True)} "
+                f"({reason}): {MAKE_TEST}, or `pg_ctlcluster --skip-systemctl-redirect "
+                "<version> main start`; TEST_DATABASES=sqlite leaves PostgreSQL out")
+    finally:
+        engine.dispose()
+
+
+def _chromium_paths():
+    import shutil
+
+    return shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def _probe_chromium(config):
+    missing = [name for name, path in zip(("chromium", "chromedriver"), _chromium_paths(),
+                                          strict=True) if path is None]
+    if not missing:
+        return None
+    return (f"{' and '.join(missing)} not found: {MAKE_TEST} "
+            "or `apt-get install chromium chromium-driver`")
+
+
+def _promtool_path():
+    import shutil
+
+    return os.environ.get("PROMTOOL") or shutil.which("promtool")
+
+
+def _probe_promtool(config):
+    path = _promtool_path()
+    if path and os.access(path, os.X_OK):
+        return None
+    where = f"PROMTOOL={path} is not executable" if path else "not on PATH, PROMTOOL unset"
+    return (f"promtool not found ({where}): {MAKE_TEST}, it takes promtool out of Debian's "
+            "prometheus package")
+
+
+# part -> (probe, what marks a test as needing it: fixture names, marker names)
+PARTS = {
+    "management": (_probe_management, {"rabbit_manager"}, set()),
+    "postgres": (_probe_postgres, {"postgres_databases"}, {"postgres"}),
+    "chromium": (_probe_chromium, {"chromium"}, set()),
+    "promtool": (_probe_promtool, {"promtool"}, set()),
+}
+_probed: dict = {}
+_config = None
+
+
+def _missing(part):
+    """The line saying what to do when ``part`` is missing, None when it is there (probed
+    once per session)."""
+    if part not in _probed:
+        _probed[part] = PARTS[part][0](_config)
+    return _probed[part]
+
+
+def _require(part):
+    """Fail the test asking for ``part`` with its one line when it is missing."""
+    line = _missing(part)
+    if line:
+        pytest.fail(line, pytrace=False)
+
+
+def _needs(item) -> set:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    markers = {mark.name for mark in item.iter_markers()}
+    return {part for part, (_, by_fixture, by_marker) in PARTS.items()
+            if fixtures & by_fixture or markers & by_marker}
+
+
+def pytest_configure(config):
+    global _config
+    _config = config
+    _probed.clear()
+
+
+def pytest_collection_modifyitems(config, items):
+    # TEST_DATABASES without postgresql: the PostgreSQL-only tests leave, said in the summary
+    if "postgresql" in BACKENDS:
+        return
+    leaving = [item for item in items if item.get_closest_marker("postgres")]
+    if leaving:
+        config.hook.pytest_deselected(items=leaving)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+
+
+def pytest_collection_finish(session):
+    """Before the first test: every part the selected tests need is there, or the session
+    stops with one line per missing part (instead of hundreds of identical errors)."""
+    if session.config.option.collectonly or not session.items:
+        return
+    counts = {}
+    for item in session.items:
+        for part in _needs(item):
+            counts[part] = counts.get(part, 0) + 1
+    lines = [f"{line} [needed by {counts[part]} of the selected tests]"
+             for part in PARTS if part in counts and (line := _missing(part))]
+    if lines:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in lines:
+                reporter.write_line(f"MISSING {line}", red=True, bold=True)
+        pytest.exit(f"stopped before the first test: {len(lines)} part(s) of the machine "
+                    "missing (the MISSING lines above)",
+                    returncode=pytest.ExitCode.TESTS_FAILED)
+
+
+@pytest.fixture(scope="session")
+def rabbit_manager(request):
+    """nameko's ``rabbit_manager``, failing with one line when the management API is off."""
+    from nameko.testing import rabbit
+
+    _require("management")
+    return rabbit.Client(_rabbit_api_uri(request.config))
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """(chromium, chromedriver) paths: Debian's browser and its driver."""
+    _require("chromium")
+    return _chromium_paths()
+
+
+@pytest.fixture(scope="session")
+def promtool():
+    """Path of promtool (``PROMTOOL`` or on PATH)."""
+    _require("promtool")
+    return _promtool_path()
 
 
 def _backend_params():

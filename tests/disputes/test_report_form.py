@@ -5,39 +5,27 @@ anonymously, note the receipt code shown once, follow the status with it before 
 after staff verify the case, and see a rejected form explain itself.
 """
 
-import os
-import shutil
-
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.disputes.conftest import FACTORY
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-webdriver = pytest.importorskip("selenium.webdriver")
-# CI installs both (.ci/run), so there a missing browser fails instead of skipping.
-pytestmark = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver"))
-                                and not os.environ.get("CI"),
-                                reason="needs Debian's chromium and chromium-driver "
-                                       "(.ci/run installs them)")
-
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ready  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
 
 @pytest.fixture
-def browser():
+def browser(chromium):
+    binary, driver_path = chromium  # shared.testing: missing, the test fails saying so
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = binary
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
                  "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--window-size=390,844"):
         options.add_argument(flag)
     # An explicit driver path: Selenium must not try to download one.
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
