@@ -326,21 +326,9 @@ class StepSchema(Schema):
                            metadata={"example": "verified"})
 
 
-class ReceiptStatusSchema(Schema):
-    """An anonymous informant's view of their report: all its steps and rewards."""
-
-    report = fields.String(required=True, metadata={"example": "R-7KQ2MX9P"})
-    received_at = Timestamp(metadata={"example": AT})
-    enterprise = fields.String(metadata={"example": "南坑五金制品厂"})
-    category = fields.String(validate=validate.OneOf(CATEGORIES),
-                             metadata={"example": "unpaid_wages"})
-    status = fields.String(validate=validate.OneOf(STATUSES),
-                           metadata={"example": "verified"})
-    steps = fields.List(fields.Nested(StepSchema))
-    rewards = fields.List(fields.Nested(RewardSchema))
-
-
 class OfficerReportSchema(Schema):
+    """A report as its informant follows it: how far its case has come."""
+
     report = fields.String(required=True, metadata={"example": "R-7KQ2MX9P"})
     received_at = Timestamp(metadata={"example": AT})
     enterprise = fields.String(metadata={"example": "南坑五金制品厂"})
@@ -348,6 +336,13 @@ class OfficerReportSchema(Schema):
                              metadata={"example": "unpaid_wages"})
     status = fields.String(validate=validate.OneOf(STATUSES),
                            metadata={"example": "reported"})
+
+
+class ReceiptStatusSchema(OfficerReportSchema):
+    """An anonymous informant's view of their report: all its steps and rewards."""
+
+    steps = fields.List(fields.Nested(StepSchema))
+    rewards = fields.List(fields.Nested(RewardSchema))
 
 
 OfficerReportPageSchema = page_schema(OfficerReportSchema)
