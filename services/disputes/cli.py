@@ -12,9 +12,8 @@ import json
 import click
 
 from services.disputes import sample, views
-from shared.cli import service_database
+from shared.cli import json_default, service_database
 from shared.paging import MAX_LIMIT
-from shared.timeutil import rfc3339
 
 
 @click.group()
@@ -53,8 +52,7 @@ def policies(kind):
     with service_database("disputes").session() as session:
         while True:
             page = views.list_policies(session, kind, cursor, MAX_LIMIT)
-            versions += [dict(version, effective_from=rfc3339(version["effective_from"]))
-                         for version in page["items"]]
+            versions += page["items"]
             if (cursor := page["next_cursor"]) is None:
                 break
-    click.echo(json.dumps(versions, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(versions, ensure_ascii=False, indent=2, default=json_default))
