@@ -112,8 +112,9 @@ def _whole_fen(value):
 
 def _amount(**kwargs):
     """Yuan in, a number or a decimal string, kept exact to the fen."""
-    kwargs.setdefault("metadata", {"description": "yuan, at most 2 decimals",
-                                   "example": "420000.00"})
+    kwargs.setdefault("metadata", {"description": "yuan, at most 2 decimals (a number, or "
+                                                  "a decimal string)",
+                                   "example": 420000})
     return Yuan(validate=[validate.Range(min=0, max=MAX_AMOUNT), _whole_fen], **kwargs)
 
 
@@ -469,7 +470,7 @@ class HandlingSchema(Schema):
 
 class ResolveSchema(Schema):
     wages_recovered = _amount(required=True, metadata={"description": "resolved: yuan",
-                                                       "example": "80000.00"})
+                                                       "example": 80000})
     workers_covered = fields.Integer(required=True, validate=validate.Range(min=0),
                                      metadata={"description": "resolved", "example": 12})
     note = _text(2000, allow_none=True, load_default=None)
