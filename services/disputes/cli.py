@@ -12,7 +12,7 @@ import json
 import click
 
 from services.disputes import sample, views
-from shared.cli import json_default, service_database
+from shared.cli import command_database, json_default
 from shared.paging import MAX_LIMIT
 
 
@@ -24,13 +24,13 @@ def cli():
 @cli.command("load-sample")
 def load_sample():
     """Load the sample of handled disputes and visits (once)."""
-    db = service_database("disputes")
-    with db.session() as session:
-        if views.statistics(session)["disputes"]:
-            raise click.ClickException("the disputes database already holds cases; the "
-                                       "sample goes into an empty one only")
-    with db.unit_of_work() as uow:
-        loaded = sample.load_sample(uow.session)
+    with command_database("disputes") as db:
+        with db.session() as session:
+            if views.statistics(session)["disputes"]:
+                raise click.ClickException("the disputes database already holds cases; "
+                                           "the sample goes into an empty one only")
+        with db.unit_of_work() as uow:
+            loaded = sample.load_sample(uow.session)
     click.echo(f"loaded {loaded['cases']:,} handled disputes and {loaded['visits']:,} visits")
 
 
@@ -39,7 +39,7 @@ def load_sample():
 @click.option("--year", type=int, help="one calendar year (China time)")
 def stats(code, year):
     """Statistics of a district, street or community subtree (all when no code)."""
-    with service_database("disputes").session() as session:
+    with command_database("disputes") as db, db.session() as session:
         click.echo(json.dumps(views.statistics(session, code, year), ensure_ascii=False,
                               indent=2))
 
@@ -49,7 +49,7 @@ def stats(code, year):
 def policies(kind):
     """Every version of a policy, with the date it came into force."""
     versions, cursor = [], None
-    with service_database("disputes").session() as session:
+    with command_database("disputes") as db, db.session() as session:
         while True:
             page = views.list_policies(session, kind, cursor, MAX_LIMIT)
             versions += page["items"]

@@ -9,7 +9,6 @@ Listens to the registry (organizations and enterprises, its read model) and to
 notifications' ``case_acknowledged`` (a line in the case timeline).
 """
 
-from datetime import datetime
 from pathlib import Path
 
 from eventlet import tpool
@@ -22,6 +21,7 @@ from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
 from shared.errors import Unauthorized
 from shared.paging import CursorQuery
+from shared.registry_events import RegistryEventHandlers
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.timeutil import now_utc
@@ -45,7 +45,7 @@ def _caller(data) -> Caller:
     return Caller.from_dict(data)
 
 
-class DisputesService(OpsEndpoints):
+class DisputesService(RegistryEventHandlers, OpsEndpoints):
     name = "disputes"
     db = Database(MIGRATIONS)
     metrics = Metrics()
@@ -217,36 +217,7 @@ class DisputesService(OpsEndpoints):
 
     # --- the registry's read model ------------------------------------------------------
 
-    def _apply(self, event, apply):
-        self.db.apply_once(event, apply, datetime.fromisoformat(event.time))
-
-    @event_handler("registry", "organization_registered")
-    def handle_organization_registered(self, event):
-        self._apply(event, readmodel.registry.apply_organization)
-
-    @event_handler("registry", "organization_updated")
-    def handle_organization_updated(self, event):
-        self._apply(event, readmodel.registry.apply_organization)
-
-    @event_handler("registry", "organization_moved")
-    def handle_organization_moved(self, event):
-        self._apply(event, readmodel.registry.apply_organization)
-
-    @event_handler("registry", "enterprise_registered")
-    def handle_enterprise_registered(self, event):
-        self._apply(event, readmodel.registry.apply_enterprise)
-
-    @event_handler("registry", "enterprise_updated")
-    def handle_enterprise_updated(self, event):
-        self._apply(event, readmodel.registry.apply_enterprise)
-
-    @event_handler("registry", "enterprise_moved")
-    def handle_enterprise_moved(self, event):
-        self._apply(event, readmodel.registry.apply_enterprise)
-
-    @event_handler("registry", "enterprise_closed")
-    def handle_enterprise_closed(self, event):
-        self._apply(event, readmodel.registry.apply_enterprise)
+    registry_readmodel = readmodel.registry  # the handlers: RegistryEventHandlers
 
     @event_handler("notifications", "case_acknowledged")
     def handle_case_acknowledged(self, event):

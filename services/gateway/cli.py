@@ -10,33 +10,17 @@ A token is printed once, on stdout alone (so ``$(gonghui gateway create-user ...
 captures it); the database keeps only its hash.
 """
 
-from pathlib import Path
-
 import click
 
 from services.gateway import accounts
 from services.gateway.auth import ROLES
-from shared.config import database_url
-from shared.db import open_database
-from shared.errors import ServiceError
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _database():
-    return open_database(database_url("gateway"), "gateway", MIGRATIONS)
+from shared.cli import command_database
 
 
 def _run(action):
     """Run ``action(session)`` in one transaction; errors become a clean CLI failure."""
-    db = _database()
-    try:
-        with db.unit_of_work() as uow:
-            return action(uow.session)
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        db.engine.dispose()
+    with command_database("gateway") as db, db.unit_of_work() as uow:
+        return action(uow.session)
 
 
 @click.group()

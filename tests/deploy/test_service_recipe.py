@@ -17,7 +17,6 @@ from tests.deploy.files import COMPOSE, K8S, PROMETHEUS, ROOT, SERVICE_NAMES, lo
 README = ROOT / "services" / "README.md"
 BACKENDS = [name for name in SERVICE_NAMES if name != "gateway"]
 RECIPE = "services/README.md, \"Adding a backend service\""
-RESTRUCTURING = "services are being brought to the anatomy (issue 8)"
 
 
 def readme_block(heading: str) -> list[str]:
@@ -192,7 +191,6 @@ def folder_names(folder) -> set:
             for p in folder.iterdir() if p.name != "__pycache__"}
 
 
-@pytest.mark.xfail(strict=False, reason=RESTRUCTURING)
 @pytest.mark.parametrize("name", BACKENDS)
 def test_the_service_folder_is_in_the_anatomy(name):
     required, allowed = anatomy()
@@ -204,7 +202,6 @@ def test_the_service_folder_is_in_the_anatomy(name):
                          "(services/README.md, \"Anatomy of a service\")"
 
 
-@pytest.mark.xfail(strict=False, reason=RESTRUCTURING)
 @pytest.mark.parametrize("name", BACKENDS)
 def test_its_rpc_contract_is_in_shared_api(name):
     assert (ROOT / "shared" / "api" / f"{name}.py").exists(), \
@@ -248,7 +245,6 @@ def test_the_naming_check_tells_good_names_from_bad():
                               "helpers.py"]))
 
 
-@pytest.mark.xfail(strict=False, reason=RESTRUCTURING)
 @pytest.mark.parametrize("name", SERVICE_NAMES)
 def test_test_files_are_named_by_the_part_they_test(name):
     misnamed = misnamed_test_files(name)

@@ -269,7 +269,6 @@ def assert_pages_by_cursor(op, components=COMPONENTS):
     assert page["properties"]["next_cursor"]["type"] == ["string", "null"]
 
 
-@pytest.mark.xfail(strict=False, reason="lists being converted to shared.paging (issue 8)")
 @pytest.mark.parametrize("operation", LIST_OPERATIONS, ids=operation_id)
 def test_every_list_operation_pages_by_cursor(operation):
     assert_pages_by_cursor(operation[2])
