@@ -20,6 +20,9 @@ Why it looks like this:
   search and a moved subtree is re-rooted in one pass.
 - The caller learns what changed (``Change``: the row before and after), so a service
   that keeps counters (membership's join rates) can move them in the same transaction.
+
+``RegistryEventHandlers`` (at the end) is the seven event handlers that keep it, for a
+service to mix in instead of writing them again.
 """
 
 from collections.abc import Callable
@@ -29,6 +32,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shared.consumers import event_handler
 from shared.errors import NotFound
 from shared.timeutil import as_utc
 
@@ -192,3 +196,61 @@ class RegistryReadModel:
 def _older(as_of: datetime | None, stored: datetime | None) -> bool:
     """Is a snapshot of ``as_of`` older than the stored row? Unknown times never are."""
     return as_of is not None and stored is not None and as_utc(as_of) < as_utc(stored)
+
+
+class RegistryEventHandlers:
+    """Mixin for a service whose registry read model is a ``RegistryReadModel``: the
+    registry's seven events, each applied once (``uow.is_duplicate``) with the event's
+    time as ``as_of``. The service sets ``registry_readmodel`` and has a ``db``::
+
+        class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
+            db = Database(MIGRATIONS)
+            registry_readmodel = readmodel.registry
+
+            def on_registry_change(self, uow, kind, change):
+                ...   # optional: act on a change in the same transaction
+
+    ``kind`` is ``"organization"`` or ``"enterprise"``; ``change`` the ``Change`` made.
+    """
+
+    registry_readmodel: RegistryReadModel
+
+    def on_registry_change(self, uow, kind: str, change: Change) -> None:
+        """Called in the event's unit of work after a snapshot changed a row."""
+
+    def _apply_registry(self, event, kind: str) -> None:
+        apply = getattr(self.registry_readmodel, f"apply_{kind}")
+        with self.db.unit_of_work() as uow:
+            if uow.is_duplicate(event):
+                return
+            change = apply(uow.session, event.data, datetime.fromisoformat(event.time))
+            if change is not None:
+                self.on_registry_change(uow, kind, change)
+
+    @event_handler("registry", "organization_registered")
+    def handle_organization_registered(self, event):
+        self._apply_registry(event, "organization")
+
+    @event_handler("registry", "organization_updated")
+    def handle_organization_updated(self, event):
+        self._apply_registry(event, "organization")
+
+    @event_handler("registry", "organization_moved")
+    def handle_organization_moved(self, event):
+        self._apply_registry(event, "organization")
+
+    @event_handler("registry", "enterprise_registered")
+    def handle_enterprise_registered(self, event):
+        self._apply_registry(event, "enterprise")
+
+    @event_handler("registry", "enterprise_updated")
+    def handle_enterprise_updated(self, event):
+        self._apply_registry(event, "enterprise")
+
+    @event_handler("registry", "enterprise_moved")
+    def handle_enterprise_moved(self, event):
+        self._apply_registry(event, "enterprise")
+
+    @event_handler("registry", "enterprise_closed")
+    def handle_enterprise_closed(self, event):
+        self._apply_registry(event, "enterprise")

@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def load_if_ready(database):
+    return None
