@@ -171,7 +171,8 @@ def create_edition(uow, data: dict, caller: Caller, now: datetime) -> dict:
 
 def _streets(session, district_code) -> list[dict]:
     rows = session.execute(select(organizations).where(
-        organizations.c.parent_code == district_code, organizations.c.tier == "street")
+        organizations.c.parent_code == district_code,
+        organizations.c.kind == "street_federation")
         .order_by(organizations.c.code)).all()
     return [dict(row._mapping) for row in rows]
 

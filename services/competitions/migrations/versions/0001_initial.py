@@ -12,6 +12,7 @@ from services.competitions.policy import default_body
 from shared.db import create_kit_tables, drop_kit_tables
 from shared.receipts import new_salt
 
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 revision = "0001"
 down_revision = None
 
@@ -27,8 +28,7 @@ def upgrade():
     sa.Column('as_of', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('case_id')
     )
-    with op.batch_alter_table('dispute_cases', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_dispute_cases_credit_code'), ['credit_code'], unique=False)
+    op.create_index("ix_dispute_cases_credit_code", "dispute_cases", ['credit_code'])
 
     op.create_table('enterprises',
     sa.Column('credit_code', sa.String(length=100), nullable=False),
@@ -44,12 +44,11 @@ def upgrade():
     sa.Column('as_of', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('credit_code')
     )
-    with op.batch_alter_table('enterprises', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_enterprises_path_key'), ['path_key'], unique=False)
+    op.create_index("ix_enterprises_path_key", "enterprises", ['path_key'])
 
     op.create_table('honours',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('worker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('worker_id', ID, nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('level', sa.String(length=20), nullable=True),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -59,12 +58,11 @@ def upgrade():
     sa.Column('recorded_by', sa.String(length=100), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('honours', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_honours_worker_id'), ['worker_id'], unique=False)
+    op.create_index("ix_honours_worker_id", "honours", ['worker_id'])
 
     op.create_table('members',
-    sa.Column('worker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
-    sa.Column('membership_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('worker_id', ID, autoincrement=False, nullable=False),
+    sa.Column('membership_id', ID, nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('union_code', sa.String(length=100), nullable=False),
     sa.Column('enterprise_credit_code', sa.String(length=100), nullable=False),
@@ -72,8 +70,7 @@ def upgrade():
     sa.Column('as_of', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('worker_id')
     )
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_members_enterprise_credit_code'), ['enterprise_credit_code'], unique=False)
+    op.create_index("ix_members_enterprise_credit_code", "members", ['enterprise_credit_code'])
 
     op.create_table('organizations',
     sa.Column('code', sa.String(length=100), nullable=False),
@@ -88,17 +85,15 @@ def upgrade():
     sa.Column('as_of', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('code')
     )
-    with op.batch_alter_table('organizations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_organizations_path_key'), ['path_key'], unique=False)
+    op.create_index("ix_organizations_path_key", "organizations", ['path_key'])
 
     op.create_table('rate_hits',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
     sa.Column('key', sa.String(length=80), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('rate_hits', schema=None) as batch_op:
-        batch_op.create_index('ix_rate_hits_key_at', ['key', 'at'], unique=False)
+    op.create_index("ix_rate_hits_key_at", "rate_hits", ['key', 'at'])
 
     op.create_table('rules',
     sa.Column('version', sa.Integer(), autoincrement=False, nullable=False),
@@ -125,10 +120,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('nominations',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
     sa.Column('edition_id', sa.String(length=20), nullable=False),
     sa.Column('group_code', sa.String(length=40), nullable=False),
-    sa.Column('worker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('worker_id', ID, nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('enterprise_credit_code', sa.String(length=100), nullable=False),
     sa.Column('enterprise_name', sa.String(length=200), nullable=True),
@@ -150,14 +145,14 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('edition_id', 'worker_id', name='uq_nominations_edition_worker')
     )
-    with op.batch_alter_table('nominations', schema=None) as batch_op:
-        batch_op.create_index('ix_nominations_edition_status', ['edition_id', 'status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_nominations_enterprise_credit_code'), ['enterprise_credit_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_nominations_path_key'), ['path_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_nominations_street_code'), ['street_code'], unique=False)
+    op.create_index("ix_nominations_edition_status", "nominations", ['edition_id', 'status'])
+    op.create_index("ix_nominations_enterprise_credit_code", "nominations",
+                    ['enterprise_credit_code'])
+    op.create_index("ix_nominations_path_key", "nominations", ['path_key'])
+    op.create_index("ix_nominations_street_code", "nominations", ['street_code'])
 
     op.create_table('rounds',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
     sa.Column('edition_id', sa.String(length=20), nullable=False),
     sa.Column('stage', sa.String(length=20), nullable=False),
     sa.Column('organization_code', sa.String(length=100), nullable=False),
@@ -169,13 +164,14 @@ def upgrade():
     sa.Column('ends_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['edition_id'], ['editions.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('edition_id', 'stage', 'organization_code', name='uq_rounds_edition_stage_organization')
+    sa.UniqueConstraint('edition_id', 'stage', 'organization_code',
+                        name='uq_rounds_edition_stage_organization')
     )
     op.create_table('awards',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
     sa.Column('edition_id', sa.String(length=20), nullable=False),
-    sa.Column('nomination_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('worker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('nomination_id', ID, nullable=False),
+    sa.Column('worker_id', ID, nullable=False),
     sa.Column('group_code', sa.String(length=40), nullable=False),
     sa.Column('rank', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
@@ -187,14 +183,13 @@ def upgrade():
     sa.ForeignKeyConstraint(['nomination_id'], ['nominations.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('awards', schema=None) as batch_op:
-        batch_op.create_index('ix_awards_edition_group', ['edition_id', 'group_code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_awards_worker_id'), ['worker_id'], unique=False)
+    op.create_index("ix_awards_edition_group", "awards", ['edition_id', 'group_code'])
+    op.create_index("ix_awards_worker_id", "awards", ['worker_id'])
 
     op.create_table('contestants',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('round_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('nomination_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('round_id', ID, nullable=False),
+    sa.Column('nomination_id', ID, nullable=False),
     sa.Column('group_code', sa.String(length=40), nullable=False),
     sa.Column('running_order', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['nomination_id'], ['nominations.id'], ),
@@ -202,12 +197,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('round_id', 'nomination_id', name='uq_contestants_round_nomination')
     )
-    with op.batch_alter_table('contestants', schema=None) as batch_op:
-        batch_op.create_index('ix_contestants_round_order', ['round_id', 'running_order'], unique=False)
+    op.create_index("ix_contestants_round_order", "contestants", ['round_id', 'running_order'])
 
     op.create_table('flags',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('nomination_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('nomination_id', ID, nullable=False),
     sa.Column('reason_code', sa.String(length=30), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
     sa.Column('flagged_at', sa.DateTime(timezone=True), nullable=False),
@@ -218,12 +212,11 @@ def upgrade():
     sa.ForeignKeyConstraint(['nomination_id'], ['nominations.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    with op.batch_alter_table('flags', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_flags_nomination_id'), ['nomination_id'], unique=False)
+    op.create_index("ix_flags_nomination_id", "flags", ['nomination_id'])
 
     op.create_table('judges',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('round_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('round_id', ID, nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('user_name', sa.String(length=100), nullable=False),
     sa.Column('organization_code', sa.String(length=100), nullable=False),
@@ -236,7 +229,7 @@ def upgrade():
     sa.UniqueConstraint('round_id', 'user_name', name='uq_judges_round_user')
     )
     op.create_table('rankings',
-    sa.Column('round_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('round_id', ID, nullable=False),
     sa.Column('group_code', sa.String(length=40), nullable=False),
     sa.Column('method', sa.String(length=20), nullable=False),
     sa.Column('entries', sa.JSON(), nullable=False),
@@ -245,10 +238,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('round_id', 'group_code')
     )
     op.create_table('exclusions',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('round_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('judge_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('contestant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('round_id', ID, nullable=False),
+    sa.Column('judge_id', ID, nullable=False),
+    sa.Column('contestant_id', ID, nullable=False),
     sa.Column('reason', sa.String(length=30), nullable=False),
     sa.Column('note', sa.String(length=500), nullable=True),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -258,13 +251,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('judge_id', 'contestant_id', name='uq_exclusions_judge_contestant')
     )
-    with op.batch_alter_table('exclusions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_exclusions_round_id'), ['round_id'], unique=False)
+    op.create_index("ix_exclusions_round_id", "exclusions", ['round_id'])
 
     op.create_table('objections',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
     sa.Column('edition_id', sa.String(length=20), nullable=False),
-    sa.Column('award_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('award_id', ID, nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('receipt_hash', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
@@ -277,14 +269,13 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('receipt_hash')
     )
-    with op.batch_alter_table('objections', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_objections_award_id'), ['award_id'], unique=False)
+    op.create_index("ix_objections_award_id", "objections", ['award_id'])
 
     op.create_table('scores',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('round_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('judge_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('contestant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('round_id', ID, nullable=False),
+    sa.Column('judge_id', ID, nullable=False),
+    sa.Column('contestant_id', ID, nullable=False),
     sa.Column('marks', sa.JSON(), nullable=False),
     sa.Column('total', sa.Float(), nullable=False),
     sa.Column('comment', sa.Text(), nullable=False),
@@ -296,12 +287,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('judge_id', 'contestant_id', name='uq_scores_judge_contestant')
     )
-    with op.batch_alter_table('scores', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_scores_round_id'), ['round_id'], unique=False)
+    op.create_index("ix_scores_round_id", "scores", ['round_id'])
 
     op.create_table('score_changes',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('score_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.Column('score_id', ID, nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('marks', sa.JSON(), nullable=False),
@@ -312,8 +302,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('client_id')
     )
-    with op.batch_alter_table('score_changes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_score_changes_score_id'), ['score_id'], unique=False)
+    op.create_index("ix_score_changes_score_id", "score_changes", ['score_id'])
 
     settings = sa.table("settings", sa.column("key", sa.String), sa.column("value", sa.Text))
     op.bulk_insert(settings, [{"key": "receipt_salt", "value": new_salt()},
@@ -328,70 +317,56 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('score_changes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_score_changes_score_id'))
+    op.drop_index("ix_score_changes_score_id", table_name="score_changes")
 
     op.drop_table('score_changes')
-    with op.batch_alter_table('scores', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_scores_round_id'))
+    op.drop_index("ix_scores_round_id", table_name="scores")
 
     op.drop_table('scores')
-    with op.batch_alter_table('objections', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_objections_award_id'))
+    op.drop_index("ix_objections_award_id", table_name="objections")
 
     op.drop_table('objections')
-    with op.batch_alter_table('exclusions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_exclusions_round_id'))
+    op.drop_index("ix_exclusions_round_id", table_name="exclusions")
 
     op.drop_table('exclusions')
     op.drop_table('rankings')
     op.drop_table('judges')
-    with op.batch_alter_table('flags', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_flags_nomination_id'))
+    op.drop_index("ix_flags_nomination_id", table_name="flags")
 
     op.drop_table('flags')
-    with op.batch_alter_table('contestants', schema=None) as batch_op:
-        batch_op.drop_index('ix_contestants_round_order')
+    op.drop_index("ix_contestants_round_order", table_name="contestants")
 
     op.drop_table('contestants')
-    with op.batch_alter_table('awards', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_awards_worker_id'))
-        batch_op.drop_index('ix_awards_edition_group')
+    op.drop_index("ix_awards_worker_id", table_name="awards")
+    op.drop_index("ix_awards_edition_group", table_name="awards")
 
     op.drop_table('awards')
     op.drop_table('rounds')
-    with op.batch_alter_table('nominations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_nominations_street_code'))
-        batch_op.drop_index(batch_op.f('ix_nominations_path_key'))
-        batch_op.drop_index(batch_op.f('ix_nominations_enterprise_credit_code'))
-        batch_op.drop_index('ix_nominations_edition_status')
+    op.drop_index("ix_nominations_street_code", table_name="nominations")
+    op.drop_index("ix_nominations_path_key", table_name="nominations")
+    op.drop_index("ix_nominations_enterprise_credit_code", table_name="nominations")
+    op.drop_index("ix_nominations_edition_status", table_name="nominations")
 
     op.drop_table('nominations')
     op.drop_table('editions')
     op.drop_table('settings')
     op.drop_table('rules')
-    with op.batch_alter_table('rate_hits', schema=None) as batch_op:
-        batch_op.drop_index('ix_rate_hits_key_at')
+    op.drop_index("ix_rate_hits_key_at", table_name="rate_hits")
 
     op.drop_table('rate_hits')
-    with op.batch_alter_table('organizations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_organizations_path_key'))
+    op.drop_index("ix_organizations_path_key", table_name="organizations")
 
     op.drop_table('organizations')
-    with op.batch_alter_table('members', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_members_enterprise_credit_code'))
+    op.drop_index("ix_members_enterprise_credit_code", table_name="members")
 
     op.drop_table('members')
-    with op.batch_alter_table('honours', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_honours_worker_id'))
+    op.drop_index("ix_honours_worker_id", table_name="honours")
 
     op.drop_table('honours')
-    with op.batch_alter_table('enterprises', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_enterprises_path_key'))
+    op.drop_index("ix_enterprises_path_key", table_name="enterprises")
 
     op.drop_table('enterprises')
-    with op.batch_alter_table('dispute_cases', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_dispute_cases_credit_code'))
+    op.drop_index("ix_dispute_cases_credit_code", table_name="dispute_cases")
 
     op.drop_table('dispute_cases')
     drop_kit_tables(op)
