@@ -94,7 +94,11 @@ def prepare_services():
         upgrade(database_url(name), migrations_dir(name))
         queues = declare_event_queues(service_class(name), service_config(name))
         click.echo(f"{name}: database migrated, {len(queues)} event queues bound")
-        setup = _optional_module(f"services.{name}.setup")
+        # First-run hooks: ``sample.prepare`` (the shape of every service), else the
+        # older ``setup.prepare``.
+        setup = _optional_module(f"services.{name}.sample")
+        if setup is None or not hasattr(setup, "prepare"):
+            setup = _optional_module(f"services.{name}.setup")
         if setup is None:
             continue
         for line in setup.prepare(database_url(name), migrations_dir(name)):
