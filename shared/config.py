@@ -66,7 +66,7 @@ SETTINGS = [
             "production"),
     Setting("DISPUTES_RATE_LIMITS", "officer=30/3600,source=60/3600,lookup=30/3600",
             "reports per officer / per source address, receipt lookups: hits/seconds"),
-    Setting("NOTIFICATIONS_POLICY", "services/notifications/policy.yaml",
+    Setting("NOTIFICATIONS_POLICY", "services/notifications/policies/policy.yaml",
             "who hears of a case per grade, deadlines, reminders, channels (YAML)"),
     Setting("NOTIFICATIONS_WEBHOOK_SECRET", "a development secret (with a warning)",
             "HMAC-SHA256 key signing webhooks"),

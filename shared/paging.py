@@ -21,6 +21,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, tuple_
@@ -80,8 +81,32 @@ def decode_cursor(cursor: str, arity: int) -> tuple:
         return tuple(datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v
                      for v in values)
     except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error):
-        raise InvalidInput("cursor is not one this list gave out; start again without it",
-                           {"cursor": ["invalid cursor"]}) from None
+        raise _invalid_cursor() from None
+
+
+def _invalid_cursor() -> InvalidInput:
+    return InvalidInput("cursor is not one this list gave out; start again without it",
+                        {"cursor": ["invalid cursor"]})
+
+
+def _require_types(values: tuple, columns: Sequence) -> None:
+    """A cursor's values must have its sort columns' types: the database would refuse a
+    text compared with a BIGINT, or a number past 2^63 (a 500 on PostgreSQL), or compare
+    them some other way (SQLite)."""
+    for value, column in zip(values, columns, strict=True):
+        try:
+            expected = column.type.python_type
+        except (AttributeError, NotImplementedError):
+            continue
+        if issubclass(expected, int | float | Decimal):
+            fits = isinstance(value, int | float) and not isinstance(value, bool) and \
+                -2**63 <= value < 2**63  # past BIGINT: PostgreSQL refuses the query
+        elif issubclass(expected, str | datetime):
+            fits = isinstance(value, expected)
+        else:
+            continue
+        if not fits:
+            raise _invalid_cursor()
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -99,6 +124,7 @@ def keyset_page(session, query: Select, order_by: Sequence, cursor: str | None, 
     key = tuple_(*order_by) if len(order_by) > 1 else order_by[0]
     if cursor is not None:
         after = decode_cursor(cursor, len(order_by))
+        _require_types(after, order_by)
         after = tuple_(*after) if len(order_by) > 1 else after[0]
         query = query.where(key < after if descending else key > after)
     ordering = [column.desc() if descending else column.asc() for column in order_by]

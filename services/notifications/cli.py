@@ -1,19 +1,13 @@
-"""``gonghui notifications ...``: a case's audit, an inbox, the deadline queue, the policy."""
+"""``gonghui notifications ...``: a case's audit, an inbox, the deadline queue, the policy.
+
+Timestamps print as RFC 3339 with an offset, as the API answers them.
+"""
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _database():
-    from shared.config import database_url
-    from shared.db import open_database
-
-    return open_database(database_url("notifications"), "notifications", MIGRATIONS)
+from shared.cli import service_database
 
 
 def _plain(value):
@@ -34,17 +28,39 @@ def cli():
 def audit(case_id):
     """Every step for one case: who was told, when, how, what escalated and why."""
     from services.notifications import views
+    from shared.api.notifications import (
+        AuditEntrySchema,
+        CaseEscalationSchema,
+        CaseNotificationSchema,
+    )
     from shared.errors import ServiceError
 
-    database = _database()
+    database = service_database("notifications")
     try:
         with database.session() as session:
-            _echo_json({"case": views.case_view(session, case_id),
-                        "audit": views.case_audit(session, case_id)})
+            case = CaseEscalationSchema().dump(views.case_escalation(session, case_id))
+            told = _every(lambda cursor: views.case_notifications(
+                session, case_id, cursor=cursor, limit=500))
+            entries = _every(lambda cursor: views.case_audit(
+                session, case_id, cursor=cursor, limit=500))
+        _echo_json({"case": case,
+                    "notifications": CaseNotificationSchema(many=True).dump(told),
+                    "audit": AuditEntrySchema(many=True).dump(entries)})
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         database.engine.dispose()
+
+
+def _every(read_page) -> list:
+    """The items of every page of a list, walked by cursor."""
+    items, cursor = [], None
+    while True:
+        page = read_page(cursor)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
 
 
 @cli.command()
@@ -52,20 +68,29 @@ def audit(case_id):
 @click.option("--kind", "recipient_kind", default="union", show_default=True,
               type=click.Choice(["union", "party", "leader"]))
 @click.option("--open", "unacknowledged", is_flag=True, help="only cases not acknowledged")
-def inbox(organization_code, recipient_kind, unacknowledged):
-    """An organization's inbox, oldest first."""
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 500))
+@click.option("--cursor", default=None, help="next_cursor printed by the previous page")
+def inbox(organization_code, recipient_kind, unacknowledged, limit, cursor):
+    """An organization's inbox, oldest first, a page at a time."""
     from services.notifications import views
+    from shared.errors import ServiceError
+    from shared.timeutil import rfc3339
 
-    database = _database()
+    database = service_database("notifications")
     try:
         with database.session() as session:
-            for message in views.inbox(session, organization_code, recipient_kind,
-                                       unacknowledged, limit=200):
-                click.echo(f"{message['received_at']}  {message['case_id']}  "
-                           f"{message['title']}  "
-                           f"{'已签收' if message['acknowledged_at'] else '未签收'}")
+            page = views.inbox(session, organization_code, recipient_kind=recipient_kind,
+                               unacknowledged=unacknowledged, cursor=cursor, limit=limit)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         database.engine.dispose()
+    for message in page["items"]:
+        click.echo(f"{rfc3339(message['received_at'])}  {message['case_id']}  "
+                   f"{message['title']}  "
+                   f"{'已签收' if message['acknowledged_at'] else '未签收'}")
+    if page["next_cursor"]:
+        click.echo(f"more: --cursor {page['next_cursor']}")
 
 
 @cli.command()
@@ -74,17 +99,18 @@ def deadlines():
     from sqlalchemy import func, select
 
     from services.notifications.models import deadlines as table
+    from shared.timeutil import now_utc, rfc3339
 
-    database = _database()
+    database = service_database("notifications")
     try:
-        now = datetime.now(UTC)
+        now = now_utc()
         with database.session() as session:
             open_ = table.c.state == "open"
             count = session.execute(select(func.count()).where(open_)).scalar()
             overdue = session.execute(select(func.count()).where(
                 open_, table.c.due_at <= now)).scalar()
             upcoming = session.execute(select(func.min(table.c.due_at)).where(open_)).scalar()
-        _echo_json({"open": count, "overdue": overdue, "next_due_at": upcoming})
+        _echo_json({"open": count, "overdue": overdue, "next_due_at": rfc3339(upcoming)})
     finally:
         database.engine.dispose()
 

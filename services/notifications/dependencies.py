@@ -4,7 +4,7 @@ channels, built once per container), a timer whose interval comes from config, m
 Config keys (nameko config first, then the environment, then the default):
 
 - NOTIFICATIONS_POLICY: path of a policy YAML (tests pass the policy as a dict);
-  default ``policy.yaml`` beside this file.
+  default ``policies/policy.yaml`` beside this file.
 - NOTIFICATIONS_WEBHOOK_SECRET: HMAC key signing webhooks; unset: a development secret
   (with a warning).
 - NOTIFICATIONS_DEADLINE_POLL_SECONDS (0.25): how often due deadlines are looked for.
@@ -13,15 +13,15 @@ Config keys (nameko config first, then the environment, then the default):
 
 import logging
 import os
-from datetime import UTC, datetime
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 from prometheus_client import Counter, Histogram
 
-from services.notifications.channels import InboxChannel, WebhookChannel
-from services.notifications.domain import Notifier
+from services.notifications.adapters import InboxChannel, WebhookChannel
+from services.notifications.operations import Notifier
 from services.notifications.policy import Policy
+from shared.timeutil import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Clock(DependencyProvider):
     """``self.clock()`` is the time now (UTC); tests replace it to move time."""
 
     def get_dependency(self, worker_ctx):
-        return lambda: datetime.now(UTC)
+        return now_utc
 
 
 class NotifierProvider(DependencyProvider):

@@ -5,13 +5,13 @@ kept current from registry events; and the service's own records (cases it heard
 who was notified, deliveries per channel, inboxes, deadlines, the audit trail).
 
 Datetimes are UTC. ``as_of`` on read-model rows is the registry event's time: an older
-snapshot arriving late never overwrites a newer one.
+snapshot arriving late never overwrites a newer one. The organizations and enterprises
+tables are the kit's (``shared.registry_readmodel``); contacts are this service's own.
 """
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     Column,
     DateTime,
     Index,
@@ -24,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 
+from shared.registry_readmodel import CODE, enterprise_columns, organization_columns
+
 metadata = MetaData()
 
 _id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
@@ -34,37 +36,20 @@ def _when(name, nullable=False, **kwargs):
 
 
 # --- read model of the registry -----------------------------------------------------------
+# The kit's columns (shared.registry_readmodel); enterprises add the assigned leader.
 
-organizations = Table(
-    "organizations", metadata,
-    Column("code", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(40), nullable=False),
-    Column("tier", String(20), nullable=False),
-    Column("parent_code", String(64)),
-    Column("path", JSON, nullable=False),
-    Column("party_name", String(200)),
-    Column("party_kind", String(40)),
-    _when("as_of"),
-)
+organizations = Table("organizations", metadata, *organization_columns())
 
 organization_contacts = Table(
     "organization_contacts", metadata,
-    Column("code", String(64), primary_key=True),
+    Column("code", String(CODE), primary_key=True),
     Column("contacts", JSON, nullable=False),
     _when("as_of"),
 )
 
 enterprises = Table(
-    "enterprises", metadata,
-    Column("credit_code", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("community_code", String(64), nullable=False),
-    Column("path", JSON, nullable=False),
-    Column("key_enterprise", Boolean, nullable=False),
-    Column("assigned_leader", JSON),
-    Column("status", String(20), nullable=False),
-    _when("as_of"),
+    "enterprises", metadata, *enterprise_columns(),
+    Column("assigned_leader", JSON),  # a key enterprise's 挂点领导: name, title, phone
 )
 
 # --- cases and notifications --------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The notification policy: data (``policy.yaml``), checked on load, asked by the domain.
+"""The notification policy: data (``policies/policy.yaml``), checked on load, asked by the
+rules in ``domain.py``.
 
 Who hears at once, the acknowledgement deadline, reminders and escalation are all read
 from here, so the district changes them by editing data. ``Policy.load`` rejects a policy
@@ -16,7 +17,7 @@ from shared.errors import InvalidInput
 from shared.events.disputes import GRADES
 from shared.events.notifications import CHAIN_TIERS, RECIPIENT_KINDS
 
-DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+DEFAULT_POLICY = Path(__file__).parent / "policies" / "policy.yaml"
 
 _tier = validate.OneOf(CHAIN_TIERS)
 _positive = validate.Range(min=0, min_inclusive=False)

@@ -1,10 +1,13 @@
 """The registry as this service needs it: organizations (with their party organization),
-their contacts and enterprises, kept current from registry events, and the chain of a
-place worked out from them.
+their contacts and enterprises (with a key enterprise's assigned leader), kept current
+from registry events, and the chain of a place worked out from them.
 
-Registry events are snapshots and each type arrives on its own queue, so they can come
-in any order: a row is only replaced by a snapshot at least as recent (``as_of`` = the
-event's time), with one atomic upsert so concurrent handlers cannot both insert.
+Organizations and enterprises are the kit's registry read model
+(``shared.registry_readmodel``: a snapshot only replaces a row at least as old, a move
+re-roots the subtree); contacts and the chain are this service's own. Registry events
+arrive in any order (each type on its own queue), so contacts too are only replaced by
+a snapshot at least as recent (``as_of`` = the event's time), with one atomic upsert so
+concurrent handlers cannot both insert.
 """
 
 from dataclasses import dataclass, field
@@ -15,57 +18,49 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from services.notifications.models import enterprises, organization_contacts, organizations
 from shared.events.notifications import CHAIN_TIERS
+from shared.registry_readmodel import RegistryReadModel
+
+
+def _leader(data: dict) -> dict:
+    leader = data.get("assigned_leader")
+    return {"assigned_leader": dict(leader) if leader else None}
+
+
+registry = RegistryReadModel(organizations, enterprises, enterprise_values=_leader)
 
 
 def event_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-_upserts = {}
-
-
-def upsert_newer(session, table, key: str, values: dict):
-    """Insert ``values``, or replace the row with the same ``key`` if it is not newer."""
-    name = session.bind.dialect.name
-    statement = _upserts.get((name, table.name))
-    if statement is None:
-        # Built once with every column as a parameter, so SQLAlchemy compiles it once.
-        dialect = postgresql if name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c[key]],
-            set_={column.name: statement.excluded[column.name]
-                  for column in table.columns if column.name != key},
-            where=table.c.as_of <= statement.excluded.as_of,
-        )
-        _upserts[(name, table.name)] = statement
-    session.execute(statement, values)
-
-
 def apply_organization(session, data: dict, as_of: datetime):
-    party = data.get("party_organization") or {}
-    upsert_newer(session, organizations, "code", {
-        "code": data["code"], "name": data["name"], "kind": data["kind"],
-        "tier": data["tier"], "parent_code": data.get("parent_code"),
-        "path": list(data["path"]), "party_name": party.get("name"),
-        "party_kind": party.get("kind"), "as_of": as_of,
-    })
-
-
-def apply_contacts(session, data: dict, as_of: datetime):
-    upsert_newer(session, organization_contacts, "code", {
-        "code": data["code"], "contacts": [dict(c) for c in data["contacts"]], "as_of": as_of,
-    })
+    registry.apply_organization(session, data, as_of)
 
 
 def apply_enterprise(session, data: dict, as_of: datetime):
-    upsert_newer(session, enterprises, "credit_code", {
-        "credit_code": data["credit_code"], "name": data["name"],
-        "community_code": data["community_code"], "path": list(data["path"]),
-        "key_enterprise": data["key_enterprise"],
-        "assigned_leader": dict(data["assigned_leader"]) if data.get("assigned_leader")
-        else None,
-        "status": data["status"], "as_of": as_of,
+    registry.apply_enterprise(session, data, as_of)
+
+
+_upserts = {}
+
+
+def apply_contacts(session, data: dict, as_of: datetime):
+    """Insert the organization's contacts, or replace them if the stored ones are not
+    newer."""
+    name = session.bind.dialect.name
+    statement = _upserts.get(name)
+    if statement is None:
+        # Built once with every column as a parameter, so SQLAlchemy compiles it once.
+        dialect = postgresql if name == "postgresql" else sqlite
+        statement = dialect.insert(organization_contacts)
+        statement = statement.on_conflict_do_update(
+            index_elements=[organization_contacts.c.code],
+            set_={"contacts": statement.excluded.contacts, "as_of": statement.excluded.as_of},
+            where=organization_contacts.c.as_of <= statement.excluded.as_of,
+        )
+        _upserts[name] = statement
+    session.execute(statement, {
+        "code": data["code"], "contacts": [dict(c) for c in data["contacts"]], "as_of": as_of,
     })
 
 

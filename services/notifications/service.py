@@ -1,18 +1,20 @@
-"""The notifications service: entrypoints only; the rules are in ``domain.py``.
+"""The notifications service: entrypoints only. The rules are in ``domain.py``, the use
+cases in ``operations.py``, the reads in ``views.py``.
 
 Listens to the registry (its read model) and to disputes (cases); two timers fire due
-deadlines and send pending webhook deliveries; RPC and HTTP serve inboxes, the per-case
-audit, and acknowledgements.
+deadlines and send pending webhook deliveries; RPC serves inboxes, a case's escalation,
+notifications and audit, and acknowledgements. Every RPC argument is loaded, and every
+answer dumped, with the contract in ``shared/api/notifications.py``; every RPC method
+takes the caller (``shared.caller``).
 """
 
 import logging
 from pathlib import Path
 
 from eventlet import GreenPool
-from marshmallow import ValidationError
 
-from services.notifications import domain, readmodel, views
-from services.notifications.channels import DeliveryFailed
+from services.notifications import operations, readmodel, views
+from services.notifications.adapters import DeliveryFailed
 from services.notifications.dependencies import (
     DEADLINE_LATENESS,
     DEADLINES_FIRED,
@@ -21,12 +23,24 @@ from services.notifications.dependencies import (
     NotifierProvider,
     timer_from,
 )
-from services.notifications.schemas import AcknowledgementSchema, InboxQuerySchema
+from shared.api.notifications import (
+    AcknowledgementInSchema,
+    AcknowledgementSchema,
+    AuditEntryPageSchema,
+    CaseEscalationSchema,
+    CaseNotificationPageSchema,
+    CaseRefSchema,
+    InboxMessagePageSchema,
+    InboxQuerySchema,
+    OrganizationRefSchema,
+)
+from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
-from shared.errors import from_validation_error
+from shared.paging import CursorQuery
 from shared.rpc import rpc
-from shared.web import OpsEndpoints, http, json_response, read_json, read_query
+from shared.schemas import load
+from shared.web import OpsEndpoints
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +141,7 @@ class NotificationsService(OpsEndpoints):
 
     def _fire_one_by_one(self) -> int:
         with self.db.session() as session:
-            ids = domain.due_deadline_ids(session, self.clock(), DEADLINE_BATCH)
+            ids = operations.due_deadline_ids(session, self.clock(), DEADLINE_BATCH)
         count = 0
         for deadline_id in ids:
             try:
@@ -171,62 +185,56 @@ class NotificationsService(OpsEndpoints):
             return delivery, f"{type(exc).__name__}: {exc}"[:500]
         return delivery, None
 
-    # --- API -----------------------------------------------------------------------------
+    # --- RPC ---------------------------------------------------------------------------
 
     @rpc
-    def acknowledge(self, case_id, organization_code, by, recipient_kind="union"):
-        payload = _load(AcknowledgementSchema(), {
-            "organization_code": organization_code, "by": by,
-            "recipient_kind": recipient_kind})
-        return self._acknowledge(case_id, payload)
-
-    def _acknowledge(self, case_id, payload):
+    def acknowledge(self, case_id, acknowledgement, caller):
+        """The caller acknowledges (签收) the case for a notified recipient in its subtree;
+        its name is recorded as who signed. 403 for a recipient that was not notified."""
+        case_id, caller = _case_id(case_id), Caller.from_dict(caller)
+        acknowledgement = load(AcknowledgementInSchema(), acknowledgement,
+                               "acknowledgement rejected")
         with self.db.unit_of_work() as uow:
-            return self.notifier.acknowledge(
-                uow, case_id, payload["organization_code"], payload["by"], self.clock(),
-                recipient_kind=payload["recipient_kind"])
+            result = self.notifier.acknowledge(
+                uow, case_id, acknowledgement["organization_code"],
+                acknowledgement["recipient_kind"], caller, self.clock())
+        return AcknowledgementSchema().dump(result)
 
     @rpc
-    def case(self, case_id, scope=None):
-        """The case's notifications; with ``scope`` (an organization code), 403 unless the
-        case is visible from there (``views.require_in_scope``)."""
+    def case_escalation(self, case_id, caller):
+        """Where the case's escalation stands; 403 unless the case is visible from the
+        caller's organization (``views.require_case_in_scope``)."""
+        case_id, caller = _case_id(case_id), Caller.from_dict(caller)
         with self.db.session() as session:
-            return views.case_view(session, case_id, scope)
+            return CaseEscalationSchema().dump(views.case_escalation(session, case_id, caller))
 
     @rpc
-    def case_audit(self, case_id, scope=None):
+    def case_notifications(self, case_id, caller, query=None):
+        case_id, caller = _case_id(case_id), Caller.from_dict(caller)
+        query = load(CursorQuery(), query or {}, "query rejected")
         with self.db.session() as session:
-            return views.case_audit(session, case_id, scope)
+            page = views.case_notifications(session, case_id, caller, **query)
+        return CaseNotificationPageSchema().dump(page)
 
     @rpc
-    def inbox(self, organization_code, **query):
-        query = _load(InboxQuerySchema(), query)
+    def case_audit(self, case_id, caller, query=None):
+        case_id, caller = _case_id(case_id), Caller.from_dict(caller)
+        query = load(CursorQuery(), query or {}, "query rejected")
         with self.db.session() as session:
-            return views.inbox(session, organization_code, **query)
+            page = views.case_audit(session, case_id, caller, **query)
+        return AuditEntryPageSchema().dump(page)
 
-    @http("POST", "/cases/<string:case_id>/acknowledgements")
-    def http_acknowledge(self, request, case_id):
-        result = self._acknowledge(case_id, read_json(request, AcknowledgementSchema()))
-        return json_response(result, status=200 if result["already_acknowledged"] else 201)
-
-    @http("GET", "/cases/<string:case_id>")
-    def http_case(self, request, case_id):
-        return json_response(self.case(case_id))
-
-    @http("GET", "/cases/<string:case_id>/audit")
-    def http_case_audit(self, request, case_id):
-        return json_response({"case_id": case_id, "entries": self.case_audit(case_id)})
-
-    @http("GET", "/inbox/<string:organization_code>")
-    def http_inbox(self, request, organization_code):
-        query = read_query(request, InboxQuerySchema())
+    @rpc
+    def inbox(self, organization_code, caller, query=None):
+        organization_code = load(OrganizationRefSchema(),
+                                 {"organization_code": organization_code},
+                                 "organization rejected")["organization_code"]
+        caller = Caller.from_dict(caller)
+        query = load(InboxQuerySchema(), query or {}, "query rejected")
         with self.db.session() as session:
-            messages = views.inbox(session, organization_code, **query)
-        return json_response({"organization_code": organization_code, "messages": messages})
+            page = views.inbox(session, organization_code, caller, **query)
+        return InboxMessagePageSchema().dump(page)
 
 
-def _load(schema, data):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
+def _case_id(value) -> str:
+    return load(CaseRefSchema(), {"case_id": value}, "case rejected")["case_id"]

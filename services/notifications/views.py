@@ -1,108 +1,161 @@
-"""What the notifications API reads: a case's notifications, its audit trail, inboxes.
+"""What the notifications API reads: a case's escalation, its notifications, its audit
+trail, an organization's inbox. Lists are cursor pages (``shared.paging``).
 
-A case's views take an optional ``scope`` (the caller's organization code) and answer only
-callers allowed to see the case, under the gateway's rule (``services/gateway/routes/
-notifications.py``): anyone in whose subtree at least one notified recipient lies, and
-users at the root of the tree. The read model decides it, so the gateway asks the
-registry nothing per recipient.
+Every view takes the caller (``shared.caller.Caller``; None only for the service's own
+command line) and answers only what the caller may read:
+
+- a case, its notifications and its audit: anyone in whose subtree at least one notified
+  recipient lies, and users at the root of the tree;
+- an inbox: users in whose subtree the organization lies (for a key enterprise's leader,
+  the enterprise).
+
+The read model of the registry decides it (``readmodel.current_paths``), so nobody asks
+the registry anything per recipient.
 """
 
 from sqlalchemy import select
 
 from services.notifications import readmodel
-from services.notifications.domain import aware, iso, load_case
-from services.notifications.models import audit_entries, deadlines, inbox_messages, notifications
-from shared.errors import Forbidden, InvalidInput, NotFound
+from services.notifications.models import (
+    audit_entries,
+    cases,
+    deadlines,
+    inbox_messages,
+    notifications,
+)
+from shared.caller import READ, Caller, require_permission
+from shared.errors import Forbidden, NotFound
+from shared.paging import DEFAULT_LIMIT, keyset_page
 
 
 def _known(session, case_id):
-    case = load_case(session, case_id)
-    if case is None:
+    row = session.execute(select(cases).where(cases.c.case_id == case_id)).first()
+    if row is None:
         raise NotFound(f"no case {case_id} has been notified here", {"case_id": case_id})
-    return case
+    return row
 
 
-def require_in_scope(session, case, recipients, scope: str) -> None:
-    """403 unless a recipient ``(code, recipient_kind)`` lies in ``scope``'s subtree or
-    ``scope`` is the root. A leader's code is a key enterprise's: its path is the
-    enterprise's. A recipient nobody knows cannot put the case in scope."""
-    if not isinstance(scope, str) or not scope:
-        raise InvalidInput("scope rejected", {"scope": ["an organization code"]})
+# --- who may read ------------------------------------------------------------------------
+
+def in_scope(session, scope: str, recipients, fallback=()) -> bool:
+    """Does a recipient ``(code, recipient_kind)`` lie in ``scope``'s subtree, or is
+    ``scope`` the root? A leader's code is a key enterprise's: its path is the
+    enterprise's. ``fallback`` (a case's enterprise path) places codes the registry's
+    events have not brought yet; a recipient nobody can place is in nobody's subtree."""
     if any(code == scope for code, _ in recipients):
-        return  # the caller's own organization was told: nothing to look up
+        return True  # the caller's own organization: nothing to look up
     organization_paths, enterprise_paths = readmodel.current_paths(
         session, {code for code, kind in recipients if kind != "leader"} | {scope},
-        {code for code, kind in recipients if kind == "leader"},
-        fallback=(case.enterprise or {}).get("path"))
+        {code for code, kind in recipients if kind == "leader"}, fallback=fallback)
     for code, kind in recipients:
         path = (enterprise_paths if kind == "leader" else organization_paths).get(code)
         if scope in (path or ()):
-            return
-    if organization_paths.get(scope) == [scope]:
-        return  # the district sees every case, even one that told nobody
-    raise Forbidden(f"case {case.case_id} notified nobody within the subtree of "
-                    f"organization {scope}", {"org_code": scope})
+            return True
+    return organization_paths.get(scope) == [scope]  # the root sees everything
 
 
-def case_audit(session, case_id, scope=None) -> list[dict]:
-    """Every step for one case, in order: who was told, when, how, what escalated, why."""
+def require_case_in_scope(session, case, caller: Caller | None) -> None:
+    """403 unless the caller may read the case (see the module's docstring)."""
+    if caller is None:
+        return
+    require_permission(caller, READ)
+    recipients = session.execute(
+        select(notifications.c.organization_code, notifications.c.recipient_kind)
+        .where(notifications.c.case_id == case.case_id)).all()
+    scope = caller.organization_code
+    if not in_scope(session, scope, {tuple(row) for row in recipients},
+                    fallback=(case.enterprise or {}).get("path")):
+        raise Forbidden(f"case {case.case_id} notified nobody within the subtree of "
+                        f"organization {scope}", {"organization_code": scope})
+
+
+def require_recipient_in_scope(session, caller: Caller, code: str, recipient_kind: str,
+                               fallback=()) -> None:
+    """403 unless recipient ``code`` (an organization, or a leader's key enterprise) lies
+    within the caller's subtree."""
+    scope = caller.organization_code
+    if not in_scope(session, scope, {(code, recipient_kind)}, fallback=fallback):
+        what = "enterprise" if recipient_kind == "leader" else "organization"
+        raise Forbidden(f"{what} {code} is outside the subtree of organization {scope}",
+                        {"organization_code": scope})
+
+
+# --- a case ------------------------------------------------------------------------------
+
+def case_escalation(session, case_id, caller: Caller | None = None) -> dict:
+    """Where the case's escalation stands: its grade and status, the highest tier told,
+    who stopped it by acknowledging, and the deadlines still open."""
     case = _known(session, case_id)
-    if scope is not None:
-        recipients = session.execute(
-            select(notifications.c.organization_code, notifications.c.recipient_kind)
-            .where(notifications.c.case_id == case_id)).all()
-        require_in_scope(session, case, {tuple(row) for row in recipients}, scope)
-    rows = session.execute(select(audit_entries).where(audit_entries.c.case_id == case_id)
-                           .order_by(audit_entries.c.id)).all()
-    return [{"at": iso(aware(row.at)), "action": row.action,
-             "organization_code": row.organization_code,
-             "recipient_kind": row.recipient_kind, "channel": row.channel, "tier": row.tier,
-             "detail": row.detail or {}} for row in rows]
-
-
-def case_view(session, case_id, scope=None) -> dict:
-    case = _known(session, case_id)
-    told = session.execute(select(notifications).where(notifications.c.case_id == case_id)
-                           .order_by(notifications.c.notified_at, notifications.c.id)).all()
-    if scope is not None:
-        require_in_scope(session, case,
-                         {(n.organization_code, n.recipient_kind) for n in told}, scope)
+    require_case_in_scope(session, case, caller)
     pending = session.execute(select(deadlines).where(
         deadlines.c.case_id == case_id, deadlines.c.state == "open")
-        .order_by(deadlines.c.due_at)).all()
+        .order_by(deadlines.c.due_at, deadlines.c.id)).all()
     return {
         "case_id": case.case_id, "grade": case.grade, "status": case.status,
         "top_tier": case.top_tier, "policy_version": case.policy_version,
-        "notified_at": iso(aware(case.notified_at)),
-        "acknowledged_at": iso(aware(case.acknowledged_at)),
+        "notified_at": case.notified_at, "acknowledged_at": case.acknowledged_at,
         "acknowledged_by": case.acknowledged_by,
-        "notifications": [{
-            "organization_code": n.organization_code, "recipient_kind": n.recipient_kind,
-            "tier": n.tier, "name": n.name, "reason": n.reason, "rule": n.rule,
-            "notified_at": iso(aware(n.notified_at)),
-            "acknowledged_at": iso(aware(n.acknowledged_at)),
-            "acknowledged_by": n.acknowledged_by} for n in told],
-        "open_deadlines": [{"kind": d.kind, "tier": d.tier, "due_at": iso(aware(d.due_at))}
+        "open_deadlines": [{"kind": d.kind, "tier": d.tier, "due_at": d.due_at}
                            for d in pending],
     }
 
 
-def inbox(session, organization_code, recipient_kind="union", unacknowledged=False,
-          after_id=0, limit=50) -> list[dict]:
-    """An organization's messages (notices and reminders), oldest first, pageable by id."""
+def _notification(row) -> dict:
+    return {"organization_code": row["organization_code"],
+            "recipient_kind": row["recipient_kind"], "tier": row["tier"],
+            "name": row["name"], "reason": row["reason"], "rule": row["rule"],
+            "notified_at": row["notified_at"], "acknowledged_at": row["acknowledged_at"],
+            "acknowledged_by": row["acknowledged_by"]}
+
+
+def case_notifications(session, case_id, caller: Caller | None = None, cursor=None,
+                       limit=DEFAULT_LIMIT) -> dict:
+    """Who was told of the case, in the order they were told, and who acknowledged."""
+    case = _known(session, case_id)
+    require_case_in_scope(session, case, caller)
+    query = select(notifications).where(notifications.c.case_id == case_id)
+    return keyset_page(session, query, (notifications.c.notified_at, notifications.c.id),
+                       cursor, limit, view=_notification)
+
+
+def _audit_entry(row) -> dict:
+    return {"at": row["at"], "action": row["action"],
+            "organization_code": row["organization_code"],
+            "recipient_kind": row["recipient_kind"], "channel": row["channel"],
+            "tier": row["tier"], "detail": row["detail"] or {}}
+
+
+def case_audit(session, case_id, caller: Caller | None = None, cursor=None,
+               limit=DEFAULT_LIMIT) -> dict:
+    """Every step for one case, in order: who was told, when, how, what escalated, why."""
+    case = _known(session, case_id)
+    require_case_in_scope(session, case, caller)
+    query = select(audit_entries).where(audit_entries.c.case_id == case_id)
+    return keyset_page(session, query, (audit_entries.c.id,), cursor, limit,
+                       view=_audit_entry)
+
+
+# --- inboxes -----------------------------------------------------------------------------
+
+def _message(row) -> dict:
+    return {"id": row["id"], "case_id": row["case_id"], "kind": row["message_kind"],
+            "title": row["title"], "message": row["body"], "received_at": row["created_at"],
+            "acknowledged_at": row["acknowledged_at"],
+            "acknowledged_by": row["acknowledged_by"]}
+
+
+def inbox(session, organization_code, caller: Caller | None = None, recipient_kind="union",
+          unacknowledged=False, cursor=None, limit=DEFAULT_LIMIT) -> dict:
+    """An organization's messages (notices and reminders), oldest first."""
+    if caller is not None:
+        require_permission(caller, READ)
+        require_recipient_in_scope(session, caller, organization_code, recipient_kind)
     query = (
         select(inbox_messages, notifications.c.acknowledged_at, notifications.c.acknowledged_by)
         .join(notifications, notifications.c.id == inbox_messages.c.notification_id)
         .where(inbox_messages.c.organization_code == organization_code,
-               inbox_messages.c.recipient_kind == recipient_kind,
-               inbox_messages.c.id > after_id)
-        .order_by(inbox_messages.c.id).limit(limit)
+               inbox_messages.c.recipient_kind == recipient_kind)
     )
     if unacknowledged:
         query = query.where(notifications.c.acknowledged_at.is_(None))
-    return [{"id": row.id, "case_id": row.case_id, "kind": row.message_kind,
-             "title": row.title, "message": row.body,
-             "received_at": iso(aware(row.created_at)),
-             "acknowledged_at": iso(aware(row.acknowledged_at)),
-             "acknowledged_by": row.acknowledged_by}
-            for row in session.execute(query)]
+    return keyset_page(session, query, (inbox_messages.c.id,), cursor, limit, view=_message)

@@ -41,7 +41,7 @@ from shared.db import outbox_table
 from shared.testing import TcpProxy, call, database_provider, eventually, unpublished
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
-from tests.notifications.conftest import fast_policy, told
+from tests.notifications.conftest import DISTRICT_STAFF, fast_policy, told
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -131,12 +131,15 @@ def test_a_report_at_a_nankeng_enterprise_climbs_the_chain_until_acknowledged(di
     assert eventually(lambda: told(notified, case["id"])) == {(NANKENG, "union")}
     eventually(lambda: (BANTIAN, "union") in told(notified, case["id"]), timeout=8)
     eventually(lambda: (DISTRICT, "union") in told(notified, case["id"]), timeout=8)
-    call(containers["notifications"], "acknowledge", case["id"], DISTRICT, "区总工会值班员")
+    call(containers["notifications"], "acknowledge", case["id"], {"organization_code": DISTRICT},
+         DISTRICT_STAFF.as_dict())
     eventually(lambda: any(line["kind"] == "acknowledged" for line in client.get(
         f"{BASE}/cases/{case['id']}", token=tokens["admin"]).json()["timeline"]))
-    audit = call(containers["notifications"], "case_audit", case["id"])
+    audit = call(containers["notifications"], "case_audit", case["id"],
+                 DISTRICT_STAFF.as_dict(), {"limit": 500})["items"]
     eventlet.sleep(2)  # past another deadline: nothing more happens
-    assert call(containers["notifications"], "case_audit", case["id"]) == audit
+    assert call(containers["notifications"], "case_audit", case["id"],
+                DISTRICT_STAFF.as_dict(), {"limit": 500})["items"] == audit
     assert [e["action"] for e in audit].count("escalated") == 2
 
     # the standard process and the reward ledger, followed by the informant's receipt

@@ -1,17 +1,20 @@
 """Builders for the notifications tests: the 南坑 chain as registry events, case events as
-the disputes service publishes them, and a notifier on a fresh database."""
+the disputes service publishes them, callers, and a notifier on a fresh database."""
 
 import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
+from sqlalchemy import select
 
 from services.notifications import readmodel
-from services.notifications.channels import Channel, InboxChannel
-from services.notifications.domain import Notifier
+from services.notifications.adapters import Channel, DeliveryFailed, InboxChannel
+from services.notifications.models import notifications
+from services.notifications.operations import Notifier
 from services.notifications.policy import DEFAULT_POLICY, Policy
+from shared.caller import Caller
+from shared.db import open_database
 from shared.events import catalogue, make_envelope, parse_envelope
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "notifications" / "migrations"
@@ -31,6 +34,12 @@ ORGANIZATIONS = [
      "tier": "community", "parent_code": STREET, "path": PATH,
      "party_organization": {"name": "南坑社区综合党委", "kind": "community_party_committee"}},
 ]
+
+# Callers as the gateway hands them over RPC (``User.caller()``).
+DISTRICT_STAFF = Caller("区总工会值班员", "staff", DISTRICT)
+STREET_STAFF = Caller("陈部长", "staff", STREET)
+COMMUNITY_STAFF = Caller("王主席", "staff", COMMUNITY)
+COMMUNITY_VIEWER = Caller("赵某", "viewer", COMMUNITY)
 
 KEY_ENTERPRISE = {
     "credit_code": "91440300MA5NANKENG", "name": "南坑精密电子厂", "address": "南坑社区雅园路1号",
@@ -122,8 +131,6 @@ class RecordingChannel(Channel):
         return list(recipient.webhooks)
 
     def send(self, address, message, delivery_id):
-        from services.notifications.channels import DeliveryFailed
-
         self.sent.append((address, message, delivery_id))
         if self.fail:
             self.fail -= 1
@@ -137,17 +144,18 @@ def make_notifier(policy=None, webhook=None):
                     {"inbox": InboxChannel(), "webhook": webhook or RecordingChannel()})
 
 
-def base_url(config):
-    return f"http://{config['WEB_SERVER_ADDRESS']}"
-
-
 def told(config, case_id="case-1"):
-    """(organization, recipient kind) told of a case, as the running service's HTTP API says."""
-    response = requests.get(f"{base_url(config)}/cases/{case_id}", timeout=5)
-    if response.status_code == 404:
-        return set()
-    return {(n["organization_code"], n["recipient_kind"])
-            for n in response.json()["notifications"]}
+    """(organization, recipient kind) told of a case, in the database of the service
+    running with ``config``."""
+    database = open_database(config["DATABASE_URL"], "notifications")
+    try:
+        with database.session() as session:
+            rows = session.execute(
+                select(notifications.c.organization_code, notifications.c.recipient_kind)
+                .where(notifications.c.case_id == case_id)).all()
+    finally:
+        database.engine.dispose()
+    return {tuple(row) for row in rows}
 
 
 @pytest.fixture

@@ -21,14 +21,38 @@ def test_ops_read_a_case_s_audit_and_an_inbox_from_the_command_line(
     shown = json.loads(result.output)
     assert [e["action"] for e in shown["audit"]] == ["case_received", "notified", "delivered"]
 
+    assert [n["organization_code"] for n in shown["notifications"]] == [COMMUNITY]
+    assert shown["audit"][0]["at"] == "2015-06-01T01:00:00+00:00"  # RFC 3339, an offset
+
     result = runner.invoke(cli, ["inbox", COMMUNITY, "--open"])
     assert "case-7" in result.output and "未签收" in result.output
+    assert result.output.startswith("2015-06-01T01:00:00+00:00  case-7")
 
     result = runner.invoke(cli, ["deadlines"])
-    assert json.loads(result.output)["open"] == 2  # a reminder and the escalation
+    shown = json.loads(result.output)
+    assert shown["open"] == 2  # a reminder and the escalation
+    assert shown["next_due_at"] == "2015-06-01T13:00:00+00:00"
 
     missing = runner.invoke(cli, ["audit", "no-such-case"])
     assert missing.exit_code != 0 and "no case no-such-case" in missing.output
+
+
+def test_an_inbox_prints_a_page_at_a_time(chain, notifier, monkeypatch):
+    with chain.unit_of_work() as uow:
+        for n in range(3):
+            notifier.open_case(uow, opened(f"case-{n}"), T0)
+    monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL",
+                       chain.engine.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    first = runner.invoke(cli, ["inbox", COMMUNITY, "--limit", "2"])
+    assert first.exit_code == 0, first.output
+    *lines, more = first.output.splitlines()
+    assert [line.split()[1] for line in lines] == ["case-0", "case-1"]
+    cursor = more.removeprefix("more: --cursor ")
+    rest = runner.invoke(cli, ["inbox", COMMUNITY, "--limit", "2", "--cursor", cursor])
+    assert [line.split()[1] for line in rest.output.splitlines()] == ["case-2"]
+    bad = runner.invoke(cli, ["inbox", COMMUNITY, "--cursor", "garbage!"])
+    assert bad.exit_code != 0 and "cursor" in bad.output
 
 
 def test_a_bad_policy_file_is_refused_with_its_reasons(tmp_path):

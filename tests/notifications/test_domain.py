@@ -1,269 +1,99 @@
-"""The notification rules on a real database (SQLite and PostgreSQL), time passed in."""
+"""The rules, without a database: who hears at once, deadlines, escalation steps,
+delivery retries and what the messages say."""
 
-import pytest
+from datetime import timedelta
+from types import SimpleNamespace
 
-from services.notifications import views
-from shared.errors import Forbidden, NotFound
-from shared.testing import outbox_envelopes
-from tests.notifications.conftest import (
-    COMMUNITY,
-    DISTRICT,
-    KEY_ENTERPRISE,
-    STREET,
-    T0,
-    later,
-    opened,
-    regraded,
-    status_changed,
-)
+from services.notifications import domain
+from services.notifications.policy import Policy
+from services.notifications.readmodel import Leader, Link
+from tests.notifications.conftest import COMMUNITY, DISTRICT, STREET, T0
 
-DAY = 86400  # the shipped policy: a routine case has a day to be acknowledged
+POLICY = Policy.load()
+CHAIN = [Link("community", COMMUNITY, "南坑社区工联会", "南坑社区综合党委"),
+         Link("street", STREET, "坂田街道总工会", "坂田街道党工委",
+              webhooks=("http://bantian.example/hook",)),
+         Link("district", DISTRICT, "龙岗区总工会", "中共龙岗区委")]
 
 
-def run(database, method, *args, **kwargs):
-    with database.unit_of_work() as uow:
-        return method(uow, *args, **kwargs)
+def case(grade="routine", top_tier=None, **changes):
+    values = dict(domain.new_case("case-1", {
+        "grade": grade, "grade_rule": None, "category": "unpaid_wages",
+        "workers_affected": 120, "amount_owed": "860000.00", "expected_at": None,
+        "enterprise": {"credit_code": None, "name": "南坑某五金厂", "address": "南坑社区",
+                       "community_code": COMMUNITY, "path": [DISTRICT, STREET, COMMUNITY],
+                       "key_enterprise": False}}, T0), top_tier=top_tier)
+    values.update(changes)
+    return SimpleNamespace(**values)
 
 
-def told(database, case_id="case-1"):
-    with database.session() as session:
-        view = views.case_view(session, case_id)
-    return {(n["organization_code"], n["recipient_kind"]) for n in view["notifications"]}
+def test_a_grade_tells_its_tiers_at_once_and_a_leader_when_there_is_one():
+    routine = domain.recipients_at_once(POLICY, "routine", CHAIN)
+    assert [(r.organization_code, r.kind, r.name) for r in routine] == [
+        (COMMUNITY, "union", "南坑社区工联会")]
+    leader = Leader("91440300MA5NANKENG", "李挂点", "坂田街道副主任")
+    urgent = domain.recipients_at_once(POLICY, "urgent", CHAIN, leader)
+    assert [(r.organization_code, r.kind, r.tier) for r in urgent] == [
+        (COMMUNITY, "union", "community"), (COMMUNITY, "party", "community"),
+        (STREET, "union", "street"), ("91440300MA5NANKENG", "leader", None)]
+    assert urgent[2].webhooks == ("http://bantian.example/hook",)
+    assert urgent[1].name == "南坑社区综合党委"  # the party organization leading the union
 
 
-def fire(database, notifier, at, holder="replica-a"):
-    return run(database, notifier.fire_due_deadlines, at, holder)
+def test_telling_records_the_highest_tier_and_the_first_time_only():
+    told = domain.recipients_at_once(POLICY, "urgent", CHAIN)
+    values = domain.told_values(POLICY, case("urgent"), told, T0)
+    assert values == {"policy_version": "2015-01", "top_tier": "street", "notified_at": T0}
+    again = domain.told_values(POLICY, case("urgent", top_tier="district", notified_at=T0),
+                               told, T0 + timedelta(1))
+    assert again == {"policy_version": "2015-01", "top_tier": "district"}
 
 
-def published(database, type_=None):
-    return [b["data"] for b in outbox_envelopes(database) if type_ is None or b["type"] == type_]
+def test_each_tier_gets_its_reminders_and_an_escalation_counted_from_the_start():
+    deadlines = domain.tier_deadlines(POLICY, "urgent", "street", T0)
+    assert [(d["kind"], d["due_at"] - T0, d["note"]) for d in deadlines] == [
+        ("remind", timedelta(hours=1), "50% of the deadline"),
+        ("escalate", timedelta(hours=2), None)]
+    top = domain.top_of_chain_reminders(POLICY, "district", T0)
+    assert [d["due_at"] - T0 for d in top] == [timedelta(hours=n) for n in (1, 2, 3)]
 
 
-def test_a_routine_case_notifies_the_community_union_only(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    assert told(chain) == {(COMMUNITY, "union")}
-    with chain.session() as session:
-        messages = views.inbox(session, COMMUNITY, "union")
-    assert len(messages) == 1
-    assert messages[0]["title"].startswith("【一般】南坑某五金厂：欠薪，涉及职工120人")
-    sent = published(chain, "notification_sent")
-    assert [(s["organization_code"], s["channel"], s["tier"], s["delivered"]) for s in sent] == [
-        (COMMUNITY, "inbox", "community", True)]
+def test_a_case_climbs_one_tier_at_a_time_until_the_top():
+    assert domain.next_link_up(POLICY, CHAIN, "community").code == STREET
+    assert domain.next_link_up(POLICY, CHAIN, "street").code == DISTRICT
+    assert domain.next_link_up(POLICY, CHAIN, "district") is None
+    assert domain.escalation_reason(POLICY, "major", "street") == (
+        "no acknowledgement within 3600s (重大事项) at street")
 
 
-def test_a_major_matter_reaches_every_party_committee_of_the_chain_at_once(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="major"), T0)
-    assert told(chain) == {(code, kind) for code in (COMMUNITY, STREET, DISTRICT)
-                           for kind in ("union", "party")}
-    with chain.session() as session:
-        view = views.case_view(session, "case-1")
-        party = views.inbox(session, DISTRICT, "party")
-    names = {n["name"] for n in view["notifications"] if n["recipient_kind"] == "party"}
-    assert names == {"中共龙岗区委", "坂田街道党工委", "南坑社区综合党委"}
-    assert "重大事项" in party[0]["title"]
-    assert view["top_tier"] == "district"
+def test_an_acknowledged_or_closed_case_has_no_deadline_left_to_fire():
+    assert domain.is_moot(None)
+    assert domain.is_moot(case(acknowledged_at=T0))
+    assert domain.is_moot(case(status="resolved"))
+    assert not domain.is_moot(case())
 
 
-def test_a_key_enterprise_s_assigned_leader_hears_of_its_cases(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine", key_enterprise=True), T0)
-    assert (KEY_ENTERPRISE["credit_code"], "leader") in told(chain)
-    with chain.session() as session:
-        [message] = views.inbox(session, KEY_ENTERPRISE["credit_code"], "leader")
-    assert message["message"]["recipient"]["name"] == "李挂点"
+def test_a_failing_delivery_is_retried_by_the_policy_then_given_up():
+    delays = POLICY.webhook_retry_delays
+    assert domain.delivery_outcome(POLICY, 1, None, T0) == (
+        "delivered", {"status": "delivered", "finished_at": T0})
+    action, values = domain.delivery_outcome(POLICY, 1, "HTTP 503", T0)
+    assert (action, values["next_attempt_at"]) == (
+        "delivery_retry", T0 + timedelta(seconds=delays[0]))
+    assert domain.delivery_outcome(POLICY, len(delays) + 1, "HTTP 503", T0)[0] == (
+        "delivery_failed")
 
 
-def test_with_no_acknowledgement_a_case_climbs_to_the_street_then_the_district(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    assert [f["outcome"] for f in fire(chain, notifier, later(DAY - 1))] == ["reminded"]
-    assert told(chain) == {(COMMUNITY, "union")}
-
-    fired = fire(chain, notifier, later(DAY))
-    assert [f["outcome"] for f in fired] == ["escalated"]
-    assert told(chain) == {(COMMUNITY, "union"), (STREET, "union")}
-
-    assert [f["outcome"] for f in fire(chain, notifier, later(2 * DAY))] == ["reminded",
-                                                                             "escalated"]
-    assert told(chain) == {(COMMUNITY, "union"), (STREET, "union"), (DISTRICT, "union")}
-    escalations = published(chain, "case_escalated")
-    assert [(e["from_tier"], e["to_tier"]) for e in escalations] == [
-        ("community", "street"), ("street", "district")]
-    assert escalations[0]["reason"] == "no acknowledgement within 86400s (一般) at community"
+def test_a_deadline_that_keeps_failing_is_postponed_then_given_up():
+    assert domain.postponement(1, T0) == {"due_at": T0 + timedelta(seconds=2)}
+    assert domain.postponement(domain.MAX_DEADLINE_ATTEMPTS, T0) == {
+        "state": "failed", "fired_at": T0}
 
 
-def test_reminders_go_to_everyone_who_has_not_acknowledged(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="urgent"), T0)  # community + street at once
-    fired = fire(chain, notifier, later(3600))  # half of the urgent grade's two hours
-    assert [f["outcome"] for f in fired] == ["reminded"]
-    with chain.session() as session:
-        community = views.inbox(session, COMMUNITY, "union")
-        street = views.inbox(session, STREET, "union")
-    assert [m["kind"] for m in community] == ["notice", "reminder"]
-    assert [m["kind"] for m in street] == ["notice", "reminder"]
-    assert community[1]["title"].startswith("【催办】【紧急】")
-
-
-def test_acknowledging_stops_escalation_and_reminders(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    result = run(chain, notifier.acknowledge, "case-1", COMMUNITY, "王主席", later(60))
-    assert result["acknowledged_by"] == "王主席"
-    assert fire(chain, notifier, later(10 * DAY)) == []
-    assert told(chain) == {(COMMUNITY, "union")}
-    [ack] = published(chain, "case_acknowledged")
-    assert (ack["organization_code"], ack["by"], ack["tier"]) == (COMMUNITY, "王主席",
-                                                                  "community")
-    with chain.session() as session:
-        assert views.case_view(session, "case-1")["open_deadlines"] == []
-
-
-def test_only_a_notified_recipient_can_acknowledge(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    with pytest.raises(Forbidden, match="was not notified of case case-1"):
-        run(chain, notifier.acknowledge, "case-1", DISTRICT, "赵某", later(1))
-    with pytest.raises(Forbidden):
-        run(chain, notifier.acknowledge, "case-1", COMMUNITY, "赵某", later(1), "party")
-    with pytest.raises(NotFound):
-        run(chain, notifier.acknowledge, "no-such-case", COMMUNITY, "赵某", later(1))
-    assert published(chain, "case_acknowledged") == []
-
-
-def test_acknowledging_twice_has_no_second_effect(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    run(chain, notifier.acknowledge, "case-1", COMMUNITY, "王主席", later(60))
-    again = run(chain, notifier.acknowledge, "case-1", COMMUNITY, "王主席", later(90))
-    assert again["already_acknowledged"] is True
-    assert again["acknowledged_at"] == later(60).isoformat()
-    assert len(published(chain, "case_acknowledged")) == 1
-
-
-def test_at_the_top_of_the_chain_the_case_is_reminded_a_set_number_of_times(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="major"), T0)  # everyone told at once
-    outcomes = [f["outcome"] for hour in range(1, 10)
-                for f in fire(chain, notifier, later(hour * 3600))]
-    # half-time reminder, deadline at the district (nowhere higher), then 3 hourly reminders
-    assert outcomes == ["reminded", "exhausted", "reminded", "reminded", "reminded"]
-    with chain.session() as session:
-        entries = views.case_audit(session, "case-1")
-    [exhausted] = [e for e in entries if e["action"] == "escalation_exhausted"]
-    assert exhausted["tier"] == "district"
-    assert published(chain, "case_escalated") == []
-
-
-def test_a_regrade_to_major_tells_the_party_committees_and_nobody_twice(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    run(chain, notifier.regrade_case, regraded(grade="major"), later(600))
-    assert told(chain) == {(code, kind) for code in (COMMUNITY, STREET, DISTRICT)
-                           for kind in ("union", "party")}
-    with chain.session() as session:
-        assert len(views.inbox(session, COMMUNITY, "union")) == 1  # not told again
-        view = views.case_view(session, "case-1")
-    # the clock restarted with the major grade's hour
-    assert max(d["due_at"] for d in view["open_deadlines"]) == later(600 + 3600).isoformat()
-
-
-def test_a_regrade_arriving_before_the_opening_opens_the_case_once(chain, notifier):
-    run(chain, notifier.regrade_case, regraded(grade="serious", previous_grade="routine"), T0)
-    run(chain, notifier.open_case, opened(grade="routine"), later(1))
-    assert told(chain) == {(COMMUNITY, "union"), (COMMUNITY, "party")}
-    with chain.session() as session:
-        assert views.case_view(session, "case-1")["grade"] == "serious"
-    assert len(published(chain, "notification_sent")) == 2
-
-
-def test_a_rejected_case_stops_escalating(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    run(chain, notifier.change_status, status_changed(status="rejected"), later(60))
-    assert fire(chain, notifier, later(10 * DAY)) == []
-    with chain.session() as session:
-        actions = [e["action"] for e in views.case_audit(session, "case-1")]
-    assert actions[-2:] == ["status_changed", "escalation_stopped"]
-
-
-def test_a_case_rejected_before_its_opening_arrives_notifies_nobody(chain, notifier):
-    run(chain, notifier.change_status, status_changed(status="rejected"), T0)
-    run(chain, notifier.open_case, opened(grade="major"), later(1))
-    assert told(chain) == set()
-    assert published(chain, "notification_sent") == []
-
-
-def test_a_deadline_claimed_by_one_replica_is_not_fired_by_another(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    first = fire(chain, notifier, later(DAY), holder="replica-a")
-    second = fire(chain, notifier, later(DAY), holder="replica-b")
-    assert len(first) == 2 and second == []
-    assert told(chain) == {(COMMUNITY, "union"), (STREET, "union")}
-
-
-def test_the_audit_says_who_was_told_how_and_what_escalated_why(chain, notifier):
-    run(chain, notifier.open_case, opened(grade="routine"), T0)
-    fire(chain, notifier, later(DAY))
-    run(chain, notifier.acknowledge, "case-1", STREET, "陈部长", later(DAY + 60))
-    with chain.session() as session:
-        entries = views.case_audit(session, "case-1")
-    summary = [(e["action"], e["organization_code"], e["channel"]) for e in entries]
-    assert summary == [
-        ("case_received", None, None),
-        ("notified", COMMUNITY, None),
-        ("delivered", COMMUNITY, "inbox"),
-        ("reminded", COMMUNITY, None),
-        ("delivered", COMMUNITY, "inbox"),
-        ("notified", STREET, None),
-        ("delivered", STREET, "inbox"),
-        ("escalated", None, None),
-        ("acknowledged", STREET, None),
-        ("escalation_stopped", None, None),
-    ]
-    notified = entries[1]
-    assert notified["detail"]["rule"] == "policy 2015-01: routine notifies union at community"
-    assert entries[7]["detail"]["why"].startswith("no acknowledgement within 86400s")
-    assert entries[8]["detail"]["by"] == "陈部长"
-    with pytest.raises(NotFound):
-        with chain.session() as session:
-            views.case_audit(session, "no-such-case")
-
-
-def test_a_webhook_is_retried_then_recorded_as_delivered(chain, notifier, webhook):
-    webhook.fail = 1
-    run(chain, notifier.regrade_case, regraded(grade="urgent"), T0)  # street has a webhook
-    claimed = run(chain, notifier.claim_deliveries, T0, "replica-a")
-    assert [d["address"] for d in claimed] == ["http://bantian.example/hook"]
-    assert run(chain, notifier.claim_deliveries, T0, "replica-b") == []  # leased
-    deliver(chain, notifier, webhook, claimed, T0)
-    assert run(chain, notifier.claim_deliveries, later(1), "replica-a") == []  # backing off
-    retry = run(chain, notifier.claim_deliveries, later(5), "replica-a")
-    deliver(chain, notifier, webhook, retry, later(5))
-    with chain.session() as session:
-        entries = views.case_audit(session, "case-1")
-    webhook_entries = [(e["action"], e["detail"].get("attempts")) for e in entries
-                       if e["channel"] == "webhook"]
-    assert webhook_entries == [("delivery_retry", 1), ("delivered", 2)]
-    sent = [s for s in published(chain, "notification_sent") if s["channel"] == "webhook"]
-    assert [(s["organization_code"], s["delivered"]) for s in sent] == [(STREET, True)]
-    assert webhook.sent[0][2] == webhook.sent[1][2]  # same delivery id: receivers dedupe
-
-
-def test_a_webhook_that_keeps_failing_is_recorded_as_failed(chain, notifier, webhook):
-    webhook.fail = 100
-    run(chain, notifier.regrade_case, regraded(grade="urgent"), T0)
-    at = T0
-    for _ in range(10):
-        at = at.replace(hour=at.hour + 1)
-        deliver(chain, notifier, webhook, run(chain, notifier.claim_deliveries, at, "a"), at)
-    assert len(webhook.sent) == 6  # the first try and five retries of the shipped policy
-    sent = [s for s in published(chain, "notification_sent") if s["channel"] == "webhook"]
-    assert [s["delivered"] for s in sent] == [False]
-    with chain.session() as session:
-        [failed] = [e for e in views.case_audit(session, "case-1")
-                    if e["action"] == "delivery_failed"]
-    assert failed["detail"]["error"] == "HTTP 503 from receiver"
-
-
-def deliver(database, notifier, channel, claimed, at):
-    from services.notifications.channels import DeliveryFailed
-
-    for item in claimed:
-        try:
-            channel.send(item["address"], item["body"], item["id"])
-            error = None
-        except DeliveryFailed as exc:
-            error = str(exc)
-        run(database, notifier.record_delivery, item["id"], at, error)
+def test_a_reminder_says_so_and_gives_the_deadline_in_shenzhen_time():
+    [recipient] = domain.recipients_at_once(POLICY, "routine", CHAIN)
+    message = domain.message(POLICY, case(), recipient, "reminder", T0 + timedelta(days=1))
+    assert message["title"] == (
+        "【催办】【一般】南坑某五金厂：欠薪，涉及职工120人，请于2015-06-02 09:00前签收")
+    assert message["acknowledge_by"] == "2015-06-02T01:00:00+00:00"
+    assert message["recipient"]["kind_label"] == "工会"

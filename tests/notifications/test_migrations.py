@@ -1,9 +1,85 @@
-"""The migrations build exactly the tables models.py describes."""
+"""The migrations build exactly the tables models.py describes, and 0002 (the kit's
+registry read model) keeps what a database at 0001 holds."""
 
-from services.notifications.models import metadata
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.notifications import readmodel
+from services.notifications.models import enterprises, metadata, organizations
+from shared.db import make_engine, migrate
 from shared.testing import schema_differences
-from tests.notifications.conftest import MIGRATIONS
+from tests.notifications.conftest import (
+    COMMUNITY,
+    DISTRICT,
+    KEY_ENTERPRISE,
+    MIGRATIONS,
+    PATH,
+    STREET,
+    T0,
+    registry_event,
+)
 
 
 def test_the_migrations_match_the_models(db_url):
     assert schema_differences(db_url, metadata, MIGRATIONS) == []
+
+
+def test_the_kit_s_read_model_columns_are_added_and_filled_keeping_every_row(db_url):
+    migrate(db_url, MIGRATIONS, revision="0001")
+    engine = make_engine(db_url)
+    old = sa.MetaData()
+    old.reflect(engine)
+    with engine.begin() as connection:
+        connection.execute(old.tables["organizations"].insert(), [
+            {"code": code, "name": name, "kind": "street_federation", "tier": tier,
+             "parent_code": parent, "path": PATH[:depth], "party_name": f"{name}党委",
+             "party_kind": None, "as_of": T0}
+            for depth, (code, name, tier, parent) in enumerate((
+                (DISTRICT, "龙岗区总工会", "district", None),
+                (STREET, "坂田街道总工会", "street", DISTRICT),
+                (COMMUNITY, "南坑社区工联会", "community", STREET)), start=1)])
+        connection.execute(old.tables["organization_contacts"].insert(), {
+            "code": STREET, "contacts": [{"name": "值班员", "webhook_url": "http://x/h"}],
+            "as_of": T0})
+        connection.execute(old.tables["enterprises"].insert(), {
+            "credit_code": KEY_ENTERPRISE["credit_code"], "name": "南坑精密电子厂",
+            "community_code": COMMUNITY, "path": PATH, "key_enterprise": True,
+            "assigned_leader": {"name": "李挂点", "title": "坂田街道副主任"},
+            "status": "active", "as_of": T0})
+    engine.dispose()
+
+    assert schema_differences(db_url, metadata, MIGRATIONS) == []  # migrates to the head
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = {row.code: row for row in connection.execute(sa.select(organizations))}
+            [enterprise] = connection.execute(sa.select(enterprises)).all()
+        assert {code: row.path_key for code, row in rows.items()} == {
+            DISTRICT: "/longgang/", STREET: "/longgang/longgang.bantian/",
+            COMMUNITY: "/longgang/longgang.bantian/longgang.bantian.nankeng/"}
+        assert rows[STREET].party_name == "坂田街道总工会党委"
+        assert rows[COMMUNITY].parent_code == STREET
+        assert enterprise.path_key == rows[COMMUNITY].path_key
+        assert (enterprise.headcount, enterprise.union_status, enterprise.union_code) == (
+            0, "none", None)
+        assert enterprise.assigned_leader["name"] == "李挂点"
+
+        with Session(engine) as session, session.begin():
+            # what was there before the migration still serves: the chain, the leader
+            links = readmodel.chain(session, {"path": PATH, "community_code": COMMUNITY})
+            assert [(link.code, link.name) for link in links][1] == (STREET, "坂田街道总工会")
+            assert links[1].webhooks == ("http://x/h",)
+            case_enterprise = {"credit_code": KEY_ENTERPRISE["credit_code"],
+                               "key_enterprise": True}
+            assert readmodel.leader(session, case_enterprise).name == "李挂点"
+            # and the next snapshot of the enterprise fills in what the migration could not
+            readmodel.apply_enterprise(session, *registry_event(
+                "enterprise_updated", dict(KEY_ENTERPRISE, changed=["headcount"],
+                                           previous={"headcount": 800}),
+                T0 + timedelta(seconds=1)))
+            row = session.execute(sa.select(enterprises)).one()
+            assert (row.headcount, row.union_status) == (820, "own")
+    finally:
+        engine.dispose()

@@ -1,28 +1,29 @@
-"""The notifications service on the real broker: events in, timers firing, HTTP and RPC out."""
+"""The notifications service on the real broker: events in, timers firing, RPC out."""
 
 import json
 from datetime import UTC, datetime
 
 import eventlet
 import pytest
-import requests
 from eventlet import wsgi
-from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import func, select, update
 
-from services.notifications.channels import verify_signature
+from services.notifications.adapters import verify_signature
 from services.notifications.models import audit_entries, cases, deadlines
 from services.notifications.service import NotificationsService
-from shared.errors import InvalidInput
-from shared.testing import eventually
+from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.testing import call, eventually
 from shared.testing import publish_events as publish
 from tests.notifications.conftest import (
     COMMUNITY,
+    COMMUNITY_STAFF,
     DISTRICT,
+    DISTRICT_STAFF,
     MIGRATIONS,
     ORGANIZATIONS,
     STREET,
-    base_url,
+    STREET_STAFF,
     case_data,
     fast_policy,
     make_notifier,
@@ -66,10 +67,12 @@ def test_a_case_on_the_broker_reaches_the_community_union_s_inbox(
     with entrypoint_waiter(container, "handle_case_opened", timeout=10):
         publish(uri, "disputes", "case_opened", case_data(grade="routine"))
 
-    inbox = requests.get(f"{base_url(config)}/inbox/{COMMUNITY}", timeout=5).json()
-    [message] = inbox["messages"]
+    inbox = call(container, "inbox", COMMUNITY, COMMUNITY_STAFF.as_dict())
+    [message] = inbox["items"]
+    assert inbox["next_cursor"] is None
     assert message["case_id"] == "case-1"
     assert message["message"]["recipient"]["name"] == "南坑社区工联会"
+    assert datetime.fromisoformat(message["received_at"]).utcoffset() is not None
     assert told(config) == {(COMMUNITY, "union")}
 
 
@@ -82,9 +85,9 @@ def test_unacknowledged_it_climbs_on_the_timer_and_an_acknowledgement_stops_it(
         publish(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data())
 
     eventually(lambda: (STREET, "union") in told(config), timeout=6)
-    response = requests.post(f"{base_url(config)}/cases/case-1/acknowledgements",
-                             json={"organization_code": STREET, "by": "陈部长"}, timeout=5)
-    assert response.status_code == 201, response.text
+    signed = call(container, "acknowledge", "case-1", {"organization_code": STREET},
+                  STREET_STAFF.as_dict())
+    assert (signed["acknowledged_by"], signed["already_acknowledged"]) == ("陈部长", False)
     eventlet.sleep(3.5)  # past the street's deadline: the district must not hear of it
     assert told(config) == {(COMMUNITY, "union"), (STREET, "union")}
 
@@ -168,8 +171,8 @@ def test_a_signed_webhook_reaches_the_street_after_a_retry(
         publish(config["AMQP_URI"], "disputes", "case_opened", case_data(grade="urgent"))
 
     def delivered():
-        entries = requests.get(f"{base_url(config)}/cases/case-1/audit", timeout=5).json()
-        return [e for e in entries["entries"] if e["channel"] == "webhook"
+        entries = call(container, "case_audit", "case-1", DISTRICT_STAFF.as_dict())
+        return [e for e in entries["items"] if e["channel"] == "webhook"
                 and e["action"] == "delivered"]
 
     [entry] = eventually(delivered, timeout=10)
@@ -182,35 +185,47 @@ def test_a_signed_webhook_reaches_the_street_after_a_retry(
     assert calls[0][1] == calls[1][1]  # the same delivery id: the receiver can deduplicate
 
 
-def test_bad_requests_get_a_clear_4xx(container_factory, make_config, sqlite_url,
-                                      rabbit_config):
+def test_bad_calls_get_a_clear_error_and_change_nothing(
+        container_factory, make_config, sqlite_url, rabbit_config):
     config = make_config(sqlite_url, seconds=60)
     container = container_factory(NotificationsService, config)
     container.start()
     with entrypoint_waiter(container, "handle_case_opened", timeout=10):
         publish(rabbit_config["AMQP_URI"], "disputes", "case_opened", case_data())
-    url = base_url(config)
+    staff = COMMUNITY_STAFF.as_dict()
 
-    missing = requests.post(f"{url}/cases/case-1/acknowledgements",
-                            json={"organization_code": COMMUNITY}, timeout=5)
-    assert missing.status_code == 400
-    assert missing.json()["details"] == {"by": ["Missing data for required field."]}
-    not_json = requests.post(f"{url}/cases/case-1/acknowledgements", data="{", timeout=5)
-    assert not_json.status_code == 400
-    stranger = requests.post(f"{url}/cases/case-1/acknowledgements",
-                             json={"organization_code": DISTRICT, "by": "某人"}, timeout=5)
-    assert stranger.status_code == 403
-    assert "was not notified" in stranger.json()["message"]
-    unknown = requests.get(f"{url}/cases/nope/audit", timeout=5)
-    assert (unknown.status_code, unknown.json()["error"]) == (404, "NOT_FOUND")
-    bad_query = requests.get(f"{url}/inbox/{COMMUNITY}?limit=0&recipient_kind=boss", timeout=5)
-    assert bad_query.status_code == 400
-    assert set(bad_query.json()["details"]) == {"limit", "recipient_kind"}
+    def refused(error, method, *args):
+        with pytest.raises(error) as caught:
+            call(container, method, *args)
+        return caught.value
 
-    with entrypoint_hook(container, "acknowledge") as acknowledge:
-        with pytest.raises(InvalidInput):
-            acknowledge("case-1", COMMUNITY, "", recipient_kind="union")
-        assert acknowledge("case-1", COMMUNITY, "王主席")["acknowledged_by"] == "王主席"
+    assert set(refused(InvalidInput, "acknowledge", "case-1", {}, staff).details) == {
+        "organization_code"}
+    # who signed is the caller: nobody can name someone else
+    assert "by" in refused(InvalidInput, "acknowledge", "case-1",
+                           {"organization_code": COMMUNITY, "by": "李主席"}, staff).details
+    assert set(refused(InvalidInput, "acknowledge", "case-1",
+                       {"organization_code": COMMUNITY},
+                       {"user": "王主席", "role": "staff", "org_code": COMMUNITY}).details) == {
+        "user", "org_code", "name", "organization_code"}
+    stranger = refused(Forbidden, "acknowledge", "case-1", {"organization_code": DISTRICT},
+                       DISTRICT_STAFF.as_dict())
+    assert "was not notified" in stranger.message
+    refused(NotFound, "case_audit", "nope", staff)
+    refused(InvalidInput, "case_audit", "x" * 65, staff)
+    bad_query = refused(InvalidInput, "inbox", COMMUNITY, staff,
+                        {"limit": 0, "recipient_kind": "boss"})
+    assert set(bad_query.details) == {"limit", "recipient_kind"}
+    assert refused(InvalidInput, "case_notifications", "case-1", staff,
+                   {"cursor": "not-a-cursor"}).details == {"cursor": ["invalid cursor"]}
+    assert told(config) == {(COMMUNITY, "union")}
+    assert call(container, "case_escalation", "case-1", staff)["acknowledged_at"] is None
+
+    signed = call(container, "acknowledge", "case-1", {"organization_code": COMMUNITY}, staff)
+    assert signed["acknowledged_by"] == "王主席"
+    assert datetime.fromisoformat(signed["acknowledged_at"]).utcoffset() is not None
+    view = call(container, "case_escalation", "case-1", staff)
+    assert (view["acknowledged_by"], view["open_deadlines"]) == (COMMUNITY, [])
 
 
 def test_a_replica_killed_mid_stream_loses_no_case_and_tells_nobody_twice(
@@ -244,8 +259,8 @@ def test_a_replica_killed_mid_stream_loses_no_case_and_tells_nobody_twice(
 
     eventually(lambda: notified() >= total, timeout=20)
     eventlet.sleep(0.5)
-    inbox = requests.get(f"{base_url(second_config)}/inbox/{COMMUNITY}?limit=200",
-                         timeout=5).json()["messages"]
+    inbox = call(second, "inbox", COMMUNITY, COMMUNITY_STAFF.as_dict(),
+                 {"limit": 200})["items"]
     assert notified() == total
     assert sorted(m["case_id"] for m in inbox) == sorted(f"case-{n}" for n in range(total))
 

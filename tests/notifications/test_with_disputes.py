@@ -13,6 +13,7 @@ from tests.disputes.conftest import FACTORY, NANKENG_STAFF, filled
 from tests.notifications.conftest import (
     COMMUNITY,
     DISTRICT,
+    DISTRICT_STAFF,
     MIGRATIONS,
     STREET,
     fast_policy,
@@ -52,11 +53,12 @@ def test_a_report_climbs_the_chain_until_acknowledged_and_the_case_timeline_says
     eventually(lambda: (STREET, "union") in told(config, case_id), timeout=8)
     eventually(lambda: (DISTRICT, "union") in told(config, case_id), timeout=8)
     with entrypoint_waiter(disputes, "handle_case_acknowledged", timeout=10):
-        call(notifications, "acknowledge", case_id, DISTRICT, "区总工会值班员")
+        call(notifications, "acknowledge", case_id, {"organization_code": DISTRICT},
+             DISTRICT_STAFF.as_dict())
     timeline = call(disputes, "get_case", case_id, NANKENG_STAFF)["timeline"]
     assert [(t["kind"], t["actor"]) for t in timeline if t["kind"] == "acknowledged"] == [
         ("acknowledged", "区总工会值班员")]
-    audit = call(notifications, "case_audit", case_id)
+    audit = call(notifications, "case_audit", case_id, DISTRICT_STAFF.as_dict())["items"]
     assert [e["action"] for e in audit].count("escalated") == 2
     assert audit[-1]["action"] == "escalation_stopped"
 

@@ -1,13 +1,14 @@
 """How a notification reaches a recipient: the channel interface and its two channels.
 
 A channel either delivers inside the unit of work that decided to notify (the inbox: a
-row in this database, delivered when the transaction commits) or sends to the outside
+row in this database, delivered when the transaction commits; it is written with the
+use case's other rows, ``operations.Batch``) or sends to the outside
 world after commit (webhooks; SMS or e-mail would be the same shape), from a delivery
 record that is retried until it succeeds or the policy's retries run out.
 
 Adding a channel: subclass ``Channel``, give it a ``name``, implement ``addresses`` and
-``send`` (or ``deliver_in`` when ``transactional``), register it in
-``dependencies.Channels``, and name it in the policy's ``channels``.
+``send`` (or ``deliver_in`` when ``transactional``), add it to the channels
+``dependencies.NotifierProvider`` builds, and name it in the policy's ``channels``.
 
 Webhooks are signed so a receiver can check a message came from us and is fresh:
 
@@ -43,8 +44,9 @@ class Channel(ABC):
     def addresses(self, recipient) -> list[str]:
         """Where this recipient is reached on this channel; empty: not reachable here."""
 
-    def deliver_in(self, work, recipient, message: dict, notification_id: str, now):
-        """Add the delivery to ``work`` (``work.add(table, row)``), committed with it."""
+    def deliver_in(self, batch, recipient, message: dict, notification_id: str, now):
+        """Add the delivery to ``batch`` (``batch.add(table, row)``), committed with the
+        unit of work the batch is written into."""
         raise NotImplementedError(f"{self.name} is not a transactional channel")
 
     def send(self, address: str, message: dict, delivery_id: str):
@@ -60,8 +62,8 @@ class InboxChannel(Channel):
     def addresses(self, recipient) -> list[str]:
         return [f"{recipient.organization_code}/{recipient.kind}"]
 
-    def deliver_in(self, work, recipient, message, notification_id, now):
-        work.add(inbox_messages, {
+    def deliver_in(self, batch, recipient, message, notification_id, now):
+        batch.add(inbox_messages, {
             "organization_code": recipient.organization_code,
             "recipient_kind": recipient.kind, "case_id": message["case"]["case_id"],
             "notification_id": notification_id, "message_kind": message["kind"],

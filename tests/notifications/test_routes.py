@@ -80,9 +80,12 @@ def acknowledge(client, token, case_id, organization_code, **body):
 
 
 def acknowledged_at(client, tokens, case_id):
-    view = client.get(f"{V1}/cases/{case_id}/notifications", token=tokens["district_admin"])
+    view = client.get(f"{V1}/cases/{case_id}/escalation", token=tokens["district_admin"])
     assert view.status_code == 200, view.text
     return view.json()["acknowledged_at"]
+
+
+CASE_READS = ("escalation", "notifications", "notifications/audit")
 
 
 def test_community_staff_read_their_inbox_and_acknowledge_a_case_for_their_community(stack):
@@ -91,28 +94,34 @@ def test_community_staff_read_their_inbox_and_acknowledge_a_case_for_their_commu
     inbox = client.get(f"{V1}/organizations/{NANKENG}/inbox", token=staff)
     assert inbox.status_code == 200, inbox.text
     assert inbox.headers["Cache-Control"] == "no-store"
-    [message] = inbox.json()["messages"]
+    assert inbox.json()["next_cursor"] is None
+    [message] = inbox.json()["items"]
     assert (message["case_id"], message["kind"], message["acknowledged_at"]) == (
         NK_CASE, "notice", None)
+    assert message["received_at"].endswith("+00:00")
     assert message["message"]["recipient"]["name"] == "南坑社区工联会"
 
     signed = acknowledge(client, staff, NK_CASE, NANKENG)
     assert signed.status_code == 201, signed.text
     assert signed.json()["acknowledged_by"] == "nankeng_staff"  # the token's user, signed
     assert signed.json()["case_acknowledged_by"] == NANKENG
+    assert signed.json()["acknowledged_at"].endswith("+00:00")
     again = acknowledge(client, staff, NK_CASE, NANKENG)
     assert again.status_code == 200 and again.json()["already_acknowledged"] is True
 
     pending = client.get(f"{V1}/organizations/{NANKENG}/inbox?unacknowledged=true",
                          token=staff)
-    assert pending.json()["messages"] == []
-    view = client.get(f"{V1}/cases/{NK_CASE}/notifications", token=staff).json()
-    [told] = view["notifications"]
-    assert (told["organization_code"], told["acknowledged_by"]) == (NANKENG, "nankeng_staff")
+    assert pending.json() == {"items": [], "next_cursor": None}
+    told = client.get(f"{V1}/cases/{NK_CASE}/notifications", token=staff).json()
+    [notified] = told["items"]
+    assert (notified["organization_code"], notified["acknowledged_by"]) == (
+        NANKENG, "nankeng_staff")
+    view = client.get(f"{V1}/cases/{NK_CASE}/escalation", token=staff).json()
     assert view["open_deadlines"] == []  # acknowledging stopped the escalation
+    assert (view["acknowledged_by"], view["top_tier"]) == (NANKENG, "community")
     audit = client.get(f"{V1}/cases/{NK_CASE}/notifications/audit",
                        token=tokens["bantian_staff"])  # the street sees its communities
-    actions = [entry["action"] for entry in audit.json()["entries"]]
+    actions = [entry["action"] for entry in audit.json()["items"]]
     assert {"case_received", "notified", "acknowledged", "escalation_stopped"} <= set(actions)
 
 
@@ -121,12 +130,12 @@ def test_community_staff_cannot_read_or_acknowledge_for_another_community(stack)
     staff = tokens["nankeng_staff"]
     error_of(client.get(f"{V1}/organizations/{ZHANGBEI}/inbox", token=staff), 403)
     error_of(acknowledge(client, staff, ZB_CASE, ZHANGBEI), 403)
-    error_of(client.get(f"{V1}/cases/{ZB_CASE}/notifications", token=staff), 403)
-    error_of(client.get(f"{V1}/cases/{ZB_CASE}/notifications/audit", token=staff), 403)
+    for path in CASE_READS:
+        error_of(client.get(f"{V1}/cases/{ZB_CASE}/{path}", token=staff), 403)
     assert acknowledged_at(client, tokens, ZB_CASE) is None
     # 嶂背's own staff can: the 403 above was the scope, nothing else.
     own = tokens["zhangbei_staff"]
-    [message] = client.get(f"{V1}/organizations/{ZHANGBEI}/inbox", token=own).json()["messages"]
+    [message] = client.get(f"{V1}/organizations/{ZHANGBEI}/inbox", token=own).json()["items"]
     assert message["case_id"] == ZB_CASE
     assert acknowledge(client, own, ZB_CASE, ZHANGBEI).status_code == 201
     error_of(client.get(f"{V1}/cases/{NK_CASE}/notifications", token=own), 403)
@@ -171,8 +180,8 @@ def test_an_unknown_case_is_a_404(stack):
     client, tokens = stack
     admin = tokens["district_admin"]
     for case_id in (UNKNOWN_CASE, "not-a-case", "x" * 500):
-        error_of(client.get(f"{V1}/cases/{case_id}/notifications", token=admin), 404)
-        error_of(client.get(f"{V1}/cases/{case_id}/notifications/audit", token=admin), 404)
+        for path in CASE_READS:
+            error_of(client.get(f"{V1}/cases/{case_id}/{path}", token=admin), 404)
         error_of(acknowledge(client, tokens["nankeng_staff"], case_id, NANKENG), 404)
 
 
@@ -185,15 +194,17 @@ def test_a_case_is_seen_from_its_recipient_s_subtree_and_the_root_and_refused_el
             ("bantian_staff", [NK_CASE], [ZB_CASE]),  # the street above 南坑, not 嶂背's
             ("district_admin", [NK_CASE, ZB_CASE], [])):
         for case_id in readable:
-            for path in ("notifications", "notifications/audit"):
+            for path in CASE_READS:
                 answer = client.get(f"{V1}/cases/{case_id}/{path}", token=tokens[user])
                 assert answer.status_code == 200, (user, case_id, path, answer.text)
-                assert answer.json()["case_id"] == case_id
+                body = answer.json()
+                assert body["case_id"] == case_id if path == "escalation" else body["items"]
         for case_id in refused:
-            for path in ("notifications", "notifications/audit"):
+            for path in CASE_READS:
                 body = error_of(client.get(f"{V1}/cases/{case_id}/{path}",
                                            token=tokens[user]), 403)
-                assert body["details"] == {"org_code": PEOPLE[user][1]}, (user, case_id)
+                assert body["details"] == {"organization_code": PEOPLE[user][1]}, (user,
+                                                                                   case_id)
                 assert "notified nobody within the subtree" in body["message"]
 
 
@@ -206,7 +217,7 @@ def test_reading_a_case_asks_the_registry_nothing(stack, registry):
                                   ("district_admin", ZB_CASE, 200),
                                   ("zhangbei_staff", NK_CASE, 403),
                                   ("nankeng_staff", NK_CASE, 200)):
-        for path in ("notifications", "notifications/audit"):
+        for path in CASE_READS:
             answer = client.get(f"{V1}/cases/{case_id}/{path}", token=tokens[user])
             assert answer.status_code == status, (user, case_id, answer.text)
     assert registry.mock_calls == []
@@ -214,3 +225,30 @@ def test_reading_a_case_asks_the_registry_nothing(stack, registry):
     assert client.get(f"{V1}/organizations/{NANKENG}/inbox",
                       token=tokens["nankeng_staff"]).status_code == 200
     assert [call[0] for call in registry.mock_calls] == ["get_organization"]
+
+
+def test_a_case_s_lists_are_walked_by_cursor_and_a_bad_cursor_is_a_400(stack):
+    client, tokens = stack
+    admin = tokens["district_admin"]
+    url = f"{V1}/cases/{NK_CASE}/notifications/audit"
+    everything = client.get(url, token=admin).json()
+    assert everything["next_cursor"] is None and len(everything["items"]) >= 3
+    walked, cursor = [], None
+    while True:
+        page = client.get(url + (f"?limit=1&cursor={cursor}" if cursor else "?limit=1"),
+                          token=admin)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["items"]) == 1
+        walked += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == everything["items"]
+    for path in ("notifications", "notifications/audit"):
+        for query in ("cursor=garbage!", "cursor=WzEsMiwzXQ", "limit=0", "limit=501",
+                      "cursor="):
+            body = error_of(client.get(f"{V1}/cases/{NK_CASE}/{path}?{query}", token=admin),
+                            400)
+            assert {"cursor", "limit"} & set(body["details"]), (path, query, body)
+    error_of(client.get(f"{V1}/organizations/{NANKENG}/inbox?cursor=garbage!",
+                        token=tokens["nankeng_staff"]), 400)
