@@ -76,9 +76,11 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         return contract.RulesSchema().dump(published)
 
     @rpc
-    def rules(self):
+    def rules(self, query=None):
+        query = load(CursorQuery(), query or {}, "query parameters rejected")
         with self.db.session() as session:
-            return contract.RulesSchema(many=True).dump(views.rules_versions(session))
+            page = views.rules_page(session, query["cursor"], query["limit"])
+        return contract.RulesPageSchema().dump(page)
 
     @rpc
     def create_edition(self, data, caller):

@@ -28,7 +28,6 @@ from services.competitions.models import (
 from shared.caller import READ, Caller, require, require_permission
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.paging import keyset_page
-from shared.timeutil import as_utc
 
 # --- rankings -----------------------------------------------------------------------------
 
@@ -88,6 +87,10 @@ def _nominee_names(session, round_id) -> dict:
 def rules_versions(session) -> list[dict]:
     return [dict(row._mapping) for row in session.execute(
         select(rules).order_by(rules.c.version))]
+
+
+def rules_page(session, cursor, limit) -> dict:
+    return keyset_page(session, select(rules), [rules.c.version], cursor, limit)
 
 
 def _round_out(row: dict) -> dict:
@@ -407,7 +410,3 @@ def statistics(session, edition_id: str, caller: Caller, code: str | None) -> di
         "stars_later_honoured": len({w for workers in later.values() for w in workers}),
         "honours_by_kind": {kind: len(workers) for kind, workers in sorted(later.items())},
     }
-
-
-def aware(value):
-    return as_utc(value)

@@ -16,6 +16,9 @@ Roles (each includes the ones below it):
 - ``viewer``: reads within the subtree;
 - ``staff``: reads and writes within the subtree;
 - ``admin``: staff, plus managing the gateway's users within the subtree.
+
+and ``judge`` (competitions): no permission anywhere; the competitions service lets a
+judge score the rounds it has registered them on, by user name.
 """
 
 import hashlib
@@ -23,19 +26,16 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shared.caller import Caller
+# Roles and permissions are the kit's, judge included; the route modules import them here.
+from shared.caller import (  # noqa: F401
+    MANAGE_USERS,
+    PERMISSIONS,
+    READ,
+    ROLES,
+    WRITE,
+    Caller,
+)
 from shared.errors import Forbidden, Unauthorized
-
-READ = "read"
-WRITE = "write"
-MANAGE_USERS = "manage_users"
-
-PERMISSIONS = {
-    "viewer": frozenset({READ}),
-    "staff": frozenset({READ, WRITE}),
-    "admin": frozenset({READ, WRITE, MANAGE_USERS}),
-}
-ROLES = tuple(PERMISSIONS)
 
 TOKEN_PREFIX = "ghu_"  # lets secret scanners and humans recognise a leaked token
 TOKEN_BYTES = 32

@@ -35,6 +35,7 @@ from pathlib import Path
 from services.gateway import openapi
 from services.gateway.api import PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
+from services.gateway.routes.competitions import CompetitionsRoutes
 from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.notifications import NotificationsRoutes
@@ -60,8 +61,8 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(NotificationsRoutes, DisputesRoutes, MembershipRoutes, RegistryRoutes,
-                     UserRoutes, OpsEndpoints):
+class GatewayService(CompetitionsRoutes, NotificationsRoutes, DisputesRoutes, MembershipRoutes,
+                     RegistryRoutes, UserRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document."}]
 
@@ -72,6 +73,7 @@ class GatewayService(NotificationsRoutes, DisputesRoutes, MembershipRoutes, Regi
     disputes_rpc = BackendRpc("disputes")
     membership_rpc = BackendRpc("membership")
     notifications_rpc = BackendRpc("notifications")
+    competitions_rpc = BackendRpc("competitions")
 
     @route("GET", "/openapi.json", tag="ops", access=PUBLIC, backend=False,
            summary="This OpenAPI 3 document")

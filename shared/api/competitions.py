@@ -22,7 +22,8 @@ from shared.paging import CursorQuery, page_schema
 from shared.schemas import Timestamp
 
 CODE = validate.Length(min=1, max=100)
-EDITION = validate.Regexp(r"^[0-9A-Za-z_-]{1,20}$", error="1-20 letters, digits, - or _")
+EDITION_ID = r"^\d{4}(-[a-z0-9]{1,15})?$"  # the year, maybe a suffix: "2016", "2016-jubilee"
+EDITION = validate.Regexp(EDITION_ID, error="the year, maybe with a suffix: 2016, 2016-jubilee")
 CLIENT_ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$",
                             error="8 to 64 letters, digits, '-' or '_'")
 
@@ -73,6 +74,9 @@ class RulesSchema(Schema):
     note = fields.String(allow_none=True, metadata={"example": "默认规则"})
     published_at = Timestamp(required=True, metadata={"example": "2016-02-01T00:00:00+00:00"})
     published_by = fields.String(required=True, metadata={"example": "district-admin"})
+
+
+RulesPageSchema = page_schema(RulesSchema)
 
 
 # --- editions and rounds ---------------------------------------------------------------
