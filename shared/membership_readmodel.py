@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, String, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from shared.registry_readmodel import upsert_snapshot
 from shared.timeutil import as_utc
 
 CODE = 100
@@ -73,20 +73,8 @@ class MembershipReadModel:
                   "status": data["status"], "union_code": data["union_code"],
                   "enterprise_credit_code": data["enterprise_credit_code"],
                   "path": list(data["organization_path"]), "as_of": as_of}
-        old = self.member(session, data["worker_id"], lock=True)
-        if old is None:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" \
-                else sqlite
-            inserted = session.execute(dialect.insert(self.members).values(values)
-                                       .on_conflict_do_nothing(index_elements=["worker_id"]))
-            if inserted.rowcount:
-                return Change(None, values)
-            old = self.member(session, data["worker_id"], lock=True)
-        if _older(as_of, old["as_of"]):
-            return None
-        session.execute(update(self.members).where(
-            self.members.c.worker_id == data["worker_id"]).values(values))
-        return Change(old, values)
+        stored = upsert_snapshot(session, self.members, "worker_id", values)
+        return None if stored is None else Change(stored[0], values)
 
     def apply_lapsed(self, session, data: dict, as_of: datetime | None) -> list[Change]:
         """``memberships_lapsed``: every active member at the enterprise lapsed at once."""

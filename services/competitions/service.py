@@ -10,7 +10,6 @@ Listens to the registry (organizations and enterprises: ``RegistryEventHandlers`
 membership (members) and disputes (cases graded major); see ``readmodel``.
 """
 
-from contextlib import contextmanager
 from pathlib import Path
 
 from eventlet import tpool
@@ -22,7 +21,7 @@ from shared.api import competitions as contract
 from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
-from shared.errors import Conflict, Unauthorized
+from shared.errors import Unauthorized
 from shared.paging import CursorQuery
 from shared.registry_readmodel import RegistryEventHandlers
 from shared.rpc import rpc
@@ -52,17 +51,6 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
     metrics = Metrics()
     registry_readmodel = readmodel.registry
 
-    @contextmanager
-    def _changes(self):
-        """A unit of work for a request; a race lost on a unique rule (two saves of one
-        score at once, two nominations of one worker) is a 409 to try again."""
-        try:
-            with self.db.unit_of_work() as uow:
-                yield uow
-        except IntegrityError:
-            raise Conflict("changed by another request at the same time; try again") \
-                from None
-
     # --- rules and editions -----------------------------------------------------------
 
     @rpc
@@ -70,7 +58,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         caller = _caller(caller)
         request = load(contract.RulesInSchema(), data, "rules rejected")
         body = load(policy.RulesSchema(), request["body"], "rules rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             published = operations.publish_rules(uow, body, request["note"], caller,
                                                  now_utc())
         return contract.RulesSchema().dump(published)
@@ -86,7 +74,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
     def create_edition(self, data, caller):
         caller = _caller(caller)
         request = load(contract.EditionInSchema(), data, "edition rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             created = operations.create_edition(uow, request, caller, now_utc())
         return self.edition(created["id"])
 
@@ -110,7 +98,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
         options = load(contract.OpenRoundInSchema(), data or {}, "round rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             opened = operations.open_round(uow, round_id, caller, now_utc(),
                                            options["objection_days"])
         return contract.RoundSchema().dump(opened)
@@ -119,7 +107,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
     def close_round(self, round_id, caller):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             closed = operations.close_round(uow, round_id, caller, now_utc())
         return contract.RoundSchema().dump(closed)
 
@@ -153,7 +141,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
     def submit_nomination(self, data, caller):
         caller = _caller(caller)
         nomination = load(contract.NominationInSchema(), data, "nomination rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             created = operations.submit_nomination(uow, nomination, caller, now_utc())
         return self._nomination(created["id"], caller)
 
@@ -180,7 +168,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
     def recheck_nomination(self, nomination_id, caller):
         caller = _caller(caller)
         nomination_id = _ref(contract.NominationRefSchema, nomination_id=nomination_id)
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             operations.recheck_nomination(uow, nomination_id, caller, now_utc())
         return self._nomination(nomination_id, caller)
 
@@ -189,7 +177,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         caller = _caller(caller)
         nomination_id = _ref(contract.NominationRefSchema, nomination_id=nomination_id)
         review = load(contract.ReviewInSchema(), data, "review rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             operations.review_nomination(uow, nomination_id, review, caller, now_utc())
         return self._nomination(nomination_id, caller)
 
@@ -200,7 +188,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
         judge = load(contract.JudgeInSchema(), data, "judge rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             registered = operations.register_judge(uow, round_id, judge, caller, now_utc())
         with self.db.session() as session:
             detail = views.round_view(session, round_id, caller)
@@ -220,7 +208,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
         declared = load(contract.ConflictInSchema(), data, "declaration rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             result = operations.declare_conflict(uow, round_id, declared, caller, now_utc())
         return contract.ConflictDeclaredSchema().dump(result)
 
@@ -256,7 +244,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
                    {"receipt_code": receipt_code, "source": source}, "objection rejected")
         with self.db.session() as session:
             hashed = operations.hash_receipt(session, how["receipt_code"], tpool.execute)
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             lodged = operations.lodge_objection(uow, objection, hashed, how["source"],
                                                 now_utc())
         lodged["receipt_code"] = operations.format_receipt(how["receipt_code"])
@@ -265,7 +253,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
     @rpc
     def objection_status(self, receipt_code, source=None):
         code = operations.normalise_receipt(receipt_code)
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             operations.count_lookup(uow, source, now_utc())
         with self.db.session() as session:
             hashed = operations.hash_receipt(session, code, tpool.execute)
@@ -286,7 +274,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         caller = _caller(caller)
         objection_id = _ref(contract.ObjectionRefSchema, objection_id=objection_id)
         decision = load(contract.DecisionInSchema(), data, "decision rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             decided = operations.decide_objection(uow, objection_id, decision, caller,
                                                   now_utc())
         return contract.ObjectionSchema().dump(decided)
@@ -297,7 +285,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
     def record_honour(self, data, caller):
         caller = _caller(caller)
         honour = load(contract.HonourInSchema(), data, "honour rejected")
-        with self._changes() as uow:
+        with self.db.changes() as uow:
             recorded = operations.record_honour(uow, honour, caller, now_utc())
         return contract.HonourRecordedSchema().dump(recorded)
 

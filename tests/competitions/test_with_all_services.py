@@ -41,17 +41,21 @@ PLANT, WORKSHOP, FACTORY, SHOP = (credit_code(n) for n in (11, 12, 13, 14))
 PLANT_UNION = f"{NANKENG}.{PLANT.lower()}"  # the registry's code for its own union
 BASE = "/api/v1/competitions"
 QUEUE = "done-when.competitions"
+
+
+def organization(code, name, kind, parent=None, party=None):
+    return {"code": code, "name": name, "kind": kind, "parent_code": parent,
+            "party_organization": party and {"name": party[0], "kind": party[1]}}
+
+
 TREE = [
-    {"code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
-     "party_organization": {"name": "中共深圳市龙岗区委", "kind": "district_committee"}},
-    {"code": BANTIAN, "name": "坂田街道总工会", "kind": "street_federation",
-     "parent_code": DISTRICT,
-     "party_organization": {"name": "坂田街道党工委", "kind": "street_working_committee"}},
-    {"code": NANKENG, "name": "南坑社区工联会", "kind": "community_federation",
-     "parent_code": BANTIAN,
-     "party_organization": {"name": "南坑社区综合党委", "kind": "community_party_committee"}},
-    {"code": CONSTRUCTION, "name": "龙岗区建筑业工会", "kind": "industry_union",
-     "parent_code": DISTRICT},
+    organization(DISTRICT, "龙岗区总工会", "district_federation", None,
+                 ("中共深圳市龙岗区委", "district_committee")),
+    organization(BANTIAN, "坂田街道总工会", "street_federation", DISTRICT,
+                 ("坂田街道党工委", "street_working_committee")),
+    organization(NANKENG, "南坑社区工联会", "community_federation", BANTIAN,
+                 ("南坑社区综合党委", "community_party_committee")),
+    organization(CONSTRUCTION, "龙岗区建筑业工会", "industry_union", DISTRICT),
 ]
 ENTERPRISES = [
     (PLANT, "南坑电子科技有限公司", 900, "own"), (WORKSHOP, "南坑五金制品厂", 40, "covered"),
@@ -80,7 +84,7 @@ def subscriber(rabbit_config, contract):
     channel = connection.channel()
     channel.queue_declare(QUEUE, durable=True, auto_delete=False, exclusive=False)
     channels = {}
-    for name, doc in contract["channels"].items():
+    for doc in contract["channels"].values():
         exchange = doc["bindings"]["amqp"]["exchange"]
         if exchange["name"] != "competitions.events":
             continue

@@ -21,6 +21,7 @@ import secrets
 
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE
+from services.gateway.routes.disputes import positive
 from services.gateway.routes.registry import V1
 from shared.api.competitions import (
     EDITION_ID,
@@ -80,12 +81,6 @@ def edition_of(value: str) -> str:
     asking the service."""
     if not EDITION_SHAPE.match(value):
         raise NotFound(f"no edition {value[:40]}")
-    return value
-
-
-def positive(value: int, what: str) -> int:
-    if value < 1:
-        raise NotFound(f"no {what} {value}")
     return value
 
 
