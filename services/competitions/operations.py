@@ -74,11 +74,17 @@ def nomination_row(session, nomination_id, lock=False) -> dict:
     return _one(session, nominations, nomination_id, "nomination", lock)
 
 
+_RULES = {}  # (engine, version) -> body: a published version never changes
+
+
 def rules_of(session, version: int) -> dict:
-    row = session.execute(select(rules.c.body).where(rules.c.version == version)).first()
-    if row is None:
-        raise NotFound(f"no rules version {version}")
-    return row.body
+    key = (session.get_bind(), version)
+    if key not in _RULES:
+        row = session.execute(select(rules.c.body).where(rules.c.version == version)).first()
+        if row is None:
+            raise NotFound(f"no rules version {version}")
+        _RULES[key] = row.body
+    return _RULES[key]
 
 
 def edition_rules(session, edition: dict) -> dict:

@@ -4,7 +4,7 @@ ranking, results, objections that move the next one up, flags from later events,
 
 import pytest
 
-from services.competitions import operations, readmodel, views
+from services.competitions import operations, policy, readmodel, views
 from shared.errors import Conflict, Forbidden, InvalidInput
 from tests.competitions.conftest import (
     BANTIAN,
@@ -256,16 +256,13 @@ def test_an_upheld_objection_revokes_the_award_and_the_next_moves_up(db):
 
 
 def test_the_next_in_rank_moves_into_the_quota_when_a_winner_goes(db):
+    # rules whose innovation group has 3 winners: when one goes, the 4th moves up
+    body = policy.default_body()
+    body["groups"][0]["quotas"]["district_final"] = 3
+    published_rules = write(db, operations.publish_rules, policy.load_rules(body), "3 winners",
+                            DISTRICT_ADMIN, at())
+    assert published_rules["version"] == 2
     rounds, ids = full_competition(db)
-    # give the innovation group a quota of 3 winners: the 4th moves up
-    with db.unit_of_work() as uow:
-        from sqlalchemy import update
-
-        from services.competitions.models import rules
-
-        body = operations.rules_of(uow.session, 1)
-        body["groups"][0]["quotas"]["district_final"] = 3
-        uow.session.execute(update(rules).where(rules.c.version == 1).values(body=body))
     open_(db, rounds, "public_notice", when=at(50))
     winners = read(db, views.public_results, "2016")["groups"][0]["winners"]
     assert [w["name"] for w in winners] == ["职工1", "职工2", "职工4"]
