@@ -30,12 +30,12 @@ import time  # noqa: E402
 from _support import ROOT, broker_vhost, database, emit, percentile  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from services.membership import importer, readmodel  # noqa: E402
-from services.membership.domain import id_check_digit  # noqa: E402
+from services.membership import importer, readmodel, views  # noqa: E402
+from services.membership.domain import MemberKeys, id_check_digit  # noqa: E402
 from services.membership.models import enterprises, organizations  # noqa: E402
-from services.membership.pii import Keys  # noqa: E402
 from services.membership.service import MIGRATIONS  # noqa: E402
 from shared.db import open_database  # noqa: E402
+from shared.registry_readmodel import path_key  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许邓冯韩曹曾彭"
@@ -65,11 +65,11 @@ def district(n_enterprises, seed=7):
         if own:
             orgs.append((union, path[-1], "enterprise_union", "enterprise", [*path, union]))
         rows.append({"credit_code": credit, "name": f"企业{n}", "community_code": path[-1],
-                     "path": json.dumps(path), "path_key": readmodel.path_key(path),
-                     "headcount": headcount, "union_status": "own" if own else "covered",
+                     "path": path, "path_key": path_key(path), "headcount": headcount,
+                     "key_enterprise": False, "union_status": "own" if own else "covered",
                      "union_code": union, "status": "active"})
     org_rows = [{"code": c, "name": c, "kind": k, "tier": t, "parent_code": p,
-                 "path": json.dumps(path), "path_key": readmodel.path_key(path)}
+                 "path": path, "path_key": path_key(path)}
                 for c, p, k, t, path in orgs]
     return org_rows, rows
 
@@ -106,7 +106,7 @@ def query_latency(db, codes, n=10000):
     with db.session() as session:
         for code in random.Random(3).choices(codes, k=n):
             start = time.perf_counter()
-            readmodel.join_rate(session, code)
+            views.join_rate(session, code)
             timings.append((time.perf_counter() - start) * 1000)
     return timings
 
@@ -215,7 +215,7 @@ def run(args, url):
     report = OUT / "membership-import-errors.csv"
     load = round(os.getloadavg()[0], 2)
     start = time.perf_counter()
-    result = importer.import_file(db, Keys(bytes(range(32))), source, report, args.batch_size,
+    result = importer.import_file(db, MemberKeys(bytes(range(32))), source, report, args.batch_size,
                                   progress=args.progress, checker_process=not args.one_process,
                                   writers=args.writers, initial_load=not args.batched)
     seconds = time.perf_counter() - start
@@ -227,7 +227,7 @@ def run(args, url):
     for phase, spent in sorted(result.seconds.items(), key=lambda item: -item[1]):
         print(f"  {phase}: {spent:.1f} s")
     with db.session() as session:
-        district_rate = readmodel.join_rate(session, "longgang")
+        district_rate = views.join_rate(session, "longgang")
     print(f"district join rate: {district_rate.members:,} / {district_rate.workers:,} "
           f"workers ({workers:,} in the read model)")
     codes = [row["code"] for row in org_rows][:20000] + [

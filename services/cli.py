@@ -75,7 +75,7 @@ def _die_with_parent():
 
 
 def _optional_module(module: str):
-    """A service's optional module (cli, setup), or None if the service has none."""
+    """A service's optional module (cli, sample), or None if the service has none."""
     try:
         return import_module(module)
     except ModuleNotFoundError as exc:
@@ -86,7 +86,7 @@ def _optional_module(module: str):
 
 def prepare_services():
     """Migrate every service database, then seed what a first run needs (sample district,
-    an admin token) through the services' optional ``setup.prepare`` hooks."""
+    an admin token) through the services' optional ``sample.prepare`` hooks."""
     from shared.consumers import declare_event_queues
     from shared.db import migrate as upgrade
 
@@ -94,15 +94,21 @@ def prepare_services():
         upgrade(database_url(name), migrations_dir(name))
         queues = declare_event_queues(service_class(name), service_config(name))
         click.echo(f"{name}: database migrated, {len(queues)} event queues bound")
-        # First-run hooks: ``sample.prepare`` (the shape of every service), else the
-        # older ``setup.prepare``.
-        setup = _optional_module(f"services.{name}.sample")
-        if setup is None or not hasattr(setup, "prepare"):
-            setup = _optional_module(f"services.{name}.setup")
-        if setup is None:
+        hook = first_run_hook(name)
+        if hook is None:
             continue
-        for line in setup.prepare(database_url(name), migrations_dir(name)):
+        for line in hook(database_url(name), migrations_dir(name)):
             click.echo(f"{name}: {line}")
+
+
+def first_run_hook(name: str):
+    """The service's ``prepare`` in ``sample.py`` (or, until every service has moved it
+    there, in ``setup.py``), or None."""
+    for module in ("sample", "setup"):
+        found = _optional_module(f"services.{name}.{module}")
+        if found is not None and hasattr(found, "prepare"):
+            return found.prepare
+    return None
 
 
 def child_env(env) -> dict:

@@ -1,9 +1,11 @@
 """What every ``services/<name>/cli.py`` needs."""
 
+from datetime import date, datetime
 from pathlib import Path
 
 from shared.config import database_url
 from shared.db import open_database
+from shared.timeutil import rfc3339
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
 
@@ -16,3 +18,15 @@ def service_database(name: str, run_migrations: bool = True):
     """
     return open_database(database_url(name), name, SERVICES_DIR / name / "migrations",
                          run_migrations=run_migrations)
+
+
+def json_default(value):
+    """``json.dumps(..., default=json_default)``: what JSON has no type for, as every CLI
+    prints it; a timestamp as RFC 3339 with an offset, like the HTTP and RPC answers."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return str(value)

@@ -152,25 +152,3 @@ def sequence_page(items: Sequence, sort_key: Callable, cursor: str | None, limit
     next_cursor = encode_cursor(sort_key(page[-1])) if len(ordered) > limit else None
     return {"items": page, "next_cursor": next_cursor}
 
-
-# --- the earlier after_id scheme: removed once membership's lists use cursors ---------
-MAX_ID = 2**63 - 1
-
-
-class KeysetQuery(Schema):
-    after_id = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
-    limit = fields.Integer(load_default=DEFAULT_LIMIT,
-                           validate=validate.Range(min=1, max=MAX_LIMIT))
-
-
-class KeysetPageOut(Schema):
-    next_after_id = fields.Integer(allow_none=True)
-
-
-def after_id_page(session, query: Select, id_column, after_id: int, limit: int,
-                  view=dict) -> dict:
-    rows = session.execute(query.where(id_column > after_id).order_by(id_column)
-                           .limit(limit + 1)).all()
-    page = [row._mapping for row in rows[:limit]]
-    return {"items": [view(row) for row in page],
-            "next_after_id": page[-1][id_column] if len(rows) > limit else None}

@@ -1,21 +1,28 @@
-"""HTTP for every service: one JSON error format, JSON helpers, and the ops endpoints.
+"""HTTP for every service: RFC 9457 problem details for errors, JSON helpers, ops endpoints.
 
-Errors: ``{"error": CODE, "message": ..., "details": ...}`` with the status of the
-``shared.errors`` class raised (a 429 also with a ``Retry-After`` header); anything else
-is a 500 with no internals in the body.
+Errors: a ``shared.errors`` class raised in a route (or in the service it called) is
+answered with its status as ``application/problem+json`` (``ServiceError.problem``), the
+request path as ``instance``, a 429 also with a ``Retry-After`` header; anything else is a
+500 problem with no internals in it. A request no route takes gets a 404 or 405 problem
+from the web server itself (``ProblemWebServer``), in every service.
 """
 
 import json
 import logging
 import time
+from urllib.parse import quote
 
 from kombu import Connection
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import deserialize_to_instance
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from werkzeug.wrappers import Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed as HTTPMethodNotAllowed
+from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.wrappers import Request, Response
 
 from shared import errors
 from shared.consumers import dead_letter_depth
@@ -28,38 +35,61 @@ for _error in (errors.ServiceError, *errors.ALL_ERRORS):
     deserialize_to_instance(_error)
 
 JSON = "application/json; charset=utf-8"
+PROBLEM_JSON = "application/problem+json"
+INSTANCE_MAX = 1000  # characters of the request path kept as a problem's ``instance``
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def json_response(data, status=200, headers=None):
-    return Response(
-        json.dumps(data, ensure_ascii=False, default=str),
-        status=status,
-        headers=headers,
-        mimetype="application/json",
-    )
+    return Response(_dumps(data), status=status, headers=headers, mimetype="application/json")
 
 
-def error_response(error: errors.ServiceError):
-    return json_response(error.to_dict(), status=error.status, headers=_retry_after(error))
+class ProblemResponse(Response):
+    """An error answer; ``at(request)`` names the request path as the ``instance``."""
+
+    def __init__(self, error: errors.ServiceError, request=None):
+        self.error = error
+        super().__init__(status=error.status, headers=_problem_headers(error),
+                         mimetype=PROBLEM_JSON)
+        self.at(request)
+
+    def at(self, request) -> "ProblemResponse":
+        instance = None if request is None else quote(request.path[:INSTANCE_MAX],
+                                                      safe="/!$&'()*+,;=:@")
+        self.set_data(_dumps(self.error.problem(instance)))
+        return self
 
 
-def _retry_after(error: errors.ServiceError) -> dict | None:
-    """A 429's ``details.retry_after`` as the standard header too, for clients and proxies
-    that back off on their own. After an RPC it arrives as a string (nameko's error
-    serialisation), hence the conversion."""
-    if not isinstance(error, errors.TooManyRequests) or not isinstance(error.details, dict):
-        return None
-    try:
-        return {"Retry-After": str(max(1, int(error.details["retry_after"])))}
-    except (KeyError, TypeError, ValueError):
-        return None
+def _problem_headers(error: errors.ServiceError) -> dict:
+    """A 429's ``retry_after`` as ``Retry-After``, for clients and proxies that back off on
+    their own; a 405's ``allowed`` as ``Allow`` (RFC 9110 asks for it)."""
+    members = error.members()
+    headers = {}
+    if isinstance(error, errors.TooManyRequests) and members.get("retry_after"):
+        headers["Retry-After"] = str(members["retry_after"])
+    if isinstance(error, errors.MethodNotAllowed) and isinstance(members.get("allowed"), list):
+        headers["Allow"] = ", ".join(members["allowed"])
+    return headers
+
+
+def problem_response(error: errors.ServiceError, request=None) -> ProblemResponse:
+    return ProblemResponse(error, request)
 
 
 def read_json(request, schema=None, partial=False):
-    """The request body as loaded by ``schema``; InvalidInput explains any rejection."""
+    """The request body as loaded by ``schema``; InvalidInput explains any rejection, and
+    a body sent as anything but JSON (``text/plain``, no Content-Type...) is a 415."""
     raw = request.get_data(cache=True)
     if not raw:
         raise errors.InvalidInput("request body is empty; send a JSON object")
+    if not is_json(request.mimetype):
+        raise errors.UnsupportedMediaType(
+            f"send the body as application/json, not "
+            f"{request.mimetype[:100] or 'without a Content-Type'}",
+            {"accepted": ["application/json"]})
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -72,6 +102,13 @@ def read_json(request, schema=None, partial=False):
         return schema.load(body, partial=partial)
     except ValidationError as exc:
         raise errors.from_validation_error(exc) from None
+
+
+def is_json(mimetype: str) -> bool:
+    """``application/json`` or a ``+json`` type (``application/merge-patch+json``)."""
+    mimetype = (mimetype or "").lower()
+    return mimetype == "application/json" or (mimetype.startswith("application/")
+                                              and mimetype.endswith("+json"))
 
 
 def read_query(request, schema):
@@ -89,13 +126,54 @@ def received_at(request) -> float | None:
     return request.environ.get(RECEIVED_AT)
 
 
+def no_route(method: str, path: str, allowed=None) -> errors.ServiceError:
+    """The error for a request no route took: 405 naming the methods the path has, or 404."""
+    allowed = sorted(set(allowed or ()) - {"HEAD", "OPTIONS"})
+    if allowed:
+        return errors.MethodNotAllowed(f"{method[:20]} is not allowed on {path[:200]}",
+                                       {"allowed": allowed})
+    return errors.NotFound(f"no route {method[:20]} {path[:200]}")
+
+
+class ProblemWsgiApp(WsgiApp):
+    """nameko's WSGI app, answering a request no rule matches with a problem, not HTML."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)  # as nameko: nothing reads the body yet
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+        except (HTTPNotFound, HTTPMethodNotAllowed) as exc:
+            allowed = getattr(exc, "valid_methods", None)
+            response = problem_response(no_route(request.method, request.path, allowed),
+                                        request)
+            response.headers["Cache-Control"] = "no-store"
+        except HTTPException as exc:
+            response = exc  # a redirect to the canonical URL, say
+        else:
+            request.path_values = values
+            try:
+                response = provider.handle_request(request)
+            except HTTPException as exc:  # as nameko
+                response = exc
+        return response(environ, start_response)
+
+
+class ProblemWebServer(WebServer):
+    def get_wsgi_app(self):
+        return ProblemWsgiApp(self)
+
+
 class HttpEntrypoint(HttpRequestHandler):
-    """nameko's ``@http`` with the project's error format and request metrics."""
+    """nameko's ``@http`` with problem details for errors, and request metrics."""
+
+    server = ProblemWebServer()
 
     def handle_request(self, request):
         # Before waiting for a worker: a deadline counted from here includes that wait.
         request.environ[RECEIVED_AT] = time.monotonic()
         response = self.respond(request)
+        if isinstance(response, ProblemResponse):
+            response.at(request)
         HTTP_REQUESTS.labels(self.container.service_name, self.url,
                              f"{response.status_code // 100}xx").inc()
         return response
@@ -105,13 +183,9 @@ class HttpEntrypoint(HttpRequestHandler):
 
     def response_from_exception(self, exc):
         if isinstance(exc, errors.ServiceError):
-            return error_response(exc)
+            return problem_response(exc)
         log.exception("unexpected error in %s %s", self.method, self.url, exc_info=exc)
-        return json_response(
-            {"error": "INTERNAL", "message": "unexpected error; it has been logged",
-             "details": None},
-            status=500,
-        )
+        return problem_response(errors.Internal("unexpected error; it has been logged"))
 
 
 http = HttpEntrypoint.decorator
@@ -152,8 +226,9 @@ def dependency_provider(container, attr_name):
 
 
 class OpsEndpoints:
-    """Mixin: /metrics, /healthz (process alive), /readyz (database and broker reachable),
-    answered even while every worker is busy (``OpsEntrypoint``).
+    """Mixin: /metrics, /healthz (process alive), /readyz (database and broker reachable;
+    else a 503 problem with the same ``checks``), answered even while every worker is busy
+    (``OpsEntrypoint``).
 
     The service class must have a ``db`` dependency (``shared.dependencies.Database``).
     """
@@ -179,8 +254,11 @@ class OpsEndpoints:
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = False
             checks["broker_error"] = str(exc)[:200]
-        ready = checks["database"] is True and checks["broker"] is True
-        return json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+        down = [name for name in ("database", "broker") if checks[name] is not True]
+        if down:  # a 503 problem, the checks as members
+            raise errors.Unavailable(f"not ready: {' and '.join(down)} unreachable",
+                                     {"ready": False, "checks": checks})
+        return json_response({"ready": True, "checks": checks})
 
     @staticmethod
     @ops_route("GET", "/metrics")

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from services.disputes import domain, sample, statistics
+from shared.cli import json_default
 from shared.config import database_url
 from shared.db import open_database
 
@@ -58,4 +59,4 @@ def policies(kind):
     """Every version of a policy, with the date it came into force."""
     with _database().session() as session:
         click.echo(json.dumps(domain.list_policies(session, kind), ensure_ascii=False,
-                              indent=2, default=str))
+                              indent=2, default=json_default))

@@ -21,11 +21,14 @@ def create_user(session, name: str, role: str, org_code: str) -> tuple[User, str
     """A new user with a first token; the token is returned here and never again."""
     name, org_code = (name or "").strip(), (org_code or "").strip()
     if not name or len(name) > 100:
-        raise InvalidInput("a user name needs 1 to 100 characters", {"name": name[:100]})
+        raise InvalidInput("a user name needs 1 to 100 characters",
+                           {"name": ["1 to 100 characters"]})
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", {"role": role})
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}",
+                           {"role": [f"one of {', '.join(ROLES)}"]})
     if not org_code or len(org_code) > 64:
-        raise InvalidInput("an organization code needs 1 to 64 characters")
+        raise InvalidInput("an organization code needs 1 to 64 characters",
+                           {"org_code": ["1 to 64 characters"]})
     taken = session.execute(select(users.c.id).where(users.c.name == name)).first()
     if taken:
         raise Conflict(f"user {name!r} already exists", {"name": name})

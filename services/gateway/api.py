@@ -5,7 +5,7 @@
     def get_enterprise(self, request, credit_code):
         ...
 
-The entrypoint is ``shared.web.http`` (JSON errors, metrics) plus two guards every API
+The entrypoint is ``shared.web.http`` (problem+json errors, metrics) plus two guards every API
 route needs: a cap on the request body (413 before reading it; the bulk import gets a
 larger one) and ``Cache-Control: no-store`` (answers may hold personal data). The
 documentation (``ApiRoute``) stays on the function, where ``openapi.build`` finds it.
@@ -14,33 +14,20 @@ documentation (``ApiRoute``) stays on the function, where ``openapi.build`` find
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from marshmallow import Schema
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.exceptions import MethodNotAllowed as HTTPMethodNotAllowed
 from werkzeug.routing import Map, Rule
 
-from shared.errors import NotFound, ServiceError
-from shared.web import HttpEntrypoint, error_response
+from shared.errors import LengthRequired, NotFound, PayloadTooLarge, ServiceError
+from shared.web import HttpEntrypoint, no_route, problem_response
 
 MAX_BODY = 64 * 1024  # a single organization or enterprise is far smaller
+ANY_METHOD = "*"  # an entrypoint for every method, the catch-all's
 PUBLIC = None  # access: no token needed
 TOKEN = "token"  # access: any valid token, no scope
-
-
-class PayloadTooLarge(ServiceError):
-    code = "PAYLOAD_TOO_LARGE"
-    status = 413
-
-
-class LengthRequired(ServiceError):
-    code = "LENGTH_REQUIRED"
-    status = 411
-
-
-class MethodNotAllowed(ServiceError):
-    code = "METHOD_NOT_ALLOWED"
-    status = 405
 
 
 @dataclass(frozen=True)
@@ -54,6 +41,8 @@ class ApiRoute:
     body: Schema | type[Schema] | None = None
     query: type[Schema] | None = None
     response: Schema | type[Schema] | None = None
+    body_example: Any = None  # documented examples; else made from the schemas (openapi)
+    response_example: Any = None
     status: int = 200
     errors: tuple[int, ...] = ()  # besides those implied by access, body and parameters
     backend: bool = True  # calls another service, so may answer 503
@@ -78,16 +67,21 @@ class ApiEntrypoint(HttpEntrypoint):
         kwargs.setdefault("expected_exceptions", ServiceError)
         super().__init__(method, url, **kwargs)
 
+    def get_url_rule(self):
+        if self.method == ANY_METHOD:
+            return Rule(self.url)  # TRACE, PROPFIND...: whatever a client sends
+        return super().get_url_rule()
+
     def handle_request(self, request):
         # A declared length over the cap is refused before anything reads it. A chunked
         # body has no length, and eventlet's server does not mark its end for werkzeug,
         # which would then read it as empty: refuse it plainly instead.
         request.max_content_length = self.max_body
         if request.content_length is not None and request.content_length > self.max_body:
-            response = error_response(self._too_large())
+            response = problem_response(self._too_large(), request)
         elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-            response = error_response(LengthRequired(
-                "chunked request bodies are not accepted; send a Content-Length"))
+            response = problem_response(LengthRequired(
+                "chunked request bodies are not accepted; send a Content-Length"), request)
         else:
             response = super().handle_request(request)
         response.headers.setdefault("Cache-Control", "no-store")
@@ -149,9 +143,7 @@ def unmatched(service_cls, method: str, path: str) -> ServiceError:
     try:
         adapter.match(path, method=method)
     except HTTPMethodNotAllowed as exc:
-        allowed = sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"})
-        return MethodNotAllowed(f"{method} is not allowed on {path[:200]}",
-                                {"allowed": allowed})
+        return no_route(method, path, exc.valid_methods)
     except HTTPException:
         pass
-    return NotFound(f"no route {method} {path[:200]}; see /openapi.json")
+    return NotFound(f"no route {method[:20]} {path[:200]}; see /openapi.json or /docs")

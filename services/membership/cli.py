@@ -2,18 +2,10 @@
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _database():
-    from shared.config import database_url
-    from shared.db import open_database
-
-    return open_database(database_url("membership"), "membership", MIGRATIONS)
+from shared.cli import service_database
 
 
 @click.group()
@@ -34,11 +26,11 @@ def cli():
 @click.option("--no-progress", is_flag=True)
 def import_members(path, report, batch_size, writers, initial_load, no_progress):
     """Import members from a CSV (name,id_number,phone,enterprise_credit_code)."""
+    from services.membership.domain import load_keys
     from services.membership.importer import import_file
-    from services.membership.pii import load_keys
     from shared.errors import ServiceError
 
-    database = _database()
+    database = service_database("membership")
     try:
         result = import_file(database, load_keys(), path, report, batch_size,
                              progress=not no_progress, out=sys.stderr, checker_process=True,
@@ -55,13 +47,13 @@ def import_members(path, report, batch_size, writers, initial_load, no_progress)
 @click.argument("code")
 def join_rate(code):
     """Members / workers of an organization's subtree (or one enterprise)."""
-    from services.membership import readmodel
+    from services.membership import views
     from shared.errors import NotFound
 
-    database = _database()
+    database = service_database("membership")
     try:
         with database.session() as session:
-            click.echo(json.dumps(readmodel.join_rate(session, code).as_dict()))
+            click.echo(json.dumps(views.join_rate(session, code).as_dict()))
     except NotFound as exc:
         raise click.ClickException(exc.message) from None
     finally:
@@ -73,7 +65,7 @@ def recount():
     """Rebuild every join-rate counter from the tables (after a restore, say)."""
     from services.membership import readmodel
 
-    database = _database()
+    database = service_database("membership")
     try:
         with database.unit_of_work() as uow:
             click.echo(f"{readmodel.rebuild_counters(uow.session)} organizations recounted")
@@ -86,7 +78,7 @@ def load_sample():
     """Ask for the 南坑 sample; the running service loads it when the registry's data is in."""
     from services.membership import sample
 
-    database = _database()
+    database = service_database("membership")
     try:
         asked = sample.request(database)
     finally:

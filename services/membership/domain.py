@@ -1,15 +1,20 @@
-"""Membership rules as plain Python: statuses, personal-data checks, cards, prices, roles.
+"""Membership rules as plain Python: statuses, personal-data checks and sealing, cards,
+prices, roles.
 
 Nothing here touches nameko or the database; ``operations`` applies these rules to the
-tables, ``service`` exposes them.
+tables, ``views`` reads them, ``service`` exposes both.
 """
 
+import hashlib
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import mul
 
+from shared import pii
+from shared.caller import WRITE, Caller, require, require_scope
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.events.membership import SERVICE_STATUSES
 
@@ -127,6 +132,39 @@ def mask_phone(value: str | None) -> str | None:
     return None if not value else value[:3] + "****" + value[-4:]
 
 
+# --- personal data at rest ------------------------------------------------------------
+#
+# Sealed with AES-GCM, found by a keyed hash, never logged. ``MEMBERSHIP_PII_KEY`` (64 hex
+# digits) gives the keys (``shared.pii``): ID number and phone are sealed together in
+# ``workers.sealed``; ``id_hash`` (keyed BLAKE2b) lets the database say "this ID number is
+# already a worker" without holding the number, and card numbers are found the same way.
+# Without the setting a development key is made once in ``var/membership-pii.key``.
+
+PII_KEY_SETTING = pii.setting_name("membership")  # MEMBERSHIP_PII_KEY
+# Between ID number and phone in the sealed text: neither can contain it. Sealed rows
+# already on file depend on this layout: changing it needs a migration of ``workers``.
+_SEPARATOR = "\x1f"
+
+
+class MemberKeys(pii.Keys):
+    """The keys sealing a member's ID number and phone and hashing ID and card numbers."""
+
+    def __init__(self, secret: bytes, setting: str = PII_KEY_SETTING):
+        super().__init__(secret, setting)
+
+    def seal(self, id_number: str, phone: str | None) -> bytes:
+        return self.seal_text(f"{id_number}{_SEPARATOR}{phone or ''}")
+
+    def unseal(self, sealed: bytes) -> dict:
+        id_number, _, phone = self.open_text(sealed).partition(_SEPARATOR)
+        return {"id_number": id_number, "phone": phone or None}
+
+
+def load_keys(config: dict | None = None, env=os.environ) -> MemberKeys:
+    """Membership's keys from ``MEMBERSHIP_PII_KEY`` (nameko config, then environment)."""
+    return pii.load_keys("membership", config, env, MemberKeys)
+
+
 # --- which union a worker joins -------------------------------------------------------
 
 def union_for(enterprise: dict) -> str:
@@ -212,10 +250,12 @@ def card_verdict(card: dict | None, member_active: bool, today: date) -> str:
     return "valid"
 
 
-# Card checks (and purchase checks, which tell the same) per gateway user: (max hits,
-# window seconds). MEMBERSHIP_RATE_LIMITS overrides them: "card_check=60/60" in the
-# environment, or a dict like this one in the nameko config.
-RATE_LIMITS = {"card_check": (60, 60)}
+def card_check_key(caller: Caller) -> str:
+    """What a caller's card checks (and purchase checks, which tell the same) are counted
+    under: their user name, unique in the gateway, hashed to fit the key column and
+    keep names out of ``rate_hits``. The limits: ``shared.api.membership.RATE_LIMITS``."""
+    return "card_check:caller:" + hashlib.blake2b(caller.name.encode(), digest_size=16)\
+        .hexdigest()
 
 
 # --- merchants' price rules -----------------------------------------------------------
@@ -283,35 +323,20 @@ def next_service_status(status: str, wanted: str) -> str:
 
 # --- who may do what ------------------------------------------------------------------
 #
-# The caller is the user the gateway authenticated, as ``User.as_dict()`` gives it:
-# {"name", "role", "org_code"} with role viewer < staff < admin. Everyone acts within the
-# subtree of their organization ("inside" = their org_code is on the target's path).
-# Personal data (ID number, phone) is for staff and admins over the member's union, never
-# for viewers (statistics readers, merchants' terminals).
-
-WRITE_ROLES = ("staff", "admin")
-PERSONAL_DATA_ROLES = ("staff", "admin")
+# The caller is the user the gateway authenticated (``shared.caller.Caller``), with role
+# viewer < staff < admin; everyone acts within the subtree of their organization. Personal
+# data (ID number, phone) is for those who may write (staff and admins) over the member's
+# union, never for viewers (statistics readers, merchants' terminals).
 
 
-def in_scope(caller: dict, path) -> bool:
-    return caller.get("org_code") in set(path or ())
+def require_writer(caller: Caller, path, what: str = "this") -> Caller:
+    """403 unless ``caller`` may write and ``path`` is inside their subtree."""
+    return require(caller, WRITE, path, what=what)
 
 
-def require_scope(caller: dict, path, what="the target"):
-    if not in_scope(caller, path):
-        raise Forbidden(f"{what} is outside the subtree of organization "
-                        f"{caller.get('org_code')}", {"org_code": caller.get("org_code")})
-
-
-def require_writer(caller: dict, path, what="this"):
-    if caller.get("role") not in WRITE_ROLES:
-        raise Forbidden(f"role {caller.get('role')!r} may not change {what}",
-                        {"role": caller.get("role"), "needs": "write"})
-    require_scope(caller, path, what)
-
-
-def require_personal_data_reader(caller: dict, path):
-    if caller.get("role") not in PERSONAL_DATA_ROLES:
-        raise Forbidden(f"role {caller.get('role')!r} may not read personal data",
-                        {"role": caller.get("role"), "needs": "staff"})
+def require_personal_data_reader(caller: Caller, path) -> Caller:
+    if not caller.can(WRITE):
+        raise Forbidden(f"role {caller.role!r} may not read personal data",
+                        {"role": caller.role, "needs": "staff"})
     require_scope(caller, path, "the member")
+    return caller

@@ -24,7 +24,6 @@ import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy import String, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -33,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from services.membership import domain, readmodel
 from services.membership.models import enterprises, imports, memberships, workers
 from shared.errors import InvalidInput
+from shared.timeutil import now_utc
 
 REQUIRED = ("name", "id_number", "phone", "enterprise_credit_code")
 WORKER_ID_HASH_KEY = "workers_id_hash_key"  # PostgreSQL's name for UNIQUE (id_hash)
@@ -105,7 +105,7 @@ class Importer:
         with self.db.unit_of_work() as uow:
             uow.session.execute(update(imports).where(imports.c.id == import_id).values(
                 rows=result.rows, imported=result.imported, rejected=result.rejected,
-                finished_at=datetime.now(UTC)))
+                finished_at=now_utc()))
         return result
 
     def _write_in_threads(self, checked, writers, result):
@@ -141,7 +141,7 @@ class Importer:
                 self.enterprises[row.credit_code] = (
                     row.status, row.union_code or row.community_code)
                 self.targets[row.credit_code] = domain.stats_targets(
-                    {"path": json.loads(row.path), "union_code": row.union_code})
+                    {"path": row.path, "union_code": row.union_code})
 
     def _reject(self, result, line, field_, message):
         result.rejected += 1
@@ -303,7 +303,7 @@ class Importer:
         """New workers plus an active membership for each of ``fresh`` and ``again``."""
         worker_ids = self._ids(session, "workers", len(fresh), postgres)
         membership_ids = self._ids(session, "memberships", len(fresh) + len(again), postgres)
-        now = datetime.now(UTC)
+        now = now_utc()
         worker_rows = [(wid, row[1], row[2], row[3]) for wid, row in zip(worker_ids, fresh,
                                                                            strict=True)]
         member_rows = [

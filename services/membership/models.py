@@ -2,7 +2,7 @@
 
 Personal data lives only in ``workers``: ``id_hash`` (a keyed hash, to find a worker by ID
 number without storing it in clear) and ``sealed`` (ID number and phone, AES-GCM with a
-key kept outside the database; see ``pii``). Card numbers are kept as keyed hashes too.
+key kept outside the database; see ``domain.MemberKeys``). Card numbers are keyed hashes too.
 """
 
 from sqlalchemy import (
@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from shared.ratelimit import rate_hits_table
+from shared.registry_readmodel import enterprise_columns, organization_columns
 
 metadata = MetaData()
 
@@ -37,31 +38,10 @@ def _now():
                   server_default=func.now())
 
 
-# --- read model of the registry ---------------------------------------------------
+# --- read model of the registry (``shared.registry_readmodel``) ---------------------
 
-organizations = Table(
-    "organizations", metadata,
-    Column("code", String(CODE), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(40), nullable=False),
-    Column("tier", String(20), nullable=False),
-    Column("parent_code", String(CODE), nullable=True),
-    Column("path", Text, nullable=False),  # JSON list, district .. itself
-    Column("path_key", Text, nullable=False, index=True),  # "a/b/c/": prefix search on moves
-)
-
-enterprises = Table(
-    "enterprises", metadata,
-    Column("credit_code", String(CODE), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("community_code", String(CODE), nullable=False),
-    Column("path", Text, nullable=False),  # JSON list, district .. community
-    Column("path_key", Text, nullable=False, index=True),
-    Column("headcount", Integer, nullable=False),
-    Column("union_status", String(10), nullable=False),
-    Column("union_code", String(CODE), nullable=True),
-    Column("status", String(10), nullable=False),
-)
+organizations = Table("organizations", metadata, *organization_columns())
+enterprises = Table("enterprises", metadata, *enterprise_columns())
 
 # Join-rate counters per organization, kept current in the transaction of every change.
 org_stats = Table(
@@ -147,7 +127,7 @@ service_requests = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# Card checks per caller (MEMBERSHIP_RATE_LIMITS): key "card_check:user:<gateway user id>".
+# Card checks per caller (MEMBERSHIP_RATE_LIMITS): key ``domain.card_check_key(caller)``.
 rate_hits = rate_hits_table(metadata)
 
 imports = Table(

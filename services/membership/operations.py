@@ -1,19 +1,19 @@
-"""Membership use cases: each takes a unit of work (or a session for reads), applies the
-rules in ``domain`` to the tables and publishes what happened. No nameko here.
+"""Membership use cases (writes): each takes a unit of work, checks who may do it,
+applies the rules in ``domain`` to the tables and publishes what happened. No nameko here;
+reads are in ``views``.
 
-``caller`` is the gateway's authenticated user ({"name", "role", "org_code"}); online
-applications have none.
+``caller`` is the authenticated user (``shared.caller.Caller``); online applications have
+none.
 """
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 
-from services.membership import domain, readmodel
+from services.membership import domain, readmodel, views
 from services.membership.models import (
     cards,
-    enterprises,
     memberships,
     merchants,
     rate_hits,
@@ -21,29 +21,9 @@ from services.membership.models import (
     workers,
 )
 from shared import ratelimit
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.paging import DEFAULT_LIMIT, after_id_page
-
-MEMBERSHIP_COLUMNS = (memberships.c.id, memberships.c.worker_id, memberships.c.union_code,
-                      memberships.c.enterprise_credit_code, memberships.c.status,
-                      memberships.c.channel, memberships.c.applied_at,
-                      memberships.c.decided_at, memberships.c.ended_at,
-                      memberships.c.reason, memberships.c.previous_id)
-
-
-def _now():
-    return datetime.now(UTC)
-
-
-def _membership(session, membership_id, lock=False) -> dict:
-    query = select(*MEMBERSHIP_COLUMNS).where(memberships.c.id == membership_id)
-    if lock:
-        query = query.with_for_update()
-    row = session.execute(query).first()
-    if row is None:
-        raise NotFound(f"membership {membership_id} does not exist",
-                       {"membership_id": membership_id})
-    return dict(row._mapping)
+from shared.caller import Caller, in_scope
+from shared.errors import Conflict, InvalidInput
+from shared.timeutil import now_utc
 
 
 def _event(membership: dict, enterprise: dict, **extra) -> dict:
@@ -53,23 +33,9 @@ def _event(membership: dict, enterprise: dict, **extra) -> dict:
             "organization_path": enterprise["path"], "status": membership["status"], **extra}
 
 
-def _view(membership: dict) -> dict:
-    return {key: membership[key] for key in
-            ("worker_id", "union_code", "enterprise_credit_code", "status", "channel",
-             "applied_at", "decided_at", "ended_at", "reason")} | {
-        "membership_id": membership["id"], "previous_membership_id": membership["previous_id"]}
-
-
-def _current(session, worker_id) -> dict | None:
-    row = session.execute(select(*MEMBERSHIP_COLUMNS).where(
-        memberships.c.worker_id == worker_id,
-        memberships.c.status.in_(domain.CURRENT))).first()
-    return dict(row._mapping) if row else None
-
-
 # --- applications and status changes ---------------------------------------------
 
-def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
+def apply(uow, keys, data: dict, caller: Caller | None, channel: str) -> dict:
     """A worker applies to join the union of their enterprise (or its federation)."""
     session = uow.session
     problems = domain.check_personal_data(data["id_number"], data.get("phone"))
@@ -87,7 +53,7 @@ def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
         worker_id = session.execute(insert(workers).values(
             name=data["name"], id_hash=id_hash, sealed=sealed).returning(workers.c.id)).scalar()
     else:
-        current = _current(session, worker_id)
+        current = views.current_membership(session, worker_id)
         if current is not None:
             details = None if channel == "online" else {
                 "membership_id": current["id"], "status": current["status"]}
@@ -98,36 +64,36 @@ def apply(uow, keys, data: dict, caller: dict | None, channel: str) -> dict:
     membership_id = session.execute(insert(memberships).values(
         worker_id=worker_id, union_code=union,
         enterprise_credit_code=enterprise["credit_code"], status="pending", channel=channel,
-        entered_by=(caller or {}).get("name")).returning(memberships.c.id)).scalar()
-    membership = _membership(session, membership_id)
+        entered_by=caller.name if caller else None).returning(memberships.c.id)).scalar()
+    membership = views.membership_row(session, membership_id)
     uow.publish("membership_applied", _event(membership, enterprise, channel=channel),
                 subject=str(membership_id))
-    return _view(membership)
+    return views.membership_view(membership)
 
 
-def approve(uow, keys, membership_id: int, caller: dict) -> dict:
+def approve(uow, keys, membership_id: int, caller: Caller) -> dict:
     """Approve an application; the new member gets a card (its number is shown only now)."""
     session = uow.session
-    membership = _membership(session, membership_id, lock=True)
+    membership = views.membership_row(session, membership_id, lock=True)
     enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"],
                                             lock=True)
     domain.require_writer(caller, domain.stats_targets(enterprise), "applications")
     status = domain.next_status(membership["status"], "approve")
     _set_status(session, membership, status, caller, decided=True)
     readmodel.add_members(session, enterprise["credit_code"], 1, enterprise)
-    membership = _membership(session, membership_id)
+    membership = views.membership_row(session, membership_id)
     uow.publish("membership_approved", _event(membership, enterprise),
                 subject=str(membership_id))
     card = issue_card(uow, keys, membership["worker_id"], membership_id)
-    return _view(membership) | {"card": card}
+    return views.membership_view(membership) | {"card": card}
 
 
 def _set_status(session, membership, status, caller, reason=None, decided=False, ended=False):
     values = {"status": status, "reason": reason}
     if decided:
-        values.update(decided_at=_now(), entered_by=(caller or {}).get("name"))
+        values.update(decided_at=now_utc(), entered_by=caller.name if caller else None)
     if ended:
-        values["ended_at"] = _now()
+        values["ended_at"] = now_utc()
     session.execute(update(memberships).where(memberships.c.id == membership["id"])
                     .values(values))
 
@@ -136,10 +102,10 @@ ENDINGS = {"reject": "membership_rejected", "lapse": "membership_lapsed",
            "leave": "membership_left"}
 
 
-def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict:
+def end(uow, membership_id: int, action: str, reason: str, caller: Caller) -> dict:
     """Reject an application, or lapse / leave a membership, with a reason."""
     session = uow.session
-    membership = _membership(session, membership_id, lock=True)
+    membership = views.membership_row(session, membership_id, lock=True)
     enterprise = readmodel.known_enterprise(session, membership["enterprise_credit_code"],
                                             lock=True)
     domain.require_writer(caller, domain.stats_targets(enterprise), "memberships")
@@ -148,25 +114,25 @@ def end(uow, membership_id: int, action: str, reason: str, caller: dict) -> dict
                 decided=membership["status"] == "pending", ended=True)
     if membership["status"] == "active":
         readmodel.add_members(session, enterprise["credit_code"], -1, enterprise)
-    membership = _membership(session, membership_id)
+    membership = views.membership_row(session, membership_id)
     event = "membership_rejected" if status == "rejected" else ENDINGS[action]
     uow.publish(event, _event(membership, enterprise, reason=membership["reason"]),
                 subject=str(membership_id))
-    return _view(membership)
+    return views.membership_view(membership)
 
 
-def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict:
+def transfer(uow, membership_id: int, to_credit_code: str, caller: Caller) -> dict:
     """An active member changes enterprise: the old membership ends as ``transferred``
     (history kept) and a new active one starts at the new enterprise's union."""
     session = uow.session
-    old = _membership(session, membership_id, lock=True)
+    old = views.membership_row(session, membership_id, lock=True)
     # Both enterprise rows locked, in a fixed order: their snapshots wait for us.
     locked = {code: readmodel.known_enterprise(session, code, lock=True)
               for code in sorted({old["enterprise_credit_code"], to_credit_code})}
     source, target = locked[old["enterprise_credit_code"]], locked[to_credit_code]
     # Staff of either side may record it: the member's old union or the receiving one.
     scope = domain.stats_targets(source)
-    if not domain.in_scope(caller, scope):
+    if not in_scope(caller, scope):
         scope = domain.stats_targets(target)
     domain.require_writer(caller, scope, "memberships")
     if target["credit_code"] == source["credit_code"]:
@@ -177,141 +143,68 @@ def transfer(uow, membership_id: int, to_credit_code: str, caller: dict) -> dict
     _set_status(session, old, status, caller, reason=f"transferred to {union}", ended=True)
     new_id = session.execute(insert(memberships).values(
         worker_id=old["worker_id"], union_code=union, enterprise_credit_code=to_credit_code,
-        status="active", channel="staff", decided_at=_now(), previous_id=old["id"],
-        entered_by=caller.get("name")).returning(memberships.c.id)).scalar()
+        status="active", channel="staff", decided_at=now_utc(), previous_id=old["id"],
+        entered_by=caller.name).returning(memberships.c.id)).scalar()
     readmodel.add_members(session, source["credit_code"], -1, source)
     readmodel.add_members(session, target["credit_code"], 1, target)
-    new = _membership(session, new_id)
+    new = views.membership_row(session, new_id)
     uow.publish("membership_transferred", _event(
         new, target, from_membership_id=old["id"], from_union_code=old["union_code"],
         from_enterprise_credit_code=old["enterprise_credit_code"]), subject=str(new_id))
-    return _view(new)
+    return views.membership_view(new)
 
 
-def enterprise_snapshot(uow, data: dict):
-    """Any registry snapshot of an enterprise; one that closes it lapses its members."""
-    stored = readmodel.enterprise(uow.session, data["credit_code"])
-    if data["status"] == "closed" and (stored is None or stored["status"] != "closed"):
-        return close_enterprise(uow, data)
-    readmodel.apply_enterprise(uow.session, data)
-    return None
+def enterprise_snapshot(uow, data: dict, as_of: datetime | None = None) -> dict | None:
+    """Any registry snapshot of an enterprise (its counters move with it); one that closes
+    it lapses its members: ``{"lapsed", "rejected"}``, else None. A snapshot older than
+    the stored row changes nothing."""
+    change = readmodel.apply_enterprise(uow.session, data, as_of)
+    if change is None or data["status"] != "closed":
+        return None
+    if change.old is not None and change.old["status"] == "closed":
+        return None  # closed already
+    return _close_enterprise(uow, change.new, data.get("reason"))
 
 
-def close_enterprise(uow, data: dict):
-    """The registry says an enterprise closed: active memberships lapse and pending
-    applications are rejected, with the registry's reason; then its workers leave the
-    counters with the snapshot."""
+def _close_enterprise(uow, enterprise: dict, why: str | None) -> dict:
+    """The registry says an enterprise closed (its snapshot is in, its workers left the
+    counters with it): active memberships lapse and pending applications are rejected,
+    with the registry's reason."""
     session = uow.session
-    credit_code = data["credit_code"]
-    stored = readmodel.enterprise(session, credit_code, lock=True)
-    reason = f"enterprise closed: {data.get('reason') or 'no reason given'}"[:500]
-    now = _now()
-    lapsed = rejected = 0
-    if stored is not None:
-        lapsed = session.execute(update(memberships).where(
-            memberships.c.enterprise_credit_code == credit_code,
-            memberships.c.status == "active").values(
-            status="lapsed", reason=reason, ended_at=now)).rowcount
-        rejected = session.execute(update(memberships).where(
-            memberships.c.enterprise_credit_code == credit_code,
-            memberships.c.status == "pending").values(
-            status="rejected", reason=reason, decided_at=now, ended_at=now)).rowcount
-        readmodel.add_members(session, credit_code, -lapsed, stored)
-    readmodel.apply_enterprise(session, data)
+    credit_code = enterprise["credit_code"]
+    reason = f"enterprise closed: {why or 'no reason given'}"[:500]
+    now = now_utc()
+    lapsed = session.execute(update(memberships).where(
+        memberships.c.enterprise_credit_code == credit_code,
+        memberships.c.status == "active").values(
+        status="lapsed", reason=reason, ended_at=now)).rowcount
+    rejected = session.execute(update(memberships).where(
+        memberships.c.enterprise_credit_code == credit_code,
+        memberships.c.status == "pending").values(
+        status="rejected", reason=reason, decided_at=now, ended_at=now)).rowcount
+    readmodel.add_members(session, credit_code, -lapsed, enterprise)
     if lapsed or rejected:
         uow.publish("memberships_lapsed", {
-            "enterprise_credit_code": credit_code, "organization_path": data["path"],
+            "enterprise_credit_code": credit_code, "organization_path": enterprise["path"],
             "reason": reason, "lapsed": lapsed, "rejected": rejected}, subject=credit_code)
     return {"lapsed": lapsed, "rejected": rejected}
 
 
-# --- reading members -----------------------------------------------------------------
-
-def _worker(session, worker_id) -> dict:
-    row = session.execute(select(workers).where(workers.c.id == worker_id)).first()
-    if row is None:
-        raise NotFound(f"worker {worker_id} does not exist", {"worker_id": worker_id})
-    return dict(row._mapping)
-
-
-def _history(session, worker_id) -> list[dict]:
-    rows = session.execute(select(*MEMBERSHIP_COLUMNS)
-                           .where(memberships.c.worker_id == worker_id)
-                           .order_by(memberships.c.id))
-    return [dict(row._mapping) for row in rows]
-
-
-def _worker_scope(session, history) -> list[str]:
-    """Who may see a worker: staff over the enterprise of any of their memberships."""
-    scope = []
-    for membership in history:
-        found = readmodel.enterprise(session, membership["enterprise_credit_code"])
-        if found:
-            scope += domain.stats_targets(found)
-        scope.append(membership["union_code"])
-    return scope
-
-
-def member(session, keys, worker_id: int, caller: dict) -> dict:
-    """A worker's record: name, masked ID number and phone, membership history, cards."""
-    worker = _worker(session, worker_id)
-    history = _history(session, worker_id)
-    domain.require_scope(caller, _worker_scope(session, history), "the member")
-    personal = keys.unseal(worker["sealed"])
-    card_rows = session.execute(select(cards.c.last4, cards.c.status, cards.c.valid_until,
-                                       cards.c.issued_at)
-                                .where(cards.c.worker_id == worker_id).order_by(cards.c.id))
-    return {
-        "worker_id": worker_id, "name": worker["name"],
-        "id_number": domain.mask_id_number(personal["id_number"]),
-        "phone": domain.mask_phone(personal["phone"]),
-        "memberships": [_view(m) for m in history],
-        "cards": [dict(row._mapping) for row in card_rows],
-    }
-
-
-def personal_data(session, keys, worker_id: int, caller: dict) -> dict:
-    """ID number and phone in clear: only for staff and admins over the member's union."""
-    worker = _worker(session, worker_id)
-    domain.require_personal_data_reader(caller, _worker_scope(session,
-                                                              _history(session, worker_id)))
-    return {"worker_id": worker_id, "name": worker["name"], **keys.unseal(worker["sealed"])}
-
-
-def list_members(session, caller: dict, code: str, status: str | None, after_id: int,
-                 limit: int) -> dict:
-    """Memberships whose enterprise lies in ``code``'s subtree or whose union is ``code``."""
-    place = readmodel.place(session, code)
-    domain.require_scope(caller, place["path"], "the organization")
-    query = (select(*MEMBERSHIP_COLUMNS, workers.c.name)
-             .join(workers, workers.c.id == memberships.c.worker_id)
-             .join(enterprises,
-                   enterprises.c.credit_code == memberships.c.enterprise_credit_code)
-             .where(or_(enterprises.c.path_key.startswith(readmodel.path_key(place["path"]),
-                                                          autoescape=True),
-                        enterprises.c.credit_code == code,
-                        memberships.c.union_code == code)))
-    if status:
-        query = query.where(memberships.c.status == status)
-    return after_id_page(session, query, memberships.c.id, after_id, limit,
-                       lambda row: _view(row) | {"name": row["name"]})
-
-
 # --- cards ---------------------------------------------------------------------------
 
-def count_card_check(session, caller_id: int, hits: int, window: int) -> None:
-    """Counts a card check by a gateway user; TooManyRequests past ``hits`` per ``window``
+def count_card_check(session, caller: Caller, hits: int, window: int) -> None:
+    """Counts a card check by ``caller``; TooManyRequests past ``hits`` per ``window``
     seconds. Card numbers are not guessable, but a token (a merchant's terminal, or a
     leaked one) must not be able to walk through them either."""
     ratelimit.check_rate(session, rate_hits,
-                         [("caller", f"card_check:user:{caller_id}", hits, window)],
-                         _now(), "card checks")
+                         [("caller", domain.card_check_key(caller), hits, window)],
+                         now_utc(), "card checks")
 
 
 def purge_rate_hits(session, keep_seconds: int) -> int:
     """Forgets card checks older than ``keep_seconds`` (the longest window)."""
     return ratelimit.purge_rate_hits(session, rate_hits,
-                                     _now() - timedelta(seconds=keep_seconds))
+                                     now_utc() - timedelta(seconds=keep_seconds))
 
 
 def issue_card(uow, keys, worker_id: int, membership_id: int, replaces=False) -> dict:
@@ -326,13 +219,13 @@ def issue_card(uow, keys, worker_id: int, membership_id: int, replaces=False) ->
     return {"number": number, "valid_until": valid_until}
 
 
-def request_card(uow, keys, worker_id: int, lost: bool, caller: dict) -> dict:
+def request_card(uow, keys, worker_id: int, lost: bool, caller: Caller) -> dict:
     """A card for an active member without one (imported from paper, say) or, when
     ``lost``, a new card that makes every earlier card of the member invalid."""
     session = uow.session
-    current = _current(session, worker_id)
+    current = views.current_membership(session, worker_id)
     if current is None or current["status"] != "active":
-        _worker(session, worker_id)
+        views.worker_row(session, worker_id)
         raise Conflict("only an active member can hold a card", {"worker_id": worker_id})
     enterprise = readmodel.known_enterprise(session, current["enterprise_credit_code"])
     domain.require_writer(caller, domain.stats_targets(enterprise), "cards")
@@ -348,29 +241,9 @@ def request_card(uow, keys, worker_id: int, lost: bool, caller: dict) -> dict:
     return issue_card(uow, keys, worker_id, current["id"], replaces=lost)
 
 
-def card_verdict(session, keys, number) -> str:
-    number = domain.normalize_card_number(number)
-    if not domain.card_number_well_formed(number):
-        return "unknown"
-    row = session.execute(select(cards.c.worker_id, cards.c.status, cards.c.valid_until)
-                          .where(cards.c.number_hash == keys.lookup_hash(number))).first()
-    if row is None:
-        return "unknown"
-    active = session.execute(select(memberships.c.id).where(
-        memberships.c.worker_id == row.worker_id, memberships.c.status == "active")).first()
-    return domain.card_verdict(dict(row._mapping), active is not None, date.today())
-
-
 # --- merchants -----------------------------------------------------------------------
 
-def _merchant_view(row) -> dict:
-    return {"merchant_id": row["id"], "name": row["name"],
-            "organization_code": row["organization_code"],
-            "rule": {"kind": row["rule_kind"], "percent_off": row["percent_off"],
-                     "markup_fen": row["markup_fen"]}}
-
-
-def register_merchant(uow, data: dict, caller: dict) -> dict:
+def register_merchant(uow, data: dict, caller: Caller) -> dict:
     session = uow.session
     place = readmodel.place(session, data["organization_code"])
     domain.require_writer(caller, place["path"], "merchants")
@@ -379,61 +252,20 @@ def register_merchant(uow, data: dict, caller: dict) -> dict:
         name=data["name"], organization_code=place["code"], path=json.dumps(place["path"]),
         rule_kind=rule["kind"], percent_off=rule["percent_off"],
         markup_fen=rule["markup_fen"]).returning(merchants.c.id)).scalar()
-    view = _merchant_view(merchant(session, merchant_id, raw=True))
+    view = views.merchant_view(views.merchant_row(session, merchant_id))
     uow.publish("merchant_registered", view, subject=str(merchant_id))
     return view
 
 
-def merchant(session, merchant_id: int, raw=False) -> dict:
-    row = session.execute(select(merchants).where(merchants.c.id == merchant_id)).first()
-    if row is None:
-        raise NotFound(f"merchant {merchant_id} does not exist", {"merchant_id": merchant_id})
-    return dict(row._mapping) if raw else _merchant_view(row._mapping)
-
-
-def list_merchants(session, code: str | None) -> list[dict]:
-    query = select(merchants).order_by(merchants.c.id)
-    if code:
-        query = query.where(merchants.c.path.contains(json.dumps(code), autoescape=True))
-    return [_merchant_view(row._mapping) for row in session.execute(query)]
-
-
-def check_purchase(session, keys, merchant_id: int, card_number: str, price_fen: int,
-                   cost_fen: int | None) -> dict:
-    row = merchant(session, merchant_id, raw=True)
-    rule = {"kind": row["rule_kind"], "percent_off": row["percent_off"],
-            "markup_fen": row["markup_fen"]}
-    return domain.purchase(rule, card_verdict(session, keys, card_number), price_fen, cost_fen)
-
-
 # --- member services -----------------------------------------------------------------
 
-def _request_view(row) -> dict:
-    return {"request_id": row["id"], "worker_id": row["worker_id"], "kind": row["kind"],
-            "status": row["status"],
-            "handling_organization_code": row["handling_organization_code"],
-            "summary": row["summary"], "note": row["note"], "created_at": row["created_at"],
-            "updated_at": row["updated_at"]}
-
-
-def _request(session, request_id, lock=False) -> dict:
-    query = select(service_requests).where(service_requests.c.id == request_id)
-    if lock:
-        query = query.with_for_update()
-    row = session.execute(query).first()
-    if row is None:
-        raise NotFound(f"service request {request_id} does not exist",
-                       {"request_id": request_id})
-    return dict(row._mapping) | {"path": json.loads(row.path)}
-
-
-def submit_request(uow, data: dict, caller: dict) -> dict:
+def submit_request(uow, data: dict, caller: Caller) -> dict:
     """Staff record a member's request; the member's union handles it unless another
     organization is named."""
     session = uow.session
-    current = _current(session, data["worker_id"])
+    current = views.current_membership(session, data["worker_id"])
     if current is None or current["status"] != "active":
-        _worker(session, data["worker_id"])
+        views.worker_row(session, data["worker_id"])
         raise Conflict("member services are for active members", {"worker_id":
                                                                   data["worker_id"]})
     enterprise = readmodel.known_enterprise(session, current["enterprise_credit_code"])
@@ -446,10 +278,10 @@ def submit_request(uow, data: dict, caller: dict) -> dict:
         worker_id=data["worker_id"], membership_id=current["id"], kind=data["kind"],
         status="submitted", handling_organization_code=handler, summary=data["summary"],
         path=json.dumps(scope)).returning(service_requests.c.id)).scalar()
-    request = _request(session, request_id)
+    request = views.request_row(session, request_id)
     uow.publish("service_request_submitted", _request_event(request),
                 subject=str(request_id))
-    return _request_view(request)
+    return views.request_view(request)
 
 
 def _request_event(request, **extra) -> dict:
@@ -458,12 +290,12 @@ def _request_event(request, **extra) -> dict:
             "handling_organization_code": request["handling_organization_code"], **extra}
 
 
-def update_request(uow, request_id: int, data: dict, caller: dict) -> dict:
+def update_request(uow, request_id: int, data: dict, caller: Caller) -> dict:
     """Change status (by the rules) and/or hand the request to another organization."""
     session = uow.session
-    request = _request(session, request_id, lock=True)
+    request = views.request_row(session, request_id, lock=True)
     domain.require_writer(caller, request["path"], "this service request")
-    values = {"updated_at": _now()}
+    values = {"updated_at": now_utc()}
     if data.get("status"):
         values["status"] = domain.next_service_status(request["status"], data["status"])
     handler = data.get("handling_organization_code")
@@ -479,28 +311,8 @@ def update_request(uow, request_id: int, data: dict, caller: dict) -> dict:
         raise InvalidInput("send a status, a handling_organization_code or a note", None)
     session.execute(update(service_requests).where(service_requests.c.id == request_id)
                     .values(values))
-    updated = _request(session, request_id)
+    updated = views.request_row(session, request_id)
     uow.publish("service_request_updated",
                 _request_event(updated, previous_status=request["status"]),
                 subject=str(request_id))
-    return _request_view(updated)
-
-
-def get_request(session, request_id: int, caller: dict) -> dict:
-    request = _request(session, request_id)
-    domain.require_scope(caller, request["path"], "the service request")
-    return _request_view(request)
-
-
-def list_requests(session, caller: dict, code: str, status: str | None, kind: str | None,
-                  after_id: int = 0, limit: int = DEFAULT_LIMIT) -> dict:
-    """A page of the requests handled by ``code`` (an organization in the caller's
-    subtree), oldest first: ``{"items", "next_after_id"}``."""
-    domain.require_scope(caller, readmodel.place(session, code)["path"], "the organization")
-    query = select(service_requests).where(
-        service_requests.c.handling_organization_code == code)
-    if status:
-        query = query.where(service_requests.c.status == status)
-    if kind:
-        query = query.where(service_requests.c.kind == kind)
-    return after_id_page(session, query, service_requests.c.id, after_id, limit, _request_view)
+    return views.request_view(updated)

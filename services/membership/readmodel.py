@@ -1,20 +1,21 @@
-"""The registry as membership sees it (organizations, enterprises) and the join-rate
-counters, kept current from the registry's snapshot events and membership's own changes.
+"""The registry as membership sees it (organizations, enterprises: the kit's
+``RegistryReadModel``) and the join-rate counters that follow it.
 
 Counters: ``org_stats`` holds members and workers per organization code, for every
 organization on an enterprise's path and its union (``domain.stats_targets``). Each
 change applies a delta to those rows in the transaction that makes the change, so a
 join-rate query is one primary-key read and the counters always match the tables.
-Snapshots are applied as differences from what is stored, so a repeated or reordered
-snapshot never counts twice. An enterprise's own member count is not stored: it is
-counted from ``memberships`` (an index on enterprise and status) when a snapshot moves
-it, which keeps a bulk import from rewriting hundreds of thousands of enterprise rows.
-Changes to one enterprise's members lock its row first, so they and its snapshots
-take turns.
+A snapshot moves the counters by the difference between the row it replaced and the row
+it left (the ``Change`` the read model returns), so a repeated snapshot never counts
+twice, and one older than the stored row (events come in any order) changes nothing.
+An enterprise's own member count is not stored: it is counted from ``memberships`` (an
+index on enterprise and status) when a snapshot moves it, which keeps a bulk import from
+rewriting hundreds of thousands of enterprise rows. Changes to one enterprise's members
+lock its row first, so they and its snapshots take turns.
 """
 
-import json
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,11 +23,106 @@ from sqlalchemy.dialects import postgresql, sqlite
 from services.membership import domain
 from services.membership.models import enterprises, memberships, org_stats, organizations
 from shared.errors import NotFound
+from shared.registry_readmodel import Change, RegistryReadModel
+
+registry = RegistryReadModel(organizations, enterprises)
 
 
-def path_key(path) -> str:
-    return "/".join(path) + "/"
+# --- the registry's rows -----------------------------------------------------------------
 
+def enterprise(session, credit_code, lock=False) -> dict | None:
+    return registry.enterprise(session, credit_code, lock=lock)
+
+
+def known_enterprise(session, credit_code, lock=False) -> dict:
+    found = registry.enterprise(session, credit_code, lock=lock)
+    if found is None:
+        raise NotFound(f"enterprise {credit_code} is not known to the registry",
+                       {"enterprise_credit_code": credit_code})
+    return found
+
+
+def organization(session, code) -> dict | None:
+    return registry.organization(session, code)
+
+
+def place(session, code) -> dict:
+    """An organization or an enterprise the registry told us about, with its path."""
+    found = organization(session, code)
+    if found is not None:
+        return {"code": code, "name": found["name"], "path": found["path"]}
+    found = enterprise(session, code)
+    if found is not None:
+        return {"code": code, "name": found["name"],
+                "path": [*found["path"], code]}
+    raise NotFound(f"organization {code} is not known to the registry", {"code": code})
+
+
+def in_subtree(path) -> object:
+    """A clause: enterprises inside the subtree whose path is ``path``."""
+    return registry.under(enterprises, path)
+
+
+# --- the registry's events ---------------------------------------------------------------
+
+def apply_enterprise(session, data: dict, as_of: datetime | None = None) -> Change | None:
+    """Upsert an enterprise snapshot and move its counters from its old places to the new.
+    None when the snapshot is older than the stored row."""
+    change = registry.apply_enterprise(session, data, as_of)  # locks the row
+    if change is None:
+        return None
+    members = members_at(session, data["credit_code"]) if change.old else 0
+    deltas = defaultdict(lambda: [0, 0])
+    if change.old:
+        for code in domain.stats_targets(change.old):
+            deltas[code][0] -= members
+            deltas[code][1] -= workers_of(change.old)
+    for code in domain.stats_targets(change.new):
+        deltas[code][0] += members
+        deltas[code][1] += workers_of(change.new)
+    bump(session, deltas)
+    return change
+
+
+def apply_organization(session, data: dict, as_of: datetime | None = None) -> Change | None:
+    """Upsert an organization; a move takes its subtree (paths and counters) along.
+    None when the snapshot is older than the stored row."""
+    stored = session.execute(select(organizations.c.path).where(
+        organizations.c.code == data["code"]).with_for_update()).first()
+    inside = None
+    if stored is not None and list(stored.path) != list(data["path"]):
+        # What moves is what lies under the old path now, before the read model re-roots
+        # it: an enterprise whose own newer snapshot already placed it under the new path
+        # moved its counters itself.
+        inside = _subtree_totals(session, stored.path)
+    change = registry.apply_organization(session, data, as_of)
+    if change is not None and change.moved and inside is not None:
+        members, workers = inside
+        deltas = defaultdict(lambda: [0, 0])
+        for code in change.old["path"][:-1]:
+            deltas[code][0] -= members
+            deltas[code][1] -= workers
+        for code in change.new["path"][:-1]:
+            deltas[code][0] += members
+            deltas[code][1] += workers
+        bump(session, deltas)
+    return change
+
+
+def _subtree_totals(session, path) -> tuple[int, int]:
+    """(active members, workers) of the enterprises inside ``path``'s subtree."""
+    inside = in_subtree(path)
+    workers = session.execute(
+        select(func.coalesce(func.sum(enterprises.c.headcount), 0))
+        .where(inside, enterprises.c.status == "active")).scalar()
+    members = session.execute(
+        select(func.count()).select_from(memberships)
+        .join(enterprises, enterprises.c.credit_code == memberships.c.enterprise_credit_code)
+        .where(inside, memberships.c.status == "active")).scalar()
+    return members, workers
+
+
+# --- the counters ------------------------------------------------------------------------
 
 def _insert(session, table):
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -47,50 +143,15 @@ def bump(session, deltas):
          [(code, deltas[code][0], deltas[code][1]) for code in sorted(deltas)])
 
 
-def _decode(row) -> dict | None:
-    if row is None:
-        return None
-    data = dict(row._mapping)
-    data["path"] = json.loads(data["path"])
-    return data
-
-
-def enterprise(session, credit_code, lock=False) -> dict | None:
-    query = select(enterprises).where(enterprises.c.credit_code == credit_code)
-    if lock:
-        query = query.with_for_update()
-    return _decode(session.execute(query).first())
-
-
-def known_enterprise(session, credit_code, lock=False) -> dict:
-    found = enterprise(session, credit_code, lock)
-    if found is None:
-        raise NotFound(f"enterprise {credit_code} is not known to the registry",
-                       {"enterprise_credit_code": credit_code})
-    return found
-
-
-def organization(session, code) -> dict | None:
-    return _decode(session.execute(select(organizations).where(organizations.c.code == code))
-                   .first())
-
-
-def place(session, code) -> dict:
-    """An organization or an enterprise the registry told us about, with its path."""
-    found = organization(session, code)
-    if found is not None:
-        return {"code": code, "name": found["name"], "path": found["path"]}
-    found = enterprise(session, code)
-    if found is not None:
-        return {"code": code, "name": found["name"],
-                "path": [*found["path"], code]}
-    raise NotFound(f"organization {code} is not known to the registry", {"code": code})
-
-
 def members_at(session, credit_code) -> int:
     return session.execute(select(func.count()).select_from(memberships).where(
         memberships.c.enterprise_credit_code == credit_code,
         memberships.c.status == "active")).scalar()
+
+
+def workers_of(row) -> int:
+    """Workers an enterprise row counts for: its headcount while it is active."""
+    return row["headcount"] if row and row["status"] == "active" else 0
 
 
 def add_members(session, credit_code, count, row=None):
@@ -100,111 +161,6 @@ def add_members(session, credit_code, count, row=None):
         return
     row = row or known_enterprise(session, credit_code, lock=True)
     bump(session, {code: (count, 0) for code in domain.stats_targets(row)})
-
-
-def _workers(row) -> int:
-    return row["headcount"] if row and row["status"] == "active" else 0
-
-
-def apply_enterprise(session, data):
-    """Upsert an enterprise snapshot and move its counters from its old places to the new."""
-    old = enterprise(session, data["credit_code"], lock=True)
-    new = {
-        "credit_code": data["credit_code"], "name": data["name"],
-        "community_code": data["community_code"], "path": list(data["path"]),
-        "headcount": data["headcount"], "union_status": data["union_status"],
-        "union_code": data.get("union_code"), "status": data["status"],
-    }
-    members = members_at(session, data["credit_code"]) if old else 0
-    deltas = defaultdict(lambda: [0, 0])
-    if old:
-        for code in domain.stats_targets(old):
-            deltas[code][0] -= members
-            deltas[code][1] -= _workers(old)
-    for code in domain.stats_targets(new):
-        deltas[code][0] += members
-        deltas[code][1] += _workers(new)
-    values = dict(new, path=json.dumps(new["path"]), path_key=path_key(new["path"]))
-    if old:
-        session.execute(update(enterprises)
-                        .where(enterprises.c.credit_code == new["credit_code"]).values(values))
-    else:
-        session.execute(insert(enterprises).values(**values))
-    bump(session, deltas)
-    return new
-
-
-def apply_organization(session, data):
-    """Upsert an organization; if its path changed, move its subtree (paths and counters)."""
-    old = organization(session, data["code"])
-    values = {
-        "code": data["code"], "name": data["name"], "kind": data["kind"],
-        "tier": data["tier"], "parent_code": data.get("parent_code"),
-        "path": json.dumps(list(data["path"])), "path_key": path_key(data["path"]),
-    }
-    if old is None:
-        session.execute(insert(organizations).values(values))
-        return
-    session.execute(update(organizations).where(organizations.c.code == data["code"])
-                    .values(values))
-    if old["path"] != list(data["path"]):
-        _move_subtree(session, old["path"], list(data["path"]))
-
-
-def _move_subtree(session, old_path, new_path):
-    old_key = path_key(old_path)
-    # The counters that move: members and workers of enterprises inside the subtree.
-    inside = enterprises.c.path_key.startswith(old_key, autoescape=True)
-    workers = session.execute(
-        select(func.coalesce(func.sum(enterprises.c.headcount), 0))
-        .where(inside, enterprises.c.status == "active")).scalar()
-    members = session.execute(
-        select(func.count()).select_from(memberships)
-        .join(enterprises, enterprises.c.credit_code == memberships.c.enterprise_credit_code)
-        .where(inside, memberships.c.status == "active")).scalar()
-    deltas = defaultdict(lambda: [0, 0])
-    for code in old_path[:-1]:
-        deltas[code][0] -= members
-        deltas[code][1] -= workers
-    for code in new_path[:-1]:
-        deltas[code][0] += members
-        deltas[code][1] += workers
-    bump(session, deltas)
-    for table, key in ((organizations, organizations.c.code),
-                       (enterprises, enterprises.c.credit_code)):
-        rows = session.execute(select(key, table.c.path)
-                               .where(table.c.path_key.startswith(old_key, autoescape=True)))
-        for code, path in rows.all():
-            moved = new_path + json.loads(path)[len(old_path):]
-            session.execute(update(table).where(key == code)
-                            .values(path=json.dumps(moved), path_key=path_key(moved)))
-
-
-def join_rate(session, code) -> domain.JoinRate:
-    row = session.execute(select(org_stats.c.members, org_stats.c.workers)
-                          .where(org_stats.c.code == code)).first()
-    if row is not None:
-        return domain.JoinRate(code, row.members, row.workers)
-    found = enterprise(session, code)
-    if found is not None:
-        return domain.JoinRate(code, members_at(session, code), _workers(found))
-    if organization(session, code) is not None:
-        return domain.JoinRate(code, 0, 0)
-    raise NotFound(f"organization {code} is not known to the registry", {"code": code})
-
-
-def join_rates_below(session, parent_code) -> list[domain.JoinRate]:
-    """The join rate of each organization directly under ``parent_code``."""
-    if organization(session, parent_code) is None:
-        raise NotFound(f"organization {parent_code} is not known to the registry",
-                       {"code": parent_code})
-    rows = session.execute(
-        select(organizations.c.code, org_stats.c.members, org_stats.c.workers)
-        .join(org_stats, org_stats.c.code == organizations.c.code, isouter=True)
-        .where(organizations.c.parent_code == parent_code)
-        .order_by(organizations.c.code)
-    )
-    return [domain.JoinRate(code, members or 0, workers or 0) for code, members, workers in rows]
 
 
 def add_members_bulk(session, counts, targets):
@@ -246,11 +202,13 @@ def rebuild_counters(session):
         .where(memberships.c.status == "active")
         .group_by(memberships.c.enterprise_credit_code)).all())
     totals = defaultdict(lambda: [0, 0])
-    for row in session.execute(select(enterprises)):
-        data = _decode(row)
+    for row in session.execute(select(enterprises.c.credit_code, enterprises.c.path,
+                                      enterprises.c.union_code, enterprises.c.headcount,
+                                      enterprises.c.status)):
+        data = dict(row._mapping)
         for code in domain.stats_targets(data):
             totals[code][0] += active.get(data["credit_code"], 0)
-            totals[code][1] += _workers(data)
+            totals[code][1] += workers_of(data)
     session.execute(org_stats.delete())
     if totals:
         session.execute(insert(org_stats), [

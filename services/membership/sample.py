@@ -1,22 +1,28 @@
 """The sample members of 南坑: 9,525 active members among its ~10,200 workers (93%).
 
 Membership knows enterprises only from the registry's events, so the sample cannot be
-written before those arrive. ``gonghui up`` (``setup.prepare``) therefore only *requests*
-it (a row in ``imports``); the running service's timer loads it as soon as the read model
+written before those arrive. ``gonghui up`` (``prepare``) therefore only *requests* it (a
+row in ``imports``); the running service's timer loads it as soon as the read model
 holds 南坑's 10,200 workers, spreading the members over 南坑's enterprises by headcount,
 from seeded data, through the ordinary bulk importer. It also registers partner merchants
 (15 in the pilot) including the union supermarket (cost + 1 yuan).
+
+``gonghui up`` binds every service's event queues before any starts
+(``shared.consumers.declare_event_queues``), so the registry's first events wait in
+membership's queues until it runs.
 """
 
 import logging
 import random
-from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from services.membership import domain, operations, readmodel
 from services.membership.importer import REQUIRED, Importer
-from services.membership.models import enterprises, imports, merchants
+from services.membership.models import enterprises, imports, merchants, workers
+from shared.caller import Caller
+from shared.db import open_database
+from shared.timeutil import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,27 @@ MERCHANTS = [("南坑爱心超市", domain.SUPERMARKET_RULE)] + [
         ("南坑洗衣店", 20), ("百姓快餐", 10), ("健身驿站", 25), ("好又多文具", 10),
         ("坂田手机维修", 15), ("南坑书屋", 20), ("康宁口腔诊所", 10), ("一品茶餐厅", 10),
         ("家电维修部", 15), ("南坑游泳馆", 30))]
+
+
+def prepare(database_url, migrations_dir):
+    """First run of membership (``gonghui up``): ask for the sample unless members are on
+    file. Yields what it did."""
+    database = open_database(database_url, "membership", migrations_dir)
+    try:
+        yield _ask_unless_members(database)
+    finally:
+        database.engine.dispose()
+
+
+def _ask_unless_members(database) -> str:
+    with database.session() as session:
+        on_file = session.execute(select(func.count()).select_from(workers)).scalar()
+    if on_file:
+        return f"{on_file} workers on file; sample not requested"
+    if not request(database):
+        return "sample already requested"
+    return (f"sample requested: {MEMBERS:,} members in {COMMUNITY} load once the registry's "
+            "events have arrived")
 
 
 def request(database) -> bool:
@@ -94,11 +121,11 @@ def load_if_ready(database, keys) -> dict | None:
     with database.unit_of_work() as uow:  # claim it: one replica loads it, once
         claimed = uow.session.execute(update(imports).where(
             imports.c.id == asked, imports.c.finished_at.is_(None)).values(
-            finished_at=datetime.now(UTC))).rowcount
+            finished_at=now_utc())).rowcount
     if not claimed:
         return None
     result = Importer(database, keys).run(rows(allocate(headcounts, MEMBERS)), SOURCE)
-    system = {"name": "sample", "role": "admin", "org_code": path[0]}
+    system = Caller("sample", "admin", path[0])
     with database.unit_of_work() as uow:
         if not uow.session.execute(select(merchants.c.id)).first():
             for name, rule in MERCHANTS:

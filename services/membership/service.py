@@ -1,46 +1,59 @@
-"""The membership service: entrypoints only. Rules live in ``domain``, use cases in
-``operations`` and ``readmodel``; the gateway's HTTP routes call these RPC methods with
-the authenticated caller ({"name", "role", "org_code"}).
+"""The membership service: entrypoints only.
+
+Each RPC method loads its arguments with the contract in ``shared/api/membership.py``
+(the one place input is checked: the caller with ``Caller.from_dict``, ids with ``_id``),
+calls one use case (``operations``) or read (``views``), and dumps the answer with the
+contract's output schema. Rules live in ``domain``, the registry's data and the join-rate
+counters in ``readmodel``. The gateway's HTTP routes call these methods with the
+authenticated caller (``shared.caller``: ``{"name", "role", "organization_code"}``).
 """
 
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
-from services.membership import domain, readmodel, sample
-from services.membership import operations as ops
-from services.membership import schemas as s
-from services.membership.pii import load_keys
+from services.membership import domain, operations, readmodel, sample, views
+from shared.api import membership
+from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
 from shared.errors import Conflict, InvalidInput
 from shared.rpc import rpc
+from shared.schemas import load
 from shared.web import OpsEndpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _id(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInput(f"{name} must be a positive whole number", {name: [repr(value)[:40]]})
+def _id(value, name: str) -> int:
+    highest = membership.MAX_ID
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
+        raise InvalidInput(f"{name} must be a whole number from 1 to {highest}",
+                           {name: [repr(value)[:40]]})
     return value
 
 
-def _caller_id(caller) -> int:
-    """The gateway user's id: what card checks are counted by."""
-    if not isinstance(caller, dict):
-        raise InvalidInput("a card check needs the caller", {"caller": ["required"]})
-    return _id(caller.get("id"), "caller id")
+def _code(value) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= membership.CODE_MAX_LENGTH:
+        raise InvalidInput(f"code must be 1 to {membership.CODE_MAX_LENGTH} characters",
+                           {"code": [repr(value)[:40]]})
+    return value
+
+
+def _as_of(event) -> datetime:
+    """When the registry took the snapshot an event carries (its envelope's time)."""
+    return datetime.fromisoformat(event.time)
 
 
 class MembershipService(OpsEndpoints):
     name = "membership"
     db = Database(MIGRATIONS)
     metrics = Metrics()
-    keys = PersonalDataKeys(load_keys)  # MEMBERSHIP_PII_KEY: seals ID numbers and phones
-    limits = RateLimits("MEMBERSHIP_RATE_LIMITS", domain.RATE_LIMITS)
+    keys = PersonalDataKeys(domain.load_keys)  # MEMBERSHIP_PII_KEY: seals ID numbers and phones
+    limits = RateLimits("MEMBERSHIP_RATE_LIMITS", membership.RATE_LIMITS)
 
     @contextmanager
     def _changes(self):
@@ -59,23 +72,27 @@ class MembershipService(OpsEndpoints):
     @rpc
     def apply_online(self, application):
         """A worker applies on the 智慧工建 platform (no staff involved)."""
-        data = s.load(s.ApplicationSchema(), application, "application rejected")
+        data = load(membership.ApplicationSchema(), application, "application rejected")
         with self._changes() as uow:
-            return s.MembershipOut().dump(ops.apply(uow, self.keys, data, None, "online"))
+            return membership.MembershipOut().dump(
+                operations.apply(uow, self.keys, data, None, "online"))
 
     @rpc
     def enter_application(self, application, caller):
         """Union staff enter a paper application (入会申请书) for a worker."""
-        data = s.load(s.ApplicationSchema(), application, "application rejected")
+        caller = Caller.from_dict(caller)
+        data = load(membership.ApplicationSchema(), application, "application rejected")
         with self._changes() as uow:
-            return s.MembershipOut().dump(ops.apply(uow, self.keys, data, caller, "staff"))
+            return membership.MembershipOut().dump(
+                operations.apply(uow, self.keys, data, caller, "staff"))
 
     @rpc
     def approve(self, membership_id, caller):
+        caller = Caller.from_dict(caller)
+        membership_id = _id(membership_id, "membership_id")
         with self._changes() as uow:
-            membership = ops.approve(uow, self.keys, _id(membership_id, "membership_id"),
-                                     caller)
-        return s.MembershipOut().dump(membership)
+            approved = operations.approve(uow, self.keys, membership_id, caller)
+        return membership.MembershipOut().dump(approved)
 
     @rpc
     def reject(self, membership_id, body, caller):
@@ -90,119 +107,148 @@ class MembershipService(OpsEndpoints):
         return self._end(membership_id, "leave", body, caller)
 
     def _end(self, membership_id, action, body, caller):
-        reason = s.load(s.ReasonSchema(), body)["reason"]
+        caller = Caller.from_dict(caller)
+        membership_id = _id(membership_id, "membership_id")
+        reason = load(membership.ReasonSchema(), body)["reason"]
         with self._changes() as uow:
-            return s.MembershipOut().dump(
-                ops.end(uow, _id(membership_id, "membership_id"), action, reason, caller))
+            return membership.MembershipOut().dump(
+                operations.end(uow, membership_id, action, reason, caller))
 
     @rpc
     def transfer(self, membership_id, body, caller):
-        target = s.load(s.TransferSchema(), body)["enterprise_credit_code"]
+        caller = Caller.from_dict(caller)
+        membership_id = _id(membership_id, "membership_id")
+        target = load(membership.TransferSchema(), body)["enterprise_credit_code"]
         with self._changes() as uow:
-            return s.MembershipOut().dump(
-                ops.transfer(uow, _id(membership_id, "membership_id"), target, caller))
+            return membership.MembershipOut().dump(
+                operations.transfer(uow, membership_id, target, caller))
 
     @rpc
     def member(self, worker_id, caller):
+        caller = Caller.from_dict(caller)
+        worker_id = _id(worker_id, "worker_id")
         with self.db.session() as session:
-            return s.MemberOut().dump(
-                ops.member(session, self.keys, _id(worker_id, "worker_id"), caller))
+            return membership.MemberOut().dump(
+                views.member(session, self.keys, worker_id, caller))
 
     @rpc
     def personal_data(self, worker_id, caller):
+        caller = Caller.from_dict(caller)
+        worker_id = _id(worker_id, "worker_id")
         with self.db.session() as session:
-            return s.PersonalDataOut().dump(
-                ops.personal_data(session, self.keys, _id(worker_id, "worker_id"), caller))
+            return membership.PersonalDataOut().dump(
+                views.personal_data(session, self.keys, worker_id, caller))
 
     @rpc
     def list_members(self, query, caller):
-        q = s.load(s.MemberListQuery(), query, "query parameters rejected")
+        """A page of the memberships in ``query["code"]``'s subtree, oldest first."""
+        caller = Caller.from_dict(caller)
+        query = load(membership.MemberListQuery(), query, "query parameters rejected")
         with self.db.session() as session:
-            return s.MemberListOut().dump(ops.list_members(
-                session, caller, q["code"], q["status"], q["after_id"], q["limit"]))
+            return membership.MemberPageOut().dump(views.list_members(
+                session, caller, query["code"], query["status"], query["cursor"],
+                query["limit"]))
 
     # --- cards and merchants -------------------------------------------------------
 
     @rpc
     def request_card(self, worker_id, body, caller):
-        lost = s.load(s.CardRequestSchema(), body or {})["lost"]
+        caller = Caller.from_dict(caller)
+        worker_id = _id(worker_id, "worker_id")
+        lost = load(membership.CardRequestSchema(), body or {})["lost"]
         with self._changes() as uow:
-            return s.CardOut().dump(
-                ops.request_card(uow, self.keys, _id(worker_id, "worker_id"), lost, caller))
+            return membership.CardOut().dump(
+                operations.request_card(uow, self.keys, worker_id, lost, caller))
 
     @rpc
     def check_card(self, body, caller):
-        """For merchants: valid, expired or unknown, and nothing else. ``caller`` is the
-        gateway user ({"id", ...}); past its card-check limit a TooManyRequests (429)."""
-        number = s.load(s.CardCheckSchema(), body)["card_number"]
+        """For merchants: valid, expired or unknown, and nothing else. Past the caller's
+        card-check limit a TooManyRequests (429)."""
+        caller = Caller.from_dict(caller)
+        number = load(membership.CardCheckSchema(), body)["card_number"]
         with self._card_check(caller) as session:
-            return {"card": ops.card_verdict(session, self.keys, number)}
+            verdict = views.card_verdict(session, self.keys, number)
+            return membership.CardVerdictOut().dump({"card": verdict})
 
     @rpc
     def register_merchant(self, body, caller):
-        data = s.load(s.MerchantSchema(), body, "merchant rejected")
+        caller = Caller.from_dict(caller)
+        data = load(membership.MerchantSchema(), body, "merchant rejected")
         with self._changes() as uow:
-            return ops.register_merchant(uow, data, caller)
+            return membership.MerchantOut().dump(
+                operations.register_merchant(uow, data, caller))
 
     @rpc
-    def merchants(self, code=None):
+    def merchants(self, query=None):
+        """A page of partner merchants, inside ``query["code"]``'s subtree if given."""
+        query = load(membership.MerchantListQuery(), query or {}, "query parameters rejected")
         with self.db.session() as session:
-            return ops.list_merchants(session, code)
+            return membership.MerchantPageOut().dump(views.list_merchants(
+                session, query["code"], query["cursor"], query["limit"]))
 
     @rpc
     def check_purchase(self, merchant_id, body, caller):
         """The price a card holder pays; it tells valid / expired / unknown too, so it counts
         against the same card-check limit as ``check_card``."""
-        data = s.load(s.PurchaseSchema(), body, "purchase rejected")
+        caller = Caller.from_dict(caller)
+        merchant_id = _id(merchant_id, "merchant_id")
+        data = load(membership.PurchaseSchema(), body, "purchase rejected")
         with self._card_check(caller) as session:
-            return ops.check_purchase(session, self.keys, _id(merchant_id, "merchant_id"),
-                                      data["card_number"], data["price_fen"], data["cost_fen"])
+            return membership.PurchaseOut().dump(views.check_purchase(
+                session, self.keys, merchant_id, data["card_number"], data["price_fen"],
+                data["cost_fen"]))
 
     @contextmanager
-    def _card_check(self, caller):
+    def _card_check(self, caller: Caller):
         """A session whose work is ``caller``'s card check: counted first (a 429 past the
         limit), committed with the answer."""
         hits, window = self.limits["card_check"]
         with self.db.unit_of_work() as uow:
-            ops.count_card_check(uow.session, _caller_id(caller), hits, window)
+            operations.count_card_check(uow.session, caller, hits, window)
             yield uow.session
 
     @timer(interval=3600)
     def purge_rate_hits(self):
         longest = max(window for _hits, window in self.limits.values())
         with self.db.unit_of_work() as uow:
-            ops.purge_rate_hits(uow.session, longest)
+            operations.purge_rate_hits(uow.session, longest)
 
     # --- member services -------------------------------------------------------------
 
     @rpc
     def submit_service_request(self, body, caller):
-        data = s.load(s.ServiceRequestSchema(), body, "service request rejected")
+        caller = Caller.from_dict(caller)
+        data = load(membership.ServiceRequestSchema(), body, "service request rejected")
         with self._changes() as uow:
-            return s.ServiceRequestOut().dump(ops.submit_request(uow, data, caller))
+            return membership.ServiceRequestOut().dump(
+                operations.submit_request(uow, data, caller))
 
     @rpc
     def update_service_request(self, request_id, body, caller):
-        data = s.load(s.ServiceRequestUpdateSchema(), body, "update rejected")
+        caller = Caller.from_dict(caller)
+        request_id = _id(request_id, "request_id")
+        data = load(membership.ServiceRequestUpdateSchema(), body, "update rejected")
         with self._changes() as uow:
-            return s.ServiceRequestOut().dump(
-                ops.update_request(uow, _id(request_id, "request_id"), data, caller))
+            return membership.ServiceRequestOut().dump(
+                operations.update_request(uow, request_id, data, caller))
 
     @rpc
     def service_request(self, request_id, caller):
+        caller = Caller.from_dict(caller)
+        request_id = _id(request_id, "request_id")
         with self.db.session() as session:
-            return s.ServiceRequestOut().dump(
-                ops.get_request(session, _id(request_id, "request_id"), caller))
+            return membership.ServiceRequestOut().dump(
+                views.get_request(session, request_id, caller))
 
     @rpc
     def service_requests(self, query, caller):
-        """``{items, next_after_id}``: a page of the requests ``query["code"]`` handles, by
-        id; send ``next_after_id`` back as ``after_id`` for the next page."""
-        q = s.load(s.RequestListQuery(), query, "query parameters rejected")
+        """A page of the requests ``query["code"]`` handles, oldest first."""
+        caller = Caller.from_dict(caller)
+        query = load(membership.RequestListQuery(), query, "query parameters rejected")
         with self.db.session() as session:
-            return s.ServiceRequestPageOut().dump(ops.list_requests(
-                session, caller, q["code"], q["status"], q["kind"], q["after_id"],
-                q["limit"]))
+            return membership.ServiceRequestPageOut().dump(views.list_requests(
+                session, caller, query["code"], query["status"], query["kind"],
+                query["cursor"], query["limit"]))
 
     # --- join rates --------------------------------------------------------------------
 
@@ -210,14 +256,19 @@ class MembershipService(OpsEndpoints):
     def join_rate(self, code):
         """Members / workers for an organization's subtree (or one enterprise). A read
         outside a transaction: no BEGIN and ROLLBACK round trips around its one query."""
+        code = _code(code)
         with self.db.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT") as connection:
-            return readmodel.join_rate(connection, str(code)).as_dict()
+            return membership.JoinRateOut().dump(views.join_rate(connection, code).as_dict())
 
     @rpc
-    def join_rates_below(self, code):
+    def join_rates_below(self, code, query=None):
+        """A page of the join rates of the organizations directly below ``code``."""
+        code = _code(code)
+        query = load(membership.JoinRateListQuery(), query or {}, "query parameters rejected")
         with self.db.session() as session:
-            return [rate.as_dict() for rate in readmodel.join_rates_below(session, str(code))]
+            return membership.JoinRatePageOut().dump(views.join_rates_below(
+                session, code, query["cursor"], query["limit"]))
 
     @timer(interval=2)
     def load_sample_when_ready(self):
@@ -225,18 +276,22 @@ class MembershipService(OpsEndpoints):
         sample.load_if_ready(self.db, self.keys)
 
     # --- the registry's events -------------------------------------------------------
+    #
+    # Snapshots come in any order (one queue per type): each carries its time, and one
+    # older than what the read model holds changes nothing.
 
     @event_handler("registry", "organization_registered")
     def handle_organization_registered(self, event):
-        self.db.apply_once(event, readmodel.apply_organization)
+        self.db.apply_once(event, readmodel.apply_organization, _as_of(event))
 
     @event_handler("registry", "organization_updated")
     def handle_organization_updated(self, event):
-        self.db.apply_once(event, readmodel.apply_organization)
+        self.db.apply_once(event, readmodel.apply_organization, _as_of(event))
 
     @event_handler("registry", "organization_moved")
     def handle_organization_moved(self, event):
-        self.db.apply_once(event, readmodel.apply_organization)
+        """The organization's subtree, and its counters, move with it."""
+        self.db.apply_once(event, readmodel.apply_organization, _as_of(event))
 
     @event_handler("registry", "enterprise_registered")
     def handle_enterprise_registered(self, event):
@@ -259,4 +314,4 @@ class MembershipService(OpsEndpoints):
     def _apply_enterprise(self, event):
         with self.db.unit_of_work() as uow:
             if not uow.is_duplicate(event):
-                ops.enterprise_snapshot(uow, event.data)
+                operations.enterprise_snapshot(uow, event.data, _as_of(event))

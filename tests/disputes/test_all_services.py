@@ -266,7 +266,7 @@ def test_restarting_the_broker_mid_stream_loses_no_report_and_tells_nobody_twice
     refused = [thread.wait() for thread in stream(address, "南坑停摆厂", 4, per_second=2)]
     broker.restore()
     assert {post["status"] for post in refused} == {503}
-    assert {post["answer"]["error"] for post in refused} == {"UNAVAILABLE"}
+    assert {post["answer"]["code"] for post in refused} == {"UNAVAILABLE"}
     assert all(deadline <= post["took"] < deadline + 2 for post in refused)
     # the services are back within the deadline; a refused request still queued would
     # have run before this one

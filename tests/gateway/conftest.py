@@ -4,7 +4,9 @@ import pytest
 import requests
 from nameko.testing.services import replace_dependencies
 
+from services.gateway import accounts
 from services.gateway.service import GatewayService
+from shared.db import open_database
 from tests.conftest import gateway_tokens
 from tests.gateway.fakes import BANTIAN, DISTRICT, NANKENG, ZHANGBEI, FakeRegistry
 from tests.membership.fakes import FakeMembership
@@ -52,6 +54,23 @@ PEOPLE = {
 
 
 @pytest.fixture
+def env(tmp_path):
+    """The environment of a ``gonghui`` command: the gateway's database and var/."""
+    return {"GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/gateway.db",
+            "GONGHUI_VAR_DIR": str(tmp_path / "var")}
+
+
+def authenticate(env, token):
+    """The user holding ``token`` in the database of ``env``."""
+    db = open_database(env["GATEWAY_DATABASE_URL"], "gateway", run_migrations=False)
+    try:
+        with db.session() as session:
+            return accounts.authenticate(session, token)
+    finally:
+        db.engine.dispose()
+
+
+@pytest.fixture
 def registry():
     return FakeRegistry()
 
@@ -62,9 +81,14 @@ def gateway_config(make_service_config, sqlite_url):
 
 
 @pytest.fixture
-def gateway(container_factory, gateway_config, registry):
+def membership():
+    return FakeMembership()
+
+
+@pytest.fixture
+def gateway(container_factory, gateway_config, registry, membership):
     container = container_factory(GatewayService, gateway_config)
-    replace_dependencies(container, registry_rpc=registry, membership_rpc=FakeMembership())
+    replace_dependencies(container, registry_rpc=registry, membership_rpc=membership)
     container.start()
     return container
 

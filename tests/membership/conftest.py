@@ -1,12 +1,14 @@
 """Fixtures for membership: a migrated database, keys, callers, and registry snapshots
 (what the registry's events carry) for a small piece of 坂田 street."""
 
+import csv
+
 import pytest
 
 from services.membership import readmodel
-from services.membership.domain import id_check_digit
-from services.membership.pii import Keys
+from services.membership.domain import MemberKeys, id_check_digit
 from services.membership.service import MIGRATIONS
+from shared.caller import Caller
 
 TEST_KEY = "11" * 32
 DISTRICT, STREET = "longgang", "longgang.bantian"
@@ -14,10 +16,10 @@ NANKENG, GANGTOU = "longgang.bantian.nankeng", "longgang.bantian.gangtou"
 HUAWEI, SMALL, OTHER = "91440300TEST00001A", "91440300TEST00002B", "91440300TEST00003C"
 HUAWEI_UNION = "longgang.bantian.nankeng.u-huawei"
 
-ADMIN = {"name": "区总管理员", "role": "admin", "org_code": DISTRICT}
-NANKENG_STAFF = {"name": "南坑工联会", "role": "staff", "org_code": NANKENG}
-GANGTOU_STAFF = {"name": "岗头工联会", "role": "staff", "org_code": GANGTOU}
-NANKENG_VIEWER = {"name": "统计员", "role": "viewer", "org_code": NANKENG}
+ADMIN = Caller("区总管理员", "admin", DISTRICT)
+NANKENG_STAFF = Caller("南坑工联会", "staff", NANKENG)
+GANGTOU_STAFF = Caller("岗头工联会", "staff", GANGTOU)
+NANKENG_VIEWER = Caller("统计员", "viewer", NANKENG)
 
 
 def id_number(seq: int, birth="19900101", region="440307") -> str:
@@ -60,7 +62,7 @@ ENTERPRISES = [
 
 @pytest.fixture
 def keys():
-    return Keys(bytes.fromhex(TEST_KEY))
+    return MemberKeys(bytes.fromhex(TEST_KEY))
 
 
 @pytest.fixture
@@ -109,3 +111,53 @@ def district(db):
 def sqlite_district(sqlite_db):
     load_registry(sqlite_db)
     return sqlite_db
+
+
+# --- helpers of the use-case tests ----------------------------------------------------
+
+def application(seq=1, credit_code=HUAWEI, phone="13800138000", name="李四"):
+    return {"name": name, "id_number": id_number(seq), "phone": phone,
+            "enterprise_credit_code": credit_code}
+
+
+def join(database, keys, seq=1, credit_code=HUAWEI, **extra) -> dict:
+    """An active member at ``credit_code``, entered and approved by its community's staff."""
+    from services.membership import operations
+
+    staff = GANGTOU_STAFF if credit_code == OTHER else NANKENG_STAFF
+    with database.unit_of_work() as uow:
+        applied = operations.apply(uow, keys, application(seq, credit_code, **extra), staff,
+                                   "staff")
+    with database.unit_of_work() as uow:
+        return operations.approve(uow, keys, applied["membership_id"], staff)
+
+
+def rate(database, code) -> tuple[int, int]:
+    """(members, workers) counted for ``code``."""
+    from services.membership import views
+
+    with database.session() as session:
+        found = views.join_rate(session, code)
+        return found.members, found.workers
+
+
+def walk(database, read, between_pages=lambda: None) -> list[list[dict]]:
+    """Every page ``read(session, cursor)`` gives, following next_cursor from the first."""
+    pages, cursor = [], None
+    while True:
+        with database.session() as session:
+            page = read(session, cursor)
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+        between_pages()
+        assert len(pages) < 20, "the cursor does not move forward"
+
+
+def write_csv(path, rows, header=("name", "id_number", "phone", "enterprise_credit_code")):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

@@ -2,10 +2,13 @@
 and roles, personal data only for staff over the member, cards, merchants, join rates,
 and a clear 4xx for bad input."""
 
+from datetime import datetime
+
 import pytest
 import requests
 
 from services.gateway.service import GatewayService
+from shared.paging import encode_cursor
 from tests.conftest import gateway_tokens
 from tests.membership.conftest import (
     GANGTOU,
@@ -15,6 +18,7 @@ from tests.membership.conftest import (
     STREET,
     id_number,
 )
+from tests.shared.problems import error_fields, problem
 
 V1 = "/api/v1"
 PEOPLE = {"nankeng_staff": ("staff", NANKENG), "nankeng_viewer": ("viewer", NANKENG),
@@ -87,20 +91,21 @@ def test_staff_admit_a_member_whose_card_a_merchant_can_check(api):
                                         "cost_fen": 1000})
     assert check.json() == {"card": "valid", "discount_applied": True, "price_fen": 1500,
                             "pay_fen": 1100}
-    assert [m["name"] for m in api("GET", f"/merchants?code={NANKENG}").json()] == [
+    assert [m["name"] for m in api("GET", f"/merchants?code={NANKENG}").json()["items"]] == [
         "南坑爱心超市"]
 
     rate = api("GET", f"/organizations/{NANKENG}/join-rate").json()
     assert (rate["members"], rate["workers"]) == (1, 1020)
     below = api("GET", f"/organizations/{STREET}/join-rates").json()
-    assert [r["code"] for r in below] == [GANGTOU, NANKENG]
+    assert ([r["code"] for r in below["items"]], below["next_cursor"]) == ([GANGTOU, NANKENG],
+                                                                          None)
 
     request = api("POST", "/service-requests", "nankeng_staff", json={
         "worker_id": worker, "kind": "legal_consultation", "summary": "拖欠工资"})
     assert request.status_code == 201, request.text
     listed = api("GET", f"/service-requests?code={NANKENG}", "nankeng_viewer").json()
     assert [r["kind"] for r in listed["items"]] == ["legal_consultation"]
-    assert listed["next_after_id"] is None
+    assert listed["next_cursor"] is None
     resolved = api("PATCH", f"/service-requests/{request.json()['request_id']}",
                    "nankeng_staff", json={"status": "resolved", "note": "已调解"})
     assert resolved.json()["status"] == "resolved"
@@ -125,22 +130,27 @@ def test_a_worker_applies_online_once(api):
     ("POST", "/memberships/999/approve", None, 404, None),
     ("GET", "/organizations/longgang.nowhere/join-rate", None, 404, None),
     ("GET", "/members?code=" + NANKENG + "&limit=0", None, 400, "limit"),
-    ("GET", "/members?code=" + NANKENG + f"&after_id={2**63}", None, 400, "after_id"),
-    ("GET", "/service-requests?code=" + NANKENG + "&after_id=abc", None, 400, "after_id"),
-    ("GET", "/service-requests?code=" + NANKENG + "&after_id=-1", None, 400, "after_id"),
-    ("GET", "/service-requests?code=" + NANKENG + f"&after_id={2**63}", None, 400,
-     "after_id"),
+    ("GET", "/members?code=" + NANKENG + "&cursor=abc", None, 400, "cursor"),
+    # a cursor of the right shape with a key no row can have: 400, not 500
+    ("GET", "/members?code=" + NANKENG + "&cursor=" + encode_cursor([2**63]), None, 400,
+     "cursor"),
+    ("GET", "/service-requests?code=" + NANKENG + "&cursor=" + encode_cursor(["x"]), None,
+     400, "cursor"),
+    ("GET", "/service-requests?code=" + NANKENG + "&cursor=abc", None, 400, "cursor"),
+    ("GET", "/service-requests?code=" + NANKENG + "&cursor=" + "W" * 1001, None, 400,
+     "cursor"),
     ("GET", "/service-requests?code=" + NANKENG + "&limit=501", None, 400, "limit"),
     ("GET", "/service-requests?code=" + NANKENG + "&limit=0", None, 400, "limit"),
+    ("GET", "/merchants?cursor=e30", None, 400, "cursor"),
+    ("GET", "/organizations/longgang.bantian/join-rates?limit=x", None, 400, "limit"),
 ])
 def test_bad_input_gets_a_clear_4xx(api, method, path, body, status, field):
     person = None if path.startswith(("/applications", "/organizations")) else "nankeng_staff"
     response = api(method, path, person, json=body)
     assert response.status_code == status, response.text
-    error = response.json()
-    assert set(error) == {"error", "message", "details"}
+    error = problem(response)
     if field:
-        assert field in error["details"]
+        assert field in error_fields(error)
     assert id_number(3) not in response.text
 
 
@@ -155,9 +165,24 @@ def admitted(api, seq) -> dict:
     return approved.json()
 
 
-def test_staff_page_through_every_service_request_once(make_api, db_url):
+def pages_of(api, path, person, key) -> list[list]:
+    """The ``key`` of every item on every page of ``path`` (2 a page), cursor by cursor."""
+    pages, cursor = [], None
+    while True:
+        page = api("GET", f"{path}&limit=2" + (f"&cursor={cursor}" if cursor else ""), person)
+        assert page.status_code == 200, page.text
+        assert set(page.json()) == {"items", "next_cursor"}
+        pages.append([item[key] for item in page.json()["items"]])
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return pages
+        assert len(pages) < 10, "the cursor does not move forward"
+
+
+def test_staff_page_through_every_service_request_and_member_once(make_api, db_url):
     api = make_api(db_url)
-    worker = admitted(api, 4)["worker_id"]
+    members = [admitted(api, seq) for seq in (4, 6, 7)]
+    worker = members[0]["worker_id"]
     submitted = []
     for number in range(5):
         answer = api("POST", "/service-requests", "nankeng_staff", json={
@@ -165,19 +190,18 @@ def test_staff_page_through_every_service_request_once(make_api, db_url):
         assert answer.status_code == 201, answer.text
         submitted.append(answer.json()["request_id"])
 
-    pages, after_id = [], 0
-    while after_id is not None:
-        page = api("GET", f"/service-requests?code={NANKENG}&limit=2&after_id={after_id}",
-                   "nankeng_viewer")
-        assert page.status_code == 200, page.text
-        pages.append([item["request_id"] for item in page.json()["items"]])
-        after_id = page.json()["next_after_id"]
-        assert len(pages) < 10, "the cursor does not move forward"
-    assert pages == [submitted[0:2], submitted[2:4], submitted[4:5]]
+    assert pages_of(api, f"/service-requests?code={NANKENG}", "nankeng_viewer",
+                    "request_id") == [submitted[0:2], submitted[2:4], submitted[4:5]]
+    ids = [member["membership_id"] for member in members]
+    assert pages_of(api, f"/members?code={NANKENG}", "nankeng_viewer", "membership_id") == [
+        ids[0:2], ids[2:3]]
     # without a limit, the default page (100) holds them all and is the last
     whole = api("GET", f"/service-requests?code={NANKENG}", "nankeng_viewer").json()
-    assert ([item["request_id"] for item in whole["items"]], whole["next_after_id"]) == (
+    assert ([item["request_id"] for item in whole["items"]], whole["next_cursor"]) == (
         submitted, None)
+    listed = api("GET", f"/members?code={NANKENG}", "nankeng_viewer").json()["items"][0]
+    assert "name" not in listed  # personal data: one member's record has it, a list not
+    assert datetime.fromisoformat(listed["applied_at"]).tzinfo is not None  # with an offset
 
 
 def test_card_checks_past_the_limit_are_a_429_and_another_caller_is_counted_apart(
@@ -200,13 +224,12 @@ def test_card_checks_past_the_limit_are_a_429_and_another_caller_is_counted_apar
             check("nankeng_viewer").json()] == [{"card": "valid"}, 200, {"card": "valid"}]
     for over in (check("nankeng_viewer"), purchase("nankeng_viewer")):
         assert over.status_code == 429, over.text
-        error = over.json()
-        assert set(error) == {"error", "message", "details"}
-        assert error["error"] == "TOO_MANY_REQUESTS"
-        assert "at most 3 per 1 h" in error["message"]
-        assert error["details"]["scope"] == "caller"
+        error = problem(over)
+        assert error["code"] == "TOO_MANY_REQUESTS"
+        assert "at most 3 per 1 h" in error["detail"]
+        assert error["scope"] == "caller"
         # the first check leaves the hour-long window in just under an hour
-        assert over.headers["Retry-After"] == str(error["details"]["retry_after"])
+        assert over.headers["Retry-After"] == str(error["retry_after"])
         assert 3500 < int(over.headers["Retry-After"]) <= 3601
         assert card not in over.text
     assert check("nankeng_staff").json() == {"card": "valid"}  # another user, other counts

@@ -3,7 +3,7 @@ giving the real figures (9,525 members of 10,200 workers: 93%)."""
 
 import random
 
-from services.membership import readmodel, sample
+from services.membership import readmodel, sample, views
 from tests.membership.conftest import NANKENG, enterprise
 
 
@@ -31,16 +31,15 @@ def test_the_sample_waits_for_the_registry_then_gives_nankeng_93_percent(sqlite_
     loaded = sample.load_if_ready(db, keys)
     assert (loaded["imported"], loaded["rejected"]) == (9_525, 0)
     with db.session() as session:
-        assert readmodel.join_rate(session, NANKENG).as_dict() == {
+        assert views.join_rate(session, NANKENG).as_dict() == {
             "code": NANKENG, "members": 9_525, "workers": 10_200, "join_rate": 0.9338,
             "join_rate_percent": 93}
     assert sample.load_if_ready(db, keys) is None  # once
 
 
 def test_the_first_run_asks_for_the_sample_once(sqlite_url):
-    from services.membership import setup
     from services.membership.service import MIGRATIONS
 
-    lines = list(setup.prepare(sqlite_url, MIGRATIONS))
+    lines = list(sample.prepare(sqlite_url, MIGRATIONS))
     assert len(lines) == 1 and "sample requested" in lines[0]
-    assert list(setup.prepare(sqlite_url, MIGRATIONS)) == ["sample already requested"]
+    assert list(sample.prepare(sqlite_url, MIGRATIONS)) == ["sample already requested"]

@@ -20,6 +20,7 @@ from tests.conftest import gateway_tokens
 from tests.gateway.conftest import PEOPLE, Client
 from tests.gateway.fakes import BANTIAN, NANKENG, ZHANGBEI, FakeRegistry
 from tests.notifications.conftest import MIGRATIONS, case_data, registry_event
+from tests.shared.problems import error_fields, problem
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -69,9 +70,7 @@ def stack(container_factory, make_service_config, database_factory, rabbit_confi
 
 def error_of(response, status):
     assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "message", "details"} and body["message"]
-    return body
+    return problem(response)
 
 
 def acknowledge(client, token, case_id, organization_code, **body):
@@ -146,8 +145,8 @@ def test_a_viewer_reads_but_cannot_acknowledge(stack):
     viewer = tokens["nankeng_viewer"]
     assert client.get(f"{V1}/organizations/{NANKENG}/inbox", token=viewer).status_code == 200
     assert client.get(f"{V1}/cases/{NK_CASE}/notifications", token=viewer).status_code == 200
-    assert error_of(acknowledge(client, viewer, NK_CASE, NANKENG), 403)["details"] == {
-        "role": "viewer", "needs": "write"}
+    body = error_of(acknowledge(client, viewer, NK_CASE, NANKENG), 403)
+    assert (body["role"], body["needs"]) == ("viewer", "write")
     assert acknowledged_at(client, tokens, NK_CASE) is None
 
 
@@ -155,24 +154,25 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(stack):
     client, tokens = stack
     staff = tokens["nankeng_staff"]
     error_of(client.get(f"{V1}/organizations/{NANKENG}/inbox"), 401)
-    assert "limit" in error_of(client.get(f"{V1}/organizations/{NANKENG}/inbox?limit=abc",
-                                          token=staff), 400)["details"]
-    assert "recipient_kind" in error_of(client.get(
-        f"{V1}/organizations/{NANKENG}/inbox?recipient_kind=boss", token=staff), 400)["details"]
+    assert "limit" in error_fields(error_of(client.get(
+        f"{V1}/organizations/{NANKENG}/inbox?limit=abc", token=staff), 400))
+    assert "recipient_kind" in error_fields(error_of(client.get(
+        f"{V1}/organizations/{NANKENG}/inbox?recipient_kind=boss", token=staff), 400))
     error_of(client.get(f"{V1}/organizations/longgang.nowhere/inbox", token=staff), 404)
 
     url = f"{V1}/cases/{NK_CASE}/acknowledgements"
-    assert "organization_code" in error_of(client.post(url, {}, token=staff), 400)["details"]
+    assert "organization_code" in error_fields(error_of(client.post(url, {}, token=staff),
+                                                        400))
     # who signed is the token's user: a client cannot name someone else
-    assert "by" in error_of(acknowledge(client, staff, NK_CASE, NANKENG, by="李主席"),
-                            400)["details"]
-    assert "recipient_kind" in error_of(acknowledge(client, staff, NK_CASE, NANKENG,
-                                                    recipient_kind="boss"), 400)["details"]
+    assert "by" in error_fields(error_of(acknowledge(client, staff, NK_CASE, NANKENG,
+                                                     by="李主席"), 400))
+    assert "recipient_kind" in error_fields(error_of(acknowledge(
+        client, staff, NK_CASE, NANKENG, recipient_kind="boss"), 400))
     error_of(client.post(url, data=b"not json{", token=staff,
                          headers={"Content-Type": "application/json"}), 400)
     # 坂田 is in the street's scope but was not told of a routine case: the service says so
     refused = error_of(acknowledge(client, tokens["bantian_staff"], NK_CASE, BANTIAN), 403)
-    assert "not notified" in refused["message"]
+    assert "not notified" in refused["detail"]
     assert acknowledged_at(client, tokens, NK_CASE) is None
 
 
@@ -203,9 +203,8 @@ def test_a_case_is_seen_from_its_recipient_s_subtree_and_the_root_and_refused_el
             for path in CASE_READS:
                 body = error_of(client.get(f"{V1}/cases/{case_id}/{path}",
                                            token=tokens[user]), 403)
-                assert body["details"] == {"organization_code": PEOPLE[user][1]}, (user,
-                                                                                   case_id)
-                assert "notified nobody within the subtree" in body["message"]
+                assert body["organization_code"] == PEOPLE[user][1], (user, case_id)
+                assert "notified nobody within the subtree" in body["detail"]
 
 
 def test_reading_a_case_asks_the_registry_nothing(stack, registry):
@@ -249,6 +248,6 @@ def test_a_case_s_lists_are_walked_by_cursor_and_a_bad_cursor_is_a_400(stack):
                       "cursor="):
             body = error_of(client.get(f"{V1}/cases/{NK_CASE}/{path}?{query}", token=admin),
                             400)
-            assert {"cursor", "limit"} & set(body["details"]), (path, query, body)
+            assert {"cursor", "limit"} & set(error_fields(body)), (path, query, body)
     error_of(client.get(f"{V1}/organizations/{NANKENG}/inbox?cursor=garbage!",
                         token=tokens["nankeng_staff"]), 400)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from shared import ratelimit
 from shared.errors import Conflict, TooManyRequests
-from shared.web import error_response
+from shared.web import problem_response
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DEFAULTS = {"card_check": (60, 60), "other": (5, 3600)}
@@ -75,9 +75,9 @@ def test_limits_come_from_the_environment_then_the_config_and_typos_are_refused(
                                   {"DEMO_RATE_LIMITS": typo})
 
 
-@pytest.mark.parametrize("retry_after", [31, "31"])  # after an RPC, nameko made it a string
+@pytest.mark.parametrize("retry_after", [31, "31"])  # "31": as older services sent it
 def test_a_429_sends_retry_after_as_a_header_too(retry_after):
-    response = error_response(TooManyRequests("slow down", {"retry_after": retry_after}))
+    response = problem_response(TooManyRequests("slow down", {"retry_after": retry_after}))
     assert (response.status_code, response.headers["Retry-After"]) == (429, "31")
-    assert "Retry-After" not in error_response(TooManyRequests("slow down")).headers
-    assert "Retry-After" not in error_response(Conflict("no", {"retry_after": 3})).headers
+    assert "Retry-After" not in problem_response(TooManyRequests("slow down")).headers
+    assert "Retry-After" not in problem_response(Conflict("no", {"retry_after": 3})).headers

@@ -227,8 +227,8 @@ class RegistryRoutes:
                        "moves it). The gateway first checks every row's shape, and that "
                        "each community named and each enterprise already registered lies "
                        "within the caller's subtree: if any row fails, nothing is imported "
-                       "and the 400 or 403 lists the failing rows by number (details; "
-                       "1 is the first). "
+                       "and the 400 or 403 lists the failing rows by number (`errors`, "
+                       "each `field` a row number, 1 the first). "
                        "Then the registry imports the rows and reports those it rejects. "
                        f"At most {MAX_IMPORT_ROWS} rows.",
            body=ImportRowSchema(many=True), response=ImportReportSchema,
@@ -240,7 +240,7 @@ class RegistryRoutes:
             raise InvalidInput("send a non-empty JSON array of enterprises")
         if len(rows) > MAX_IMPORT_ROWS:
             raise InvalidInput(f"at most {MAX_IMPORT_ROWS} rows per import",
-                               {"rows": len(rows)})
+                               {"": [f"{len(rows)} rows, at most {MAX_IMPORT_ROWS}"]})
         rows = load_rows(rows, ImportRowSchema())
         self._require_import_scope(user, rows)
         report = self.registry_rpc.import_enterprises(rows)
@@ -284,11 +284,12 @@ class RegistryRoutes:
         if problems:
             forbidden = any(isinstance(exc, Forbidden) for found in problems.values()
                             for exc in found)
-            error = Forbidden if forbidden else InvalidInput
-            raise error(f"{len(problems)} row(s) name what you cannot import into; nothing "
-                        "was imported",
-                        {str(index): [str(exc) for exc in found]
-                         for index, found in problems.items()})
+            rows = {str(index): [str(exc) for exc in found] for index, found in problems.items()}
+            message = f"{len(problems)} row(s) name what you cannot import into; nothing " \
+                      "was imported"
+            if forbidden:  # the rows as the problem's field errors too
+                raise Forbidden(message, {"errors": rows})
+            raise InvalidInput(message, rows)
 
 
 def load_rows(rows: list, schema) -> list[dict]:

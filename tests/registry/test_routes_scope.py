@@ -1,5 +1,6 @@
-"""The gateway in front of the real registry, both running on the broker, each with its
-own database: scope, errors and the import, end to end over HTTP.
+"""The registry's gateway routes (routes/registry.py) in front of the real registry, both
+running on the broker, each with its own database: scope, errors and the import, end to
+end over HTTP.
 
 The tree is built through the gateway by the district admin (only the district root
 itself is registered by RPC: no one's subtree contains a place above the root).
@@ -13,6 +14,7 @@ from services.registry.service import RegistryService
 from shared.testing import call
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
+from tests.shared.problems import error_fields
 
 V1 = "/api/v1"
 DISTRICT = "longgang"
@@ -129,11 +131,11 @@ def test_the_registrys_rejections_reach_the_client_as_4xx_with_details(system):
         "credit_code": credit_code(5), "name": "小厂", "community_code": NANKENG,
         "headcount": 10, "union_status": "own"}, token=token)
     assert too_small.status_code == 400
-    assert "union_status" in too_small.json()["details"]
+    assert "union_status" in error_fields(too_small.json())
     mistyped = client.post(f"{V1}/enterprises", {
         "credit_code": credit_code(6)[:-1] + "0", "name": "错码厂",
         "community_code": NANKENG, "headcount": 30}, token=token)
-    assert mistyped.status_code in (400, 409) and mistyped.json()["error"] != "INTERNAL"
+    assert mistyped.status_code in (400, 409) and mistyped.json()["code"] != "INTERNAL"
     duplicate = client.post(f"{V1}/organizations", {
         "code": NANKENG, "name": "又一个", "kind": "community_federation",
         "parent_code": BANTIAN,

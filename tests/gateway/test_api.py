@@ -1,4 +1,6 @@
-"""Garbage thrown at every route gives a clear 4xx in the JSON error format, never a 500.
+"""The kit every route is made with (api.py): garbage thrown at every route gives a clear
+4xx problem (RFC 9457), never a 500; bodies are capped and must be JSON; unknown routes and
+methods are a 404 or 405 problem.
 
 The routes come from the service class itself, so a route added later is covered too.
 """
@@ -11,6 +13,7 @@ import pytest
 from services.gateway.api import api_routes
 from services.gateway.service import GatewayService
 from tests.gateway.fakes import NANKENG, NK_ENTERPRISE
+from tests.shared.problems import PROBLEM_JSON, error_fields, problem
 
 V1 = "/api/v1"
 ROUTES = api_routes(GatewayService)
@@ -34,11 +37,7 @@ def fields_of(route):
 
 
 def assert_error(response, *statuses):
-    assert response.status_code in statuses, response.text
-    body = response.json()
-    assert set(body) == {"error", "message", "details"}
-    assert body["message"]
-    return body
+    return problem(response, *statuses)
 
 
 @pytest.fixture
@@ -71,12 +70,12 @@ def test_every_body_route_rejects_wrong_types_and_unknown_fields(client, admin, 
         body = {name: value for name in fields}
         response = client.request(route.method, url, token=admin,
                                   json=[body] if many else body)
-        details = assert_error(response, 400)["details"]
-        assert details, f"{value!r}: the 400 should say which fields are wrong"
+        errors = assert_error(response, 400)["errors"]
+        assert errors, f"{value!r}: the 400 should say which fields are wrong"
     unknown = {"zzz_unknown": "?"}
     response = client.request(route.method, url, token=admin, json=[unknown] if many
                               else unknown)
-    assert "zzz_unknown" in json.dumps(assert_error(response, 400)["details"])
+    assert "zzz_unknown" in json.dumps(assert_error(response, 400)["errors"])
     assert registry.writes == []
 
 
@@ -95,7 +94,7 @@ def test_a_chunked_body_is_refused_with_411_rather_than_read_without_limit(clien
 
     response = client.request("PATCH", f"{V1}/organizations/{NANKENG}", token=admin,
                               data=chunks())
-    assert "Content-Length" in assert_error(response, 411)["message"]
+    assert "Content-Length" in assert_error(response, 411)["detail"]
     assert registry.writes == []
 
 
@@ -105,7 +104,7 @@ def test_every_route_survives_huge_or_odd_path_values(client, admin, route):
         url = concrete(route, **{name: value for name, _ in route.path_parameters})
         response = client.request(route.method, url, token=admin, json={})
         assert response.status_code < 500, (url[:100], response.text)
-        assert response.headers["Content-Type"].startswith("application/json")
+        assert response.headers["Content-Type"] in ("application/json", PROBLEM_JSON)
 
 
 @pytest.mark.parametrize("query", ["limit=abc", "limit=-1", "limit=100000000000000000000",
@@ -117,7 +116,7 @@ def test_bad_paging_parameters_are_a_400(client, admin, query):
 
 def test_an_empty_change_is_a_400_that_says_so(client, admin, registry):
     response = client.patch(f"{V1}/enterprises/{NK_ENTERPRISE}", {}, token=admin)
-    assert "at least one field" in json.dumps(assert_error(response, 400)["details"])
+    assert "at least one field" in json.dumps(assert_error(response, 400)["errors"])
     assert registry.writes == []
 
 
@@ -126,26 +125,26 @@ def test_an_import_names_each_bad_row_and_imports_nothing(client, admin, registr
             "headcount": 30, "union_status": "covered"}
     rows = [good, {**good, "headcount": "many"}, "not a row", {**good, "credit_code": None},
             {"name": "no credit code"}]
-    details = assert_error(client.post(f"{V1}/enterprises/import", rows, token=admin),
-                           400)["details"]
-    assert sorted(details) == ["2", "3", "4", "5"]
+    body = assert_error(client.post(f"{V1}/enterprises/import", rows, token=admin), 400)
+    assert sorted(error_fields(body)) == ["2", "3", "4", "5"]
     assert registry.writes == []
     assert_error(client.post(f"{V1}/enterprises/import", [], token=admin), 400)
     too_many = client.post(f"{V1}/enterprises/import", [good] * 5001, token=admin)
     assert_error(too_many, 400)
 
 
-def test_unknown_routes_get_the_json_404(client):
+def test_unknown_routes_get_the_404_problem(client):
     for path in ("/", "/nothing", "/api/v1/nothing", "/api/v2/organizations/x",
                  f"{V1}/organizations/{NANKENG}/nothing"):
         for method in ("GET", "POST", "DELETE"):
             response = client.request(method, path)
-            assert assert_error(response, 404)["error"] == "NOT_FOUND"
+            assert assert_error(response, 404)["code"] == "NOT_FOUND"
 
 
 def test_a_known_path_with_the_wrong_method_is_a_405_naming_the_allowed_ones(client):
     response = client.request("DELETE", f"{V1}/organizations/{NANKENG}")
-    assert assert_error(response, 405)["details"] == {"allowed": ["GET", "PATCH"]}
+    assert assert_error(response, 405)["allowed"] == ["GET", "PATCH"]
+    assert response.headers["Allow"] == "GET, PATCH"
     assert_error(client.request("POST", "/healthz"), 405)
 
 
@@ -161,7 +160,7 @@ def test_a_conflict_from_the_registry_is_a_409(client, admin, registry):
     existing = {"credit_code": NK_ENTERPRISE, "name": "重复", "community_code": NANKENG,
                 "headcount": 30}
     response = client.post(f"{V1}/enterprises", existing, token=admin)
-    assert assert_error(response, 409)["error"] == "CONFLICT"
+    assert assert_error(response, 409)["code"] == "CONFLICT"
     assert registry.writes == []
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select, text
 
-from services.membership import importer, readmodel
+from services.membership import importer, views
 from services.membership.models import memberships, workers
 from shared.db import outbox_table
 from shared.errors import InvalidInput
@@ -19,15 +19,8 @@ from tests.membership.conftest import (
     OTHER,
     SMALL,
     id_number,
+    write_csv,
 )
-
-
-def write_csv(path, rows, header=("name", "id_number", "phone", "enterprise_credit_code")):
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def test_an_import_reports_each_bad_row_and_imports_the_rest(district, keys, tmp_path):
@@ -62,7 +55,7 @@ def test_an_import_reports_each_bad_row_and_imports_the_rest(district, keys, tmp
 
     def rate(code):
         with district.session() as session:
-            return readmodel.join_rate(session, code).members
+            return views.join_rate(session, code).members
 
     assert (rate(NANKENG), rate(HUAWEI_UNION), rate(GANGTOU)) == (2, 1, 1)
     with district.session() as session:
@@ -85,7 +78,7 @@ def test_importing_the_same_members_again_imports_none_twice(sqlite_district, ke
     assert "already a member" in again.errors[0][2]
     with sqlite_district.session() as session:
         assert session.execute(select(func.count()).select_from(memberships)).scalar() == 2
-        assert readmodel.join_rate(session, NANKENG).members == 2
+        assert views.join_rate(session, NANKENG).members == 2
 
 
 def test_a_file_without_the_needed_columns_is_refused_before_any_row(sqlite_district, keys,
@@ -122,14 +115,21 @@ def blocking_postgres():
     psycopg2.extensions.set_wait_callback(callback)
 
 
+@pytest.fixture
+def postgres_url(postgres_databases):
+    """An empty PostgreSQL database: COPY is PostgreSQL's."""
+    url = postgres_databases.create()
+    yield url
+    postgres_databases.drop(url)
+
+
+@pytest.mark.postgres
 def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
-        db_url, keys, tmp_path, blocking_postgres, database_factory):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("COPY is PostgreSQL's")
+        postgres_url, keys, tmp_path, blocking_postgres, database_factory):
     from services.membership.service import MIGRATIONS
     from tests.membership.conftest import load_registry
 
-    database = database_factory(db_url, "membership", MIGRATIONS)
+    database = database_factory(postgres_url, "membership", MIGRATIONS)
     blocking_postgres()
     assert importer._can_copy()
     load_registry(database)
@@ -152,33 +152,11 @@ def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
     assert (again.imported, again.rejected) == (1, 1)
     assert "already a member" in again.errors[0][2]
     with database.session() as session:
-        assert readmodel.join_rate(session, NANKENG).members == 2
-        assert readmodel.join_rate(session, GANGTOU).members == 1
+        assert views.join_rate(session, NANKENG).members == 2
+        assert views.join_rate(session, GANGTOU).members == 1
         total = session.execute(select(func.count()).select_from(memberships)).scalar()
         names = set(session.execute(select(workers.c.name)).scalars())
     assert total == 3
     assert names == {"张三", "李\\四", "王五"}  # a backslash survives COPY's text format
     clear = keys.unseal(session_sealed(database, "李\\四"))
     assert clear == {"id_number": id_number(2), "phone": "13800138000"}
-
-
-def test_the_cli_imports_a_file_and_points_to_its_report(sqlite_district, tmp_path,
-                                                         monkeypatch):
-    from click.testing import CliRunner
-
-    from services.membership.cli import cli
-    from tests.membership.conftest import TEST_KEY
-
-    monkeypatch.setenv("MEMBERSHIP_DATABASE_URL", str(sqlite_district.engine.url))
-    monkeypatch.setenv("MEMBERSHIP_PII_KEY", TEST_KEY)
-    source = write_csv(tmp_path / "m.csv", [("张三", id_number(1), "", HUAWEI),
-                                            ("李四", "bad", "", SMALL)])
-    report = tmp_path / "errors.csv"
-    out = CliRunner().invoke(cli, ["import", str(source), "--report", str(report),
-                                   "--no-progress"])
-    assert out.exit_code == 0, out.output
-    assert f"1 imported, 1 rejected of 2 rows; see {report}" in out.output
-    assert report.read_text(encoding="utf-8").splitlines()[1].startswith("3,id_number,")
-    rate = CliRunner().invoke(cli, ["join-rate", NANKENG])
-    assert '"members": 1' in rate.output
-    assert CliRunner().invoke(cli, ["join-rate", "nowhere"]).exit_code == 1
