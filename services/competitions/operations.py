@@ -760,55 +760,76 @@ def declare_conflict(uow, round_id: int, data: dict, caller: Caller, now: dateti
             "reason": existing.reason if existing else "declared"}
 
 
+def _scoring_context(session, round_id: int, judge_name: str, contestant_id: int):
+    """The round, the caller as its judge, the contestant and any exclusion between them,
+    in one query: saving a score is the hot path of a live final."""
+    query = (select(rounds.c.status, rounds.c.stage, editions.c.rules_version,
+                    judges.c.id.label("judge_id"), judges.c.name.label("judge_name"),
+                    contestants.c.id.label("contestant_id"), contestants.c.group_code,
+                    exclusions.c.reason.label("excluded"))
+             .select_from(rounds)
+             .join(editions, editions.c.id == rounds.c.edition_id)
+             .outerjoin(judges, (judges.c.round_id == rounds.c.id)
+                        & (judges.c.user_name == judge_name))
+             .outerjoin(contestants, (contestants.c.round_id == rounds.c.id)
+                        & (contestants.c.id == contestant_id))
+             .outerjoin(exclusions, (exclusions.c.judge_id == judges.c.id)
+                        & (exclusions.c.contestant_id == contestants.c.id))
+             .where(rounds.c.id == round_id))
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"no round {round_id}", {"id": round_id})
+    return row
+
+
 def save_score(uow, round_id: int, data: dict, caller: Caller, now: datetime) -> dict:
     """A judge's marks for one contestant. Saved once per ``score_id`` (the client's own
     id for this save): the same save sent again answers what was saved, changing nothing.
     Editable until the round closes; every change is kept."""
     session = uow.session
+    context = _scoring_context(session, round_id, caller.name, data["contestant_id"])
+    if context.judge_id is None or caller.role != "judge":
+        raise Forbidden(f"{caller.name} is not a judge of round {round_id}",
+                        {"round_id": round_id})
     seen = session.execute(select(score_changes, scores.c.judge_id, scores.c.contestant_id)
                            .join(scores, scores.c.id == score_changes.c.score_id)
                            .where(score_changes.c.client_id == data["score_id"])).first()
-    this = round_row(session, round_id)
-    judge = judge_of(session, round_id, caller)
     if seen is not None:
-        if seen.judge_id != judge["id"] or seen.contestant_id != data["contestant_id"]:
+        if seen.judge_id != context.judge_id or seen.contestant_id != data["contestant_id"]:
             raise Conflict(f"score_id {data['score_id']} was used for another score")
         return _saved(seen.contestant_id, data["score_id"], seen.version, seen.marks,
                       seen.total, seen.comment, seen.saved_at, duplicate=True)
-    domain.require_stage(this["stage"], domain.SCORED, "scoring")
-    if this["status"] != "open":
-        raise Conflict(f"round {round_id} is {this['status']}: scores are taken while it is "
+    domain.require_stage(context.stage, domain.SCORED, "scoring")
+    if context.status != "open":
+        raise Conflict(f"round {round_id} is {context.status}: scores are taken while it is "
                        "open and frozen once it closes")
-    contestant = _contestant(session, round_id, data["contestant_id"])
-    excluded = session.execute(select(exclusions.c.reason).where(
-        exclusions.c.judge_id == judge["id"],
-        exclusions.c.contestant_id == contestant["id"])).scalar()
-    if excluded is not None:
-        raise Forbidden(f"judge {judge['name']} may not score contestant {contestant['id']}: "
-                        f"{domain.CONFLICT_WORDING[excluded]}", {"conflict": excluded})
-    edition = edition_row(session, this["edition_id"])
-    group = policy.group(edition_rules(session, edition), contestant["group_code"])
+    if context.contestant_id is None:
+        raise NotFound(f"round {round_id} has no contestant {data['contestant_id']}")
+    if context.excluded is not None:
+        raise Forbidden(f"judge {context.judge_name} may not score contestant "
+                        f"{context.contestant_id}: {domain.CONFLICT_WORDING[context.excluded]}",
+                        {"conflict": context.excluded})
+    group = policy.group(rules_of(session, context.rules_version), context.group_code)
     marks = domain.checked_values(group["criteria"], data["values"])
     total = domain.weighted_total(group["criteria"], marks)
     comment = data.get("comment") or ""
-    current = session.execute(select(scores.c.id, scores.c.version).where(
-        scores.c.judge_id == judge["id"], scores.c.contestant_id == contestant["id"])
-        .with_for_update()).first()
-    if current is None:
-        version = 1
-        score_id = session.execute(insert(scores).values(
-            round_id=round_id, judge_id=judge["id"], contestant_id=contestant["id"],
-            marks=marks, total=total, comment=comment, version=1, updated_at=now)
-            .returning(scores.c.id)).scalar_one()
+    changed = session.execute(
+        update(scores).where(scores.c.judge_id == context.judge_id,
+                             scores.c.contestant_id == context.contestant_id)
+        .values(marks=marks, total=total, comment=comment, version=scores.c.version + 1,
+                updated_at=now).returning(scores.c.id, scores.c.version)).first()
+    if changed is None:
+        score_id, version = session.execute(insert(scores).values(
+            round_id=round_id, judge_id=context.judge_id,
+            contestant_id=context.contestant_id, marks=marks, total=total, comment=comment,
+            version=1, updated_at=now).returning(scores.c.id, scores.c.version)).one()
     else:
-        version, score_id = current.version + 1, current.id
-        session.execute(update(scores).where(scores.c.id == score_id).values(
-            marks=marks, total=total, comment=comment, version=version, updated_at=now))
+        score_id, version = changed
     session.execute(insert(score_changes).values(
         score_id=score_id, client_id=data["score_id"], version=version, marks=marks,
         total=total, comment=comment, saved_at=now))
-    return _saved(contestant["id"], data["score_id"], version, marks, total, comment, now,
-                  duplicate=False)
+    return _saved(context.contestant_id, data["score_id"], version, marks, total, comment,
+                  now, duplicate=False)
 
 
 def _saved(contestant_id, score_id, version, marks, total, comment, at, duplicate) -> dict:
