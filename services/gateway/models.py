@@ -11,6 +11,8 @@ from sqlalchemy import (
     func,
 )
 
+from shared.ratelimit import rate_hits_table
+
 metadata = MetaData()
 
 users = Table(
@@ -34,3 +36,28 @@ tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+# Password sign-in (services/gateway/sessions.py): a user's password, as Argon2id only.
+passwords = Table(
+    "passwords",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
+# Signed-in browser sessions: the cookie's value is never stored, only its SHA-256.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Failed sign-ins, counted per user name and per source address (shared.ratelimit).
+rate_hits = rate_hits_table(metadata)

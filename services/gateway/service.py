@@ -48,6 +48,7 @@ from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.notifications import NotificationsRoutes
 from services.gateway.routes.registry import RegistryRoutes
+from services.gateway.routes.signin import SignInRoutes
 from services.gateway.routes.users import UserRoutes
 from services.gateway.schemas import HealthSchema, ReadinessSchema
 from shared.dependencies import Database, Metrics
@@ -82,7 +83,7 @@ OPS_ROUTES = [
 
 
 class GatewayService(CompetitionsRoutes, NotificationsRoutes, DisputesRoutes, MembershipRoutes,
-                     RegistryRoutes, UserRoutes, OpsEndpoints):
+                     RegistryRoutes, UserRoutes, SignInRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document and "
                                               "its page, the problem types."}]

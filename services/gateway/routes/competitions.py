@@ -19,6 +19,7 @@ nomination's place in the tree), so these routes check only the role:
 import re
 import secrets
 
+from services.gateway import pages
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE
 from services.gateway.routes.disputes import positive
@@ -84,6 +85,10 @@ def edition_of(value: str) -> str:
     return value
 
 
+JUDGE_PAGE = "/competitions/judge/<int:round_id>"
+RESULTS_PAGE = "/competitions/results/<edition_id>"
+
+
 class CompetitionsRoutes:
     api_tags = [
         {"name": COMPETITIONS, "description": "Worker-star competitions (职工之星): rules, "
@@ -91,6 +96,32 @@ class CompetitionsRoutes:
                                               "scores, rankings, results, objections, "
                                               "honours, statistics."},
     ]
+
+    # --- the pages (zh-CN) ---------------------------------------------------------------
+
+    @route("GET", JUDGE_PAGE, tag=COMPETITIONS, access=PUBLIC, backend=False,
+           summary="A judge's scoring page for a tablet at a live final (signed in: /signin)",
+           extra={**pages.html_doc("the scoring page; one contestant per screen"),
+                  "responses": {**pages.html_doc("the scoring page")["responses"],
+                                "303": {"description": "not signed in: to /signin"}}})
+    def judge_page(self, request, round_id):
+        round_id = positive(round_id, "round")
+        signed = self.auth.session(request)
+        if signed is None:
+            return pages.redirect(f"/signin?next=/competitions/judge/{round_id}")
+        user, csrf_token = signed
+        return pages.render("competitions_judge.html", round_id=round_id,
+                            csrf_token=csrf_token, judge_name=user.name,
+                            judge_user=user.name)
+
+    @route("GET", RESULTS_PAGE, tag=COMPETITIONS, access=PUBLIC, errors=(404,),
+           summary="An edition's public results page: the winners, the public notice, "
+                   "objections with a receipt",
+           extra=pages.html_doc("the results and objection page"))
+    def results_page(self, request, edition_id):
+        edition_id = edition_of(edition_id)
+        results = self.competitions_rpc.public_results(edition_id)
+        return pages.render("competitions_results.html", results=results)
 
     # --- the public -------------------------------------------------------------------
 
