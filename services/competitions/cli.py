@@ -48,7 +48,7 @@ def list_rules():
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--note", default=None, help="what changed")
 def publish_rules(path, note):
-    """Publish the rules in PATH (JSON) as a new version, as the district's admin."""
+    """Publish the rules in PATH (JSON) as a new version (checked first)."""
     try:
         with open(path, encoding="utf-8") as handle:
             body = policy.load_rules(json.load(handle))
@@ -56,7 +56,7 @@ def publish_rules(path, note):
         raise click.ClickException(f"{path}: {getattr(exc, 'messages', exc)}") from None
     db = service_database("competitions")
     with db.unit_of_work() as uow:
-        published = operations.publish_rules(uow, body, note, DISTRICT_ADMIN, now_utc())
+        published = operations.add_rules_version(uow, body, note, "gonghui-cli", now_utc())
     click.echo(f"published rules version {published['version']}")
 
 
