@@ -30,8 +30,6 @@ eventlet.monkey_patch()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
@@ -39,7 +37,6 @@ from datetime import UTC, datetime  # noqa: E402
 import requests  # noqa: E402
 
 from bench._support import (  # noqa: E402
-    ROOT,
     broker_vhost,
     database,
     emit,
@@ -47,6 +44,7 @@ from bench._support import (  # noqa: E402
     percentile,
     wait_ready,
 )
+from bench.disputes_reports import start, stop  # noqa: E402  (one way to run a service)
 from shared.caller import Caller  # noqa: E402
 from shared.db import migrate, open_database  # noqa: E402
 from shared.testing import free_port  # noqa: E402
@@ -149,25 +147,6 @@ def seed_gateway(url, judges) -> dict:
                   for name, (role, org) in people.items()}
     db.engine.dispose()
     return tokens
-
-
-def start(name, url, amqp_uri, port):
-    env = dict(os.environ, AMQP_URI=amqp_uri, HTTP_HOST="127.0.0.1", LOG_FORMAT="text",
-               LOG_LEVEL="WARNING", DATABASE_MIGRATE="0", MAX_WORKERS="20",
-               **{f"{name.upper()}_DATABASE_URL": url, f"{name.upper()}_HTTP_PORT": str(port)})
-    return subprocess.Popen([sys.executable, "-m", "services.serve", name], cwd=ROOT, env=env)
-
-
-def stop(processes, grace=15):
-    for process in processes:
-        process.terminate()
-    deadline = time.monotonic() + grace
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def post_scores(base, round_id, tokens, contestants, judges, concurrency) -> list:
