@@ -31,16 +31,12 @@ FORM_DOC = {"requestBody": {"required": True, "content": {FORM: {
                               "next": {"type": "string"}}},
     "example": {"name": "judge.chen", "password": "••••••••••", "csrf_token": "…",
                 "next": "/competitions/judge/3"}}}},
-    "responses": {"303": {"description": "signed in: on to `next`, the session cookie set"},
-                  "401": {"description": "the form again, saying the name or password "
-                                         "was wrong", "content": {"text/html": {
-                                             "schema": {"type": "string"},
-                                             "example": "<!DOCTYPE html>..."}}}}}
+    "responses": {"303": {"description": "signed in: on to `next`, the session cookie set"}}}
 
 
 class SessionSchema(Schema):
-    user = fields.Nested(UserSchema, required=True)
-    csrf_token = fields.String(required=True, metadata={
+    user = fields.Nested(UserSchema, required=True, allow_none=True)
+    csrf_token = fields.String(required=True, allow_none=True, metadata={
         "description": f"send it as {sessions.CSRF_HEADER} with every change",
         "example": "q8Jm2vT0aX6cZ1rN4pL7sW9e"})
 
@@ -71,7 +67,12 @@ class SignInRoutes:
 
     @route("POST", "/signin", tag=SIGN_IN, access=PUBLIC, backend=False, status=303,
            summary="Sign in with name and password: a session cookie (HttpOnly, "
-                   "SameSite=Strict, 8 hours)", errors=(429,), extra=FORM_DOC)
+                   "SameSite=Strict, 8 hours)",
+           description="A form post from the page at /signin, not a JSON call: a wrong name "
+                       "or password answers the form again (status 401) saying so; after "
+                       "5 failures for a name (20 for an address) in 15 minutes the form "
+                       "answers 429 with Retry-After, whatever the password.",
+           extra=FORM_DOC)
     def signin(self, request):
         form = request.form
         name = form.get("name", "").strip()[:100]
@@ -122,12 +123,12 @@ class SignInRoutes:
             ("Set-Cookie", sessions.session_cookie(None, _secure(request)))])
 
     @route("GET", f"{V1}/session", tag=SIGN_IN, access=PUBLIC, backend=False,
-           summary="The signed-in browser's user and its CSRF token (401 when none)",
-           response=SessionSchema, errors=(401,))
+           summary="The signed-in browser's user and its CSRF token (both null when the "
+                   "browser is not signed in)", response=SessionSchema)
     def current_session(self, request):
         signed = self.auth.session(request)
         if signed is None:
-            raise Unauthorized("not signed in")
+            return json_response(SessionSchema().dump({"user": None, "csrf_token": None}))
         user, csrf_token = signed
         return json_response(SessionSchema().dump({"user": user.as_dict(),
                                                    "csrf_token": csrf_token}))
