@@ -105,7 +105,7 @@ class Writer:
                     "headcount": 10 + number % 90, "union_status": "covered"}
             try:
                 with self.db.unit_of_work() as uow:
-                    operations.register_enterprise(uow, data)
+                    operations.register_enterprise(uow, data, sample.LOADER)
                 self.written.append((time.monotonic(), code))
             except Exception:  # noqa: BLE001 - counted; a write must not need the broker
                 self.failures += 1
@@ -170,9 +170,7 @@ def wait_until(condition, timeout, step=0.05):
 
 def run(args, url, amqp_uri):
     db = open_database(url, SOURCE, MIGRATIONS)
-    for data in sample.district_organizations():
-        with db.unit_of_work() as uow:
-            operations.register_organization(uow, data)
+    sample.register_organizations(db, sample.district_organizations())
     with db.session() as session:
         first_seq = session.execute(select(func.max(outbox_table.c.seq))).scalar()
     config = {"AMQP_URI": amqp_uri, "DATABASE_URL": url, "DATABASE_MIGRATE": False,

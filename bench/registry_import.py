@@ -38,7 +38,7 @@ import time  # noqa: E402
 from _support import backends, broker_vhost, database, emit, ms, percentile  # noqa: E402
 from sqlalchemy import func, select, update  # noqa: E402
 
-from services.registry import importer, operations, sample  # noqa: E402
+from services.registry import importer, sample, views  # noqa: E402
 from services.registry.service import MIGRATIONS  # noqa: E402
 from shared.db import open_database, outbox_table  # noqa: E402
 
@@ -104,7 +104,7 @@ def summary(timings):
 def direct_statistics(db, levels, count):
     def call(code):
         with db.session() as session:
-            return operations.statistics(session, code)
+            return views.statistics(session, code)
 
     for codes in levels.values():  # warm up: connections, caches
         for code in codes[:20]:
@@ -167,9 +167,7 @@ def run_backend(backend, args):
     with database(backend) as url:
         db = open_database(url, "registry", MIGRATIONS)
         organizations, by_street = tree(args.communities_per_street)
-        for data in organizations:
-            with db.unit_of_work() as uow:
-                operations.register_organization(uow, data)
+        sample.register_organizations(db, organizations)
         levels = codes_by_level(by_street)
         print(f"{backend}: {len(organizations)} organizations, "
               f"{len(levels['community'])} communities or parks", flush=True)
@@ -184,13 +182,13 @@ def run_backend(backend, args):
 
         started = time.perf_counter()
         report = importer.import_rows(db, enterprise_rows(args.enterprises, by_street),
-                                      progress=progress)
+                                      sample.LOADER, progress=progress)
         elapsed = time.perf_counter() - started
         if report.rejected or report.created != args.enterprises:
             raise SystemExit(f"import: {report.created} created, {report.rejected} rejected: "
                              f"{report.errors[:3]}")
         with db.session() as session:
-            totals = operations.statistics(session, sample.DISTRICT)
+            totals = views.statistics(session, sample.DISTRICT)
             events = session.execute(select(func.count()).select_from(outbox_table)).scalar()
         result = {"rows": report.rows, "seconds": round(elapsed, 1),
                   "rows_per_s": round(report.rows / elapsed), "events_in_outbox": events,

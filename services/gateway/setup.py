@@ -12,7 +12,7 @@ from shared.config import var_dir
 from shared.db import open_database
 
 ADMIN_NAME = "district-admin"
-# The registry's sample district is rooted here (see services/registry/setup.py).
+# The registry's sample district is rooted here (see services/registry/sample.py).
 DEFAULT_ADMIN_ORG = "longgang"
 
 

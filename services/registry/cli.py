@@ -10,21 +10,25 @@ wait in the outbox until the registry service runs and publishes them.
 """
 
 import json
-from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from services.registry import importer, operations, sample, store
-from shared.config import database_url
-from shared.db import open_database
+from services.registry import importer, operations, sample, views
+from shared.caller import Caller
+from shared.cli import service_database
 from shared.errors import ServiceError
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 
-
-def _database():
-    return open_database(database_url("registry"), "registry", MIGRATIONS)
+def _operator(db) -> Caller:
+    """Whom the CLI acts as: an admin at the district root (whoever reaches the registry's
+    database may change all of it anyway)."""
+    with db.session() as session:
+        district = views.district_code(session)
+    if district is None:
+        raise click.ClickException("the registry has no district yet: run load-sample, or "
+                                   "register the district federation first")
+    return Caller("gonghui registry", "admin", district)
 
 
 @click.group()
@@ -45,9 +49,11 @@ def import_command(file, report, batch_size):
         raise click.ClickException(str(exc)) from None
     if ignored:
         click.echo(f"ignoring columns: {', '.join(ignored)}", err=True)
-    db = _database()
+    db = service_database("registry")
+    operator = _operator(db)
     with tqdm(total=importer.count_rows(file), unit="row", desc="import") as bar:
-        result = importer.import_rows(db, rows, batch_size=batch_size, progress=bar.update)
+        result = importer.import_rows(db, rows, operator, batch_size=batch_size,
+                                      progress=bar.update)
     result.ignored_columns = ignored
     db.engine.dispose()
     click.echo(f"{result.rows} rows: {result.created} created, {result.updated} updated, "
@@ -68,10 +74,10 @@ def import_command(file, report, batch_size):
 @click.option("--seed", default=sample.SEED, show_default=True)
 def load_sample_command(enterprises, seed):
     """Register the Longgang-like sample district into an empty registry."""
-    db = _database()
+    db = service_database("registry")
     try:
         with db.session() as session:
-            if store.district_code(session):
+            if views.district_code(session):
                 raise click.ClickException("the registry already has a district")
         with tqdm(total=enterprises, unit="row", desc="sample") as bar:
             summary = sample.load_sample(db, enterprises, seed, progress=bar.update)
@@ -84,10 +90,10 @@ def load_sample_command(enterprises, seed):
 @click.argument("code")
 def stats_command(code):
     """Print the statistics of an organization's subtree as JSON."""
-    db = _database()
+    db = service_database("registry")
     try:
         with db.session() as session:
-            figures = operations.statistics(session, code)
+            figures = views.statistics(session, code)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     finally:
@@ -99,15 +105,15 @@ def stats_command(code):
 @click.option("--repair", is_flag=True, help="rewrite the counts that differ")
 def recount_command(repair):
     """Compare every organization's kept counts with a full recount."""
-    db = _database()
+    db = service_database("registry")
     try:
         with db.unit_of_work() as uow:
-            stored, actual = store.stored_counts(uow.session), store.recount(uow.session)
+            stored, actual = views.stored_counts(uow.session), views.recount(uow.session)
             wrong = sorted(code for code in actual if stored.get(code) != actual[code])
             for code in wrong:
                 click.echo(f"{code}: kept {stored.get(code)}, recount {actual[code]}")
             if wrong and repair:
-                store.repair_counts(uow.session)
+                operations.repair_counts(uow.session)
     finally:
         db.engine.dispose()
     if not wrong:

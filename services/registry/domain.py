@@ -14,19 +14,17 @@ The tree (DOMAIN.md section 1)::
 
 Enterprises sit in a community or park federation. Their counts (enterprises, workers,
 own union, covered) add up along the path district .. community.
+
+What a well-formed code or credit code is (GB 32100-2015 check digit) is part of the RPC
+contract, ``shared/api/registry.py``: the gateway checks it too.
 """
 
-import re
 from dataclasses import dataclass, replace
 
+from shared.api.registry import code_problem
 from shared.errors import InvalidInput
 
 # --- organizations -------------------------------------------------------------------
-
-CODE_PATTERN = r"^[a-z0-9][a-z0-9.-]*$"
-CODE_MAX_LENGTH = 100
-_CODE_RE = re.compile(CODE_PATTERN)
-
 
 @dataclass(frozen=True)
 class KindRule:
@@ -57,17 +55,6 @@ KIND_RULES = {
 
 def tier_of(kind: str) -> str:
     return KIND_RULES[kind].tier
-
-
-def code_problem(code) -> str | None:
-    if not isinstance(code, str) or not code:
-        return "a code is required"
-    if len(code) > CODE_MAX_LENGTH:
-        return f"a code has at most {CODE_MAX_LENGTH} characters"
-    if not _CODE_RE.match(code):
-        return ("a code uses lowercase letters, digits, '.' and '-' and starts with a "
-                "letter or digit, e.g. longgang.bantian.nankeng")
-    return None
 
 
 @dataclass(frozen=True)
@@ -136,40 +123,6 @@ def move_problems(organization: Organization, parent: Organization) -> dict:
 def enterprise_union_code(community_code: str, credit_code: str) -> str:
     """The code given to an enterprise's own union when none is named."""
     return f"{community_code}.{credit_code.lower()}"
-
-
-# --- credit codes (统一社会信用代码, GB 32100-2015) ----------------------------------------
-
-CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
-CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_CREDIT_VALUE = {char: value for value, char in enumerate(CREDIT_CODE_CHARSET)}
-
-
-def credit_code_check_digit(first17: str) -> str:
-    total = sum(_CREDIT_VALUE[char] * weight
-                for char, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
-    return CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
-
-
-def credit_code_problem(code) -> str | None:
-    """Why ``code`` is not a valid unified social credit code; None if it is."""
-    if not isinstance(code, str):
-        return "a credit code is text of 18 characters"
-    if len(code) != 18:
-        return f"a credit code has 18 characters, this one has {len(code)}"
-    for position, char in enumerate(code, start=1):
-        if char not in _CREDIT_VALUE:
-            return (f"character {char!r} at position {position} is not allowed (digits and "
-                    f"capital letters except I, O, S, V, Z)")
-    expected = credit_code_check_digit(code[:17])
-    if code[17] != expected:
-        return (f"check digit is {code[17]!r} but the first 17 characters give {expected!r} "
-                "(GB 32100-2015): a character was probably mistyped")
-    return None
-
-
-def normalize_credit_code(code) -> str:
-    return code.strip().upper() if isinstance(code, str) else code
 
 
 # --- counts ----------------------------------------------------------------------------

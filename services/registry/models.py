@@ -7,6 +7,8 @@ path < '/a/b0'`` (``0`` follows ``/`` in byte order). On PostgreSQL the column u
 
 ``organization_stats`` holds each organization's subtree counts, kept up to date by the
 writes themselves (``domain.StatsDeltas``), so statistics are one primary-key read.
+Whatever leaves the registry (answers, events) carries a path as the list of codes from
+the district down to the organization itself (``path_codes``).
 """
 
 from sqlalchemy import (
@@ -76,3 +78,20 @@ organization_stats = Table(
     Column("own_union", Integer, nullable=False, server_default="0"),
     Column("covered", Integer, nullable=False, server_default="0"),
 )
+
+
+# --- the path column: codes from the district down to the organization itself ----------
+
+def path_text(path) -> str:
+    """``("longgang", "longgang.bantian")`` as stored: ``/longgang/longgang.bantian/``."""
+    return "/" + "".join(f"{code}/" for code in path)
+
+
+def path_codes(text: str) -> tuple[str, ...]:
+    return tuple(text.strip("/").split("/"))
+
+
+def within(column, path):
+    """SQL condition: ``column`` (a path) is ``path`` or below it; an index range."""
+    prefix = path_text(path)
+    return (column >= prefix) & (column < prefix[:-1] + "0")  # "0" sorts right after "/"

@@ -12,19 +12,26 @@ in 龙城 among them), four industry unions, contacts everywhere, and enterprise
   so 320,000 rows hold about 2.13 million workers (``DISTRICT_FIGURES``).
 
 ``generate_enterprises(n)`` makes district-shaped import rows of any size (benchmarks use
-320,000); ``load_sample(db)`` registers the tree and imports the rows.
+320,000); ``load_sample(db)`` registers the tree and imports the rows; ``prepare`` is
+the first-run hook of ``gonghui up``.
 """
 
 import random
 
-from services.registry import domain, operations
+from services.registry import domain, operations, views
 from services.registry.importer import import_rows
+from shared.api.registry import CREDIT_CODE_CHARSET, NewOrganizationSchema, credit_code_check_digit
+from shared.caller import Caller
+from shared.db import open_database
+from shared.schemas import load
 
 SEED = 20160501
 SAMPLE_ENTERPRISES = 3000
 DISTRICT = "longgang"
 NANKENG = "longgang.bantian.nankeng"
 ZHANGBEI = "longgang.longcheng.zhangbei"
+# Who loads the sample: an admin of the district, who registers the root itself.
+LOADER = Caller("sample", "admin", DISTRICT)
 NANKENG_FIGURES = {"enterprises": 227, "workers": 10_200, "own_union": 42, "covered": 176}
 # DOMAIN.md: 320,000+ market entities and 2,000,000+ workers, about 6.3 workers each.
 DISTRICT_FIGURES = {"enterprises": 320_000, "workers": 2_000_000}
@@ -149,12 +156,12 @@ def credit_code(number: int) -> str:
     body = ""
     for _ in range(6):
         scrambled, digit = divmod(scrambled, 31)
-        body += domain.CREDIT_CODE_CHARSET[digit]
+        body += CREDIT_CODE_CHARSET[digit]
     org = "MA" + body
     check = 11 - sum(_ALNUM.index(c) * w for c, w in zip(org, _ORG_CODE_WEIGHTS, strict=True)) % 11
     org += {10: "X", 11: "0"}.get(check, str(check))
     first17 = "91440307" + org
-    return first17 + domain.credit_code_check_digit(first17)
+    return first17 + credit_code_check_digit(first17)
 
 
 # --- enterprises -----------------------------------------------------------------------
@@ -242,14 +249,37 @@ def generate_enterprises(total=SAMPLE_ENTERPRISES, seed=SEED):
                           union_code, leader)
 
 
+def register_organizations(db, items, caller=LOADER):
+    """Registers ``items`` (register_organization inputs, parents first), each as the RPC
+    entrypoint would: loaded with the contract, then the use case."""
+    schema = NewOrganizationSchema()
+    for data in items:
+        with db.unit_of_work() as uow:
+            operations.register_organization(uow, load(schema, data), caller)
+
+
 def load_sample(db, enterprises=SAMPLE_ENTERPRISES, seed=SEED, progress=None) -> dict:
     """Registers the district's organizations and imports ``enterprises`` enterprises."""
-    for data in district_organizations(seed):
-        with db.unit_of_work() as uow:
-            operations.register_organization(uow, data)
+    register_organizations(db, district_organizations(seed))
     rows = enumerate(generate_enterprises(enterprises, seed), start=1)
-    report = import_rows(db, rows, progress=progress)
+    report = import_rows(db, rows, LOADER, progress=progress)
     if report.rejected:
         raise RuntimeError(f"the sample has rejected rows: {report.errors[:3]}")
     return {"organizations": len(district_organizations(seed)), **report.as_dict()}
 
+
+def prepare(database_url, migrations_dir):
+    """First run (``gonghui up``): migrate the registry and load the sample district into
+    a registry that has no district yet."""
+    db = open_database(database_url, "registry", migrations_dir)
+    try:
+        with db.session() as session:
+            district = views.district_code(session)
+        if district is None:
+            summary = load_sample(db)
+            yield (f"loaded the sample district: {summary['organizations']} organizations, "
+                   f"{summary['created']} enterprises (南坑 is {NANKENG})")
+        else:
+            yield f"the district {district} is registered already; sample not loaded"
+    finally:
+        db.engine.dispose()

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "contract-test.registry-organizations"
 
 
-# The district federation: the one organization that needs no parent.
+# The district federation: the one organization that needs no parent, registered by a
+# caller of its own code.
+ADMIN = {"name": "区总工会管理员", "role": "admin", "organization_code": "longgang"}
 ORGANIZATION = {
     "code": "longgang",
     "name": "龙岗区总工会",
@@ -103,7 +105,7 @@ def test_a_pika_client_following_asyncapi_receives_a_registry_event(
     container = container_factory(RegistryService, make_service_config(sqlite_url))
     container.start()
 
-    call(container, "register_organization", ORGANIZATION)
+    call(container, "register_organization", ORGANIZATION, ADMIN)
 
     method, properties, body = receive(channel)
     envelope = json.loads(body)
@@ -137,7 +139,7 @@ def test_a_queue_bound_to_another_routing_key_receives_nothing(
     container = container_factory(RegistryService, make_service_config(sqlite_url))
     container.start()
 
-    call(container, "register_organization", ORGANIZATION)
+    call(container, "register_organization", ORGANIZATION, ADMIN)
 
     method, _, _ = receive(channel, "contract-test.everything")
     assert method.routing_key == "organization_registered"

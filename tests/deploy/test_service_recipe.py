@@ -46,6 +46,16 @@ def test_the_readme_anatomy_block_reads_as_names():
     assert all(re.fullmatch(r"[a-z_]+(\.py|/)", name) for name in required | allowed)
 
 
+def test_the_project_readme_names_the_same_anatomy():
+    """README.md's short "Anatomy of a service" names exactly the files of this page's."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("\n### Anatomy of a service\n", 1)[1].split("```\n", 2)[1]
+    named = set(re.findall(r"\b([a-z_]+(?:\.py|/))", block)) - {"api/", "shared/"}
+    required, allowed = anatomy()
+    assert named == (required | allowed) - {"__init__.py"}, (
+        "README.md and services/README.md disagree on the anatomy")
+
+
 # ---------------------------------------------------------------- the recipe, per service
 # One check per step: None when the service has the entry, else what is missing and where.
 

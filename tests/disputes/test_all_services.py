@@ -95,11 +95,12 @@ def district(container_factory, make_service_config, database_factory, tcp_proxy
         containers[name] = container_factory(classes[name], configs[name])
         containers[name].start()
     registry = containers["registry"]
+    admin = {"name": "区总工会管理员", "role": "admin", "organization_code": DISTRICT}
     for organization in TREE:
-        call(registry, "register_organization", organization)
+        call(registry, "register_organization", organization, admin)
     call(registry, "register_enterprise", {
         "credit_code": FACTORY, "name": "南坑五金制品厂", "address": "坂田南坑村一巷1号",
-        "community_code": NANKENG, "headcount": 80, "union_status": "covered"})
+        "community_code": NANKENG, "headcount": 80, "union_status": "covered"}, admin)
     disputes_db = database_factory(urls["disputes"], "disputes", run_migrations=False)
     eventually(lambda: disputes_db.engine.connect().exec_driver_sql(
         "SELECT count(*) FROM enterprises").scalar() == 1, timeout=15)

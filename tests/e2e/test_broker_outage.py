@@ -18,7 +18,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from services.registry import operations
-from services.registry.sample import NANKENG, credit_code, district_organizations
+from services.registry.sample import (
+    LOADER,
+    NANKENG,
+    credit_code,
+    district_organizations,
+    register_organizations,
+)
 from services.registry.service import MIGRATIONS, RegistryService
 from shared.db import outbox_table
 from shared.events import Event
@@ -91,10 +97,9 @@ class Witness:
 
 def register_tree(database):
     """The district, 坂田 street and 南坑 community: enough to register enterprises."""
-    for data in district_organizations():
-        if NANKENG == data["code"] or NANKENG.startswith(data["code"] + "."):
-            with database.unit_of_work() as uow:
-                operations.register_organization(uow, data)
+    register_organizations(database, [
+        data for data in district_organizations()
+        if NANKENG == data["code"] or NANKENG.startswith(data["code"] + ".")])
 
 
 def enterprise(code):
@@ -122,7 +127,7 @@ class Writer:
         while not self._stopped:
             with self.database.unit_of_work() as uow:
                 operations.update_enterprise(uow, ENTERPRISES[n % len(ENTERPRISES)],
-                                             {"headcount": 31 + n})
+                                             {"headcount": 31 + n}, LOADER)
             self.written.append(time.monotonic())
             n += 1
             eventlet.sleep(self.interval)
@@ -164,7 +169,7 @@ def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event
 
     with ClusterRpcProxy(rabbit_config, timeout=30) as cluster:
         for code in ENTERPRISES:
-            cluster.registry.register_enterprise(enterprise(code))
+            cluster.registry.register_enterprise(enterprise(code), LOADER.as_dict())
         writer = Writer(database).start()
         eventlet.sleep(1)
 
@@ -179,7 +184,8 @@ def test_cutting_the_broker_for_ten_seconds_while_writes_continue_loses_no_event
         writer.stop()
         # waits for the service's RPC consumer to reconnect by itself
         for n, code in enumerate(ENTERPRISES):
-            cluster.registry.update_enterprise(code, {"name": f"深圳市龙岗{n}号电子有限公司"})
+            cluster.registry.update_enterprise(code, {"name": f"深圳市龙岗{n}号电子有限公司"},
+                                               LOADER.as_dict())
 
     rows = outbox_rows(database)
     written = [row.event_id for row in rows]

@@ -16,6 +16,7 @@ registry, and tests/gateway/test_with_registry.py runs the two services together
 import copy
 
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.paging import sequence_page
 
 DISTRICT = "longgang"
 BANTIAN = "longgang.bantian"
@@ -23,8 +24,8 @@ YUANSHAN = "longgang.yuanshan"
 NANKENG = "longgang.bantian.nankeng"
 YANGMEI = "longgang.bantian.yangmei"
 ZHANGBEI = "longgang.yuanshan.zhangbei"
-NK_ENTERPRISE = "91440300MA5NK0001X"
-ZB_ENTERPRISE = "91440300MA5ZB0001X"
+NK_ENTERPRISE = "91440300MA5NK0001F"
+ZB_ENTERPRISE = "91440300MA5YB00016"
 
 _TREE = [
     (DISTRICT, "龙岗区总工会", "district_federation", None),
@@ -99,10 +100,12 @@ class FakeRegistry:
         return {**copy.deepcopy(self.organization(code)),
                 "contacts": copy.deepcopy(self.contacts.get(code, []))}
 
-    def list_children(self, code):
+    def list_children(self, code, cursor=None, limit=100):
         self.organization(code)
-        return [self.get_organization(org["code"]) for org in self.organizations.values()
-                if org["parent_code"] == code]
+        return sequence_page([self.get_organization(org["code"])
+                              for org in self.organizations.values()
+                              if org["parent_code"] == code],
+                             lambda org: (org["code"],), cursor, limit)
 
     def statistics(self, code):
         inside = [e for e in self.enterprises.values()
@@ -116,19 +119,19 @@ class FakeRegistry:
                 "covered": covered,
                 "establishment_rate": (own + covered) / len(inside) if inside else 0.0}
 
-    def register_organization(self, data):
+    def register_organization(self, data, caller=None):
         if data["code"] in self.organizations:
             raise Conflict(f"organization {data['code']} already exists")
         self.organization(data["parent_code"])
         self.writes.append(("register_organization", data["code"]))
         return self._add_organization(data)
 
-    def update_organization(self, code, changes):
+    def update_organization(self, code, changes, caller=None):
         self.organization(code).update(changes)
         self.writes.append(("update_organization", code))
         return self.get_organization(code)
 
-    def move_organization(self, code, parent_code):
+    def move_organization(self, code, parent_code, caller=None):
         organization, parent = self.organization(code), self.organization(parent_code)
         if code in parent["path"]:
             raise InvalidInput(f"{parent_code} is inside {code}'s own subtree")
@@ -140,18 +143,18 @@ class FakeRegistry:
         organization["parent_code"] = parent_code
         return self.get_organization(code)
 
-    def get_contacts(self, code):
+    def get_contacts(self, code, caller=None):
         self.organization(code)
         return {"code": code, "contacts": copy.deepcopy(self.contacts.get(code, []))}
 
-    def set_contacts(self, code, contacts):
+    def set_contacts(self, code, contacts, caller=None):
         self.organization(code)
         self.writes.append(("set_contacts", code))
         self.contacts[code] = [{"phone": None, "email": None, "webhook_url": None, **c}
                                for c in contacts]
         return self.get_contacts(code)
 
-    def chain(self, code=None, credit_code=None):
+    def chain(self, code=None, credit_code=None, caller=None):
         enterprise = self.enterprise(credit_code) if credit_code else None
         path = enterprise["path"] if enterprise else self.organization(code)["path"]
         return {"code": code, "credit_code": credit_code,
@@ -165,36 +168,34 @@ class FakeRegistry:
                            "contacts": self.contacts.get(org["code"], [])}
                           for org in (self.organizations[c] for c in reversed(path))]}
 
-    def get_enterprise(self, credit_code):
+    def get_enterprise(self, credit_code, caller=None):
         return copy.deepcopy(self.enterprise(credit_code))
 
-    def list_enterprises(self, code, limit=50, offset=0):
+    def list_enterprises(self, code, caller=None, cursor=None, limit=100):
         self.organization(code)
-        inside = sorted((e for e in self.enterprises.values() if code in e["path"]),
-                        key=lambda e: e["credit_code"])
-        return {"code": code, "items": copy.deepcopy(inside[offset:offset + limit]),
-                "total": len(inside),
-                "limit": limit, "offset": offset}
+        inside = [e for e in self.enterprises.values() if code in e["path"]]
+        return sequence_page(copy.deepcopy(inside), lambda e: (e["credit_code"],), cursor,
+                             limit)
 
-    def register_enterprise(self, data):
+    def register_enterprise(self, data, caller=None):
         if data["credit_code"] in self.enterprises:
             raise Conflict(f"enterprise {data['credit_code']} already exists")
         self.writes.append(("register_enterprise", data["credit_code"]))
         return self._add_enterprise(data)
 
-    def update_enterprise(self, credit_code, changes):
+    def update_enterprise(self, credit_code, changes, caller=None):
         self.enterprise(credit_code).update(changes)
         self.writes.append(("update_enterprise", credit_code))
         return self.get_enterprise(credit_code)
 
-    def move_enterprise(self, credit_code, community_code):
+    def move_enterprise(self, credit_code, community_code, caller=None):
         enterprise = self.enterprise(credit_code)
         enterprise["path"] = list(self.organization(community_code)["path"])
         enterprise["community_code"] = community_code
         self.writes.append(("move_enterprise", credit_code))
         return self.get_enterprise(credit_code)
 
-    def close_enterprise(self, credit_code, reason):
+    def close_enterprise(self, credit_code, reason, caller=None):
         enterprise = self.enterprise(credit_code)
         if enterprise["status"] == "closed":
             return self.get_enterprise(credit_code)  # as the registry: a retry is harmless
@@ -202,7 +203,7 @@ class FakeRegistry:
         self.writes.append(("close_enterprise", credit_code))
         return self.get_enterprise(credit_code)
 
-    def import_enterprises(self, rows):
+    def import_enterprises(self, rows, caller=None):
         """An upsert by credit code, as the registry's importer does it."""
         report = {"rows": len(rows), "created": 0, "updated": 0, "unchanged": 0,
                   "rejected": 0, "errors": []}

@@ -121,7 +121,7 @@ def test_an_empty_change_is_a_400_that_says_so(client, admin, registry):
 
 
 def test_an_import_names_each_bad_row_and_imports_nothing(client, admin, registry):
-    good = {"credit_code": "91440300MA5GOOD01X", "name": "好厂", "community_code": NANKENG,
+    good = {"credit_code": "91440300MA5GD0001H", "name": "好厂", "community_code": NANKENG,
             "headcount": 30, "union_status": "covered"}
     rows = [good, {**good, "headcount": "many"}, "not a row", {**good, "credit_code": None},
             {"name": "no credit code"}]

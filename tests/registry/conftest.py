@@ -1,16 +1,26 @@
-"""Fixtures for the registry: its database on each backend, a small tree, helpers."""
+"""Fixtures for the registry: its database on each backend, its entrypoints called
+without a broker, a small tree, callers, helpers."""
 
 import pytest
+from nameko.testing.services import worker_factory
 
-from services.registry import operations
 from services.registry.sample import credit_code
-from services.registry.service import MIGRATIONS
+from services.registry.service import MIGRATIONS, RegistryService
 from shared.testing import outbox_envelopes
 
 DISTRICT, BANTIAN, LONGCHENG = "longgang", "longgang.bantian", "longgang.longcheng"
 NANKENG, GANGTOU = "longgang.bantian.nankeng", "longgang.bantian.gangtou"
 TIANAN, ZHANGBEI = "longgang.bantian.tianan", "longgang.longcheng.zhangbei"
 CONSTRUCTION = "longgang.construction"
+
+
+def caller(organization_code, role="admin", name=None):
+    return {"name": name or f"{role}@{organization_code}", "role": role,
+            "organization_code": organization_code}
+
+
+ADMIN = caller(DISTRICT)  # the district's admin: everything is in scope
+LEADER = {"name": "王伟", "title": "坂田街道办事处副主任", "phone": "13800000000"}
 
 
 def party(name, kind):
@@ -53,14 +63,23 @@ def enterprise(number, community=NANKENG, headcount=30, **fields):
             "community_code": community, "headcount": headcount, **fields}
 
 
-def write(db, operation, *args):
-    with db.unit_of_work() as uow:
-        return operation(uow, *args)
+def stats(registry, code) -> tuple:
+    """(enterprises, workers, own_union, covered) of ``code``'s subtree."""
+    figures = registry.statistics(code)
+    return (figures["enterprises"], figures["workers"], figures["own_union"],
+            figures["covered"])
 
 
-def read(db, query, *args, **kwargs):
-    with db.session() as session:
-        return query(session, *args, **kwargs)
+def every_page(list_call, *args, limit, **kwargs) -> list[list]:
+    """The items of each page of a cursor list, walked from the first to the last."""
+    pages, cursor = [], None
+    while True:
+        page = list_call(*args, cursor=cursor, limit=limit, **kwargs)
+        assert set(page) == {"items", "next_cursor"} and len(page["items"]) <= limit
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
 
 
 def outbox(db, envelopes=False) -> list:
@@ -75,7 +94,14 @@ def db(db_url, database_factory):
 
 
 @pytest.fixture
-def tree(db):
+def registry(db):
+    """The service's entrypoints on ``db``, called in the test's thread: arguments loaded
+    and answers dumped by the contract as over RPC, without the broker."""
+    return worker_factory(RegistryService, db=db)
+
+
+@pytest.fixture
+def tree(db, registry):
     for data in TREE:
-        write(db, operations.register_organization, data)
+        registry.register_organization(data, ADMIN)
     return db

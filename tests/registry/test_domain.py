@@ -7,6 +7,7 @@ import pytest
 from services.registry import domain
 from services.registry.domain import Counts, Enterprise, Organization, StatsDeltas
 from services.registry.sample import credit_code
+from shared.api.registry import code_problem, credit_code_problem
 
 VALID = "91350100M000100Y43"  # the example printed in GB 32100-2015 guides
 
@@ -32,12 +33,12 @@ def company(**fields):
 # --- credit codes ----------------------------------------------------------------------
 
 def test_a_valid_credit_code_has_no_problem():
-    assert domain.credit_code_problem(VALID) is None
+    assert credit_code_problem(VALID) is None
 
 
 def test_a_mistyped_credit_code_is_caught_by_its_check_digit():
     mistyped = VALID[:10] + "2" + VALID[11:]
-    problem = domain.credit_code_problem(mistyped)
+    problem = credit_code_problem(mistyped)
     assert "check digit is '3'" in problem and "give '" in problem
 
 
@@ -48,13 +49,13 @@ def test_a_mistyped_credit_code_is_caught_by_its_check_digit():
     ("91350100m000100Y43", "character 'm' at position 9"),
 ])
 def test_a_malformed_credit_code_says_what_is_wrong(code, reason):
-    assert reason in domain.credit_code_problem(code)
+    assert reason in credit_code_problem(code)
 
 
 def test_the_sample_generates_distinct_valid_credit_codes():
     codes = [credit_code(n) for n in range(5000)]
     assert len(set(codes)) == 5000
-    assert all(domain.credit_code_problem(code) is None for code in codes)
+    assert all(credit_code_problem(code) is None for code in codes)
 
 
 # --- the tree --------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def test_an_enterprise_union_moves_only_with_its_enterprise():
 
 @pytest.mark.parametrize("code", ["Longgang", "-x", "a b", "a_b", "", "a" * 101])
 def test_a_bad_organization_code_is_explained(code):
-    assert domain.code_problem(code)
+    assert code_problem(code)
 
 
 # --- enterprises -----------------------------------------------------------------------

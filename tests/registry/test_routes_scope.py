@@ -9,8 +9,8 @@ itself is registered by RPC: no one's subtree contains a place above the root).
 import pytest
 
 from services.gateway.service import GatewayService
-from services.registry.domain import credit_code_check_digit
 from services.registry.service import RegistryService
+from shared.api.registry import credit_code_check_digit
 from shared.testing import call
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
@@ -45,7 +45,8 @@ def system(container_factory, make_service_config, tmp_path):
     gateway.start()
     call(registry, "register_organization", {
         "code": DISTRICT, "name": "龙岗区总工会", "kind": "district_federation",
-        "parent_code": None, "party_organization": party("district_committee", "中共龙岗区委")})
+        "parent_code": None, "party_organization": party("district_committee", "中共龙岗区委")},
+        {"name": "setup", "role": "admin", "organization_code": DISTRICT})
 
     tokens = gateway_tokens(gateway_config["DATABASE_URL"], {
         "admin": ("admin", DISTRICT), "bantian": ("staff", BANTIAN),

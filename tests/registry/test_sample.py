@@ -1,11 +1,41 @@
-"""The sample generator's district-wide shape against DOMAIN.md's real figures, without a
-database: the rows ``generate_enterprises`` yields are what the importer would store."""
+"""The sample district: loaded into a database with 南坑's real figures, the first-run
+hook of ``gonghui up``, and the generator's district-wide shape against DOMAIN.md's real
+figures (without a database: the rows ``generate_enterprises`` yields are what the
+importer would store)."""
 
 from collections import Counter
 
 import pytest
 
-from services.registry import domain, sample
+from services.registry import domain, sample, views
+from services.registry.sample import NANKENG
+from services.registry.service import MIGRATIONS
+from tests.registry.conftest import ADMIN
+
+
+def test_the_sample_district_holds_nankengs_real_figures(db, registry):
+    summary = sample.load_sample(db, enterprises=600)
+    assert (summary["created"], summary["rejected"]) == (600, 0)
+    assert registry.statistics(NANKENG) == {
+        "code": NANKENG, "name": "南坑社区工会联合会", "enterprises": 227, "workers": 10_200,
+        "own_union": 42, "covered": 176, "establishment_rate": 0.9604}
+    district = registry.statistics("longgang")
+    assert district["enterprises"] == 600
+    streets = registry.list_children("longgang")["items"]
+    assert len([org for org in streets if org["kind"] == "street_federation"]) == 11
+    assert registry.get_organization(sample.ZHANGBEI)["parent_code"] == (
+        "longgang.longcheng")
+    key = [e for e in registry.list_enterprises(NANKENG, ADMIN, limit=500)["items"]
+           if e["assigned_leader"]]
+    assert len(key) == 1 and key[0]["headcount"] == 860
+    with db.session() as session:
+        assert views.stored_counts(session) == views.recount(session)
+
+
+def test_first_run_loads_the_sample_once(sqlite_url):
+    first = list(sample.prepare(sqlite_url, MIGRATIONS))
+    assert "loaded the sample district" in first[0]
+    assert "sample not loaded" in list(sample.prepare(sqlite_url, MIGRATIONS))[0]
 
 
 @pytest.fixture(scope="module")

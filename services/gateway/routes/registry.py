@@ -1,8 +1,11 @@
 """Routes backed by the registry: organizations, their contacts and chain, enterprises.
 
-Needs ``self.registry_rpc`` (a ``BackendRpc("registry")``) and ``self.auth``. Scope is
-always checked against the ``path`` the registry gives for the target, fetched first;
-for creates and moves also against the parent or destination.
+Needs ``self.registry_rpc`` (a ``BackendRpc("registry")``) and ``self.auth``. Bodies and
+query strings are checked with the registry's RPC contract (``shared/api/registry.py``),
+the same schemas the registry loads them with. Scope is checked here first against the
+``path`` the registry gives for the target, fetched first (for creates and moves also
+against the parent or destination), so a refused request asks the registry for no
+change; the registry checks the caller (``user.caller()``) again itself.
 """
 
 from eventlet.greenpool import GreenPool
@@ -10,11 +13,12 @@ from marshmallow import ValidationError
 
 from services.gateway.api import PUBLIC, route
 from services.gateway.auth import READ, WRITE, require_scope
-from services.gateway.routes.registry_schemas import (
+from shared.api.registry import (
     CODE_MAX_LENGTH,
     MAX_IMPORT_ROWS,
     ChainSchema,
-    ContactsInSchema,
+    ChildrenQuerySchema,
+    ContactsInputSchema,
     ContactsSchema,
     EnterpriseChangesSchema,
     EnterpriseCloseSchema,
@@ -28,6 +32,7 @@ from services.gateway.routes.registry_schemas import (
     NewOrganizationSchema,
     OrganizationChangesSchema,
     OrganizationMoveSchema,
+    OrganizationPageSchema,
     OrganizationSchema,
     StatisticsSchema,
 )
@@ -40,9 +45,9 @@ ENTERPRISES = "enterprises"
 IMPORT_LOOKUPS = 10  # concurrent registry lookups while checking an import's scope
 
 organization_out = OrganizationSchema()
-organizations_out = OrganizationSchema(many=True)
 enterprise_out = EnterpriseSchema()
 chain_out = ChainSchema()
+enterprise_list_query = EnterpriseListQuerySchema(exclude=("include_closed",))
 
 
 def known_code(code: str, kind: str) -> str:
@@ -67,7 +72,8 @@ class RegistryRoutes:
         return organization
 
     def _enterprise_for(self, user, credit_code) -> dict:
-        enterprise = self.registry_rpc.get_enterprise(known_code(credit_code, "enterprise"))
+        enterprise = self.registry_rpc.get_enterprise(known_code(credit_code, "enterprise"),
+                                                      user.caller())
         require_scope(user, enterprise["path"], f"enterprise {enterprise['credit_code']}")
         return enterprise
 
@@ -80,10 +86,12 @@ class RegistryRoutes:
         return json_response(organization_out.dump(organization))
 
     @route("GET", f"{V1}/organizations/<code>/children", tag=ORGS, access=PUBLIC,
-           summary="The organizations directly below one", response=OrganizationSchema(many=True))
+           summary="The organizations directly below one, by code, a page at a time",
+           query=ChildrenQuerySchema, response=OrganizationPageSchema)
     def list_children(self, request, code):
-        children = self.registry_rpc.list_children(known_code(code, "organization"))
-        return json_response(organizations_out.dump(children))
+        page = read_query(request, ChildrenQuerySchema())
+        children = self.registry_rpc.list_children(known_code(code, "organization"), **page)
+        return json_response(OrganizationPageSchema().dump(children))
 
     @route("GET", f"{V1}/organizations/<code>/statistics", tag=ORGS, access=PUBLIC,
            summary="Enterprises, workers and union establishment rate of a subtree",
@@ -98,8 +106,9 @@ class RegistryRoutes:
     def register_organization(self, request):
         user = self.auth.user(request, WRITE)
         data = read_json(request, NewOrganizationSchema())
-        self._organization_for(user, data["parent_code"], "the parent organization")
-        created = self.registry_rpc.register_organization(data)
+        if data["parent_code"] is not None:  # (the root has none: the registry decides)
+            self._organization_for(user, data["parent_code"], "the parent organization")
+        created = self.registry_rpc.register_organization(data, user.caller())
         return json_response(organization_out.dump(created), status=201)
 
     @route("PATCH", f"{V1}/organizations/<code>", tag=ORGS, access=WRITE,
@@ -109,7 +118,7 @@ class RegistryRoutes:
         user = self.auth.user(request, WRITE)
         changes = read_json(request, OrganizationChangesSchema())
         self._organization_for(user, code)
-        updated = self.registry_rpc.update_organization(code, changes)
+        updated = self.registry_rpc.update_organization(code, changes, user.caller())
         return json_response(organization_out.dump(updated))
 
     @route("POST", f"{V1}/organizations/<code>/move", tag=ORGS, access=WRITE,
@@ -120,7 +129,7 @@ class RegistryRoutes:
         data = read_json(request, OrganizationMoveSchema())
         self._organization_for(user, code)
         self._organization_for(user, data["parent_code"], "the new parent")
-        moved = self.registry_rpc.move_organization(code, data["parent_code"])
+        moved = self.registry_rpc.move_organization(code, data["parent_code"], user.caller())
         return json_response(organization_out.dump(moved))
 
     @route("GET", f"{V1}/organizations/<code>/contacts", tag=ORGS, access=READ,
@@ -129,17 +138,18 @@ class RegistryRoutes:
     def get_contacts(self, request, code):
         user = self.auth.user(request, READ)
         self._organization_for(user, code)
-        return json_response(ContactsSchema().dump(self.registry_rpc.get_contacts(code)))
+        return json_response(ContactsSchema().dump(
+            self.registry_rpc.get_contacts(code, user.caller())))
 
     @route("PUT", f"{V1}/organizations/<code>/contacts", tag=ORGS, access=WRITE,
-           summary="Replace an organization's contacts", body=ContactsInSchema,
+           summary="Replace an organization's contacts", body=ContactsInputSchema,
            response=ContactsSchema)
     def set_contacts(self, request, code):
         user = self.auth.user(request, WRITE)
-        data = read_json(request, ContactsInSchema())
+        data = read_json(request, ContactsInputSchema())
         self._organization_for(user, code)
         return json_response(ContactsSchema().dump(
-            self.registry_rpc.set_contacts(code, data["contacts"])))
+            self.registry_rpc.set_contacts(code, data["contacts"], user.caller())))
 
     @route("GET", f"{V1}/organizations/<code>/chain", tag=ORGS, access=READ,
            summary="The chain from an organization up to the district, with contacts",
@@ -150,17 +160,17 @@ class RegistryRoutes:
     def organization_chain(self, request, code):
         user = self.auth.user(request, READ)
         self._organization_for(user, code)
-        return json_response(chain_out.dump(self.registry_rpc.chain(code=code)))
+        return json_response(chain_out.dump(
+            self.registry_rpc.chain(code=code, caller=user.caller())))
 
     @route("GET", f"{V1}/organizations/<code>/enterprises", tag=ORGS, access=READ,
            summary="Enterprises anywhere in an organization's subtree, a page at a time",
-           query=EnterpriseListQuerySchema, response=EnterprisePageSchema)
+           query=enterprise_list_query, response=EnterprisePageSchema)
     def list_enterprises(self, request, code):
         user = self.auth.user(request, READ)
-        page = read_query(request, EnterpriseListQuerySchema())
+        page = read_query(request, enterprise_list_query)
         self._organization_for(user, code)
-        result = self.registry_rpc.list_enterprises(code, limit=page["limit"],
-                                                    offset=page["offset"])
+        result = self.registry_rpc.list_enterprises(code, user.caller(), **page)
         return json_response(EnterprisePageSchema().dump(result))
 
     # --- enterprises ------------------------------------------------------------------
@@ -177,7 +187,8 @@ class RegistryRoutes:
     def enterprise_chain(self, request, credit_code):
         user = self.auth.user(request, READ)
         self._enterprise_for(user, credit_code)
-        return json_response(chain_out.dump(self.registry_rpc.chain(credit_code=credit_code)))
+        return json_response(chain_out.dump(
+            self.registry_rpc.chain(credit_code=credit_code, caller=user.caller())))
 
     @route("POST", f"{V1}/enterprises", tag=ENTERPRISES, access=WRITE, status=201,
            summary="Register an enterprise in a community or park", body=NewEnterpriseSchema,
@@ -186,7 +197,7 @@ class RegistryRoutes:
         user = self.auth.user(request, WRITE)
         data = read_json(request, NewEnterpriseSchema())
         self._organization_for(user, data["community_code"], "the community")
-        created = self.registry_rpc.register_enterprise(data)
+        created = self.registry_rpc.register_enterprise(data, user.caller())
         return json_response(enterprise_out.dump(created), status=201)
 
     @route("PATCH", f"{V1}/enterprises/<credit_code>", tag=ENTERPRISES, access=WRITE,
@@ -196,7 +207,7 @@ class RegistryRoutes:
         user = self.auth.user(request, WRITE)
         changes = read_json(request, EnterpriseChangesSchema())
         self._enterprise_for(user, credit_code)
-        updated = self.registry_rpc.update_enterprise(credit_code, changes)
+        updated = self.registry_rpc.update_enterprise(credit_code, changes, user.caller())
         return json_response(enterprise_out.dump(updated))
 
     @route("POST", f"{V1}/enterprises/<credit_code>/move", tag=ENTERPRISES, access=WRITE,
@@ -207,7 +218,8 @@ class RegistryRoutes:
         data = read_json(request, EnterpriseMoveSchema())
         self._enterprise_for(user, credit_code)
         self._organization_for(user, data["community_code"], "the destination")
-        moved = self.registry_rpc.move_enterprise(credit_code, data["community_code"])
+        moved = self.registry_rpc.move_enterprise(credit_code, data["community_code"],
+                                                  user.caller())
         return json_response(enterprise_out.dump(moved))
 
     @route("POST", f"{V1}/enterprises/<credit_code>/close", tag=ENTERPRISES, access=WRITE,
@@ -217,7 +229,8 @@ class RegistryRoutes:
         user = self.auth.user(request, WRITE)
         data = read_json(request, EnterpriseCloseSchema())
         self._enterprise_for(user, credit_code)
-        closed = self.registry_rpc.close_enterprise(credit_code, data["reason"])
+        closed = self.registry_rpc.close_enterprise(credit_code, data["reason"],
+                                                    user.caller())
         return json_response(enterprise_out.dump(closed))
 
     @route("POST", f"{V1}/enterprises/import", tag=ENTERPRISES, access=WRITE,
@@ -243,7 +256,7 @@ class RegistryRoutes:
                                {"": [f"{len(rows)} rows, at most {MAX_IMPORT_ROWS}"]})
         rows = load_rows(rows, ImportRowSchema())
         self._require_import_scope(user, rows)
-        report = self.registry_rpc.import_enterprises(rows)
+        report = self.registry_rpc.import_enterprises(rows, user.caller())
         return json_response(ImportReportSchema().dump(report))
 
     def _require_import_scope(self, user, rows):
