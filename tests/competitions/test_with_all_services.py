@@ -125,12 +125,13 @@ def district(container_factory, make_service_config, database_factory, tmp_path)
         container.start()
         if name == "registry":
             registry = container
+    admin = {"name": "district-admin", "role": "admin", "organization_code": DISTRICT}
     for organization in TREE:
-        call(registry, "register_organization", organization)
+        call(registry, "register_organization", organization, admin)
     for code, name, headcount, union in ENTERPRISES:
         call(registry, "register_enterprise", {
             "credit_code": code, "name": name, "community_code": NANKENG,
-            "headcount": headcount, "union_status": union})
+            "headcount": headcount, "union_status": union}, admin)
     competitions_db = database_factory(urls["competitions"], "competitions",
                                        run_migrations=False)
     eventually(lambda: competitions_db.engine.connect().exec_driver_sql(
