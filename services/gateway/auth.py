@@ -23,40 +23,41 @@ judge score the rounds it has registered them on, by user name.
 
 import hashlib
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-# Roles and permissions are the kit's, judge included; the route modules import them here.
-from shared.caller import (  # noqa: F401
+# The roles, permissions and scope rules are the kit's: the same ones every service applies
+# again to the caller it is handed. Route modules import them from here.
+from shared.caller import (  # noqa: F401 - re-exported for the route modules
     MANAGE_USERS,
     PERMISSIONS,
     READ,
     ROLES,
     WRITE,
     Caller,
+    in_scope,
+    require,
+    require_permission,
+    require_scope,
 )
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Unauthorized
 
 TOKEN_PREFIX = "ghu_"  # lets secret scanners and humans recognise a leaked token
 TOKEN_BYTES = 32
 
 
 @dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    role: str
-    org_code: str
+class User(Caller):
+    """A gateway user: the caller the services see (``shared.caller.Caller``) and its row."""
 
-    def can(self, action: str) -> bool:
-        return action in PERMISSIONS.get(self.role, ())
+    id: int = 0
 
-    def as_dict(self) -> dict:
-        return {"name": self.name, "role": self.role, "org_code": self.org_code}
+    def profile(self) -> dict:
+        """The user as the HTTP API shows it (``/me``, a new user)."""
+        return {"name": self.name, "role": self.role, "org_code": self.organization_code}
 
     def caller(self) -> dict:
-        """The caller as every backend service takes it over RPC (``shared.caller``)."""
-        return Caller(self.name, self.role, self.org_code).as_dict()
+        """The caller as every backend service takes it over RPC."""
+        return Caller(self.name, self.role, self.organization_code).as_dict()
 
 
 def new_token() -> str:
@@ -87,33 +88,3 @@ def bearer_token(authorization: str | None) -> str:
     if len(token) > 200 or not token.isascii():
         raise Unauthorized("invalid or revoked token")
     return token
-
-
-def require_permission(user: User, action: str) -> User:
-    if not user.can(action):
-        raise Forbidden(
-            f"role {user.role!r} may not {action.replace('_', ' ')}",
-            {"role": user.role, "needs": action},
-        )
-    return user
-
-
-def in_scope(user: User, path: Iterable[str]) -> bool:
-    return user.org_code in (path or ())
-
-
-def require_scope(user: User, path: Iterable[str], what: str = "the target") -> None:
-    """403 unless ``path`` (district .. target) passes through the user's organization."""
-    if not in_scope(user, path):
-        raise Forbidden(
-            f"{what} is outside the subtree of organization {user.org_code}",
-            {"org_code": user.org_code},
-        )
-
-
-def require(user: User, action: str, *paths: Iterable[str], what: str = "the target") -> User:
-    """Permission and scope at once: every path given must be inside the user's subtree."""
-    require_permission(user, action)
-    for path in paths:
-        require_scope(user, path, what)
-    return user

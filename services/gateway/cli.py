@@ -53,7 +53,7 @@ def cli():
 def create_user(name, role, org_code):
     """Create a user and print their first token (shown only this once)."""
     user, token = _run(lambda session: accounts.create_user(session, name, role, org_code))
-    click.echo(f"created {user.role} {user.name!r} for {user.org_code}; token follows "
+    click.echo(f"created {user.role} {user.name!r} for {user.organization_code}; token follows "
                "(store it now, it is not shown again)", err=True)
     click.echo(token)
 

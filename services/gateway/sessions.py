@@ -27,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import insert, select, update
 from werkzeug.http import dump_cookie
 
-from services.gateway.accounts import find_user
+from services.gateway.accounts import _user, find_user
 from services.gateway.auth import User
 from services.gateway.models import passwords, rate_hits, sessions, users
 from shared.errors import InvalidInput, Unauthorized
@@ -99,8 +99,7 @@ def password_hash_of(session, name: str) -> tuple[User | None, str]:
         users.c.name == name, users.c.revoked_at.is_(None))).first()
     if row is None:
         return None, _DUMMY_HASH
-    return User(id=row.id, name=row.name, role=row.role, org_code=row.org_code), \
-        row.password_hash
+    return _user(row), row.password_hash
 
 
 def verify(hashed: str, password: str) -> bool:
@@ -136,8 +135,7 @@ def session_user(session, cookie: str, now: datetime) -> tuple[User, str]:
         users.c.revoked_at.is_(None))).first()
     if row is None or as_utc(row.expires_at) <= now:
         raise Unauthorized("not signed in, or the session has expired: sign in again")
-    return User(id=row.id, name=row.name, role=row.role, org_code=row.org_code), \
-        row.csrf_token
+    return _user(row), row.csrf_token
 
 
 def close_session(session, cookie: str, now: datetime) -> None:

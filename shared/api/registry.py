@@ -361,6 +361,11 @@ class ImportRowSchema(NewEnterpriseSchema):
     """A row of a bulk import: an upsert by credit code, so for an enterprise already
     registered only the credit code is needed and the fields given are changed."""
 
+    # Only the shape here: a mistyped check digit is one rejected row in the importer's
+    # report, not a refusal of the whole import.
+    credit_code = fields.String(required=True, validate=validate.Length(equal=18), metadata={
+        "description": "统一社会信用代码 (18 characters; a wrong check digit rejects the row)",
+        "example": CREDIT_CODE_EXAMPLE})
     name = text(200, "深圳市华兴电子科技有限公司",
                 metadata={"description": "required for a new one"})
     community_code = Code(metadata={

@@ -117,9 +117,13 @@ def test_a_bantian_street_staff_member_acts_across_its_communities(system):
          "headcount": 40, "union_status": "own"},
         {"credit_code": credit_code(4), "name": "太小的厂", "community_code": NANKENG,
          "headcount": 10, "union_status": "own"},
+        # a mistyped check digit is a rejected row, not a refused import
+        {"credit_code": credit_code(6)[:-1] + ("0" if credit_code(6)[-1] != "0" else "1"),
+         "name": "打错码的厂", "community_code": NANKENG, "headcount": 30},
     ], token=token)
     assert report.status_code == 200, report.text
-    assert (report.json()["created"], report.json()["rejected"]) == (1, 1)
+    assert (report.json()["created"], report.json()["rejected"]) == (1, 2)
+    assert "check digit" in report.json()["errors"][1]["reason"]
     stats = client.get(f"{V1}/organizations/{BANTIAN}/statistics").json()
     assert (stats["enterprises"], stats["workers"], stats["own_union"]) == (2, 160, 1)
     assert client.get(f"{V1}/enterprises/{ZB_FACTORY}", token=token).status_code == 403

@@ -51,7 +51,7 @@ FORM_HEADERS = {
 
 
 def actor(user) -> dict:
-    return {"user": user.name, "role": user.role, "organization_code": user.org_code}
+    return {"user": user.name, "role": user.role, "organization_code": user.organization_code}
 
 
 def case_id_of(value: str) -> str:

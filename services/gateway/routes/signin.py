@@ -130,5 +130,5 @@ class SignInRoutes:
         if signed is None:
             return json_response(SessionSchema().dump({"user": None, "csrf_token": None}))
         user, csrf_token = signed
-        return json_response(SessionSchema().dump({"user": user.as_dict(),
+        return json_response(SessionSchema().dump({"user": user.profile(),
                                                    "csrf_token": csrf_token}))

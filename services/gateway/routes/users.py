@@ -21,7 +21,7 @@ class UserRoutes:
     @route("GET", f"{V1}/me", tag=USERS, access=TOKEN, backend=False,
            summary="The user this token belongs to", response=UserSchema)
     def me(self, request):
-        return json_response(UserSchema().dump(self.auth.user(request).as_dict()))
+        return json_response(UserSchema().dump(self.auth.user(request).profile()))
 
     @route("POST", f"{V1}/users", tag=USERS, access=MANAGE_USERS, status=201,
            summary="Create a user and their first token (shown once)",
@@ -34,7 +34,7 @@ class UserRoutes:
         with self.db.unit_of_work() as uow:
             user, token = accounts.create_user(uow.session, data["name"], data["role"],
                                                data["org_code"])
-        return json_response(IssuedTokenSchema().dump({"user": user.as_dict(), "token": token}),
+        return json_response(IssuedTokenSchema().dump({"user": user.profile(), "token": token}),
                              status=201)
 
     @route("DELETE", f"{V1}/users/<name>", tag=USERS, access=MANAGE_USERS,
@@ -44,7 +44,7 @@ class UserRoutes:
         with self.db.session() as session:
             user = accounts.find_user(session, name)
         # Only the user's org code is stored here; the registry knows where it sits.
-        organization = self.registry_rpc.get_organization(user.org_code)
+        organization = self.registry_rpc.get_organization(user.organization_code)
         require_scope(admin, organization["path"], f"user {name}")
         with self.db.unit_of_work() as uow:
             revoked = accounts.revoke_user(uow.session, name)
