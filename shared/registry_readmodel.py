@@ -20,6 +20,9 @@ Why it looks like this:
   search and a moved subtree is re-rooted in one pass.
 - The caller learns what changed (``Change``: the row before and after), so a service
   that keeps counters (membership's join rates) can move them in the same transaction.
+
+``RegistryEventHandlers`` (at the end) is the seven event handlers that keep it, for a
+service to mix in instead of writing them again.
 """
 
 from collections.abc import Callable
@@ -127,21 +130,8 @@ class RegistryReadModel:
         return self._upsert(session, self.enterprises, "credit_code", values)
 
     def _upsert(self, session, table, key: str, values: dict) -> Change | None:
-        old = self._row(session, table, key, values[key], lock=True)
-        if old is None:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" \
-                else sqlite
-            inserted = session.execute(
-                dialect.insert(table).values(values).on_conflict_do_nothing(
-                    index_elements=[key]))
-            if inserted.rowcount:
-                return Change(None, values)
-            # A concurrent handler inserted it first: go on as an update of its row.
-            old = self._row(session, table, key, values[key], lock=True)
-        if _older(values["as_of"], old["as_of"]):
-            return None
-        session.execute(update(table).where(table.c[key] == values[key]).values(values))
-        return Change(old, values)
+        stored = upsert_snapshot(session, table, key, values)
+        return None if stored is None else Change(stored[0], values)
 
     def _reroot(self, session, old_path, new_path, code):
         """Everything stored under the moved organization takes its new path."""
@@ -187,6 +177,26 @@ class RegistryReadModel:
             query = query.with_for_update()
         row = session.execute(query).first()
         return None if row is None else dict(row._mapping)
+
+
+def upsert_snapshot(session, table, key: str, values: dict) -> tuple | None:
+    """Insert ``values`` (a snapshot of ``values["as_of"]``) or replace the stored row
+    with them, unless the stored row is from a later snapshot: then None, else ``(the
+    row before or None, values)``. Concurrent first inserts of one key end as one row.
+    Every read model of another service's snapshot events upserts this way."""
+    old = RegistryReadModel._row(session, table, key, values[key], lock=True)
+    if old is None:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        inserted = session.execute(dialect.insert(table).values(values)
+                                   .on_conflict_do_nothing(index_elements=[key]))
+        if inserted.rowcount:
+            return None, values
+        # A concurrent handler inserted it first: go on as an update of its row.
+        old = RegistryReadModel._row(session, table, key, values[key], lock=True)
+    if _older(values["as_of"], old["as_of"]):
+        return None
+    session.execute(update(table).where(table.c[key] == values[key]).values(values))
+    return old, values
 
 
 def _older(as_of: datetime | None, stored: datetime | None) -> bool:

@@ -16,6 +16,9 @@ Roles (each includes the ones below it):
 - ``viewer``: reads within the subtree;
 - ``staff``: reads and writes within the subtree;
 - ``admin``: staff, plus managing the gateway's users within the subtree.
+
+and ``judge`` (competitions): no permission anywhere; the competitions service lets a
+judge score the rounds it has registered them on, by user name.
 """
 
 import hashlib

@@ -42,6 +42,18 @@ def create_user(name, role, org_code):
     click.echo(token)
 
 
+@cli.command("set-password")
+@click.argument("name")
+@click.password_option(help="at least 10 characters (asked twice when not given)")
+def set_password(name, password):
+    """Give a user a password for the sign-in page (/signin): judges, the staff console."""
+    from services.gateway import sessions
+    from shared.timeutil import now_utc
+
+    user = _run(lambda session: sessions.set_password(session, name, password, now_utc()))
+    click.echo(f"{user.name} can sign in at /signin")
+
+
 @cli.command("issue-token")
 @click.option("--name", required=True)
 def issue_token(name):

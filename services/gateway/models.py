@@ -2,6 +2,8 @@
 
 import sqlalchemy as sa
 
+from shared.ratelimit import rate_hits_table
+
 metadata = sa.MetaData()
 
 users = sa.Table(
@@ -27,3 +29,28 @@ tokens = sa.Table(
               server_default=sa.func.now()),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+# Password sign-in (services/gateway/sessions.py): a user's password, as Argon2id only.
+passwords = sa.Table(
+    "passwords",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Signed-in browser sessions: the cookie's value is never stored, only its SHA-256.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("session_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# Failed sign-ins, counted per user name and per source address (shared.ratelimit).
+rate_hits = rate_hits_table(metadata)

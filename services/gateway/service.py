@@ -43,10 +43,12 @@ from werkzeug.wrappers import Response
 from services.gateway import openapi
 from services.gateway.api import ANY_METHOD, PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
+from services.gateway.routes.competitions import CompetitionsRoutes
 from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.notifications import NotificationsRoutes
 from services.gateway.routes.registry import RegistryRoutes
+from services.gateway.routes.signin import SignInRoutes
 from services.gateway.routes.users import UserRoutes
 from services.gateway.schemas import HealthSchema, ReadinessSchema
 from shared.dependencies import Database, Metrics
@@ -80,8 +82,8 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(NotificationsRoutes, DisputesRoutes, MembershipRoutes, RegistryRoutes,
-                     UserRoutes, OpsEndpoints):
+class GatewayService(CompetitionsRoutes, NotificationsRoutes, DisputesRoutes, MembershipRoutes,
+                     RegistryRoutes, UserRoutes, SignInRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document and "
                                               "its page, the problem types."}]
@@ -93,6 +95,7 @@ class GatewayService(NotificationsRoutes, DisputesRoutes, MembershipRoutes, Regi
     disputes_rpc = BackendRpc("disputes")
     membership_rpc = BackendRpc("membership")
     notifications_rpc = BackendRpc("notifications")
+    competitions_rpc = BackendRpc("competitions")
 
     @route("GET", "/openapi.json", tag="ops", access=PUBLIC, backend=False,
            summary="This OpenAPI 3.1 document")

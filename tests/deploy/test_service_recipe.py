@@ -172,15 +172,16 @@ def test_the_service_has_every_entry_of_the_recipe(name, check):
     assert problem is None, problem
 
 
-def test_a_service_that_only_has_a_port_misses_every_other_entry():
-    # competitions: a port reserved in shared/config.py, nothing else written yet
-    problems = {check.__name__: check("competitions") for check in CHECKS}
+def test_a_service_that_only_has_a_port_misses_every_other_entry(monkeypatch):
+    # a service with a port reserved in shared/config.py and nothing else written yet
+    monkeypatch.setitem(SERVICE_PORTS, "hypothetical", 8099)
+    problems = {check.__name__: check("hypothetical") for check in CHECKS}
     assert problems.pop("check_port") is None
     assert problems.pop("check_events") is None  # it publishes nothing (yet)
     assert all(problems.values()), [name for name, problem in problems.items() if not problem]
-    assert problems["check_compose"] == ("docker-compose.yml has no service 'competitions' "
+    assert problems["check_compose"] == ("docker-compose.yml has no service 'hypothetical' "
                                          f"({RECIPE}, step 7)")
-    assert "deploy/k8s/competitions.yaml is missing" in problems["check_kubernetes"]
+    assert "deploy/k8s/hypothetical.yaml is missing" in problems["check_kubernetes"]
 
 
 # ---------------------------------------------------------------- the anatomy

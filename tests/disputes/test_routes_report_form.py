@@ -6,8 +6,6 @@ after staff verify the case, and see a rejected form explain itself.
 """
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -16,19 +14,10 @@ from tests.disputes.conftest import FACTORY
 
 
 @pytest.fixture
-def browser(chromium):
-    binary, driver_path = chromium  # shared.testing: missing, the test fails saying so
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=390,844"):
-        options.add_argument(flag)
-    # An explicit driver path: Selenium must not try to download one.
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+def browser(browser):
+    """The kit's headless Chromium (shared.testing), phone-sized."""
+    browser.set_window_size(390, 844)
+    return browser
 
 
 def wait(driver, condition, timeout=20):

@@ -14,7 +14,7 @@ from services.gateway.openapi import build, example_for
 from services.gateway.service import GatewayService, openapi_document
 from shared import errors
 from shared.paging import DEFAULT_LIMIT, MAX_LIMIT
-from tests.disputes.test_routes_report_form import browser, wait  # noqa: F401 - the fixture
+from tests.disputes.test_routes_report_form import wait
 from tests.gateway.fakes import NANKENG, NK_ENTERPRISE
 from tests.shared.problems import PROBLEM_JSON
 
