@@ -52,7 +52,8 @@ from bench._support import (  # noqa: E402
     wait_ready,
 )
 from services.disputes import domain as disputes_domain  # noqa: E402
-from services.disputes import identity  # noqa: E402
+from services.disputes import operations as disputes_operations  # noqa: E402
+from services.disputes import readmodel as disputes_readmodel  # noqa: E402
 from services.disputes.service import MIGRATIONS as DISPUTES_MIGRATIONS  # noqa: E402
 from shared.db import migrate, open_database  # noqa: E402
 from shared.testing import free_port  # noqa: E402
@@ -80,12 +81,12 @@ def organization_events():
 def seed_disputes(url, officers):
     db = open_database(url, "disputes", DISPUTES_MIGRATIONS)
     tokens = []
-    keys = identity.load_keys()  # what the services started from ROOT load too
+    keys = disputes_domain.load_keys()  # what the services started from ROOT load too
     with db.unit_of_work() as uow:
         for organization in organization_events():
-            disputes_domain.apply_organization(uow.session, organization)
+            disputes_readmodel.registry.apply_organization(uow.session, organization, None)
         for number in range(officers):
-            tokens.append(identity.register_informant(
+            tokens.append(disputes_operations.register_informant(
                 uow.session, "officer", datetime.now(UTC), COMMUNITY,
                 {"real_name": f"信息员{number}"}, with_token=True, keys=keys)[1])
     db.engine.dispose()

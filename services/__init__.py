@@ -13,6 +13,7 @@ SERVICES = {
     "membership": "services.membership.service:MembershipService",
     "disputes": "services.disputes.service:DisputesService",
     "notifications": "services.notifications.service:NotificationsService",
+    "competitions": "services.competitions.service:CompetitionsService",
     "incubation": "services.incubation.service:IncubationService",
     "gateway": "services.gateway.service:GatewayService",
 }

@@ -11,6 +11,9 @@ Roles (each includes the ones below it):
 - ``staff``: reads and writes within the subtree;
 - ``admin``: staff, plus managing the gateway's users within the subtree.
 
+and one outside that order: ``judge``, a competition judge (issue 9), who may do nothing
+anywhere but score the rounds the competitions service has registered them on by name.
+
 "Within the subtree" is simply: the caller's organization code is on the target's path
 (the organization codes from the district down to the target, as the registry gives it).
 """
@@ -30,6 +33,7 @@ PERMISSIONS = {
     "viewer": frozenset({READ}),
     "staff": frozenset({READ, WRITE}),
     "admin": frozenset({READ, WRITE, MANAGE_USERS}),
+    "judge": frozenset(),  # scores the rounds competitions names them for, nothing else
 }
 ROLES = tuple(PERMISSIONS)
 

@@ -1,10 +1,15 @@
 """What every ``services/<name>/cli.py`` needs."""
 
+import json
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
+import click
+
 from shared.config import database_url
 from shared.db import open_database
+from shared.errors import ServiceError
 from shared.timeutil import rfc3339
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
@@ -18,6 +23,23 @@ def service_database(name: str, run_migrations: bool = True):
     """
     return open_database(database_url(name), name, SERVICES_DIR / name / "migrations",
                          run_migrations=run_migrations)
+
+
+@contextmanager
+def command_database(name: str):
+    """``with command_database("registry") as db:``: the service's database for one
+    command. What the service refuses (a ``shared.errors`` error) ends the command with
+    one line (its message and details) instead of a traceback; the connections close
+    either way."""
+    database = service_database(name)
+    try:
+        yield database
+    except ServiceError as exc:
+        detail = f": {json.dumps(exc.details, ensure_ascii=False, default=str)}" \
+            if exc.details else ""
+        raise click.ClickException(exc.message + detail) from None
+    finally:
+        database.engine.dispose()
 
 
 def json_default(value):

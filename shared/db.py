@@ -322,6 +322,22 @@ class DatabaseAccess:
         if uow.published and self._on_commit:
             self._on_commit()
 
+    @contextmanager
+    def changes(self):
+        """``unit_of_work`` for a request: a race lost to another request on a unique rule
+        (two first saves of one thing at once) is a 409 to try again, and the database's
+        message, which may name the values, stays out of the answer."""
+        from sqlalchemy.exc import IntegrityError
+
+        from shared.errors import Conflict
+
+        try:
+            with self.unit_of_work() as uow:
+                yield uow
+        except IntegrityError:
+            raise Conflict("changed by another request at the same time; try again") \
+                from None
+
     def apply_once(self, event, apply, *args) -> bool:
         """Call ``apply(session, event.data, *args)`` unless ``event`` was handled before.
 

@@ -78,8 +78,18 @@ def check_rate(session, table: Table, limits: list[tuple[str, str, int, int]],
     Two requests racing at the very edge of a limit may both pass: a limit, not an exact
     quota.
     """
+    refused = rate_exceeded(session, table, limits, now, what)
+    if refused is not None:
+        raise refused
+    record_hits(session, table, limits, now)
+
+
+def rate_exceeded(session, table: Table, limits: list[tuple[str, str, int, int]],
+                  now: datetime, what: str = "requests") -> TooManyRequests | None:
+    """The TooManyRequests ``check_rate`` would raise, without recording anything: for a
+    limit on failures only (failed sign-ins), checked before and counted after."""
     if not limits:
-        return
+        return None
     params = {}
     for number, (_scope, key, _limit, window) in enumerate(limits):
         params[f"key{number}"] = key
@@ -91,13 +101,20 @@ def check_rate(session, table: Table, limits: list[tuple[str, str, int, int]],
             oldest = _as_utc(oldest) or now
             retry_after = max(1, int((oldest + timedelta(seconds=window) - now)
                                      .total_seconds()) + 1)
-            raise TooManyRequests(
+            return TooManyRequests(
                 f"too many {what} from this {scope}: at most {limit} per "
                 f"{_duration(window)}; try again in {retry_after} s",
                 {"scope": scope, "limit": limit, "window_seconds": window,
                  "retry_after": retry_after},
             )
-    session.execute(insert(table), [{"key": key, "at": now} for _s, key, _l, _w in limits])
+    return None
+
+
+def record_hits(session, table: Table, limits: list[tuple[str, str, int, int]],
+                now: datetime) -> None:
+    if limits:
+        session.execute(insert(table), [{"key": key, "at": now}
+                                        for _s, key, _l, _w in limits])
 
 
 def purge_rate_hits(session, table: Table, older_than: datetime) -> int:

@@ -21,8 +21,8 @@ Why it looks like this:
 - The caller learns what changed (``Change``: the row before and after), so a service
   that keeps counters (membership's join rates) can move them in the same transaction.
 
-A service takes the registry's seven event types with the ``RegistryEvents`` mixin
-(below) instead of writing the seven handlers again.
+``RegistryEventHandlers`` (at the end) is the seven event handlers that keep it, for a
+service to mix in instead of writing them again.
 """
 
 from collections.abc import Callable
@@ -32,7 +32,6 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.consumers import event_handler
 from shared.errors import NotFound
 from shared.timeutil import as_utc
 
@@ -131,21 +130,8 @@ class RegistryReadModel:
         return self._upsert(session, self.enterprises, "credit_code", values)
 
     def _upsert(self, session, table, key: str, values: dict) -> Change | None:
-        old = self._row(session, table, key, values[key], lock=True)
-        if old is None:
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" \
-                else sqlite
-            inserted = session.execute(
-                dialect.insert(table).values(values).on_conflict_do_nothing(
-                    index_elements=[key]))
-            if inserted.rowcount:
-                return Change(None, values)
-            # A concurrent handler inserted it first: go on as an update of its row.
-            old = self._row(session, table, key, values[key], lock=True)
-        if _older(values["as_of"], old["as_of"]):
-            return None
-        session.execute(update(table).where(table.c[key] == values[key]).values(values))
-        return Change(old, values)
+        stored = upsert_snapshot(session, table, key, values)
+        return None if stored is None else Change(stored[0], values)
 
     def _reroot(self, session, old_path, new_path, code):
         """Everything stored under the moved organization takes its new path."""
@@ -193,53 +179,26 @@ class RegistryReadModel:
         return None if row is None else dict(row._mapping)
 
 
+def upsert_snapshot(session, table, key: str, values: dict) -> tuple | None:
+    """Insert ``values`` (a snapshot of ``values["as_of"]``) or replace the stored row
+    with them, unless the stored row is from a later snapshot: then None, else ``(the
+    row before or None, values)``. Concurrent first inserts of one key end as one row.
+    Every read model of another service's snapshot events upserts this way."""
+    old = RegistryReadModel._row(session, table, key, values[key], lock=True)
+    if old is None:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        inserted = session.execute(dialect.insert(table).values(values)
+                                   .on_conflict_do_nothing(index_elements=[key]))
+        if inserted.rowcount:
+            return None, values
+        # A concurrent handler inserted it first: go on as an update of its row.
+        old = RegistryReadModel._row(session, table, key, values[key], lock=True)
+    if _older(values["as_of"], old["as_of"]):
+        return None
+    session.execute(update(table).where(table.c[key] == values[key]).values(values))
+    return old, values
+
+
 def _older(as_of: datetime | None, stored: datetime | None) -> bool:
     """Is a snapshot of ``as_of`` older than the stored row? Unknown times never are."""
     return as_of is not None and stored is not None and as_utc(as_of) < as_utc(stored)
-
-
-class RegistryEvents:
-    """The registry's event handlers for a service that keeps this read model::
-
-        class IncubationService(RegistryEvents, OpsEndpoints):
-            db = Database(MIGRATIONS)
-            registry_model = readmodel   # apply_organization, apply_enterprise
-
-    Each event is applied once (``db.apply_once``) by ``registry_model.apply_organization``
-    or ``apply_enterprise`` (``(session, data, as_of)``, ``as_of`` the event's time).
-    """
-
-    registry_model = None
-
-    def _apply_registry(self, event, apply: str):
-        self.db.apply_once(event, getattr(self.registry_model, apply),
-                           datetime.fromisoformat(event.time))
-
-    @event_handler("registry", "organization_registered")
-    def handle_organization_registered(self, event):
-        self._apply_registry(event, "apply_organization")
-
-    @event_handler("registry", "organization_updated")
-    def handle_organization_updated(self, event):
-        self._apply_registry(event, "apply_organization")
-
-    @event_handler("registry", "organization_moved")
-    def handle_organization_moved(self, event):
-        """The stored subtree takes its new path (``apply_organization`` re-roots it)."""
-        self._apply_registry(event, "apply_organization")
-
-    @event_handler("registry", "enterprise_registered")
-    def handle_enterprise_registered(self, event):
-        self._apply_registry(event, "apply_enterprise")
-
-    @event_handler("registry", "enterprise_updated")
-    def handle_enterprise_updated(self, event):
-        self._apply_registry(event, "apply_enterprise")
-
-    @event_handler("registry", "enterprise_moved")
-    def handle_enterprise_moved(self, event):
-        self._apply_registry(event, "apply_enterprise")
-
-    @event_handler("registry", "enterprise_closed")
-    def handle_enterprise_closed(self, event):
-        self._apply_registry(event, "apply_enterprise")

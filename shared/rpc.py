@@ -1,7 +1,7 @@
 """``@rpc`` for every service: nameko's, made to ride out a broker restart.
 
 What nameko 2.14 does when RabbitMQ goes away under an RPC (seen in
-tests/disputes/test_all_services.py, the broker cut while reports stream in):
+tests/disputes/test_with_all_services.py, the broker cut while reports stream in):
 
 - the reply is published from the worker's result handler with three quick retries;
   when they fail, nameko takes the error for a bug and kills the whole service;

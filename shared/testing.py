@@ -11,7 +11,7 @@ management API; ``container_factory``; ``runner_factory``; ``web_session``) and 
 - ``event_tap``: a queue bound to ``<service>.events``, to see what a service published.
 - ``tcp_proxy``: a TCP proxy a test can cut, to take the broker away from one service.
 - ``chromium`` / ``promtool``: the browser and Prometheus' config checker, for the tests
-  that use them.
+  that use them; ``browser``: a headless Chromium driven by Selenium.
 
 What a test needs from the machine (RabbitMQ's management API, PostgreSQL, chromium and
 chromedriver, promtool) is checked once, before the first test runs: when a part the
@@ -244,6 +244,27 @@ def chromium():
     """(chromium, chromedriver) paths: Debian's browser and its driver."""
     _require("chromium")
     return _chromium_paths()
+
+
+@pytest.fixture
+def browser(chromium):
+    """Headless Chromium driven by Selenium, tablet-sized (820 x 1180); quit after the
+    test. ``browser.set_window_size(390, 844)`` for a phone."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = chromium
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=820,1180"):
+        options.add_argument(flag)
+    # An explicit driver path: Selenium must not try to download one.
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture(scope="session")

@@ -8,21 +8,12 @@ They work on the disputes database directly (DISPUTES_DATABASE_URL).
 """
 
 import json
-from pathlib import Path
 
 import click
 
-from services.disputes import domain, sample, statistics
-from shared.cli import json_default
-from shared.config import database_url
-from shared.db import open_database
-
-# Not imported from service.py: the CLI starts without loading nameko and eventlet.
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _database():
-    return open_database(database_url("disputes"), "disputes", MIGRATIONS)
+from services.disputes import sample, views
+from shared.cli import command_database, json_default
+from shared.paging import MAX_LIMIT
 
 
 @click.group()
@@ -33,13 +24,13 @@ def cli():
 @cli.command("load-sample")
 def load_sample():
     """Load the sample of handled disputes and visits (once)."""
-    db = _database()
-    with db.session() as session:
-        if statistics.statistics(session)["disputes"]:
-            raise click.ClickException("the disputes database already holds cases; the "
-                                       "sample goes into an empty one only")
-    with db.unit_of_work() as uow:
-        loaded = sample.load_sample(uow.session)
+    with command_database("disputes") as db:
+        with db.session() as session:
+            if views.statistics(session)["disputes"]:
+                raise click.ClickException("the disputes database already holds cases; "
+                                           "the sample goes into an empty one only")
+        with db.unit_of_work() as uow:
+            loaded = sample.load_sample(uow.session)
     click.echo(f"loaded {loaded['cases']:,} handled disputes and {loaded['visits']:,} visits")
 
 
@@ -48,8 +39,8 @@ def load_sample():
 @click.option("--year", type=int, help="one calendar year (China time)")
 def stats(code, year):
     """Statistics of a district, street or community subtree (all when no code)."""
-    with _database().session() as session:
-        click.echo(json.dumps(statistics.statistics(session, code, year), ensure_ascii=False,
+    with command_database("disputes") as db, db.session() as session:
+        click.echo(json.dumps(views.statistics(session, code, year), ensure_ascii=False,
                               indent=2))
 
 
@@ -57,6 +48,11 @@ def stats(code, year):
 @click.argument("kind", type=click.Choice(["grading", "rewards"]))
 def policies(kind):
     """Every version of a policy, with the date it came into force."""
-    with _database().session() as session:
-        click.echo(json.dumps(domain.list_policies(session, kind), ensure_ascii=False,
-                              indent=2, default=json_default))
+    versions, cursor = [], None
+    with command_database("disputes") as db, db.session() as session:
+        while True:
+            page = views.list_policies(session, kind, cursor, MAX_LIMIT)
+            versions += page["items"]
+            if (cursor := page["next_cursor"]) is None:
+                break
+    click.echo(json.dumps(versions, ensure_ascii=False, indent=2, default=json_default))

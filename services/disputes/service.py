@@ -1,37 +1,30 @@
 """The disputes service: information officers' reports, cases, visits, rewards, statistics.
 
-RPC (dicts in and out; ``actor`` is the staff user the gateway authenticated:
-``{"user", "role": admin|staff|viewer, "organization_code"}``)::
-
-    register_officer(data, actor) -> {informant, token}   token shown once
-    revoke_officer(informant, actor)
-    submit_report(data, officer_token=None, source=None)  anonymous without a token:
-                                     -> {report, case_id, merged, receipt_code?}
-    receipt_status(receipt_code, source=None)    an anonymous informant's view
-    my_reports(officer_token), my_rewards(officer_token=None, receipt_code=None)
-    get_case(case_id, actor), list_cases(actor, filters=None)
-    change_status(case_id, status, data, actor)   verified|rejected|handling|resolved|closed
-    record_visit(data, actor)
-    reveal_identity(data, actor)                  audited; admin only
-    list_rewards(actor, status=None), approve_reward(id, actor), pay_reward(id, actor)
-    get_policies(kind), publish_policy(data, actor)
-    statistics(actor, code=None, year=None)
+Its RPC methods and what they take and answer are the contract in
+``shared/api/disputes.py``: each entrypoint here loads its arguments with the contract's
+schemas (the one place input is checked), calls one use case (``operations``) or read
+(``views``) and dumps what that answers with the contract's schema.
 
 Listens to the registry (organizations and enterprises, its read model) and to
 notifications' ``case_acknowledged`` (a line in the case timeline).
 """
 
-from datetime import datetime
 from pathlib import Path
 
 from eventlet import tpool
 from nameko.timer import timer
 
-from services.disputes import domain, identity, intake, policy, schemas, statistics
+from services.disputes import domain, operations, readmodel, views
+from shared.api import disputes as contract
+from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
-from shared.errors import InvalidInput
+from shared.errors import Unauthorized
+from shared.paging import CursorQuery
+from shared.registry_events import RegistryEventHandlers
 from shared.rpc import rpc
+from shared.schemas import load
+from shared.timeutil import now_utc
 from shared.web import OpsEndpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,204 +32,193 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # like this one) or environment variable ("officer=30/3600,source=60/3600").
 RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)}
 
+# Made once: a report is the hot path, and a schema is the same for every call.
+REPORT = contract.ReportSchema()
+SUBMISSION = contract.SubmissionSchema()
+REPORT_FILED = contract.ReportFiledSchema()
 
-class DisputesService(OpsEndpoints):
+
+def _caller(data) -> Caller:
+    """The staff user the gateway authenticated; without one nothing is shown."""
+    if not data:
+        raise Unauthorized("sign in: this needs a staff user's token")
+    return Caller.from_dict(data)
+
+
+class DisputesService(RegistryEventHandlers, OpsEndpoints):
     name = "disputes"
     db = Database(MIGRATIONS)
     metrics = Metrics()
-    keys = PersonalDataKeys(identity.load_keys)  # DISPUTES_PII_KEY: seals identities
+    keys = PersonalDataKeys(domain.load_keys)  # DISPUTES_PII_KEY: seals identities
 
     limits = RateLimits("DISPUTES_RATE_LIMITS", RATE_LIMITS)
-
-    def _limit(self, scope, key):
-        return (scope, key, *self.limits[scope])
 
     # --- informants ---------------------------------------------------------------------
 
     @rpc
-    def register_officer(self, data, actor):
-        actor = schemas.load_actor(actor)
-        officer = schemas.load(schemas.OfficerSchema(), data, "officer rejected")
-        domain.require_role(actor, domain.WRITE_ROLES)
+    def register_officer(self, data, caller):
+        caller = _caller(caller)
+        officer = load(contract.OfficerSchema(), data, "officer rejected")
         with self.db.unit_of_work() as uow:
-            organization = domain.organization(uow.session, officer["organization_code"])
-            domain.require_scope(actor, organization.path)
-            informant, token = identity.register_informant(
-                uow.session, "officer", domain.now_utc(), organization.code,
-                identity=officer, with_token=True, keys=self.keys)
-        return {"informant": informant, "organization_code": organization.code,
-                "token": token}
+            issued = operations.register_officer(uow, officer, caller, now_utc(), self.keys)
+        return contract.IssuedOfficerTokenSchema().dump(issued)
 
     @rpc
-    def revoke_officer(self, informant, actor):
-        actor = schemas.load_actor(actor)
+    def revoke_officer(self, informant, caller):
+        caller = _caller(caller)
+        informant = load(contract.InformantRefSchema(), {"informant": informant})["informant"]
         with self.db.unit_of_work() as uow:
-            return domain.revoke_officer(uow.session, informant, actor)
+            revoked = operations.revoke_officer(uow, informant, caller)
+        return contract.RevokedOfficerSchema().dump(revoked)
 
     @rpc
     def submit_report(self, data, officer_token=None, source=None, request_id=None,
                       receipt_code=None):
-        """Filed once per ``request_id``: see ``intake.file_report``."""
-        return intake.file_report(self.db, data, officer_token=officer_token, source=source,
-                                  request_id=request_id, receipt_code=receipt_code,
-                                  limits=self.limits, keys=self.keys,
-                                  run_slow=tpool.execute)
+        """Filed once per ``request_id``: see ``operations.file_report``."""
+        report = load(REPORT, data, "report rejected")
+        how = load(SUBMISSION, {"officer_token": officer_token, "source": source,
+                                "request_id": request_id, "receipt_code": receipt_code},
+                   "report rejected")
+        filed = operations.file_report(self.db, report, **how, limits=self.limits,
+                                       keys=self.keys, run_slow=tpool.execute)
+        return REPORT_FILED.dump(filed)
 
     @rpc
     def receipt_status(self, receipt_code, source=None):
-        code = identity.normalize_receipt(receipt_code)
+        lookup = load(contract.ReceiptLookupSchema(),
+                      {"receipt_code": receipt_code, "source": source}, "lookup rejected")
         with self.db.unit_of_work() as uow:
-            source_key = identity.source_hash(uow.session, source)
-            if source_key:  # receipt codes must not be guessable by brute force
-                domain.check_rate(uow.session, [self._limit("lookup", f"lookup:{source_key}")],
-                                  domain.now_utc())
+            operations.count_receipt_lookup(uow, lookup["source"], self.limits, now_utc())
         with self.db.session() as session:
-            return domain.receipt_status(session, code, tpool.execute)
+            status = views.receipt_status(session, lookup["receipt_code"], tpool.execute)
+        return contract.ReceiptStatusSchema().dump(status)
 
     @rpc
-    def my_reports(self, officer_token):
+    def my_reports(self, officer_token, query=None):
+        page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
-            officer = identity.authenticate_officer(session, officer_token)
-            return domain.officer_reports(session, officer.id)
+            officer = views.officer_by_token(session, officer_token)
+            mine = views.officer_reports(session, officer.id, page["cursor"], page["limit"])
+        return contract.OfficerReportPageSchema().dump(mine)
 
     @rpc
-    def my_rewards(self, officer_token=None, receipt_code=None):
+    def my_rewards(self, officer_token=None, receipt_code=None, query=None):
+        whose = load(contract.MyRewardsSchema(), {"officer_token": officer_token,
+                                                  "receipt_code": receipt_code})
+        page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
-            if officer_token:
-                informant = identity.authenticate_officer(session, officer_token).id
-                return domain.informant_rewards(session, informant)
-            report = domain.report_by_receipt(
-                session, identity.normalize_receipt(receipt_code), tpool.execute)
-            return domain.informant_rewards(session, report.informant_id)
+            mine = views.my_rewards(session, page["cursor"], page["limit"], **whose,
+                                    run=tpool.execute)
+        return contract.RewardPageSchema().dump(mine)
 
     @rpc
-    def reveal_identity(self, data, actor):
-        actor = schemas.load_actor(actor)
-        request = schemas.load(schemas.RevealSchema(), data, "reveal request rejected")
+    def reveal_identity(self, data, caller):
+        caller = _caller(caller)
+        request = load(contract.RevealSchema(), data, "reveal request rejected")
         with self.db.unit_of_work() as uow:
-            return domain.reveal_identity(uow.session, request["informant"],
-                                          request["reason"], actor, domain.now_utc(),
-                                          self.keys)
+            revealed = operations.reveal_identity(uow, request["informant"],
+                                                  request["reason"], caller, now_utc(),
+                                                  self.keys)
+        return contract.RevealedIdentitySchema().dump(revealed)
 
     # --- cases --------------------------------------------------------------------------
 
     @rpc
-    def get_case(self, case_id, actor):
-        actor = schemas.load_actor(actor)
+    def get_case(self, case_id, caller):
+        caller = _caller(caller)
+        case_id = load(contract.CaseRefSchema(), {"case_id": case_id})["case_id"]
         with self.db.session() as session:
-            return domain.case_view(session, case_id, actor)
+            case = views.case_view(session, case_id, caller)
+        return contract.CaseDetailSchema().dump(case)
 
     @rpc
-    def list_cases(self, actor, filters=None):
-        actor = schemas.load_actor(actor)
-        filters = schemas.load(schemas.CaseFilterSchema(), filters or {}, "filters rejected")
+    def list_cases(self, caller, query=None):
+        caller = _caller(caller)
+        query = load(contract.CaseQuerySchema(), query or {}, "filters rejected")
         with self.db.session() as session:
-            return domain.list_cases(session, actor, filters)
+            found = views.list_cases(session, caller, query)
+        return contract.CasePageSchema().dump(found)
 
     @rpc
-    def change_status(self, case_id, status, data, actor):
-        actor = schemas.load_actor(actor)
-        data = schemas.load_transition(status, data)
+    def change_status(self, case_id, status, data, caller):
+        caller = _caller(caller)
+        case_id = load(contract.CaseRefSchema(), {"case_id": case_id})["case_id"]
+        status = load(contract.StepTargetSchema(), {"status": status})["status"]
+        step = load(contract.TRANSITION_SCHEMAS[status](), data or {}, f"{status} rejected")
         with self.db.unit_of_work() as uow:
-            return domain.change_status(uow, case_id, status, data, actor, domain.now_utc())
+            case = operations.change_status(uow, case_id, status, step, caller, now_utc())
+        return contract.CaseDetailSchema().dump(case)
 
     @rpc
-    def record_visit(self, data, actor):
-        actor = schemas.load_actor(actor)
-        visit = schemas.load(schemas.VisitSchema(), data, "visit rejected")
+    def record_visit(self, data, caller):
+        caller = _caller(caller)
+        visit = load(contract.VisitSchema(), data, "visit rejected")
         with self.db.unit_of_work() as uow:
-            return domain.record_visit(uow, visit, actor, domain.now_utc())
+            recorded = operations.record_visit(uow, visit, caller, now_utc())
+        return contract.VisitRecordedSchema().dump(recorded)
 
     # --- rewards and policies -----------------------------------------------------------
 
     @rpc
-    def list_rewards(self, actor, status=None):
-        actor = schemas.load_actor(actor)
-        status = schemas.load(schemas.RewardFilterSchema(), {"status": status},
-                              "filters rejected")["status"]
+    def list_rewards(self, caller, query=None):
+        caller = _caller(caller)
+        query = load(contract.RewardQuerySchema(), query or {}, "filters rejected")
         with self.db.session() as session:
-            return domain.list_rewards(session, actor, status)
+            found = views.list_rewards(session, caller, query)
+        return contract.RewardPageSchema().dump(found)
 
     @rpc
-    def approve_reward(self, reward_id, actor):
-        actor = schemas.load_actor(actor)
+    def approve_reward(self, reward_id, caller):
+        caller = _caller(caller)
+        reward_id = load(contract.RewardRefSchema(), {"reward_id": reward_id})["reward_id"]
         with self.db.unit_of_work() as uow:
-            return domain.approve_reward(uow.session, schemas.reward_id(reward_id), actor,
-                                         domain.now_utc())
+            reward = operations.approve_reward(uow, reward_id, caller, now_utc())
+        return contract.RewardSchema().dump(reward)
 
     @rpc
-    def pay_reward(self, reward_id, actor):
-        actor = schemas.load_actor(actor)
+    def pay_reward(self, reward_id, caller):
+        caller = _caller(caller)
+        reward_id = load(contract.RewardRefSchema(), {"reward_id": reward_id})["reward_id"]
         with self.db.unit_of_work() as uow:
-            return domain.pay_reward(uow.session, schemas.reward_id(reward_id), actor,
-                                     domain.now_utc())
+            reward = operations.pay_reward(uow, reward_id, caller, now_utc())
+        return contract.RewardSchema().dump(reward)
 
     @rpc
-    def get_policies(self, kind):
-        if kind not in policy.KINDS:
-            raise InvalidInput(f"no policy kind {kind!r}",
-                               {"kind": [f"must be one of {', '.join(policy.KINDS)}"]})
+    def get_policies(self, kind, query=None):
+        kind = load(contract.PolicyKindSchema(), {"kind": kind})["kind"]
+        page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
-            return domain.list_policies(session, kind)
+            versions = views.list_policies(session, kind, page["cursor"], page["limit"])
+        return contract.PolicyPageSchema().dump(versions)
 
     @rpc
-    def publish_policy(self, data, actor):
-        actor = schemas.load_actor(actor)
-        request = schemas.load(schemas.PolicySchema(), data, "policy rejected")
+    def publish_policy(self, data, caller):
+        caller = _caller(caller)
+        request = load(contract.PolicyInSchema(), data, "policy rejected")
         with self.db.unit_of_work() as uow:
-            version = domain.publish_policy(uow.session, request["kind"], request["body"],
-                                            request["effective_from"], actor,
-                                            domain.now_utc())
-        return {"kind": request["kind"], "version": version}
+            published = operations.publish_policy(uow, request["kind"], request["body"],
+                                                  request["effective_from"], caller,
+                                                  now_utc())
+        return contract.PolicyPublishedSchema().dump(published)
 
     @rpc
-    def statistics(self, actor, code=None, year=None):
-        actor = schemas.load_actor(actor)
-        query = schemas.load(schemas.StatisticsQuerySchema(), {"code": code, "year": year},
-                             "statistics query rejected")
-        code = query["code"] or actor["organization_code"]
+    def statistics(self, caller, code=None, year=None):
+        caller = _caller(caller)
+        query = load(contract.StatisticsQuerySchema(), {"code": code, "year": year},
+                     "statistics query rejected")
         with self.db.session() as session:
-            domain.require_scope(actor, domain.organization(session, code).path)
-            return statistics.statistics(session, code, query["year"])
+            figures = views.statistics_for(session, caller, query["code"], query["year"])
+        return contract.DisputeStatisticsSchema().dump(figures)
 
     @timer(interval=3600)
     def purge_rate_hits(self):
         with self.db.unit_of_work() as uow:
-            domain.purge_rate_hits(uow.session, domain.now_utc() - domain.RATE_HIT_KEEP)
+            operations.purge_rate_hits(uow, now_utc())
 
     # --- the registry's read model ------------------------------------------------------
 
-    def _apply(self, event, apply):
-        self.db.apply_once(event, apply, datetime.fromisoformat(event.time))
-
-    @event_handler("registry", "organization_registered")
-    def handle_organization_registered(self, event):
-        self._apply(event, domain.apply_organization)
-
-    @event_handler("registry", "organization_updated")
-    def handle_organization_updated(self, event):
-        self._apply(event, domain.apply_organization)
-
-    @event_handler("registry", "organization_moved")
-    def handle_organization_moved(self, event):
-        self._apply(event, domain.apply_organization)
-
-    @event_handler("registry", "enterprise_registered")
-    def handle_enterprise_registered(self, event):
-        self._apply(event, domain.apply_enterprise)
-
-    @event_handler("registry", "enterprise_updated")
-    def handle_enterprise_updated(self, event):
-        self._apply(event, domain.apply_enterprise)
-
-    @event_handler("registry", "enterprise_moved")
-    def handle_enterprise_moved(self, event):
-        self._apply(event, domain.apply_enterprise)
-
-    @event_handler("registry", "enterprise_closed")
-    def handle_enterprise_closed(self, event):
-        self._apply(event, domain.apply_enterprise)
+    registry_readmodel = readmodel.registry  # the handlers: RegistryEventHandlers
 
     @event_handler("notifications", "case_acknowledged")
     def handle_case_acknowledged(self, event):
-        self.db.apply_once(event, domain.apply_acknowledgement)
+        self.db.apply_once(event, readmodel.apply_acknowledgement)

@@ -14,7 +14,7 @@ from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 
 def _user(row) -> User:
-    return User(id=row.id, name=row.name, role=row.role, org_code=row.org_code)
+    return User(id=row.id, name=row.name, role=row.role, organization_code=row.org_code)
 
 
 def create_user(session, name: str, role: str, org_code: str) -> tuple[User, str]:
@@ -35,7 +35,7 @@ def create_user(session, name: str, role: str, org_code: str) -> tuple[User, str
     user_id = session.execute(
         insert(users).values(name=name, role=role, org_code=org_code).returning(users.c.id)
     ).scalar_one()
-    user = User(id=user_id, name=name, role=role, org_code=org_code)
+    user = User(id=user_id, name=name, role=role, organization_code=org_code)
     return user, issue_token(session, user)
 
 
@@ -58,7 +58,7 @@ def find_user(session, name: str, include_revoked=False) -> User:
 def list_users(session) -> list[dict]:
     rows = session.execute(select(users).order_by(users.c.id)).all()
     return [
-        {**_user(row).as_dict(), "created_at": row.created_at, "revoked": row.revoked_at
+        {**_user(row).profile(), "created_at": row.created_at, "revoked": row.revoked_at
          is not None}
         for row in rows
     ]

@@ -17,57 +17,62 @@ Roles (each includes the ones below it):
 - ``staff``: reads and writes within the subtree;
 - ``admin``: staff, plus managing the gateway's users within the subtree.
 
-A social organization's own account (issue 10) is a user whose organization is
-``so:<organization id>`` (``shared.api.incubation.account_code``), viewer or staff: no registry code
-has a ``:``, so no subtree check anywhere lets it through, and incubation lets it see and
+and ``judge`` (competitions): no permission anywhere; the competitions service lets a
+judge score the rounds it has registered them on, by user name.
+
+A social organization's own account (incubation, issue 10) is a viewer or staff user whose
+organization is ``so:<organization id>`` (``organization_account``): no registry code has
+a ``:``, so no subtree check anywhere lets it through, and incubation lets it see and
 report that organization's own data only.
 """
 
 import hashlib
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shared.api.incubation import account_organization
-from shared.caller import Caller
-from shared.errors import Forbidden, Unauthorized
 
-READ = "read"
-WRITE = "write"
-MANAGE_USERS = "manage_users"
+# The roles, permissions and scope rules are the kit's: the same ones every service applies
+# again to the caller it is handed. Route modules import them from here.
+from shared.caller import (  # noqa: F401 - re-exported for the route modules
+    MANAGE_USERS,
+    PERMISSIONS,
+    READ,
+    ROLES,
+    WRITE,
+    Caller,
+    in_scope,
+    require,
+    require_permission,
+    require_scope,
+)
+from shared.errors import Unauthorized
 
-PERMISSIONS = {
-    "viewer": frozenset({READ}),
-    "staff": frozenset({READ, WRITE}),
-    "admin": frozenset({READ, WRITE, MANAGE_USERS}),
-}
-ROLES = tuple(PERMISSIONS)
+ORGANIZATION_ACCOUNT_ROLES = ("viewer", "staff")
+
+
+def organization_account(org_code: str) -> int | None:
+    """The social organization whose own account ``org_code`` names (``so:17`` -> 17)."""
+    return account_organization(org_code)
+
 
 TOKEN_PREFIX = "ghu_"  # lets secret scanners and humans recognise a leaked token
 TOKEN_BYTES = 32
 
 
 @dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    role: str
-    org_code: str
+class User(Caller):
+    """A gateway user: the caller the services see (``shared.caller.Caller``) and its row."""
 
-    def can(self, action: str) -> bool:
-        return action in PERMISSIONS.get(self.role, ())
+    id: int = 0
 
-    def as_dict(self) -> dict:
-        return {"name": self.name, "role": self.role, "org_code": self.org_code}
+    def profile(self) -> dict:
+        """The user as the HTTP API shows it (``/me``, a new user)."""
+        return {"name": self.name, "role": self.role, "org_code": self.organization_code}
 
     def caller(self) -> dict:
-        """The caller as every backend service takes it over RPC (``shared.caller``)."""
-        return Caller(self.name, self.role, self.org_code).as_dict()
-
-
-def organization_account(org_code: str) -> int | None:
-    """The social organization whose own account ``org_code`` names (``so:17`` -> 17)."""
-    return account_organization(org_code)
+        """The caller as every backend service takes it over RPC."""
+        return Caller(self.name, self.role, self.organization_code).as_dict()
 
 
 def new_token() -> str:
@@ -98,33 +103,3 @@ def bearer_token(authorization: str | None) -> str:
     if len(token) > 200 or not token.isascii():
         raise Unauthorized("invalid or revoked token")
     return token
-
-
-def require_permission(user: User, action: str) -> User:
-    if not user.can(action):
-        raise Forbidden(
-            f"role {user.role!r} may not {action.replace('_', ' ')}",
-            {"role": user.role, "needs": action},
-        )
-    return user
-
-
-def in_scope(user: User, path: Iterable[str]) -> bool:
-    return user.org_code in (path or ())
-
-
-def require_scope(user: User, path: Iterable[str], what: str = "the target") -> None:
-    """403 unless ``path`` (district .. target) passes through the user's organization."""
-    if not in_scope(user, path):
-        raise Forbidden(
-            f"{what} is outside the subtree of organization {user.org_code}",
-            {"org_code": user.org_code},
-        )
-
-
-def require(user: User, action: str, *paths: Iterable[str], what: str = "the target") -> User:
-    """Permission and scope at once: every path given must be inside the user's subtree."""
-    require_permission(user, action)
-    for path in paths:
-        require_scope(user, path, what)
-    return user

@@ -10,33 +10,17 @@ A token is printed once, on stdout alone (so ``$(gonghui gateway create-user ...
 captures it); the database keeps only its hash.
 """
 
-from pathlib import Path
-
 import click
 
 from services.gateway import accounts
 from services.gateway.auth import ROLES
-from shared.config import database_url
-from shared.db import open_database
-from shared.errors import ServiceError
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def _database():
-    return open_database(database_url("gateway"), "gateway", MIGRATIONS)
+from shared.cli import command_database
 
 
 def _run(action):
     """Run ``action(session)`` in one transaction; errors become a clean CLI failure."""
-    db = _database()
-    try:
-        with db.unit_of_work() as uow:
-            return action(uow.session)
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        db.engine.dispose()
+    with command_database("gateway") as db, db.unit_of_work() as uow:
+        return action(uow.session)
 
 
 @click.group()
@@ -53,9 +37,21 @@ def cli():
 def create_user(name, role, org_code):
     """Create a user and print their first token (shown only this once)."""
     user, token = _run(lambda session: accounts.create_user(session, name, role, org_code))
-    click.echo(f"created {user.role} {user.name!r} for {user.org_code}; token follows "
+    click.echo(f"created {user.role} {user.name!r} for {user.organization_code}; token follows "
                "(store it now, it is not shown again)", err=True)
     click.echo(token)
+
+
+@cli.command("set-password")
+@click.argument("name")
+@click.password_option(help="at least 10 characters (asked twice when not given)")
+def set_password(name, password):
+    """Give a user a password for the sign-in page (/signin): judges, the staff console."""
+    from services.gateway import sessions
+    from shared.timeutil import now_utc
+
+    user = _run(lambda session: sessions.set_password(session, name, password, now_utc()))
+    click.echo(f"{user.name} can sign in at /signin")
 
 
 @cli.command("issue-token")

@@ -10,9 +10,10 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request
 
-from services.gateway import accounts
+from services.gateway import accounts, sessions
 from services.gateway.auth import User, bearer_token, require_permission
-from shared.errors import Unavailable
+from shared.errors import Unauthorized, Unavailable
+from shared.timeutil import now_utc
 from shared.web import received_at
 
 DEFAULT_RPC_TIMEOUT = 10.0
@@ -26,14 +27,33 @@ class Authenticator:
 
     def user(self, request, action: str | None = None) -> User:
         """The caller, from ``Authorization: Bearer <token>`` (401 when missing or invalid),
-        whose role must allow ``action`` (``auth.READ``, ``WRITE``...; 403) if given."""
-        token = bearer_token(request.headers.get("Authorization"))
+        whose role must allow ``action`` (``auth.READ``, ``WRITE``...; 403) if given.
+        Without the header, a signed-in page's session cookie (``sessions``), which must
+        bring its CSRF token along on anything but a read."""
         # The service's `db` is injected before the method body runs, which is when this is
         # called; reaching it through the service keeps one engine per service.
         db = self._worker_ctx.service.db
-        with db.session() as session:
-            user = accounts.authenticate(session, token)
+        cookie = request.cookies.get(sessions.SESSION_COOKIE)
+        if cookie and not request.headers.get("Authorization"):
+            with db.session() as session:
+                user, csrf_token = sessions.session_user(session, cookie, now_utc())
+            sessions.require_csrf(request, csrf_token)
+        else:
+            token = bearer_token(request.headers.get("Authorization"))
+            with db.session() as session:
+                user = accounts.authenticate(session, token)
         return user if action is None else require_permission(user, action)
+
+    def session(self, request):
+        """(user, CSRF token) of the signed-in browser, or None."""
+        cookie = request.cookies.get(sessions.SESSION_COOKIE)
+        if not cookie:
+            return None
+        with self._worker_ctx.service.db.session() as session:
+            try:
+                return sessions.session_user(session, cookie, now_utc())
+            except Unauthorized:
+                return None
 
 
 class Auth(DependencyProvider):

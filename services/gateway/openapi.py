@@ -78,7 +78,7 @@ ERROR_EXAMPLES = {
     401: (errors.Unauthorized("invalid or revoked token"), "/api/v1/me"),
     403: (errors.Forbidden("the target is outside the subtree of organization "
                            "longgang.bantian.nankeng",
-                           {"org_code": "longgang.bantian.nankeng"}),
+                           {"organization_code": "longgang.bantian.nankeng"}),
           "/api/v1/organizations/longgang.yuanshan.zhangbei/contacts"),
     404: (errors.NotFound("no organization has the code 'longgang.nowhere'"),
           "/api/v1/organizations/longgang.nowhere"),

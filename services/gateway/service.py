@@ -43,11 +43,13 @@ from werkzeug.wrappers import Response
 from services.gateway import openapi
 from services.gateway.api import ANY_METHOD, PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
+from services.gateway.routes.competitions import CompetitionsRoutes
 from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.incubation import IncubationRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.notifications import NotificationsRoutes
 from services.gateway.routes.registry import RegistryRoutes
+from services.gateway.routes.signin import SignInRoutes
 from services.gateway.routes.users import UserRoutes
 from services.gateway.schemas import HealthSchema, ReadinessSchema
 from shared.dependencies import Database, Metrics
@@ -81,8 +83,8 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(IncubationRoutes, NotificationsRoutes, DisputesRoutes, MembershipRoutes,
-                     RegistryRoutes, UserRoutes, OpsEndpoints):
+class GatewayService(CompetitionsRoutes, IncubationRoutes, NotificationsRoutes, DisputesRoutes,
+                     MembershipRoutes, RegistryRoutes, UserRoutes, SignInRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document and "
                                               "its page, the problem types."}]
@@ -94,6 +96,7 @@ class GatewayService(IncubationRoutes, NotificationsRoutes, DisputesRoutes, Memb
     disputes_rpc = BackendRpc("disputes")
     membership_rpc = BackendRpc("membership")
     notifications_rpc = BackendRpc("notifications")
+    competitions_rpc = BackendRpc("competitions")
     incubation_rpc = BackendRpc("incubation")
 
     @route("GET", "/openapi.json", tag="ops", access=PUBLIC, backend=False,

@@ -17,8 +17,7 @@ from services.incubation import operations, policy, sample, views
 from services.incubation.domain import today_in
 from shared.api.incubation import PolicyOut, StatisticsOut
 from shared.caller import Caller
-from shared.cli import service_database
-from shared.errors import ServiceError
+from shared.cli import command_database
 from shared.timeutil import now_utc
 
 
@@ -37,15 +36,8 @@ def _echo(data):
               help="all, a year (2015), a quarter (2015-Q3) or a month (2015-07)")
 def stats_command(code, period):
     """Organizations, activities and workers reached, funds, for a subtree and period."""
-    db = service_database("incubation")
-    try:
-        with db.session() as session:
-            figures = views.statistics(session, code, period,
-                                       Caller("cli", "viewer", code))
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        db.engine.dispose()
+    with command_database("incubation") as db, db.session() as session:
+        figures = views.statistics(session, code, period, Caller("cli", "viewer", code))
     _echo(StatisticsOut().dump(figures))
 
 
@@ -58,26 +50,19 @@ def policies_command():
 @cli.command("remind")
 def remind_command():
     """Raise the incubation-deadline reminders due and lapse expired grades, now."""
-    db = service_database("incubation")
     today = today_in(now_utc())
-    try:
-        with db.unit_of_work() as uow:
-            raised = operations.remind_deadlines(uow, today)
-            lapsed = operations.lapse_grades(uow, today)
-    finally:
-        db.engine.dispose()
+    with command_database("incubation") as db, db.unit_of_work() as uow:
+        raised = operations.remind_deadlines(uow, today)
+        lapsed = operations.lapse_grades(uow, today)
     click.echo(f"{raised} reminder(s) raised, {lapsed} grade(s) lapsed")
 
 
 @cli.command("load-sample")
 def load_sample_command():
     """Load the sample hub now (the registry's places must have arrived)."""
-    db = service_database("incubation")
-    try:
+    with command_database("incubation") as db:
         sample.request(db)
         summary = sample.load_if_ready(db)
-    finally:
-        db.engine.dispose()
     if summary is None:
         raise click.ClickException("not loaded: it is loaded already, or the registry's "
                                    "places have not arrived yet (start the services)")

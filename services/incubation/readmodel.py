@@ -16,21 +16,16 @@ Every upsert keeps the most recent snapshot (``as_of`` = the event's time), so e
 arriving out of order or twice change nothing.
 """
 
-from datetime import datetime
 
 from sqlalchemy import select, update
 
 from services.incubation.models import enterprises, members, organizations, places
 from services.incubation.models import service_requests as requests_table
 from shared.errors import InvalidInput
-from shared.registry_readmodel import RegistryReadModel, path_key
+from shared.registry_readmodel import RegistryReadModel, path_key, upsert_snapshot
 from shared.timeutil import as_utc
 
 registry = RegistryReadModel(places, enterprises)
-
-
-def event_time(event) -> datetime:
-    return datetime.fromisoformat(event.time)
 
 
 # --- places ---------------------------------------------------------------------------
@@ -84,12 +79,14 @@ def apply_organization(session, data, as_of):
     change = registry.apply_organization(session, data, as_of)
     if change is not None and change.moved:
         follow_moves(session, change.old["path"])
+    return change
 
 
 def apply_enterprise(session, data, as_of):
     change = registry.apply_enterprise(session, data, as_of)
     if change is not None and change.moved:
         _rehome(session, organizations.c.home_code == data["credit_code"])
+    return change
 
 
 def follow_moves(session, old_path):
@@ -115,7 +112,7 @@ def apply_membership(session, data, as_of):
               "union_code": data["union_code"],
               "enterprise_credit_code": data["enterprise_credit_code"],
               "path": list(data["organization_path"]), "as_of": as_of}
-    _upsert(session, members, "worker_id", data["worker_id"], values)
+    upsert_snapshot(session, members, "worker_id", {"worker_id": data["worker_id"], **values})
 
 
 def apply_memberships_lapsed(session, data, as_of):
@@ -149,7 +146,8 @@ def members_known(session, worker_ids) -> dict:
 def apply_service_request(session, data, as_of):
     values = {"worker_id": data["worker_id"], "kind": data["kind"], "status": data["status"],
               "handling_code": data["handling_organization_code"], "as_of": as_of}
-    _upsert(session, requests_table, "request_id", data["request_id"], values)
+    upsert_snapshot(session, requests_table, "request_id",
+                    {"request_id": data["request_id"], **values})
 
 
 def service_request(session, request_id: int, lock=False) -> dict | None:
@@ -168,16 +166,3 @@ def request_place(session, request: dict) -> list:
         return list(known["path"]) + [known["enterprise_credit_code"]]
     handler = place(session, request["handling_code"])
     return handler["path"] if handler else []
-
-
-def _upsert(session, table, key, value, values):
-    column = table.c[key]
-    stored = session.execute(select(table.c.as_of).where(column == value)
-                             .with_for_update()).first()
-    if stored is None:
-        session.execute(table.insert().values({key: value, **values}))
-        return
-    if stored.as_of is not None and values["as_of"] is not None \
-            and as_utc(values["as_of"]) < as_utc(stored.as_of):
-        return  # an older snapshot than the one kept
-    session.execute(update(table).where(column == value).values(values))

@@ -24,7 +24,7 @@ from shared.api import incubation as api
 from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
-from shared.registry_readmodel import RegistryEvents
+from shared.registry_events import RegistryEventHandlers, event_time
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.timeutil import now_utc
@@ -62,15 +62,15 @@ def _body(schema, data, what):
     return load(schema, data, f"{what} rejected")
 
 
-class IncubationService(RegistryEvents, OpsEndpoints):
-    """The registry's places arrive through ``RegistryEvents`` (``readmodel``: a moved
-    place takes the organizations based there along; a closed enterprise hosts no new
-    activity)."""
+class IncubationService(RegistryEventHandlers, OpsEndpoints):
+    """The registry's places arrive through ``RegistryEventHandlers`` (``readmodel``: a
+    moved place takes the organizations based there along; a closed enterprise hosts no
+    new activity)."""
 
     name = "incubation"
     db = Database(MIGRATIONS)
     metrics = Metrics()
-    registry_model = readmodel
+    registry_readmodel = readmodel
 
     def _write(self, operation, *args):
         with self.db.unit_of_work() as uow:
@@ -378,7 +378,7 @@ class IncubationService(RegistryEvents, OpsEndpoints):
     # --- membership: members and their service requests -----------------------------------
 
     def _apply(self, event, apply):
-        self.db.apply_once(event, apply, readmodel.event_time(event))
+        self.db.apply_once(event, apply, event_time(event))
 
     @event_handler("membership", "membership_applied")
     def handle_membership_applied(self, event):

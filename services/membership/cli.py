@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from shared.cli import service_database
+from shared.cli import command_database
 
 
 @click.group()
@@ -28,17 +28,11 @@ def import_members(path, report, batch_size, writers, initial_load, no_progress)
     """Import members from a CSV (name,id_number,phone,enterprise_credit_code)."""
     from services.membership.domain import load_keys
     from services.membership.importer import import_file
-    from shared.errors import ServiceError
 
-    database = service_database("membership")
-    try:
+    with command_database("membership") as database:
         result = import_file(database, load_keys(), path, report, batch_size,
                              progress=not no_progress, out=sys.stderr, checker_process=True,
                              writers=writers, initial_load=initial_load)
-    except ServiceError as exc:
-        raise click.ClickException(f"{exc.message} {exc.details or ''}") from None
-    finally:
-        database.engine.dispose()
     click.echo(f"{result.imported:,} imported, {result.rejected:,} rejected of "
                f"{result.rows:,} rows" + (f"; see {report}" if result.rejected else ""))
 
@@ -48,16 +42,10 @@ def import_members(path, report, batch_size, writers, initial_load, no_progress)
 def join_rate(code):
     """Members / workers of an organization's subtree (or one enterprise)."""
     from services.membership import views
-    from shared.errors import NotFound
 
-    database = service_database("membership")
-    try:
+    with command_database("membership") as database:
         with database.session() as session:
             click.echo(json.dumps(views.join_rate(session, code).as_dict()))
-    except NotFound as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        database.engine.dispose()
 
 
 @cli.command()
@@ -65,12 +53,9 @@ def recount():
     """Rebuild every join-rate counter from the tables (after a restore, say)."""
     from services.membership import readmodel
 
-    database = service_database("membership")
-    try:
+    with command_database("membership") as database:
         with database.unit_of_work() as uow:
             click.echo(f"{readmodel.rebuild_counters(uow.session)} organizations recounted")
-    finally:
-        database.engine.dispose()
 
 
 @cli.command("load-sample")
@@ -78,9 +63,6 @@ def load_sample():
     """Ask for the 南坑 sample; the running service loads it when the registry's data is in."""
     from services.membership import sample
 
-    database = service_database("membership")
-    try:
+    with command_database("membership") as database:
         asked = sample.request(database)
-    finally:
-        database.engine.dispose()
     click.echo("sample requested" if asked else "sample was already requested or loaded")

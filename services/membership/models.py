@@ -5,151 +5,139 @@ number without storing it in clear) and ``sealed`` (ID number and phone, AES-GCM
 key kept outside the database; see ``domain.MemberKeys``). Card numbers are keyed hashes too.
 """
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    func,
-    text,
-)
+import sqlalchemy as sa
 
 from shared.ratelimit import rate_hits_table
 from shared.registry_readmodel import enterprise_columns, organization_columns
 
-metadata = MetaData()
+metadata = sa.MetaData()
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets bigint sequences.
-Id = BigInteger().with_variant(Integer, "sqlite")
+Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 CODE = 100  # organization codes like longgang.bantian.nankeng, credit codes (18)
 
 
 def _now():
-    return Column("created_at", DateTime(timezone=True), nullable=False,
-                  server_default=func.now())
+    return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now())
 
 
 # --- read model of the registry (``shared.registry_readmodel``) ---------------------
 
-organizations = Table("organizations", metadata, *organization_columns())
-enterprises = Table("enterprises", metadata, *enterprise_columns())
+organizations = sa.Table("organizations", metadata, *organization_columns())
+enterprises = sa.Table("enterprises", metadata, *enterprise_columns())
 
 # Join-rate counters per organization, kept current in the transaction of every change.
-org_stats = Table(
+org_stats = sa.Table(
     "org_stats", metadata,
-    Column("code", String(CODE), primary_key=True),
-    Column("members", BigInteger, nullable=False, server_default="0"),
-    Column("workers", BigInteger, nullable=False, server_default="0"),
+    sa.Column("code", sa.String(CODE), primary_key=True),
+    sa.Column("members", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("workers", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # --- membership's own data ----------------------------------------------------------
 
-workers = Table(
+workers = sa.Table(
     "workers", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("name", String(100), nullable=False),
-    Column("id_hash", String(32), nullable=False, unique=True),
-    Column("sealed", LargeBinary, nullable=False),
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("id_hash", sa.String(32), nullable=False, unique=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
     _now(),
 )
 
-memberships = Table(
+memberships = sa.Table(
     "memberships", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
     # No foreign key to workers: it doubled the cost of a bulk import's COPY on
     # PostgreSQL. Memberships are only written with their worker, which is never deleted.
-    Column("worker_id", Id, nullable=False),
-    Column("union_code", String(CODE), nullable=False),
-    Column("enterprise_credit_code", String(CODE), nullable=False),
-    Column("status", String(12), nullable=False),
-    Column("channel", String(10), nullable=False),
-    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
-    Column("ended_at", DateTime(timezone=True), nullable=True),
-    Column("reason", String(500), nullable=True),
-    Column("previous_id", Id, nullable=True),  # the membership a transfer came from
-    Column("entered_by", String(100), nullable=True),  # staff who entered or decided
-    Index("ix_memberships_worker", "worker_id"),
+    sa.Column("worker_id", Id, nullable=False),
+    sa.Column("union_code", sa.String(CODE), nullable=False),
+    sa.Column("enterprise_credit_code", sa.String(CODE), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("channel", sa.String(10), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("previous_id", Id, nullable=True),  # the membership a transfer came from
+    sa.Column("entered_by", sa.String(100), nullable=True),  # staff who entered or decided
+    sa.Index("ix_memberships_worker", "worker_id"),
     # An enterprise's members: counted when it moves, lapsed when it closes.
-    Index("ix_memberships_enterprise_status", "enterprise_credit_code", "status"),
+    sa.Index("ix_memberships_enterprise_status", "enterprise_credit_code", "status"),
     # One current (pending or active) membership per worker: one union at a time.
-    Index("uq_memberships_current_worker", "worker_id", unique=True,
-          sqlite_where=text("status IN ('pending', 'active')"),
-          postgresql_where=text("status IN ('pending', 'active')")),
+    sa.Index("uq_memberships_current_worker", "worker_id", unique=True,
+          sqlite_where=sa.text("status IN ('pending', 'active')"),
+          postgresql_where=sa.text("status IN ('pending', 'active')")),
 )
 
-cards = Table(
+cards = sa.Table(
     "cards", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("number_hash", String(32), nullable=False, unique=True),
-    Column("last4", String(4), nullable=False),
-    Column("worker_id", Id, ForeignKey("workers.id"), nullable=False, index=True),
-    Column("membership_id", Id, nullable=False),
-    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("valid_until", Date, nullable=False),
-    Column("status", String(10), nullable=False),  # active, replaced
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("number_hash", sa.String(32), nullable=False, unique=True),
+    sa.Column("last4", sa.String(4), nullable=False),
+    sa.Column("worker_id", Id, sa.ForeignKey("workers.id"), nullable=False, index=True),
+    sa.Column("membership_id", Id, nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("valid_until", sa.Date, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # active, replaced
 )
 
-merchants = Table(
+merchants = sa.Table(
     "merchants", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("name", String(200), nullable=False),
-    Column("organization_code", String(CODE), nullable=False, index=True),
-    Column("path", Text, nullable=False),  # JSON: the registry path of the organization
-    Column("rule_kind", String(20), nullable=False),
-    Column("percent_off", Integer, nullable=True),
-    Column("markup_fen", Integer, nullable=True),
-    Column("active", Boolean, nullable=False, server_default="1"),
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("organization_code", sa.String(CODE), nullable=False, index=True),
+    sa.Column("path", sa.Text, nullable=False),  # JSON: the registry path of the organization
+    sa.Column("rule_kind", sa.String(20), nullable=False),
+    sa.Column("percent_off", sa.Integer, nullable=True),
+    sa.Column("markup_fen", sa.Integer, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default="1"),
     _now(),
 )
 
-service_requests = Table(
+service_requests = sa.Table(
     "service_requests", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("worker_id", Id, ForeignKey("workers.id"), nullable=False, index=True),
-    Column("membership_id", Id, nullable=False),
-    Column("kind", String(30), nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("handling_organization_code", String(CODE), nullable=False, index=True),
-    Column("path", Text, nullable=False),  # JSON: organizations whose staff may act on it
-    Column("summary", Text, nullable=False),
-    Column("note", Text, nullable=True),
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("worker_id", Id, sa.ForeignKey("workers.id"), nullable=False, index=True),
+    sa.Column("membership_id", Id, nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("handling_organization_code", sa.String(CODE), nullable=False, index=True),
+    sa.Column("path", sa.Text, nullable=False),  # JSON: organizations whose staff may act on it
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
     _now(),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
 )
 
 # The referrals of a request to a social organization, as incubation's events tell them
 # (``request_referred``, ``referral_concluded``): shown on the request.
-request_referrals = Table(
+request_referrals = sa.Table(
     "request_referrals", metadata,
-    Column("referral_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("request_id", Id, ForeignKey("service_requests.id"), nullable=False, index=True),
-    Column("organization_id", BigInteger, nullable=False),
-    Column("organization_name", String(200), nullable=False),
-    Column("status", String(20), nullable=False),  # referred, served, declined
-    Column("note", Text, nullable=True),
-    Column("as_of", DateTime(timezone=True), nullable=True),
+    sa.Column("referral_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("request_id", Id, sa.ForeignKey("service_requests.id"), nullable=False, index=True),
+    sa.Column("organization_id", sa.BigInteger, nullable=False),
+    sa.Column("organization_name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # referred, served, declined
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("as_of", sa.DateTime(timezone=True), nullable=True),
 )
 
 # Card checks per caller (MEMBERSHIP_RATE_LIMITS): key ``domain.card_check_key(caller)``.
 rate_hits = rate_hits_table(metadata)
 
-imports = Table(
+imports = sa.Table(
     "imports", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("source", String(300), nullable=False),
-    Column("rows", Integer, nullable=False, server_default="0"),
-    Column("imported", Integer, nullable=False, server_default="0"),
-    Column("rejected", Integer, nullable=False, server_default="0"),
-    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("imported", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
 )

@@ -33,8 +33,7 @@ from services.membership.models import (
     service_requests,
 )
 from shared.errors import NotFound
-from shared.registry_readmodel import Change, RegistryReadModel
-from shared.timeutil import as_utc
+from shared.registry_readmodel import Change, RegistryReadModel, upsert_snapshot
 
 registry = RegistryReadModel(organizations, enterprises)
 
@@ -242,18 +241,12 @@ def apply_referral(session, data: dict, as_of: datetime | None = None) -> None:
     if session.execute(select(service_requests.c.id).where(
             service_requests.c.id == data["request_id"])).first() is None:
         return
-    values = {"request_id": data["request_id"], "organization_id": data["organization_id"],
-              "organization_name": data["organization_name"],
-              "status": data.get("outcome") or "referred", "note": data.get("note"),
-              "as_of": as_of}
-    stored = session.execute(select(request_referrals.c.as_of).where(
-        request_referrals.c.referral_id == data["referral_id"]).with_for_update()).first()
-    if stored is None:
-        session.execute(insert(request_referrals).values(referral_id=data["referral_id"],
-                                                         **values))
-    elif not (as_of and stored.as_of and as_utc(as_of) < as_utc(stored.as_of)):
-        session.execute(update(request_referrals).where(
-            request_referrals.c.referral_id == data["referral_id"]).values(values))
+    upsert_snapshot(session, request_referrals, "referral_id", {
+        "referral_id": data["referral_id"], "request_id": data["request_id"],
+        "organization_id": data["organization_id"],
+        "organization_name": data["organization_name"],
+        "status": data.get("outcome") or "referred", "note": data.get("note"),
+        "as_of": as_of})
 
 
 def referrals_of(session, request_id: int) -> list[dict]:

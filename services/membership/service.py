@@ -9,7 +9,6 @@ authenticated caller (``shared.caller``: ``{"name", "role", "organization_code"}
 """
 
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 from nameko.timer import timer
@@ -21,6 +20,7 @@ from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
 from shared.errors import Conflict, InvalidInput
+from shared.registry_events import RegistryEventHandlers, event_time
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.web import OpsEndpoints
@@ -43,12 +43,7 @@ def _code(value) -> str:
     return value
 
 
-def _as_of(event) -> datetime:
-    """When the registry took the snapshot an event carries (its envelope's time)."""
-    return datetime.fromisoformat(event.time)
-
-
-class MembershipService(OpsEndpoints):
+class MembershipService(RegistryEventHandlers, OpsEndpoints):
     name = "membership"
     db = Database(MIGRATIONS)
     metrics = Metrics()
@@ -280,48 +275,21 @@ class MembershipService(OpsEndpoints):
     # Snapshots come in any order (one queue per type): each carries its time, and one
     # older than what the read model holds changes nothing.
 
-    @event_handler("registry", "organization_registered")
-    def handle_organization_registered(self, event):
-        self.db.apply_once(event, readmodel.apply_organization, _as_of(event))
+    registry_readmodel = readmodel  # organizations: a move takes its counters along
 
-    @event_handler("registry", "organization_updated")
-    def handle_organization_updated(self, event):
-        self.db.apply_once(event, readmodel.apply_organization, _as_of(event))
-
-    @event_handler("registry", "organization_moved")
-    def handle_organization_moved(self, event):
-        """The organization's subtree, and its counters, move with it."""
-        self.db.apply_once(event, readmodel.apply_organization, _as_of(event))
-
-    @event_handler("registry", "enterprise_registered")
-    def handle_enterprise_registered(self, event):
-        self._apply_enterprise(event)
-
-    @event_handler("registry", "enterprise_updated")
-    def handle_enterprise_updated(self, event):
-        self._apply_enterprise(event)
-
-    @event_handler("registry", "enterprise_moved")
-    def handle_enterprise_moved(self, event):
-        """Its members' and workers' counters move with it to the new community."""
-        self._apply_enterprise(event)
-
-    @event_handler("registry", "enterprise_closed")
-    def handle_enterprise_closed(self, event):
-        """Memberships at a closed enterprise lapse, with the registry's reason."""
-        self._apply_enterprise(event)
+    def apply_registry_enterprise(self, event):
+        """An enterprise's members' and workers' counters follow it (a move, a new
+        headcount); memberships at a closed enterprise lapse, with the registry's reason."""
+        with self.db.unit_of_work() as uow:
+            if not uow.is_duplicate(event):
+                operations.enterprise_snapshot(uow, event.data, event_time(event))
 
     # --- incubation's referrals of service requests (shown on the request) ------------
 
     @event_handler("incubation", "request_referred")
     def handle_request_referred(self, event):
-        self.db.apply_once(event, readmodel.apply_referral, _as_of(event))
+        self.db.apply_once(event, readmodel.apply_referral, event_time(event))
 
     @event_handler("incubation", "referral_concluded")
     def handle_referral_concluded(self, event):
-        self.db.apply_once(event, readmodel.apply_referral, _as_of(event))
-
-    def _apply_enterprise(self, event):
-        with self.db.unit_of_work() as uow:
-            if not uow.is_duplicate(event):
-                operations.enterprise_snapshot(uow, event.data, _as_of(event))
+        self.db.apply_once(event, readmodel.apply_referral, event_time(event))

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from shared.cli import service_database
+from shared.cli import command_database
 
 
 def _plain(value):
@@ -33,10 +33,8 @@ def audit(case_id):
         CaseEscalationSchema,
         CaseNotificationSchema,
     )
-    from shared.errors import ServiceError
 
-    database = service_database("notifications")
-    try:
+    with command_database("notifications") as database:
         with database.session() as session:
             case = CaseEscalationSchema().dump(views.case_escalation(session, case_id))
             told = _every(lambda cursor: views.case_notifications(
@@ -46,10 +44,6 @@ def audit(case_id):
         _echo_json({"case": case,
                     "notifications": CaseNotificationSchema(many=True).dump(told),
                     "audit": AuditEntrySchema(many=True).dump(entries)})
-    except ServiceError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.engine.dispose()
 
 
 def _every(read_page) -> list:
@@ -73,18 +67,12 @@ def _every(read_page) -> list:
 def inbox(organization_code, recipient_kind, unacknowledged, limit, cursor):
     """An organization's inbox, oldest first, a page at a time."""
     from services.notifications import views
-    from shared.errors import ServiceError
     from shared.timeutil import rfc3339
 
-    database = service_database("notifications")
-    try:
+    with command_database("notifications") as database:
         with database.session() as session:
             page = views.inbox(session, organization_code, recipient_kind=recipient_kind,
                                unacknowledged=unacknowledged, cursor=cursor, limit=limit)
-    except ServiceError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.engine.dispose()
     for message in page["items"]:
         click.echo(f"{rfc3339(message['received_at'])}  {message['case_id']}  "
                    f"{message['title']}  "
@@ -101,8 +89,7 @@ def deadlines():
     from services.notifications.models import deadlines as table
     from shared.timeutil import now_utc, rfc3339
 
-    database = service_database("notifications")
-    try:
+    with command_database("notifications") as database:
         now = now_utc()
         with database.session() as session:
             open_ = table.c.state == "open"
@@ -111,8 +98,6 @@ def deadlines():
                 open_, table.c.due_at <= now)).scalar()
             upcoming = session.execute(select(func.min(table.c.due_at)).where(open_)).scalar()
         _echo_json({"open": count, "overdue": overdue, "next_due_at": rfc3339(upcoming)})
-    finally:
-        database.engine.dispose()
 
 
 @cli.command()

@@ -29,10 +29,6 @@ def _leader(data: dict) -> dict:
 registry = RegistryReadModel(organizations, enterprises, enterprise_values=_leader)
 
 
-def event_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 def apply_organization(session, data: dict, as_of: datetime):
     registry.apply_organization(session, data, as_of)
 

@@ -38,6 +38,7 @@ from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
 from shared.paging import CursorQuery
+from shared.registry_events import RegistryEventHandlers, event_time
 from shared.rpc import rpc
 from shared.schemas import load
 from shared.web import OpsEndpoints
@@ -49,7 +50,7 @@ DEADLINE_BATCH = 50  # per transaction: small enough that each commit comes quic
 DELIVERY_CONCURRENCY = 10
 
 
-class NotificationsService(OpsEndpoints):
+class NotificationsService(RegistryEventHandlers, OpsEndpoints):
     name = "notifications"
     db = Database(MIGRATIONS)
     metrics = Metrics()
@@ -58,40 +59,11 @@ class NotificationsService(OpsEndpoints):
 
     # --- the registry read model ---------------------------------------------------------
 
-    @event_handler("registry", "organization_registered")
-    def handle_organization_registered(self, event):
-        self._apply(event, readmodel.apply_organization)
-
-    @event_handler("registry", "organization_updated")
-    def handle_organization_updated(self, event):
-        self._apply(event, readmodel.apply_organization)
-
-    @event_handler("registry", "organization_moved")
-    def handle_organization_moved(self, event):
-        self._apply(event, readmodel.apply_organization)
-
     @event_handler("registry", "organization_contacts_changed")
     def handle_organization_contacts_changed(self, event):
-        self._apply(event, readmodel.apply_contacts)
+        self.db.apply_once(event, readmodel.apply_contacts, event_time(event))
 
-    @event_handler("registry", "enterprise_registered")
-    def handle_enterprise_registered(self, event):
-        self._apply(event, readmodel.apply_enterprise)
-
-    @event_handler("registry", "enterprise_updated")
-    def handle_enterprise_updated(self, event):
-        self._apply(event, readmodel.apply_enterprise)
-
-    @event_handler("registry", "enterprise_moved")
-    def handle_enterprise_moved(self, event):
-        self._apply(event, readmodel.apply_enterprise)
-
-    @event_handler("registry", "enterprise_closed")
-    def handle_enterprise_closed(self, event):
-        self._apply(event, readmodel.apply_enterprise)
-
-    def _apply(self, event, apply):
-        self.db.apply_once(event, apply, readmodel.event_time(event.time))
+    registry_readmodel = readmodel.registry  # the other handlers: RegistryEventHandlers
 
     # --- cases ---------------------------------------------------------------------------
 

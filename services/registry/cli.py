@@ -16,8 +16,7 @@ from tqdm import tqdm
 
 from services.registry import importer, operations, sample, views
 from shared.caller import Caller
-from shared.cli import service_database
-from shared.errors import ServiceError
+from shared.cli import command_database
 
 
 def _operator(db) -> Caller:
@@ -49,13 +48,11 @@ def import_command(file, report, batch_size):
         raise click.ClickException(str(exc)) from None
     if ignored:
         click.echo(f"ignoring columns: {', '.join(ignored)}", err=True)
-    db = service_database("registry")
-    operator = _operator(db)
-    with tqdm(total=importer.count_rows(file), unit="row", desc="import") as bar:
-        result = importer.import_rows(db, rows, operator, batch_size=batch_size,
+    with command_database("registry") as db, \
+            tqdm(total=importer.count_rows(file), unit="row", desc="import") as bar:
+        result = importer.import_rows(db, rows, _operator(db), batch_size=batch_size,
                                       progress=bar.update)
     result.ignored_columns = ignored
-    db.engine.dispose()
     click.echo(f"{result.rows} rows: {result.created} created, {result.updated} updated, "
                f"{result.unchanged} unchanged, {result.rejected} rejected")
     if report:
@@ -74,15 +71,12 @@ def import_command(file, report, batch_size):
 @click.option("--seed", default=sample.SEED, show_default=True)
 def load_sample_command(enterprises, seed):
     """Register the Longgang-like sample district into an empty registry."""
-    db = service_database("registry")
-    try:
+    with command_database("registry") as db:
         with db.session() as session:
             if views.district_code(session):
                 raise click.ClickException("the registry already has a district")
         with tqdm(total=enterprises, unit="row", desc="sample") as bar:
             summary = sample.load_sample(db, enterprises, seed, progress=bar.update)
-    finally:
-        db.engine.dispose()
     click.echo(f"{summary['organizations']} organizations, {summary['created']} enterprises")
 
 
@@ -90,14 +84,9 @@ def load_sample_command(enterprises, seed):
 @click.argument("code")
 def stats_command(code):
     """Print the statistics of an organization's subtree as JSON."""
-    db = service_database("registry")
-    try:
+    with command_database("registry") as db:
         with db.session() as session:
             figures = views.statistics(session, code)
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        db.engine.dispose()
     click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
 
 
@@ -105,8 +94,7 @@ def stats_command(code):
 @click.option("--repair", is_flag=True, help="rewrite the counts that differ")
 def recount_command(repair):
     """Compare every organization's kept counts with a full recount."""
-    db = service_database("registry")
-    try:
+    with command_database("registry") as db:
         with db.unit_of_work() as uow:
             stored, actual = views.stored_counts(uow.session), views.recount(uow.session)
             wrong = sorted(code for code in actual if stored.get(code) != actual[code])
@@ -114,8 +102,6 @@ def recount_command(repair):
                 click.echo(f"{code}: kept {stored.get(code)}, recount {actual[code]}")
             if wrong and repair:
                 operations.repair_counts(uow.session)
-    finally:
-        db.engine.dispose()
     if not wrong:
         click.echo(f"all {len(actual)} organizations' counts agree with a recount")
     elif repair:

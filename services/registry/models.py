@@ -11,72 +11,63 @@ Whatever leaves the registry (answers, events) carries a path as the list of cod
 the district down to the organization itself (``path_codes``).
 """
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    func,
-)
+import sqlalchemy as sa
 
-metadata = MetaData()
+metadata = sa.MetaData()
 
-CODE = String(100)
-CREDIT_CODE = String(18)
-PATH = String(1000).with_variant(String(1000, collation="C"), "postgresql")
+CODE = sa.String(100)
+CREDIT_CODE = sa.String(18)
+PATH = sa.String(1000).with_variant(sa.String(1000, collation="C"), "postgresql")
 
-organizations = Table(
+organizations = sa.Table(
     "organizations",
     metadata,
-    Column("code", CODE, primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("tier", String(16), nullable=False),
-    Column("parent_code", CODE, ForeignKey("organizations.code"), nullable=True, index=True),
-    Column("path", PATH, nullable=False, index=True, unique=True),
-    Column("party_name", String(200), nullable=True),
-    Column("party_kind", String(40), nullable=True),
-    Column("enterprise_credit_code", CREDIT_CODE, nullable=True, index=True),
-    Column("contacts", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    sa.Column("code", CODE, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("parent_code", CODE, sa.ForeignKey("organizations.code"), nullable=True, index=True),
+    sa.Column("path", PATH, nullable=False, index=True, unique=True),
+    sa.Column("party_name", sa.String(200), nullable=True),
+    sa.Column("party_kind", sa.String(40), nullable=True),
+    sa.Column("enterprise_credit_code", CREDIT_CODE, nullable=True, index=True),
+    sa.Column("contacts", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
 )
 
-enterprises = Table(
+enterprises = sa.Table(
     "enterprises",
     metadata,
-    Column("credit_code", CREDIT_CODE, primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("address", String(500), nullable=True),
-    Column("community_code", CODE, ForeignKey("organizations.code"), nullable=False),
-    Column("headcount", Integer, nullable=False),
-    Column("union_status", String(8), nullable=False),
-    Column("union_code", CODE, nullable=True, index=True),
-    Column("key_enterprise", Boolean, nullable=False),
-    Column("assigned_leader", JSON(none_as_null=True), nullable=True),
-    Column("status", String(8), nullable=False),
-    Column("closed_reason", String(500), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    sa.Column("credit_code", CREDIT_CODE, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(500), nullable=True),
+    sa.Column("community_code", CODE, sa.ForeignKey("organizations.code"), nullable=False),
+    sa.Column("headcount", sa.Integer, nullable=False),
+    sa.Column("union_status", sa.String(8), nullable=False),
+    sa.Column("union_code", CODE, nullable=True, index=True),
+    sa.Column("key_enterprise", sa.Boolean, nullable=False),
+    sa.Column("assigned_leader", sa.JSON(none_as_null=True), nullable=True),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("closed_reason", sa.String(500), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
     # Pages of a subtree's enterprises walk this index, community by community.
-    Index("ix_enterprises_community_credit", "community_code", "credit_code"),
+    sa.Index("ix_enterprises_community_credit", "community_code", "credit_code"),
 )
 
-organization_stats = Table(
+organization_stats = sa.Table(
     "organization_stats",
     metadata,
-    Column("code", CODE, ForeignKey("organizations.code"), primary_key=True),
-    Column("enterprises", Integer, nullable=False, server_default="0"),
-    Column("workers", BigInteger, nullable=False, server_default="0"),
-    Column("own_union", Integer, nullable=False, server_default="0"),
-    Column("covered", Integer, nullable=False, server_default="0"),
+    sa.Column("code", CODE, sa.ForeignKey("organizations.code"), primary_key=True),
+    sa.Column("enterprises", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("workers", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("own_union", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("covered", sa.Integer, nullable=False, server_default="0"),
 )
 
 

@@ -4,6 +4,7 @@ Importing this package loads every source's schemas, so ``catalogue`` is complet
 """
 
 from shared.events import (
+    competitions,  # noqa: F401, E402  (fills the catalogue)
     disputes,  # noqa: F401, E402  (fills the catalogue)
     incubation,  # noqa: F401, E402  (fills the catalogue)
     membership,  # noqa: F401, E402  (fills the catalogue)

@@ -34,7 +34,7 @@ def test_without_the_management_api_the_session_stops_with_one_line():
 
 def test_each_missing_part_has_its_line():
     result, missing = pytest_run(
-        "tests/deploy/test_prometheus.py", "tests/disputes/test_report_form.py",
+        "tests/deploy/test_prometheus.py", "tests/disputes/test_routes_report_form.py",
         "tests/deploy/test_compose.py",
         PATH=str(Path(sys.executable).parent), PROMTOOL="", TEST_DATABASES="sqlite,postgresql",
         TEST_POSTGRES_URL="postgresql+psycopg2://postgres@127.0.0.1:1/test")

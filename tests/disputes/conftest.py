@@ -8,10 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 from nameko.testing.services import replace_dependencies
+from sqlalchemy import create_engine, inspect, text
 
-from services.disputes import domain, identity, schemas
+from services.disputes import domain, operations, readmodel, views
 from services.disputes.service import MIGRATIONS, DisputesService
 from services.gateway.service import GatewayService
+from shared.api import disputes as contract
+from shared.caller import Caller
+from shared.db import migrate
+from shared.schemas import load
 from shared.testing import outbox_envelopes
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
@@ -53,21 +58,22 @@ ENTERPRISES = [
      "union_status": "covered", "key_enterprise": False, "status": "active"},
 ]
 
-DISTRICT_ADMIN = {"user": "admin@longgang", "role": "admin", "organization_code": DISTRICT}
-NANKENG_STAFF = {"user": "staff@nankeng", "role": "staff", "organization_code": NANKENG}
-ZHANGBEI_STAFF = {"user": "staff@zhangbei", "role": "staff", "organization_code": ZHANGBEI}
-BANTIAN_VIEWER = {"user": "viewer@bantian", "role": "viewer", "organization_code": BANTIAN}
+# Callers as the gateway hands them over (``shared.caller``).
+DISTRICT_ADMIN = Caller("admin@longgang", "admin", DISTRICT)
+NANKENG_STAFF = Caller("staff@nankeng", "staff", NANKENG)
+ZHANGBEI_STAFF = Caller("staff@zhangbei", "staff", ZHANGBEI)
+BANTIAN_VIEWER = Caller("viewer@bantian", "viewer", BANTIAN)
 
 
 # The tests' DISPUTES_PII_KEY; every test runs with it in the environment, so a service
 # started without one in its config never writes a development key into var/.
 TEST_KEY = "d1" * 32
-KEYS = identity.load_keys({identity.ENV: TEST_KEY})
+KEYS = domain.load_keys({domain.ENV: TEST_KEY})
 
 
 @pytest.fixture(autouse=True)
 def pii_key(monkeypatch):
-    monkeypatch.setenv(identity.ENV, TEST_KEY)
+    monkeypatch.setenv(domain.ENV, TEST_KEY)
 
 
 def at(*args) -> datetime:
@@ -76,9 +82,9 @@ def at(*args) -> datetime:
 
 def fill_read_model(session):
     for organization in ORGANIZATIONS:
-        domain.apply_organization(session, organization)
+        readmodel.registry.apply_organization(session, organization, None)
     for enterprise in ENTERPRISES:
-        domain.apply_enterprise(session, enterprise)
+        readmodel.registry.apply_enterprise(session, enterprise, None)
 
 
 def filled(db):
@@ -104,7 +110,7 @@ def report_data(**overrides) -> dict:
     data = {"credit_code": FACTORY, "category": "unpaid_wages", "workers_affected": 12,
             "amount_owed": "86000.00", "description": "两个月工资未发，老板称资金紧张"}
     data.update(overrides)
-    return schemas.load(schemas.ReportSchema(), {k: v for k, v in data.items()
+    return load(contract.ReportSchema(), {k: v for k, v in data.items()
                                                  if v is not None})
 
 
@@ -113,17 +119,31 @@ def file_report(db, when, informant=None, **overrides) -> dict:
     data = report_data(**overrides)
     with db.unit_of_work() as uow:
         if informant is None:
-            informant, _ = identity.register_informant(uow.session, "anonymous", when)
-        result = domain.submit_report(uow, data, informant, when)
+            informant, _ = operations.register_informant(uow.session, "anonymous", when)
+        result = operations.submit_report(uow, data, informant, when)
     result["informant"] = informant
     return result
 
 
 def officer(db, organization=NANKENG, name="王信息员", phone="13800000000"):
     with db.unit_of_work() as uow:
-        return identity.register_informant(uow.session, "officer", at(2025, 1, 1),
-                                           organization, {"real_name": name, "phone": phone},
-                                           with_token=True, keys=KEYS)
+        return operations.register_informant(uow.session, "officer", at(2025, 1, 1),
+                                             organization,
+                                             {"real_name": name, "phone": phone},
+                                             with_token=True, keys=KEYS)
+
+
+def walk(read_page, limit: int) -> list:
+    """Every item of a list, read page by page (``read_page(cursor)``) as a client
+    would; each page holds at most ``limit`` and only the last says it is the last."""
+    items, cursor = [], None
+    while True:
+        page = read_page(cursor)
+        assert len(page["items"]) <= limit
+        items += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            return items
+        assert len(page["items"]) == limit
 
 
 def published(db, type_=None) -> list[dict]:
@@ -132,15 +152,21 @@ def published(db, type_=None) -> list[dict]:
     return [event for event in events if type_ is None or event["type"] == type_]
 
 
+def step_data(status, data) -> dict:
+    """What a step of the standard process takes, as the service loads it."""
+    status = load(contract.StepTargetSchema(), {"status": status})["status"]
+    return load(contract.TRANSITION_SCHEMAS[status](), data, f"{status} rejected")
+
+
 def move(db, case_id, status, when, actor=None, **data) -> dict:
-    data = schemas.load_transition(status, data)
+    data = step_data(status, data)
     with db.unit_of_work() as uow:
-        return domain.change_status(uow, case_id, status, data, actor or NANKENG_STAFF, when)
+        return operations.change_status(uow, case_id, status, data, actor or NANKENG_STAFF, when)
 
 
 def view(db, case_id, actor=DISTRICT_ADMIN) -> dict:
     with db.session() as session:
-        return domain.case_view(session, case_id, actor)
+        return views.case_view(session, case_id, actor)
 
 
 # --- a gateway in front of a disputes service ----------------------------------------
@@ -163,3 +189,52 @@ def stack(container_factory, make_service_config, database_factory, tmp_path):
     gateway.start()
     tokens = gateway_tokens(gateway_config["DATABASE_URL"], GATEWAY_USERS)
     return Client(gateway_config["WEB_SERVER_ADDRESS"]), tokens
+
+
+# --- sealed identities ----------------------------------------------------------------
+
+NAME, PHONE = "王秀英", "13912345678"
+OTHER_KEY = "e2" * 32  # a DISPUTES_PII_KEY that did not seal them
+
+
+def raw_dump(url) -> bytes:
+    """Every row of every table, read with plain SQL: what a stolen copy would hold."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+            rows = [row for table in tables
+                    for row in connection.execute(text(f'SELECT * FROM "{table}"'))]
+    finally:
+        engine.dispose()
+    return b"".join(bytes(value) if isinstance(value, bytes | memoryview)
+                    else str(value).encode() for row in rows for value in row)
+
+
+def reveal(db, informant, keys=KEYS, reason="支付奖励 #1"):
+    with db.unit_of_work() as uow:
+        return operations.reveal_identity(uow, informant, reason, DISTRICT_ADMIN, at(2025, 3, 1, 2),
+                                      keys)
+
+
+def audit(db, informant):
+    with db.session() as session:
+        return views.reveals(session, informant)
+
+
+def clear_text_database(url):
+    """A database at revision 0002 (identities in clear) holding two informants."""
+    migrate(url, MIGRATIONS, "0002")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for informant, kind, name, phone in (("I-OLDOFFICR", "officer", NAME, PHONE),
+                                             ("I-OLDANONYM", "anonymous", "李四", None)):
+            connection.execute(text(
+                "INSERT INTO informants (id, kind, active, created_at) "
+                "VALUES (:id, :kind, :active, :at)"),
+                {"id": informant, "kind": kind, "active": True,
+                 "at": datetime(2024, 5, 1, tzinfo=UTC)})
+            connection.execute(text(
+                "INSERT INTO identities (informant_id, real_name, phone) "
+                "VALUES (:id, :name, :phone)"), {"id": informant, "name": name, "phone": phone})
+    engine.dispose()

@@ -26,4 +26,6 @@ def test_the_sample_loads_once_into_a_migrated_database_and_answers_stats(monkey
                   "--year", "2015")
     assert json.loads(figures.output)["wage_flight"]["workers"] == 193
     rules = run(monkeypatch, sqlite_url, "policies", "rewards")
-    assert json.loads(rules.output)[0]["body"]["monthly_cap"] == "3000"
+    [first] = json.loads(rules.output)
+    assert first["body"]["monthly_cap"] == "3000"
+    assert first["effective_from"] == "2000-01-01T00:00:00+00:00"  # RFC 3339, an offset

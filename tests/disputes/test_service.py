@@ -104,7 +104,10 @@ def test_an_anonymous_informant_gets_a_receipt_once_and_follows_the_case_with_it
          NANKENG_STAFF)
     status = call(disputes, "receipt_status", code, source="10.0.0.9")
     assert (status["report"], status["status"]) == (result["report"], "verified")
-    [reward] = call(disputes, "my_rewards", receipt_code=code)
+    # every time in an answer is RFC 3339 with an offset
+    assert datetime.fromisoformat(result["received_at"]).utcoffset() is not None
+    assert [datetime.fromisoformat(step["at"]).tzinfo for step in status["steps"]] == [UTC]
+    [reward] = call(disputes, "my_rewards", receipt_code=code)["items"]
     assert (reward["stage"], reward["amount"], reward["status"]) == (
         "verified", "600.00", "pending")
     with pytest.raises(NotFound):
@@ -201,7 +204,7 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
     with pytest.raises(Unauthorized):
         call(disputes, "list_cases", None)
     with pytest.raises(InvalidInput):
-        call(disputes, "list_cases", {"user": "x", "role": "overlord",
+        call(disputes, "list_cases", {"name": "x", "role": "overlord",
                                       "organization_code": NANKENG})
     with pytest.raises(InvalidInput):
         call(disputes, "change_status", "nope", "exploded", {}, NANKENG_STAFF)
@@ -209,12 +212,36 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
         call(disputes, "change_status", "nope", "verified", {}, NANKENG_STAFF)
     for method, args in (("approve_reward", ("1; drop table", DISTRICT_ADMIN)),
                          ("pay_reward", (0, DISTRICT_ADMIN)),
-                         ("list_rewards", (DISTRICT_ADMIN, "unpaid")),
+                         ("list_rewards", (DISTRICT_ADMIN, {"status": "unpaid"})),
+                         ("list_cases", (DISTRICT_ADMIN, {"cursor": "not-ours"})),
                          ("get_policies", ("secret",)),
                          ("receipt_status", ("not a code",))):
         with pytest.raises(InvalidInput):
             call(disputes, method, *args)
-    assert call(disputes, "list_cases", DISTRICT_ADMIN) == []
+    assert call(disputes, "list_cases", DISTRICT_ADMIN) == {"items": [], "next_cursor": None}
+
+
+def test_the_caller_is_name_role_and_organization_code_as_the_gateway_sends_it(disputes):
+    case_id = call(disputes, "submit_report", REPORT)["case_id"]
+    wire = NANKENG_STAFF.as_dict()
+    assert wire == {"name": "staff@nankeng", "role": "staff", "organization_code": NANKENG}
+    assert call(disputes, "get_case", case_id, wire)["id"] == case_id
+    moved = call(disputes, "change_status", case_id, "verified", {"note": "属实"}, wire)
+    assert [line["actor"] for line in moved["timeline"] if line["kind"] == "status"] == [
+        "staff@nankeng"]  # the caller's name
+    # the shape of before (``user``) is refused, naming what is wrong
+    with pytest.raises(InvalidInput) as error:
+        call(disputes, "get_case", case_id, {"user": "staff@nankeng", "role": "staff",
+                                             "organization_code": NANKENG})
+    assert {"name", "user"} <= set(error.value.details)
+    viewer = {"name": "viewer@nankeng", "role": "viewer", "organization_code": NANKENG}
+    with pytest.raises(Forbidden):
+        call(disputes, "change_status", case_id, "handling",
+             {"handled_by_tier": "community", "joint": False}, viewer)
+    with pytest.raises(Forbidden):  # staff may not do an admin's acts
+        call(disputes, "publish_policy", {"kind": "rewards", "body": {},
+                                          "effective_from": "2025-04-01T00:00:00+08:00"},
+             wire)
 
 
 def test_cases_rewards_and_statistics_stay_inside_the_callers_subtree(disputes):
@@ -229,8 +256,8 @@ def test_cases_rewards_and_statistics_stay_inside_the_callers_subtree(disputes):
          {"handled_by_tier": "community", "joint": False}, NANKENG_STAFF)
     figures = call(disputes, "statistics", NANKENG_STAFF)
     assert (figures["code"], figures["disputes"], figures["alone"]) == (NANKENG, 1, 1)
-    assert call(disputes, "list_rewards", ZHANGBEI_STAFF) == []
-    [reward] = call(disputes, "list_rewards", DISTRICT_ADMIN, "pending")
+    assert call(disputes, "list_rewards", ZHANGBEI_STAFF)["items"] == []
+    [reward] = call(disputes, "list_rewards", DISTRICT_ADMIN, {"status": "pending"})["items"]
     assert reward["case_id"] == case_id
 
 

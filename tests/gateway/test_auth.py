@@ -20,7 +20,7 @@ ZHANGBEI_PATH = ["longgang", "longgang.yuanshan", "longgang.yuanshan.zhangbei"]
 
 
 def user(role, org):
-    return User(id=1, name="someone", role=role, org_code=org)
+    return User(id=1, name="someone", role=role, organization_code=org)
 
 
 @pytest.mark.parametrize("role, allowed", [

@@ -18,7 +18,7 @@ def test_create_user_prints_a_working_token_alone_on_stdout(env):
     token = result.stdout.strip()
     assert token.startswith("ghu_") and "\n" not in token
     assert "not shown again" in result.stderr
-    assert authenticate(env, token).org_code == "longgang.bantian.nankeng"
+    assert authenticate(env, token).organization_code == "longgang.bantian.nankeng"
     listing = gonghui(env, "list-users")
     assert listing.stdout == "南坑-staff\tstaff\tlonggang.bantian.nankeng\tactive\n"
     assert token not in listing.stdout

@@ -14,7 +14,7 @@ from services.gateway.openapi import build, example_for
 from services.gateway.service import GatewayService, openapi_document
 from shared import errors
 from shared.paging import DEFAULT_LIMIT, MAX_LIMIT
-from tests.disputes.test_report_form import browser, wait  # noqa: F401 - the fixture
+from tests.disputes.test_routes_report_form import wait
 from tests.gateway.fakes import NANKENG, NK_ENTERPRISE
 from tests.shared.problems import PROBLEM_JSON
 
@@ -269,7 +269,6 @@ def assert_pages_by_cursor(op, components=COMPONENTS):
     assert page["properties"]["next_cursor"]["type"] == ["string", "null"]
 
 
-@pytest.mark.xfail(strict=False, reason="lists being converted to shared.paging (issue 8)")
 @pytest.mark.parametrize("operation", LIST_OPERATIONS, ids=operation_id)
 def test_every_list_operation_pages_by_cursor(operation):
     assert_pages_by_cursor(operation[2])

@@ -15,7 +15,7 @@ def test_the_first_run_creates_a_district_admin_with_a_private_token_file(env):
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
     with open(token_file) as file:
         admin = authenticate(env, file.read().strip())
-    assert (admin.role, admin.org_code) == ("admin", setup.DEFAULT_ADMIN_ORG)
+    assert (admin.role, admin.organization_code) == ("admin", setup.DEFAULT_ADMIN_ORG)
 
     again = list(setup.prepare(env["GATEWAY_DATABASE_URL"], MIGRATIONS, env=env))
     assert "users exist" in again[0]

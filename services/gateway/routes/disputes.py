@@ -11,9 +11,15 @@ Two kinds of caller:
   ``/api/v1/disputes/officer-reports`` and ``/api/v1/disputes/my/...``. The disputes
   service checks officer tokens, not the gateway.
 - staff users (gateway tokens): the gateway checks the role, then passes the user to the
-  disputes service as ``actor``, which knows each case's place in the tree and enforces
-  the subtree (403) itself, as well as the roles of the acts only an admin may do
-  (revealing an identity, approving and paying rewards, publishing a policy).
+  disputes service as the caller (``user.caller()``), which knows each case's place in
+  the tree and enforces the subtree (403) itself, as well as the roles of the acts only
+  an admin may do (revealing an identity, approving and paying rewards, publishing a
+  policy).
+
+Bodies and queries are checked with the disputes contract's schemas
+(``shared/api/disputes.py``) before the service is asked, and sent on as they came; the
+service's answers are already dumped by the same contract and pass through as they are,
+but for a report's answer, from which the informant gets no case id.
 
 Rate limits (429) count per officer and per source address; the disputes service keeps
 the address only as a salted hash.
@@ -29,9 +35,10 @@ from werkzeug.wrappers import Response
 
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE, bearer_token
-from services.gateway.routes import disputes_schemas as s
 from services.gateway.routes.registry import V1
+from shared.api import disputes as contract
 from shared.errors import InvalidInput, NotFound
+from shared.paging import CursorQuery
 from shared.web import json_response, read_json, read_query
 
 DISPUTES = "disputes"
@@ -39,7 +46,6 @@ BASE = f"{V1}/disputes"
 FORM = (Path(__file__).parent / "disputes_form.html").read_text(encoding="utf-8")
 CASE_ID = re.compile(r"^[0-9a-f]{32}$")
 PSEUDONYM = re.compile(r"^I-[2-9A-Z]{8}$")
-POLICY_KINDS = ("grading", "rewards")
 RATE_LIMITED = (429,)
 FORM_HEADERS = {
     # The form is the only page: scripts and styles inline, nothing from elsewhere.
@@ -48,10 +54,6 @@ FORM_HEADERS = {
     "Referrer-Policy": "no-referrer",  # an anonymous informant leaves no trail
     "X-Content-Type-Options": "nosniff",
 }
-
-
-def actor(user) -> dict:
-    return {"user": user.name, "role": user.role, "organization_code": user.org_code}
 
 
 def case_id_of(value: str) -> str:
@@ -66,6 +68,11 @@ def positive(value: int, what: str) -> int:
         raise NotFound(f"no {what} {value}")
     return value
 
+
+def receipt(filed: dict) -> dict:
+    """What an informant is told of a report filed (``ReportReceiptSchema``): no case."""
+    return {name: filed[name] for name in contract.ReportReceiptSchema().fields
+            if name in filed}
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -103,24 +110,24 @@ class DisputesRoutes:
 
     @route("POST", f"{BASE}/reports", tag=DISPUTES, access=PUBLIC, status=201,
            summary="Report a hidden danger anonymously; the receipt code is shown once",
-           body=s.AnonymousReportInSchema, response=s.ReportReceiptSchema,
+           body=contract.ReportSchema, response=contract.ReportReceiptSchema,
            errors=(404, *RATE_LIMITED))
     def report_anonymously(self, request):
-        read_json(request, s.AnonymousReportInSchema())
+        read_json(request, contract.ReportSchema())
         # The id and the receipt code are made here, once per HTTP request: if the broker
         # hands the request to disputes twice (a restart mid-call), the second run answers
         # with the first one's report and code instead of filing again.
         result = self.disputes_rpc.submit_report(
             read_json(request), source=request.remote_addr, request_id=uuid.uuid4().hex,
             receipt_code=f"{secrets.randbelow(10**16):016d}")
-        return json_response(s.ReportReceiptSchema().dump(result), status=201)
+        return json_response(receipt(result), status=201)
 
     @route("POST", f"{BASE}/officer-reports", tag=DISPUTES, access=TOKEN, status=201,
            summary="Report as an information officer (officer token ghi_...)",
            description="Send the same `Idempotency-Key` again (a resend after a network "
                        "error) and the answer is the report already filed, not a second "
                        "one.",
-           body=s.OfficerReportInSchema, response=s.ReportReceiptSchema,
+           body=contract.ReportSchema, response=contract.ReportReceiptSchema,
            errors=(404, *RATE_LIMITED), extra={"parameters": [{
                "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
                "description": "the officer's own id for this report: 8-64 letters, "
@@ -128,156 +135,159 @@ class DisputesRoutes:
                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}]})
     def report_as_officer(self, request):
         token = bearer_token(request.headers.get("Authorization"))
-        read_json(request, s.OfficerReportInSchema())
+        read_json(request, contract.ReportSchema())
         result = self.disputes_rpc.submit_report(read_json(request), officer_token=token,
                                                  source=request.remote_addr,
                                                  request_id=officer_request_id(request, token))
-        return json_response(s.ReportReceiptSchema().dump(result), status=201)
+        return json_response(receipt(result), status=201)
 
     @route("POST", f"{BASE}/receipts/status", tag=DISPUTES, access=PUBLIC,
            summary="Follow an anonymous report by its receipt code (sent in the body, so "
                    "it stays out of URLs and logs)",
-           body=s.ReceiptInSchema, response=s.ReceiptStatusSchema,
+           body=contract.ReceiptSchema, response=contract.ReceiptStatusSchema,
            errors=(404, *RATE_LIMITED))
     def receipt_status(self, request):
-        data = read_json(request, s.ReceiptInSchema())
-        status = self.disputes_rpc.receipt_status(data["receipt_code"],
-                                                  source=request.remote_addr)
-        return json_response(s.ReceiptStatusSchema().dump(status))
+        data = read_json(request, contract.ReceiptSchema())
+        return json_response(self.disputes_rpc.receipt_status(data["receipt_code"],
+                                                              source=request.remote_addr))
 
     @route("GET", f"{BASE}/my/reports", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reports and how far each case has come",
-           response=s.OfficerReportSchema(many=True))
+           query=CursorQuery, response=contract.OfficerReportPageSchema)
     def my_reports(self, request):
         token = bearer_token(request.headers.get("Authorization"))
-        return json_response(s.OfficerReportSchema(many=True).dump(
-            self.disputes_rpc.my_reports(token)))
+        page = read_query(request, CursorQuery())
+        return json_response(self.disputes_rpc.my_reports(token, page))
 
     @route("GET", f"{BASE}/my/rewards", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reward ledger (nobody else's)",
-           response=s.RewardSchema(many=True))
+           query=CursorQuery, response=contract.RewardPageSchema)
     def my_rewards(self, request):
         token = bearer_token(request.headers.get("Authorization"))
-        return json_response(s.RewardSchema(many=True).dump(
-            self.disputes_rpc.my_rewards(officer_token=token)))
+        page = read_query(request, CursorQuery())
+        return json_response(self.disputes_rpc.my_rewards(officer_token=token, query=page))
 
     @route("POST", f"{BASE}/officers", tag=DISPUTES, access=WRITE, status=201,
            summary="Register an information officer; their token is shown once",
-           body=s.OfficerInSchema, response=s.IssuedOfficerTokenSchema, errors=(404,))
+           body=contract.OfficerSchema, response=contract.IssuedOfficerTokenSchema,
+           errors=(404,))
     def register_officer(self, request):
         user = self.auth.user(request, WRITE)
-        data = read_json(request, s.OfficerInSchema())
-        issued = self.disputes_rpc.register_officer(data, actor(user))
-        return json_response(s.IssuedOfficerTokenSchema().dump(issued), status=201)
+        read_json(request, contract.OfficerSchema())
+        issued = self.disputes_rpc.register_officer(read_json(request), user.caller())
+        return json_response(issued, status=201)
 
     @route("DELETE", f"{BASE}/officers/<informant>", tag=DISPUTES, access=WRITE,
-           summary="Revoke an information officer's token", response=s.RevokedOfficerSchema)
+           summary="Revoke an information officer's token",
+           response=contract.RevokedOfficerSchema)
     def revoke_officer(self, request, informant):
         user = self.auth.user(request, WRITE)
         if not PSEUDONYM.match(informant):
             raise NotFound(f"no information officer {informant[:40]}")
-        return json_response(self.disputes_rpc.revoke_officer(informant, actor(user)))
+        return json_response(self.disputes_rpc.revoke_officer(informant, user.caller()))
 
     @route("POST", f"{BASE}/identity-reveals", tag=DISPUTES, access=WRITE,
            summary="Reveal who an informant is (admin only; audited, with a reason)",
-           body=s.RevealInSchema, response=s.RevealedIdentitySchema, errors=(404,))
+           body=contract.RevealSchema, response=contract.RevealedIdentitySchema,
+           errors=(404,))
     def reveal_identity(self, request):
         user = self.auth.user(request, WRITE)
-        data = read_json(request, s.RevealInSchema())
-        return json_response(self.disputes_rpc.reveal_identity(data, actor(user)))
+        read_json(request, contract.RevealSchema())
+        return json_response(self.disputes_rpc.reveal_identity(read_json(request),
+                                                               user.caller()))
 
     # --- cases ------------------------------------------------------------------------
 
     @route("GET", f"{BASE}/cases", tag=DISPUTES, access=READ,
            summary="Cases within the caller's subtree, newest first",
-           query=s.CaseQuerySchema, response=s.CaseSchema(many=True))
+           query=contract.CaseQuerySchema, response=contract.CasePageSchema)
     def list_cases(self, request):
         user = self.auth.user(request, READ)
-        filters = read_query(request, s.CaseQuerySchema())
-        return json_response(s.CaseSchema(many=True).dump(
-            self.disputes_rpc.list_cases(actor(user), filters)))
+        query = read_query(request, contract.CaseQuerySchema())
+        return json_response(self.disputes_rpc.list_cases(user.caller(), query))
 
     @route("GET", f"{BASE}/cases/<case_id>", tag=DISPUTES, access=READ,
            summary="A case with its reports (pseudonyms), timeline and rewards",
-           response=s.CaseDetailSchema)
+           response=contract.CaseDetailSchema)
     def get_case(self, request, case_id):
         user = self.auth.user(request, READ)
-        case = self.disputes_rpc.get_case(case_id_of(case_id), actor(user))
-        return json_response(s.CaseDetailSchema().dump(case))
+        return json_response(self.disputes_rpc.get_case(case_id_of(case_id),
+                                                        user.caller()))
 
     @route("POST", f"{BASE}/cases/<case_id>/transitions", tag=DISPUTES, access=WRITE,
            summary="Move a case one step: verified | rejected | handling | resolved | "
-                   "closed", body=s.TransitionInSchema, response=s.CaseDetailSchema,
-           errors=(409,))
+                   "closed", body=contract.TransitionInSchema,
+           response=contract.CaseDetailSchema, errors=(409,))
     def change_status(self, request, case_id):
         user = self.auth.user(request, WRITE)
-        read_json(request, s.TransitionInSchema())
+        read_json(request, contract.TransitionInSchema())
         case_id = case_id_of(case_id)
         data = dict(read_json(request))
         status = data.pop("status")
-        case = self.disputes_rpc.change_status(case_id, status, data, actor(user))
-        return json_response(s.CaseDetailSchema().dump(case))
+        return json_response(self.disputes_rpc.change_status(case_id, status, data,
+                                                             user.caller()))
 
     @route("POST", f"{BASE}/visits", tag=DISPUTES, access=WRITE, status=201,
            summary="Record an enterprise visit, revisit or interview; it feeds grading",
-           body=s.VisitInSchema, response=s.VisitRecordedSchema, errors=(404,))
+           body=contract.VisitSchema, response=contract.VisitRecordedSchema, errors=(404,))
     def record_visit(self, request):
         user = self.auth.user(request, WRITE)
-        read_json(request, s.VisitInSchema())
-        recorded = self.disputes_rpc.record_visit(read_json(request), actor(user))
-        return json_response(s.VisitRecordedSchema().dump(recorded), status=201)
+        read_json(request, contract.VisitSchema())
+        recorded = self.disputes_rpc.record_visit(read_json(request), user.caller())
+        return json_response(recorded, status=201)
 
     # --- rewards, policies, statistics ------------------------------------------------
 
     @route("GET", f"{BASE}/rewards", tag=DISPUTES, access=READ,
            summary="The reward ledger of cases within the caller's subtree",
-           query=s.RewardQuerySchema, response=s.RewardSchema(many=True))
+           query=contract.RewardQuerySchema, response=contract.RewardPageSchema)
     def list_rewards(self, request):
         user = self.auth.user(request, READ)
-        query = read_query(request, s.RewardQuerySchema())
-        return json_response(s.RewardSchema(many=True).dump(
-            self.disputes_rpc.list_rewards(actor(user), query.get("status"))))
+        query = read_query(request, contract.RewardQuerySchema())
+        return json_response(self.disputes_rpc.list_rewards(user.caller(), query))
 
     @route("POST", f"{BASE}/rewards/<int:reward_id>/approve", tag=DISPUTES, access=WRITE,
-           summary="Approve a pending reward (admin)", response=s.RewardSchema,
+           summary="Approve a pending reward (admin)", response=contract.RewardSchema,
            errors=(409,))
     def approve_reward(self, request, reward_id):
         user = self.auth.user(request, WRITE)
-        return json_response(s.RewardSchema().dump(self.disputes_rpc.approve_reward(
-            positive(reward_id, "reward"), actor(user))))
+        return json_response(self.disputes_rpc.approve_reward(
+            positive(reward_id, "reward"), user.caller()))
 
     @route("POST", f"{BASE}/rewards/<int:reward_id>/pay", tag=DISPUTES, access=WRITE,
            summary="Mark an approved reward paid (admin; after an audited reveal)",
-           response=s.RewardSchema, errors=(409,))
+           response=contract.RewardSchema, errors=(409,))
     def pay_reward(self, request, reward_id):
         user = self.auth.user(request, WRITE)
-        return json_response(s.RewardSchema().dump(self.disputes_rpc.pay_reward(
-            positive(reward_id, "reward"), actor(user))))
+        return json_response(self.disputes_rpc.pay_reward(
+            positive(reward_id, "reward"), user.caller()))
 
     @route("GET", f"{BASE}/policies/<kind>", tag=DISPUTES, access=PUBLIC,
            summary="Every version of the grading rules or the reward rules (奖励办法); "
-                   "published policy, public", response=s.PolicySchema(many=True))
+                   "published policy, public", query=CursorQuery,
+           response=contract.PolicyPageSchema)
     def get_policies(self, request, kind):
-        if kind not in POLICY_KINDS:
-            raise NotFound(f"no policy {kind[:40]}; known: {', '.join(POLICY_KINDS)}")
-        return json_response(s.PolicySchema(many=True).dump(
-            self.disputes_rpc.get_policies(kind)))
+        if kind not in contract.POLICY_KINDS:
+            raise NotFound(f"no policy {kind[:40]}; known: "
+                           f"{', '.join(contract.POLICY_KINDS)}")
+        page = read_query(request, CursorQuery())
+        return json_response(self.disputes_rpc.get_policies(kind, page))
 
     @route("POST", f"{BASE}/policies", tag=DISPUTES, access=WRITE, status=201,
            summary="Publish a new version of a policy, in force from a date (admin)",
-           body=s.PolicyInSchema, response=s.PolicyPublishedSchema)
+           body=contract.PolicyInSchema, response=contract.PolicyPublishedSchema)
     def publish_policy(self, request):
         user = self.auth.user(request, WRITE)
-        read_json(request, s.PolicyInSchema())
-        published = self.disputes_rpc.publish_policy(read_json(request), actor(user))
-        return json_response(s.PolicyPublishedSchema().dump(published), status=201)
+        read_json(request, contract.PolicyInSchema())
+        published = self.disputes_rpc.publish_policy(read_json(request), user.caller())
+        return json_response(published, status=201)
 
     @route("GET", f"{BASE}/statistics", tag=DISPUTES, access=READ,
            summary="Disputes by tier, street, category and year; alone vs jointly; wage "
-                   "flight; visits", query=s.DisputeStatisticsQuerySchema,
-           response=s.DisputeStatisticsSchema, errors=(404,))
+                   "flight; visits", query=contract.StatisticsQuerySchema,
+           response=contract.DisputeStatisticsSchema, errors=(404,))
     def dispute_statistics(self, request):
         user = self.auth.user(request, READ)
-        query = read_query(request, s.DisputeStatisticsQuerySchema())
-        return json_response(s.DisputeStatisticsSchema().dump(self.disputes_rpc.statistics(
-            actor(user), code=query.get("code"), year=query.get("year"))))
+        query = read_query(request, contract.StatisticsQuerySchema())
+        return json_response(self.disputes_rpc.statistics(
+            user.caller(), code=query["code"], year=query["year"]))

@@ -262,7 +262,7 @@ class RegistryRoutes:
     def _require_import_scope(self, user, rows):
         """Every community named, and every enterprise already registered (the import would
         update or move it), must lie within the user's subtree."""
-        if self.registry_rpc.get_organization(user.org_code)["parent_code"] is None:
+        if self.registry_rpc.get_organization(user.organization_code)["parent_code"] is None:
             return  # a user at the district root has everything in scope
 
         def community_problem(code):

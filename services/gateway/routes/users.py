@@ -9,7 +9,12 @@ based (``self.incubation_rpc``), and is never an admin.
 
 from services.gateway import accounts
 from services.gateway.api import TOKEN, route
-from services.gateway.auth import MANAGE_USERS, organization_account, require_scope
+from services.gateway.auth import (
+    MANAGE_USERS,
+    ORGANIZATION_ACCOUNT_ROLES,
+    organization_account,
+    require_scope,
+)
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import IssuedTokenSchema, NewUserSchema, RevokedSchema, UserSchema
 from shared.errors import InvalidInput
@@ -33,7 +38,7 @@ class UserRoutes:
     @route("GET", f"{V1}/me", tag=USERS, access=TOKEN, backend=False,
            summary="The user this token belongs to", response=UserSchema)
     def me(self, request):
-        return json_response(UserSchema().dump(self.auth.user(request).as_dict()))
+        return json_response(UserSchema().dump(self.auth.user(request).profile()))
 
     @route("POST", f"{V1}/users", tag=USERS, access=MANAGE_USERS, status=201,
            summary="Create a user and their first token (shown once)",
@@ -41,7 +46,8 @@ class UserRoutes:
     def create_user(self, request):
         admin = self.auth.user(request, MANAGE_USERS)
         data = read_json(request, NewUserSchema())
-        if organization_account(data["org_code"]) is not None and data["role"] == "admin":
+        if organization_account(data["org_code"]) is not None and \
+                data["role"] not in ORGANIZATION_ACCOUNT_ROLES:
             raise InvalidInput("an organization's own account is a viewer or staff",
                                {"role": ["viewer or staff for an so: account"]})
         require_scope(admin, self._path_of(admin, data["org_code"]),
@@ -49,7 +55,7 @@ class UserRoutes:
         with self.db.unit_of_work() as uow:
             user, token = accounts.create_user(uow.session, data["name"], data["role"],
                                                data["org_code"])
-        return json_response(IssuedTokenSchema().dump({"user": user.as_dict(), "token": token}),
+        return json_response(IssuedTokenSchema().dump({"user": user.profile(), "token": token}),
                              status=201)
 
     @route("DELETE", f"{V1}/users/<name>", tag=USERS, access=MANAGE_USERS,
@@ -59,7 +65,7 @@ class UserRoutes:
         with self.db.session() as session:
             user = accounts.find_user(session, name)
         # Only the user's org code is stored here; the registry knows where it sits.
-        require_scope(admin, self._path_of(admin, user.org_code), f"user {name}")
+        require_scope(admin, self._path_of(admin, user.organization_code), f"user {name}")
         with self.db.unit_of_work() as uow:
             revoked = accounts.revoke_user(uow.session, name)
         return json_response(RevokedSchema().dump({"name": name, "revoked_tokens": revoked}))

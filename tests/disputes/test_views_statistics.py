@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.disputes import sample, statistics
+from services.disputes import sample, views
 from services.disputes.service import MIGRATIONS
 from shared.db import open_database
 from shared.testing import _backend_params
@@ -28,7 +28,7 @@ def sampled(request, tmp_path_factory):
 
 def test_the_district_grew_19_5_percent_in_2015_with_four_times_as_many_handled_alone(
         sampled):
-    figures = statistics.statistics(sampled, DISTRICT)
+    figures = views.statistics(sampled, DISTRICT)
     assert [(y["year"], y["disputes"], y["alone"], y["joint"]) for y in figures["by_year"]] == [
         (2014, 3264, 318, 2946), (2015, 3900, 1272, 2628)]
     year_2015 = figures["by_year"][1]
@@ -42,7 +42,7 @@ def test_the_district_grew_19_5_percent_in_2015_with_four_times_as_many_handled_
 
 
 def test_zhangbei_visited_336_enterprises_found_175_irregular_and_9_wage_flights(sampled):
-    figures = statistics.statistics(sampled, ZHANGBEI, year=2015)
+    figures = views.statistics(sampled, ZHANGBEI, year=2015)
     assert figures["disputes"] == 109
     assert figures["wage_flight"] == {"cases": 9, "workers": 193, "amount_owed": "1900000.00"}
     assert figures["visits"]["enterprises_visited"] == 336
@@ -52,7 +52,7 @@ def test_zhangbei_visited_336_enterprises_found_175_irregular_and_9_wage_flights
 
 
 def test_nankeng_mediated_16_disputes_and_a_year_filter_narrows_everything(sampled):
-    assert statistics.statistics(sampled, NANKENG, year=2015)["disputes"] == 16
-    district_2014 = statistics.statistics(sampled, DISTRICT, year=2014)
+    assert views.statistics(sampled, NANKENG, year=2015)["disputes"] == 16
+    district_2014 = views.statistics(sampled, DISTRICT, year=2014)
     assert (district_2014["disputes"], district_2014["alone"]) == (3264, 318)
     assert district_2014["wage_flight"]["cases"] == 0

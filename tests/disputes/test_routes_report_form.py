@@ -6,8 +6,6 @@ after staff verify the case, and see a rejected form explain itself.
 """
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -16,19 +14,10 @@ from tests.disputes.conftest import FACTORY
 
 
 @pytest.fixture
-def browser(chromium):
-    binary, driver_path = chromium  # shared.testing: missing, the test fails saying so
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=390,844"):
-        options.add_argument(flag)
-    # An explicit driver path: Selenium must not try to download one.
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+def browser(browser):
+    """The kit's headless Chromium (shared.testing), phone-sized."""
+    browser.set_window_size(390, 844)
+    return browser
 
 
 def wait(driver, condition, timeout=20):
@@ -78,7 +67,7 @@ def test_an_anonymous_report_from_a_phone_gets_a_receipt_and_follows_its_case(st
         "return document.documentElement.scrollWidth <= window.innerWidth")
 
     assert look_up(browser, receipt) == "已受理"
-    [case] = client.get("/api/v1/disputes/cases", token=tokens["nankeng_staff"]).json()
+    [case] = client.get("/api/v1/disputes/cases", token=tokens["nankeng_staff"]).json()["items"]
     assert case["enterprise"]["credit_code"] == FACTORY  # recognised by name
     verified = client.post(f"/api/v1/disputes/cases/{case['id']}/transitions",
                            {"status": "verified"}, token=tokens["nankeng_staff"])
@@ -103,4 +92,5 @@ def test_an_incomplete_report_is_explained_in_the_form_and_nothing_is_filed(stac
     message = browser.find_element(By.ID, "error").text
     assert "涉及人数" in message and "情况说明" in message
     assert browser.find_element(By.ID, "result").is_displayed() is False
-    assert client.get("/api/v1/disputes/cases", token=tokens["district_admin"]).json() == []
+    assert client.get("/api/v1/disputes/cases",
+                      token=tokens["district_admin"]).json()["items"] == []

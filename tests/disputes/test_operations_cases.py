@@ -1,11 +1,14 @@
-"""The standard process: reported -> verified | rejected -> handling -> resolved -> closed."""
+"""Cases: the standard process (reported -> verified | rejected -> handling -> resolved ->
+closed), visits that feed their grading, and the list of them."""
 
 from datetime import timedelta
 
 import pytest
 
-from services.disputes import domain, schemas
+from services.disputes import operations, views
+from shared.api import disputes as contract
 from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.schemas import load
 from tests.disputes.conftest import (
     BANTIAN_VIEWER,
     DISTRICT_ADMIN,
@@ -17,7 +20,9 @@ from tests.disputes.conftest import (
     file_report,
     move,
     published,
+    step_data,
     view,
+    walk,
 )
 
 T0 = at(2025, 3, 1, 2)
@@ -82,7 +87,7 @@ def test_a_step_out_of_order_is_a_conflict_naming_the_next_steps(sqlite_database
 ])
 def test_each_step_asks_for_what_it_needs(status, data, field):
     with pytest.raises(InvalidInput) as error:
-        schemas.load_transition(status, data)
+        step_data(status, data)
     assert field in error.value.details
 
 
@@ -91,10 +96,11 @@ def test_staff_of_another_community_cannot_touch_the_case(sqlite_database):
     with pytest.raises(Forbidden):
         move(sqlite_database, case_id, "verified", T0, actor=ZHANGBEI_STAFF)
     with sqlite_database.session() as session, pytest.raises(Forbidden):
-        domain.case_view(session, case_id, ZHANGBEI_STAFF)
+        views.case_view(session, case_id, ZHANGBEI_STAFF)
     with sqlite_database.session() as session:
-        assert domain.list_cases(session, ZHANGBEI_STAFF, {}) == []
-        assert [c["id"] for c in domain.list_cases(session, BANTIAN_VIEWER, {})] == [case_id]
+        assert views.list_cases(session, ZHANGBEI_STAFF, {})["items"] == []
+        assert [c["id"] for c in views.list_cases(session, BANTIAN_VIEWER, {})["items"]] == [
+            case_id]
 
 
 def test_a_viewer_reads_but_cannot_move_a_case(sqlite_database):
@@ -114,11 +120,11 @@ def test_verified_figures_can_raise_the_grade(sqlite_database):
 
 
 def visit(db, when, actor=ZHANGBEI_STAFF, **data):
-    data = schemas.load(schemas.VisitSchema(), {"credit_code": ZB_FACTORY, "kind": "visit",
+    data = load(contract.VisitSchema(), {"credit_code": ZB_FACTORY, "kind": "visit",
                                                 "irregular_practice": True,
                                                 "findings": "未签劳动合同", **data})
     with db.unit_of_work() as uow:
-        return domain.record_visit(uow, data, actor, when)
+        return operations.record_visit(uow, data, actor, when)
 
 
 def test_a_visit_finding_irregular_practice_raises_the_grade_of_open_cases(sqlite_database):
@@ -163,34 +169,17 @@ def test_the_grade_is_never_lowered_by_smaller_figures(sqlite_database):
         "major"]
 
 
-def test_an_acknowledgement_from_notifications_is_a_line_in_the_timeline(sqlite_database):
-    case_id = file_report(sqlite_database, T0)["case_id"]
-    with sqlite_database.unit_of_work() as uow:
-        assert domain.apply_acknowledgement(uow.session, {
-            "case_id": case_id, "organization_code": NANKENG, "by": "李主席",
-            "at": T0 + timedelta(minutes=5)})
-        assert not domain.apply_acknowledgement(uow.session, {
-            "case_id": "unknown", "organization_code": NANKENG, "by": "x", "at": T0})
-    last = view(sqlite_database, case_id)["timeline"][-1]
-    assert (last["kind"], last["actor"], last["detail"]) == (
-        "acknowledged", "李主席", {"organization_code": NANKENG})
-
-
-def test_an_older_registry_snapshot_arriving_late_changes_nothing(sqlite_database):
-    from tests.disputes.conftest import ENTERPRISES
-
-    newer = dict(ENTERPRISES[0], key_enterprise=True)
-    with sqlite_database.unit_of_work() as uow:
-        domain.apply_enterprise(uow.session, newer, at(2025, 3, 2))
-        domain.apply_enterprise(uow.session, ENTERPRISES[0], at(2025, 3, 1))  # late, stale
-        domain.apply_organization(uow.session, {
-            "code": NANKENG, "name": "南坑社区工联会（新）", "kind": "community_federation",
-            "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
-            at(2025, 3, 2))
-        domain.apply_organization(uow.session, {
-            "code": NANKENG, "name": "旧名", "kind": "community_federation",
-            "tier": "community", "path": ["longgang", "longgang.bantian", NANKENG]},
-            at(2025, 3, 1))
-        assert domain.organization(uow.session, NANKENG).name == "南坑社区工联会（新）"
-    case_id = file_report(sqlite_database, T0, workers_affected=2)["case_id"]
-    assert view(sqlite_database, case_id)["grade_rule"] == "urgent.key_enterprise"
+def test_the_cases_list_walks_newest_first_page_by_page_and_sees_each_case_once(database):
+    opened = {}
+    for number, when in enumerate((T0, T0 + timedelta(hours=1), T0 + timedelta(hours=1),
+                                   T0 + timedelta(hours=2), T0 + timedelta(days=3))):
+        case = file_report(database, when, credit_code=None, name=f"南坑{number}号厂",
+                           address="南坑", community_code=NANKENG)
+        opened[case["case_id"]] = when
+    with database.session() as session:
+        seen = [case["id"] for case in walk(lambda cursor: views.list_cases(
+            session, BANTIAN_VIEWER, {"cursor": cursor, "limit": 2}), 2)]
+        assert views.list_cases(session, BANTIAN_VIEWER, {"status": "verified"}) == {
+            "items": [], "next_cursor": None}
+    assert seen == sorted(opened, key=lambda case_id: (opened[case_id], case_id),
+                          reverse=True)

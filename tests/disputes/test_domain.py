@@ -1,4 +1,5 @@
-"""Grading and reward rules as data: pure functions, no database."""
+"""The pure rules: grading and rewards as data (``policy``), the standard process, amounts,
+receipt codes, tokens and sealed identities (``domain``). No database."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -6,7 +7,10 @@ from decimal import Decimal
 import pytest
 from marshmallow import ValidationError
 
-from services.disputes import policy
+from services.disputes import domain, policy
+from shared import pii
+from shared.caller import Caller
+from shared.errors import Conflict, Forbidden, InvalidInput
 
 GRADING = policy.load("grading", policy.default_body("grading"))
 REWARDS = policy.load("rewards", policy.default_body("rewards"))
@@ -114,3 +118,63 @@ def test_the_monthly_cap_cuts_what_does_not_fit_and_says_so():
     assert amount == Decimal("200.00")
     assert why == "monthly cap 3000.00: 500.00 cut to 200.00"
     assert policy.apply_cap(Decimal("500"), Decimal("3200"), Decimal("3000"))[0] == 0
+
+
+# --- the rules of the process and of informants -----------------------------------------
+
+def test_a_case_moves_one_step_along_the_standard_process_only():
+    domain.check_step("reported", "verified")
+    domain.check_step("handling", "resolved")
+    with pytest.raises(Conflict) as error:
+        domain.check_step("verified", "closed")
+    assert error.value.message == "a verified case cannot become closed; next: handling"
+    assert error.value.details == {"status": "verified", "allowed": ["handling"]}
+    with pytest.raises(Conflict, match="it is finished"):
+        domain.check_step("closed", "verified")
+
+
+def test_a_grade_rises_but_never_falls():
+    assert domain.grade_rises("serious", "major")
+    assert not domain.grade_rises("major", "urgent")
+    assert not domain.grade_rises("urgent", "urgent")
+
+
+def test_amounts_are_kept_in_fen_and_names_matched_without_spaces_or_case():
+    assert domain.to_fen("86000.5") == 8600050
+    assert domain.from_fen(8600050) == "86000.50"
+    assert domain.from_fen(None) is None
+    assert domain.name_key(" 南坑五金 制品厂\t") == "南坑五金制品厂"
+    assert domain.name_key("Nankeng  HARDWARE") == "nankenghardware"
+
+
+def test_only_an_admin_acts_as_one_and_a_reveal_says_why():
+    staff = Caller("staff@nankeng", "staff", "longgang.bantian.nankeng")
+    admin = Caller("admin@longgang", "admin", "longgang")
+    with pytest.raises(Forbidden):
+        domain.require_admin(staff, "approve a reward")
+    assert domain.require_admin(admin, "approve a reward") is admin
+    with pytest.raises(Forbidden):
+        domain.check_reveal(staff, "支付奖励 #1")
+    with pytest.raises(InvalidInput):
+        domain.check_reveal(admin, " ab ")
+    assert domain.check_reveal(admin, "  支付奖励 #1 ") == "支付奖励 #1"
+
+
+def test_receipt_codes_and_tokens_are_random_and_only_their_hashes_are_kept():
+    code = domain.new_receipt_code()
+    assert len(code) == 16 and code.isdigit()
+    assert domain.format_receipt("1234567890123456") == "1234 5678 9012 3456"
+    token = domain.new_token()
+    assert token.startswith("ghi_") and domain.token_hash(token) != token
+    assert len(domain.argon2(code, b"s" * 16)) == 64
+    assert domain.new_pseudonym("R")[:2] == "R-"
+
+
+def test_an_identity_sealed_for_one_informant_opens_for_them_only():
+    keys = domain.load_keys({domain.ENV: "d1" * 32})
+    sealed = domain.seal_identity(keys, "I-K7P2QX9M", "王秀英", "13912345678")
+    assert b"13912345678" not in sealed
+    assert domain.open_identity(keys, "I-K7P2QX9M", sealed) == {
+        "real_name": "王秀英", "phone": "13912345678"}
+    with pytest.raises(pii.WrongKey):
+        domain.open_identity(keys, "I-OTHER000", sealed)

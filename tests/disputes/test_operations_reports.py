@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from services.disputes import domain, schemas
+from services.disputes import operations
+from shared.api import disputes as contract
 from shared.errors import InvalidInput, NotFound, TooManyRequests
+from shared.schemas import load
 from tests.disputes.conftest import (
     BANTIAN,
     DISTRICT,
@@ -162,45 +164,21 @@ def test_a_report_with_an_expected_date_is_graded_on_how_soon_the_risk_comes(
 def test_rate_limits_answer_429_with_when_to_come_back(sqlite_database):
     limits = [("officer", "officer:I-X", 2, 3600)]
     with sqlite_database.unit_of_work() as uow:
-        domain.check_rate(uow.session, limits, T0)
-        domain.check_rate(uow.session, limits, T0 + timedelta(minutes=10))
+        operations.check_rate(uow.session, limits, T0)
+        operations.check_rate(uow.session, limits, T0 + timedelta(minutes=10))
     with sqlite_database.unit_of_work() as uow, pytest.raises(
             TooManyRequests) as error:
-        domain.check_rate(uow.session, limits, T0 + timedelta(minutes=20))
+        operations.check_rate(uow.session, limits, T0 + timedelta(minutes=20))
     assert error.value.status == 429
     assert error.value.details == {"scope": "officer", "limit": 2, "window_seconds": 3600,
                                    "retry_after": 2401}
     assert "at most 2 per 1 h" in error.value.message
     with sqlite_database.unit_of_work() as uow:  # the first hit has left the window
-        domain.check_rate(uow.session, limits, T0 + timedelta(minutes=61))
+        operations.check_rate(uow.session, limits, T0 + timedelta(minutes=61))
 
 
 def test_schemas_turn_a_date_into_midnight_china_time():
-    data = schemas.load(schemas.VisitSchema(), {
+    data = load(contract.VisitSchema(), {
         "credit_code": FACTORY, "kind": "visit", "irregular_practice": False,
         "findings": "正常", "at": "2015-01-01"})
     assert data["at"] == at(2014, 12, 31, 16)
-
-
-def test_enterprises_stored_before_the_name_key_are_found_by_name_after_upgrading(
-        db_url, database_factory):
-    from sqlalchemy import create_engine, text
-
-    from services.disputes.service import MIGRATIONS
-    from shared.db import migrate
-
-    migrate(db_url, MIGRATIONS, revision="0003")
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO enterprises (credit_code, name, address, community_code, path, "
-            "headcount, key_enterprise, status) VALUES (:code, :name, '南坑', :community, "
-            ":path, 80, false, 'active')"),
-            {"code": FACTORY, "name": "南坑五金 制品厂", "community": NANKENG,
-             "path": f'["{DISTRICT}", "{BANTIAN}", "{NANKENG}"]'})
-    engine.dispose()
-    database = database_factory(db_url, "disputes", MIGRATIONS)  # upgrades to head
-    with database.session() as session:
-        found = domain.resolve_enterprise(
-            session, {"name": "南坑五金制品厂", "community_code": NANKENG})
-    assert found["credit_code"] == FACTORY

@@ -120,7 +120,7 @@ def report(client, **changes):
 
 
 def only_case(client, token, **query):
-    cases = client.get(f"{BASE}/cases", token=token).json()
+    cases = client.get(f"{BASE}/cases", token=token).json()["items"]
     return [c for c in cases if all(c[k] == v for k, v in query.items())]
 
 

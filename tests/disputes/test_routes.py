@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from services.disputes.models import reports
 from shared.db import open_database
-from tests.disputes.conftest import FACTORY, NANKENG
+from tests.disputes.conftest import FACTORY, NANKENG, walk
 from tests.shared.problems import error_fields, problem
 
 BASE = "/api/v1/disputes"
@@ -52,7 +52,7 @@ def test_an_officer_registered_by_staff_reports_with_their_own_token(stack):
     assert officer_token.startswith("ghi_")
     filed = client.post(f"{BASE}/officer-reports", REPORT, token=officer_token)
     assert filed.status_code == 201 and "receipt_code" not in filed.json()
-    [mine] = client.get(f"{BASE}/my/reports", token=officer_token).json()
+    [mine] = client.get(f"{BASE}/my/reports", token=officer_token).json()["items"]
     assert (mine["report"], mine["status"]) == (filed.json()["report"], "reported")
     error_of(client.post(f"{BASE}/officer-reports", REPORT, token=tokens["nankeng_staff"]),
              401)  # a staff token is not an officer token
@@ -76,7 +76,7 @@ def test_an_officer_resending_with_the_same_idempotency_key_files_once(stack):
     resent = client.post(f"{BASE}/officer-reports", REPORT, token=first, headers=key)
     assert filed.status_code == resent.status_code == 201, resent.text
     assert resent.json() == filed.json()
-    assert len(client.get(f"{BASE}/my/reports", token=first).json()) == 1
+    assert len(client.get(f"{BASE}/my/reports", token=first).json()["items"]) == 1
     # the key is the officer's own: another officer's same key is another report
     other = client.post(f"{BASE}/officer-reports", REPORT, token=second, headers=key)
     assert other.status_code == 201
@@ -92,8 +92,9 @@ def test_an_officer_resending_with_the_same_idempotency_key_files_once(stack):
 def test_staff_move_a_case_within_their_subtree_and_nobody_else_can(stack):
     client, tokens = stack
     client.post(f"{BASE}/reports", REPORT)
-    [case] = client.get(f"{BASE}/cases", token=tokens["bantian_viewer"]).json()
-    assert client.get(f"{BASE}/cases", token=tokens["zhangbei_staff"]).json() == []
+    [case] = client.get(f"{BASE}/cases", token=tokens["bantian_viewer"]).json()["items"]
+    assert client.get(f"{BASE}/cases", token=tokens["zhangbei_staff"]).json() == {
+        "items": [], "next_cursor": None}
     error_of(client.get(f"{BASE}/cases/{case['id']}", token=tokens["zhangbei_staff"]), 403)
     url = f"{BASE}/cases/{case['id']}/transitions"
     error_of(client.post(url, {"status": "verified"}, token=tokens["bantian_viewer"]), 403)
@@ -108,7 +109,7 @@ def test_staff_move_a_case_within_their_subtree_and_nobody_else_can(stack):
     details = error_fields(error_of(client.post(url, {"status": "handling", "joint": True},
                                                 token=tokens["nankeng_staff"]), 400))
     assert {"handled_by_tier", "departments"} <= set(details)
-    [reward] = client.get(f"{BASE}/rewards", token=tokens["district_admin"]).json()
+    [reward] = client.get(f"{BASE}/rewards", token=tokens["district_admin"]).json()["items"]
     approved = client.post(f"{BASE}/rewards/{reward['id']}/approve",
                            token=tokens["district_admin"])
     assert approved.json()["status"] == "approved"
@@ -128,7 +129,7 @@ def test_bad_reports_are_a_400_naming_the_field_and_floods_a_429(stack):
         REPORT, workers_affected=-1, category="ufo")), 400))
     assert set(details) == {"workers_affected", "category"}
     details = error_fields(error_of(client.post(f"{BASE}/reports", dict(
-        REPORT, amount_owed="1.001")), 400))  # passes the gateway's shape check, not the fen rule
+        REPORT, amount_owed="1.001")), 400))  # the fen rule: the gateway checks the contract
     assert "amount_owed" in details
     error_of(client.post(f"{BASE}/reports", dict(REPORT, credit_code="91440300MA5DXXXX9X")),
              404)
@@ -148,7 +149,7 @@ def test_the_report_form_is_served_in_chinese_without_caching_or_referrer(stack)
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert 'data-district="longgang"' in page.text and "劳资纠纷隐患报告" in page.text
-    policies = client.get(f"{BASE}/policies/rewards").json()
+    policies = client.get(f"{BASE}/policies/rewards").json()["items"]
     assert policies[0]["version"] == 1 and "monthly_cap" in policies[0]["body"]
     error_of(client.get(f"{BASE}/policies/other"), 404)
 
@@ -166,3 +167,30 @@ def test_an_admin_reveals_an_officers_sealed_identity_through_the_gateway(stack)
     assert revealed.status_code == 200, revealed.text
     assert (revealed.json()["real_name"], revealed.json()["phone"]) == ("王秀英",
                                                                          "13912345678")
+
+
+def test_every_list_is_a_page_walked_by_its_cursor_and_a_bad_cursor_is_a_400(stack):
+    client, tokens = stack
+    filed = [client.post(f"{BASE}/reports", dict(REPORT, category=category)).json()
+             for category in ("unpaid_wages", "closure", "relocation")]
+    assert all("report" in receipt for receipt in filed)
+
+    def cases(cursor):
+        query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
+        response = client.get(f"{BASE}/cases{query}", token=tokens["bantian_viewer"])
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    listed = walk(cases, 2)
+    assert len({case["id"] for case in listed}) == 3
+    assert [case["opened_at"] for case in listed] == sorted(
+        (case["opened_at"] for case in listed), reverse=True)
+    assert all(case["opened_at"].endswith("+00:00") for case in listed)
+    for query in ("cursor=bm90LW91cnM", "limit=0", "limit=501", "offset=10"):
+        error_of(client.get(f"{BASE}/cases?{query}", token=tokens["bantian_viewer"]), 400)
+    ledger = client.get(f"{BASE}/rewards?status=pending&limit=1",
+                        token=tokens["district_admin"]).json()
+    assert ledger == {"items": [], "next_cursor": None}
+    policies = client.get(f"{BASE}/policies/grading?limit=1").json()
+    assert [version["version"] for version in policies["items"]] == [1]
+    assert policies["next_cursor"] is None

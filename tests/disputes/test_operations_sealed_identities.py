@@ -2,69 +2,40 @@
 audited reveal, and sealed by the migration in a database that held them in clear."""
 
 import logging
-from datetime import UTC, datetime
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from nameko.testing.services import entrypoint_hook
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import select, text
 
-from services.disputes import domain, identity
-from services.disputes.models import identity_reveals, metadata
-from services.disputes.service import MIGRATIONS, DisputesService
+from services.disputes import domain, operations
+from services.disputes.models import identity_reveals
+from services.disputes.service import DisputesService
 from shared import pii
-from shared.db import migrate
-from shared.testing import call, schema_differences
+from shared.testing import call
 from tests.disputes.conftest import (
     DISTRICT_ADMIN,
     KEYS,
-    TEST_KEY,
+    NAME,
+    OTHER_KEY,
+    PHONE,
     at,
+    audit,
+    clear_text_database,
     file_report,
     filled,
     officer,
+    raw_dump,
+    reveal,
 )
 
 T0 = at(2025, 3, 1, 2)
-NAME, PHONE = "王秀英", "13912345678"
-OTHER_KEY = "e2" * 32
-
-
-def raw_dump(url) -> bytes:
-    """Every row of every table, read with plain SQL: what a stolen copy would hold."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            tables = inspect(connection).get_table_names()
-            rows = [row for table in tables
-                    for row in connection.execute(text(f'SELECT * FROM "{table}"'))]
-    finally:
-        engine.dispose()
-    return b"".join(bytes(value) if isinstance(value, bytes | memoryview)
-                    else str(value).encode() for row in rows for value in row)
-
-
-def reveal(db, informant, keys=KEYS, reason="支付奖励 #1"):
-    with db.unit_of_work() as uow:
-        return domain.reveal_identity(uow.session, informant, reason, DISTRICT_ADMIN, T0,
-                                      keys)
-
-
-def audit(db, informant):
-    with db.session() as session:
-        return identity.reveals(session, informant)
-
-
-def test_the_migrations_match_the_models(db_url):
-    assert schema_differences(db_url, metadata, MIGRATIONS) == []
 
 
 def test_no_table_holds_a_name_or_phone_in_clear_and_the_reveal_opens_them(database,
                                                                             db_url):
     informant, _ = officer(database, name=NAME, phone=PHONE)
     with database.unit_of_work() as uow:
-        tipster, _ = identity.register_informant(
+        tipster, _ = operations.register_informant(
             uow.session, "anonymous", T0, identity={"real_name": "李四", "phone": None},
             keys=KEYS)
     file_report(database, T0, informant=informant)
@@ -89,7 +60,7 @@ def test_no_table_holds_a_name_or_phone_in_clear_and_the_reveal_opens_them(datab
 def test_a_wrong_key_fails_clearly_and_reveals_nothing(sqlite_database):
     informant, _ = officer(sqlite_database, name=NAME, phone=PHONE)
     file_report(sqlite_database, T0, informant=informant)
-    wrong = identity.load_keys({identity.ENV: OTHER_KEY})
+    wrong = domain.load_keys({domain.ENV: OTHER_KEY})
     with pytest.raises(pii.WrongKey) as error:
         reveal(sqlite_database, informant, keys=wrong)
     assert "DISPUTES_PII_KEY" in str(error.value)
@@ -114,61 +85,8 @@ def test_a_sealed_identity_copied_onto_another_informant_does_not_open(sqlite_da
 
 def test_sealing_an_identity_without_the_keys_is_refused(sqlite_database):
     with sqlite_database.unit_of_work() as uow, pytest.raises(ValueError):
-        identity.register_informant(uow.session, "anonymous", T0,
+        operations.register_informant(uow.session, "anonymous", T0,
                                     identity={"real_name": NAME})
-
-
-def clear_text_database(url):
-    """A database at revision 0002 (identities in clear) holding two informants."""
-    migrate(url, MIGRATIONS, "0002")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for informant, kind, name, phone in (("I-OLDOFFICR", "officer", NAME, PHONE),
-                                             ("I-OLDANONYM", "anonymous", "李四", None)):
-            connection.execute(text(
-                "INSERT INTO informants (id, kind, active, created_at) "
-                "VALUES (:id, :kind, :active, :at)"),
-                {"id": informant, "kind": kind, "active": True,
-                 "at": datetime(2024, 5, 1, tzinfo=UTC)})
-            connection.execute(text(
-                "INSERT INTO identities (informant_id, real_name, phone) "
-                "VALUES (:id, :name, :phone)"), {"id": informant, "name": name, "phone": phone})
-    engine.dispose()
-
-
-def test_upgrading_a_database_with_clear_identities_seals_them_under_the_key(
-        db_url, database_factory, monkeypatch):
-    clear_text_database(db_url)
-    assert NAME.encode() in raw_dump(db_url)
-    monkeypatch.setenv(identity.ENV, OTHER_KEY)  # the config's key must win
-    migrate(db_url, MIGRATIONS, settings={identity.ENV: TEST_KEY})  # as the service does
-
-    dump = raw_dump(db_url)
-    assert NAME.encode() not in dump and PHONE.encode() not in dump
-    assert "李四".encode() not in dump
-    db = database_factory(db_url, "disputes", MIGRATIONS)
-    assert reveal(db, "I-OLDOFFICR") == {"informant": "I-OLDOFFICR", "real_name": NAME,
-                                         "phone": PHONE}
-    assert reveal(db, "I-OLDANONYM")["phone"] is None
-    assert [entry["requested_by"] for entry in audit(db, "I-OLDOFFICR")] == [
-        DISTRICT_ADMIN["user"]]
-
-
-def test_downgrading_puts_the_identities_back_in_clear(sqlite_url):
-    clear_text_database(sqlite_url)
-    migrate(sqlite_url, MIGRATIONS)  # the environment's key (the autouse fixture)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", sqlite_url)
-    config.attributes["configure_logger"] = False
-    command.downgrade(config, "0002")
-    engine = create_engine(sqlite_url)
-    with engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT informant_id, real_name, phone FROM identities ORDER BY 1")).all()
-    engine.dispose()
-    assert [tuple(row) for row in rows] == [("I-OLDANONYM", "李四", None),
-                                           ("I-OLDOFFICR", NAME, PHONE)]
 
 
 def test_the_service_seals_with_the_key_in_its_config_and_reveals_over_rpc(

@@ -1,0 +1,371 @@
+"""The competitions service (职工之星): editions, nominations, rounds, judges and scores,
+rankings, results and objections, awards and later honours.
+
+Its RPC methods and what they take and answer are the contract in
+``shared/api/competitions.py``: each entrypoint loads its arguments with the contract's
+schemas (the one place input is checked), calls one use case (``operations``) or read
+(``views``), and dumps the answer with the contract's schema.
+
+Listens to the registry (organizations and enterprises: ``RegistryEventHandlers``),
+membership (members) and disputes (cases graded major); see ``readmodel``.
+"""
+
+from pathlib import Path
+
+from eventlet import tpool
+from nameko.timer import timer
+from sqlalchemy.exc import IntegrityError
+
+from services.competitions import operations, policy, readmodel, sample, views
+from shared.api import competitions as contract
+from shared.caller import Caller
+from shared.consumers import event_handler
+from shared.dependencies import Database, Metrics
+from shared.errors import Unauthorized
+from shared.paging import CursorQuery
+from shared.registry_events import RegistryEventHandlers
+from shared.rpc import rpc
+from shared.schemas import load
+from shared.timeutil import now_utc
+from shared.web import OpsEndpoints
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Made once: saving a score is the hot path of a live final.
+SCORE_IN = contract.ScoreInSchema()
+SCORE_SAVED = contract.ScoreSavedSchema()
+
+
+def _caller(data) -> Caller:
+    if not data:
+        raise Unauthorized("sign in: this needs a user of the gateway")
+    return Caller.from_dict(data)
+
+
+def _ref(schema, **value):
+    return load(schema(), value)[next(iter(value))]
+
+
+class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
+    name = "competitions"
+    db = Database(MIGRATIONS)
+    metrics = Metrics()
+    registry_readmodel = readmodel.registry
+
+    # --- rules and editions -----------------------------------------------------------
+
+    @rpc
+    def publish_rules(self, data, caller):
+        caller = _caller(caller)
+        request = load(contract.RulesInSchema(), data, "rules rejected")
+        body = load(policy.RulesSchema(), request["body"], "rules rejected")
+        with self.db.changes() as uow:
+            published = operations.publish_rules(uow, body, request["note"], caller,
+                                                 now_utc())
+        return contract.RulesSchema().dump(published)
+
+    @rpc
+    def rules(self, query=None):
+        query = load(CursorQuery(), query or {}, "query parameters rejected")
+        with self.db.session() as session:
+            page = views.rules_page(session, query["cursor"], query["limit"])
+        return contract.RulesPageSchema().dump(page)
+
+    @rpc
+    def create_edition(self, data, caller):
+        caller = _caller(caller)
+        request = load(contract.EditionInSchema(), data, "edition rejected")
+        with self.db.changes() as uow:
+            created = operations.create_edition(uow, request, caller, now_utc())
+        return self.edition(created["id"])
+
+    @rpc
+    def edition(self, edition_id):
+        edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
+        with self.db.session() as session:
+            return contract.EditionSchema().dump(views.edition_view(session, edition_id))
+
+    @rpc
+    def editions(self, query=None):
+        query = load(CursorQuery(), query or {}, "query parameters rejected")
+        with self.db.session() as session:
+            page = views.editions_page(session, query["cursor"], query["limit"])
+        return contract.EditionPageSchema().dump(page)
+
+    # --- rounds -----------------------------------------------------------------------
+
+    @rpc
+    def open_round(self, round_id, caller, data=None):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        options = load(contract.OpenRoundInSchema(), data or {}, "round rejected")
+        with self.db.changes() as uow:
+            opened = operations.open_round(uow, round_id, caller, now_utc(),
+                                           options["objection_days"])
+        return contract.RoundSchema().dump(opened)
+
+    @rpc
+    def close_round(self, round_id, caller):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        with self.db.changes() as uow:
+            closed = operations.close_round(uow, round_id, caller, now_utc())
+        return contract.RoundSchema().dump(closed)
+
+    @rpc
+    def round(self, round_id, caller):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        with self.db.session() as session:
+            return contract.RoundDetailSchema().dump(views.round_view(session, round_id,
+                                                                      caller))
+
+    @rpc
+    def ranking(self, round_id, caller):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        with self.db.session() as session:
+            return contract.RankingSchema().dump(views.ranking_view(session, round_id,
+                                                                    caller))
+
+    @rpc
+    def round_scores(self, round_id, caller):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        with self.db.session() as session:
+            return contract.RoundScoresSchema().dump(views.round_scores(session, round_id,
+                                                                        caller))
+
+    # --- nominations ------------------------------------------------------------------
+
+    @rpc
+    def submit_nomination(self, data, caller):
+        caller = _caller(caller)
+        nomination = load(contract.NominationInSchema(), data, "nomination rejected")
+        with self.db.changes() as uow:
+            created = operations.submit_nomination(uow, nomination, caller, now_utc())
+        return self._nomination(created["id"], caller)
+
+    def _nomination(self, nomination_id, caller):
+        with self.db.session() as session:
+            return contract.NominationSchema().dump(
+                views.nomination_view(session, nomination_id, caller))
+
+    @rpc
+    def nomination(self, nomination_id, caller):
+        caller = _caller(caller)
+        nomination_id = _ref(contract.NominationRefSchema, nomination_id=nomination_id)
+        return self._nomination(nomination_id, caller)
+
+    @rpc
+    def nominations(self, query, caller):
+        caller = _caller(caller)
+        query = load(contract.NominationQuerySchema(), query or {}, "query parameters rejected")
+        with self.db.session() as session:
+            return contract.NominationPageSchema().dump(
+                views.nominations_page(session, caller, query))
+
+    @rpc
+    def recheck_nomination(self, nomination_id, caller):
+        caller = _caller(caller)
+        nomination_id = _ref(contract.NominationRefSchema, nomination_id=nomination_id)
+        with self.db.changes() as uow:
+            operations.recheck_nomination(uow, nomination_id, caller, now_utc())
+        return self._nomination(nomination_id, caller)
+
+    @rpc
+    def review_nomination(self, nomination_id, data, caller):
+        caller = _caller(caller)
+        nomination_id = _ref(contract.NominationRefSchema, nomination_id=nomination_id)
+        review = load(contract.ReviewInSchema(), data, "review rejected")
+        with self.db.changes() as uow:
+            operations.review_nomination(uow, nomination_id, review, caller, now_utc())
+        return self._nomination(nomination_id, caller)
+
+    # --- judges and scores ------------------------------------------------------------
+
+    @rpc
+    def register_judge(self, round_id, data, caller):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        judge = load(contract.JudgeInSchema(), data, "judge rejected")
+        with self.db.changes() as uow:
+            registered = operations.register_judge(uow, round_id, judge, caller, now_utc())
+        with self.db.session() as session:
+            detail = views.round_view(session, round_id, caller)
+        mine = next(j for j in detail["judges"] if j["id"] == registered["id"])
+        return contract.JudgeSchema().dump(mine)
+
+    @rpc
+    def judge_sheet(self, round_id, caller):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        with self.db.session() as session:
+            return contract.JudgeSheetSchema().dump(views.judge_sheet(session, round_id,
+                                                                      caller))
+
+    @rpc
+    def declare_conflict(self, round_id, data, caller):
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        declared = load(contract.ConflictInSchema(), data, "declaration rejected")
+        with self.db.changes() as uow:
+            result = operations.declare_conflict(uow, round_id, declared, caller, now_utc())
+        return contract.ConflictDeclaredSchema().dump(result)
+
+    @rpc
+    def save_score(self, round_id, data, caller):
+        """Saved once per ``score_id``: see ``operations.save_score``."""
+        caller = _caller(caller)
+        round_id = _ref(contract.RoundRefSchema, round_id=round_id)
+        score = load(SCORE_IN, data, "score rejected")
+        try:
+            with self.db.unit_of_work() as uow:
+                saved = operations.save_score(uow, round_id, score, caller, now_utc())
+        except IntegrityError:
+            # The same save racing itself (a resend while the first was in flight): the
+            # first one won; answer with it.
+            with self.db.unit_of_work() as uow:
+                saved = operations.save_score(uow, round_id, score, caller, now_utc())
+        return SCORE_SAVED.dump(saved)
+
+    # --- results and objections -------------------------------------------------------
+
+    @rpc
+    def public_results(self, edition_id):
+        edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
+        with self.db.session() as session:
+            return contract.PublicResultsSchema().dump(views.public_results(session,
+                                                                            edition_id))
+
+    @rpc
+    def lodge_objection(self, data, receipt_code, source=None):
+        objection = load(contract.ObjectionInSchema(), data, "objection rejected")
+        how = load(contract.ObjectionSubmissionSchema(),
+                   {"receipt_code": receipt_code, "source": source}, "objection rejected")
+        with self.db.session() as session:
+            hashed = operations.hash_receipt(session, how["receipt_code"], tpool.execute)
+        with self.db.changes() as uow:
+            lodged = operations.lodge_objection(uow, objection, hashed, how["source"],
+                                                now_utc())
+        lodged["receipt_code"] = operations.format_receipt(how["receipt_code"])
+        return contract.ObjectionLodgedSchema().dump(lodged)
+
+    @rpc
+    def objection_status(self, receipt_code, source=None):
+        code = operations.normalise_receipt(receipt_code)
+        with self.db.changes() as uow:
+            operations.count_lookup(uow, source, now_utc())
+        with self.db.session() as session:
+            hashed = operations.hash_receipt(session, code, tpool.execute)
+            return contract.ObjectionStatusSchema().dump(views.objection_status(session,
+                                                                                hashed))
+
+    @rpc
+    def objections(self, edition_id, query, caller):
+        caller = _caller(caller)
+        edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
+        query = load(contract.ObjectionQuerySchema(), query or {}, "query parameters rejected")
+        with self.db.session() as session:
+            return contract.ObjectionPageSchema().dump(
+                views.objections_page(session, edition_id, caller, query))
+
+    @rpc
+    def decide_objection(self, objection_id, data, caller):
+        caller = _caller(caller)
+        objection_id = _ref(contract.ObjectionRefSchema, objection_id=objection_id)
+        decision = load(contract.DecisionInSchema(), data, "decision rejected")
+        with self.db.changes() as uow:
+            decided = operations.decide_objection(uow, objection_id, decision, caller,
+                                                  now_utc())
+        return contract.ObjectionSchema().dump(decided)
+
+    # --- honours, workers, statistics -------------------------------------------------
+
+    @rpc
+    def record_honour(self, data, caller):
+        caller = _caller(caller)
+        honour = load(contract.HonourInSchema(), data, "honour rejected")
+        with self.db.changes() as uow:
+            recorded = operations.record_honour(uow, honour, caller, now_utc())
+        return contract.HonourRecordedSchema().dump(recorded)
+
+    @rpc
+    def worker_record(self, worker_id, caller):
+        caller = _caller(caller)
+        worker_id = _ref(contract.WorkerRefSchema, worker_id=worker_id)
+        with self.db.session() as session:
+            return contract.WorkerRecordSchema().dump(views.worker_record(session, worker_id,
+                                                                          caller))
+
+    @rpc
+    def statistics(self, edition_id, caller, query=None):
+        caller = _caller(caller)
+        edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
+        query = load(contract.StatisticsQuerySchema(), query or {}, "query parameters rejected")
+        with self.db.session() as session:
+            return contract.StatisticsSchema().dump(views.statistics(session, edition_id,
+                                                                     caller, query["code"]))
+
+    # --- first run --------------------------------------------------------------------
+
+    @timer(interval=2)
+    def load_sample_when_ready(self):
+        """Loads the 2016 sample edition once asked (``gonghui up``) and the registry's
+        district is in the read model."""
+        sample.load_if_ready(self.db)
+
+    # --- other services' events -------------------------------------------------------
+
+    def on_registry_change(self, uow, kind, change):
+        if kind == "enterprise":
+            readmodel.enterprise_changed(uow, change, now_utc())
+
+    def _apply(self, event, apply):
+        with self.db.unit_of_work() as uow:
+            if not uow.is_duplicate(event):
+                apply(uow, event.data, readmodel.event_time(event), now_utc())
+
+    @event_handler("membership", "membership_applied")
+    def handle_membership_applied(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_approved")
+    def handle_membership_approved(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_rejected")
+    def handle_membership_rejected(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_transferred")
+    def handle_membership_transferred(self, event):
+        """The new membership replaces the old: a nominee now at another union is
+        flagged (her nominating union may no longer be hers)."""
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_lapsed")
+    def handle_membership_lapsed(self, event):
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "membership_left")
+    def handle_membership_left(self, event):
+        """A nominee who leaves the union: her open nomination is flagged for review."""
+        self._apply(event, readmodel.apply_membership)
+
+    @event_handler("membership", "memberships_lapsed")
+    def handle_memberships_lapsed(self, event):
+        self._apply(event, readmodel.apply_memberships_lapsed)
+
+    @event_handler("disputes", "case_opened")
+    def handle_case_opened(self, event):
+        """A case graded major at a nominee's enterprise flags her nomination."""
+        self._apply(event, readmodel.apply_case)
+
+    @event_handler("disputes", "case_regraded")
+    def handle_case_regraded(self, event):
+        self._apply(event, readmodel.apply_case)
+
+    @event_handler("disputes", "case_status_changed")
+    def handle_case_status_changed(self, event):
+        self._apply(event, readmodel.apply_case)
+

@@ -1,0 +1,134 @@
+"""Signing in with a name and a password, for the gateway's pages (``sessions``): the
+judges' tablet page today, the staff console (issue 11) next.
+
+    GET  /signin?next=/competitions/judge/3    the form (zh-CN)
+    POST /signin                               name, password, csrf_token, next: 303
+    POST /signout                              csrf_token: the session ends
+    GET  /api/v1/session                       who is signed in, and the CSRF token
+
+Needs ``self.db`` and ``self.auth``.
+"""
+
+import secrets
+
+from eventlet import tpool
+from marshmallow import Schema, fields
+
+from services.gateway import pages, sessions
+from services.gateway.api import PUBLIC, route
+from services.gateway.routes.registry import V1
+from services.gateway.schemas import UserSchema
+from shared.errors import TooManyRequests, Unauthorized
+from shared.timeutil import now_utc
+from shared.web import json_response
+
+SIGN_IN = "sign-in"
+FORM = "application/x-www-form-urlencoded"
+FORM_DOC = {"requestBody": {"required": True, "content": {FORM: {
+    "schema": {"type": "object", "required": ["name", "password", "csrf_token"],
+               "properties": {"name": {"type": "string"}, "password": {"type": "string"},
+                              "csrf_token": {"type": "string"},
+                              "next": {"type": "string"}}},
+    "example": {"name": "judge.chen", "password": "••••••••••", "csrf_token": "…",
+                "next": "/competitions/judge/3"}}}},
+    "responses": {"303": {"description": "signed in: on to `next`, the session cookie set"}}}
+
+
+class SessionSchema(Schema):
+    user = fields.Nested(UserSchema, required=True, allow_none=True)
+    csrf_token = fields.String(required=True, allow_none=True, metadata={
+        "description": f"send it as {sessions.CSRF_HEADER} with every change",
+        "example": "q8Jm2vT0aX6cZ1rN4pL7sW9e"})
+
+
+def _secure(request) -> bool:
+    return request.scheme == "https"
+
+
+class SignInRoutes:
+    api_tags = [{"name": SIGN_IN, "description": "Name and password sign-in for the "
+                                                 "gateway's pages: a session cookie with a "
+                                                 "CSRF token."}]
+
+    def _form(self, request, status=200, error=None, name=""):
+        value = secrets.token_urlsafe(24)
+        signed = self.auth.session(request)
+        return pages.render(
+            "signin.html", status=status, error=error, name=name, csrf_token=value,
+            next=sessions.safe_next(request.values.get("next")),
+            signed_in=signed[0].name if signed else None,
+            headers={"Set-Cookie": sessions.signin_cookie(value, _secure(request))})
+
+    @route("GET", "/signin", tag=SIGN_IN, access=PUBLIC, backend=False,
+           summary="The sign-in form (zh-CN)",
+           extra=pages.html_doc("the sign-in form"))
+    def signin_form(self, request):
+        return self._form(request)
+
+    @route("POST", "/signin", tag=SIGN_IN, access=PUBLIC, backend=False, status=303,
+           summary="Sign in with name and password: a session cookie (HttpOnly, "
+                   "SameSite=Strict, 8 hours)",
+           description="A form post from the page at /signin, not a JSON call: a wrong name "
+                       "or password answers the form again (status 401) saying so; after "
+                       "5 failures for a name (20 for an address) in 15 minutes the form "
+                       "answers 429 with Retry-After, whatever the password.",
+           extra=FORM_DOC)
+    def signin(self, request):
+        form = request.form
+        name = form.get("name", "").strip()[:100]
+        expected = request.cookies.get(sessions.SIGNIN_COOKIE, "")
+        sent = form.get("csrf_token", "")
+        if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
+            return self._form(request, 400, "表单已过期，请重新登录。", name)
+        now = now_utc()
+        source = request.remote_addr
+        try:
+            with self.db.unit_of_work() as uow:
+                sessions.refuse_if_locked(uow.session, name, source, now)
+                user, hashed = sessions.password_hash_of(uow.session, name)
+            good = tpool.execute(sessions.verify, hashed, form.get("password", ""))
+            with self.db.unit_of_work() as uow:
+                if not good or user is None:
+                    sessions.count_failure(uow.session, name, source, now)
+                else:
+                    signed_in = sessions.open_session(uow.session, user, now)
+            if not good or user is None:
+                raise Unauthorized("wrong name or password")
+        except TooManyRequests as refused:
+            response = self._form(request, 429, "登录失败次数过多，请稍后再试。", name)
+            response.headers["Retry-After"] = str(refused.details["retry_after"])
+            return response
+        except Unauthorized:
+            return self._form(request, 401, "用户名或密码不正确。", name)
+        return pages.redirect(sessions.safe_next(form.get("next")), headers=[
+            ("Set-Cookie", sessions.session_cookie(signed_in, _secure(request))),
+            ("Set-Cookie", sessions.signin_cookie(None, _secure(request)))])
+
+    @route("GET", "/signin/done", tag=SIGN_IN, access=PUBLIC, backend=False,
+           summary="Where signing in lands without a `next`",
+           extra=pages.html_doc("the form, saying who is signed in"))
+    def signed_in(self, request):
+        return self._form(request)
+
+    @route("POST", "/signout", tag=SIGN_IN, access=PUBLIC, backend=False, status=303,
+           summary="End the browser's session (its CSRF token in the form or header)",
+           extra={"responses": {"303": {"description": "signed out: on to /signin"}}})
+    def signout(self, request):
+        cookie = request.cookies.get(sessions.SESSION_COOKIE)
+        if cookie:
+            self.auth.user(request)  # a live session, and its CSRF token sent along
+            with self.db.unit_of_work() as uow:
+                sessions.close_session(uow.session, cookie, now_utc())
+        return pages.redirect("/signin", headers=[
+            ("Set-Cookie", sessions.session_cookie(None, _secure(request)))])
+
+    @route("GET", f"{V1}/session", tag=SIGN_IN, access=PUBLIC, backend=False,
+           summary="The signed-in browser's user and its CSRF token (both null when the "
+                   "browser is not signed in)", response=SessionSchema)
+    def current_session(self, request):
+        signed = self.auth.session(request)
+        if signed is None:
+            return json_response(SessionSchema().dump({"user": None, "csrf_token": None}))
+        user, csrf_token = signed
+        return json_response(SessionSchema().dump({"user": user.profile(),
+                                                   "csrf_token": csrf_token}))
