@@ -46,7 +46,6 @@ ACTIVITY = api.ActivityOut()
 STATISTICS = api.StatisticsOut()
 REFERRAL = api.ReferralOut()
 CANDIDATES = api.CandidatesOut()
-POLICIES = api.PolicyOut(many=True)
 
 _ID_SCHEMAS = {}
 
@@ -134,8 +133,9 @@ class IncubationService(RegistryEventHandlers, OpsEndpoints):
             views.list_assessments, organization_id, query, caller))
 
     @rpc
-    def policies(self):
-        return POLICIES.dump(views.policies())
+    def policies(self, query=None):
+        query = _body(api.CursorQuery(), query or {}, "query")
+        return api.PolicyPageOut().dump(views.policies(query))
 
     # --- funds ---------------------------------------------------------------------------
 

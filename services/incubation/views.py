@@ -34,7 +34,7 @@ from services.incubation.models import (
 from shared.api.incubation import account_code
 from shared.caller import READ, require
 from shared.errors import InvalidInput, NotFound
-from shared.paging import keyset_page
+from shared.paging import keyset_page, sequence_page
 from shared.registry_readmodel import path_key
 from shared.timeutil import as_utc, now_utc
 
@@ -580,5 +580,7 @@ def list_referrals(session, query, caller) -> dict:
         descending=True)
 
 
-def policies() -> list[dict]:
-    return policy.summary()
+def policies(query) -> dict:
+    """Every version of every policy, a page at a time (by kind, then version)."""
+    return sequence_page(policy.summary(), lambda item: (item["kind"], item["version"]),
+                         query["cursor"], query["limit"])

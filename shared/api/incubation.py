@@ -719,3 +719,6 @@ class PolicyOut(Schema):
     effective_from = fields.Date(required=True)
     title = fields.String(required=True)
     body = fields.Dict(required=True)
+
+
+PolicyPageOut = page_schema(PolicyOut)

@@ -143,10 +143,10 @@ class IncubationRoutes:
                           _id(organization_id, "organization"))
 
     @route("GET", f"{V1}/policies", tag=ORGANIZATIONS, access=PUBLIC,
-           summary="The grading and rules policies, every version",
-           response=api.PolicyOut(many=True))
+           summary="The grading and rules policies, every version, a page at a time",
+           query=CursorQuery, response=api.PolicyPageOut)
     def incubation_policies(self, request):
-        return json_response(self.incubation_rpc.policies())
+        return json_response(self.incubation_rpc.policies(_query(request, CursorQuery())))
 
     @route("GET", f"{V1}/statistics", tag=ORGANIZATIONS, access=READ,
            summary="Organizations by stage and grade, activities and distinct workers "
