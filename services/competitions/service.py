@@ -22,6 +22,7 @@ from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
 from shared.errors import Unauthorized
+from shared.membership_events import MembershipEventHandlers
 from shared.paging import CursorQuery
 from shared.registry_events import RegistryEventHandlers
 from shared.rpc import rpc
@@ -45,7 +46,7 @@ def _ref(schema, **value):
     return load(schema(), value)[next(iter(value))]
 
 
-class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
+class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpoints):
     name = "competitions"
     db = Database(MIGRATIONS)
     metrics = Metrics()
@@ -325,36 +326,11 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
             if not uow.is_duplicate(event):
                 apply(uow, event.data, readmodel.event_time(event), now_utc())
 
-    @event_handler("membership", "membership_applied")
-    def handle_membership_applied(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_approved")
-    def handle_membership_approved(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_rejected")
-    def handle_membership_rejected(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_transferred")
-    def handle_membership_transferred(self, event):
-        """The new membership replaces the old: a nominee now at another union is
-        flagged (her nominating union may no longer be hers)."""
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_lapsed")
-    def handle_membership_lapsed(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_left")
-    def handle_membership_left(self, event):
-        """A nominee who leaves the union: her open nomination is flagged for review."""
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "memberships_lapsed")
-    def handle_memberships_lapsed(self, event):
-        self._apply(event, readmodel.apply_memberships_lapsed)
+    def apply_membership_event(self, event, lapsed=False):
+        """A nominee now at another union (a transfer), or who left or lapsed, is flagged:
+        her nominating union may no longer be hers (``MembershipEventHandlers``)."""
+        self._apply(event, readmodel.apply_memberships_lapsed if lapsed
+                    else readmodel.apply_membership)
 
     @event_handler("disputes", "case_opened")
     def handle_case_opened(self, event):

@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
 )
 
+from shared.membership_readmodel import member_columns
 from shared.registry_readmodel import CODE, enterprise_columns, organization_columns
 
 metadata = MetaData()
@@ -46,16 +47,7 @@ places = Table("registry_organizations", metadata, *organization_columns())
 enterprises = Table("registry_enterprises", metadata, *enterprise_columns())
 
 # Members as membership's events tell them (one row per worker: their current membership).
-members = Table(
-    "members", metadata,
-    Column("worker_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("membership_id", BigInteger, nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("union_code", String(CODE), nullable=False),
-    Column("enterprise_credit_code", String(CODE), nullable=False, index=True),
-    Column("path", JSON, nullable=False),  # the enterprise's: district .. community
-    Column("as_of", DateTime(timezone=True)),
-)
+members = Table("members", metadata, *member_columns())
 
 # Members' service requests (membership), which staff may refer to an organization.
 service_requests = Table(

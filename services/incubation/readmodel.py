@@ -6,10 +6,11 @@
   ``path`` runs from the district down to it (an enterprise's ends with its community:
   what statistics and scope look at). A moved place takes the organizations based there
   along (``follow_moves``); a closed enterprise hosts no new activity.
-- Members (membership's events): the worker number, the current membership's status,
-  union and the enterprise's path. A beneficiary given as a worker number is linked to
-  the member here; a bulk import's ``members_imported`` names no member, so those
-  members are linked once an individual event (an approval, a transfer ...) names them.
+- Members (membership's events, the kit's ``MembershipReadModel``): the worker number,
+  the current membership's status, union and the enterprise's path. A beneficiary given
+  as a worker number is linked to the member here; a bulk import's ``members_imported``
+  names no member, so those members are linked once an individual event (an approval, a
+  transfer ...) names them.
 - Members' service requests, which staff may refer to an organization.
 
 Every upsert keeps the most recent snapshot (``as_of`` = the event's time), so events
@@ -22,10 +23,11 @@ from sqlalchemy import select, update
 from services.incubation.models import enterprises, members, organizations, places
 from services.incubation.models import service_requests as requests_table
 from shared.errors import InvalidInput
+from shared.membership_readmodel import MembershipReadModel
 from shared.registry_readmodel import RegistryReadModel, path_key, upsert_snapshot
-from shared.timeutil import as_utc
 
 registry = RegistryReadModel(places, enterprises)
+memberships = MembershipReadModel(members)
 
 
 # --- places ---------------------------------------------------------------------------
@@ -106,31 +108,6 @@ def _rehome(session, where):
 
 # --- members ----------------------------------------------------------------------------
 
-def apply_membership(session, data, as_of):
-    """Any membership event naming one member: their current membership, newest wins."""
-    values = {"membership_id": data["membership_id"], "status": data["status"],
-              "union_code": data["union_code"],
-              "enterprise_credit_code": data["enterprise_credit_code"],
-              "path": list(data["organization_path"]), "as_of": as_of}
-    upsert_snapshot(session, members, "worker_id", {"worker_id": data["worker_id"], **values})
-
-
-def apply_memberships_lapsed(session, data, as_of):
-    """Every member at an enterprise lapsed at once (it closed)."""
-    rows = session.execute(select(members.c.worker_id, members.c.as_of).where(
-        members.c.enterprise_credit_code == data["enterprise_credit_code"],
-        members.c.status == "active")).all()
-    for worker_id, stored in rows:
-        if stored is None or as_of is None or as_utc(stored) <= as_utc(as_of):
-            session.execute(update(members).where(members.c.worker_id == worker_id)
-                            .values(status="lapsed", as_of=as_of))
-
-
-def member(session, worker_id: int) -> dict | None:
-    row = session.execute(select(members).where(members.c.worker_id == worker_id)).first()
-    return None if row is None else dict(row._mapping)
-
-
 def members_known(session, worker_ids) -> dict:
     """``{worker_id: status}`` of those of ``worker_ids`` membership has told us of."""
     wanted = sorted(set(worker_ids))
@@ -161,7 +138,7 @@ def service_request(session, request_id: int, lock=False) -> dict | None:
 def request_place(session, request: dict) -> list:
     """Where the member of a request is: their enterprise's path when membership has told
     us of them, else the path of the union handling the request."""
-    known = member(session, request["worker_id"])
+    known = memberships.member(session, request["worker_id"])
     if known is not None:
         return list(known["path"]) + [known["enterprise_credit_code"]]
     handler = place(session, request["handling_code"])

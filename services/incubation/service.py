@@ -24,6 +24,7 @@ from shared.api import incubation as api
 from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
+from shared.membership_events import MembershipEventHandlers
 from shared.registry_events import RegistryEventHandlers, event_time
 from shared.rpc import rpc
 from shared.schemas import load
@@ -61,15 +62,16 @@ def _body(schema, data, what):
     return load(schema, data, f"{what} rejected")
 
 
-class IncubationService(RegistryEventHandlers, OpsEndpoints):
+class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpoints):
     """The registry's places arrive through ``RegistryEventHandlers`` (``readmodel``: a
     moved place takes the organizations based there along; a closed enterprise hosts no
-    new activity)."""
+    new activity); members through ``MembershipEventHandlers``, to link beneficiaries."""
 
     name = "incubation"
     db = Database(MIGRATIONS)
     metrics = Metrics()
     registry_readmodel = readmodel
+    membership_readmodel = readmodel.memberships
 
     def _write(self, operation, *args):
         with self.db.unit_of_work() as uow:
@@ -375,38 +377,10 @@ class IncubationService(RegistryEventHandlers, OpsEndpoints):
         """Loads the sample once asked (``gonghui up``) and the registry's places are in."""
         sample.load_if_ready(self.db, pause=eventlet.sleep)
 
-    # --- membership: members and their service requests -----------------------------------
+    # --- membership: members (MembershipEventHandlers) and their service requests --------
 
     def _apply(self, event, apply):
         self.db.apply_once(event, apply, event_time(event))
-
-    @event_handler("membership", "membership_applied")
-    def handle_membership_applied(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_approved")
-    def handle_membership_approved(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_rejected")
-    def handle_membership_rejected(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_transferred")
-    def handle_membership_transferred(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_lapsed")
-    def handle_membership_lapsed(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "membership_left")
-    def handle_membership_left(self, event):
-        self._apply(event, readmodel.apply_membership)
-
-    @event_handler("membership", "memberships_lapsed")
-    def handle_memberships_lapsed(self, event):
-        self._apply(event, readmodel.apply_memberships_lapsed)
 
     @event_handler("membership", "service_request_submitted")
     def handle_service_request_submitted(self, event):

@@ -45,7 +45,8 @@ def stats(db, code, period="all", caller=DISTRICT_VIEWER):
 def members(db, *worker_ids, status="active"):
     with db.unit_of_work() as uow:
         for worker_id in worker_ids:
-            readmodel.apply_membership(uow.session, member_event(worker_id, status), None)
+            readmodel.memberships.apply_membership(uow.session,
+                                                   member_event(worker_id, status), None)
 
 
 def test_an_activity_records_its_head_count_and_named_beneficiaries(db):

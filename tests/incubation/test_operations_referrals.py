@@ -25,7 +25,7 @@ from tests.incubation.conftest import (
 
 def request(db, request_id=8, kind="legal_consultation", status="submitted", worker_id=70):
     with db.unit_of_work() as uow:
-        readmodel.apply_membership(uow.session, member_event(worker_id), None)
+        readmodel.memberships.apply_membership(uow.session, member_event(worker_id), None)
         readmodel.apply_service_request(uow.session, {
             "request_id": request_id, "worker_id": worker_id, "kind": kind, "status": status,
             "handling_organization_code": "longgang.bantian.nankeng"},

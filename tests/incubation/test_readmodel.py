@@ -65,16 +65,16 @@ def test_a_place_is_an_organization_by_code_or_an_enterprise_by_credit_code(db):
 
 
 def test_members_keep_their_newest_membership_and_lapse_with_their_enterprise(db):
-    apply(db, readmodel.apply_membership, member_event(7, "pending"), at(8))
-    apply(db, readmodel.apply_membership, member_event(7, "active"), at(9))
-    apply(db, readmodel.apply_membership, member_event(7, "pending"), at(8))  # late copy
+    apply(db, readmodel.memberships.apply_membership, member_event(7, "pending"), at(8))
+    apply(db, readmodel.memberships.apply_membership, member_event(7, "active"), at(9))
+    apply(db, readmodel.memberships.apply_membership, member_event(7, "pending"), at(8))  # late
     with db.session() as session:
-        assert readmodel.member(session, 7)["status"] == "active"
-    apply(db, readmodel.apply_memberships_lapsed, {
+        assert readmodel.memberships.member(session, 7)["status"] == "active"
+    apply(db, readmodel.memberships.apply_lapsed, {
         "enterprise_credit_code": FACTORY, "organization_path": [DISTRICT, BANTIAN, NANKENG],
         "reason": "企业停业", "lapsed": 1, "rejected": 0}, at(10))
     with db.session() as session:
-        assert readmodel.member(session, 7)["status"] == "lapsed"
+        assert readmodel.memberships.member(session, 7)["status"] == "lapsed"
         assert readmodel.members_known(session, [7, 8]) == {7: "lapsed"}
 
 
@@ -85,7 +85,7 @@ def test_a_requests_place_is_its_members_or_else_its_handling_unions(db):
     with db.session() as session:
         stored = readmodel.service_request(session, 5)
         assert readmodel.request_place(session, stored) == [DISTRICT, BANTIAN, NANKENG]
-    apply(db, readmodel.apply_membership, member_event(70), at(9))
+    apply(db, readmodel.memberships.apply_membership, member_event(70), at(9))
     apply(db, readmodel.apply_service_request, {**request, "status": "accepted"}, at(10))
     apply(db, readmodel.apply_service_request, request, at(8))  # an older copy
     with db.session() as session:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from shared.db import create_kit_tables, drop_kit_tables
+from shared.membership_readmodel import member_columns
 from shared.registry_readmodel import enterprise_columns, organization_columns
 
 revision = "0001"
@@ -52,23 +53,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
-    op.create_table(
-        "members",
-        sa.Column("worker_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("membership_id", sa.BigInteger(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("union_code", sa.String(length=100), nullable=False),
-        sa.Column("enterprise_credit_code", sa.String(length=100), nullable=False),
-        sa.Column("path", sa.JSON(), nullable=False),
-        sa.Column("as_of", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("worker_id"),
-    )
-    with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_members_enterprise_credit_code"),
-            ["enterprise_credit_code"],
-            unique=False,
-        )
+    op.create_table("members", *member_columns())  # the kit's membership read model
 
     op.create_table(
         "reach",
