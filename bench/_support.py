@@ -115,3 +115,35 @@ def wait_ready(port, timeout=60):
             pass
         time.sleep(0.2)
     raise SystemExit(f"the service on port {port} never became ready")
+
+
+@contextmanager
+def rpc_with_floor(service_cls, database_url, amqp_uri, max_workers=10):
+    """``service_cls`` on ``database_url`` (migrated already) and a do-nothing ``ping``
+    service, both started in this process (which must run under eventlet) on the broker:
+    yields a ``ClusterRpcProxy``. ``cluster.ping.ping(x)`` measures the floor every nameko
+    RPC pays here, beside the service's own calls."""
+    from nameko.containers import ServiceContainer
+    from nameko.rpc import rpc
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from shared.testing import free_port
+
+    class Ping:
+        name = "ping"
+
+        @rpc
+        def ping(self, value):
+            return value
+
+    config = {"AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "DATABASE_MIGRATE": False,
+              "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "max_workers": max_workers}
+    containers = [ServiceContainer(service_cls, config), ServiceContainer(Ping, config)]
+    for container in containers:
+        container.start()
+    try:
+        with ClusterRpcProxy(config) as cluster:
+            yield cluster
+    finally:
+        for container in containers:
+            container.stop()

@@ -43,7 +43,14 @@ import time  # noqa: E402
 from datetime import date, timedelta  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
-from _support import broker_vhost, database, emit, ms, percentile  # noqa: E402
+from _support import (  # noqa: E402
+    broker_vhost,
+    database,
+    emit,
+    ms,
+    percentile,
+    rpc_with_floor,
+)
 from sqlalchemy import func, select, update  # noqa: E402
 
 from services.incubation import operations, readmodel, views  # noqa: E402
@@ -276,54 +283,32 @@ def prepare_awards(db, orgs, count) -> tuple[int, list[int]]:
 
 
 def rpc_child(url, amqp_uri, asked, application_ids):
-    from nameko.containers import ServiceContainer
-    from nameko.rpc import rpc
-    from nameko.standalone.rpc import ClusterRpcProxy
-
     from services.incubation.service import IncubationService
     from shared.errors import Conflict
-    from shared.testing import free_port
 
-    class Ping:
-        """The floor: a nameko RPC that does nothing, on the same broker at the same time."""
-
-        name = "ping"
-
-        @rpc
-        def ping(self, code):
-            return code
-
-    config = {"AMQP_URI": amqp_uri, "DATABASE_URL": url, "DATABASE_MIGRATE": False,
-              "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "max_workers": 10}
-    containers = [ServiceContainer(IncubationService, config), ServiceContainer(Ping, config)]
-    for container in containers:
-        container.start()
     caller = STAFF.as_dict()
-    try:
-        with ClusterRpcProxy(config) as cluster:
-            service = cluster.incubation
-            for _, code, period in asked[:50]:
-                service.statistics({"code": code, "period": period}, caller)
-            timings, floor = [], []
-            for _, code, period in asked:
-                started = time.perf_counter()
-                service.statistics({"code": code, "period": period}, caller)
-                timings.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                cluster.ping.ping(code)
-                floor.append(time.perf_counter() - started)
-            replies = [service.grant_award.call_async(application_id, {}, caller)
-                       for application_id in application_ids]
-            awarded = refused = 0
-            for reply in replies:
-                try:
-                    reply.result()
-                    awarded += 1
-                except Conflict:
-                    refused += 1
-    finally:
-        for container in containers:
-            container.stop()
+    with rpc_with_floor(IncubationService, url, amqp_uri) as cluster:
+        service = cluster.incubation
+        for _, code, period in asked[:50]:
+            service.statistics({"code": code, "period": period}, caller)
+        timings, floor = [], []
+        for _, code, period in asked:
+            started = time.perf_counter()
+            service.statistics({"code": code, "period": period}, caller)
+            timings.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            cluster.ping.ping(code)
+            floor.append(time.perf_counter() - started)
+        # every award at once: as many RPC requests in flight as there are applications
+        replies = [service.grant_award.call_async(application_id, {}, caller)
+                   for application_id in application_ids]
+        awarded = refused = 0
+        for reply in replies:
+            try:
+                reply.result()
+                awarded += 1
+            except Conflict:
+                refused += 1
     print(json.dumps({"statistics": {**by_level(asked, timings),
                                      "trivial_rpc_floor": summary(floor)},
                       "awarded": awarded, "refused": refused}))

@@ -35,7 +35,15 @@ import random  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
-from _support import backends, broker_vhost, database, emit, ms, percentile  # noqa: E402
+from _support import (  # noqa: E402
+    backends,
+    broker_vhost,
+    database,
+    emit,
+    ms,
+    percentile,
+    rpc_with_floor,
+)
 from sqlalchemy import func, select, update  # noqa: E402
 
 from services.registry import importer, sample, views  # noqa: E402
@@ -125,41 +133,18 @@ def rpc_statistics(url, amqp_uri, levels, count):
 
 
 def rpc_child(url, amqp_uri, levels, count):
-    from nameko.containers import ServiceContainer
-    from nameko.rpc import rpc
-    from nameko.standalone.rpc import ClusterRpcProxy
-
     from services.registry.service import RegistryService
-    from shared.testing import free_port
 
-    class Ping:
-        """The floor: a nameko RPC that does nothing, on the same broker at the same time."""
-
-        name = "ping"
-
-        @rpc
-        def ping(self, code):
-            return code
-
-    config = {"AMQP_URI": amqp_uri, "DATABASE_URL": url, "DATABASE_MIGRATE": False,
-              "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "max_workers": 10}
-    containers = [ServiceContainer(RegistryService, config), ServiceContainer(Ping, config)]
-    for container in containers:
-        container.start()
-    try:
-        with ClusterRpcProxy(config) as cluster:
-            for codes in levels.values():
-                for code in codes[:20]:
-                    cluster.registry.statistics(code)  # warm up
-                    cluster.ping.ping(code)
-            result = {level: summary(latencies(cluster.registry.statistics, codes, count,
-                                               seed=13))
-                      for level, codes in levels.items()}
-            result["trivial_rpc_floor"] = summary(
-                latencies(cluster.ping.ping, levels["community"], count, seed=17))
-    finally:
-        for container in containers:
-            container.stop()
+    with rpc_with_floor(RegistryService, url, amqp_uri) as cluster:
+        for codes in levels.values():
+            for code in codes[:20]:
+                cluster.registry.statistics(code)  # warm up
+                cluster.ping.ping(code)
+        result = {level: summary(latencies(cluster.registry.statistics, codes, count,
+                                           seed=13))
+                  for level, codes in levels.items()}
+        result["trivial_rpc_floor"] = summary(
+            latencies(cluster.ping.ping, levels["community"], count, seed=17))
     print(json.dumps(result))
 
 
