@@ -14,7 +14,7 @@ still valid and calls still open):
   incubating (one near the end of its period), 2 applying and 1 that left;
 - 1,080 activities at 20 of the district's communities and parks, about 110 named
   beneficiaries each: most come once, some are regulars, so the workers reached are
-  distinct people (about 107,000), not head-counts.
+  distinct people (108,257), not head-counts.
 
 Places come from the registry's events, so ``gonghui up`` (``prepare``) only *asks* for
 the sample; the service's timer loads it (``load_if_ready``) once every place below is
