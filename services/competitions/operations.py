@@ -744,7 +744,9 @@ def _contestant(session, round_id, contestant_id) -> dict:
 
 
 def declare_conflict(uow, round_id: int, data: dict, caller: Caller, now: datetime) -> dict:
-    """A judge declares a conflict with a contestant: no score from them counts."""
+    """A judge declares a conflict with a contestant: no score from them counts. A score
+    they had saved is set aside (``withdrawn_at``), never deleted: it and every change
+    to it stay on record, and the ranking leaves it out saying why."""
     session = uow.session
     this = round_row(session, round_id)
     judge = judge_of(session, round_id, caller)
@@ -758,10 +760,12 @@ def declare_conflict(uow, round_id: int, data: dict, caller: Caller, now: dateti
         session.execute(insert(exclusions).values(
             round_id=round_id, judge_id=judge["id"], contestant_id=contestant["id"],
             reason="declared", note=data.get("note"), at=now))
-    session.execute(scores.delete().where(scores.c.judge_id == judge["id"],
-                                          scores.c.contestant_id == contestant["id"]))
+    withdrawn = session.execute(update(scores).where(
+        scores.c.judge_id == judge["id"], scores.c.contestant_id == contestant["id"],
+        scores.c.withdrawn_at.is_(None)).values(withdrawn_at=now)).rowcount
     return {"judge_id": judge["id"], "contestant_id": contestant["id"],
-            "reason": existing.reason if existing else "declared"}
+            "reason": existing.reason if existing else "declared",
+            "score_withdrawn": bool(withdrawn)}
 
 
 def _scoring_context(session, round_id: int, judge_name: str, contestant_id: int):

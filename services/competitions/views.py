@@ -41,15 +41,21 @@ def compute_rankings(session, this: dict, edition_rules: dict) -> dict:
         sheets[row.id] = (row.group_code, domain.Sheet(row.id, row.nomination_id,
                                                        row.running_order))
     for row in session.execute(select(scores.c.judge_id, scores.c.contestant_id,
-                                      scores.c.marks, scores.c.total).where(
+                                      scores.c.marks, scores.c.total,
+                                      scores.c.withdrawn_at).where(
             scores.c.round_id == this["id"])):
-        sheets[row.contestant_id][1].scores[row.judge_id] = (row.marks, row.total)
+        sheet = sheets[row.contestant_id][1]
+        if row.withdrawn_at is None:
+            sheet.scores[row.judge_id] = (row.marks, row.total)
+        else:
+            sheet.set_aside[row.judge_id] = row.total
     for row in session.execute(select(exclusions.c.judge_id, exclusions.c.contestant_id,
                                       exclusions.c.reason).where(
             exclusions.c.round_id == this["id"])):
         sheet = sheets[row.contestant_id][1]
         sheet.excluded[row.judge_id] = row.reason
-        sheet.scores.pop(row.judge_id, None)
+        if row.judge_id in sheet.scores:  # scored before the exclusion: set aside too
+            sheet.set_aside[row.judge_id] = sheet.scores.pop(row.judge_id)[1]
     by_group = {}
     for group_code, sheet in sheets.values():
         by_group.setdefault(group_code, []).append(sheet)
@@ -189,7 +195,8 @@ def round_view(session, round_id: int, caller: Caller) -> dict:
                            .order_by(contestants.c.running_order)).all()
     found = _flags_of(session, [row.nomination_id for row in rows])
     received = dict(session.execute(select(scores.c.contestant_id, func.count()).where(
-        scores.c.round_id == round_id).group_by(scores.c.contestant_id)).all())
+        scores.c.round_id == round_id, scores.c.withdrawn_at.is_(None))
+        .group_by(scores.c.contestant_id)).all())
     excluded = {}
     for row in session.execute(select(exclusions).where(exclusions.c.round_id == round_id)):
         excluded.setdefault(row.judge_id, []).append(
@@ -220,7 +227,7 @@ def judge_sheet(session, round_id: int, caller: Caller) -> dict:
     edition = operations.edition_row(session, this["edition_id"])
     body = operations.edition_rules(session, edition)
     mine = {row.contestant_id: row for row in session.execute(select(scores).where(
-        scores.c.judge_id == judge["id"]))}
+        scores.c.judge_id == judge["id"], scores.c.withdrawn_at.is_(None)))}
     barred = dict(session.execute(select(exclusions.c.contestant_id, exclusions.c.reason)
                                   .where(exclusions.c.judge_id == judge["id"])).all())
     rows = session.execute(select(contestants, nominations.c.name,
@@ -262,7 +269,8 @@ def round_scores(session, round_id: int, caller: Caller) -> dict:
              "comment": row.comment, "saved_at": row.saved_at})
     items = [{"judge_id": row.judge_id, "contestant_id": row.contestant_id,
               "values": row.marks, "total": row.total, "comment": row.comment,
-              "version": row.version, "changes": changes.get(row.id, [])}
+              "version": row.version, "withdrawn_at": row.withdrawn_at,
+              "changes": changes.get(row.id, [])}
              for row in session.execute(select(scores).where(scores.c.round_id == round_id)
                                         .order_by(scores.c.contestant_id, scores.c.judge_id))]
     return {"round": _round_out(this), "scores": items}

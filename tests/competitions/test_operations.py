@@ -354,3 +354,59 @@ def test_honours_are_recorded_against_the_worker_and_counted_for_the_stars(db):
     assert bantian["nominations"] == 4
     with pytest.raises(Forbidden):
         read(db, views.statistics, "2016", BANTIAN_STAFF, PINGDI)
+
+
+def test_a_conflict_declared_before_or_after_scoring_keeps_the_history_and_is_left_out(db):
+    rounds, ids = run_to_street_finals(db)
+    final = round_id(rounds, "street_final", BANTIAN)
+    for number in range(1, 4):
+        write(db, operations.register_judge, final,
+              {"name": f"评委{number}", "user_name": f"judge{number}",
+               "organization_code": CONSTRUCTION}, BANTIAN_STAFF, at(29))
+    open_(db, rounds, "street_final", BANTIAN, caller=BANTIAN_STAFF, when=at(30))
+    seats = contestants_of(db, rounds, BANTIAN, BANTIAN_STAFF)
+    first = seats[ids[1]]
+
+    # before scoring: judge1 declares, and may then not score her
+    declared = write(db, operations.declare_conflict, final,
+                     {"contestant_id": first, "note": "曾是同事"}, judge_caller("judge1"),
+                     at(30))
+    assert declared == {"judge_id": declared["judge_id"], "contestant_id": first,
+                        "reason": "declared", "score_withdrawn": False}
+    with pytest.raises(Forbidden, match="自行申报回避"):
+        score(db, rounds, BANTIAN, "judge1", first, 9)
+
+    # after scoring (and an edit): judge2's score is set aside, not deleted
+    for nomination, contestant in seats.items():
+        for user in ("judge2", "judge3"):
+            score(db, rounds, BANTIAN, user, contestant, 8 if nomination == ids[1] else 6)
+    score(db, rounds, BANTIAN, "judge2", first, 10, score_id="judge2-edit")
+    after = write(db, operations.declare_conflict, final, {"contestant_id": first,
+                                                           "note": None},
+                  judge_caller("judge2"), at(31))
+    assert after["score_withdrawn"] is True
+    again = write(db, operations.declare_conflict, final, {"contestant_id": first,
+                                                           "note": None},
+                  judge_caller("judge2"), at(31))
+    assert again["reason"] == "declared" and again["score_withdrawn"] is False
+    with pytest.raises(Forbidden):
+        score(db, rounds, BANTIAN, "judge2", first, 9, score_id="judge2-after")
+    sheet = read(db, views.judge_sheet, final, judge_caller("judge2"))
+    mine = {c["contestant_id"]: c for c in sheet["contestants"]}
+    assert mine[first]["excluded"] == "declared" and mine[first]["score"] is None
+    detail = read(db, views.round_view, final, BANTIAN_STAFF)
+    assert {c["id"]: c["scores_received"] for c in detail["contestants"]}[first] == 1
+
+    close(db, rounds, "street_final", BANTIAN, caller=BANTIAN_STAFF, when=at(32))
+    entry = next(e for e in read(db, views.ranking_view, final, BANTIAN_STAFF)[
+        "groups"][0]["entries"] if e["contestant_id"] == first)
+    assert entry["total"] == pytest.approx(80.0)  # judge3's alone: 8s, judge2's 10s left out
+    assert "2 excluded for a conflict of interest (1 score(s) given before the " \
+           "declaration set aside)" in entry["computation"]
+    notes = {line["judge_name"]: line["note"] for line in entry["judges"]}
+    assert notes["评委1"] == "excluded: declared"
+    assert notes["评委2"] == "excluded: declared (score 100.0 set aside)"
+    kept = next(s for s in read(db, views.round_scores, final, BANTIAN_STAFF)["scores"]
+                if s["contestant_id"] == first and s["judge_id"] == after["judge_id"])
+    assert kept["withdrawn_at"] is not None and kept["total"] == 100.0
+    assert [c["total"] for c in kept["changes"]] == [80.0, 100.0]
