@@ -17,7 +17,9 @@ An edition (a year) runs its rounds in this order, each opened and closed once::
   by the group's named criterion, then by first places); the top N of each street go to
   the district final, the top N there are the winners.
 - Publishing the results opens the public notice; an upheld objection revokes an award
-  and the next in rank moves up (``winners``). Opening the last round makes awards final.
+  and the next in rank moves up (``winners``). Opening the last round makes awards final:
+  staff may, and a timer does once the objection period has ended with no objection
+  left to decide (``operations.end_public_notices``).
 
 The use cases that apply these rules are in ``operations``; the reads in ``views``.
 """

@@ -5,6 +5,8 @@ Scores are blind: before a round closes a judge sees their own marks only and st
 how many have come in; every judge's marks and the ranking are shown once it has closed.
 """
 
+from datetime import datetime
+
 from sqlalchemy import func, or_, select
 
 from services.competitions import domain, operations, policy, readmodel
@@ -28,6 +30,7 @@ from services.competitions.models import (
 from shared.caller import READ, Caller, require, require_permission
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.paging import keyset_page
+from shared.timeutil import as_utc
 
 # --- rankings -----------------------------------------------------------------------------
 
@@ -278,8 +281,10 @@ def round_scores(session, round_id: int, caller: Caller) -> dict:
 
 # --- results and objections ---------------------------------------------------------------
 
-def public_results(session, edition_id: str) -> dict:
-    """What the public page shows: the winners of each group and the notice's dates."""
+def public_results(session, edition_id: str, now: datetime) -> dict:
+    """What the public page shows: the winners of each group and the notice's dates.
+    Objections are taken while the notice is open and ``now`` is before its end (the
+    round itself closes a little later: ``operations.end_public_notices``)."""
     edition = operations.edition_row(session, edition_id)
     body = operations.edition_rules(session, edition)
     notice = operations.stage_round(session, edition_id, "public_notice")
@@ -297,7 +302,7 @@ def public_results(session, edition_id: str) -> dict:
             "enterprise_name": row.enterprise_name,
             "street_name": names.get(row.street_code), "status": row.status,
             "moved_up": row.moved_up})
-    now_open = notice["status"] == "open"
+    now_open = notice["status"] == "open" and now < as_utc(notice["ends_at"])
     return {
         "edition": {"id": edition["id"], "year": edition["year"], "title": edition["title"]},
         "notice": {"status": notice["status"], "opened_at": notice["opened_at"],

@@ -222,7 +222,7 @@ def test_an_upheld_objection_revokes_the_award_and_the_next_moves_up(db):
     # street finals advance 2 each (innovation): 1 and 2 from 坂田, 4 and 7 from 坪地;
     # the district final awards 5: all four, in score order
     open_(db, rounds, "public_notice", when=at(50), objection_days=7)
-    results = read(db, views.public_results, "2016")
+    results = read(db, views.public_results, "2016", at(50))
     winners = results["groups"][0]["winners"]
     assert [w["name"] for w in winners] == ["职工1", "职工2", "职工4", "职工7"]
     assert results["notice"]["taking_objections"] is True
@@ -239,7 +239,7 @@ def test_an_upheld_objection_revokes_the_award_and_the_next_moves_up(db):
         close(db, rounds, "public_notice", when=at(57, 1))
     write(db, operations.decide_objection, lodged["objection_id"],
           {"decision": "upheld", "note": "经核实属实"}, DISTRICT_STAFF, at(52))
-    winners = read(db, views.public_results, "2016")["groups"][0]["winners"]
+    winners = read(db, views.public_results, "2016", at(52))["groups"][0]["winners"]
     assert [(w["name"], w["rank"]) for w in winners] == [("职工2", 1), ("职工4", 2),
                                                          ("职工7", 3)]
     with db.session() as session:
@@ -264,7 +264,7 @@ def test_the_next_in_rank_moves_into_the_quota_when_a_winner_goes(db):
     assert published_rules["version"] == 2
     rounds, ids = full_competition(db)
     open_(db, rounds, "public_notice", when=at(50))
-    winners = read(db, views.public_results, "2016")["groups"][0]["winners"]
+    winners = read(db, views.public_results, "2016", at(52))["groups"][0]["winners"]
     assert [w["name"] for w in winners] == ["职工1", "职工2", "职工4"]
     with db.session() as session:
         hashed = operations.hash_receipt(session, "8765432187654321")
@@ -273,7 +273,7 @@ def test_the_next_in_rank_moves_into_the_quota_when_a_winner_goes(db):
                    hashed, None, at(51))
     write(db, operations.decide_objection, lodged["objection_id"],
           {"decision": "upheld", "note": None}, DISTRICT_STAFF, at(52))
-    winners = read(db, views.public_results, "2016")["groups"][0]["winners"]
+    winners = read(db, views.public_results, "2016", at(52))["groups"][0]["winners"]
     assert [(w["name"], w["rank"], w["moved_up"]) for w in winners] == [
         ("职工1", 1, False), ("职工4", 2, False), ("职工7", 3, True)]
     moved = published(db, "award_granted")[-1]["data"]
@@ -410,3 +410,43 @@ def test_a_conflict_declared_before_or_after_scoring_keeps_the_history_and_is_le
                 if s["contestant_id"] == first and s["judge_id"] == after["judge_id"])
     assert kept["withdrawn_at"] is not None and kept["total"] == 100.0
     assert [c["total"] for c in kept["changes"]] == [80.0, 100.0]
+
+
+def test_a_public_notice_ends_by_itself_once_no_objection_is_pending(db):
+    rounds, ids = full_competition(db)
+    open_(db, rounds, "public_notice", when=at(50))  # the rules' 7 days: until at(57)
+    notice = round_id(rounds, "public_notice")
+    with db.session() as session:
+        hashed = operations.hash_receipt(session, "1111222233334444")
+    award = read(db, views.public_results, "2016", at(50))["groups"][0]["winners"][0]
+    lodged = write(db, operations.lodge_objection, {"award_id": award["award_id"],
+                                                    "reason": "请核实该职工的成果"},
+                   hashed, None, at(51))
+    assert write(db, operations.end_public_notices, at(56, 23)) == []  # still running
+    ended = read(db, views.public_results, "2016", at(57))["notice"]
+    assert ended["status"] == "open" and ended["taking_objections"] is False
+    with pytest.raises(Conflict, match="only while the public notice runs"):
+        with db.session() as session:
+            other = operations.hash_receipt(session, "5555666677778888")
+        write(db, operations.lodge_objection, {"award_id": award["award_id"],
+                                               "reason": "公示期后的异议"}, other, None,
+              at(57))
+    assert write(db, operations.end_public_notices, at(58)) == []  # an objection pending
+    assert read(db, views.round_view, notice, DISTRICT_STAFF)["round"]["status"] == "open"
+
+    write(db, operations.decide_objection, lodged["objection_id"],
+          {"decision": "dismissed", "note": "查无实据"}, DISTRICT_STAFF, at(59))
+    before = len(published(db))
+    assert write(db, operations.end_public_notices, at(59, 1)) == ["2016"]
+    events = published(db)[before:]
+    assert [(e["type"], e["data"].get("stage")) for e in events[:2]] == [
+        ("round_closed", "public_notice"), ("round_opened", "awarded")]
+    final = [e["data"] for e in events[2:]]
+    assert {e["status"] for e in final} == {"final"} and \
+        sorted(e["worker_id"] for e in final) == [1, 2, 4, 7]
+    assert {e["type"] for e in events[2:]} == {"award_granted"}
+    results = read(db, views.public_results, "2016", at(59, 1))
+    assert results["notice"]["status"] == "closed"
+    assert {w["status"] for w in results["groups"][0]["winners"]} == {"final"}
+    assert write(db, operations.end_public_notices, at(70)) == []  # once
+    assert len(published(db)) == before + len(events)
