@@ -396,7 +396,7 @@ def statistics(session, edition_id: str, caller: Caller, code: str | None) -> di
                                                 "nominations": 0, "qualified": 0,
                                                 "finalists": 0, "winners": 0})
             entry["nominations"] += 1
-            entry["qualified"] += row.status != "refused"
+            entry["qualified"] += row.status == "qualified"
             entry["finalists"] += bool(row.finalist)
             entry["winners"] += bool(row.winner)
         return sorted(table.values(), key=lambda e: (-e["nominations"], str(e["code"])))
@@ -411,7 +411,7 @@ def statistics(session, edition_id: str, caller: Caller, code: str | None) -> di
     return {
         "edition_id": edition_id, "code": code,
         "nominations": len(rows),
-        "qualified": sum(row.status != "refused" for row in rows),
+        "qualified": sum(row.status == "qualified" for row in rows),
         "refused": sum(row.status == "refused" for row in rows),
         "disqualified": sum(row.status == "disqualified" for row in rows),
         "finalists": sum(bool(row.finalist) for row in rows),
