@@ -187,17 +187,24 @@ def test_a_street_final_with_a_conflicted_judge_blind_idempotent_scores_and_a_ra
     assert [c["version"] for c in edited_row["changes"]] == [1, 2]
 
 
+def open_street_final(db, rounds, street, staff, users) -> dict:
+    """Judges ``users`` ({user name: name}) registered, the street's final opened: its
+    seats {nomination id: contestant id}."""
+    final = round_id(rounds, "street_final", street)
+    for user_name, name in users.items():
+        write(db, operations.register_judge, final,
+              {"name": name, "user_name": user_name, "organization_code": CONSTRUCTION},
+              staff, at(29))
+    open_(db, rounds, "street_final", street, caller=staff, when=at(30))
+    return contestants_of(db, rounds, street, staff)
+
+
 def full_competition(db):
     """Both street finals scored and closed, the district final scored and closed."""
     rounds, ids = run_to_street_finals(db)
     for street, staff in ((BANTIAN, BANTIAN_STAFF), (PINGDI, PINGDI_STAFF)):
-        final = round_id(rounds, "street_final", street)
-        for number in range(1, 4):
-            write(db, operations.register_judge, final,
-                  {"name": f"评委{number}", "user_name": f"{street}-j{number}",
-                   "organization_code": CONSTRUCTION}, staff, at(29))
-        open_(db, rounds, "street_final", street, caller=staff, when=at(30))
-        seats = contestants_of(db, rounds, street, staff)
+        seats = open_street_final(db, rounds, street, staff,
+                                  {f"{street}-j{n}": f"评委{n}" for n in range(1, 4)})
         for nomination, contestant in seats.items():
             level = 10 - sorted(ids.values()).index(nomination)
             for number in range(1, 4):
@@ -362,12 +369,8 @@ def test_honours_are_recorded_against_the_worker_and_counted_for_the_stars(db):
 def test_a_conflict_declared_before_or_after_scoring_keeps_the_history_and_is_left_out(db):
     rounds, ids = run_to_street_finals(db)
     final = round_id(rounds, "street_final", BANTIAN)
-    for number in range(1, 4):
-        write(db, operations.register_judge, final,
-              {"name": f"评委{number}", "user_name": f"judge{number}",
-               "organization_code": CONSTRUCTION}, BANTIAN_STAFF, at(29))
-    open_(db, rounds, "street_final", BANTIAN, caller=BANTIAN_STAFF, when=at(30))
-    seats = contestants_of(db, rounds, BANTIAN, BANTIAN_STAFF)
+    seats = open_street_final(db, rounds, BANTIAN, BANTIAN_STAFF,
+                              {f"judge{n}": f"评委{n}" for n in range(1, 4)})
     first = seats[ids[1]]
 
     # before scoring: judge1 declares, and may then not score her
@@ -474,12 +477,8 @@ SPREAD = {"judge1": (10, 3, 2.5, 2), "judge2": (5, 8, 4.5, 4), "judge3": (5, 8, 
 
 def bantian_final_ranking(db, rounds, ids) -> dict:
     final = round_id(rounds, "street_final", BANTIAN)
-    for user in SPREAD:
-        write(db, operations.register_judge, final, {"name": user, "user_name": user,
-                                                     "organization_code": CONSTRUCTION},
-              BANTIAN_STAFF, at(29))
-    open_(db, rounds, "street_final", BANTIAN, caller=BANTIAN_STAFF, when=at(30))
-    seats = contestants_of(db, rounds, BANTIAN, BANTIAN_STAFF)
+    seats = open_street_final(db, rounds, BANTIAN, BANTIAN_STAFF,
+                              {user: user for user in SPREAD})
     order = [seats[ids[worker]] for worker in (1, 2, 5, 6)]
     for user, levels in SPREAD.items():
         for contestant, level in zip(order, levels, strict=True):
