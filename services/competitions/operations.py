@@ -34,6 +34,7 @@ from services.competitions.models import (
     settings,
 )
 from shared.caller import WRITE, Caller, require
+from shared.db import read_once
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.ratelimit import check_rate
 from shared.receipts import format_code, normalise, receipt_hash
@@ -78,13 +79,13 @@ _RULES = {}  # (engine, version) -> body: a published version never changes
 
 
 def rules_of(session, version: int) -> dict:
-    key = (session.get_bind(), version)
-    if key not in _RULES:
+    def read(session):
         row = session.execute(select(rules.c.body).where(rules.c.version == version)).first()
         if row is None:
             raise NotFound(f"no rules version {version}")
-        _RULES[key] = row.body
-    return _RULES[key]
+        return row.body
+
+    return read_once(session, _RULES, version, read)
 
 
 def edition_rules(session, edition: dict) -> dict:

@@ -306,7 +306,7 @@ class CompetitionsService(RegistryEventHandlers, OpsEndpoints):
         edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
         query = load(contract.StatisticsQuerySchema(), query or {}, "query parameters rejected")
         with self.db.session() as session:
-            return contract.StatisticsSchema().dump(views.statistics(session, edition_id,
+            return contract.EditionStatisticsSchema().dump(views.statistics(session, edition_id,
                                                                      caller, query["code"]))
 
     @timer(interval=NOTICE_POLL_SECONDS)

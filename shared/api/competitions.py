@@ -626,7 +626,7 @@ class TallySchema(Schema):
     winners = fields.Integer(required=True, metadata={"example": 2})
 
 
-class StatisticsSchema(Schema):
+class EditionStatisticsSchema(Schema):
     edition_id = fields.String(required=True, metadata={"example": "2016"})
     code = fields.String(required=True, metadata={"example": "longgang"})
     nominations = fields.Integer(required=True, metadata={"example": 236})
