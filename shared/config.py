@@ -57,6 +57,9 @@ SETTINGS = [
             "code of the district federation at the tree's root"),
     Setting("GATEWAY_ADMIN_ORG", "longgang",
             "organization of the admin `gonghui up` creates first"),
+    Setting("GATEWAY_TRUSTED_PROXIES", "",
+            "addresses (comma-separated) of the proxies whose X-Forwarded-Proto: https "
+            "makes the sign-in cookies Secure"),
     Setting("MEMBERSHIP_PII_KEY", "a development key in var/membership-pii.key",
             "64 hex digits sealing members' ID numbers and phones (AES-GCM); set it in production"),
     Setting("MEMBERSHIP_RATE_LIMITS", "card_check=60/60",
@@ -75,7 +78,8 @@ SETTINGS = [
 ]
 
 # Settings a service reads from its nameko config, passed through from the environment.
-PASSTHROUGH = {"gateway": ("GATEWAY_RPC_TIMEOUT", "GATEWAY_DISTRICT_CODE")}
+PASSTHROUGH = {"gateway": ("GATEWAY_RPC_TIMEOUT", "GATEWAY_DISTRICT_CODE",
+                           "GATEWAY_TRUSTED_PROXIES")}
 
 
 def var_dir(env=os.environ) -> Path:

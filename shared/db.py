@@ -365,3 +365,13 @@ def open_database(url: str, source: str, migrations_dir=None, run_migrations=Tru
         migrate(url, migrations_dir)
     engine = make_engine(url)
     return DatabaseAccess(engine, sessionmaker(engine, expire_on_commit=False), source)
+
+
+def read_once(session, cache: dict, key, read):
+    """``read(session)`` once per process and database, for rows that never change once
+    written (a published policy version, a salt made by the first migration). Keyed by
+    the engine itself: rendering its URL on every call costs more than the read."""
+    cache_key = (session.get_bind(), key)
+    if cache_key not in cache:
+        cache[cache_key] = read(session)
+    return cache[cache_key]

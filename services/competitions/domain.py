@@ -17,7 +17,9 @@ An edition (a year) runs its rounds in this order, each opened and closed once::
   by the group's named criterion, then by first places); the top N of each street go to
   the district final, the top N there are the winners.
 - Publishing the results opens the public notice; an upheld objection revokes an award
-  and the next in rank moves up (``winners``). Opening the last round makes awards final.
+  and the next in rank moves up (``winners``). Opening the last round makes awards final:
+  staff may, and a timer does once the objection period has ended with no objection
+  left to decide (``operations.end_public_notices``).
 
 The use cases that apply these rules are in ``operations``; the reads in ``views``.
 """
@@ -252,14 +254,17 @@ def weighted_total(criteria: list[dict], values: dict) -> float:
 
 @dataclass
 class Sheet:
-    """A contestant's marks in a round: ``scores`` {judge_id: (values, total)}, and the
-    judges kept from scoring them, ``excluded`` {judge_id: reason}."""
+    """A contestant's marks in a round: ``scores`` {judge_id: (values, total)}, the
+    judges kept from scoring them, ``excluded`` {judge_id: reason}, and the scores set
+    aside because their judge declared a conflict after scoring, ``set_aside``
+    {judge_id: total} (on record, counted nowhere)."""
 
     contestant_id: int
     nomination_id: int
     running_order: int
     scores: dict = field(default_factory=dict)
     excluded: dict = field(default_factory=dict)
+    set_aside: dict = field(default_factory=dict)
 
 
 def _key(value: float) -> float:
@@ -391,6 +396,8 @@ def _judge_lines(sheet, judges, counted, dropped, z, judge_stats) -> list[dict]:
         line = {"judge_id": judge, "total": None, "counted": judge in counted, "note": None}
         if judge in sheet.excluded:
             line["note"] = f"excluded: {sheet.excluded[judge]}"
+            if judge in sheet.set_aside:
+                line["note"] += f" (score {sheet.set_aside[judge]} set aside)"
         elif judge not in sheet.scores:
             line["note"] = "no score"
         else:
@@ -412,7 +419,10 @@ def _computation(method, trim, counted, parts, dropped, sheet, judges, value, to
     excluded = [judge for judge in missing if judge in sheet.excluded]
     said = [f"{len(sheet.scores)} of {len(judges)} judges scored"]
     if excluded:
-        said.append(f"{len(excluded)} excluded for a conflict of interest")
+        aside = [judge for judge in excluded if judge in sheet.set_aside]
+        said.append(f"{len(excluded)} excluded for a conflict of interest" +
+                    (f" ({len(aside)} score(s) given before the declaration set aside)"
+                     if aside else ""))
     if len(missing) > len(excluded):
         said.append(f"{len(missing) - len(excluded)} gave no score")
     if value is None:

@@ -155,6 +155,8 @@ exclusions = sa.Table(
 )
 
 # A judge's current marks for a contestant; every save is also kept in score_changes.
+# A judge who declares a conflict after scoring has the score set aside (withdrawn_at):
+# kept with its history, counted nowhere.
 scores = sa.Table(
     "scores", metadata,
     sa.Column("id", ID, primary_key=True, autoincrement=True),
@@ -166,6 +168,7 @@ scores = sa.Table(
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("judge_id", "contestant_id", name="uq_scores_judge_contestant"),
 )
 

@@ -34,6 +34,7 @@ from services.competitions.models import (
     settings,
 )
 from shared.caller import WRITE, Caller, require
+from shared.db import read_once
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.ratelimit import check_rate
 from shared.receipts import format_code, normalise, receipt_hash
@@ -78,13 +79,13 @@ _RULES = {}  # (engine, version) -> body: a published version never changes
 
 
 def rules_of(session, version: int) -> dict:
-    key = (session.get_bind(), version)
-    if key not in _RULES:
+    def read(session):
         row = session.execute(select(rules.c.body).where(rules.c.version == version)).first()
         if row is None:
             raise NotFound(f"no rules version {version}")
-        _RULES[key] = row.body
-    return _RULES[key]
+        return row.body
+
+    return read_once(session, _RULES, version, read)
 
 
 def edition_rules(session, edition: dict) -> dict:
@@ -201,9 +202,13 @@ def _add_round(session, edition_id, stage, organization) -> int:
 
 def open_round(uow, round_id: int, caller: Caller, now: datetime,
                objection_days: int | None = None) -> dict:
-    session = uow.session
-    this = round_row(session, round_id, lock=True)
+    this = round_row(uow.session, round_id, lock=True)
     require(caller, WRITE, this["path"], what=f"round {round_id}")
+    return _open(uow, this, now, objection_days)
+
+
+def _open(uow, this: dict, now: datetime, objection_days: int | None = None) -> dict:
+    session, round_id = uow.session, this["id"]
     earlier = [r for r in edition_rounds(session, this["edition_id"])
                if domain.stage_index(r["stage"]) < domain.stage_index(this["stage"])]
     problem = domain.open_problem(this["stage"], this["status"], earlier)
@@ -236,12 +241,20 @@ def _round_event(this: dict, now: datetime) -> dict:
 
 
 def close_round(uow, round_id: int, caller: Caller, now: datetime) -> dict:
-    session = uow.session
-    this = round_row(session, round_id, lock=True)
+    this = round_row(uow.session, round_id, lock=True)
     require(caller, WRITE, this["path"], what=f"round {round_id}")
-    pending = session.execute(select(func.count()).select_from(objections).where(
-        objections.c.edition_id == this["edition_id"], objections.c.status == "lodged")
-    ).scalar() if this["stage"] == "public_notice" else 0
+    return _close(uow, this, now)
+
+
+def _pending_objections(session, edition_id) -> int:
+    return session.execute(select(func.count()).select_from(objections).where(
+        objections.c.edition_id == edition_id, objections.c.status == "lodged")).scalar()
+
+
+def _close(uow, this: dict, now: datetime) -> dict:
+    session, round_id = uow.session, this["id"]
+    pending = _pending_objections(session, this["edition_id"]) \
+        if this["stage"] == "public_notice" else 0
     problem = domain.close_problem(this["stage"], this["status"], now,
                                    as_utc(this["ends_at"]), pending)
     if problem:
@@ -258,6 +271,30 @@ def close_round(uow, round_id: int, caller: Caller, now: datetime) -> dict:
     uow.publish("round_closed", {**_round_event(this, now), "groups": groups},
                 subject=round_id)
     return this
+
+
+def end_public_notices(uow, now: datetime) -> list[str]:
+    """Every public notice whose objection period has ended with no objection still to
+    decide closes by itself, and the edition's awards are granted (the ``awarded`` round
+    opens: ``round_closed``, ``round_opened``, then ``award_granted`` with status
+    ``final`` for each award). A notice with an objection pending waits for its
+    decision. Answers the editions awarded."""
+    session = uow.session
+    due = session.execute(select(rounds).where(
+        rounds.c.stage == "public_notice", rounds.c.status == "open",
+        rounds.c.ends_at <= now).order_by(rounds.c.id).with_for_update(skip_locked=True)
+    ).all()
+    awarded = []
+    for row in due:
+        notice = dict(row._mapping)
+        if _pending_objections(session, notice["edition_id"]):
+            continue
+        _close(uow, notice, now)
+        final = stage_round(session, notice["edition_id"], "awarded", lock=True)
+        if final["status"] == "planned":
+            _open(uow, final, now)
+        awarded.append(notice["edition_id"])
+    return awarded
 
 
 def _seat_street_finalists(session, edition, now) -> None:
@@ -744,7 +781,9 @@ def _contestant(session, round_id, contestant_id) -> dict:
 
 
 def declare_conflict(uow, round_id: int, data: dict, caller: Caller, now: datetime) -> dict:
-    """A judge declares a conflict with a contestant: no score from them counts."""
+    """A judge declares a conflict with a contestant: no score from them counts. A score
+    they had saved is set aside (``withdrawn_at``), never deleted: it and every change
+    to it stay on record, and the ranking leaves it out saying why."""
     session = uow.session
     this = round_row(session, round_id)
     judge = judge_of(session, round_id, caller)
@@ -758,10 +797,12 @@ def declare_conflict(uow, round_id: int, data: dict, caller: Caller, now: dateti
         session.execute(insert(exclusions).values(
             round_id=round_id, judge_id=judge["id"], contestant_id=contestant["id"],
             reason="declared", note=data.get("note"), at=now))
-    session.execute(scores.delete().where(scores.c.judge_id == judge["id"],
-                                          scores.c.contestant_id == contestant["id"]))
+    withdrawn = session.execute(update(scores).where(
+        scores.c.judge_id == judge["id"], scores.c.contestant_id == contestant["id"],
+        scores.c.withdrawn_at.is_(None)).values(withdrawn_at=now)).rowcount
     return {"judge_id": judge["id"], "contestant_id": contestant["id"],
-            "reason": existing.reason if existing else "declared"}
+            "reason": existing.reason if existing else "declared",
+            "score_withdrawn": bool(withdrawn)}
 
 
 def _scoring_context(session, round_id: int, judge_name: str, contestant_id: int):

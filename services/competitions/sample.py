@@ -231,7 +231,7 @@ def load(db, seed=SEED) -> dict:
 
     notice = rounds[("public_notice", DISTRICT)]
     _write(db, operations.open_round, notice, ADMIN, at(5, 10))
-    winners = [w for group in _read(db, views.public_results, EDITION)["groups"]
+    winners = [w for group in _read(db, views.public_results, EDITION, at(5, 10))["groups"]
                for w in group["winners"]]
     with db.session() as session:
         hashed = operations.hash_receipt(session, f"{rng.randrange(10**16):016d}")

@@ -34,6 +34,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Made once: saving a score is the hot path of a live final.
 SCORE_IN = contract.ScoreInSchema()
 SCORE_SAVED = contract.ScoreSavedSchema()
+# How often ended public notices are looked for: an award is final within this much of
+# the end of its objection period (the period itself is the rules' objection_days).
+NOTICE_POLL_SECONDS = 60
 
 
 def _caller(data) -> Caller:
@@ -235,8 +238,8 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     def public_results(self, edition_id):
         edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
         with self.db.session() as session:
-            return contract.PublicResultsSchema().dump(views.public_results(session,
-                                                                            edition_id))
+            return contract.PublicResultsSchema().dump(views.public_results(
+                session, edition_id, now_utc()))
 
     @rpc
     def lodge_objection(self, data, receipt_code, source=None):
@@ -304,8 +307,15 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
         edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
         query = load(contract.StatisticsQuerySchema(), query or {}, "query parameters rejected")
         with self.db.session() as session:
-            return contract.StatisticsSchema().dump(views.statistics(session, edition_id,
+            return contract.EditionStatisticsSchema().dump(views.statistics(session, edition_id,
                                                                      caller, query["code"]))
+
+    @timer(interval=NOTICE_POLL_SECONDS)
+    def end_public_notices(self):
+        """A public notice whose objection period has ended, with no objection left to
+        decide, closes by itself and the awards are granted (``operations``)."""
+        with self.db.unit_of_work() as uow:
+            operations.end_public_notices(uow, now_utc())
 
     # --- first run --------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ Scores are blind: before a round closes a judge sees their own marks only and st
 how many have come in; every judge's marks and the ranking are shown once it has closed.
 """
 
+from datetime import datetime
+
 from sqlalchemy import func, or_, select
 
 from services.competitions import domain, operations, policy, readmodel
@@ -28,6 +30,7 @@ from services.competitions.models import (
 from shared.caller import READ, Caller, require, require_permission
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.paging import keyset_page
+from shared.timeutil import as_utc
 
 # --- rankings -----------------------------------------------------------------------------
 
@@ -41,15 +44,21 @@ def compute_rankings(session, this: dict, edition_rules: dict) -> dict:
         sheets[row.id] = (row.group_code, domain.Sheet(row.id, row.nomination_id,
                                                        row.running_order))
     for row in session.execute(select(scores.c.judge_id, scores.c.contestant_id,
-                                      scores.c.marks, scores.c.total).where(
+                                      scores.c.marks, scores.c.total,
+                                      scores.c.withdrawn_at).where(
             scores.c.round_id == this["id"])):
-        sheets[row.contestant_id][1].scores[row.judge_id] = (row.marks, row.total)
+        sheet = sheets[row.contestant_id][1]
+        if row.withdrawn_at is None:
+            sheet.scores[row.judge_id] = (row.marks, row.total)
+        else:
+            sheet.set_aside[row.judge_id] = row.total
     for row in session.execute(select(exclusions.c.judge_id, exclusions.c.contestant_id,
                                       exclusions.c.reason).where(
             exclusions.c.round_id == this["id"])):
         sheet = sheets[row.contestant_id][1]
         sheet.excluded[row.judge_id] = row.reason
-        sheet.scores.pop(row.judge_id, None)
+        if row.judge_id in sheet.scores:  # scored before the exclusion: set aside too
+            sheet.set_aside[row.judge_id] = sheet.scores.pop(row.judge_id)[1]
     by_group = {}
     for group_code, sheet in sheets.values():
         by_group.setdefault(group_code, []).append(sheet)
@@ -189,7 +198,8 @@ def round_view(session, round_id: int, caller: Caller) -> dict:
                            .order_by(contestants.c.running_order)).all()
     found = _flags_of(session, [row.nomination_id for row in rows])
     received = dict(session.execute(select(scores.c.contestant_id, func.count()).where(
-        scores.c.round_id == round_id).group_by(scores.c.contestant_id)).all())
+        scores.c.round_id == round_id, scores.c.withdrawn_at.is_(None))
+        .group_by(scores.c.contestant_id)).all())
     excluded = {}
     for row in session.execute(select(exclusions).where(exclusions.c.round_id == round_id)):
         excluded.setdefault(row.judge_id, []).append(
@@ -220,7 +230,7 @@ def judge_sheet(session, round_id: int, caller: Caller) -> dict:
     edition = operations.edition_row(session, this["edition_id"])
     body = operations.edition_rules(session, edition)
     mine = {row.contestant_id: row for row in session.execute(select(scores).where(
-        scores.c.judge_id == judge["id"]))}
+        scores.c.judge_id == judge["id"], scores.c.withdrawn_at.is_(None)))}
     barred = dict(session.execute(select(exclusions.c.contestant_id, exclusions.c.reason)
                                   .where(exclusions.c.judge_id == judge["id"])).all())
     rows = session.execute(select(contestants, nominations.c.name,
@@ -262,7 +272,8 @@ def round_scores(session, round_id: int, caller: Caller) -> dict:
              "comment": row.comment, "saved_at": row.saved_at})
     items = [{"judge_id": row.judge_id, "contestant_id": row.contestant_id,
               "values": row.marks, "total": row.total, "comment": row.comment,
-              "version": row.version, "changes": changes.get(row.id, [])}
+              "version": row.version, "withdrawn_at": row.withdrawn_at,
+              "changes": changes.get(row.id, [])}
              for row in session.execute(select(scores).where(scores.c.round_id == round_id)
                                         .order_by(scores.c.contestant_id, scores.c.judge_id))]
     return {"round": _round_out(this), "scores": items}
@@ -270,8 +281,10 @@ def round_scores(session, round_id: int, caller: Caller) -> dict:
 
 # --- results and objections ---------------------------------------------------------------
 
-def public_results(session, edition_id: str) -> dict:
-    """What the public page shows: the winners of each group and the notice's dates."""
+def public_results(session, edition_id: str, now: datetime) -> dict:
+    """What the public page shows: the winners of each group and the notice's dates.
+    Objections are taken while the notice is open and ``now`` is before its end (the
+    round itself closes a little later: ``operations.end_public_notices``)."""
     edition = operations.edition_row(session, edition_id)
     body = operations.edition_rules(session, edition)
     notice = operations.stage_round(session, edition_id, "public_notice")
@@ -289,7 +302,7 @@ def public_results(session, edition_id: str) -> dict:
             "enterprise_name": row.enterprise_name,
             "street_name": names.get(row.street_code), "status": row.status,
             "moved_up": row.moved_up})
-    now_open = notice["status"] == "open"
+    now_open = notice["status"] == "open" and now < as_utc(notice["ends_at"])
     return {
         "edition": {"id": edition["id"], "year": edition["year"], "title": edition["title"]},
         "notice": {"status": notice["status"], "opened_at": notice["opened_at"],
@@ -383,7 +396,7 @@ def statistics(session, edition_id: str, caller: Caller, code: str | None) -> di
                                                 "nominations": 0, "qualified": 0,
                                                 "finalists": 0, "winners": 0})
             entry["nominations"] += 1
-            entry["qualified"] += row.status != "refused"
+            entry["qualified"] += row.status == "qualified"
             entry["finalists"] += bool(row.finalist)
             entry["winners"] += bool(row.winner)
         return sorted(table.values(), key=lambda e: (-e["nominations"], str(e["code"])))
@@ -398,7 +411,7 @@ def statistics(session, edition_id: str, caller: Caller, code: str | None) -> di
     return {
         "edition_id": edition_id, "code": code,
         "nominations": len(rows),
-        "qualified": sum(row.status != "refused" for row in rows),
+        "qualified": sum(row.status == "qualified" for row in rows),
         "refused": sum(row.status == "refused" for row in rows),
         "disqualified": sum(row.status == "disqualified" for row in rows),
         "finalists": sum(bool(row.finalist) for row in rows),

@@ -24,25 +24,24 @@ from services.disputes.models import (
     visits,
 )
 from shared.caller import READ, Caller, require
+from shared.db import read_once
 from shared.errors import NotFound, Unauthorized
 from shared.paging import DEFAULT_LIMIT, keyset_page
 from shared.timeutil import as_utc
 
 # --- the deployment's salts -----------------------------------------------------------
 
-# Made once by the first migration, never changed: read once per process and database
-# (keyed by the engine itself: rendering its URL on every report costs more than the read).
-_SALTS = {}
+_SALTS = {}  # made once by the first migration, never changed
 
 
 def _salt(session, key: str) -> bytes:
-    cache_key = (session.get_bind(), key)
-    if cache_key not in _SALTS:
+    def read(session):
         row = session.execute(select(settings.c.value).where(settings.c.key == key)).first()
         if row is None:
             raise RuntimeError(f"setting {key} is missing: run the disputes migrations")
-        _SALTS[cache_key] = bytes.fromhex(row.value)
-    return _SALTS[cache_key]
+        return bytes.fromhex(row.value)
+
+    return read_once(session, _SALTS, key, read)
 
 
 def receipt_hash(session, code: str, run=None) -> str:

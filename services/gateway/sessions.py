@@ -7,14 +7,17 @@ staff console): plain functions on a session of the gateway's database, like
   API is called with; a password opens a browser session and nothing else.
 - Signing in makes a session: 32 random bytes in an ``HttpOnly``, ``SameSite=Strict``
   cookie that expires after ``SESSION_HOURS`` (``Secure`` when the request came over
-  HTTPS); the database keeps only the value's SHA-256, as for tokens.
+  HTTPS, or through a trusted proxy that says so: ``routes/signin.py``); the database
+  keeps only the value's SHA-256, as for tokens.
 - A session has a CSRF token: a page sends it back in the ``X-CSRF-Token`` header with
   every request that changes something (``Authenticator.user`` refuses one without it),
   and in a form's ``csrf_token`` field. The sign-in form itself is protected by a
   double-submit cookie (``SIGNIN_COOKIE``), since nobody is signed in yet.
 - Failed sign-ins are counted per user name and per source address
   (``FAILED_LIMITS``); past a limit the next attempt is refused (429) before the
-  password is even checked, so guessing costs the guesser time, not the user.
+  password is even checked, so guessing costs the guesser time, not the user. The check
+  and the count are one transaction, an attempt counted as a failure until its password
+  proves right (``begin_attempt``), so guesses sent at once cannot exceed the limit.
 """
 
 import hashlib
@@ -24,14 +27,14 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from werkzeug.http import dump_cookie
 
 from services.gateway.accounts import _user, find_user
 from services.gateway.auth import User
 from services.gateway.models import passwords, rate_hits, sessions, users
 from shared.errors import InvalidInput, Unauthorized
-from shared.ratelimit import rate_exceeded, record_hits
+from shared.ratelimit import rate_exceeded
 from shared.timeutil import as_utc
 
 SESSION_COOKIE = "gonghui_session"
@@ -83,12 +86,37 @@ def _failure_keys(name: str, source: str | None) -> list[tuple]:
              source_window)]
 
 
-def refuse_if_locked(session, name: str, source: str | None, now: datetime) -> None:
-    """429 once the failures counted for this name or source reach their limit."""
-    refused = rate_exceeded(session, rate_hits, _failure_keys(name, source), now,
-                            "failed sign-ins")
+def begin_attempt(session, name: str, source: str | None, now: datetime) -> list[int]:
+    """Check the limits and count this attempt, in the one transaction of ``session``:
+    429 once the failures counted for this name or source reach their limit; otherwise
+    the attempt is counted as a failure before its password is checked (the hits' ids
+    are returned: ``attempt_succeeded`` takes them back). Attempts on one name or from
+    one source take their turn, so guesses sent at once cannot get past the limit: a
+    PostgreSQL advisory lock per key; on SQLite the first statement, a write (dropping
+    the keys' expired hits), waits for the database's one writer."""
+    keys = _failure_keys(name, source)
+    if session.get_bind().dialect.name == "postgresql":
+        for lock in sorted(_lock_id(key) for _scope, key, _limit, _window in keys):
+            session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+    for _scope, key, _limit, window in keys:
+        session.execute(delete(rate_hits).where(
+            rate_hits.c.key == key, rate_hits.c.at <= now - timedelta(seconds=window)))
+    refused = rate_exceeded(session, rate_hits, keys, now, "failed sign-ins")
     if refused is not None:
-        raise refused
+        raise refused  # nothing counted: a refused attempt is not a failure
+    return [session.execute(insert(rate_hits).values(key=key, at=now)
+                            .returning(rate_hits.c.id)).scalar_one()
+            for _scope, key, _limit, _window in keys]
+
+
+def _lock_id(key: str) -> int:
+    """A signed 64-bit advisory lock id for a rate key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def attempt_succeeded(session, hits: list[int]) -> None:
+    """The password was right: the attempt is no failure after all."""
+    session.execute(delete(rate_hits).where(rate_hits.c.id.in_(hits)))
 
 
 def password_hash_of(session, name: str) -> tuple[User | None, str]:
@@ -108,10 +136,6 @@ def verify(hashed: str, password: str) -> bool:
         return HASHER.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def count_failure(session, name: str, source: str | None, now: datetime) -> None:
-    record_hits(session, rate_hits, _failure_keys(name, source), now)
 
 
 def open_session(session, user: User, now: datetime) -> SignedIn:

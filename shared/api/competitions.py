@@ -321,6 +321,10 @@ class ConflictDeclaredSchema(Schema):
     judge_id = fields.Integer(required=True, metadata={"example": 4})
     contestant_id = fields.Integer(required=True, metadata={"example": 5})
     reason = fields.String(required=True, metadata={"example": "declared"})
+    score_withdrawn = fields.Boolean(required=True, metadata={
+        "description": "true: the judge had scored this contestant; that score is set "
+                       "aside (kept on record with its changes, counted nowhere)",
+        "example": False})
 
 
 class ScoreInSchema(Schema):
@@ -398,6 +402,10 @@ class JudgeScoreSchema(Schema):
     total = fields.Float(required=True, metadata={"example": 82.5})
     comment = fields.String(required=True, metadata={"example": ""})
     version = fields.Integer(required=True, metadata={"example": 2})
+    withdrawn_at = Timestamp(allow_none=True, metadata={
+        "description": "set: the judge declared a conflict after scoring; the score is "
+                       "kept on record and left out of the ranking",
+        "example": None})
     changes = fields.List(fields.Nested(ScoreChangeSchema), required=True)
 
 
@@ -618,7 +626,7 @@ class TallySchema(Schema):
     winners = fields.Integer(required=True, metadata={"example": 2})
 
 
-class StatisticsSchema(Schema):
+class EditionStatisticsSchema(Schema):
     edition_id = fields.String(required=True, metadata={"example": "2016"})
     code = fields.String(required=True, metadata={"example": "longgang"})
     nominations = fields.Integer(required=True, metadata={"example": 236})

@@ -12,6 +12,7 @@ from tests.competitions.conftest import (
     CONSTRUCTION,
     DISTRICT_ADMIN,
     DISTRICT_STAFF,
+    ENTERPRISES,
     NANKENG,
     NANKENG_STAFF,
     NK_PLANT,
@@ -91,8 +92,10 @@ def test_nominations_are_checked_for_who_may_nominate_and_one_group_per_edition(
     assert [f["rule"] for f in wrong["failed_rules"]] == ["front_line_years"]
 
 
-def run_to_street_finals(db):
+def run_to_street_finals(db, before_nominations=None):
     rounds = edition(db)
+    if before_nominations is not None:
+        before_nominations()
     open_(db, rounds, "nomination")
     ids = {}
     for worker, code, by in [(1, NK_PLANT, NK_PLANT_UNION), (2, NK_WORKSHOP, NANKENG),
@@ -184,17 +187,24 @@ def test_a_street_final_with_a_conflicted_judge_blind_idempotent_scores_and_a_ra
     assert [c["version"] for c in edited_row["changes"]] == [1, 2]
 
 
+def open_street_final(db, rounds, street, staff, users) -> dict:
+    """Judges ``users`` ({user name: name}) registered, the street's final opened: its
+    seats {nomination id: contestant id}."""
+    final = round_id(rounds, "street_final", street)
+    for user_name, name in users.items():
+        write(db, operations.register_judge, final,
+              {"name": name, "user_name": user_name, "organization_code": CONSTRUCTION},
+              staff, at(29))
+    open_(db, rounds, "street_final", street, caller=staff, when=at(30))
+    return contestants_of(db, rounds, street, staff)
+
+
 def full_competition(db):
     """Both street finals scored and closed, the district final scored and closed."""
     rounds, ids = run_to_street_finals(db)
     for street, staff in ((BANTIAN, BANTIAN_STAFF), (PINGDI, PINGDI_STAFF)):
-        final = round_id(rounds, "street_final", street)
-        for number in range(1, 4):
-            write(db, operations.register_judge, final,
-                  {"name": f"评委{number}", "user_name": f"{street}-j{number}",
-                   "organization_code": CONSTRUCTION}, staff, at(29))
-        open_(db, rounds, "street_final", street, caller=staff, when=at(30))
-        seats = contestants_of(db, rounds, street, staff)
+        seats = open_street_final(db, rounds, street, staff,
+                                  {f"{street}-j{n}": f"评委{n}" for n in range(1, 4)})
         for nomination, contestant in seats.items():
             level = 10 - sorted(ids.values()).index(nomination)
             for number in range(1, 4):
@@ -222,7 +232,7 @@ def test_an_upheld_objection_revokes_the_award_and_the_next_moves_up(db):
     # street finals advance 2 each (innovation): 1 and 2 from 坂田, 4 and 7 from 坪地;
     # the district final awards 5: all four, in score order
     open_(db, rounds, "public_notice", when=at(50), objection_days=7)
-    results = read(db, views.public_results, "2016")
+    results = read(db, views.public_results, "2016", at(50))
     winners = results["groups"][0]["winners"]
     assert [w["name"] for w in winners] == ["职工1", "职工2", "职工4", "职工7"]
     assert results["notice"]["taking_objections"] is True
@@ -239,7 +249,7 @@ def test_an_upheld_objection_revokes_the_award_and_the_next_moves_up(db):
         close(db, rounds, "public_notice", when=at(57, 1))
     write(db, operations.decide_objection, lodged["objection_id"],
           {"decision": "upheld", "note": "经核实属实"}, DISTRICT_STAFF, at(52))
-    winners = read(db, views.public_results, "2016")["groups"][0]["winners"]
+    winners = read(db, views.public_results, "2016", at(52))["groups"][0]["winners"]
     assert [(w["name"], w["rank"]) for w in winners] == [("职工2", 1), ("职工4", 2),
                                                          ("职工7", 3)]
     with db.session() as session:
@@ -264,7 +274,7 @@ def test_the_next_in_rank_moves_into_the_quota_when_a_winner_goes(db):
     assert published_rules["version"] == 2
     rounds, ids = full_competition(db)
     open_(db, rounds, "public_notice", when=at(50))
-    winners = read(db, views.public_results, "2016")["groups"][0]["winners"]
+    winners = read(db, views.public_results, "2016", at(52))["groups"][0]["winners"]
     assert [w["name"] for w in winners] == ["职工1", "职工2", "职工4"]
     with db.session() as session:
         hashed = operations.hash_receipt(session, "8765432187654321")
@@ -273,7 +283,7 @@ def test_the_next_in_rank_moves_into_the_quota_when_a_winner_goes(db):
                    hashed, None, at(51))
     write(db, operations.decide_objection, lodged["objection_id"],
           {"decision": "upheld", "note": None}, DISTRICT_STAFF, at(52))
-    winners = read(db, views.public_results, "2016")["groups"][0]["winners"]
+    winners = read(db, views.public_results, "2016", at(52))["groups"][0]["winners"]
     assert [(w["name"], w["rank"], w["moved_up"]) for w in winners] == [
         ("职工1", 1, False), ("职工4", 2, False), ("职工7", 3, True)]
     moved = published(db, "award_granted")[-1]["data"]
@@ -354,3 +364,240 @@ def test_honours_are_recorded_against_the_worker_and_counted_for_the_stars(db):
     assert bantian["nominations"] == 4
     with pytest.raises(Forbidden):
         read(db, views.statistics, "2016", BANTIAN_STAFF, PINGDI)
+
+
+def test_a_conflict_declared_before_or_after_scoring_keeps_the_history_and_is_left_out(db):
+    rounds, ids = run_to_street_finals(db)
+    final = round_id(rounds, "street_final", BANTIAN)
+    seats = open_street_final(db, rounds, BANTIAN, BANTIAN_STAFF,
+                              {f"judge{n}": f"评委{n}" for n in range(1, 4)})
+    first = seats[ids[1]]
+
+    # before scoring: judge1 declares, and may then not score her
+    declared = write(db, operations.declare_conflict, final,
+                     {"contestant_id": first, "note": "曾是同事"}, judge_caller("judge1"),
+                     at(30))
+    assert declared == {"judge_id": declared["judge_id"], "contestant_id": first,
+                        "reason": "declared", "score_withdrawn": False}
+    with pytest.raises(Forbidden, match="自行申报回避"):
+        score(db, rounds, BANTIAN, "judge1", first, 9)
+
+    # after scoring (and an edit): judge2's score is set aside, not deleted
+    for nomination, contestant in seats.items():
+        for user in ("judge2", "judge3"):
+            score(db, rounds, BANTIAN, user, contestant, 8 if nomination == ids[1] else 6)
+    score(db, rounds, BANTIAN, "judge2", first, 10, score_id="judge2-edit")
+    after = write(db, operations.declare_conflict, final, {"contestant_id": first,
+                                                           "note": None},
+                  judge_caller("judge2"), at(31))
+    assert after["score_withdrawn"] is True
+    again = write(db, operations.declare_conflict, final, {"contestant_id": first,
+                                                           "note": None},
+                  judge_caller("judge2"), at(31))
+    assert again["reason"] == "declared" and again["score_withdrawn"] is False
+    with pytest.raises(Forbidden):
+        score(db, rounds, BANTIAN, "judge2", first, 9, score_id="judge2-after")
+    sheet = read(db, views.judge_sheet, final, judge_caller("judge2"))
+    mine = {c["contestant_id"]: c for c in sheet["contestants"]}
+    assert mine[first]["excluded"] == "declared" and mine[first]["score"] is None
+    detail = read(db, views.round_view, final, BANTIAN_STAFF)
+    assert {c["id"]: c["scores_received"] for c in detail["contestants"]}[first] == 1
+
+    close(db, rounds, "street_final", BANTIAN, caller=BANTIAN_STAFF, when=at(32))
+    entry = next(e for e in read(db, views.ranking_view, final, BANTIAN_STAFF)[
+        "groups"][0]["entries"] if e["contestant_id"] == first)
+    assert entry["total"] == pytest.approx(80.0)  # judge3's alone: 8s, judge2's 10s left out
+    assert "2 excluded for a conflict of interest (1 score(s) given before the " \
+           "declaration set aside)" in entry["computation"]
+    notes = {line["judge_name"]: line["note"] for line in entry["judges"]}
+    assert notes["评委1"] == "excluded: declared"
+    assert notes["评委2"] == "excluded: declared (score 100.0 set aside)"
+    kept = next(s for s in read(db, views.round_scores, final, BANTIAN_STAFF)["scores"]
+                if s["contestant_id"] == first and s["judge_id"] == after["judge_id"])
+    assert kept["withdrawn_at"] is not None and kept["total"] == 100.0
+    assert [c["total"] for c in kept["changes"]] == [80.0, 100.0]
+
+
+def test_a_public_notice_ends_by_itself_once_no_objection_is_pending(db):
+    rounds, ids = full_competition(db)
+    open_(db, rounds, "public_notice", when=at(50))  # the rules' 7 days: until at(57)
+    notice = round_id(rounds, "public_notice")
+    with db.session() as session:
+        hashed = operations.hash_receipt(session, "1111222233334444")
+    award = read(db, views.public_results, "2016", at(50))["groups"][0]["winners"][0]
+    lodged = write(db, operations.lodge_objection, {"award_id": award["award_id"],
+                                                    "reason": "请核实该职工的成果"},
+                   hashed, None, at(51))
+    assert write(db, operations.end_public_notices, at(56, 23)) == []  # still running
+    ended = read(db, views.public_results, "2016", at(57))["notice"]
+    assert ended["status"] == "open" and ended["taking_objections"] is False
+    with pytest.raises(Conflict, match="only while the public notice runs"):
+        with db.session() as session:
+            other = operations.hash_receipt(session, "5555666677778888")
+        write(db, operations.lodge_objection, {"award_id": award["award_id"],
+                                               "reason": "公示期后的异议"}, other, None,
+              at(57))
+    assert write(db, operations.end_public_notices, at(58)) == []  # an objection pending
+    assert read(db, views.round_view, notice, DISTRICT_STAFF)["round"]["status"] == "open"
+
+    write(db, operations.decide_objection, lodged["objection_id"],
+          {"decision": "dismissed", "note": "查无实据"}, DISTRICT_STAFF, at(59))
+    before = len(published(db))
+    assert write(db, operations.end_public_notices, at(59, 1)) == ["2016"]
+    events = published(db)[before:]
+    assert [(e["type"], e["data"].get("stage")) for e in events[:2]] == [
+        ("round_closed", "public_notice"), ("round_opened", "awarded")]
+    final = [e["data"] for e in events[2:]]
+    assert {e["status"] for e in final} == {"final"} and \
+        sorted(e["worker_id"] for e in final) == [1, 2, 4, 7]
+    assert {e["type"] for e in events[2:]} == {"award_granted"}
+    results = read(db, views.public_results, "2016", at(59, 1))
+    assert results["notice"]["status"] == "closed"
+    assert {w["status"] for w in results["groups"][0]["winners"]} == {"final"}
+    assert write(db, operations.end_public_notices, at(70)) == []  # once
+    assert len(published(db)) == before + len(events)
+
+
+def rules_with(**innovation) -> dict:
+    """The shipped rules with the innovation group's settings changed."""
+    body = policy.default_body()
+    policy.group(body, "innovation").update(innovation)
+    return policy.load_rules(body)
+
+
+def publish(db, body, note):
+    return write(db, operations.publish_rules, body, note, DISTRICT_ADMIN, at())
+
+
+# Totals (level x 10) by judge for the four 坂田 finalists A B C D: judge1 is lenient
+# with A and wide apart, judges 2 and 3 prefer B. The plain mean follows judge1's spread
+# (A 66.67 over B 63.33); per-judge z-scores weigh the three judges alike and put B first.
+SPREAD = {"judge1": (10, 3, 2.5, 2), "judge2": (5, 8, 4.5, 4), "judge3": (5, 8, 4.5, 4)}
+
+
+def bantian_final_ranking(db, rounds, ids) -> dict:
+    final = round_id(rounds, "street_final", BANTIAN)
+    seats = open_street_final(db, rounds, BANTIAN, BANTIAN_STAFF,
+                              {user: user for user in SPREAD})
+    order = [seats[ids[worker]] for worker in (1, 2, 5, 6)]
+    for user, levels in SPREAD.items():
+        for contestant, level in zip(order, levels, strict=True):
+            score(db, rounds, BANTIAN, user, contestant, level)
+    close(db, rounds, "street_final", BANTIAN, caller=BANTIAN_STAFF, when=at(31))
+    [group] = read(db, views.ranking_view, final, BANTIAN_STAFF)["groups"]
+    letters = dict(zip(order, "ABCD", strict=True))
+    group["order"] = "".join(letters[e["contestant_id"]] for e in group["entries"])
+    return group
+
+
+def test_the_plain_mean_ranks_by_the_averaged_totals(db):
+    publish(db, rules_with(aggregation={"method": "mean"}), "plain mean")
+    rounds, ids = run_to_street_finals(db)
+    group = bantian_final_ranking(db, rounds, ids)
+    assert group["method"] == "mean" and group["order"] == "ABCD"
+    assert [e["total"] for e in group["entries"][:2]] == [pytest.approx(66.6667, abs=1e-3),
+                                                          pytest.approx(63.3333, abs=1e-3)]
+    assert "3 of 3 judges scored; (100.0000 + 50.0000 + 50.0000) / 3 = 66.6667" == \
+        group["entries"][0]["computation"]
+
+
+def test_z_scores_weigh_a_harsh_and_a_lenient_judge_alike(db):
+    publish(db, rules_with(aggregation={"method": "zscore"}), "z-scores")
+    rounds, ids = run_to_street_finals(db)
+    group = bantian_final_ranking(db, rounds, ids)
+    assert group["method"] == "zscore" and group["order"] == "BACD"
+    top = group["entries"][0]
+    assert top["value"] == pytest.approx(0.984, abs=1e-3)  # (-0.421 + 1.687 + 1.687) / 3
+    assert "mean of each judge's z-score" in top["computation"]
+    assert all("z = (" in line["note"] for line in top["judges"])
+    assert closed_advancing(db) == [ids[2], ids[1]]
+
+
+def closed_advancing(db) -> list:
+    return published(db, "round_closed")[-1]["data"]["groups"][0]["advancing"]
+
+
+def test_an_edition_keeps_the_rules_it_was_made_under(db):
+    later = rules_with(aggregation={"method": "mean"})
+    later["objection_days"] = 3
+
+    def publish_later():
+        assert publish(db, later, "a later version")["version"] == 2
+
+    rounds, ids = run_to_street_finals(db, before_nominations=publish_later)
+    shown = read(db, views.edition_view, "2016")
+    assert shown["rules_version"] == 1 and shown["objection_days"] == 7
+    assert policy.group(shown, "innovation")["aggregation"]["method"] == "trimmed_mean"
+    nomination = read(db, views.nomination_view, ids[1], NANKENG_STAFF)
+    assert nomination["rules_version"] == 1
+    group = bantian_final_ranking(db, rounds, ids)
+    assert group["method"] == "trimmed_mean"  # version 2's plain mean is not this edition's
+    assert published(db, "nomination_qualified")[0]["data"]["rules_version"] == 1
+
+
+def test_an_enterprise_losing_its_union_or_closing_flags_its_nominees(db):
+    rounds = edition(db)
+    open_(db, rounds, "nomination")
+    workshop = nominate(db, 2, NK_WORKSHOP, NANKENG)
+    factory = nominate(db, 4, PD_FACTORY, PINGDONG)
+    plant = nominate(db, 1, NK_PLANT, NK_PLANT_UNION)
+    data = {e["credit_code"]: e for e in ENTERPRISES}
+
+    def change(code, when, **values):
+        with db.unit_of_work() as uow:
+            changed = readmodel.registry.apply_enterprise(uow.session,
+                                                          {**data[code], **values}, when)
+            if changed is not None:
+                readmodel.enterprise_changed(uow, changed, when)
+
+    change(NK_WORKSHOP, at(3), union_status="none", union_code=None)
+    change(PD_FACTORY, at(4), status="closed")
+    change(PD_FACTORY, at(4), status="closed")  # the same snapshot again: one flag
+    change(NK_PLANT, at(5), headcount=950)  # nothing that matters to a nomination
+
+    def flags_of(nomination, caller):
+        return [(f["reason_code"], f["reason"]) for f in
+                read(db, views.nomination_view, nomination["id"], caller)["flags"]]
+
+    assert flags_of(workshop, NANKENG_STAFF) == [
+        ("union_lost", "所在企业已不再有工会，也无工联会覆盖")]
+    assert flags_of(factory, PINGDI_STAFF) == [("enterprise_closed", "所在企业已关闭")]
+    assert flags_of(plant, NANKENG_STAFF) == []
+    assert sorted(e["data"]["reason_code"] for e in published(db, "nomination_flagged")) \
+        == ["enterprise_closed", "union_lost"]
+    flagged = read(db, views.nominations_page, NANKENG_STAFF,
+                   {"edition_id": "2016", "flagged": True, "cursor": None, "limit": 10})
+    assert [n["id"] for n in flagged["items"]] == [workshop["id"]]
+
+
+def test_a_disqualification_revokes_the_award_the_next_moves_up_and_counts_stay_true(db):
+    publish(db, rules_with(quotas={"qualification": None, "street_final": 2,
+                                   "district_final": 3}), "3 winners")
+    rounds, ids = full_competition(db)
+    open_(db, rounds, "public_notice", when=at(50))
+    winners = read(db, views.public_results, "2016", at(50))["groups"][0]["winners"]
+    assert [w["name"] for w in winners] == ["职工1", "职工2", "职工4"]
+    with db.unit_of_work() as uow:  # 职工2 leaves her union during the notice
+        readmodel.apply_membership(uow, {**member_event(2, NK_WORKSHOP, "left"),
+                                         "reason": "离职"}, at(51), at(51))
+    with pytest.raises(Conflict, match="no flag"):
+        write(db, operations.review_nomination, ids[1], {"decision": "disqualified",
+                                                         "note": None}, NANKENG_STAFF, at(52))
+    write(db, operations.review_nomination, ids[2],
+          {"decision": "disqualified", "note": "已离职退会"}, NANKENG_STAFF, at(52))
+    winners = read(db, views.public_results, "2016", at(52))["groups"][0]["winners"]
+    assert [(w["name"], w["rank"], w["moved_up"]) for w in winners] == [
+        ("职工1", 1, False), ("职工4", 2, False), ("职工7", 3, True)]
+    revoked = published(db, "award_revoked")[-1]["data"]
+    assert revoked["worker_id"] == 2 and revoked["reason"] == "复核后取消资格"
+    assert revoked["objection_id"] is None
+    assert read(db, views.worker_record, 2, NANKENG_STAFF)["awards"][0]["status"] == \
+        "revoked"
+
+    stats = read(db, views.statistics, "2016", DISTRICT_ADMIN, None)
+    assert (stats["nominations"], stats["qualified"], stats["disqualified"],
+            stats["refused"], stats["winners"]) == (6, 5, 1, 0, 3)
+    bantian = next(row for row in stats["by_street"] if row["code"] == BANTIAN)
+    assert (bantian["nominations"], bantian["qualified"], bantian["winners"]) == (4, 3, 1)
+    workshop = next(row for row in stats["by_enterprise"] if row["code"] == NK_WORKSHOP)
+    assert (workshop["nominations"], workshop["qualified"]) == (2, 1)

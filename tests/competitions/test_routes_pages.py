@@ -33,6 +33,7 @@ from tests.competitions.conftest import (
     write,
 )
 from tests.competitions.test_operations import MEMBERS, full_competition, run_to_street_finals
+from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
 
 PASSWORD = "评委的密码-2016"
@@ -143,6 +144,20 @@ def test_a_judge_scores_a_live_final_on_a_tablet_through_a_dropped_connection(st
     assert kept == [(2, 87.5)]  # the edit arrived, once: two versions, two changes
     assert changes == 2
 
+    # she declares a conflict with the one she scored: barred now, her score kept aside
+    browser.find_element(By.ID, "declare").click()
+    type_into(browser, "declare-note", "与该选手是亲属")
+    browser.find_element(By.ID, "declare-confirm").click()
+    wait(browser, lambda d: "已申报回避" in text_of(d, "status"))
+    assert "自行申报回避" in text_of(browser, "excluded")
+    assert not browser.find_element(By.ID, "save").is_enabled()
+    assert not browser.find_element(By.ID, "declare").is_displayed()
+    assert "已评 0 / 4" in text_of(browser, "progress")
+    with db.session() as session:
+        kept = session.execute(select(scores.c.version, scores.c.withdrawn_at)).one()
+        changes = session.execute(select(func.count()).select_from(score_changes)).scalar()
+    assert kept.version == 2 and kept.withdrawn_at is not None and changes == 2
+
 
 def test_the_public_results_page_takes_an_objection_and_shows_who_moved_up(stack, browser):
     client, db, _ = stack
@@ -191,3 +206,55 @@ def test_the_public_results_page_takes_an_objection_and_shows_who_moved_up(stack
     browser.find_element(By.ID, "lookup").click()
     wait(browser, ready.visibility_of_element_located((By.ID, "status-error")))
     assert "未找到" in text_of(browser, "status-error")
+
+
+def test_a_judge_declares_a_conflict_over_http_before_and_after_scoring(stack):
+    client, db, gateway_url = stack
+    rounds, ids = run_to_street_finals(db)
+    final = round_id(rounds, "street_final", BANTIAN)
+    for name in ("judge.li", "judge.wang"):
+        write(db, operations.register_judge, final, {"name": name, "user_name": name,
+                                                     "organization_code": CONSTRUCTION},
+              BANTIAN_STAFF, now_utc())
+    write(db, operations.open_round, final, BANTIAN_STAFF, now_utc())
+    tokens = gateway_tokens(gateway_url, {"judge.li": ("judge", CONSTRUCTION),
+                                          "judge.wang": ("judge", CONSTRUCTION),
+                                          "bantian": ("staff", BANTIAN)})
+    base = f"/api/v1/competitions/rounds/{final}"
+    contestant = client.get(f"{base}/sheet", token=tokens["judge.li"]).json()[
+        "contestants"][0]["contestant_id"]
+
+    def score(judge, score_id):
+        return client.post(f"{base}/scores", {
+            "contestant_id": contestant, "score_id": score_id, "comment": "",
+            "values": {code: 8 for code in ("achievement", "benefit", "skill",
+                                            "presentation", "teaching")}},
+            token=tokens[judge])
+
+    before = client.post(f"{base}/conflicts", {"contestant_id": contestant},
+                         token=tokens["judge.li"])
+    assert before.status_code == 201, before.text
+    assert before.json()["score_withdrawn"] is False
+    assert score("judge.li", "li-save-0001").status_code == 403
+
+    assert score("judge.wang", "wang-save-0001").status_code == 200
+    after = client.post(f"{base}/conflicts", {"contestant_id": contestant, "note": "同乡"},
+                        token=tokens["judge.wang"])
+    assert after.status_code == 201, after.text  # was a 500 (the score's history)
+    assert after.json() == {"judge_id": after.json()["judge_id"], "contestant_id": contestant,
+                            "reason": "declared", "score_withdrawn": True}
+    assert client.post(f"{base}/conflicts", {"contestant_id": 99999},
+                       token=tokens["judge.wang"]).status_code == 404
+    assert client.post(f"{base}/conflicts", {"contestant_id": "x"},
+                       token=tokens["judge.wang"]).status_code == 400
+    assert client.post(f"{base}/conflicts", {"contestant_id": contestant},
+                       token=tokens["bantian"]).status_code == 403  # staff are no judges
+    detail = client.get(base, token=tokens["bantian"]).json()
+    assert {c["id"]: c["scores_received"] for c in detail["contestants"]}[contestant] == 0
+
+    assert client.post(f"{base}/close", {}, token=tokens["bantian"]).status_code == 200
+    assert client.post(f"{base}/conflicts", {"contestant_id": contestant},
+                       token=tokens["judge.wang"]).status_code == 409
+    [kept] = [s for s in client.get(f"{base}/scores", token=tokens["bantian"]).json()[
+        "scores"] if s["contestant_id"] == contestant]
+    assert kept["withdrawn_at"] is not None and len(kept["changes"]) == 1

@@ -12,6 +12,7 @@ from services.registry.sample import load_sample
 from services.registry.service import MIGRATIONS as REGISTRY_MIGRATIONS
 from shared.caller import Caller
 from shared.testing import outbox_envelopes
+from shared.timeutil import now_utc
 
 ADMIN = Caller("admin", "admin", "longgang")
 
@@ -55,7 +56,7 @@ def test_the_sample_waits_for_the_registry_then_loads_the_2016_edition(
     assert sample.load_if_ready(db) is None  # once
     with db.session() as session:
         stats = views.statistics(session, "2016", ADMIN, None)
-        results = views.public_results(session, "2016")
+        results = views.public_results(session, "2016", now_utc())
         pingdi = [r for r in views.edition_view(session, "2016")["rounds"]
                   if r["organization_code"] == "longgang.pingdi"][0]
         ranking = views.ranking_view(session, pingdi["id"], ADMIN)

@@ -1,15 +1,27 @@
 """Password sign-in for the gateway's pages: the session cookie (HttpOnly, SameSite,
-expiry), the CSRF token a signed-in page sends with every change, the failed sign-in
-limit, signing out, and where signing in may send the browser on."""
+expiry, Secure over HTTPS or behind a trusted proxy), the CSRF token a signed-in page
+sends with every change, the failed sign-in limit (guesses sent at once included),
+signing out, and where signing in may send the browser on."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 
+import eventlet
 import pytest
 import requests
+from sqlalchemy import func, select
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
-from services.gateway import sessions
+from services.gateway import accounts, sessions
+from services.gateway.models import rate_hits
+from services.gateway.routes.signin import secure, trusted_proxies
+from services.gateway.service import MIGRATIONS, GatewayService
 from shared.db import open_database
+from shared.errors import TooManyRequests
 from shared.timeutil import now_utc
+from tests.gateway.conftest import Client
 
 PASSWORD = "correct horse battery"
 
@@ -19,8 +31,6 @@ def judge(gateway_config, tokens):
     db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
     try:
         with db.unit_of_work() as uow:
-            from services.gateway import accounts
-
             accounts.create_user(uow.session, "judge.chen", "judge", "longgang.construction")
             sessions.set_password(uow.session, "judge.chen", PASSWORD, now_utc())
     finally:
@@ -105,3 +115,113 @@ def test_a_short_password_is_refused(gateway_config, judge):
             sessions.set_password(uow.session, judge, "short", now_utc())
     finally:
         db.engine.dispose()
+
+
+def session_cookie_of(answer) -> str:
+    return next(c for c in answer.raw.headers.getlist("Set-Cookie")
+                if c.startswith(sessions.SESSION_COOKIE + "="))
+
+
+def request_from(address, scheme="http", **headers) -> Request:
+    return Request(EnvironBuilder(base_url=f"{scheme}://gateway.example/", headers=headers,
+                                  environ_base={"REMOTE_ADDR": address}).get_environ())
+
+
+def test_x_forwarded_proto_counts_only_from_a_trusted_proxy():
+    proxies = trusted_proxies({"GATEWAY_TRUSTED_PROXIES": " 10.0.0.5, 10.0.0.6 "})
+    assert proxies == {"10.0.0.5", "10.0.0.6"}
+    assert trusted_proxies({}) == frozenset()
+    assert trusted_proxies({"GATEWAY_TRUSTED_PROXIES": ["10.0.0.7"]}) == {"10.0.0.7"}
+    assert secure(request_from("10.9.9.9", "https"), frozenset())
+    assert secure(request_from("10.0.0.5", X_Forwarded_Proto="https"), proxies)
+    assert secure(request_from("10.0.0.5", X_Forwarded_Proto="HTTPS, http"), proxies)
+    assert not secure(request_from("10.0.0.5", X_Forwarded_Proto="http"), proxies)
+    assert not secure(request_from("10.0.0.5"), proxies)
+    assert not secure(request_from("10.9.9.9", X_Forwarded_Proto="https"), proxies)
+
+
+def test_behind_a_trusted_proxy_saying_https_the_session_cookie_is_secure(
+        client, judge, container_factory, make_service_config, gateway_config):
+    # the gateway as deployed behind a TLS proxy: requests come from 127.0.0.1
+    config = make_service_config(gateway_config["DATABASE_URL"],
+                                 GATEWAY_TRUSTED_PROXIES="127.0.0.1")
+    container_factory(GatewayService, config).start()
+    behind = Client(config["WEB_SERVER_ADDRESS"])
+    https = {"X-Forwarded-Proto": "https"}
+
+    def signed_in(base, headers):
+        session = requests.Session()
+        form = session.get(f"{base}/signin")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)[1]
+        return session.post(f"{base}/signin", data={"name": judge, "password": PASSWORD,
+                                                    "csrf_token": csrf},
+                            headers=headers, allow_redirects=False)
+
+    assert "Secure" in session_cookie_of(signed_in(behind.base, https))
+    assert "Secure" not in session_cookie_of(signed_in(behind.base, {}))
+    # the default gateway trusts nobody's header
+    assert "Secure" not in session_cookie_of(signed_in(client.base, https))
+
+
+def test_wrong_guesses_sent_at_once_cannot_get_past_the_limit(client, judge):
+    limit = sessions.FAILED_LIMITS["user"][0]
+    attempts = limit * 3
+    ready = [requests.Session() for _ in range(attempts)]
+    forms = [re.search(r'name="csrf_token" value="([^"]+)"',
+                       browser_.get(f"{client.base}/signin").text)[1] for browser_ in ready]
+    start = Barrier(attempts)
+
+    def guess(number):
+        start.wait()
+        return ready[number].post(f"{client.base}/signin", data={
+            "name": judge, "password": f"guess number {number}",
+            "csrf_token": forms[number]}, allow_redirects=False).status_code
+
+    with ThreadPoolExecutor(attempts) as pool:
+        answers = list(pool.map(guess, range(attempts)))
+    assert answers.count(401) == limit and answers.count(429) == attempts - limit
+    assert sign_in(requests.Session(), client.base, judge, PASSWORD).status_code == 429
+
+
+def test_a_right_password_is_no_failure_and_the_check_and_count_are_one_transaction(
+        db_url, database_factory):
+    db = database_factory(db_url, "gateway", MIGRATIONS)
+    limit = sessions.FAILED_LIMITS["user"][0]
+    now = now_utc()
+
+    def attempt(right=False, hold=0.0):
+        with db.unit_of_work() as uow:
+            hits = sessions.begin_attempt(uow.session, "judge.li", "10.1.1.1", now)
+            eventlet.sleep(hold)  # the password being checked
+        if right:
+            with db.unit_of_work() as uow:
+                sessions.attempt_succeeded(uow.session, hits)
+
+    for _ in range(limit - 1):
+        attempt()
+    attempt(right=True)  # taken back: still one try left
+    attempt()
+    with pytest.raises(TooManyRequests):
+        attempt()
+    with db.session() as session:
+        counted = session.execute(select(func.count()).select_from(rate_hits)).scalar()
+    assert counted == 2 * limit  # the name's and the address's, the refused one not
+
+    if db.engine.dialect.name == "sqlite":
+        return  # one writer: the HTTP test above sends guesses at once
+    pool = eventlet.GreenPool()
+    outcomes = []
+
+    def racing(number):
+        try:
+            with db.unit_of_work() as uow:
+                sessions.begin_attempt(uow.session, "judge.wang", f"10.2.2.{number}", now)
+                eventlet.sleep(0.05)
+            outcomes.append("counted")
+        except TooManyRequests:
+            outcomes.append("refused")
+
+    for number in range(3 * limit):
+        pool.spawn(racing, number)
+    pool.waitall()
+    assert outcomes.count("counted") == limit

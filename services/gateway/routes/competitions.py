@@ -32,6 +32,7 @@ from shared.api.competitions import (
     EditionInSchema,
     EditionPageSchema,
     EditionSchema,
+    EditionStatisticsSchema,
     HonourInSchema,
     HonourRecordedSchema,
     JudgeInSchema,
@@ -61,7 +62,6 @@ from shared.api.competitions import (
     ScoreInSchema,
     ScoreSavedSchema,
     StatisticsQuerySchema,
-    StatisticsSchema,
     WorkerRecordSchema,
 )
 from shared.errors import NotFound
@@ -374,7 +374,7 @@ class CompetitionsRoutes:
     @route("GET", f"{EDITION}/statistics", tag=COMPETITIONS, access=READ, errors=(404,),
            summary="Nominations, finalists and winners by group, street and enterprise; "
                    "stars later honoured", query=StatisticsQuerySchema,
-           response=StatisticsSchema)
+           response=EditionStatisticsSchema)
     def competition_statistics(self, request, edition_id):
         user = self.auth.user(request, READ)
         query = read_query(request, StatisticsQuerySchema())

@@ -6,7 +6,9 @@ judges' tablet page today, the staff console (issue 11) next.
     POST /signout                              csrf_token: the session ends
     GET  /api/v1/session                       who is signed in, and the CSRF token
 
-Needs ``self.db`` and ``self.auth``.
+Needs ``self.db``, ``self.auth`` and ``self.config``. Cookies are ``Secure`` when the
+request came over HTTPS, to the gateway or to a proxy in ``GATEWAY_TRUSTED_PROXIES``
+that says so in ``X-Forwarded-Proto``.
 """
 
 import secrets
@@ -41,14 +43,33 @@ class SessionSchema(Schema):
         "example": "q8Jm2vT0aX6cZ1rN4pL7sW9e"})
 
 
-def _secure(request) -> bool:
-    return request.scheme == "https"
+def trusted_proxies(config) -> frozenset:
+    """``GATEWAY_TRUSTED_PROXIES``: the addresses (comma-separated, or a list in the
+    nameko config) of the proxies in front of the gateway whose ``X-Forwarded-Proto``
+    it believes; none by default."""
+    value = config.get("GATEWAY_TRUSTED_PROXIES") or ""
+    parts = value.split(",") if isinstance(value, str) else value
+    return frozenset(part.strip() for part in parts if part.strip())
+
+
+def secure(request, proxies: frozenset) -> bool:
+    """Came over HTTPS: to the gateway itself, or to a trusted proxy that says so (the
+    first value of its ``X-Forwarded-Proto``). A header from anyone else is ignored."""
+    if request.scheme == "https":
+        return True
+    if request.remote_addr not in proxies:
+        return False
+    forwarded = request.headers.get("X-Forwarded-Proto", "")
+    return forwarded.split(",")[0].strip().lower() == "https"
 
 
 class SignInRoutes:
     api_tags = [{"name": SIGN_IN, "description": "Name and password sign-in for the "
                                                  "gateway's pages: a session cookie with a "
                                                  "CSRF token."}]
+
+    def _secure(self, request) -> bool:
+        return secure(request, trusted_proxies(self.config))
 
     def _form(self, request, status=200, error=None, name=""):
         value = secrets.token_urlsafe(24)
@@ -57,7 +78,7 @@ class SignInRoutes:
             "signin.html", status=status, error=error, name=name, csrf_token=value,
             next=sessions.safe_next(request.values.get("next")),
             signed_in=signed[0].name if signed else None,
-            headers={"Set-Cookie": sessions.signin_cookie(value, _secure(request))})
+            headers={"Set-Cookie": sessions.signin_cookie(value, self._secure(request))})
 
     @route("GET", "/signin", tag=SIGN_IN, access=PUBLIC, backend=False,
            summary="The sign-in form (zh-CN)",
@@ -83,17 +104,15 @@ class SignInRoutes:
         now = now_utc()
         source = request.remote_addr
         try:
-            with self.db.unit_of_work() as uow:
-                sessions.refuse_if_locked(uow.session, name, source, now)
+            with self.db.unit_of_work() as uow:  # checked and counted in one go
+                hits = sessions.begin_attempt(uow.session, name, source, now)
                 user, hashed = sessions.password_hash_of(uow.session, name)
             good = tpool.execute(sessions.verify, hashed, form.get("password", ""))
-            with self.db.unit_of_work() as uow:
-                if not good or user is None:
-                    sessions.count_failure(uow.session, name, source, now)
-                else:
-                    signed_in = sessions.open_session(uow.session, user, now)
             if not good or user is None:
-                raise Unauthorized("wrong name or password")
+                raise Unauthorized("wrong name or password")  # counted already
+            with self.db.unit_of_work() as uow:
+                sessions.attempt_succeeded(uow.session, hits)
+                signed_in = sessions.open_session(uow.session, user, now)
         except TooManyRequests as refused:
             response = self._form(request, 429, "登录失败次数过多，请稍后再试。", name)
             response.headers["Retry-After"] = str(refused.details["retry_after"])
@@ -101,8 +120,8 @@ class SignInRoutes:
         except Unauthorized:
             return self._form(request, 401, "用户名或密码不正确。", name)
         return pages.redirect(sessions.safe_next(form.get("next")), headers=[
-            ("Set-Cookie", sessions.session_cookie(signed_in, _secure(request))),
-            ("Set-Cookie", sessions.signin_cookie(None, _secure(request)))])
+            ("Set-Cookie", sessions.session_cookie(signed_in, self._secure(request))),
+            ("Set-Cookie", sessions.signin_cookie(None, self._secure(request)))])
 
     @route("GET", "/signin/done", tag=SIGN_IN, access=PUBLIC, backend=False,
            summary="Where signing in lands without a `next`",
@@ -120,7 +139,7 @@ class SignInRoutes:
             with self.db.unit_of_work() as uow:
                 sessions.close_session(uow.session, cookie, now_utc())
         return pages.redirect("/signin", headers=[
-            ("Set-Cookie", sessions.session_cookie(None, _secure(request)))])
+            ("Set-Cookie", sessions.session_cookie(None, self._secure(request)))])
 
     @route("GET", f"{V1}/session", tag=SIGN_IN, access=PUBLIC, backend=False,
            summary="The signed-in browser's user and its CSRF token (both null when the "
