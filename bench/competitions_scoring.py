@@ -1,7 +1,7 @@
 """A street final at scale: judges' scores posted through the gateway, then close -> ranking.
 
     .venv/bin/python bench/competitions_scoring.py [--contestants 200] [--judges 9]
-        [--concurrency 50] [--backend postgresql|sqlite] [--quick]
+        [--concurrency 50] [--backend postgresql|sqlite] [--quick] [--profile DIR]
 
 Makes a throwaway vhost and throwaway databases; seeds the competitions database through
 its own use cases (a district, a street, a community, the members' read model, an edition
@@ -16,9 +16,11 @@ The staff then close the round and read the ranking.
 
 Figures: scores/s (201/200 answers over the posting time), p50/p99 of one save, errors;
 round close -> ranking published (the close call, which ranks and freezes, and the first
-ranking read), and the ranking read alone. ``--quick``: 40 contestants, 5 judges,
-concurrency 10 (a minute's check). Target (issue 9): save p99 <= 100 ms at 50 concurrent
-judges, ranking <= 1 s.
+ranking read), and the ranking read alone; CPU milliseconds per saved score spent in the
+gateway, the competitions service, PostgreSQL, RabbitMQ and this client while posting
+(PostgreSQL and RabbitMQ are machine-wide: other work on the machine counts too).
+``--quick``: 40 contestants, 5 judges, concurrency 10 (a minute's check). Target (issue 9):
+save p99 <= 100 ms at 50 concurrent judges, ranking <= 1 s.
 """
 
 import sys
@@ -30,6 +32,7 @@ eventlet.monkey_patch()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
@@ -44,7 +47,13 @@ from bench._support import (  # noqa: E402
     percentile,
     wait_ready,
 )
-from bench.disputes_reports import start, stop  # noqa: E402  (one way to run a service)
+from bench.disputes_reports import (  # noqa: E402  (one way to run and measure a service)
+    OTHERS,
+    cpu_seconds,
+    cpu_seconds_of,
+    start,
+    stop,
+)
 from shared.caller import Caller  # noqa: E402
 from shared.db import migrate, open_database  # noqa: E402
 from shared.testing import free_port  # noqa: E402
@@ -190,9 +199,13 @@ def main(argv=None):
     parser.add_argument("--backend", default="postgresql", choices=("postgresql", "sqlite"))
     parser.add_argument("--quick", action="store_true",
                         help="40 contestants, 5 judges, concurrency 10")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run both services under cProfile, stats to DIR/<service>.prof")
     args = parser.parse_args(argv)
     if args.quick:
         args.contestants, args.judges, args.concurrency = 40, 5, 10
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
 
     with ExitStack() as stack:
         amqp_uri = stack.enter_context(broker_vhost("gonghui-bench-competitions"))
@@ -204,7 +217,8 @@ def main(argv=None):
         processes = []
         stack.callback(stop, processes)
         for name in urls:
-            processes.append(start(name, urls[name], amqp_uri, ports[name]))
+            profile = args.profile and str(Path(args.profile) / f"{name}.prof")
+            processes.append(start(name, urls[name], amqp_uri, ports[name], profile=profile))
         for name in urls:
             wait_ready(ports[name])
         base = f"http://127.0.0.1:{ports['gateway']}"
@@ -220,11 +234,23 @@ def main(argv=None):
               f"{args.judges} judges x 5 criteria, {args.concurrency} posting at once",
               flush=True)
 
+        names = list(urls)
+        cpu_before = {name: cpu_seconds(p.pid) for name, p in zip(names, processes, strict=True)}
+        others_before = {name: cpu_seconds_of(commands) for name, commands in OTHERS.items()}
+        client_before = sum(os.times()[:2])
         started = time.perf_counter()
         results = post_scores(base, seeded["round"], tokens, seeded["contestants"],
                               args.judges, args.concurrency)
         posting = time.perf_counter() - started
         saved = [seconds for seconds, status in results if status == 200]
+        # Where the time goes: CPU per saved score in each process, while posting only.
+        per_score = 1000 / max(1, len(saved))
+        cpu = {name: round((cpu_seconds(p.pid) - cpu_before[name]) * per_score, 1)
+               for name, p in zip(names, processes, strict=True)}
+        cpu.update({name: round((cpu_seconds_of(commands) - others_before[name]) * per_score, 1)
+                    for name, commands in OTHERS.items()})
+        cpu["bench client"] = round((sum(os.times()[:2]) - client_before) * per_score, 1)
+        load = os.getloadavg()[0]
 
         closing = time.perf_counter()
         closed = requests.post(f"{round_url}/close", json={}, headers=staff, timeout=60)
@@ -246,12 +272,15 @@ def main(argv=None):
             "save_p99_ms": ms(percentile(saved, 0.99)),
             "close_to_ranking_ms": ms(close_to_ranking),
             "ranking_read_ms": ms(ranking_read), "ranked": ranked,
+            "cpu_ms_per_score": cpu, "load_average_1min": round(load, 2),
         }
         print(f"saved {figures['saved']:,} of {figures['posted']:,} scores "
               f"({figures['errors']} errors): {figures['scores_per_s']} scores/s, save p50 "
               f"{figures['save_p50_ms']} ms, p99 {figures['save_p99_ms']} ms")
         print(f"round close -> ranking: {figures['close_to_ranking_ms']} ms "
               f"({ranked} ranked); ranking read alone {figures['ranking_read_ms']} ms")
+        print("CPU per score: " + ", ".join(f"{name} {value} ms" for name, value
+                                           in cpu.items()) + f" (load average {load:.2f})")
         emit("competitions_scoring", figures)
 
 
