@@ -966,10 +966,12 @@ def refer_request(uow, request_id, data, caller) -> dict:
 
 
 def _referral_event(row, organization) -> dict:
+    """Ids, names and codes only: the referral's note and the outcome's note are about the
+    member's request and stay in this service's tables and RPC answers."""
     return {"referral_id": row["id"], "request_id": row["request_id"],
             "worker_id": row["worker_id"], "organization_id": organization["id"],
             "organization_name": organization["name"],
-            "service_kind": organization["service_kind"], "note": row["note"]}
+            "service_kind": organization["service_kind"]}
 
 
 def conclude_referral(uow, referral_id, data, caller) -> dict:
@@ -985,7 +987,6 @@ def conclude_referral(uow, referral_id, data, caller) -> dict:
     row = views.referral(session, referral_id)
     organization = views.organization(session, row["organization_id"])
     uow.publish("referral_concluded", {**_referral_event(row, organization),
-                                       "outcome": data["outcome"],
-                                       "note": data["note"]}, subject=row["request_id"])
+                                       "outcome": data["outcome"]}, subject=row["request_id"])
     return views.referral_view(row, organization["name"])
 

@@ -123,7 +123,6 @@ request_referrals = sa.Table(
     sa.Column("organization_id", sa.BigInteger, nullable=False),
     sa.Column("organization_name", sa.String(200), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),  # referred, served, declined
-    sa.Column("note", sa.Text, nullable=True),
     sa.Column("as_of", sa.DateTime(timezone=True), nullable=True),
 )
 

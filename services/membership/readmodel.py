@@ -237,7 +237,8 @@ def workers_counted(session, code) -> int:
 def apply_referral(session, data: dict, as_of: datetime | None = None) -> None:
     """A referral made (``request_referred``) or concluded (``referral_concluded``, with
     its outcome); an older snapshot than the stored one, or one for a request this
-    service does not hold, changes nothing."""
+    service does not hold, changes nothing. The events carry no notes (they stay in
+    incubation), so neither does this."""
     if session.execute(select(service_requests.c.id).where(
             service_requests.c.id == data["request_id"])).first() is None:
         return
@@ -245,13 +246,12 @@ def apply_referral(session, data: dict, as_of: datetime | None = None) -> None:
         "referral_id": data["referral_id"], "request_id": data["request_id"],
         "organization_id": data["organization_id"],
         "organization_name": data["organization_name"],
-        "status": data.get("outcome") or "referred", "note": data.get("note"),
-        "as_of": as_of})
+        "status": data.get("outcome") or "referred", "as_of": as_of})
 
 
 def referrals_of(session, request_id: int) -> list[dict]:
     rows = session.execute(select(request_referrals).where(
         request_referrals.c.request_id == request_id).order_by(request_referrals.c.referral_id))
     return [{"referral_id": row.referral_id, "organization_id": row.organization_id,
-             "organization_name": row.organization_name, "status": row.status,
-             "note": row.note} for row in rows]
+             "organization_name": row.organization_name, "status": row.status}
+            for row in rows]

@@ -283,7 +283,6 @@ class RequestReferralOut(Schema):
     organization_name = fields.String(metadata={"example": "龙岗区彩虹职工法律服务中心"})
     status = fields.String(validate=validate.OneOf(("referred", "served", "declined")),
                            metadata={"example": "served"})
-    note = fields.String(allow_none=True, metadata={"example": "已安排律师面谈"})
 
 
 class ServiceRequestOut(Schema):

@@ -185,7 +185,8 @@ class ReferralSchema(Schema):
     organization_id = fields.Integer(required=True)
     organization_name = fields.String(required=True)
     service_kind = fields.String(required=True, validate=validate.OneOf(SERVICE_KINDS))
-    note = fields.String(allow_none=True, required=True)
+    # no note: the notes on a member's request stay in incubation (as membership keeps the
+    # request's summary out of its events)
 
 
 class ReferralConcludedSchema(ReferralSchema):
@@ -241,6 +242,8 @@ _define("incubation", "activity_reported", ActivitySchema,
                     "beneficiaries (counts only).")
 _define("incubation", "request_referred", ReferralSchema,
         description="A member's service request (membership) was referred to a qualified "
-                    "organization serving the member's place and the request's kind.")
+                    "organization serving the member's place and the request's kind (ids and "
+                    "codes only: the referral's note stays in incubation).")
 _define("incubation", "referral_concluded", ReferralConcludedSchema,
-        description="The organization a request was referred to served it or declined it.")
+        description="The organization a request was referred to served it or declined it "
+                    "(the outcome code only: the outcome's note stays in incubation).")

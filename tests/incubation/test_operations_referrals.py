@@ -1,12 +1,14 @@
 """Members' service requests referred to a qualified organization serving the member's
 place and the request's kind; the organization serves or declines."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from services.incubation import operations, readmodel, views
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.testing import outbox_envelopes
 from tests.incubation.conftest import (
     BANTIAN_STAFF,
     GANGTOU,
@@ -77,6 +79,26 @@ def test_a_referral_travels_as_an_event_and_the_organization_concludes_it(db):
     page = read(db, views.list_referrals, {"organization_id": lawyers["id"], "cursor": None,
                                            "limit": 10}, account)
     assert [item["status"] for item in page["items"]] == ["served"]
+
+
+def test_the_notes_on_a_members_request_stay_in_incubation_and_out_of_every_event(db):
+    request(db)
+    lawyers = incubating(db, name="法律服务中心")
+    account = own_account(lawyers["id"])
+    referral = write(db, operations.refer_request, 8,
+                     {"organization_id": lawyers["id"], "note": "REFERRAL-NOTE-7Q 工伤"},
+                     BANTIAN_STAFF)
+    write(db, operations.conclude_referral, referral["id"],
+          {"outcome": "served", "note": "OUTCOME-NOTE-9Z 律师"}, account)
+    kept = read(db, views.get_referral, referral["id"], account)
+    assert (kept["note"], kept["outcome_note"]) == ("REFERRAL-NOTE-7Q 工伤",
+                                                    "OUTCOME-NOTE-9Z 律师")
+    envelopes = outbox_envelopes(db)
+    assert {"request_referred", "referral_concluded"} <= {body["type"] for body in envelopes}
+    for body in envelopes:
+        text = json.dumps(body, ensure_ascii=False, default=str)
+        assert "NOTE-7Q" not in text and "NOTE-9Z" not in text, body["type"]
+        assert "note" not in body["data"] and "outcome_note" not in body["data"]
 
 
 def test_a_referral_outside_the_rules_is_refused_naming_the_rule(db):

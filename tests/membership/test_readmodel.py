@@ -142,16 +142,14 @@ def test_a_referral_from_incubation_shows_on_the_request_newest_first(sqlite_dis
             NANKENG_STAFF)
     referred = {"referral_id": 3, "request_id": request["request_id"],
                 "worker_id": member["worker_id"], "organization_id": 17,
-                "organization_name": "龙岗区彩虹职工法律服务中心", "service_kind": "legal_aid",
-                "note": "请尽快联系"}
+                "organization_name": "龙岗区彩虹职工法律服务中心", "service_kind": "legal_aid"}
     now = datetime.now(UTC)
     with db.unit_of_work() as uow:  # the outcome overtakes the referral (two queues)
-        readmodel.apply_referral(uow.session, {**referred, "outcome": "served",
-                                               "note": "已安排律师面谈"}, now)
+        readmodel.apply_referral(uow.session, {**referred, "outcome": "served"}, now)
         readmodel.apply_referral(uow.session, referred, now - timedelta(seconds=1))
         readmodel.apply_referral(uow.session, {**referred, "request_id": 999}, now)  # not ours
     with db.session() as session:
         shown = views.get_request(session, request["request_id"], NANKENG_STAFF)
     assert shown["referrals"] == [{"referral_id": 3, "organization_id": 17,
                                    "organization_name": "龙岗区彩虹职工法律服务中心",
-                                   "status": "served", "note": "已安排律师面谈"}]
+                                   "status": "served"}]
