@@ -365,7 +365,8 @@ def period_range(period: str) -> tuple[date | None, date | None]:
 
 @dataclass
 class ReachState:
-    """One worker's reach as stored: ``(node, year) -> months bitmask`` (bit 0 = January)."""
+    """One worker's reach as stored: ``(node, year) -> months bitmask`` (bit 0 = January).
+    A node is any hashable key: operations uses (place, kind of activity) pairs."""
 
     masks: dict = field(default_factory=dict)
 

@@ -281,14 +281,16 @@ beneficiaries = Table(
     Column("ref", String(100), nullable=True),  # the organization's own reference
 )
 
-# Per place node and worker, the months of each year they were reached (bit 0: January):
-# whether a worker is new for a month, quarter, year or all time there is one lookup.
+# Per place node, kind of activity and worker, the months of each year they were reached
+# (bit 0: January): whether a worker is new for a month, quarter, year or all time there
+# is one lookup. ``kind`` "*" is every kind of activity.
 reach = Table(
     "reach", metadata,
     Column("worker_key", String(120), primary_key=True),
     Column("node", String(CODE), primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("months", Integer, nullable=False),
+    Column("kind", String(30), primary_key=True),
 )
 
 # Kept counts per place node and period key ("all", "2015", "2015-Q3", "2015-07"):
@@ -310,6 +312,7 @@ reach_counts = Table(
     Column("node", String(CODE), primary_key=True),
     Column("period", String(10), primary_key=True),
     Column("workers", BigInteger, nullable=False),
+    Column("kind", String(30), primary_key=True),  # "*": every kind of activity
 )
 
 # --- referrals ---------------------------------------------------------------------------

@@ -736,7 +736,7 @@ def report_activities(uow, items, caller, publish=True) -> list[int]:
     _add_activities(session, sorted(reported.items()))
     _count_activities(session, [(item, place, len(keys), members_count)
                                 for item, _, place, keys, _, members_count in prepared])
-    record_reach(session, [(key, place["path"], item["held_on"])
+    record_reach(session, [(key, place["path"], item["kind"], item["held_on"])
                            for item, _, place, keys, _, _ in prepared for key in keys])
     return ids
 
@@ -825,15 +825,17 @@ def _serialize_reach(session):
 
 
 def record_reach(session, visits):
-    """``visits``: (worker key, place path, day). Marks each worker reached at every
-    place of the path in that month, and adds each worker new to a place and period once
-    to its count (``domain.reach_changes``)."""
+    """``visits``: (worker key, place path, kind of activity, day). Marks each worker
+    reached at every place of the path in that month, for every kind ("*") and for the
+    activity's kind, and adds each worker new to a place, kind and period once to its
+    count (``domain.reach_changes``, whose nodes here are (place, kind) pairs)."""
     if not visits:
         return
     _serialize_reach(session)
     by_worker = {}
-    for key, path, day in visits:
-        by_worker.setdefault(key, []).append((path, day))
+    for key, path, kind, day in visits:
+        by_worker.setdefault(key, []).append(
+            ([(node, each) for node in path for each in ("*", kind)], day))
     keys = sorted(by_worker)
     states = {key: domain.ReachState() for key in keys}
     stored = set()
@@ -844,11 +846,11 @@ def record_reach(session, visits):
         # and scans all of it, which grows by millions of rows in an import.
         session.execute(text("SET LOCAL enable_seqscan = off"))
     for start in range(0, len(keys), 500):
-        for key, node, year, months in session.execute(select(
-                reach.c.worker_key, reach.c.node, reach.c.year, reach.c.months).where(
-                reach.c.worker_key.in_(keys[start:start + 500]))):
-            states[key].masks[(node, year)] = months
-            stored.add((key, node, year))
+        for key, node, kind, year, months in session.execute(select(
+                reach.c.worker_key, reach.c.node, reach.c.kind, reach.c.year,
+                reach.c.months).where(reach.c.worker_key.in_(keys[start:start + 500]))):
+            states[key].masks[((node, kind), year)] = months
+            stored.add((key, (node, kind), year))
     if postgresql:
         session.execute(text("SET LOCAL enable_seqscan = on"))
     gained, inserts, updates = {}, [], []
@@ -856,15 +858,15 @@ def record_reach(session, visits):
         masks = states[key].masks
         before = dict(masks)
         domain.reach_changes(states[key], worker_visits, gained)
-        for (node, year), months in masks.items():
-            if before.get((node, year)) != months:
-                row = (key, node, year, months)
-                (updates if (key, node, year) in stored else inserts).append(row)
-    bulk_insert(session, reach, ("worker_key", "node", "year", "months"), inserts)
+        for ((node, kind), year), months in masks.items():
+            if before.get(((node, kind), year)) != months:
+                row = (key, node, kind, year, months)
+                (updates if (key, (node, kind), year) in stored else inserts).append(row)
+    bulk_insert(session, reach, ("worker_key", "node", "kind", "year", "months"), inserts)
     _update_reach(session, updates)
-    _upsert_counts(session, reach_counts, ["node", "period"], [
-        {"node": node, "period": period, "workers": count}
-        for (node, period), count in sorted(gained.items())])
+    _upsert_counts(session, reach_counts, ["node", "period", "kind"], [
+        {"node": node, "period": period, "kind": kind, "workers": count}
+        for ((node, kind), period), count in sorted(gained.items())])
 
 
 def _update_reach(session, rows, chunk=5000):
@@ -880,17 +882,19 @@ def _update_reach(session, rows, chunk=5000):
         cursor = connection.connection.cursor()
         try:
             execute_values(cursor, 'UPDATE "reach" SET "months" = v.months FROM (VALUES %s) '
-                           'AS v(worker_key, node, year, months) WHERE '
+                           'AS v(worker_key, node, kind, year, months) WHERE '
                            '"reach"."worker_key" = v.worker_key AND "reach"."node" = v.node '
-                           'AND "reach"."year" = v.year', rows, page_size=chunk)
+                           'AND "reach"."kind" = v.kind AND "reach"."year" = v.year', rows,
+                           page_size=chunk)
         finally:
             cursor.close()
         return
     session.execute(update(reach).where(
         reach.c.worker_key == bindparam("b_key"), reach.c.node == bindparam("b_node"),
-        reach.c.year == bindparam("b_year")).values(months=bindparam("b_months")),
-        [{"b_key": key, "b_node": node, "b_year": year, "b_months": months}
-         for key, node, year, months in rows])
+        reach.c.kind == bindparam("b_kind"), reach.c.year == bindparam("b_year"))
+        .values(months=bindparam("b_months")),
+        [{"b_key": key, "b_node": node, "b_kind": kind, "b_year": year, "b_months": months}
+         for key, node, kind, year, months in rows])
 
 
 def bulk_insert(session, table, columns, rows, chunk=5000):

@@ -433,15 +433,16 @@ def _figures(row) -> dict:
 _PLACE = select(places.c.path).where(places.c.code == bindparam("code"))
 _COUNTS = select(activity_counts).where(activity_counts.c.node == bindparam("code"),
                                         activity_counts.c.period == bindparam("period"))
-_REACHED = select(reach_counts.c.workers).where(reach_counts.c.node == bindparam("code"),
-                                                reach_counts.c.period == bindparam("period"))
+_REACHED = select(reach_counts.c.kind, reach_counts.c.workers).where(
+    reach_counts.c.node == bindparam("code"), reach_counts.c.period == bindparam("period"))
 _BELOW = (
     select(places.c.code, places.c.name, activity_counts.c.activities, reach_counts.c.workers)
     .outerjoin(activity_counts, and_(activity_counts.c.node == places.c.code,
                                      activity_counts.c.period == bindparam("period"),
                                      activity_counts.c.kind == "*"))
     .outerjoin(reach_counts, and_(reach_counts.c.node == places.c.code,
-                                  reach_counts.c.period == bindparam("period")))
+                                  reach_counts.c.period == bindparam("period"),
+                                  reach_counts.c.kind == "*"))
     .where(places.c.parent_code == bindparam("code")).order_by(places.c.code))
 _IN_SUBTREE = organizations.c.home_path_key.like(bindparam("prefix"), escape="\\")
 _VALID_GRADE = case((organizations.c.grade_until > bindparam("today"), organizations.c.grade),
@@ -476,15 +477,15 @@ def statistics(session, code, period, caller) -> dict:
         raise InvalidInput(str(exc), {"period": [str(exc)]}) from None
     values = {"code": code, "period": period}
     kinds = {row.kind: row._mapping for row in session.execute(_COUNTS, values)}
-    reached = session.execute(_REACHED, values).scalar() or 0
+    reached = dict(session.execute(_REACHED, values).all())
     below = session.execute(_BELOW, values).all()
     prefix = _prefix(path)
     return {
         "code": code, "period": period,
         "organizations": _organization_figures(session, prefix),
-        "activities": {**_figures(kinds.get("*")), "workers_reached": reached},
-        "by_kind": {kind: _figures(row) for kind, row in sorted(kinds.items())
-                    if kind != "*"},
+        "activities": {**_figures(kinds.get("*")), "workers_reached": reached.get("*", 0)},
+        "by_kind": {kind: {**_figures(row), "workers_reached": reached.get(kind, 0)}
+                    for kind, row in sorted(kinds.items()) if kind != "*"},
         "below": [{"code": row.code, "name": row.name, "activities": row.activities or 0,
                    "workers_reached": row.workers or 0} for row in below],
         "funds": _fund_figures(session, prefix, first, last),

@@ -650,8 +650,10 @@ class StatisticsOut(Schema):
         "description": "based within the subtree, as they stand now"})
     activities = fields.Nested(ReachFiguresOut, required=True, metadata={
         "description": "held within the subtree in the period"})
-    by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(ActivityFiguresOut),
-                          required=True)
+    by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(ReachFiguresOut),
+                          required=True, metadata={
+                              "description": "the same figures for each kind of activity; "
+                                             "a worker reached by two kinds counts in both"})
     below = fields.List(fields.Nested(BelowOut), required=True, metadata={
         "description": "each organization directly below (streets of the district ...)"})
     funds = fields.Nested(FundFiguresOut, required=True, metadata={

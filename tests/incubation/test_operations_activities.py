@@ -123,6 +123,11 @@ def test_workers_reached_are_distinct_people_not_head_counts(db):
         BANTIAN: 5, "longgang.longcheng": 2}
     assert district["by_kind"]["counselling"]["activities"] == 1
     assert district["by_kind"]["legal_aid"]["participants"] == 90
+    # distinct people by kind: a worker reached by two kinds counts in each
+    assert {kind: figures["workers_reached"] for kind, figures in district["by_kind"].items()} \
+        == {"legal_aid": 5, "counselling": 2}  # 1, 2, 3, 甲's A and B; 1, 乙's A
+    assert {kind: figures["workers_reached"]
+            for kind, figures in stats(db, NANKENG)["by_kind"].items()} == {"legal_aid": 4}
 
 
 def test_the_period_counts_each_person_once_within_it(db):

@@ -63,6 +63,12 @@ def test_the_statistics_reproduce_the_hubs_three_years_and_its_ledgers_balance(l
     assert figures["funds"]["awarded"] >= Decimal("300000.00")
     assert sum(row["workers_reached"] for row in figures["below"]) >= \
         figures["activities"]["workers_reached"]
+    # by kind of activity: distinct people again, each at most all of them, together at
+    # least all of them (a worker reached by two kinds counts in both)
+    by_kind = [kind["workers_reached"] for kind in figures["by_kind"].values()]
+    assert len(by_kind) > 1 and all(0 < count <= figures["activities"]["workers_reached"]
+                                    for count in by_kind)
+    assert sum(by_kind) >= figures["activities"]["workers_reached"]
 
     # the hub won 300,000 from the provincial special fund; every ledger balances
     with loaded.session() as session:
