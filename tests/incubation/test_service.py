@@ -186,7 +186,10 @@ def test_the_timer_raises_the_deadline_reminder_once(incubation, event_tap):
     events = event_tap("incubation")
     call(incubation, "watch_deadlines")
     call(incubation, "watch_deadlines")
-    [reminder] = [body for body in events.take(1) if body["type"].startswith("incubation_")]
+    # The admission's own stage_changed may still be on its way from the outbox: look past it.
+    seen = events.take(3, timeout=3)
+    [reminder] = [body for body in seen if body["type"].startswith("incubation_")]
     assert (reminder["type"], reminder["data"]["incubation_deadline"]) == (
         "incubation_deadline_approaching", soon)
-    assert events.take(1, timeout=0.5) == []
+    assert not [body for body in events.take(1, timeout=0.5)
+                if body["type"].startswith("incubation_")]
