@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 from marshmallow import Schema, fields, validate
 
-from shared.errors import Forbidden, InvalidInput
+from shared.errors import Forbidden, InvalidInput, Unauthorized
 
 READ = "read"
 WRITE = "write"
@@ -60,6 +60,14 @@ class Caller:
         except Exception as exc:  # noqa: BLE001 - any malformed caller is the same error
             raise InvalidInput("the caller must be {name, role, organization_code}",
                                getattr(exc, "messages", None)) from None
+
+
+def signed_in(data, who: str = "a user of the gateway") -> Caller:
+    """The caller of a method that needs one: none is a 401 (nobody signed in), a
+    malformed one a 400."""
+    if not data:
+        raise Unauthorized(f"sign in: this needs {who}")
+    return Caller.from_dict(data)
 
 
 class CallerSchema(Schema):

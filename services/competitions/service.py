@@ -18,10 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.competitions import operations, policy, readmodel, sample, views
 from shared.api import competitions as contract
-from shared.caller import Caller
+from shared.caller import Caller, signed_in
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
-from shared.errors import Unauthorized
 from shared.membership_events import MembershipEventHandlers
 from shared.paging import CursorQuery
 from shared.registry_events import RegistryEventHandlers
@@ -40,9 +39,7 @@ NOTICE_POLL_SECONDS = 60
 
 
 def _caller(data) -> Caller:
-    if not data:
-        raise Unauthorized("sign in: this needs a user of the gateway")
-    return Caller.from_dict(data)
+    return signed_in(data)
 
 
 def _ref(schema, **value):

@@ -16,10 +16,9 @@ from nameko.timer import timer
 
 from services.disputes import domain, operations, readmodel, views
 from shared.api import disputes as contract
-from shared.caller import Caller
+from shared.caller import Caller, signed_in
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics, PersonalDataKeys, RateLimits
-from shared.errors import Unauthorized
 from shared.paging import CursorQuery
 from shared.registry_events import RegistryEventHandlers
 from shared.rpc import rpc
@@ -40,9 +39,7 @@ REPORT_FILED = contract.ReportFiledSchema()
 
 def _caller(data) -> Caller:
     """The staff user the gateway authenticated; without one nothing is shown."""
-    if not data:
-        raise Unauthorized("sign in: this needs a staff user's token")
-    return Caller.from_dict(data)
+    return signed_in(data, "a staff user's token")
 
 
 class DisputesService(RegistryEventHandlers, OpsEndpoints):

@@ -58,10 +58,6 @@ def _id(value, name: str) -> int:
     return load(_ID_SCHEMAS[name], {name: value}, f"{name} rejected")[name]
 
 
-def _body(schema, data, what):
-    return load(schema, data, f"{what} rejected")
-
-
 class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpoints):
     """The registry's places arrive through ``RegistryEventHandlers`` (``readmodel``: a
     moved place takes the organizations based there along; a closed enterprise hosts no
@@ -86,7 +82,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def add_organization(self, data, caller):
         caller = Caller.from_dict(caller)
-        data = _body(api.NewSocialOrganizationSchema(), data, "organization")
+        data = load(api.NewSocialOrganizationSchema(), data, "organization rejected")
         return ORGANIZATION.dump(self._write(operations.add_organization, data, caller))
 
     @rpc
@@ -98,7 +94,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def list_organizations(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.SocialOrganizationListQuery(), query, "query")
+        query = load(api.SocialOrganizationListQuery(), query, "query rejected")
         return api.SocialOrganizationPageOut().dump(self._read(views.list_organizations, query,
                                                          caller))
 
@@ -106,7 +102,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def update_organization(self, organization_id, changes, caller):
         caller = Caller.from_dict(caller)
         organization_id = _id(organization_id, "organization_id")
-        changes = _body(api.SocialOrganizationChangesSchema(), changes, "changes")
+        changes = load(api.SocialOrganizationChangesSchema(), changes, "changes rejected")
         return ORGANIZATION.dump(self._write(operations.update_organization, organization_id,
                                              changes, caller))
 
@@ -114,7 +110,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def change_stage(self, organization_id, data, caller):
         caller = Caller.from_dict(caller)
         organization_id = _id(organization_id, "organization_id")
-        data = _body(api.TransitionSchema(), data, "stage change")
+        data = load(api.TransitionSchema(), data, "stage change rejected")
         return ORGANIZATION.dump(self._write(operations.change_stage, organization_id, data,
                                              caller))
 
@@ -122,7 +118,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def record_assessment(self, organization_id, data, caller):
         caller = Caller.from_dict(caller)
         organization_id = _id(organization_id, "organization_id")
-        data = _body(api.AssessmentInSchema(), data, "assessment")
+        data = load(api.AssessmentInSchema(), data, "assessment rejected")
         return ASSESSMENT.dump(self._write(operations.record_assessment, organization_id,
                                            data, caller))
 
@@ -130,13 +126,13 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def list_assessments(self, organization_id, query, caller):
         caller = Caller.from_dict(caller)
         organization_id = _id(organization_id, "organization_id")
-        query = _body(api.CursorQuery(), query, "query")
+        query = load(api.CursorQuery(), query, "query rejected")
         return api.AssessmentPageOut().dump(self._read(
             views.list_assessments, organization_id, query, caller))
 
     @rpc
     def policies(self, query=None):
-        query = _body(api.CursorQuery(), query or {}, "query")
+        query = load(api.CursorQuery(), query or {}, "query rejected")
         return api.PolicyPageOut().dump(views.policies(query))
 
     # --- funds ---------------------------------------------------------------------------
@@ -144,7 +140,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def create_fund(self, data, caller):
         caller = Caller.from_dict(caller)
-        data = _body(api.NewFundSchema(), data, "fund")
+        data = load(api.NewFundSchema(), data, "fund rejected")
         return FUND.dump(self._write(operations.create_fund, data, caller))
 
     @rpc
@@ -155,7 +151,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def list_funds(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.FundListQuery(), query, "query")
+        query = load(api.FundListQuery(), query, "query rejected")
         return api.FundPageOut().dump(self._read(views.list_funds, query, caller))
 
     @rpc
@@ -167,7 +163,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def open_call(self, fund_id, data, caller):
         caller = Caller.from_dict(caller)
         fund_id = _id(fund_id, "fund_id")
-        data = _body(api.NewCallSchema(), data, "call")
+        data = load(api.NewCallSchema(), data, "call rejected")
         return CALL.dump(self._write(operations.open_call, fund_id, data, caller))
 
     @rpc
@@ -178,14 +174,14 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def list_calls(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.CallListQuery(), query, "query")
+        query = load(api.CallListQuery(), query, "query rejected")
         return api.CallPageOut().dump(self._read(views.list_calls, query, caller))
 
     @rpc
     def apply_to_call(self, call_id, data, caller):
         caller = Caller.from_dict(caller)
         call_id = _id(call_id, "call_id")
-        data = _body(api.NewApplicationSchema(), data, "application")
+        data = load(api.NewApplicationSchema(), data, "application rejected")
         return APPLICATION.dump(self._write(operations.apply_to_call, call_id, data, caller))
 
     @rpc
@@ -197,7 +193,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def list_applications(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.ApplicationListQuery(), query, "query")
+        query = load(api.ApplicationListQuery(), query, "query rejected")
         return api.ApplicationPageOut().dump(self._read(views.list_applications, query,
                                                         caller))
 
@@ -205,7 +201,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def review_application(self, application_id, data, caller):
         caller = Caller.from_dict(caller)
         application_id = _id(application_id, "application_id")
-        data = _body(api.ReviewSchema(), data, "review")
+        data = load(api.ReviewSchema(), data, "review rejected")
         return APPLICATION.dump(self._write(operations.review_application, application_id,
                                             data, caller))
 
@@ -213,7 +209,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def reject_application(self, application_id, data, caller):
         caller = Caller.from_dict(caller)
         application_id = _id(application_id, "application_id")
-        data = _body(api.DecisionReasonSchema(), data, "rejection")
+        data = load(api.DecisionReasonSchema(), data, "rejection rejected")
         return APPLICATION.dump(self._write(operations.reject_application, application_id,
                                             data, caller))
 
@@ -221,7 +217,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def grant_award(self, application_id, data, caller):
         caller = Caller.from_dict(caller)
         application_id = _id(application_id, "application_id")
-        data = _body(api.AwardInSchema(), data, "award")
+        data = load(api.AwardInSchema(), data, "award rejected")
         return AWARD.dump(self._write(operations.grant_award, application_id, data, caller))
 
     @rpc
@@ -233,7 +229,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def submit_progress_report(self, award_id, data, caller):
         caller = Caller.from_dict(caller)
         award_id = _id(award_id, "award_id")
-        data = _body(api.ProgressReportInSchema(), data, "progress report")
+        data = load(api.ProgressReportInSchema(), data, "progress report rejected")
         return REPORT.dump(self._write(operations.submit_progress_report, award_id, data,
                                        caller))
 
@@ -247,7 +243,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def accept_progress_report(self, report_id, data, caller):
         caller = Caller.from_dict(caller)
         report_id = _id(report_id, "report_id")
-        data = _body(api.NoteSchema(), data, "acceptance")
+        data = load(api.NoteSchema(), data, "acceptance rejected")
         return REPORT.dump(self._write(operations.decide_progress_report, report_id, True,
                                        data["note"], caller))
 
@@ -255,7 +251,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def return_progress_report(self, report_id, data, caller):
         caller = Caller.from_dict(caller)
         report_id = _id(report_id, "report_id")
-        data = _body(api.DecisionReasonSchema(), data, "return")
+        data = load(api.DecisionReasonSchema(), data, "return rejected")
         return REPORT.dump(self._write(operations.decide_progress_report, report_id, False,
                                        data["reason"], caller))
 
@@ -263,7 +259,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def disburse_tranche(self, award_id, data, caller):
         caller = Caller.from_dict(caller)
         award_id = _id(award_id, "award_id")
-        data = _body(api.TrancheInSchema(), data, "disbursement")
+        data = load(api.TrancheInSchema(), data, "disbursement rejected")
         return AWARD.dump(self._write(operations.disburse_tranche, award_id, data, caller))
 
     # --- purchased services --------------------------------------------------------------
@@ -271,7 +267,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def sign_contract(self, data, caller):
         caller = Caller.from_dict(caller)
-        data = _body(api.NewContractSchema(), data, "contract")
+        data = load(api.NewContractSchema(), data, "contract rejected")
         return CONTRACT.dump(self._write(operations.sign_contract, data, caller))
 
     @rpc
@@ -283,14 +279,14 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def list_contracts(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.ContractListQuery(), query, "query")
+        query = load(api.ContractListQuery(), query, "query rejected")
         return api.ContractPageOut().dump(self._read(views.list_contracts, query, caller))
 
     @rpc
     def accept_deliverable(self, contract_id, data, caller):
         caller = Caller.from_dict(caller)
         contract_id = _id(contract_id, "contract_id")
-        data = _body(api.AcceptanceSchema(), data, "acceptance")
+        data = load(api.AcceptanceSchema(), data, "acceptance rejected")
         return CONTRACT.dump(self._write(operations.accept_deliverable, contract_id, data,
                                          caller))
 
@@ -299,7 +295,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def report_activity(self, data, caller):
         caller = Caller.from_dict(caller)
-        data = _body(api.NewActivitySchema(), data, "activity")
+        data = load(api.NewActivitySchema(), data, "activity rejected")
         return ACTIVITY.dump(self._write(operations.report_activity, data, caller))
 
     @rpc
@@ -311,13 +307,13 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def list_activities(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.ActivityListQuery(), query, "query")
+        query = load(api.ActivityListQuery(), query, "query rejected")
         return api.ActivityPageOut().dump(self._read(views.list_activities, query, caller))
 
     @rpc
     def statistics(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.StatisticsQuery(), query, "query")
+        query = load(api.StatisticsQuery(), query, "query rejected")
         return STATISTICS.dump(self._read(views.statistics, query["code"], query["period"],
                                           caller))
 
@@ -339,7 +335,7 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def refer_request(self, request_id, data, caller):
         caller = Caller.from_dict(caller)
         request_id = _id(request_id, "request_id")
-        data = _body(api.ReferralInSchema(), data, "referral")
+        data = load(api.ReferralInSchema(), data, "referral rejected")
         return REFERRAL.dump(self._write(operations.refer_request, request_id, data, caller))
 
     @rpc
@@ -351,14 +347,14 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     @rpc
     def list_referrals(self, query, caller):
         caller = Caller.from_dict(caller)
-        query = _body(api.ReferralListQuery(), query, "query")
+        query = load(api.ReferralListQuery(), query, "query rejected")
         return api.ReferralPageOut().dump(self._read(views.list_referrals, query, caller))
 
     @rpc
     def conclude_referral(self, referral_id, data, caller):
         caller = Caller.from_dict(caller)
         referral_id = _id(referral_id, "referral_id")
-        data = _body(api.ReferralOutcomeSchema(), data, "outcome")
+        data = load(api.ReferralOutcomeSchema(), data, "outcome rejected")
         return REFERRAL.dump(self._write(operations.conclude_referral, referral_id, data,
                                          caller))
 
