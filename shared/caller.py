@@ -9,7 +9,10 @@ Roles (each includes the ones below it):
 
 - ``viewer``: reads within the subtree;
 - ``staff``: reads and writes within the subtree;
-- ``admin``: staff, plus managing the gateway's users within the subtree.
+- ``admin``: staff, plus managing the gateway's users within the subtree, and the acts
+  only an admin may do (``require_admin``: approving and paying rewards, revealing an
+  identity); the admins of the district federation (the root of the tree) alone publish
+  policies (``require_district_admin``).
 
 and one outside that order: ``judge``, a competition judge (issue 9), who may do nothing
 anywhere but score the rounds the competitions service has registered them on by name.
@@ -95,6 +98,32 @@ def require_scope(caller: Caller, path: Iterable[str] | None, what: str = "the t
         raise Forbidden(f"{what} is outside the subtree of organization "
                         f"{caller.organization_code}",
                         {"organization_code": caller.organization_code})
+
+
+def require_admin(caller: Caller, act: str) -> Caller:
+    """403 unless the caller is an admin (of whatever organization: add the scope check)."""
+    if caller.role != "admin":
+        raise Forbidden(f"only an admin may {act}", {"role": caller.role, "needs": "admin"})
+    return caller
+
+
+def is_district(path: Iterable[str] | None) -> bool:
+    """An organization whose path (district .. it) is itself alone is the district."""
+    return len(tuple(path or ())) == 1
+
+
+def require_district_admin(caller: Caller, path: Iterable[str] | None, act: str) -> Caller:
+    """403 unless the caller is an admin of the district federation itself.
+
+    ``path`` is the caller's own organization's path as the owning service knows it (its
+    registry read model): a street admin's has two codes, an unknown organization none.
+    District-wide rules (reward policy, competition rules) are the district's to publish.
+    """
+    require_admin(caller, act)
+    if not is_district(path) or tuple(path)[0] != caller.organization_code:
+        raise Forbidden(f"only the district federation's admins may {act}",
+                        {"organization_code": caller.organization_code})
+    return caller
 
 
 def require(caller: Caller, action: str, *paths: Iterable[str], what: str = "the target"

@@ -166,6 +166,11 @@ class RegistryReadModel:
             raise NotFound(f"no enterprise {credit_code} (not known to the registry)")
         return row
 
+    def caller_path(self, session, caller) -> list:
+        """The path (district .. it) of the caller's organization; [] when unknown."""
+        row = self.organization(session, caller.organization_code)
+        return list(row["path"]) if row else []
+
     def under(self, table, code_path) -> object:
         """A clause: rows of ``table`` inside the subtree whose path is ``code_path``."""
         return table.c.path_key.startswith(path_key(code_path), autoescape=True)

@@ -33,7 +33,7 @@ from services.competitions.models import (
     scores,
     settings,
 )
-from shared.caller import WRITE, Caller, require
+from shared.caller import WRITE, Caller, require, require_district_admin
 from shared.db import read_once
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.ratelimit import check_rate
@@ -129,8 +129,9 @@ def require_nomination_scope(caller: Caller, action: str, nomination: dict) -> N
 # --- rules and editions -------------------------------------------------------------------
 
 def publish_rules(uow, body: dict, note: str | None, caller: Caller, now: datetime) -> dict:
-    """A new version of the rules document (the district federation's staff)."""
-    _require_district(uow.session, caller)
+    """A new version of the rules document (the district federation's admins)."""
+    require_district_admin(caller, readmodel.registry.caller_path(uow.session, caller),
+                           "publish the competition rules")
     return add_rules_version(uow, body, note, caller.name, now)
 
 

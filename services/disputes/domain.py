@@ -41,8 +41,8 @@ from argon2.low_level import Type, hash_secret_raw
 
 from services.disputes import policy
 from shared import pii
-from shared.caller import Caller
-from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.caller import Caller, require_admin
+from shared.errors import Conflict, InvalidInput
 from shared.timeutil import as_utc
 
 OPEN_STATUSES = ("reported", "verified", "handling")
@@ -52,7 +52,6 @@ TRANSITIONS = {
     "handling": ("resolved",),
     "resolved": ("closed",),
 }
-ADMIN_ROLES = ("admin",)
 CHINA_TIME = timezone(timedelta(hours=8), "CST")  # statistics count years in local time
 IRREGULAR_LOOKBACK = timedelta(days=365)
 RATE_HIT_KEEP = timedelta(days=1)  # longer than any rate-limit window
@@ -89,17 +88,6 @@ def jsonable(value):
     if isinstance(value, Decimal):
         return str(value)
     return value
-
-
-# --- who may -------------------------------------------------------------------------
-# Reading and writing within the subtree is ``shared.caller``'s rule (viewer < staff <
-# admin); these acts are an admin's alone.
-
-def require_admin(caller: Caller, act: str) -> Caller:
-    """Publishing a policy, approving or paying a reward, revealing an identity."""
-    if caller.role not in ADMIN_ROLES:
-        raise Forbidden(f"only an admin may {act}", {"role": caller.role})
-    return caller
 
 
 # --- the standard process -------------------------------------------------------------

@@ -31,7 +31,7 @@ from services.disputes.models import (
     visits,
 )
 from shared import ratelimit
-from shared.caller import WRITE, Caller, in_scope, require
+from shared.caller import WRITE, Caller, in_scope, require, require_admin, require_district_admin
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.timeutil import as_utc, now_utc
 
@@ -87,7 +87,8 @@ def policy_version(session, kind: str, version: int) -> dict:
 def publish_policy(uow, kind, body, effective_from, caller: Caller, now) -> dict:
     """Store a new version of a policy; the body must validate."""
     session = uow.session
-    domain.require_admin(caller, "publish a policy")
+    require_district_admin(caller, readmodel.registry.caller_path(session, caller),
+                           "publish a policy")
     try:
         policy.load(kind, body)
     except policy.ValidationError as exc:
@@ -586,7 +587,7 @@ def compute_rewards(session, case_id: str, stage: str, now: datetime) -> list[di
 def _reward_to(uow, reward_id: int, caller: Caller, act: str, status: str,
                rule: str):
     """The ``status`` reward an admin of its subtree is about to ``act`` on."""
-    domain.require_admin(caller, f"{act} a reward")
+    require_admin(caller, f"{act} a reward")
     row = views.reward_row(uow.session, reward_id)
     require(caller, WRITE, row.path, what=f"reward {reward_id}")
     if row.status != status:

@@ -21,7 +21,7 @@ from services.membership.models import (
     workers,
 )
 from shared import ratelimit
-from shared.caller import Caller, in_scope
+from shared.caller import Caller
 from shared.errors import Conflict, InvalidInput
 from shared.timeutil import now_utc
 
@@ -130,11 +130,10 @@ def transfer(uow, membership_id: int, to_credit_code: str, caller: Caller) -> di
     locked = {code: readmodel.known_enterprise(session, code, lock=True)
               for code in sorted({old["enterprise_credit_code"], to_credit_code})}
     source, target = locked[old["enterprise_credit_code"]], locked[to_credit_code]
-    # Staff of either side may record it: the member's old union or the receiving one.
-    scope = domain.stats_targets(source)
-    if not in_scope(caller, scope):
-        scope = domain.stats_targets(target)
-    domain.require_writer(caller, scope, "memberships")
+    # Both sides change (the member leaves one union's counts for another's), so the
+    # caller's subtree must hold both: a street cannot pull another street's members in.
+    domain.require_writer(caller, domain.stats_targets(source), "the member's enterprise")
+    domain.require_writer(caller, domain.stats_targets(target), "the receiving enterprise")
     if target["credit_code"] == source["credit_code"]:
         raise InvalidInput("the member already belongs through this enterprise",
                            {"enterprise_credit_code": ["same as the current one"]})

@@ -112,6 +112,16 @@ def placement_problems(kind: str, parent: Organization | None,
     return problems
 
 
+def code_problems(code: str, parent: Organization | None, field: str = "code") -> dict:
+    """A new organization's code is its parent's code and one more part
+    (``longgang.bantian`` + ``.nankeng``), so the code alone says where it was placed and
+    nobody places ``longgang.baolong.x`` under 坂田. (A move keeps the code it has.)"""
+    if parent is not None and not code.startswith(parent.code + "."):
+        return {field: [f"an organization under {parent.code} has a code beginning "
+                         f"{parent.code}."]}
+    return {}
+
+
 def move_problems(organization: Organization, parent: Organization) -> dict:
     if organization.kind == "enterprise_union":
         return {"code": ["an enterprise union moves with its enterprise: use move_enterprise"]}

@@ -134,7 +134,8 @@ def register_organization(uow, data: dict, caller: Caller) -> dict:
     parent = orgs.referenced(data["parent_code"], "parent_code") if data["parent_code"] else None
     if parent is not None:
         require_scope(caller, parent.path, f"the parent organization {parent.code}")
-    problems = domain.placement_problems(kind, parent, data["party_organization"])
+    problems = {**domain.placement_problems(kind, parent, data["party_organization"]),
+                **domain.code_problems(code, parent)}
     credit_code = data["enterprise_credit_code"]
     if kind == "enterprise_union" and credit_code is None:
         problems["enterprise_credit_code"] = ["an enterprise union belongs to an enterprise: "
@@ -304,6 +305,13 @@ class EnterpriseWriter:
             require_scope(self.caller, self.orgs.path(old.community_code),
                           f"enterprise {old.credit_code}")
         require_scope(self.caller, community.path, f"the community {community.code}")
+        if union is not None and (old is None or old.union_code != new.union_code):
+            # Source and target alike: a federation that takes the enterprise in (its
+            # counts) must be the caller's as well as the enterprise.
+            require_scope(self.caller, union.path, f"the union {union.code}")
+        elif union is None and new.union_status == "own":
+            domain.check(domain.code_problems(new.union_code, community, "union_code"),
+                         "enterprise rejected")
         if new == old:
             return "unchanged"
         if union is None and new.union_status == "own" and old is not None:

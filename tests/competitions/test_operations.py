@@ -5,6 +5,7 @@ ranking, results, objections that move the next one up, flags from later events,
 import pytest
 
 from services.competitions import operations, policy, readmodel, views
+from shared.caller import Caller
 from shared.errors import Conflict, Forbidden, InvalidInput
 from tests.competitions.conftest import (
     BANTIAN,
@@ -263,6 +264,14 @@ def test_an_upheld_objection_revokes_the_award_and_the_next_moves_up(db):
     final = [e["data"] for e in published(db, "award_granted") if e["data"]["status"] ==
              "final"]
     assert sorted(e["worker_id"] for e in final) == [2, 4, 7]
+
+
+def test_only_the_districts_admins_publish_the_rules(db):
+    body = policy.load_rules(policy.default_body())
+    for caller in (DISTRICT_STAFF, Caller("admin@bantian", "admin", BANTIAN)):
+        with pytest.raises(Forbidden):
+            write(db, operations.publish_rules, body, None, caller, at())
+    assert write(db, operations.publish_rules, body, None, DISTRICT_ADMIN, at())["version"] == 2
 
 
 def test_the_next_in_rank_moves_into_the_quota_when_a_winner_goes(db):

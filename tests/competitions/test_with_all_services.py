@@ -180,7 +180,10 @@ def test_a_competition_from_nomination_to_an_upheld_objection_across_the_service
                        token=tokens["nankeng"]))
         members[person] = entered
 
-    # an edition under rules whose innovation group sends 4 on and makes 2 winners
+    # an edition under rules whose innovation group sends 4 on and makes 2 winners;
+    # the rules are the district's admins' to publish, not its staff's
+    assert client.post(f"{BASE}/rules", {"body": rules_with_quotas(), "note": "测试"},
+                       token=tokens["district"]).status_code == 403
     rules = ok(client.post(f"{BASE}/rules", {"body": rules_with_quotas(), "note": "测试"},
                            token=tokens["admin"]), 201)
     assert rules["version"] == 2

@@ -172,7 +172,8 @@ def view(db, case_id, actor=DISTRICT_ADMIN) -> dict:
 # --- a gateway in front of a disputes service ----------------------------------------
 
 GATEWAY_USERS = {"district_admin": ("admin", DISTRICT), "nankeng_staff": ("staff", NANKENG),
-                 "bantian_viewer": ("viewer", BANTIAN), "zhangbei_staff": ("staff", ZHANGBEI)}
+                 "bantian_viewer": ("viewer", BANTIAN), "zhangbei_staff": ("staff", ZHANGBEI),
+                 "bantian_admin": ("admin", BANTIAN)}
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from services.disputes import operations, policy, views
 from shared.caller import Caller
 from shared.errors import Conflict, Forbidden, InvalidInput
 from tests.disputes.conftest import (
+    BANTIAN,
     DISTRICT_ADMIN,
     KEYS,
     NANKENG,
@@ -95,6 +96,17 @@ def test_a_bad_policy_is_refused_and_only_admins_publish(sqlite_database):
         with pytest.raises(Forbidden):
             operations.publish_policy(uow, "grading",
                                   policy.default_body("grading"), T0, NANKENG_STAFF, T0)
+
+
+def test_a_street_admin_cannot_publish_the_district_wide_reward_policy(sqlite_database):
+    street_admin = Caller("admin@bantian", "admin", BANTIAN)
+    for caller in (street_admin, Caller("admin@elsewhere", "admin", "futian")):
+        with sqlite_database.unit_of_work() as uow, pytest.raises(Forbidden) as error:
+            operations.publish_policy(uow, "rewards", policy.default_body("rewards"), T0,
+                                      caller, T0)
+        assert "district" in error.value.message
+    with sqlite_database.session() as session:
+        assert len(views.list_policies(session, "rewards", None, 10)["items"]) == 1
 
 
 def test_a_reward_is_approved_then_paid_only_after_an_audited_reveal(sqlite_database):

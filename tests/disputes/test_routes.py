@@ -169,6 +169,18 @@ def test_an_admin_reveals_an_officers_sealed_identity_through_the_gateway(stack)
                                                                          "13912345678")
 
 
+def test_only_the_districts_admins_publish_the_reward_policy_over_http(stack):
+    client, tokens = stack
+    body = client.get(f"{BASE}/policies/rewards").json()["items"][0]["body"]
+    new = {"kind": "rewards", "body": body, "effective_from": "2027-01-01T00:00:00+08:00"}
+    refused = error_of(client.post(f"{BASE}/policies", new, token=tokens["bantian_admin"]),
+                       403)
+    assert "district" in refused["detail"]
+    assert len(client.get(f"{BASE}/policies/rewards").json()["items"]) == 1
+    published = client.post(f"{BASE}/policies", new, token=tokens["district_admin"])
+    assert published.status_code == 201, published.text
+
+
 def test_every_list_is_a_page_walked_by_its_cursor_and_a_bad_cursor_is_a_400(stack):
     client, tokens = stack
     filed = [client.post(f"{BASE}/reports", dict(REPORT, category=category)).json()

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from services.membership import operations, views
+from shared.caller import Caller
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.testing import outbox_envelopes as events
 from tests.membership.conftest import (
@@ -30,6 +31,8 @@ from tests.membership.conftest import (
     rate,
     walk,
 )
+
+STREET_STAFF = Caller("坂田街道总工会", "staff", STREET)
 
 
 def test_an_approved_application_makes_an_active_member_with_a_valid_card(district, keys):
@@ -64,7 +67,7 @@ def test_a_worker_belongs_to_one_union_at_a_time_and_a_transfer_keeps_history(di
             operations.apply(uow, keys, application(), NANKENG_STAFF, "staff")
 
     with district.unit_of_work() as uow:
-        moved = operations.transfer(uow, first["membership_id"], OTHER, GANGTOU_STAFF)
+        moved = operations.transfer(uow, first["membership_id"], OTHER, STREET_STAFF)
     assert moved["status"] == "active" and moved["union_code"] == GANGTOU
     assert moved["previous_membership_id"] == first["membership_id"]
     assert rate(district, NANKENG)[0] == 0 and rate(district, HUAWEI_UNION)[0] == 0
@@ -78,6 +81,16 @@ def test_a_worker_belongs_to_one_union_at_a_time_and_a_transfer_keeps_history(di
     with pytest.raises(Conflict, match="a transferred membership cannot transfer"):
         with district.unit_of_work() as uow:
             operations.transfer(uow, first["membership_id"], SMALL, NANKENG_STAFF)
+
+
+def test_a_transfer_needs_both_enterprises_in_the_callers_subtree(district, keys):
+    member = join(district, keys)
+    before = len(events(district))
+    for caller in (GANGTOU_STAFF, NANKENG_STAFF):  # the receiving side, the member's side
+        with pytest.raises(Forbidden), district.unit_of_work() as uow:
+            operations.transfer(uow, member["membership_id"], OTHER, caller)
+    assert len(events(district)) == before
+    assert rate(district, NANKENG)[0] == 1 and rate(district, GANGTOU)[0] == 0
 
 
 def test_rejecting_leaving_and_lapsing_end_memberships_with_a_reason(sqlite_district, keys):

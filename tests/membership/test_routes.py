@@ -14,6 +14,7 @@ from tests.membership.conftest import (
     GANGTOU,
     HUAWEI,
     NANKENG,
+    OTHER,
     SMALL,
     STREET,
     id_number,
@@ -22,7 +23,7 @@ from tests.shared.problems import error_fields, problem
 
 V1 = "/api/v1"
 PEOPLE = {"nankeng_staff": ("staff", NANKENG), "nankeng_viewer": ("viewer", NANKENG),
-          "gangtou_staff": ("staff", GANGTOU)}
+          "gangtou_staff": ("staff", GANGTOU), "street_staff": ("staff", STREET)}
 
 
 @pytest.fixture
@@ -163,6 +164,17 @@ def admitted(api, seq) -> dict:
                    "nankeng_staff")
     assert approved.status_code == 200, approved.text
     return approved.json()
+
+
+def test_a_member_is_transferred_only_by_staff_over_both_enterprises(api):
+    member = admitted(api, 7)
+    path = f"/memberships/{member['membership_id']}/transfer"
+    for person in ("gangtou_staff", "nankeng_staff"):  # the receiving side, the member's
+        refused = api("POST", path, person, json={"enterprise_credit_code": OTHER})
+        assert refused.status_code == 403, refused.text
+    moved = api("POST", path, "street_staff", json={"enterprise_credit_code": OTHER})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["union_code"] == GANGTOU
 
 
 def pages_of(api, path, person, key) -> list[list]:

@@ -169,6 +169,28 @@ def test_an_enterprise_keeps_one_own_union_when_it_leaves_and_rejoins_it(tree, r
             "enterprise_credit_code": credit_code(1)}, ADMIN)
 
 
+def test_an_enterprise_is_put_under_a_union_only_of_the_callers_subtree(tree, registry):
+    registry.register_enterprise(enterprise(1, headcount=60, union_status="covered"), ADMIN)
+    bantian_staff = caller(BANTIAN, "staff")
+    before = len(outbox(tree))
+    with pytest.raises(Forbidden):  # another street's federation takes it in
+        registry.update_enterprise(credit_code(1), {"union_code": ZHANGBEI}, bantian_staff)
+    with pytest.raises(Forbidden):
+        registry.register_enterprise(enterprise(2, union_status="covered",
+                                                union_code=ZHANGBEI), bantian_staff)
+    with pytest.raises(InvalidInput) as error:  # an own union placed under another street
+        registry.update_enterprise(credit_code(1), {
+            "union_status": "own", "union_code": "longgang.longcheng.evil"}, bantian_staff)
+    assert "union_code" in error.value.details
+    assert len(outbox(tree)) == before
+    assert registry.get_enterprise(credit_code(1), ADMIN)["union_code"] == NANKENG
+    # the district may place it with a federation anywhere; a street edit of another
+    # field does not undo that nor needs that federation's scope
+    registry.update_enterprise(credit_code(1), {"union_code": ZHANGBEI}, ADMIN)
+    assert registry.update_enterprise(credit_code(1), {"headcount": 61},
+                                      bantian_staff)["union_code"] == ZHANGBEI
+
+
 def test_a_caller_touches_enterprises_only_within_its_subtree(tree, registry):
     registry.register_enterprise(enterprise(1), ADMIN)
     registry.register_enterprise(enterprise(2, community=GANGTOU), ADMIN)

@@ -112,6 +112,25 @@ def test_a_caller_changes_organizations_only_within_its_subtree(tree, registry):
     assert registry.get_organization(ZHANGBEI)["name"] == "嶂背社区工会联合会"
 
 
+def test_a_new_organizations_code_lies_under_its_parents_code(tree, registry):
+    bantian_staff = caller(BANTIAN, "staff")
+    before = len(outbox(tree))
+    for code in ("longgang.longcheng.evil2", "longgang.bantianx", "longgang.bantian"):
+        with pytest.raises((InvalidInput, Conflict)) as error:
+            registry.register_organization({
+                "code": code, "name": "x", "kind": "community_federation",
+                "parent_code": BANTIAN,
+                "party_organization": party("x", "community_party_committee")}, bantian_staff)
+        if error.type is InvalidInput:
+            assert "longgang.bantian." in error.value.details["code"][0]
+    assert len(outbox(tree)) == before
+    placed = registry.register_organization({
+        "code": "longgang.bantian.xinwei", "name": "新围社区工联会",
+        "kind": "community_federation", "parent_code": BANTIAN,
+        "party_organization": party("x", "community_party_committee")}, bantian_staff)
+    assert placed["path"] == [DISTRICT, BANTIAN, "longgang.bantian.xinwei"]
+
+
 def test_the_caller_must_be_name_role_and_organization_code(tree, registry):
     for bad in (None, "admin", {"user": "x", "role": "admin", "org_code": DISTRICT},
                 {"name": "x", "role": "god", "organization_code": DISTRICT}):

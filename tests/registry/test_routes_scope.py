@@ -129,6 +129,23 @@ def test_a_bantian_street_staff_member_acts_across_its_communities(system):
     assert client.get(f"{V1}/enterprises/{ZB_FACTORY}", token=token).status_code == 403
 
 
+def test_a_street_cannot_place_anything_in_another_street_through_its_own(system):
+    client, tokens = system
+    token = tokens["bantian"]
+    evil = client.post(f"{V1}/organizations", {
+        "code": "longgang.longcheng.evil2", "name": "x", "kind": "community_federation",
+        "parent_code": BANTIAN, "party_organization": party("community_party_committee", "x")},
+        token=token)
+    assert evil.status_code == 400, evil.text
+    assert "code" in error_fields(evil.json())
+    taken_in = client.patch(f"{V1}/enterprises/{NK_FACTORY}", {"union_code": ZHANGBEI},
+                            token=token)
+    assert taken_in.status_code == 403, taken_in.text
+    assert client.get(f"{V1}/enterprises/{NK_FACTORY}",
+                      token=tokens["admin"]).json()["union_code"] == NANKENG
+    assert client.get(f"{V1}/organizations/longgang.longcheng.evil2").status_code == 404
+
+
 def test_the_registrys_rejections_reach_the_client_as_4xx_with_details(system):
     client, tokens = system
     token = tokens["admin"]

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 from sqlalchemy.orm import Session
 
-from shared.caller import Caller, require, require_scope
+from shared.caller import Caller, require, require_admin, require_district_admin, require_scope
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.paging import (
     CursorQuery,
@@ -39,6 +39,24 @@ def test_a_caller_acts_inside_its_subtree_only():
     viewer = Caller("李四", "viewer", "longgang")
     with pytest.raises(Forbidden):
         require(viewer, "write", NANKENG)
+
+
+def test_only_an_admin_acts_as_one_and_only_the_districts_publish_policy():
+    staff = Caller("staff@longgang", "staff", "longgang")
+    street_admin = Caller("admin@bantian", "admin", "longgang.bantian")
+    district_admin = Caller("admin@longgang", "admin", "longgang")
+    with pytest.raises(Forbidden):
+        require_admin(staff, "approve a reward")
+    assert require_admin(street_admin, "approve a reward") is street_admin
+    with pytest.raises(Forbidden):
+        require_district_admin(street_admin, NANKENG[:2], "publish a policy")
+    with pytest.raises(Forbidden):
+        require_district_admin(staff, ["longgang"], "publish a policy")
+    with pytest.raises(Forbidden):  # an organization the service does not know
+        require_district_admin(district_admin, [], "publish a policy")
+    with pytest.raises(Forbidden):  # a path that is not the caller's own
+        require_district_admin(district_admin, ["futian"], "publish a policy")
+    assert require_district_admin(district_admin, ["longgang"], "publish") is district_admin
 
 
 def test_a_malformed_caller_is_refused_with_its_fields_named():

@@ -178,7 +178,7 @@ class CompetitionsRoutes:
     # --- rules, editions, rounds --------------------------------------------------------
 
     @route("POST", f"{BASE}/rules", tag=COMPETITIONS, access=WRITE, status=201,
-           summary="Publish a new version of the rules (the district federation)",
+           summary="Publish a new version of the rules (the district federation's admins)",
            body=RulesInSchema, response=RulesSchema)
     def publish_competition_rules(self, request):
         user = self.auth.user(request, WRITE)

@@ -274,7 +274,8 @@ class DisputesRoutes:
         return json_response(self.disputes_rpc.get_policies(kind, page))
 
     @route("POST", f"{BASE}/policies", tag=DISPUTES, access=WRITE, status=201,
-           summary="Publish a new version of a policy, in force from a date (admin)",
+           summary="Publish a new version of a policy, in force from a date (the district's "
+                   "admins)",
            body=contract.PolicyInSchema, response=contract.PolicyPublishedSchema)
     def publish_policy(self, request):
         user = self.auth.user(request, WRITE)

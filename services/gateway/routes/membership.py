@@ -140,7 +140,7 @@ class MembershipRoutes:
     @route("POST", f"{V1}/memberships/<int:membership_id>/transfer", tag=MEMBERS,
            access=WRITE, summary="Transfer an active member to another enterprise's union",
            description="The old membership is kept as history (status transferred); a new "
-                       "active one starts. Staff of either union may record it.",
+                       "active one starts. Both enterprises must be in the caller's subtree.",
            body=TransferSchema, response=MembershipOut, errors=(409,))
     def transfer_membership(self, request, membership_id):
         user = self.auth.user(request, WRITE)
