@@ -9,6 +9,8 @@ from the web server itself (``ProblemWebServer``), in every service.
 
 import json
 import logging
+import math
+import re
 import time
 from urllib.parse import quote
 
@@ -22,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as HTTPMethodNotAllowed
 from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
 from shared import errors
@@ -81,7 +84,8 @@ def problem_response(error: errors.ServiceError, request=None) -> ProblemRespons
 
 def read_json(request, schema=None, partial=False):
     """The request body as loaded by ``schema``; InvalidInput explains any rejection, and
-    a body sent as anything but JSON (``text/plain``, no Content-Type...) is a 415."""
+    a body sent as anything but UTF-8 JSON (``text/plain``, no Content-Type, a charset
+    other than UTF-8...) is a 415."""
     raw = request.get_data(cache=True)
     if not raw:
         raise errors.InvalidInput("request body is empty; send a JSON object")
@@ -90,10 +94,11 @@ def read_json(request, schema=None, partial=False):
             f"send the body as application/json, not "
             f"{request.mimetype[:100] or 'without a Content-Type'}",
             {"accepted": ["application/json"]})
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise errors.InvalidInput(f"request body is not valid JSON: {exc}") from None
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise errors.UnsupportedMediaType(
+            f"send the body in UTF-8, not {charset[:40]}", {"accepted": ["application/json"]})
+    body = parse_json(raw)
     if schema is None:
         return body
     if not isinstance(body, dict | list):
@@ -102,6 +107,73 @@ def read_json(request, schema=None, partial=False):
         return schema.load(body, partial=partial)
     except ValidationError as exc:
         raise errors.from_validation_error(exc) from None
+
+
+MAX_JSON_DEPTH = 32  # the deepest body any route takes is 4 levels
+INT64 = 2**63 - 1  # what every database column and path id holds
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_int(text: str) -> int:
+    # Checked on the digits before converting: Python refuses over 4,300 digits with a
+    # ValueError of its own, and anything past 64 bits would overflow a column later.
+    if len(text.lstrip("-")) > 19 or abs(value := int(text)) > INT64:
+        raise ValueError(f"integer {text[:20]}... is out of range (at most 64 bits)")
+    return value
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _json_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes):
+    """``raw`` as JSON, strictly: UTF-8 only (``json.loads`` would guess UTF-16 or 32 from
+    the bytes), at most ``MAX_JSON_DEPTH`` levels deep, integers within 64 bits, finite
+    numbers, no lone surrogates (``"\\ud800"`` cannot be stored or sent as UTF-8).
+    Any other body is an ``InvalidInput``, never a 500."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidInput(f"request body is not UTF-8: {exc.reason} at byte "
+                                  f"{exc.start}") from None
+    try:
+        body = json.loads(text, parse_int=_json_int, parse_float=_json_float,
+                          parse_constant=_json_constant)
+    except RecursionError:
+        raise errors.InvalidInput(f"request body is nested more than {MAX_JSON_DEPTH} "
+                                  f"levels deep") from None
+    except ValueError as exc:  # JSONDecodeError, or what the parse_* hooks raised
+        raise errors.InvalidInput(f"request body is not valid JSON: {str(exc)[:200]}") from None
+    _check_json_value(body)
+    return body
+
+
+def _check_json_value(body):
+    """Depth and surrogates, walked without recursion."""
+    pending = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise errors.InvalidInput("request body holds a lone surrogate (\\ud800-"
+                                          "\\udfff), which is not a character")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise errors.InvalidInput(f"request body is nested more than {MAX_JSON_DEPTH} "
+                                      f"levels deep")
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            value = value.values()
+        pending.extend((item, depth + 1) for item in value)
 
 
 def is_json(mimetype: str) -> bool:
@@ -158,9 +230,37 @@ class ProblemWsgiApp(WsgiApp):
         return response(environ, start_response)
 
 
+def _at_most(digits: str) -> str:
+    """A regular expression for the decimal numbers from 0 to ``digits``."""
+    shorter = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    below = [f"{digits[:i]}[0-{int(d) - 1}]" + (rf"\d{{{len(digits) - i - 1}}}"
+                                              if i < len(digits) - 1 else "")
+             for i, d in enumerate(digits) if d != "0"]
+    return "|".join([*shorter, *below, digits])
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:id>`` up to 2**63 - 1: a larger id does not match the path (a 404), rather
+    than overflowing a database column. Checked in the pattern, not in ``to_python``:
+    werkzeug turns a converter's refusal into a 405 when another method has the path."""
+
+    regex = f"(?:{_at_most(str(INT64))})"
+
+
+URL_CONVERTERS = {"int": Int64Converter}
+
+
 class ProblemWebServer(WebServer):
     def get_wsgi_app(self):
         return ProblemWsgiApp(self)
+
+    def make_url_map(self):
+        url_map = Map(converters=URL_CONVERTERS)
+        for provider in self._providers:  # as nameko's, with the converters
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
 
 
 class HttpEntrypoint(HttpRequestHandler):

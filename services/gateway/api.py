@@ -22,7 +22,7 @@ from werkzeug.exceptions import MethodNotAllowed as HTTPMethodNotAllowed
 from werkzeug.routing import Map, Rule
 
 from shared.errors import LengthRequired, NotFound, PayloadTooLarge, ServiceError
-from shared.web import HttpEntrypoint, no_route, problem_response
+from shared.web import URL_CONVERTERS, HttpEntrypoint, no_route, problem_response
 
 MAX_BODY = 64 * 1024  # a single organization or enterprise is far smaller
 ANY_METHOD = "*"  # an entrypoint for every method, the catch-all's
@@ -134,7 +134,7 @@ def http_rules(service_cls) -> list[tuple[str, str]]:
 @cache
 def _url_map(service_cls) -> Map:
     return Map([Rule(url, methods=methods.split(",")) for methods, url in
-                http_rules(service_cls)])
+                http_rules(service_cls)], converters=URL_CONVERTERS)
 
 
 def unmatched(service_cls, method: str, path: str) -> ServiceError:

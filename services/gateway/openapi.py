@@ -31,7 +31,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from services.gateway.api import PUBLIC, TOKEN, ApiRoute, api_routes
 from services.gateway.auth import MANAGE_USERS, READ, WRITE
 from shared import errors
-from shared.web import PROBLEM_JSON
+from shared.web import INT64, PROBLEM_JSON
 
 OPENAPI_VERSION = "3.1.0"
 BEARER = "bearerAuth"
@@ -258,7 +258,8 @@ def _operation_id(route: ApiRoute) -> str:
 
 
 def _path_parameters(route: ApiRoute) -> list[dict]:
-    types = {"int": {"type": "integer"}, "float": {"type": "number"}}
+    types = {"int": {"type": "integer", "minimum": 0, "maximum": INT64},
+             "float": {"type": "number"}}
     return [{"in": "path", "name": name, "required": True,
              "schema": types.get(converter, {"type": "string"})}
             for name, converter in route.path_parameters]

@@ -41,7 +41,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shared.events.disputes import CATEGORIES, GRADES, HANDLING_TIERS, STATUSES
 from shared.paging import CursorQuery, page_schema
-from shared.schemas import Timestamp
+from shared.schemas import Timestamp, representable_or_error
 
 CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 CHINA_TIME = timezone(timedelta(hours=8))
@@ -73,11 +73,13 @@ class DayOrDateTime(fields.String):
             raise self.make_error("invalid")
         try:
             if len(value) == 10:
-                return datetime.combine(date.fromisoformat(value), time(), CHINA_TIME)
-            parsed = datetime.fromisoformat(value)
+                parsed = datetime.combine(date.fromisoformat(value), time(), CHINA_TIME)
+            else:
+                parsed = datetime.fromisoformat(value)
         except ValueError:
             raise self.make_error("invalid") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TIME)
+        return representable_or_error(
+            self, parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TIME))
 
 
 class ReceiptCode(fields.String):
@@ -553,10 +555,9 @@ PolicyPageSchema = page_schema(PolicySchema)
 class PolicyInSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(POLICY_KINDS),
                          metadata={"example": "rewards"})
-    effective_from = fields.AwareDateTime(required=True, default_timezone=CHINA_TIME,
-                                          metadata={"description": "China time when it "
-                                                                   "has no offset",
-                                                    "example": "2025-04-01T00:00:00+08:00"})
+    effective_from = Timestamp(required=True, default_timezone=CHINA_TIME,
+                               metadata={"description": "China time when it has no offset",
+                                         "example": "2025-04-01T00:00:00+08:00"})
     body = fields.Dict(required=True, metadata={"example": {
         "amounts": {"verified": {"routine": "100", "serious": "300", "urgent": "600",
                                  "major": "1000"},

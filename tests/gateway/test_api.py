@@ -107,6 +107,16 @@ def test_every_route_survives_huge_or_odd_path_values(client, admin, route):
         assert response.headers["Content-Type"] in ("application/json", PROBLEM_JSON)
 
 
+INT_ROUTES = [r for r in ROUTES if any(conv == "int" for _, conv in r.path_parameters)]
+
+
+@pytest.mark.parametrize("route", INT_ROUTES, ids=route_id)
+def test_an_id_past_64_bits_names_nothing(client, admin, route):
+    """Reward ids above 2**63 on approve/pay overflowed the database (a 500)."""
+    url = concrete(route, **{name: str(2**63) for name, _ in route.path_parameters})
+    assert_error(client.request(route.method, url, token=admin, json={}), 404)
+
+
 @pytest.mark.parametrize("query", ["limit=abc", "limit=-1", "limit=100000000000000000000",
                                    "offset=-5", "limit=1.5", "unknown=1"])
 def test_bad_paging_parameters_are_a_400(client, admin, query):

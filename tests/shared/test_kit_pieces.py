@@ -7,6 +7,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 from sqlalchemy.orm import Session
 
+from shared.api.disputes import ReportSchema
 from shared.caller import Caller, require, require_admin, require_district_admin, require_scope
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.paging import (
@@ -76,6 +77,24 @@ def test_every_timestamp_leaves_with_an_offset_and_naive_input_is_refused():
     assert load(_At(), {"at": "2026-03-01T17:00:00+08:00"})["at"] == T0
     with pytest.raises(InvalidInput):
         load(_At(), {"at": "2026-03-01T09:00:00"})
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_timestamp_with_no_utc_equivalent_is_a_field_error_not_an_overflow(at):
+    with pytest.raises(InvalidInput) as refused:
+        load(_At(), {"at": at})
+    assert "at" in str(refused.value.members()["errors"])
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "0001-01-01"])
+def test_a_report_expected_before_the_first_utc_moment_is_refused(at):
+    report = {**ReportSchema().dump({}), "category": "unpaid_wages", "workers_affected": 3,
+              "amount_owed": 1, "description": "三个月未发工资", "credit_code": None,
+              "name": "厂", "address": "南坑", "community_code": "longgang.bantian.nankeng",
+              "expected_at": at}
+    with pytest.raises(InvalidInput) as refused:
+        load(ReportSchema(), report)
+    assert "expected_at" in str(refused.value.members()["errors"])
 
 
 # --- cursors ---------------------------------------------------------------------------
