@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # each only when missing (deploy/dev/bring-up.sh --help). `make test BRING_UP=:` skips it.
 BRING_UP ?= deploy/dev/bring-up.sh
 
-.PHONY: install run test test-fast lint bench clean asyncapi
+.PHONY: install run test test-fast lint bench clean asyncapi fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: install
 	$(BRING_UP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## The OpenAPI fuzz run of `make test` at a few hundred examples per operation (minutes).
+fuzz: install
+	$(BRING_UP)
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),300) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),900) \
+	  $(BIN)/pytest tests/e2e/test_openapi_fuzz.py -s
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,7 +8,9 @@ that follow from each route's shape, every one an RFC 9457 ``Problem``
 
 - 400 when it reads a body or query parameters; 411, 413 and 415 when it reads a body;
 - 401 unless public; 403 when it needs a role or scope;
-- 404 when the path names something (``<code>``); 503 when it calls another service;
+- 404 when the path names something (``<code>``) or it calls another service (which may
+  not know an organization, fund or call the query or body names); 503 when it calls
+  another service;
 - 500 on every operation.
 
 Every request and response body has an example: the route's own (``body_example``,
@@ -244,7 +246,7 @@ def _error_statuses(route: ApiRoute) -> set[int]:
         statuses.add(401)
     if route.access not in (PUBLIC, TOKEN):
         statuses.add(403)
-    if route.path_parameters:
+    if route.path_parameters or route.backend:
         statuses.add(404)
     if route.backend:
         statuses.add(503)

@@ -33,7 +33,15 @@ FORM_DOC = {"requestBody": {"required": True, "content": {FORM: {
                               "next": {"type": "string"}}},
     "example": {"name": "judge.chen", "password": "••••••••••", "csrf_token": "…",
                 "next": "/competitions/judge/3"}}}},
-    "responses": {"303": {"description": "signed in: on to `next`, the session cookie set"}}}
+    "responses": {"303": {"description": "signed in: on to `next`, the session cookie set"},
+                  # The form again, saying what went wrong: a page, not a problem.
+                  **{str(status): {"description": description, "content": {"text/html": {
+                      "schema": {"type": "string"}, "example": "<!doctype html>..."}}}
+                     for status, description in (
+                         (400, "the form had expired (no or another CSRF token): the form "
+                               "again"),
+                         (401, "wrong name or password: the form again, saying so"),
+                         (429, "too many failures: the form again, with Retry-After"))}}}
 
 
 class SessionSchema(Schema):
