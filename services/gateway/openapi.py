@@ -11,7 +11,8 @@ that follow from each route's shape, every one an RFC 9457 ``Problem``
 - 404 when the path names something (``<code>``) or it calls another service (which may
   not know an organization, fund or call the query or body names); 503 when it calls
   another service;
-- 500 on every operation.
+- 400 also when the path holds a value (``<credit_code>`` may be malformed);
+- 414 (from the HTTP server, no body) and 500 on every operation.
 
 Every request and response body has an example: the route's own (``body_example``,
 ``response_example``), else one made from its schema (``example_for``), where a field's
@@ -226,10 +227,17 @@ def _operation(route: ApiRoute) -> dict:
     op["responses"][str(route.status)] = success
     for status in sorted(_error_statuses(route)):
         op["responses"][str(status)] = {"$ref": _response_ref(status)}
+    op["responses"]["414"] = copy.deepcopy(URI_TOO_LONG)
     extra = copy.deepcopy(route.extra)
     op["responses"].update(extra.pop("responses", {}))
     op.update(extra)
     return op
+
+
+# eventlet's HTTP server refuses a request line over 8 KiB itself, before any route (and
+# so before any problem+json): an empty answer, documented as such on every operation.
+URI_TOO_LONG = {"description": "The request line (path and query) is longer than 8 KiB; "
+                               "answered by the HTTP server with no body, before any route"}
 
 
 def _response_ref(status: int) -> str:
@@ -246,6 +254,8 @@ def _error_statuses(route: ApiRoute) -> set[int]:
         statuses.add(401)
     if route.access not in (PUBLIC, TOKEN):
         statuses.add(403)
+    if route.path_parameters:
+        statuses.add(400)  # a value the route rejects, e.g. a malformed credit code
     if route.path_parameters or route.backend:
         statuses.add(404)
     if route.backend:

@@ -218,6 +218,9 @@ def test_every_error_response_is_the_shared_problem(operation):
             continue
         if list(response.get("content", {})) == ["text/html"]:
             continue  # a browser form answered with itself again (the sign-in page)
+        if status == "414":
+            assert "content" not in response  # eventlet's own answer, before any route
+            continue
         assert response.keys() == {"$ref"}, f"{status}: a shared response, not its own"
         content = resolve(response)["content"]
         assert list(content) == [PROBLEM_JSON], status
