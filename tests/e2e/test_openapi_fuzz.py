@@ -55,8 +55,9 @@ def test_every_answer_is_what_the_openapi_document_says(gateway_url, tmp_path):
         "--exclude-path-regex", "^/api/v1/users/",
         "--report", "junit", "--report-dir", str(tmp_path / "report"),
     ]
+    # In tmp_path: schemathesis keeps a cache (.schemathesis/) where it runs.
     run = subprocess.run(schemathesis, capture_output=True, text=True, timeout=SECONDS + 100,
-                         env=dict(os.environ, SCHEMATHESIS_HOOKS=""))
+                         env=dict(os.environ, SCHEMATHESIS_HOOKS=""), cwd=tmp_path)
     (tmp_path / "schemathesis.txt").write_text(run.stdout + run.stderr)
     # Lines cut short: a reproducing curl can hold a 100 kB generated body.
     report = "\n".join(line[:400] for line in (run.stdout + run.stderr).splitlines())
