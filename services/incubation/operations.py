@@ -41,7 +41,7 @@ from services.incubation.models import (
     stage_changes,
     tranches,
 )
-from shared.caller import WRITE, require
+from shared.caller import WRITE, require, require_scope
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.registry_readmodel import path_key
 from shared.timeutil import as_utc, now_utc
@@ -71,7 +71,10 @@ def _not_future(day: date, field: str):
 
 # --- organizations -----------------------------------------------------------------------
 
-def _service_places(session, home, places) -> list[str]:
+def _service_places(session, home, places, caller, kept=()) -> list[str]:
+    """The home place and ``places``; a place not already served (``kept``) must be in
+    the caller's subtree: a street does not make an organization serve another street's
+    members (where referrals from there may go)."""
     chosen = [home["code"]] + [code for code in places if code != home["code"]]
     codes = []
     for index, code in enumerate(chosen):
@@ -79,6 +82,8 @@ def _service_places(session, home, places) -> list[str]:
         if found is None:
             raise InvalidInput("places names a place the registry does not know", {
                 "places": {str(index - 1 if index else 0): [f"no place {code}"]}})
+        if found["code"] not in kept and found["code"] != home["code"]:
+            require_scope(caller, found["path"], f"place {found['code']}")
         if found["code"] not in codes:
             codes.append(found["code"])
     return codes
@@ -113,7 +118,7 @@ def add_organization(uow, data, caller) -> dict:
     organization_id = session.execute(insert(organizations).values(
         name=data["name"], service_kind=data["service_kind"], hub=data["hub"],
         home_code=home["code"], home_path=home["path"], home_path_key=path_key(home["path"]),
-        places=_service_places(session, home, data["places"]), contacts=data["contacts"],
+        places=_service_places(session, home, data["places"], caller), contacts=data["contacts"],
         credit_code=data["credit_code"],
         registered_on=data["registered_on"] if data["credit_code"] else None,
         stage=stage, stage_since=today if stage else None, activities=0,
@@ -147,7 +152,7 @@ def update_organization(uow, organization_id, changes, caller) -> dict:
         values["registered_on"] = changes["registered_on"]
     if "places" in changes:
         home = readmodel.place(session, row["home_code"]) or {"code": row["home_code"]}
-        chosen = _service_places(session, home, changes["places"])
+        chosen = _service_places(session, home, changes["places"], caller, row["places"])
         if chosen != row["places"]:
             values["places"] = chosen
     if "contacts" in changes and changes["contacts"] != row["contacts"]:

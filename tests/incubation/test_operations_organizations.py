@@ -17,6 +17,7 @@ from tests.incubation.conftest import (
     LONGCHENG_STAFF,
     NANKENG,
     PLAN,
+    ZHANGBEI,
     activity,
     application,
     assessment,
@@ -50,6 +51,21 @@ def test_staff_outside_the_home_places_subtree_cannot_record_it(db):
     with pytest.raises(Forbidden):
         write(db, operations.add_organization, application(), LONGCHENG_STAFF)
     assert outbox(db) == []
+
+
+def test_staff_make_an_organization_serve_places_of_their_own_subtree_only(db):
+    with pytest.raises(Forbidden):
+        write(db, operations.add_organization, application(places=[ZHANGBEI]), BANTIAN_STAFF)
+    created = write(db, operations.add_organization, application(), BANTIAN_STAFF)
+    with pytest.raises(Forbidden):
+        write(db, operations.update_organization, created["id"],
+              {"places": [GANGTOU, ZHANGBEI]}, BANTIAN_STAFF)
+    served = write(db, operations.update_organization, created["id"],
+                   {"places": [ZHANGBEI]}, HUB_STAFF)  # the district's staff may
+    assert served["places"] == [NANKENG, ZHANGBEI]
+    kept = write(db, operations.update_organization, created["id"],  # kept, not added
+                 {"places": [ZHANGBEI, GANGTOU]}, BANTIAN_STAFF)
+    assert kept["places"] == [NANKENG, ZHANGBEI, GANGTOU]
 
 
 def test_a_home_or_place_the_registry_does_not_know_is_a_400_naming_the_field(db):

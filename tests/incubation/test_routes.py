@@ -7,7 +7,7 @@ from services.gateway.service import GatewayService
 from shared.timeutil import now_utc
 from tests.conftest import gateway_tokens
 from tests.gateway.conftest import Client
-from tests.incubation.conftest import BANTIAN, DISTRICT, LONGCHENG, NANKENG
+from tests.incubation.conftest import BANTIAN, DISTRICT, LONGCHENG, NANKENG, ZHANGBEI
 
 V1 = "/api/v1/incubation"
 PEOPLE = {"admin": ("admin", DISTRICT), "hub": ("staff", DISTRICT),
@@ -54,6 +54,16 @@ def test_staff_record_an_organization_and_viewers_of_the_subtree_read_it(api):
                      token=api.tokens["bantian_viewer"]), 403)
     problem(api.get(f"{V1}/organizations/{organization_id}"), 401)
     assert api.get(f"{V1}/policies").status_code == 200  # policy data is public
+
+
+def test_a_street_makes_an_organization_serve_only_its_own_places_over_http(api):
+    zhangbei_org = organization(home_code=ZHANGBEI, places=[NANKENG])
+    problem(api.post(f"{V1}/organizations", zhangbei_org, token=api.tokens["longcheng"]), 403)
+    created = api.post(f"{V1}/organizations", organization(home_code=ZHANGBEI),
+                       token=api.tokens["longcheng"])
+    assert created.status_code == 201, created.text
+    problem(api.patch(f"{V1}/organizations/{created.json()['id']}", {"places": [NANKENG]},
+                      token=api.tokens["longcheng"]), 403)
 
 
 def test_an_organizations_own_account_sees_and_reports_only_its_own(api):
