@@ -60,6 +60,10 @@ SETTINGS = [
     Setting("GATEWAY_TRUSTED_PROXIES", "",
             "addresses (comma-separated) of the proxies whose X-Forwarded-Proto: https "
             "makes the sign-in cookies Secure"),
+    Setting("GATEWAY_TOKEN_DAYS", "90",
+            "days an API token works after it is issued; rotate it before then"),
+    Setting("GATEWAY_TOKEN_ROTATION_GRACE", "300",
+            "seconds a rotated token keeps working beside its successor (0: none)"),
     Setting("MEMBERSHIP_PII_KEY", "a development key in var/membership-pii.key",
             "64 hex digits sealing members' ID numbers and phones (AES-GCM); set it in production"),
     Setting("MEMBERSHIP_RATE_LIMITS", "card_check=60/60",
@@ -79,7 +83,8 @@ SETTINGS = [
 
 # Settings a service reads from its nameko config, passed through from the environment.
 PASSTHROUGH = {"gateway": ("GATEWAY_RPC_TIMEOUT", "GATEWAY_DISTRICT_CODE",
-                           "GATEWAY_TRUSTED_PROXIES")}
+                           "GATEWAY_TRUSTED_PROXIES", "GATEWAY_TOKEN_DAYS",
+                           "GATEWAY_TOKEN_ROTATION_GRACE")}
 
 
 def var_dir(env=os.environ) -> Path:

@@ -2,22 +2,51 @@
 
 Used by the ``Auth`` dependency on every request, by the user routes, by the
 ``gonghui gateway`` CLI and by the first-run setup.
+
+Every token expires (``GATEWAY_TOKEN_DAYS`` after it is issued, 90 by default), so a
+token that leaked and was never noticed stops working by itself. A holder rotates theirs
+before then (``rotate_token``): a new one is issued and the old one stays valid for a
+short grace (``GATEWAY_TOKEN_ROTATION_GRACE`` seconds, for the deployments still using
+it) or is revoked at once.
 """
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
 from services.gateway.auth import ROLES, User, hash_token, new_token
 from services.gateway.models import tokens, users
 from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from shared.timeutil import as_utc, now_utc
+
+DEFAULT_TOKEN_DAYS = 90
+DEFAULT_ROTATION_GRACE_SECONDS = 300
+MAX_ROTATION_GRACE_SECONDS = 3600  # an hour: long enough to redeploy, short for a thief
+DEFAULT_DISTRICT_CODE = "longgang"
+
+
+def token_lifetime(config) -> timedelta:
+    """``GATEWAY_TOKEN_DAYS`` from a config or environment mapping."""
+    days = float(config.get("GATEWAY_TOKEN_DAYS") or DEFAULT_TOKEN_DAYS)
+    if days <= 0:
+        raise ValueError("GATEWAY_TOKEN_DAYS must be positive")
+    return timedelta(days=days)
+
+
+def rotation_grace(config) -> timedelta:
+    """``GATEWAY_TOKEN_ROTATION_GRACE`` (seconds) from a config or environment mapping."""
+    seconds = config.get("GATEWAY_TOKEN_ROTATION_GRACE")
+    return timedelta(seconds=float(DEFAULT_ROTATION_GRACE_SECONDS if seconds in (None, "")
+                                   else seconds))
 
 
 def _user(row) -> User:
     return User(id=row.id, name=row.name, role=row.role, organization_code=row.org_code)
 
 
-def create_user(session, name: str, role: str, org_code: str) -> tuple[User, str]:
+def create_user(session, name: str, role: str, org_code: str,
+                lifetime: timedelta = timedelta(days=DEFAULT_TOKEN_DAYS)) -> tuple[User, str]:
     """A new user with a first token; the token is returned here and never again."""
     name, org_code = (name or "").strip(), (org_code or "").strip()
     if not name or len(name) > 100:
@@ -36,13 +65,67 @@ def create_user(session, name: str, role: str, org_code: str) -> tuple[User, str
         insert(users).values(name=name, role=role, org_code=org_code).returning(users.c.id)
     ).scalar_one()
     user = User(id=user_id, name=name, role=role, organization_code=org_code)
-    return user, issue_token(session, user)
+    return user, issue_token(session, user, lifetime)
 
 
-def issue_token(session, user: User) -> str:
+def issue_token(session, user: User, lifetime: timedelta = timedelta(days=DEFAULT_TOKEN_DAYS),
+                now: datetime | None = None) -> str:
     token = new_token()
-    session.execute(insert(tokens).values(user_id=user.id, token_hash=hash_token(token)))
+    session.execute(insert(tokens).values(user_id=user.id, token_hash=hash_token(token),
+                                          expires_at=(now or now_utc()) + lifetime))
     return token
+
+
+def token_expiry(session, token: str) -> datetime | None:
+    """When ``token`` expires (None when there is no such token)."""
+    return as_utc(session.execute(select(tokens.c.expires_at).where(
+        tokens.c.token_hash == hash_token(token))).scalar())
+
+
+def _check_grace(grace: timedelta):
+    if not timedelta(0) <= grace <= timedelta(seconds=MAX_ROTATION_GRACE_SECONDS):
+        raise InvalidInput(f"the grace is 0 to {MAX_ROTATION_GRACE_SECONDS} seconds",
+                           {"grace_seconds": [f"0 to {MAX_ROTATION_GRACE_SECONDS}"]})
+
+
+def rotate_token(session, token: str, grace: timedelta, lifetime: timedelta,
+                 now: datetime | None = None) -> dict:
+    """A new token for the holder of ``token`` (which must be valid now); the old one
+    stays valid for ``grace`` (0: revoked at once). ``{"user", "token", "expires_at",
+    "previous_expires_at"}``: the new token is shown here and never again."""
+    now = now or now_utc()
+    _check_grace(grace)
+    user = authenticate(session, token, now)
+    old_expiry = min(user.token_expires_at, now + grace)
+    values = {"expires_at": old_expiry}
+    if grace == timedelta(0):
+        values["revoked_at"] = now
+    session.execute(update(tokens).where(tokens.c.token_hash == hash_token(token))
+                    .values(**values))
+    new = issue_token(session, user, lifetime, now)
+    return {"user": user, "token": new, "expires_at": now + lifetime,
+            "previous_expires_at": old_expiry}
+
+
+def rotate_user_tokens(session, name: str, grace: timedelta, lifetime: timedelta,
+                       now: datetime | None = None) -> dict:
+    """``rotate_token`` for every live token of a user at once (the CLI: an operator who
+    does not hold the token); one new token. ``{"user", "token", "expires_at",
+    "rotated"}``."""
+    now = now or now_utc()
+    _check_grace(grace)
+    user = find_user(session, name)
+    live = session.execute(select(tokens.c.id, tokens.c.expires_at).where(
+        tokens.c.user_id == user.id, tokens.c.revoked_at.is_(None),
+        tokens.c.expires_at > now)).all()
+    for token_id, expires_at in live:
+        values = {"expires_at": min(as_utc(expires_at), now + grace)}
+        if grace == timedelta(0):
+            values["revoked_at"] = now
+        session.execute(update(tokens).where(tokens.c.id == token_id).values(**values))
+    rotated = len(live)
+    return {"user": user, "token": issue_token(session, user, lifetime, now),
+            "expires_at": now + lifetime, "rotated": rotated}
 
 
 def find_user(session, name: str, include_revoked=False) -> User:
@@ -64,9 +147,21 @@ def list_users(session) -> list[dict]:
     ]
 
 
-def revoke_user(session, name: str) -> int:
-    """Disable a user and every token they hold; returns how many tokens were revoked."""
+def revoke_user(session, name: str, district_code: str = DEFAULT_DISTRICT_CODE) -> int:
+    """Disable a user and every token they hold; returns how many tokens were revoked.
+
+    The last active admin of the district (``district_code``, the root of the tree) is
+    never revoked, by themselves or anyone: nobody would be left to manage users."""
     user = find_user(session, name)
+    if user.role == "admin" and user.organization_code == district_code:
+        # Locked, so two district admins revoking each other at once cannot both succeed.
+        admins = session.execute(select(users.c.id).where(
+            users.c.role == "admin", users.c.org_code == district_code,
+            users.c.revoked_at.is_(None)).with_for_update()).all()
+        if len(admins) <= 1:
+            raise Conflict(f"{name!r} is the last active admin of the district {district_code}"
+                           ": create another district admin first",
+                           {"name": name, "organization_code": district_code})
     now = datetime.now(UTC)
     session.execute(update(users).where(users.c.id == user.id).values(revoked_at=now))
     result = session.execute(
@@ -93,14 +188,15 @@ def revoke_token(session, token: str) -> User:
     return _user(user)
 
 
-def authenticate(session, token: str) -> User:
-    """The active user holding ``token``; 401 when it is unknown or revoked.
+def authenticate(session, token: str, now: datetime | None = None) -> User:
+    """The active user holding ``token`` (with ``token_expires_at``); 401 when it is
+    unknown, revoked or expired (an expired one says so, to its holder alone).
 
     The lookup is by the token's hash, so response time tells an attacker nothing
     about how close a guess was.
     """
     row = session.execute(
-        select(users)
+        select(users, tokens.c.expires_at)
         .join(tokens, tokens.c.user_id == users.c.id)
         .where(
             tokens.c.token_hash == hash_token(token),
@@ -110,7 +206,12 @@ def authenticate(session, token: str) -> User:
     ).first()
     if row is None:
         raise Unauthorized("invalid or revoked token")
-    return _user(row)
+    expires_at = as_utc(row.expires_at)
+    if expires_at <= (now or now_utc()):
+        raise Unauthorized(f"this token expired at {expires_at.isoformat()}: ask an admin "
+                           "for a new one (gonghui gateway issue-token), and rotate tokens "
+                           "before they expire", {"expired_at": expires_at.isoformat()})
+    return replace(_user(row), token_expires_at=expires_at)
 
 
 def has_users(session) -> bool:

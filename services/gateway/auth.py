@@ -3,7 +3,8 @@
 Every route module uses the same three questions, in this order:
 
 1. who is calling? ``self.auth.user(request)`` (``services.gateway.dependencies.Auth``)
-   turns the ``Authorization: Bearer <token>`` header into a ``User`` or raises 401;
+   turns the ``Authorization: Bearer <token>`` header into a ``User`` or raises 401
+   (unknown, revoked or expired: every token expires, ``accounts``);
 2. may this role do this kind of thing? ``require_permission(user, WRITE)`` (403;
    ``self.auth.user(request, WRITE)`` does 1 and 2 at once);
 3. is the target inside the caller's subtree? ``require_scope(user, target["path"])``
@@ -28,7 +29,8 @@ report that organization's own data only.
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from shared.api.incubation import account_organization
 
@@ -65,6 +67,8 @@ class User(Caller):
     """A gateway user: the caller the services see (``shared.caller.Caller``) and its row."""
 
     id: int = 0
+    # The bearer token's expiry when one signed them in; not part of who they are.
+    token_expires_at: datetime | None = field(default=None, compare=False)
 
     def profile(self) -> dict:
         """The user as the HTTP API shows it (``/me``, a new user)."""

@@ -4,11 +4,17 @@
     gonghui gateway issue-token --name 南坑-staff
     gonghui gateway revoke --name 南坑-staff        (the user and all their tokens)
     gonghui gateway revoke --token ghu_...         (one token)
+    gonghui gateway rotate-token --name 南坑-staff [--grace 300]   (a new token; the
+                                   user's old ones work GRACE seconds more, 0: none)
     gonghui gateway list-users
 
 A token is printed once, on stdout alone (so ``$(gonghui gateway create-user ...)``
-captures it); the database keeps only its hash.
+captures it); the database keeps only its hash. Tokens expire ``GATEWAY_TOKEN_DAYS``
+after they are issued (the expiry is printed on stderr).
 """
+
+import os
+from datetime import timedelta
 
 import click
 
@@ -36,9 +42,12 @@ def cli():
               help="organization code: the user acts within its subtree")
 def create_user(name, role, org_code):
     """Create a user and print their first token (shown only this once)."""
-    user, token = _run(lambda session: accounts.create_user(session, name, role, org_code))
+    lifetime = accounts.token_lifetime(os.environ)
+    user, token = _run(lambda session: accounts.create_user(session, name, role, org_code,
+                                                            lifetime))
     click.echo(f"created {user.role} {user.name!r} for {user.organization_code}; token follows "
-               "(store it now, it is not shown again)", err=True)
+               f"(store it now, it is not shown again; it expires in {lifetime.days} days)",
+               err=True)
     click.echo(token)
 
 
@@ -58,8 +67,28 @@ def set_password(name, password):
 @click.option("--name", required=True)
 def issue_token(name):
     """Print a new token for an existing user (their other tokens stay valid)."""
-    token = _run(lambda session: accounts.issue_token(session, accounts.find_user(session, name)))
+    lifetime = accounts.token_lifetime(os.environ)
+    token = _run(lambda session: accounts.issue_token(session, accounts.find_user(session, name),
+                                                      lifetime))
+    click.echo(f"expires in {lifetime.days} days", err=True)
     click.echo(token)
+
+
+@cli.command("rotate-token")
+@click.option("--name", required=True, help="the user whose tokens are rotated")
+@click.option("--grace", type=click.IntRange(0, accounts.MAX_ROTATION_GRACE_SECONDS),
+              default=None, help="seconds the old tokens keep working (0: revoked at once; "
+                                 "default GATEWAY_TOKEN_ROTATION_GRACE, 300)")
+def rotate_token(name, grace):
+    """Print a new token for a user; their old tokens end after the grace."""
+    grace = (accounts.rotation_grace(os.environ) if grace is None
+             else timedelta(seconds=grace))
+    rotated = _run(lambda session: accounts.rotate_user_tokens(
+        session, name, grace, accounts.token_lifetime(os.environ)))
+    click.echo(f"rotated {rotated['rotated']} token(s) of {name!r}: they end within "
+               f"{int(grace.total_seconds())} s; the new one expires "
+               f"{rotated['expires_at'].isoformat()}", err=True)
+    click.echo(rotated["token"])
 
 
 @cli.command()
@@ -70,7 +99,8 @@ def revoke(name, token):
     if bool(name) == bool(token):
         raise click.UsageError("give exactly one of --name or --token")
     if name:
-        count = _run(lambda session: accounts.revoke_user(session, name))
+        district = os.environ.get("GATEWAY_DISTRICT_CODE") or accounts.DEFAULT_DISTRICT_CODE
+        count = _run(lambda session: accounts.revoke_user(session, name, district))
         click.echo(f"revoked user {name!r} and {count} token(s)")
     else:
         user = _run(lambda session: accounts.revoke_token(session, token))

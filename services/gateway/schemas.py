@@ -9,7 +9,9 @@ string and list, so a client mistake comes back as a 400 naming the field.
 
 from marshmallow import Schema, fields, validate
 
+from services.gateway.accounts import MAX_ROTATION_GRACE_SECONDS
 from services.gateway.auth import ROLES
+from shared.schemas import Timestamp
 
 CODE = validate.Length(min=1, max=64)
 ORG_CODE_EXAMPLE = "longgang.bantian.nankeng"
@@ -22,6 +24,13 @@ class UserSchema(Schema):
     org_code = fields.String(required=True, metadata={
         "description": "the user sees and changes this organization's subtree only",
         "example": ORG_CODE_EXAMPLE})
+
+
+class MeSchema(UserSchema):
+    token_expires_at = Timestamp(allow_none=True, metadata={
+        "description": "when the bearer token of this request expires (null for a "
+                       "signed-in browser session); rotate it before then",
+        "example": "2027-03-02T10:00:00+00:00"})
 
 
 class NewUserSchema(Schema):
@@ -38,6 +47,22 @@ class IssuedTokenSchema(Schema):
     token = fields.String(required=True, metadata={
         "description": "shown once; the gateway keeps only its SHA-256 hash",
         "example": "ghu_6mN2vQ8pR4sT1uW3xY5zA7bC9dE0fG2hJ4kL6mN8pQ0"})
+    expires_at = Timestamp(required=True, metadata={
+        "description": "the token stops working then (GATEWAY_TOKEN_DAYS after issue)",
+        "example": "2027-03-02T10:00:00+00:00"})
+
+
+class RotationSchema(Schema):
+    grace_seconds = fields.Integer(strict=True,
+        validate=validate.Range(min=0, max=MAX_ROTATION_GRACE_SECONDS), metadata={
+            "description": "how long the old token keeps working (0: revoked at once; "
+                           "default GATEWAY_TOKEN_ROTATION_GRACE)", "example": 300})
+
+
+class RotatedTokenSchema(IssuedTokenSchema):
+    previous_expires_at = Timestamp(required=True, metadata={
+        "description": "when the token this request was made with stops working",
+        "example": "2026-12-02T10:05:00+00:00"})
 
 
 class RevokedSchema(Schema):

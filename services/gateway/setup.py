@@ -36,7 +36,8 @@ def prepare(database_url, migrations_dir, env=os.environ):
                       "holds the first admin's token if it was kept)"
                 return
             org = env.get("GATEWAY_ADMIN_ORG", DEFAULT_ADMIN_ORG)
-            user, token = accounts.create_user(uow.session, ADMIN_NAME, "admin", org)
+            user, token = accounts.create_user(uow.session, ADMIN_NAME, "admin", org,
+                                               accounts.token_lifetime(env))
             write_secret(token_file, token)
         yield f"created admin {user.name!r} for {org}; token in {token_file} (mode 600)"
     finally:

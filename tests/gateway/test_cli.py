@@ -36,6 +36,27 @@ def test_revoke_by_name_or_by_token(env):
         authenticate(env, second)
 
 
+def test_rotate_token_prints_a_new_token_and_ends_the_old_ones(env):
+    old = gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org",
+                  "longgang").stdout.strip()
+    result = gonghui(env, "rotate-token", "--name", "a", "--grace", "0")
+    assert result.exit_code == 0, result.output
+    new = result.stdout.strip()
+    assert new.startswith("ghu_") and "rotated 1 token(s)" in result.stderr
+    assert authenticate(env, new).name == "a"
+    with pytest.raises(Exception, match="invalid or revoked"):
+        authenticate(env, old)
+    graced = gonghui(env, "rotate-token", "--name", "a").stdout.strip()  # default grace
+    assert authenticate(env, new).name == authenticate(env, graced).name == "a"
+
+
+def test_the_cli_does_not_revoke_the_last_district_admin(env):
+    gonghui(env, "create-user", "--name", "boss", "--role", "admin", "--org", "longgang")
+    result = CliRunner(env=env).invoke(main, ["gateway", "revoke", "--name", "boss"])
+    assert result.exit_code != 0 and "last active admin" in result.output
+    assert gonghui(env, "list-users").stdout.endswith("\tactive\n")
+
+
 def test_cli_mistakes_fail_cleanly(env):
     gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org", "longgang")
     again = gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org", "x")

@@ -1,7 +1,12 @@
 """The gateway's own routes (routes/users.py): who a token belongs to, and user management
 by admins within their subtree (fake registry behind the gateway)."""
 
-from tests.gateway.fakes import NANKENG, YANGMEI
+from datetime import UTC, datetime, timedelta
+
+from services.gateway import accounts
+from shared.db import open_database
+from tests.gateway.fakes import DISTRICT, NANKENG, YANGMEI
+from tests.shared.problems import problem
 
 V1 = "/api/v1"
 
@@ -14,8 +19,10 @@ def test_an_unknown_or_revoked_token_is_refused(client, tokens):
 
 
 def test_a_token_says_who_it_belongs_to(client, tokens):
-    me = client.get(f"{V1}/me", token=tokens["nankeng_viewer"])
-    assert me.json() == {"name": "nankeng_viewer", "role": "viewer", "org_code": NANKENG}
+    me = client.get(f"{V1}/me", token=tokens["nankeng_viewer"]).json()
+    expires_at = datetime.fromisoformat(me.pop("token_expires_at"))
+    assert me == {"name": "nankeng_viewer", "role": "viewer", "org_code": NANKENG}
+    assert timedelta(days=89) < expires_at - datetime.now(UTC) <= timedelta(days=90)
 
 
 def test_only_admins_manage_users_and_only_within_their_subtree(client, tokens):
@@ -31,7 +38,70 @@ def test_only_admins_manage_users_and_only_within_their_subtree(client, tokens):
     again = client.post(f"{V1}/users", new, token=tokens["district_admin"])
     assert again.status_code == 409
     assert client.delete(f"{V1}/users/zhangbei_staff",
-                         token=tokens["nankeng_admin"]).status_code == 403
+                         token=tokens["nankeng_admin"]).status_code == 404
     revoked = client.delete(f"{V1}/users/{new['name']}", token=tokens["district_admin"])
     assert revoked.json() == {"name": new["name"], "revoked_tokens": 1}
     assert client.get(f"{V1}/me", token=token).status_code == 401
+
+
+def test_a_user_outside_the_subtree_is_answered_as_one_that_does_not_exist(client, tokens):
+    admin = tokens["nankeng_admin"]
+    outside = client.delete(f"{V1}/users/zhangbei_staff", token=admin)
+    missing = client.delete(f"{V1}/users/nobody_at_all", token=admin)
+    assert (outside.status_code, missing.status_code) == (404, 404)
+    assert problem(outside)["detail"].replace("zhangbei_staff", "N") == \
+        problem(missing)["detail"].replace("nobody_at_all", "N")
+    assert client.get(f"{V1}/me", token=tokens["zhangbei_staff"]).status_code == 200
+
+
+def test_the_last_active_district_admin_cannot_be_revoked(client, tokens):
+    admin = tokens["district_admin"]
+    refused = client.delete(f"{V1}/users/district_admin", token=admin)
+    assert refused.status_code == 409, refused.text
+    assert "last active admin" in problem(refused)["detail"]
+    assert client.get(f"{V1}/me", token=admin).status_code == 200
+    # a street's admin is not the district's: revoking the one of 南坑 is fine
+    assert client.delete(f"{V1}/users/nankeng_admin", token=admin).status_code == 200
+    second = client.post(f"{V1}/users", {"name": "区管理员2", "role": "admin",
+                                         "org_code": DISTRICT}, token=admin)
+    assert second.status_code == 201
+    assert client.delete(f"{V1}/users/district_admin",
+                         token=second.json()["token"]).status_code == 200
+    again = client.delete(f"{V1}/users/{second.json()['user']['name']}",
+                          token=second.json()["token"])
+    assert again.status_code == 409
+
+
+def test_a_token_is_rotated_with_a_grace_or_at_once(client, tokens):
+    old = tokens["nankeng_staff"]
+    rotated = client.post(f"{V1}/me/token/rotate", {"grace_seconds": 60}, token=old)
+    assert rotated.status_code == 201, rotated.text
+    body = rotated.json()
+    new = body["token"]
+    assert client.get(f"{V1}/me", token=old).status_code == 200  # within its grace
+    assert timedelta(seconds=50) < (datetime.fromisoformat(body["previous_expires_at"])
+                                    - datetime.now(UTC)) <= timedelta(seconds=60)
+    assert client.get(f"{V1}/me", token=new).json()["token_expires_at"] == body["expires_at"]
+    at_once = client.post(f"{V1}/me/token/rotate", {"grace_seconds": 0}, token=new)
+    assert at_once.status_code == 201
+    assert client.get(f"{V1}/me", token=new).status_code == 401
+    assert client.get(f"{V1}/me", token=at_once.json()["token"]).status_code == 200
+    for grace in (-1, 3601, "300"):
+        assert client.post(f"{V1}/me/token/rotate", {"grace_seconds": grace},
+                           token=at_once.json()["token"]).status_code == 400
+
+
+def test_an_expired_token_gets_a_401_that_says_so(client, tokens, gateway_config):
+    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
+    try:
+        with db.unit_of_work() as uow:
+            user = accounts.find_user(uow.session, "nankeng_viewer")
+            expired = accounts.issue_token(uow.session, user, timedelta(days=90),
+                                           datetime.now(UTC) - timedelta(days=91))
+    finally:
+        db.engine.dispose()
+    for path in ("/me", f"/organizations/{NANKENG}/contacts"):
+        refused = client.get(f"{V1}{path}", token=expired)
+        assert refused.status_code == 401, refused.text
+        assert "expired" in problem(refused)["detail"]
+    assert client.post(f"{V1}/me/token/rotate", {}, token=expired).status_code == 401
