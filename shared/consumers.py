@@ -5,7 +5,9 @@ or, with ``requeue_on_error=True``, requeues it at once forever (ENGINEERING.md 
 7,390 calls in 3 s for 5 bad events). ``@event_handler`` here instead:
 
 1. checks the envelope and payload against the catalogue; a body that can never be
-   handled goes straight to the service's dead-letter queue;
+   handled goes straight to the service's dead-letter queue, and so does one that cannot
+   even be decoded (not JSON, bad UTF-8, nesting too deep, a content type or compression
+   we do not take), which kombu would log and ack (``ParkingQueueConsumer``);
 2. calls the handler with an ``Event``; on success the message is acked;
 3. on failure republishes the message to a delay queue ``<queue>.retry-<N>s`` whose
    messages expire back into the handler's queue after N seconds (EVENT_RETRY_DELAYS);
@@ -45,9 +47,10 @@ import eventlet
 from kombu import Connection, Queue
 from nameko.amqp.publish import Publisher
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.messaging import QueueConsumer
 
 from shared.events import InvalidEvent, parse_envelope
-from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED, MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,10 @@ ROUTING_HEADER = "x-gonghui-routing-key"
 QUEUE_HEADER = "x-gonghui-queue"
 ERROR_HEADER = "x-gonghui-error"
 FAILED_AT_HEADER = "x-gonghui-failed-at"
+EXCHANGE_HEADER = "x-gonghui-exchange"  # set when a replay must go through an exchange (RPC)
+# A parked body that would not decompress keeps its ``compression`` header under this name:
+# kombu decompresses on receipt, and browsing the dead letters must not fail on it.
+COMPRESSION_HEADER = "x-gonghui-compression"
 
 
 def dead_letter_queue_name(service: str) -> str:
@@ -81,10 +88,74 @@ def retry_queue(queue_name: str, delay: float) -> Queue:
     )
 
 
+def failure_headers(message, queue_name, attempts, error) -> dict:
+    """The headers a message is passed on with (to a retry or the dead letters): where it
+    came from, its attempts, the last error."""
+    headers = dict(message.headers or {})
+    headers.pop("x-death", None)  # the broker's own bookkeeping; grows on every pass
+    compression = headers.pop("compression", None)  # kombu gives the body decompressed...
+    if compression and message.errors:  # ...unless it could not: then it is as it came
+        headers[COMPRESSION_HEADER] = compression
+    headers.setdefault(ROUTING_HEADER, message.delivery_info.get("routing_key"))
+    headers.setdefault(QUEUE_HEADER, queue_name)
+    headers[ATTEMPT_HEADER] = attempts
+    headers[ERROR_HEADER] = error[:2000]
+    return headers
+
+
+def park(publisher, service, message, error, attempts, queue_name, exchange=None):
+    """Put ``message`` in ``<service>.dead-letters`` as it arrived (its bytes, content type,
+    encoding and headers, so a replay hands the consumer exactly what it refused), with
+    where it came from and why in the headers. Confirmed: ack the original only after."""
+    queue = dead_letter_queue(service)
+    headers = failure_headers(message, queue_name, attempts, error)
+    if exchange:
+        headers.setdefault(EXCHANGE_HEADER, exchange)
+    headers[FAILED_AT_HEADER] = datetime.now(UTC).isoformat()
+    publisher.publish(
+        message.body,
+        exchange=None,
+        routing_key=queue.name,
+        declare=[queue],
+        headers=headers,
+        message_id=message.properties.get("message_id"),
+        # kept as they came; a body without a content type is kept as opaque bytes
+        content_type=message.content_type or "application/data",
+        content_encoding=message.content_encoding or "binary",
+        retry=True,
+    )
+
+
+def undecodable_reason(exc) -> str:
+    return f"undecodable message: {type(exc).__name__}: {exc}"
+
+
+class ParkingQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, but a message kombu cannot decode (``on_decode_error``:
+    bad JSON or UTF-8, nesting deeper than the parser's recursion limit, a content type
+    outside ``accept``, compression that does not decompress) goes to the provider that
+    consumes its queue (``provider.handle_undecodable(message, exc)``), which parks it.
+    kombu's default logs one line and acks: the message is gone, and nothing counts it."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider, message, exc):
+        # Called in the consumer's own thread: park from a thread of its own, as
+        # handle_message does, so a slow confirm never stalls every other queue.
+        self.container.spawn_managed_thread(
+            partial(provider.handle_undecodable, message, exc),
+            identifier=f"{type(provider).__name__}.handle_undecodable")
+
+
 class ReliableEventHandler(EventHandler):
     # Batches handled at once per handler: two let one batch's database round trips
     # overlap the next one's work without a handler taking the whole worker pool.
     BATCHES_IN_FLIGHT = 2
+    queue_consumer = ParkingQueueConsumer()
 
     def __init__(self, source_service, event_type, batch=False, **kwargs):
         kwargs.setdefault("handler_type", SERVICE_POOL)
@@ -104,11 +175,18 @@ class ReliableEventHandler(EventHandler):
         self._in_flight = 0
         self._flush_scheduled = False
 
+    def handle_undecodable(self, message, exc):
+        self._park(message, undecodable_reason(exc), attempts=0, rejected="undecodable")
+
     def handle_message(self, body, message):
         try:
             event = parse_envelope(body, self.source_service, self.event_type)
         except InvalidEvent as exc:
-            self._park(body, message, f"{exc}: {exc.messages}", attempts=0)
+            self._park(message, f"{exc}: {exc.messages}", attempts=0, rejected="invalid")
+            return
+        except Exception as exc:  # noqa: BLE001 - whatever the parser chokes on, park it
+            self._park(message, f"invalid event: {type(exc).__name__}: {exc}", attempts=0,
+                       rejected="invalid")
             return
         event = dataclasses.replace(event, consumer=self.consumer_name)
         if not self.batch:
@@ -187,7 +265,7 @@ class ReliableEventHandler(EventHandler):
                             self.consumer_name, attempt + 1, delay, error)
                 self.queue_consumer.ack_message(message)
             else:
-                self._park(message.payload, message, error, attempts=attempt + 1)
+                self._park(message, error, attempts=attempt + 1)
         except Exception:  # broker trouble: give it back rather than lose it
             log.exception("%s could not retry or park a message; requeueing",
                           self.consumer_name)
@@ -195,14 +273,9 @@ class ReliableEventHandler(EventHandler):
         return result, exc_info
 
     def _republish(self, message, queue, attempt, error):
-        headers = dict(message.headers or {})
-        headers.pop("x-death", None)  # the broker's own bookkeeping; grows on every pass
-        headers.setdefault(ROUTING_HEADER, message.delivery_info.get("routing_key"))
-        headers.setdefault(QUEUE_HEADER, self.queue.name)
-        headers[ATTEMPT_HEADER] = attempt
-        headers[ERROR_HEADER] = error
+        headers = failure_headers(message, self.queue.name, attempt, error)
         self.publisher.publish(
-            message.payload,
+            message.payload,  # serialised again, uncompressed
             exchange=None,
             routing_key=queue.name,
             declare=[queue],
@@ -211,26 +284,18 @@ class ReliableEventHandler(EventHandler):
             retry=True,
         )
 
-    def _park(self, body, message, error, attempts):
-        queue = dead_letter_queue(self.service)
-        headers = dict(message.headers or {})
-        headers.pop("x-death", None)
-        headers.setdefault(ROUTING_HEADER, message.delivery_info.get("routing_key"))
-        headers.setdefault(QUEUE_HEADER, self.queue.name)
-        headers[ATTEMPT_HEADER] = attempts
-        headers[ERROR_HEADER] = error[:2000]
-        headers[FAILED_AT_HEADER] = datetime.now(UTC).isoformat()
-        self.publisher.publish(
-            body,
-            exchange=None,
-            routing_key=queue.name,
-            declare=[queue],
-            headers=headers,
-            message_id=message.properties.get("message_id"),
-            retry=True,
-        )
+    def _park(self, message, error, attempts, rejected=None):
+        try:
+            park(self.publisher, self.service, message, error, attempts, self.queue.name)
+        except Exception:  # broker trouble: give it back rather than lose it
+            log.exception("%s could not park a message; requeueing", self.consumer_name)
+            self.queue_consumer.requeue_message(message)
+            return
         self._count("dead_lettered")
-        log.error("%s parked a message in %s: %s", self.consumer_name, queue.name, error)
+        if rejected:
+            MESSAGES_REJECTED.labels(self.service, self.queue.name, rejected).inc()
+        log.error("%s parked a message in %s: %s", self.consumer_name,
+                  dead_letter_queue_name(self.service), error[:500])
         self.queue_consumer.ack_message(message)
 
     def _count(self, outcome):
@@ -328,10 +393,15 @@ def replay_dead_letters(amqp_uri: str, service: str, message_ids=None) -> int:
                 headers[ATTEMPT_HEADER] = 0
                 for key in (ERROR_HEADER, FAILED_AT_HEADER, "x-death"):
                     headers.pop(key, None)
+                if COMPRESSION_HEADER in headers:
+                    headers["compression"] = headers.pop(COMPRESSION_HEADER)
+                # an RPC request goes back through its exchange: the consumer finds the
+                # method by the routing key it was sent with
+                exchange = headers.get(EXCHANGE_HEADER)
                 publisher.publish(
                     message.body,
-                    exchange=None,
-                    routing_key=target,
+                    exchange=exchange,
+                    routing_key=headers.get(ROUTING_HEADER) if exchange else target,
                     headers=headers,
                     message_id=message.properties.get("message_id"),
                     content_type=message.content_type,

@@ -45,3 +45,10 @@ DEAD_LETTERS = Gauge(
     "gonghui_dead_letter_messages", "Messages parked in the service's dead-letter queue",
     ["service"],
 )
+MESSAGES_REJECTED = Counter(
+    "gonghui_messages_rejected_total",
+    "Messages a consumer could not use at all, parked at once: undecodable (not JSON, bad "
+    "UTF-8, too deep, unknown content type or compression) or invalid (envelope, version, "
+    "payload, RPC request shape)",
+    ["service", "queue", "reason"],
+)

@@ -24,6 +24,13 @@ Here a service:
    ``submit_report(..., request_id=...)``, which the gateway calls with one per HTTP
    request).
 
+3. answers a request it cannot decode or that is not an RPC request at all (not JSON,
+   bad UTF-8, too deep, another content type, no ``args``/``kwargs``) with
+   ``MalformedRequest`` when it says where to reply, and parks it in
+   ``<service>.dead-letters`` with the reason (``gonghui dlq list|replay``), counted in
+   ``gonghui_messages_rejected_total``: kombu alone would log it and drop it, and the
+   caller would wait for its deadline.
+
 A caller that gave up on a request should also stop it from running later: the gateway
 publishes with an expiry equal to its deadline (``services.gateway.dependencies``).
 
@@ -50,6 +57,10 @@ from nameko.constants import (
     LOGIN_METHOD_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
+from nameko.exceptions import MalformedRequest, serialize
+
+from shared.consumers import ParkingQueueConsumer, park, undecodable_reason
+from shared.metrics import MESSAGES_REJECTED
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +80,48 @@ class Responder(nameko_rpc.Responder):
 
 
 class RpcConsumer(nameko_rpc.RpcConsumer):
+    queue_consumer = ParkingQueueConsumer()
+
     def setup(self):
         super().setup()
         self._taken = OrderedDict()  # correlation ids of the requests taken, oldest first
 
+    def handle_undecodable(self, message, exc):
+        self._reject(message, undecodable_reason(exc), "undecodable")
+
+    def _reject(self, message, error, reason):
+        """Park, then tell the caller (if it said where to reply), then ack."""
+        config = self.container.config
+        exchange = nameko_rpc.get_rpc_exchange(config)
+        try:
+            park(ReplyPublisher(config[AMQP_URI_CONFIG_KEY]), self.container.service_name,
+                 message, error, 0, self.queue.name, exchange.name)
+        except BROKER_ERRORS:
+            log.exception("RPC: could not park a rejected request; requeueing")
+            self.queue_consumer.requeue_message(message)
+            return
+        MESSAGES_REJECTED.labels(self.container.service_name, self.queue.name, reason).inc()
+        log.error("RPC %s: request parked in the dead-letter queue: %s",
+                  message.delivery_info.get("routing_key"), error[:500])
+        reply_to = message.properties.get("reply_to")
+        if reply_to:
+            # Always JSON: the request's own content type may be one we cannot write.
+            try:
+                ReplyPublisher(config[AMQP_URI_CONFIG_KEY]).publish(
+                    {"result": None, "error": serialize(MalformedRequest(error))},
+                    exchange=exchange, routing_key=reply_to,
+                    correlation_id=message.properties.get("correlation_id"))
+            except BROKER_ERRORS as exc:
+                log.error("RPC: answer to a rejected request lost (%s)", exc)
+        self._ack(message)
+
     def handle_message(self, body, message):
+        if not (isinstance(body, dict) and isinstance(body.get("args"), list | tuple)
+                and isinstance(body.get("kwargs"), dict)):
+            self._reject(message, "not an RPC request: a JSON object with a list 'args' "
+                         f"and an object 'kwargs' was expected, got {type(body).__name__}",
+                         "invalid")
+            return
         correlation_id = message.properties.get("correlation_id")
         if correlation_id is not None:
             if correlation_id in self._taken:
