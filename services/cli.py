@@ -1,6 +1,7 @@
 """``gonghui``: the command line for developers and ops.
 
-    gonghui up                 every service in its own process (what `make run` does)
+    gonghui up                 every service in its own process, restarted if it crashes
+                               (what `make run` does; services/supervisor.py)
     gonghui serve registry     one service in this process
     gonghui migrate            upgrade every service database
     gonghui dlq list registry  browse parked events; `dlq replay` sends them back
@@ -10,15 +11,14 @@
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
 from importlib import import_module
 from pathlib import Path
 
 import click
 
 from services import SERVICES, service_class
+from services.supervisor import Supervisor
 from shared.config import database_url, http_port, service_config, stop_timeout, var_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,57 +127,28 @@ def child_env(env) -> dict:
 @main.command()
 @click.option("--only", multiple=True, help="start only these services")
 def up(only):
-    """Start every service in its own process; Ctrl-C stops them all."""
+    """Start every service in its own process, restart those that crash; Ctrl-C stops all."""
     amqp_uri = service_config("registry")["AMQP_URI"]
     check_broker(amqp_uri)
     prepare_services()
     names = [name for name in SERVICES if not only or name in only]
-    children = {}
-    env = child_env(os.environ)
-    stopping = False
-
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
+    supervisor = Supervisor(
+        {name: [sys.executable, "-m", "services.serve", name] for name in names},
+        say=click.echo, stop_timeout=stop_timeout() + 5,
+        popen_kwargs={"env": child_env(os.environ), "cwd": ROOT,
+                      "start_new_session": True, "preexec_fn": _die_with_parent})
 
     # Our own handlers: a shell may start us with SIGINT ignored, and children in their
     # own sessions get exactly one SIGTERM from here (nameko's graceful stop) rather than
     # a terminal's SIGINT and our SIGTERM racing each other.
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    supervisor.start()
     for name in names:
-        children[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.serve", name], env=env, cwd=ROOT,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )
-        click.echo(f"started {name} (pid {children[name].pid}, "
-                   f"http://127.0.0.1:{http_port(name)})")
-    click.echo("all services started; Ctrl-C stops them")
-
-    crashed = []
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None and not stopping:
-                click.echo(f"{name} exited with {child.returncode}; stopping the rest")
-                crashed.append(name)
-                stopping = True
-        time.sleep(0.2)
-    click.echo("stopping")
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    # each child exits by itself within STOP_TIMEOUT_SECONDS (services/serve.py)
-    deadline = time.monotonic() + stop_timeout() + 5
-    for name, child in children.items():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            click.echo(f"{name} did not stop in time; killing it")
-            child.kill()
-            child.wait()
-    click.echo("stopped")
-    if crashed:
-        raise SystemExit(1)
+        click.echo(f"{name}: http://127.0.0.1:{http_port(name)}")
+    click.echo("all services started; a service that crashes is restarted; Ctrl-C stops "
+               "them all")
+    raise SystemExit(supervisor.run())
 
 
 @main.group()

@@ -1,5 +1,6 @@
 """The main job: `gonghui up` (what `make run` starts) runs every service in its own
-process on the real broker, and Ctrl-C stops them all."""
+process on the real broker, restarts one killed with -9 while the others keep running,
+and Ctrl-C stops them all."""
 
 import os
 import signal
@@ -23,7 +24,22 @@ def ready(port):
         return False  # not up yet, or busy with the sample's first events
 
 
-def test_up_starts_every_service_and_ctrl_c_stops_them(rabbit_config, tmp_path):
+def service_pids(parent: int) -> dict:
+    """The children of `up`, by service: ``python -m services.serve <name>``."""
+    pids = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # not a process, or gone meanwhile
+        if ppid == parent and b"services.serve" in argv:
+            pids[argv[argv.index(b"services.serve") + 1].decode()] = int(proc.name)
+    return pids
+
+
+def test_up_starts_every_service_restarts_a_killed_one_and_ctrl_c_stops_them(
+        rabbit_config, tmp_path):
     ports = {name: free_port() for name in SERVICES}
     env = dict(os.environ, AMQP_URI=rabbit_config["AMQP_URI"], GONGHUI_VAR_DIR=str(tmp_path),
                HTTP_HOST="127.0.0.1", LOG_FORMAT="text")
@@ -53,6 +69,18 @@ def test_up_starts_every_service_and_ctrl_c_stops_them(rabbit_config, tmp_path):
         assert stats.status_code == 200, stats.text
         assert stats.json()["establishment_rate"] == 0.9604
 
+        # kill -9 of one service: it is started again and answers; the others never stop
+        before = service_pids(up.pid)
+        assert set(before) == set(SERVICES)
+        os.kill(before["disputes"], signal.SIGKILL)
+        assert wait_for(lambda: service_pids(up.pid).get("disputes", before["disputes"])
+                        != before["disputes"], timeout=20)
+        assert wait_for(partial(ready, ports["disputes"]), timeout=60, interval=0.3)
+        after = service_pids(up.pid)
+        assert {name: pid for name, pid in after.items() if name != "disputes"} == {
+            name: pid for name, pid in before.items() if name != "disputes"}
+        assert all(ready(port) for port in ports.values())
+
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         output, _ = up.communicate(timeout=40)
     finally:
@@ -61,6 +89,8 @@ def test_up_starts_every_service_and_ctrl_c_stops_them(rabbit_config, tmp_path):
     assert up.returncode == 0, output
     assert output.rstrip().endswith("stopped"), output
     assert "killing it" not in output, output
+    assert "disputes exited with -9 (SIGKILL)" in output, output
+    assert "restarting it in 1s (crash 1 in a row)" in output, output
     errors = [line for line in output.splitlines() if " ERROR " in line]
     assert not errors, "a clean first run logs no errors:\n" + "\n".join(errors[:20])
     for port in ports.values():
