@@ -46,15 +46,17 @@ def test_up_starts_every_service_restarts_a_killed_one_and_ctrl_c_stops_them(
     env.update({f"{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()})
     for name in SERVICES:
         env.pop(f"{name.upper()}_DATABASE_URL", None)
+    log = tmp_path / "up.log"  # a file, not a pipe: read while `up` runs
     up = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     try:
         for name, port in ports.items():
             if not wait_for(partial(ready, port), timeout=150, interval=0.3):
                 up.terminate()  # `up` stops its children
-                raise AssertionError(f"{name} never became ready:\n{up.communicate(timeout=40)[0]}")
+                up.wait(timeout=40)
+                raise AssertionError(f"{name} never became ready:\n{log.read_text()}")
         # every service has its own database file
         assert {p.name for p in tmp_path.glob("*.db")} == {f"{n}.db" for n in SERVICES}
         assert (tmp_path / "admin-token").exists()
@@ -69,6 +71,11 @@ def test_up_starts_every_service_restarts_a_killed_one_and_ctrl_c_stops_them(
         assert stats.status_code == 200, stats.text
         assert stats.json()["establishment_rate"] == 0.9604
 
+        # The samples load in long workers after the first start: a stop in the middle of
+        # one waits for it (and may pass STOP_TIMEOUT_SECONDS on a busy machine).
+        assert wait_for(lambda: all(f"loaded the {sample}" in log.read_text() for sample in
+                                    ("南坑 sample", "2016 sample", "incubation sample")),
+                        timeout=150, interval=0.5), log.read_text()
         # kill -9 of one service: it is started again and answers; the others never stop
         before = service_pids(up.pid)
         assert set(before) == set(SERVICES)
@@ -82,7 +89,8 @@ def test_up_starts_every_service_restarts_a_killed_one_and_ctrl_c_stops_them(
         assert all(ready(port) for port in ports.values())
 
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        output, _ = up.communicate(timeout=40)
+        up.wait(timeout=40)
+        output = log.read_text()
     finally:
         if up.poll() is None:
             up.kill()  # its children follow (PR_SET_PDEATHSIG)
