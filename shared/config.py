@@ -59,7 +59,8 @@ SETTINGS = [
             "organization of the admin `gonghui up` creates first"),
     Setting("GATEWAY_TRUSTED_PROXIES", "",
             "addresses (comma-separated) of the proxies whose X-Forwarded-Proto: https "
-            "makes the sign-in cookies Secure"),
+            "makes the sign-in cookies Secure and whose X-Forwarded-For names the "
+            "client for per-address limits"),
     Setting("GATEWAY_TOKEN_DAYS", "90",
             "days an API token works after it is issued; rotate it before then"),
     Setting("GATEWAY_TOKEN_ROTATION_GRACE", "300",

@@ -11,7 +11,13 @@ from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Request
 
 from services.gateway import accounts, sessions
-from services.gateway.auth import User, bearer_token, require_permission
+from services.gateway.auth import (
+    User,
+    bearer_token,
+    client_address,
+    require_permission,
+    trusted_proxies,
+)
 from shared.errors import Unauthorized, Unavailable
 from shared.timeutil import now_utc
 from shared.web import received_at
@@ -43,6 +49,10 @@ class Authenticator:
             with db.session() as session:
                 user = accounts.authenticate(session, token)
         return user if action is None else require_permission(user, action)
+
+    def client_address(self, request) -> str | None:
+        """The client's address for per-address limits (``auth.client_address``)."""
+        return client_address(request, trusted_proxies(self._worker_ctx.container.config))
 
     def session(self, request):
         """(user, CSRF token) of the signed-in browser, or None."""

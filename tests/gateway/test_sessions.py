@@ -15,8 +15,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.gateway import accounts, sessions
+from services.gateway.auth import client_address, secure, trusted_proxies
 from services.gateway.models import rate_hits
-from services.gateway.routes.signin import secure, trusted_proxies
 from services.gateway.service import MIGRATIONS, GatewayService
 from shared.db import open_database
 from shared.errors import TooManyRequests
@@ -138,6 +138,43 @@ def test_x_forwarded_proto_counts_only_from_a_trusted_proxy():
     assert not secure(request_from("10.0.0.5", X_Forwarded_Proto="http"), proxies)
     assert not secure(request_from("10.0.0.5"), proxies)
     assert not secure(request_from("10.9.9.9", X_Forwarded_Proto="https"), proxies)
+
+
+def test_the_client_address_is_the_peer_unless_the_peer_is_a_trusted_proxy():
+    proxies = frozenset({"10.0.0.5", "10.0.0.6"})
+    # a client that is no proxy of ours cannot pick its address with the header
+    assert client_address(request_from("203.0.113.9", X_Forwarded_For="1.2.3.4"),
+                          proxies) == "203.0.113.9"
+    # behind our proxies: the nearest hop that is not one of them, read from the right,
+    # so what the client put at the left of the header does not count
+    behind = request_from("10.0.0.5", X_Forwarded_For="1.2.3.4, 198.51.100.7, 10.0.0.6")
+    assert client_address(behind, proxies) == "198.51.100.7"
+    assert client_address(request_from("10.0.0.5"), proxies) == "10.0.0.5"
+    assert client_address(request_from("10.0.0.5", X_Forwarded_For="10.0.0.6"),
+                          proxies) == "10.0.0.6"
+
+
+def test_behind_a_trusted_proxy_the_sign_in_limit_counts_per_client_address(
+        judge, container_factory, make_service_config, gateway_config):
+    config = make_service_config(gateway_config["DATABASE_URL"],
+                                 GATEWAY_TRUSTED_PROXIES="127.0.0.1")
+    container_factory(GatewayService, config).start()
+    base = Client(config["WEB_SERVER_ADDRESS"]).base
+    limit = sessions.FAILED_LIMITS["source"][0]
+
+    def attempt(address, name):
+        session = requests.Session()
+        form = session.get(f"{base}/signin")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)[1]
+        return session.post(f"{base}/signin", data={
+            "name": name, "password": "not the password", "csrf_token": csrf},
+            headers={"X-Forwarded-For": address}, allow_redirects=False).status_code
+
+    # one client behind the proxy guessing many names: its own address is locked out ...
+    answers = [attempt("198.51.100.7", f"guess.{number}") for number in range(limit + 1)]
+    assert answers == [401] * limit + [429]
+    # ... and another client behind the same proxy is not
+    assert attempt("198.51.100.8", "someone.else") == 401
 
 
 def test_behind_a_trusted_proxy_saying_https_the_session_cookie_is_secure(

@@ -163,7 +163,7 @@ class CompetitionsRoutes:
         # mid-call), the service answers with the objection already lodged.
         lodged = self.competitions_rpc.lodge_objection(
             data, receipt_code=f"{secrets.randbelow(10**16):016d}",
-            source=request.remote_addr)
+            source=self.auth.client_address(request))
         return json_response(lodged, status=201)
 
     @route("POST", f"{BASE}/objections/status", tag=COMPETITIONS, access=PUBLIC,
@@ -173,7 +173,7 @@ class CompetitionsRoutes:
     def objection_status(self, request):
         data = read_json(request, ReceiptInSchema())
         return json_response(self.competitions_rpc.objection_status(
-            data["receipt_code"], source=request.remote_addr))
+            data["receipt_code"], source=self.auth.client_address(request)))
 
     # --- rules, editions, rounds --------------------------------------------------------
 

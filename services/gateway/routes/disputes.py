@@ -118,8 +118,8 @@ class DisputesRoutes:
         # hands the request to disputes twice (a restart mid-call), the second run answers
         # with the first one's report and code instead of filing again.
         result = self.disputes_rpc.submit_report(
-            read_json(request), source=request.remote_addr, request_id=uuid.uuid4().hex,
-            receipt_code=f"{secrets.randbelow(10**16):016d}")
+            read_json(request), source=self.auth.client_address(request),
+            request_id=uuid.uuid4().hex, receipt_code=f"{secrets.randbelow(10**16):016d}")
         return json_response(receipt(result), status=201)
 
     @route("POST", f"{BASE}/officer-reports", tag=DISPUTES, access=TOKEN, status=201,
@@ -137,7 +137,7 @@ class DisputesRoutes:
         token = bearer_token(request.headers.get("Authorization"))
         read_json(request, contract.ReportSchema())
         result = self.disputes_rpc.submit_report(read_json(request), officer_token=token,
-                                                 source=request.remote_addr,
+                                                 source=self.auth.client_address(request),
                                                  request_id=officer_request_id(request, token))
         return json_response(receipt(result), status=201)
 
@@ -149,7 +149,7 @@ class DisputesRoutes:
     def receipt_status(self, request):
         data = read_json(request, contract.ReceiptSchema())
         return json_response(self.disputes_rpc.receipt_status(data["receipt_code"],
-                                                              source=request.remote_addr))
+                                                              source=self.auth.client_address(request)))
 
     @route("GET", f"{BASE}/my/reports", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reports and how far each case has come",

@@ -18,6 +18,7 @@ from marshmallow import Schema, fields
 
 from services.gateway import pages, sessions
 from services.gateway.api import PUBLIC, route
+from services.gateway.auth import secure, trusted_proxies
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import UserSchema
 from shared.errors import TooManyRequests, Unauthorized
@@ -51,26 +52,6 @@ class SessionSchema(Schema):
         "example": "q8Jm2vT0aX6cZ1rN4pL7sW9e"})
 
 
-def trusted_proxies(config) -> frozenset:
-    """``GATEWAY_TRUSTED_PROXIES``: the addresses (comma-separated, or a list in the
-    nameko config) of the proxies in front of the gateway whose ``X-Forwarded-Proto``
-    it believes; none by default."""
-    value = config.get("GATEWAY_TRUSTED_PROXIES") or ""
-    parts = value.split(",") if isinstance(value, str) else value
-    return frozenset(part.strip() for part in parts if part.strip())
-
-
-def secure(request, proxies: frozenset) -> bool:
-    """Came over HTTPS: to the gateway itself, or to a trusted proxy that says so (the
-    first value of its ``X-Forwarded-Proto``). A header from anyone else is ignored."""
-    if request.scheme == "https":
-        return True
-    if request.remote_addr not in proxies:
-        return False
-    forwarded = request.headers.get("X-Forwarded-Proto", "")
-    return forwarded.split(",")[0].strip().lower() == "https"
-
-
 class SignInRoutes:
     api_tags = [{"name": SIGN_IN, "description": "Name and password sign-in for the "
                                                  "gateway's pages: a session cookie with a "
@@ -99,8 +80,10 @@ class SignInRoutes:
                    "SameSite=Strict, 8 hours)",
            description="A form post from the page at /signin, not a JSON call: a wrong name "
                        "or password answers the form again (status 401) saying so; after "
-                       "5 failures for a name (20 for an address) in 15 minutes the form "
-                       "answers 429 with Retry-After, whatever the password.",
+                       "5 failures for a name (20 for an address: behind a proxy in "
+                       "GATEWAY_TRUSTED_PROXIES, the client's address from its "
+                       "X-Forwarded-For) in 15 minutes the form answers 429 with "
+                       "Retry-After, whatever the password.",
            extra=FORM_DOC)
     def signin(self, request):
         form = request.form
@@ -110,7 +93,7 @@ class SignInRoutes:
         if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
             return self._form(request, 400, "表单已过期，请重新登录。", name)
         now = now_utc()
-        source = request.remote_addr
+        source = self.auth.client_address(request)
         try:
             with self.db.unit_of_work() as uow:  # checked and counted in one go
                 hits = sessions.begin_attempt(uow.session, name, source, now)
