@@ -31,6 +31,7 @@ from tests.notifications.conftest import (
     seed_chain,
     told,
 )
+from tests.shared.test_poison_messages import POISON, parked_by_id, publish_raw
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -329,3 +330,24 @@ def test_deadlines_keep_firing_through_a_broker_outage_and_every_event_gets_out(
     eventually(all_out, timeout=30)
     assert set(seen) == {(f"case-{n}", tier) for n in range(cases)
                          for tier in ("street", "district")}
+
+
+def test_events_it_cannot_decode_are_parked_not_dropped(
+        container_factory, make_config, sqlite_url, rabbit_config):
+    """The three kinds issue 12 saw vanish (not JSON, bad UTF-8, 100k deep), sent to its
+    batch consumer of cases and to a registry handler."""
+    container = container_factory(NotificationsService, make_config(sqlite_url))
+    container.start()
+    uri = rabbit_config["AMQP_URI"]
+    targets = {"disputes.events": "case_opened", "registry.events": "organization_registered"}
+    for exchange, routing_key in targets.items():
+        for kind in ("not-json", "bad-utf8", "too-deep"):
+            body, content_type, headers, _ = POISON[kind]
+            publish_raw(uri, exchange, routing_key, f"{routing_key}/{kind}", body,
+                        content_type, headers)
+    parked = parked_by_id(uri, "notifications", 6)
+    assert {message["queue"] for message in parked.values()} == {
+        "evt-disputes-case_opened--notifications.handle_case_opened",
+        "evt-registry-organization_registered--notifications.handle_organization_registered"}
+    assert all(message["error"].startswith("undecodable message")
+               for message in parked.values())
