@@ -9,12 +9,15 @@ that is not what the document says fails the test, with schemathesis' report.
 """
 
 import os
+import random
 import subprocess
 import sys
 
 import pytest
 
 from services import SERVICES, service_class
+from services.registry.sample import district_organizations, nankeng_enterprises
+from shared.testing import call
 from tests.conftest import gateway_tokens
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
@@ -22,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("rabbit_config")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 SECONDS = int(os.environ.get("FUZZ_SECONDS", "85"))
 DISTRICT = "longgang"
+ENTERPRISES = 20
 # What is checked: every answer's status is documented, its body and headers are what
 # the document says, and nothing is a 5xx. (Checks that need a live registry of data,
 # e.g. "an accepted create is then readable", are the other suites' job.)
@@ -34,8 +38,17 @@ def gateway_url(container_factory, make_service_config, tmp_path):
     configs = {name: make_service_config(f"sqlite:///{tmp_path}/{name}.db",
                                          GATEWAY_RPC_TIMEOUT=10)
                for name in SERVICES}
-    for name in SERVICES:  # the start order of `gonghui up`: gateway last
-        container_factory(service_class(name), configs[name]).start()
+    containers = {}
+    for name in reversed(SERVICES):  # consumers first: the registry's events find queues
+        containers[name] = container_factory(service_class(name), configs[name])
+        containers[name].start()
+    # The sample district's tree and some of 南坑's enterprises, so that the documented
+    # examples (longgang.bantian.nankeng, its credit codes) name rows that exist.
+    admin = {"name": "fuzz", "role": "admin", "organization_code": DISTRICT}
+    for organization in district_organizations():
+        call(containers["registry"], "register_organization", organization, admin)
+    for enterprise in nankeng_enterprises(random.Random(12))[:ENTERPRISES]:
+        call(containers["registry"], "register_enterprise", enterprise, admin)
     return f"http://{configs['gateway']['WEB_SERVER_ADDRESS']}", configs["gateway"]
 
 
