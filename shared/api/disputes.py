@@ -35,7 +35,7 @@ reveal's.
 import copy
 import re
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -108,7 +108,11 @@ class Yuan(fields.Decimal):
 
 
 def _whole_fen(value):
-    if value != value.quantize(Decimal("0.01")):
+    try:
+        whole = value == value.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than a Decimal holds: past MAX_AMOUNT anyway
+        raise ValidationError(f"at most {MAX_AMOUNT} yuan") from None
+    if not whole:
         raise ValidationError("yuan with at most 2 decimal places (fen)")
 
 

@@ -23,7 +23,7 @@ from tests.conftest import gateway_tokens
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
-SECONDS = int(os.environ.get("FUZZ_SECONDS", "85"))
+SECONDS = int(os.environ.get("FUZZ_SECONDS", "75"))
 DISTRICT = "longgang"
 ENTERPRISES = 20
 # What is checked: every answer's status is documented, its body and headers are what

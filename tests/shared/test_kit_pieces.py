@@ -86,15 +86,24 @@ def test_a_timestamp_with_no_utc_equivalent_is_a_field_error_not_an_overflow(at)
     assert "at" in str(refused.value.members()["errors"])
 
 
+REPORT = {"category": "unpaid_wages", "workers_affected": 3, "amount_owed": 1,
+          "description": "三个月未发工资", "credit_code": None, "name": "厂", "address": "南坑",
+          "community_code": "longgang.bantian.nankeng"}
+
+
 @pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "0001-01-01"])
 def test_a_report_expected_before_the_first_utc_moment_is_refused(at):
-    report = {**ReportSchema().dump({}), "category": "unpaid_wages", "workers_affected": 3,
-              "amount_owed": 1, "description": "三个月未发工资", "credit_code": None,
-              "name": "厂", "address": "南坑", "community_code": "longgang.bantian.nankeng",
-              "expected_at": at}
     with pytest.raises(InvalidInput) as refused:
-        load(ReportSchema(), report)
+        load(ReportSchema(), {**REPORT, "expected_at": at})
     assert "expected_at" in str(refused.value.members()["errors"])
+
+
+@pytest.mark.parametrize("amount", ["1e30", 1e30, "12345678901234567890123456789.5"])
+def test_an_amount_past_what_a_decimal_holds_is_a_field_error(amount):
+    """The fuzz run's one 500: quantizing 1e30 to the fen raised InvalidOperation."""
+    with pytest.raises(InvalidInput) as refused:
+        load(ReportSchema(), {**REPORT, "amount_owed": amount})
+    assert "amount_owed" in str(refused.value.members()["errors"])
 
 
 # --- cursors ---------------------------------------------------------------------------

@@ -77,7 +77,10 @@ class NotificationsRoutes:
            description="201 for the first acknowledgement by this organization, 200 (with "
                        "already_acknowledged) for a repeat. 403 also when the organization "
                        "was not notified of the case.",
-           body=AcknowledgementInSchema, response=AcknowledgementSchema)
+           body=AcknowledgementInSchema, response=AcknowledgementSchema,
+           extra={"responses": {"200": {
+               "description": "a repeat: the first acknowledgement, already_acknowledged",
+               "content": {"application/json": {"schema": AcknowledgementSchema}}}}})
     def acknowledge_case(self, request, case_id):
         user = self.auth.user(request, WRITE)
         data = read_json(request, AcknowledgementInSchema())
