@@ -45,6 +45,10 @@ FORM_DOC = {"requestBody": {"required": True, "content": {FORM: {
                          (429, "too many failures: the form again, with Retry-After"))}}}
 
 
+# A form body is capped and needs a Content-Length, as every route's (api.ApiEntrypoint).
+FORM_ERRORS = (411, 413)
+
+
 class SessionSchema(Schema):
     user = fields.Nested(UserSchema, required=True, allow_none=True)
     csrf_token = fields.String(required=True, allow_none=True, metadata={
@@ -76,6 +80,7 @@ class SignInRoutes:
         return self._form(request)
 
     @route("POST", "/signin", tag=SIGN_IN, access=PUBLIC, backend=False, status=303,
+           errors=FORM_ERRORS,
            summary="Sign in with name and password: a session cookie (HttpOnly, "
                    "SameSite=Strict, 8 hours)",
            description="A form post from the page at /signin, not a JSON call: a wrong name "
@@ -121,6 +126,7 @@ class SignInRoutes:
         return self._form(request)
 
     @route("POST", "/signout", tag=SIGN_IN, access=PUBLIC, backend=False, status=303,
+           errors=FORM_ERRORS,
            summary="End the browser's session (its CSRF token in the form or header)",
            extra={"responses": {"303": {"description": "signed out: on to /signin"}}})
     def signout(self, request):
