@@ -65,6 +65,14 @@ SETTINGS = [
             "days an API token works after it is issued; rotate it before then"),
     Setting("GATEWAY_TOKEN_ROTATION_GRACE", "300",
             "seconds a rotated token keeps working beside its successor (0: none)"),
+    Setting("GATEWAY_PII_KEY", "a development key in var/gateway-pii.key",
+            "64 hex digits keying the hashes of receipt codes and client addresses the "
+            "gateway sends disputes instead of them; the same on every replica, never changed"),
+    Setting("GATEWAY_IDENTITY_PUBLIC_KEY", "the development pair's var/disputes-identity.pub",
+            "64 hex digits: the public key sealing informants' identities at the gateway"),
+    Setting("DISPUTES_IDENTITY_KEYS", "the development pair's var/disputes-identity.key",
+            "comma-separated private keys (64 hex digits each) opening sealed identities, "
+            "in the audited reveal only"),
     Setting("MEMBERSHIP_PII_KEY", "a development key in var/membership-pii.key",
             "64 hex digits sealing members' ID numbers and phones (AES-GCM); set it in production"),
     Setting("MEMBERSHIP_RATE_LIMITS", "card_check=60/60",

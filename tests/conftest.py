@@ -3,6 +3,10 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import pytest  # noqa: E402
+
+from shared import pii, sealing  # noqa: E402
+
 pytest_plugins = ["shared.testing"]
 
 
@@ -19,3 +23,16 @@ def gateway_tokens(database_url, people) -> dict:
                     for name, (role, org) in people.items()}
     finally:
         db.engine.dispose()
+
+
+# The identity key pair and the gateway's hashing key of every test (issue 12): set in
+# the environment, so that no service started by a test writes development keys in var/.
+IDENTITY_PRIVATE, IDENTITY_PUBLIC = sealing.new_pair()
+GATEWAY_PII_KEY = "9a" * 32
+
+
+@pytest.fixture(autouse=True)
+def identity_keys(monkeypatch):
+    monkeypatch.setenv(sealing.PUBLIC_SETTING, IDENTITY_PUBLIC)
+    monkeypatch.setenv(sealing.PRIVATE_SETTING, IDENTITY_PRIVATE)
+    monkeypatch.setenv(pii.setting_name("gateway"), GATEWAY_PII_KEY)

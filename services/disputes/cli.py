@@ -3,6 +3,7 @@
     gonghui disputes load-sample        the articles' figures (嶂背, district 2014-2015)
     gonghui disputes stats longgang.longcheng.zhangbei --year 2015
     gonghui disputes policies rewards   every version of the reward rules (奖励办法)
+    gonghui disputes identity-keys      a new key pair sealing informants' identities
 
 They work on the disputes database directly (DISPUTES_DATABASE_URL).
 """
@@ -12,6 +13,7 @@ import json
 import click
 
 from services.disputes import sample, views
+from shared import sealing
 from shared.cli import command_database, json_default
 from shared.paging import MAX_LIMIT
 
@@ -56,3 +58,13 @@ def policies(kind):
             if (cursor := page["next_cursor"]) is None:
                 break
     click.echo(json.dumps(versions, ensure_ascii=False, indent=2, default=json_default))
+
+
+@cli.command("identity-keys")
+def identity_keys():
+    """A new key pair sealing informants' identities (shared.sealing): the public key for
+    the gateway, the private one for disputes alone (add it to the keys kept)."""
+    private, public = sealing.new_pair()
+    click.echo(f"# key id {sealing.Sealer(public).key_id}")
+    click.echo(f"{sealing.PUBLIC_SETTING}={public}")
+    click.echo(f"{sealing.PRIVATE_SETTING}={private}")

@@ -19,10 +19,15 @@ Who informs (officers' tokens, anonymous receipt codes, pseudonyms, sealed ident
   code) so a code can be looked up by its hash; Argon2's cost is what protects it.
 - Source addresses are kept only as a salted SHA-256 (for rate limits), never raw: an
   anonymous informant's IP would identify them.
-- A real name and phone are stored only sealed (AES-GCM, ``shared.pii``) under
-  ``DISPUTES_PII_KEY``, a key kept outside the database, and bound to the informant's
-  pseudonym (a sealed identity copied onto another informant does not open). They are
-  opened only by the audited reveal (``operations.reveal_identity``).
+- A real name and phone arrive already sealed by the gateway to disputes' identity
+  public key (``shared.sealing``: the gateway cannot open them, and no RPC message holds
+  them in clear); officers' tokens and receipt codes arrive only as hashes the gateway
+  made, source addresses as the gateway's keyed hash. The sealed identity is stored
+  sealed once more (AES-GCM, ``shared.pii``, under ``DISPUTES_PII_KEY``) and bound to the
+  informant's pseudonym (copied onto another informant it does not open). Only the
+  audited reveal (``operations.reveal_identity``) opens both layers, with the private
+  key (``DISPUTES_IDENTITY_KEYS``). Identities stored before sealing at the gateway
+  (the name and phone under AES-GCM alone) still open.
 
 The use cases that apply these rules to the tables are in ``operations``; the reads in
 ``views``.
@@ -40,7 +45,8 @@ from decimal import Decimal
 from argon2.low_level import Type, hash_secret_raw
 
 from services.disputes import policy
-from shared import pii
+from shared import pii, sealing
+from shared.api.disputes import officer_token_hash as contract_token_hash
 from shared.caller import Caller, require_admin
 from shared.errors import Conflict, InvalidInput
 from shared.timeutil import as_utc
@@ -141,8 +147,7 @@ def new_token() -> str:
     return OFFICER_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+token_hash = contract_token_hash  # the gateway hashes tokens the same way
 
 
 def new_receipt_code() -> str:
@@ -167,21 +172,52 @@ def salted_sha256(salt: bytes, source: str) -> str:
 ENV = pii.setting_name("disputes")  # DISPUTES_PII_KEY
 
 
-def load_keys(config: dict | None = None, env=os.environ) -> pii.Keys:
+class IdentityKeys(pii.Keys):
+    """``DISPUTES_PII_KEY``'s keys, and the private identity keys (``shared.sealing``),
+    read only when the audited reveal first needs them."""
+
+    config = env = None
+    _opener = None
+
+    def opener(self) -> sealing.Opener:
+        if self._opener is None:
+            self._opener = sealing.load_opener(self.config, self.env or os.environ)
+        return self._opener
+
+
+def load_keys(config: dict | None = None, env=os.environ) -> IdentityKeys:
     """The keys sealing identities: ``DISPUTES_PII_KEY`` from the service's config or
     the environment; unset, a development key made once in ``var/disputes-pii.key``."""
-    return pii.load_keys("disputes", config, env)
+    keys = pii.load_keys("disputes", config, env, IdentityKeys)
+    keys.config, keys.env = config, env
+    return keys
 
 
-def seal_identity(keys: pii.Keys, informant_id: str, real_name: str, phone=None) -> bytes:
-    return keys.seal_text(json.dumps({"real_name": real_name, "phone": phone},
-                                     ensure_ascii=False, separators=(",", ":")),
+def _seal(keys: pii.Keys, informant_id: str, value: dict) -> bytes:
+    return keys.seal_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")),
                           context=informant_id.encode())
 
 
-def open_identity(keys: pii.Keys, informant_id: str, sealed: bytes) -> dict:
-    """{"real_name", "phone"}; ``pii.WrongKey`` when ``keys`` did not seal it."""
-    return json.loads(keys.open_text(sealed, context=informant_id.encode()))
+def seal_identity(keys: pii.Keys, informant_id: str, real_name: str, phone=None) -> bytes:
+    """A clear name and phone sealed (the CLI's and the sample's path; RPC brings them
+    sealed already, ``store_sealed``)."""
+    return _seal(keys, informant_id, {"real_name": real_name, "phone": phone})
+
+
+def store_sealed(keys: pii.Keys, informant_id: str, sealed: str) -> bytes:
+    """What the table keeps of an identity the gateway sealed: sealed once more, bound
+    to the informant."""
+    return _seal(keys, informant_id, {"sealed": sealed})
+
+
+def open_identity(keys: IdentityKeys, informant_id: str, sealed: bytes) -> dict:
+    """{"real_name", "phone"}; ``pii.WrongKey`` when ``keys`` did not seal it,
+    ``sealing.CannotOpen`` when no private identity key opens the gateway's seal."""
+    stored = json.loads(keys.open_text(sealed, context=informant_id.encode()))
+    if "sealed" in stored:
+        opened = keys.opener().open(stored["sealed"])
+        return {"real_name": opened["real_name"], "phone": opened.get("phone")}
+    return stored
 
 
 def check_reveal(caller: Caller, reason: str) -> str:

@@ -126,38 +126,43 @@ def purge_rate_hits(uow, now: datetime) -> int:
 # --- informants -----------------------------------------------------------------------
 
 def register_informant(session, kind, now, organization_code=None, identity=None,
-                       with_token=False, keys=None):
+                       with_token=False, keys=None, sealed_identity=None, token_hash=None):
     """A new informant; returns (pseudonym, token or None). The token is shown once.
-    An ``identity`` ({"real_name", "phone"}) is sealed with ``keys`` (``load_keys``)."""
+    ``sealed_identity`` (the gateway's seal, ``shared.sealing``) or a clear ``identity``
+    ({"real_name", "phone"}, the CLI's and the sample's) is stored sealed with ``keys``
+    (``load_keys``). ``token_hash``: of a token the gateway made and shows."""
     pseudonym = domain.new_pseudonym("I")
     token = domain.new_token() if with_token else None
+    if token:
+        token_hash = domain.token_hash(token)
     session.execute(insert(informants).values(
         id=pseudonym, kind=kind, organization_code=organization_code,
-        token_hash=domain.token_hash(token) if token else None, active=True,
-        created_at=now,
+        token_hash=token_hash, active=True, created_at=now,
     ))
-    if identity and identity.get("real_name"):
+    sealed = None
+    if sealed_identity:
+        sealed = lambda: domain.store_sealed(keys, pseudonym, sealed_identity)  # noqa: E731
+    elif identity and identity.get("real_name"):
+        sealed = lambda: domain.seal_identity(keys, pseudonym,  # noqa: E731
+                                              identity["real_name"], identity.get("phone"))
+    if sealed:
         if keys is None:
             raise ValueError("an identity is stored only sealed: pass the keys")
-        session.execute(insert(identities).values(
-            informant_id=pseudonym,
-            sealed=domain.seal_identity(keys, pseudonym, identity["real_name"],
-                                        identity.get("phone")),
-        ))
+        session.execute(insert(identities).values(informant_id=pseudonym, sealed=sealed()))
     return pseudonym, token
 
 
 def register_officer(uow, officer: dict, caller: Caller, now: datetime, keys) -> dict:
-    """An information officer of an organization in the caller's subtree; their token
-    is in this answer only."""
+    """An information officer of an organization in the caller's subtree (``officer``:
+    ``SealedOfficerSchema``: the gateway made the token and sealed the identity)."""
     require(caller, WRITE)
     organization = readmodel.registry.known_organization(uow.session,
                                                          officer["organization_code"])
     require(caller, WRITE, organization["path"], what=f"organization {organization['code']}")
-    informant, token = register_informant(uow.session, "officer", now, organization["code"],
-                                          identity=officer, with_token=True, keys=keys)
-    return {"informant": informant, "organization_code": organization["code"],
-            "token": token}
+    informant, _ = register_informant(uow.session, "officer", now, organization["code"],
+                                      sealed_identity=officer["sealed_identity"],
+                                      token_hash=officer["token_hash"], keys=keys)
+    return {"informant": informant, "organization_code": organization["code"]}
 
 
 def revoke_officer(uow, informant_id: str, caller: Caller) -> dict:
@@ -203,7 +208,7 @@ def reveal_identity(uow, informant_id: str, reason: str, caller: Caller, now: da
     ).scalar()
     if sealed is None:
         raise NotFound(f"informant {informant_id} left no identity (anonymous report)")
-    clear = domain.open_identity(keys, informant_id, sealed)
+    clear = domain.open_identity(keys, informant_id, sealed)  # both seals: see domain
     session.execute(insert(identity_reveals).values(
         informant_id=informant_id, requested_by=caller.name, role=caller.role,
         organization_code=caller.organization_code, reason=reason, at=now,
@@ -213,27 +218,31 @@ def reveal_identity(uow, informant_id: str, reason: str, caller: Caller, now: da
 
 # --- filing a report, once per request ------------------------------------------------
 
-def file_report(db, report: dict, *, officer_token=None, source=None, request_id=None,
-                receipt_code=None, limits: dict, keys, run_slow=None) -> dict:
+def file_report(db, report: dict, *, officer_token_hash=None, source=None,
+                request_id=None, receipt_ref=None, limits: dict, keys,
+                run_slow=None) -> dict:
     """File ``report`` (loaded by the contract's schema): the caller's ids checked, the
     receipt hashed, the rate limits counted, then ``submit_report`` in one unit of work.
 
     ``request_id``: the caller's id for this submission; sent again (a retry, or the
     broker delivering the request twice, even after a restart or to another replica) it
-    answers with the report already filed. ``receipt_code``: for an anonymous report, a
-    fresh code the caller made (normalised), so that such an answer can carry it again
-    (without one, a code is made here and a repeated answer cannot show it). ``limits``:
+    answers with the report already filed. ``receipt_ref``: for an anonymous report, the
+    gateway's keyed hash of a fresh code it made and keeps (``receipt`` in the answer
+    says the report was filed with it, so the gateway may show the code; without one, a
+    code is made here and never shown). ``officer_token_hash``, ``source``: hashes the
+    gateway made (``shared.api.disputes``). ``limits``:
     scope -> (hits, window seconds). ``run_slow(fn, *args)`` runs the Argon2 hash."""
     now = now_utc()
+    officer_token = officer_token_hash
     receipt = receipt_hash = None
-    if officer_token and report.get("identity"):
+    if officer_token and report.get("sealed_identity"):
         raise InvalidInput("an officer's identity is on file; send no identity",
                            {"identity": ["only for anonymous reports"]})
-    if officer_token and receipt_code:
+    if officer_token and receipt_ref:
         raise InvalidInput("an officer's report has no receipt code",
                            {"receipt_code": ["only for anonymous reports"]})
     if not officer_token:
-        receipt = receipt_code or domain.new_receipt_code()
+        receipt = receipt_ref or domain.new_receipt_code()
         # The slow hash runs outside the write transaction (the service runs it in a real
         # thread: Argon2 releases the GIL, and green threads keep running meanwhile).
         with db.session() as session:
@@ -254,8 +263,8 @@ def file_report(db, report: dict, *, officer_token=None, source=None, request_id
             if attempt == 2:
                 raise Conflict("the report collided with another; send it again") from None
             log.info("a report collided with another on the same risk; merging")
-    if receipt and filed_hash == receipt_hash:  # not a code this report was not filed with
-        result["receipt_code"] = domain.format_receipt(receipt)
+    # Only for the code this report was filed with, and only a ref the gateway sent.
+    result["receipt"] = bool(receipt_ref) and filed_hash == receipt_hash
     return result
 
 
@@ -273,6 +282,7 @@ def _file(uow, report, officer_token, source, now, receipt_hash, request_id, lim
         informant = officer.id
     else:
         informant, _ = register_informant(session, "anonymous", now,
+                                          sealed_identity=report.get("sealed_identity"),
                                           identity=report.get("identity"), keys=keys)
     return submit_report(uow, report, informant, now, receipt_hash, request_id)
 

@@ -32,7 +32,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)}
 
 # Made once: a report is the hot path, and a schema is the same for every call.
-REPORT = contract.ReportSchema()
+REPORT = contract.SubmittedReportSchema()
 SUBMISSION = contract.SubmissionSchema()
 REPORT_FILED = contract.ReportFiledSchema()
 
@@ -55,10 +55,11 @@ class DisputesService(RegistryEventHandlers, OpsEndpoints):
     @rpc
     def register_officer(self, data, caller):
         caller = _caller(caller)
-        officer = load(contract.OfficerSchema(), data, "officer rejected")
+        officer = load(contract.SealedOfficerSchema(), data, "officer rejected")
         with self.db.unit_of_work() as uow:
-            issued = operations.register_officer(uow, officer, caller, now_utc(), self.keys)
-        return contract.IssuedOfficerTokenSchema().dump(issued)
+            registered = operations.register_officer(uow, officer, caller, now_utc(),
+                                                     self.keys)
+        return contract.RegisteredOfficerSchema().dump(registered)
 
     @rpc
     def revoke_officer(self, informant, caller):
@@ -69,39 +70,39 @@ class DisputesService(RegistryEventHandlers, OpsEndpoints):
         return contract.RevokedOfficerSchema().dump(revoked)
 
     @rpc
-    def submit_report(self, data, officer_token=None, source=None, request_id=None,
-                      receipt_code=None):
+    def submit_report(self, data, officer_token_hash=None, source=None, request_id=None,
+                      receipt_ref=None):
         """Filed once per ``request_id``: see ``operations.file_report``."""
         report = load(REPORT, data, "report rejected")
-        how = load(SUBMISSION, {"officer_token": officer_token, "source": source,
-                                "request_id": request_id, "receipt_code": receipt_code},
+        how = load(SUBMISSION, {"officer_token_hash": officer_token_hash, "source": source,
+                                "request_id": request_id, "receipt_ref": receipt_ref},
                    "report rejected")
         filed = operations.file_report(self.db, report, **how, limits=self.limits,
                                        keys=self.keys, run_slow=tpool.execute)
         return REPORT_FILED.dump(filed)
 
     @rpc
-    def receipt_status(self, receipt_code, source=None):
+    def receipt_status(self, receipt_ref, source=None):
         lookup = load(contract.ReceiptLookupSchema(),
-                      {"receipt_code": receipt_code, "source": source}, "lookup rejected")
+                      {"receipt_ref": receipt_ref, "source": source}, "lookup rejected")
         with self.db.unit_of_work() as uow:
             operations.count_receipt_lookup(uow, lookup["source"], self.limits, now_utc())
         with self.db.session() as session:
-            status = views.receipt_status(session, lookup["receipt_code"], tpool.execute)
+            status = views.receipt_status(session, lookup["receipt_ref"], tpool.execute)
         return contract.ReceiptStatusSchema().dump(status)
 
     @rpc
-    def my_reports(self, officer_token, query=None):
+    def my_reports(self, officer_token_hash, query=None):
         page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
-            officer = views.officer_by_token(session, officer_token)
+            officer = views.officer_by_token(session, officer_token_hash)
             mine = views.officer_reports(session, officer.id, page["cursor"], page["limit"])
         return contract.OfficerReportPageSchema().dump(mine)
 
     @rpc
-    def my_rewards(self, officer_token=None, receipt_code=None, query=None):
-        whose = load(contract.MyRewardsSchema(), {"officer_token": officer_token,
-                                                  "receipt_code": receipt_code})
+    def my_rewards(self, officer_token_hash=None, receipt_ref=None, query=None):
+        whose = load(contract.MyRewardsSchema(), {"officer_token_hash": officer_token_hash,
+                                                  "receipt_ref": receipt_ref})
         page = load(CursorQuery(), query or {}, "page rejected")
         with self.db.session() as session:
             mine = views.my_rewards(session, page["cursor"], page["limit"], **whose,

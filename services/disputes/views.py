@@ -61,11 +61,12 @@ def source_hash(session, source: str | None) -> str | None:
 
 # --- informants -----------------------------------------------------------------------
 
-def officer_by_token(session, token: str):
-    if not token:
+def officer_by_token(session, token_hash: str):
+    """The officer whose token hashes to ``token_hash`` (the gateway hashed it)."""
+    if not token_hash:
         raise Unauthorized("an information officer's token is required")
     row = session.execute(
-        select(informants).where(informants.c.token_hash == domain.token_hash(token))
+        select(informants).where(informants.c.token_hash == token_hash)
     ).first()
     if row is None or not row.active:
         raise Unauthorized("unknown or revoked information officer token")
@@ -119,14 +120,14 @@ def officer_reports(session, informant_id: str, cursor: str | None, limit: int) 
                            "category": row["category"], "status": row["status"]})
 
 
-def my_rewards(session, cursor: str | None, limit: int, officer_token=None,
-               receipt_code=None, run=None) -> dict:
-    """A page of an informant's own ledger: an officer's by token, an anonymous one's by
-    receipt code (its 16 digits)."""
-    if officer_token:
-        informant = officer_by_token(session, officer_token).id
+def my_rewards(session, cursor: str | None, limit: int, officer_token_hash=None,
+               receipt_ref=None, run=None) -> dict:
+    """A page of an informant's own ledger: an officer's by token hash, an anonymous
+    one's by receipt ref (the gateway's keyed hash of the code)."""
+    if officer_token_hash:
+        informant = officer_by_token(session, officer_token_hash).id
     else:
-        informant = report_by_receipt(session, receipt_code, run).informant_id
+        informant = report_by_receipt(session, receipt_ref, run).informant_id
     return keyset_page(session, _informant_rewards(informant), (rewards.c.id,), cursor,
                        limit, view=_own_reward_view)
 

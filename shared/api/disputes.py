@@ -8,13 +8,13 @@ a report, kept from the informant), the gateway's schema is a part of the servic
 
 RPC (``caller``: ``shared.caller``'s ``{"name", "role", "organization_code"}``)::
 
-    register_officer(data, caller) -> IssuedOfficerToken      the token is shown once
+    register_officer(data, caller) -> RegisteredOfficer       data: SealedOfficer
     revoke_officer(informant, caller) -> RevokedOfficer
-    submit_report(data, officer_token=None, source=None, request_id=None,
-                  receipt_code=None) -> ReportFiled            anonymous without a token
-    receipt_status(receipt_code, source=None) -> ReceiptStatus
-    my_reports(officer_token, query=None) -> OfficerReportPage
-    my_rewards(officer_token=None, receipt_code=None, query=None) -> RewardPage
+    submit_report(data, officer_token_hash=None, source=None, request_id=None,
+                  receipt_ref=None) -> ReportFiled             anonymous without a token
+    receipt_status(receipt_ref, source=None) -> ReceiptStatus
+    my_reports(officer_token_hash, query=None) -> OfficerReportPage
+    my_rewards(officer_token_hash=None, receipt_ref=None, query=None) -> RewardPage
     reveal_identity(data, caller) -> RevealedIdentity         audited; admin only
     get_case(case_id, caller) -> CaseDetail
     list_cases(caller, query=None) -> CasePage
@@ -30,10 +30,19 @@ Every list is a page (``shared.paging``): its ``query`` takes ``cursor`` and ``l
 (``CursorQuery``, besides the list's own filters) and it answers ``{"items",
 "next_cursor"}``. No answer ever holds an informant's name or phone but the audited
 reveal's.
+
+No request holds one either, nor a secret an informant holds (issue 12): the gateway
+seals names and phones to disputes' public key (``shared.sealing``: ``sealed_identity``),
+makes officers' tokens and sends only their SHA-256 (``officer_token_hash``), makes
+receipt codes and sends only a keyed hash of them (``receipt_ref``), and sends a keyed
+hash of the client's address as ``source``. So no answer carries a token or a receipt
+code: the gateway adds the ones it made to its HTTP answer.
 """
 
 import copy
+import hashlib
 import re
+import secrets
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -138,6 +147,27 @@ def _workers(**kwargs):
     return fields.Integer(validate=validate.Range(min=0, max=MAX_WORKERS), **kwargs)
 
 
+OFFICER_TOKEN_PREFIX = "ghi_"  # an informant's token, told apart from staff's ghu_ ones
+HEX_64 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 hex digits")
+HEX_32 = validate.Regexp(r"^[0-9a-f]{32}$", error="must be 32 hex digits")
+SEALED = validate.Regexp(r"^[0-9a-f]{16}\.[A-Za-z0-9+/]+={0,2}$",
+                         error="must be a sealed value (key id . base64)")
+
+
+def new_officer_token() -> str:
+    """Made by the gateway; only its ``officer_token_hash`` crosses the broker."""
+    return OFFICER_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def officer_token_hash(token: str) -> str:
+    """32 random bytes need no slow hash: nobody enumerates 2^256 candidates."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sealed(**kwargs):
+    return fields.String(validate=[validate.Length(max=4000), SEALED], **kwargs)
+
+
 PHONE = validate.Regexp(r"^\+?[0-9 -]{5,20}$", error="must be a phone number")
 
 
@@ -197,17 +227,29 @@ class ReportSchema(EnterpriseRefSchema):
                        "reward; sealed, revealed only by an audited request"})
 
 
+class SubmittedReportSchema(ReportSchema):
+    """A report as ``submit_report`` takes it: the identity sealed by the gateway
+    (``shared.sealing``), never in clear (an ``identity`` field is refused)."""
+
+    class Meta:
+        exclude = ("identity",)
+
+    sealed_identity = _sealed(allow_none=True, load_default=None)
+
+
 class SubmissionSchema(Schema):
     """``submit_report``'s other arguments."""
 
-    officer_token = fields.String(allow_none=True, load_default=None)
-    source = fields.String(allow_none=True, load_default=None, validate=validate.Length(
-        max=100))  # the client's address: only its salted hash is kept
+    officer_token_hash = fields.String(allow_none=True, load_default=None, validate=HEX_64)
+    # The gateway's keyed hash of the client's address (rate limits), never the address.
+    source = fields.String(allow_none=True, load_default=None, validate=HEX_32)
     # The caller's id for this submission: the same id again answers with the report
     # filed the first time (a retried or redelivered request), on any replica.
     request_id = fields.String(allow_none=True, load_default=None,
                                validate=validate.Length(min=8, max=64))
-    receipt_code = ReceiptCode(allow_none=True, load_default=None)  # a fresh one, anonymous
+    # The gateway's keyed hash of a fresh receipt code (anonymous reports); the code
+    # itself never leaves the gateway.
+    receipt_ref = fields.String(allow_none=True, load_default=None, validate=HEX_32)
 
 
 class ReportReceiptSchema(Schema):
@@ -222,6 +264,12 @@ class ReportReceiptSchema(Schema):
 
 
 class ReportFiledSchema(ReportReceiptSchema):
+    class Meta:
+        exclude = ("receipt_code",)
+
+    receipt = fields.Boolean(metadata={
+        "description": "filed with the receipt_ref sent (the gateway then shows its code)",
+        "example": True})
     case_id = fields.String(required=True, metadata={"example": CASE_ID})
     merged = fields.Boolean(required=True, metadata={
         "description": "joined an open case of the same risk", "example": False})
@@ -232,19 +280,19 @@ class ReceiptSchema(Schema):
     receipt_code = ReceiptCode(required=True, metadata={"example": "4821 9034 5567 1290"})
 
 
-class ReceiptLookupSchema(ReceiptSchema):
-    source = fields.String(allow_none=True, load_default=None,
-                           validate=validate.Length(max=100))
+class ReceiptLookupSchema(Schema):
+    receipt_ref = fields.String(required=True, validate=HEX_32)
+    source = fields.String(allow_none=True, load_default=None, validate=HEX_32)
 
 
 class MyRewardsSchema(Schema):
-    officer_token = fields.String(allow_none=True, load_default=None)
-    receipt_code = ReceiptCode(allow_none=True, load_default=None)
+    officer_token_hash = fields.String(allow_none=True, load_default=None, validate=HEX_64)
+    receipt_ref = fields.String(allow_none=True, load_default=None, validate=HEX_32)
 
     @validates_schema
     def _one(self, data, **_):
-        if not data.get("officer_token") and not data.get("receipt_code"):
-            raise ValidationError("an officer's token or a receipt code", "receipt_code")
+        if not data.get("officer_token_hash") and not data.get("receipt_ref"):
+            raise ValidationError("an officer's token or a receipt code", "receipt_ref")
 
 
 class OfficerSchema(Schema):
@@ -254,15 +302,27 @@ class OfficerSchema(Schema):
                           metadata={"example": "13912345678"})
 
 
+class SealedOfficerSchema(Schema):
+    """``register_officer``'s data: the name and phone sealed by the gateway, and the
+    SHA-256 of the token the gateway made (the token itself never crosses)."""
+
+    organization_code = _text(100, required=True, metadata={"example": NANKENG})
+    sealed_identity = _sealed(required=True)
+    token_hash = fields.String(required=True, validate=HEX_64)
+
+
+class RegisteredOfficerSchema(Schema):
+    informant = fields.String(required=True, metadata={"description": "the pseudonym",
+                                                       "example": "I-K7P2QX9M"})
+    organization_code = fields.String(required=True, metadata={"example": NANKENG})
+
+
 class InformantRefSchema(Schema):
     informant = _text(16, required=True, metadata={"description": "a pseudonym",
                                                    "example": "I-K7P2QX9M"})
 
 
-class IssuedOfficerTokenSchema(Schema):
-    informant = fields.String(required=True, metadata={"description": "the pseudonym",
-                                                       "example": "I-K7P2QX9M"})
-    organization_code = fields.String(required=True, metadata={"example": NANKENG})
+class IssuedOfficerTokenSchema(RegisteredOfficerSchema):
     token = fields.String(required=True, metadata={
         "description": "shown once (ghi_...); the disputes service keeps its SHA-256",
         "example": "ghi_6Qn0cF1vJ8sZkq2Wd3hT5yLx9mRb7uEa4pNgVoKiXjU"})

@@ -45,7 +45,7 @@ def test_an_officers_name_and_phone_appear_in_no_event_view_or_statistic(databas
     assert "王秀英" not in seen and "13912345678" not in seen
     assert len(token) >= 43
     with database.session() as session:
-        assert views.officer_by_token(session, token).id == informant
+        assert views.officer_by_token(session, domain.token_hash(token)).id == informant
         stored = session.execute(text("SELECT token_hash FROM informants")).scalar()
     assert stored == domain.token_hash(token) != token
 
@@ -55,7 +55,7 @@ def test_a_revoked_or_unknown_officer_token_is_refused(sqlite_database):
     with sqlite_database.unit_of_work() as uow:
         operations.revoke_officer(uow, informant, NANKENG_STAFF)
     with sqlite_database.session() as session:
-        for bad in (token, "not-a-token", ""):
+        for bad in (domain.token_hash(token), "not-a-token", ""):
             with pytest.raises(Unauthorized):
                 views.officer_by_token(session, bad)
 
@@ -135,7 +135,8 @@ def test_an_officer_walks_their_own_reports_newest_first_and_their_rewards(datab
     with database.session() as session:
         reports = walk(lambda cursor: views.officer_reports(session, informant, cursor, 2), 2)
         rewards = walk(lambda cursor: views.my_rewards(session, cursor, 2,
-                                                       officer_token=token), 2)
+                                                       officer_token_hash=domain
+                                                       .token_hash(token)), 2)
     assert [mine["report"] for mine in reports] == [report["report"]
                                                     for report in reversed(filed)]
     assert [(mine["report"], mine["stage"]) for mine in rewards] == [

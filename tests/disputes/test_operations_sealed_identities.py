@@ -11,7 +11,6 @@ from services.disputes import domain, operations
 from services.disputes.models import identity_reveals
 from services.disputes.service import DisputesService
 from shared import pii
-from shared.testing import call
 from tests.disputes.conftest import (
     DISTRICT_ADMIN,
     KEYS,
@@ -27,6 +26,7 @@ from tests.disputes.conftest import (
     raw_dump,
     reveal,
 )
+from tests.disputes.fakes import register
 
 T0 = at(2025, 3, 1, 2)
 
@@ -98,7 +98,7 @@ def test_the_service_seals_with_the_key_in_its_config_and_reveals_over_rpc(
     caplog.set_level(logging.DEBUG)
     container.start()
     db = filled(database_factory(sqlite_url, "disputes", run_migrations=False))
-    new = call(container, "register_officer", {
+    new = register(container, {
         "organization_code": "longgang.bantian.nankeng", "real_name": "赵六",
         "phone": "13700000000"}, DISTRICT_ADMIN)
     with entrypoint_hook(container, "reveal_identity") as reveal_rpc:

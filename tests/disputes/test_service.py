@@ -23,6 +23,7 @@ from tests.disputes.conftest import (
     ZHANGBEI_STAFF,
     fill_read_model,
 )
+from tests.disputes.fakes import ref, register, seal, src, token_hash
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
 
@@ -66,7 +67,7 @@ def test_registry_events_fill_the_read_model_a_report_is_checked_against(
         with entrypoint_waiter(container, "handle_organization_registered", timeout=10):
             publish_events(uri, "registry", "organization_registered", organization)
     with pytest.raises(NotFound):  # the enterprise is not known yet
-        call(container, "submit_report", REPORT, source="10.0.0.1")
+        call(container, "submit_report", REPORT, source=src("10.0.0.1"))
     with entrypoint_waiter(container, "handle_enterprise_registered", timeout=10):
         publish_events(uri, "registry", "enterprise_registered",
                 dict(ENTERPRISES[0], key_enterprise=True))
@@ -77,11 +78,11 @@ def test_registry_events_fill_the_read_model_a_report_is_checked_against(
 
 def test_a_report_goes_out_as_case_opened_without_the_informant(disputes, event_tap):
     tap = event_tap("disputes")
-    officer = call(disputes, "register_officer", {
+    officer = register(disputes, {
         "organization_code": NANKENG, "real_name": "王秀英", "phone": "13912345678"},
         NANKENG_STAFF)
-    first = call(disputes, "submit_report", REPORT, officer_token=officer["token"])
-    second = call(disputes, "submit_report", REPORT, source="10.1.1.1")
+    first = call(disputes, "submit_report", REPORT, officer_token_hash=token_hash(officer["token"]))
+    second = call(disputes, "submit_report", REPORT, source=src("10.1.1.1"))
     opened, merged = tap.take(2)
     assert tap.take(1, timeout=0.3) == []  # nothing else: no identity event of any kind
     assert opened["type"] == "case_opened" and opened["source"] == "gonghui/disputes"
@@ -96,40 +97,40 @@ def test_a_report_goes_out_as_case_opened_without_the_informant(disputes, event_
 
 
 def test_an_anonymous_informant_gets_a_receipt_once_and_follows_the_case_with_it(disputes):
-    result = call(disputes, "submit_report", dict(REPORT, identity={"real_name": "匿名"}),
-                  source="10.0.0.9")
-    code = result["receipt_code"]
-    assert len(code.replace(" ", "")) == 16
+    code = "1111 2222 3333 4444"  # made by the gateway: only its keyed hash comes here
+    result = call(disputes, "submit_report", dict(REPORT, sealed_identity=seal("匿名")),
+                  source=src("10.0.0.9"), receipt_ref=ref(code))
+    assert result["receipt"] is True and "receipt_code" not in result
     call(disputes, "change_status", result["case_id"], "verified", {"note": "属实"},
          NANKENG_STAFF)
-    status = call(disputes, "receipt_status", code, source="10.0.0.9")
+    status = call(disputes, "receipt_status", ref(code), source=src("10.0.0.9"))
     assert (status["report"], status["status"]) == (result["report"], "verified")
     # every time in an answer is RFC 3339 with an offset
     assert datetime.fromisoformat(result["received_at"]).utcoffset() is not None
     assert [datetime.fromisoformat(step["at"]).tzinfo for step in status["steps"]] == [UTC]
-    [reward] = call(disputes, "my_rewards", receipt_code=code)["items"]
+    [reward] = call(disputes, "my_rewards", receipt_ref=ref(code))["items"]
     assert (reward["stage"], reward["amount"], reward["status"]) == (
         "verified", "600.00", "pending")
     with pytest.raises(NotFound):
-        call(disputes, "receipt_status", "0000 0000 0000 0000")
+        call(disputes, "receipt_status", ref("0000 0000 0000 0000"))
 
 
 def test_an_officer_over_the_limit_gets_429_and_another_source_is_counted_apart(disputes):
-    officer = call(disputes, "register_officer", {"organization_code": NANKENG,
+    officer = register(disputes, {"organization_code": NANKENG,
                                                   "real_name": "赵六"}, NANKENG_STAFF)
     for number in range(3):
         call(disputes, "submit_report", dict(REPORT, category="other",
                                              description=f"第{number}次"),
-             officer_token=officer["token"], source="10.0.0.2")
+             officer_token_hash=token_hash(officer["token"]), source=src("10.0.0.2"))
     with pytest.raises(TooManyRequests) as error:
-        call(disputes, "submit_report", REPORT, officer_token=officer["token"])
+        call(disputes, "submit_report", REPORT, officer_token_hash=token_hash(officer["token"]))
     assert error.value.details["scope"] == "officer"
     for _ in range(2):  # the source has 3 hits of 5
-        call(disputes, "submit_report", REPORT, source="10.0.0.2")
+        call(disputes, "submit_report", REPORT, source=src("10.0.0.2"))
     with pytest.raises(TooManyRequests) as error:
-        call(disputes, "submit_report", REPORT, source="10.0.0.2")
+        call(disputes, "submit_report", REPORT, source=src("10.0.0.2"))
     assert error.value.details["scope"] == "source"
-    call(disputes, "submit_report", REPORT, source="10.0.0.3")
+    call(disputes, "submit_report", REPORT, source=src("10.0.0.3"))
 
 
 def reports_filed(container):
@@ -142,12 +143,12 @@ def reports_filed(container):
 
 
 def test_a_request_delivered_twice_files_one_report_and_answers_alike(disputes):
-    officer = call(disputes, "register_officer", {"organization_code": NANKENG,
+    officer = register(disputes, {"organization_code": NANKENG,
                                                   "real_name": "钱七"}, NANKENG_STAFF)
-    first = call(disputes, "submit_report", REPORT, officer_token=officer["token"],
-                 source="10.0.0.4", request_id="officer-request-1")
-    again = call(disputes, "submit_report", REPORT, officer_token=officer["token"],
-                 source="10.0.0.4", request_id="officer-request-1")
+    first = call(disputes, "submit_report", REPORT, officer_token_hash=token_hash(officer["token"]),
+                 source=src("10.0.0.4"), request_id="officer-request-1")
+    again = call(disputes, "submit_report", REPORT, officer_token_hash=token_hash(officer["token"]),
+                 source=src("10.0.0.4"), request_id="officer-request-1")
     assert again == first
     assert first["merged"] is False
     assert reports_filed(disputes) == 1
@@ -155,30 +156,32 @@ def test_a_request_delivered_twice_files_one_report_and_answers_alike(disputes):
     for number in range(2):
         call(disputes, "submit_report", dict(REPORT, category="other",
                                              description=f"第{number}次"),
-             officer_token=officer["token"], request_id=f"officer-request-{number + 2}")
+             officer_token_hash=token_hash(officer["token"]),
+             request_id=f"officer-request-{number + 2}")
     # at its limit now, the officer's repeated request still gets its answer, not a 429
-    assert call(disputes, "submit_report", REPORT, officer_token=officer["token"],
+    assert call(disputes, "submit_report", REPORT,
+                officer_token_hash=token_hash(officer["token"]),
                 request_id="officer-request-1") == first
     merged = call(disputes, "submit_report", dict(REPORT, category="other"),
-                  source="10.0.0.5", request_id="anonymous-request-0")
+                  source=src("10.0.0.5"), request_id="anonymous-request-0")
     assert call(disputes, "submit_report", dict(REPORT, category="other"),
-                source="10.0.0.5", request_id="anonymous-request-0")["merged"] is True
+                source=src("10.0.0.5"), request_id="anonymous-request-0")["merged"] is True
     assert merged["merged"] is True
     assert reports_filed(disputes) == 4
 
 
 def test_an_anonymous_request_delivered_twice_answers_with_the_same_receipt_code(disputes):
     code = "1234567890123456"
-    first = call(disputes, "submit_report", REPORT, source="10.0.0.6",
-                 request_id="anonymous-request-1", receipt_code=code)
-    again = call(disputes, "submit_report", REPORT, source="10.0.0.6",
-                 request_id="anonymous-request-1", receipt_code=code)
+    first = call(disputes, "submit_report", REPORT, source=src("10.0.0.6"),
+                 request_id="anonymous-request-1", receipt_ref=ref(code))
+    again = call(disputes, "submit_report", REPORT, source=src("10.0.0.6"),
+                 request_id="anonymous-request-1", receipt_ref=ref(code))
     assert again == first
-    assert first["receipt_code"].replace(" ", "") == code
-    assert call(disputes, "receipt_status", code)["report"] == first["report"]
+    assert first["receipt"] is True  # the gateway may show the code it made
+    assert call(disputes, "receipt_status", ref(code))["report"] == first["report"]
     # a repeat that brings no code cannot show one it was not filed with
     blind = call(disputes, "submit_report", REPORT, request_id="anonymous-request-1")
-    assert "receipt_code" not in blind
+    assert blind["receipt"] is False
     assert blind["report"] == first["report"]
     assert reports_filed(disputes) == 1
 
@@ -186,7 +189,8 @@ def test_an_anonymous_request_delivered_twice_answers_with_the_same_receipt_code
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"request_id": "short"}, "request_id"),
     ({"request_id": 12345678}, "request_id"),
-    ({"receipt_code": "12345"}, "receipt_code"),
+    ({"receipt_ref": "12345"}, "receipt_ref"),
+    ({"source": "10.0.0.1"}, "source"),  # an address in clear: only the gateway's hash
 ])
 def test_a_malformed_request_id_or_receipt_code_is_refused(disputes, kwargs, field):
     with pytest.raises(InvalidInput) as error:
@@ -200,7 +204,15 @@ def test_bad_input_is_refused_with_its_reason_and_nothing_changes(disputes):
         call(disputes, "submit_report", {"category": "unpaid_wages"})
     assert {"workers_affected", "amount_owed", "description"} <= set(error.value.details)
     with pytest.raises(Unauthorized):
-        call(disputes, "submit_report", REPORT, officer_token="forged")
+        call(disputes, "submit_report", REPORT, officer_token_hash="0" * 64)
+    # nothing an informant could be known by is taken in clear (issue 12)
+    with pytest.raises(InvalidInput) as error:
+        call(disputes, "submit_report", dict(REPORT, identity={"real_name": "王秀英"}))
+    assert "identity" in error.value.details
+    with pytest.raises(InvalidInput) as error:
+        call(disputes, "register_officer", {"organization_code": NANKENG,
+                                            "real_name": "王秀英"}, NANKENG_STAFF)
+    assert "real_name" in error.value.details
     with pytest.raises(Unauthorized):
         call(disputes, "list_cases", None)
     with pytest.raises(InvalidInput):

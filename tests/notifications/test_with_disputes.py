@@ -10,6 +10,7 @@ from services.disputes.service import DisputesService
 from services.notifications.service import NotificationsService
 from shared.testing import call, eventually
 from tests.disputes.conftest import FACTORY, NANKENG_STAFF, filled
+from tests.disputes.fakes import src
 from tests.notifications.conftest import (
     COMMUNITY,
     DISTRICT,
@@ -46,7 +47,7 @@ def test_a_report_climbs_the_chain_until_acknowledged_and_the_case_timeline_says
     with entrypoint_waiter(notifications, "handle_case_opened", timeout=10):
         result = call(disputes, "submit_report", {
             "credit_code": FACTORY, "category": "unpaid_wages", "workers_affected": 6,
-            "amount_owed": "30000.00", "description": "拖欠两个月工资"}, source="10.9.0.1")
+            "amount_owed": "30000.00", "description": "拖欠两个月工资"}, source=src("10.9.0.1"))
     case_id = result["case_id"]
     assert told(config, case_id) == {(COMMUNITY, "union")}  # routine: the community only
 
@@ -69,6 +70,6 @@ def test_a_major_matter_reaches_the_party_committees_at_once(services):
         result = call(disputes, "submit_report", {
             "credit_code": FACTORY, "category": "boss_absconded", "workers_affected": 40,
             "amount_owed": "500000.00", "description": "老板失联，工人聚集讨薪"},
-            source="10.9.0.2")
+            source=src("10.9.0.2"))
     party = {code for code, kind in told(config, result["case_id"]) if kind == "party"}
     assert party == {COMMUNITY, STREET, DISTRICT}

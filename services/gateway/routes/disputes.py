@@ -21,13 +21,18 @@ Bodies and queries are checked with the disputes contract's schemas
 service's answers are already dumped by the same contract and pass through as they are,
 but for a report's answer, from which the informant gets no case id.
 
-Rate limits (429) count per officer and per source address; the disputes service keeps
-the address only as a salted hash.
+Rate limits (429) count per officer and per source address.
+
+Nothing an informant could be known by crosses the broker in clear (issue 12): a name
+and phone are sealed here to disputes' public key (``shared.sealing``; this process
+cannot open them), officers' tokens and receipt codes are made here and only their hashes
+travel (the codes' keyed with ``GATEWAY_PII_KEY``), and the client's address becomes a
+keyed hash too. The token or code is added to the HTTP answer here.
 """
 
 import hashlib
+import os
 import re
-import secrets
 import uuid
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from werkzeug.wrappers import Response
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE, bearer_token
 from services.gateway.routes.registry import V1
+from shared import pii, receipts, sealing
 from shared.api import disputes as contract
 from shared.errors import InvalidInput, NotFound
 from shared.paging import CursorQuery
@@ -69,10 +75,53 @@ def positive(value: int, what: str) -> int:
     return value
 
 
-def receipt(filed: dict) -> dict:
-    """What an informant is told of a report filed (``ReportReceiptSchema``): no case."""
-    return {name: filed[name] for name in contract.ReportReceiptSchema().fields
+def receipt(filed: dict, code: str | None = None) -> dict:
+    """What an informant is told of a report filed (``ReportReceiptSchema``): no case;
+    the receipt ``code`` made here if disputes filed the report with it."""
+    told = {name: filed[name] for name in contract.ReportReceiptSchema().fields
             if name in filed}
+    if code and filed.get("receipt"):
+        told["receipt_code"] = receipts.format_code(code)
+    return told
+
+
+_SECRETS = {}
+
+
+class InformantSecrets:
+    """What the gateway turns informants' secrets into before they cross the broker:
+    seals (``shared.sealing``, public key only) and keyed hashes (``GATEWAY_PII_KEY``,
+    the same on every replica: rate limits and receipt lookups depend on it; changing
+    it makes earlier receipt codes unknown)."""
+
+    def __init__(self, config):
+        self.sealer = sealing.load_sealer(config)
+        self.keys = pii.load_keys("gateway", config)
+
+    def seal(self, real_name: str, phone: str | None) -> str:
+        return self.sealer.seal({"real_name": real_name, "phone": phone})
+
+    def address(self, address: str | None) -> str | None:
+        """The client's address (``auth.client_address``) as disputes' rate limits count
+        it."""
+        return self.keys.lookup_hash(f"source:{address}") if address else None
+
+    def receipt_ref(self, code: str) -> str:
+        return self.keys.lookup_hash(f"receipt:{code}")
+
+
+def informant_secrets(config) -> InformantSecrets:
+    """One per process and setting (read once: the keys never change while it runs)."""
+    settings = tuple(config.get(name) or os.environ.get(name) for name in (
+        sealing.PUBLIC_SETTING, pii.setting_name("gateway"), "GONGHUI_VAR_DIR"))
+    if settings not in _SECRETS:
+        _SECRETS[settings] = InformantSecrets(config)
+    return _SECRETS[settings]
+
+
+def token_hash(request) -> str:
+    """The SHA-256 of the officer's bearer token: all that travels of it."""
+    return contract.officer_token_hash(bearer_token(request.headers.get("Authorization")))
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -114,13 +163,21 @@ class DisputesRoutes:
            errors=(404, *RATE_LIMITED))
     def report_anonymously(self, request):
         read_json(request, contract.ReportSchema())
+        secrets_ = informant_secrets(self.config)
+        data = dict(read_json(request))
+        identity = data.pop("identity", None)
+        if identity:  # loaded above: a real_name, a phone or None
+            data["sealed_identity"] = secrets_.seal(identity["real_name"],
+                                                    identity.get("phone"))
         # The id and the receipt code are made here, once per HTTP request: if the broker
         # hands the request to disputes twice (a restart mid-call), the second run answers
-        # with the first one's report and code instead of filing again.
+        # with the first one's report instead of filing again. Only the code's keyed hash
+        # goes to disputes.
+        code = receipts.new_code()
         result = self.disputes_rpc.submit_report(
-            read_json(request), source=self.auth.client_address(request),
-            request_id=uuid.uuid4().hex, receipt_code=f"{secrets.randbelow(10**16):016d}")
-        return json_response(receipt(result), status=201)
+            data, source=secrets_.address(self.auth.client_address(request)),
+            request_id=uuid.uuid4().hex, receipt_ref=secrets_.receipt_ref(code))
+        return json_response(receipt(result, code), status=201)
 
     @route("POST", f"{BASE}/officer-reports", tag=DISPUTES, access=TOKEN, status=201,
            summary="Report as an information officer (officer token ghi_...)",
@@ -136,9 +193,16 @@ class DisputesRoutes:
     def report_as_officer(self, request):
         token = bearer_token(request.headers.get("Authorization"))
         read_json(request, contract.ReportSchema())
-        result = self.disputes_rpc.submit_report(read_json(request), officer_token=token,
-                                                 source=self.auth.client_address(request),
-                                                 request_id=officer_request_id(request, token))
+        data = dict(read_json(request))
+        if data.get("identity"):
+            raise InvalidInput("an officer's identity is on file; send no identity",
+                               {"identity": ["only for anonymous reports"]})
+        data.pop("identity", None)
+        result = self.disputes_rpc.submit_report(
+            data, officer_token_hash=contract.officer_token_hash(token),
+            source=informant_secrets(self.config).address(
+                self.auth.client_address(request)),
+            request_id=officer_request_id(request, token))
         return json_response(receipt(result), status=201)
 
     @route("POST", f"{BASE}/receipts/status", tag=DISPUTES, access=PUBLIC,
@@ -148,24 +212,25 @@ class DisputesRoutes:
            errors=(404, *RATE_LIMITED))
     def receipt_status(self, request):
         data = read_json(request, contract.ReceiptSchema())
-        return json_response(self.disputes_rpc.receipt_status(data["receipt_code"],
-                                                              source=self.auth.client_address(request)))
+        secrets_ = informant_secrets(self.config)
+        return json_response(self.disputes_rpc.receipt_status(
+            secrets_.receipt_ref(data["receipt_code"]),
+            source=secrets_.address(self.auth.client_address(request))))
 
     @route("GET", f"{BASE}/my/reports", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reports and how far each case has come",
            query=CursorQuery, response=contract.OfficerReportPageSchema)
     def my_reports(self, request):
-        token = bearer_token(request.headers.get("Authorization"))
         page = read_query(request, CursorQuery())
-        return json_response(self.disputes_rpc.my_reports(token, page))
+        return json_response(self.disputes_rpc.my_reports(token_hash(request), page))
 
     @route("GET", f"{BASE}/my/rewards", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reward ledger (nobody else's)",
            query=CursorQuery, response=contract.RewardPageSchema)
     def my_rewards(self, request):
-        token = bearer_token(request.headers.get("Authorization"))
         page = read_query(request, CursorQuery())
-        return json_response(self.disputes_rpc.my_rewards(officer_token=token, query=page))
+        return json_response(self.disputes_rpc.my_rewards(
+            officer_token_hash=token_hash(request), query=page))
 
     @route("POST", f"{BASE}/officers", tag=DISPUTES, access=WRITE, status=201,
            summary="Register an information officer; their token is shown once",
@@ -173,9 +238,15 @@ class DisputesRoutes:
            errors=(404,))
     def register_officer(self, request):
         user = self.auth.user(request, WRITE)
-        read_json(request, contract.OfficerSchema())
-        issued = self.disputes_rpc.register_officer(read_json(request), user.caller())
-        return json_response(issued, status=201)
+        officer = read_json(request, contract.OfficerSchema())
+        # Made here and shown once: only its hash, and the sealed name, cross the broker.
+        token = contract.new_officer_token()
+        registered = self.disputes_rpc.register_officer({
+            "organization_code": officer["organization_code"],
+            "sealed_identity": informant_secrets(self.config).seal(officer["real_name"],
+                                                                   officer["phone"]),
+            "token_hash": contract.officer_token_hash(token)}, user.caller())
+        return json_response(dict(registered, token=token), status=201)
 
     @route("DELETE", f"{BASE}/officers/<informant>", tag=DISPUTES, access=WRITE,
            summary="Revoke an information officer's token",
