@@ -39,6 +39,12 @@ SETTINGS = [
     ),
     Setting("<SERVICE>_HTTP_PORT", "8000-8006", "HTTP port of a service (see SERVICE_PORTS)"),
     Setting("HTTP_HOST", "0.0.0.0", "address the HTTP servers bind to"),
+    Setting("HTTP_READ_TIMEOUT", "5",
+            "seconds a client has to send a request's head and body once its connection is "
+            "ready for one (else 408 and closed); the body is read before a worker is taken"),
+    Setting("HTTP_CONNECTIONS_PER_CLIENT", "32",
+            "connections open at once per client address (through a proxy in "
+            "GATEWAY_TRUSTED_PROXIES: requests per X-Forwarded-For client); past it a 429"),
     Setting("MAX_WORKERS", "10", "concurrent workers per service (also the AMQP prefetch)"),
     Setting("DATABASE_MIGRATE", "1", "run Alembic migrations when a service starts"),
     Setting("OUTBOX_BATCH_SIZE", "500", "events the relay publishes per confirmed batch"),
@@ -53,6 +59,9 @@ SETTINGS = [
     Setting("GATEWAY_RPC_TIMEOUT", "10",
             "seconds from a request's arrival to a 503 if its backing services have not "
             "answered"),
+    Setting("GATEWAY_STALL_SECONDS", "30",
+            "seconds with every worker busy and none finishing after which /healthz fails "
+            "(wedged; a restart helps)"),
     Setting("GATEWAY_DISTRICT_CODE", "longgang",
             "code of the district federation at the tree's root"),
     Setting("GATEWAY_ADMIN_ORG", "longgang",
@@ -93,7 +102,7 @@ SETTINGS = [
 # Settings a service reads from its nameko config, passed through from the environment.
 PASSTHROUGH = {"gateway": ("GATEWAY_RPC_TIMEOUT", "GATEWAY_DISTRICT_CODE",
                            "GATEWAY_TRUSTED_PROXIES", "GATEWAY_TOKEN_DAYS",
-                           "GATEWAY_TOKEN_ROTATION_GRACE")}
+                           "GATEWAY_TOKEN_ROTATION_GRACE", "GATEWAY_STALL_SECONDS")}
 
 
 def var_dir(env=os.environ) -> Path:
@@ -140,6 +149,8 @@ def service_config(service: str, env=os.environ) -> dict:
         "AMQP_URI": env.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
         "WEB_SERVER_ADDRESS": f"{host}:{http_port(service, env)}",
         "max_workers": int(env.get("MAX_WORKERS", "10")),
+        "HTTP_READ_TIMEOUT": float(env.get("HTTP_READ_TIMEOUT", "5")),
+        "HTTP_CONNECTIONS_PER_CLIENT": int(env.get("HTTP_CONNECTIONS_PER_CLIENT", "32")),
         "DATABASE_URL": database_url(service, env),
         "DATABASE_MIGRATE": env.get("DATABASE_MIGRATE", "1") not in ("0", "false", "no"),
         "OUTBOX_BATCH_SIZE": int(env.get("OUTBOX_BATCH_SIZE", "500")),

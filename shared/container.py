@@ -14,6 +14,7 @@ Importing it also makes nameko log a worker's expected errors quietly (see
 """
 
 import logging
+import time
 
 from eventlet.greenpool import GreenPool
 from nameko.containers import ServiceContainer as NamekoServiceContainer
@@ -67,3 +68,15 @@ class ServiceContainer(NamekoServiceContainer):
     def __init__(self, service_cls, config):
         super().__init__(service_cls, config)
         self._worker_pool = WorkerPool(size=self.max_workers)
+        self.worker_finished_at = time.monotonic()  # for the liveness probe (shared.web)
+
+    def _run_worker(self, worker_ctx, handle_result):
+        try:
+            return super()._run_worker(worker_ctx, handle_result)
+        finally:
+            self.worker_finished_at = time.monotonic()
+
+    def workers_stalled(self, seconds: float) -> bool:
+        """Every worker busy and none finished for ``seconds``: wedged, not just busy."""
+        return (self._worker_pool.free() == 0
+                and time.monotonic() - self.worker_finished_at > seconds)

@@ -129,6 +129,14 @@ class Conflict(ServiceError):
     title = "Conflict"
 
 
+class RequestTimeout(ServiceError):
+    """The request's head or body did not arrive in time (``HTTP_READ_TIMEOUT``)."""
+
+    code = "REQUEST_TIMEOUT"
+    status = 408
+    title = "Request timeout"
+
+
 class LengthRequired(ServiceError):
     code = "LENGTH_REQUIRED"
     status = 411
@@ -185,8 +193,8 @@ class Unavailable(ServiceError):
 
 
 ALL_ERRORS = (InvalidInput, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
-              LengthRequired, PayloadTooLarge, UnsupportedMediaType, TooManyRequests,
-              Internal, Unavailable)
+              RequestTimeout, LengthRequired, PayloadTooLarge, UnsupportedMediaType,
+              TooManyRequests, Internal, Unavailable)
 
 
 def from_validation_error(exc, message="input rejected"):

@@ -22,6 +22,12 @@ HTTP_REQUESTS = Counter(
     "HTTP requests by route and status class",
     ["service", "route", "status"],
 )
+HTTP_SLOW_CLIENTS = Counter(
+    "gonghui_http_slow_clients_total",
+    "Connections cut or refused to keep slow or greedy clients from holding the server: "
+    "head or body not in by the read deadline, or one connection too many from a client",
+    ["service", "reason"],
+)
 EVENTS_PUBLISHED = Counter(
     "gonghui_events_published_total", "Events confirmed by the broker", ["service"]
 )

@@ -12,14 +12,19 @@ import logging
 import math
 import re
 import time
+from collections import Counter
+from functools import partial
 from urllib.parse import quote
 
+import eventlet
+from eventlet.event import Event
 from kombu import Connection
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from nameko.exceptions import deserialize_to_instance
+from nameko.extensions import Entrypoint
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as HTTPMethodNotAllowed
@@ -29,7 +34,7 @@ from werkzeug.wrappers import Request, Response
 
 from shared import errors
 from shared.consumers import dead_letter_depth
-from shared.metrics import HTTP_REQUESTS
+from shared.metrics import HTTP_REQUESTS, HTTP_SLOW_CLIENTS
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +272,123 @@ class _QuietAccessLog(logging.LoggerAdapter):
         self.logger.info(msg, *args, **kwargs)
 
 
+READ_TIMEOUT = 5.0  # seconds for a request's head and body (HTTP_READ_TIMEOUT)
+CONNECTIONS_PER_CLIENT = 32  # open at once per client address (HTTP_CONNECTIONS_PER_CLIENT)
+SOCKET_TIMEOUT = 60.0  # any one send or receive: a client that stops reading its answer
+READ_DEADLINE = "gonghui.read_deadline"  # environ: time.monotonic() the body must be in by
+CLOSE_CONNECTION = "gonghui.close_connection"  # environ: call to close after this answer
+_TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+              b"Content-Length: 0\r\n\r\n")
+_TOO_MANY = json.dumps(errors.TooManyRequests(
+    "too many connections from your address at once", {"retry_after": 1}).problem()).encode()
+_REFUSED = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 1\r\n"
+            b"Content-Type: application/problem+json\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(_TOO_MANY), _TOO_MANY))
+
+
+def trusted_proxies(config) -> frozenset:
+    """``GATEWAY_TRUSTED_PROXIES``: the addresses (comma-separated, or a list in the
+    nameko config) of the proxies in front of the gateway whose ``X-Forwarded-Proto``
+    and ``X-Forwarded-For`` it believes; none by default."""
+    value = config.get("GATEWAY_TRUSTED_PROXIES") or ""
+    parts = value.split(",") if isinstance(value, str) else value
+    return frozenset(part.strip() for part in parts if part.strip())
+
+
+def client_address(request, proxies: frozenset) -> str | None:
+    """Who is on the other end, for per-address limits: the peer itself, unless the peer
+    is a trusted proxy; then the nearest address in ``X-Forwarded-For`` that is not one
+    of ours (read from the right: the left part is whatever the client chose to send)."""
+    peer = request.remote_addr
+    if peer not in proxies:
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    for hop in reversed(hops):
+        if hop not in proxies:
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+class ClientSlots:
+    """How many connections (through a trusted proxy: requests) each client has open, up
+    to ``limit``: one client's slow or idle connections cannot take every socket."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.open = Counter()
+
+    def take(self, client: str) -> bool:
+        if self.open[client] >= self.limit:
+            return False
+        self.open[client] += 1
+        return True
+
+    def give_back(self, client: str) -> None:
+        self.open[client] -= 1
+        if self.open[client] <= 0:
+            del self.open[client]
+
+
+class DeadlineProtocol(HttpOnlyProtocol):
+    """eventlet's HTTP/1.1 connection handler with a deadline on every request it reads.
+
+    eventlet.wsgi waits as long as a client likes for a request line and headers (nameko
+    sets no socket timeout), and the body is read by whoever reads it: nameko's worker,
+    in a route. Ten clients declaring a body and sending five bytes of it held all ten
+    workers of the gateway (issue 12). Here, from the moment a connection is ready for a
+    request (accepted, or the previous answer sent: an idle keep-alive counts, as in
+    Apache's KeepAliveTimeout), the head must arrive within ``read_timeout`` or the
+    connection is closed (a 408 if part of a request came); the body keeps the same
+    deadline (``READ_DEADLINE``), and ``HttpEntrypoint`` reads it before taking a worker.
+    """
+
+    def handle_one_request(self):
+        self.raw_requestline = b""
+        self._read_deadline = time.monotonic() + self.server.read_timeout
+        self._head_timer = eventlet.Timeout(self.server.read_timeout)
+        try:
+            super().handle_one_request()
+        except eventlet.Timeout as exc:
+            if exc is not self._head_timer:
+                raise
+            self.close_connection = 1
+            if self.raw_requestline:  # idle keep-alives just close
+                HTTP_SLOW_CLIENTS.labels(self.server.service_name, "head").inc()
+                try:
+                    self.wfile.write(_TIMED_OUT)
+                    self.wfile.flush()
+                except OSError:
+                    pass
+        finally:
+            self._head_timer.cancel()
+
+    def get_environ(self):
+        self._head_timer.cancel()  # the head is in; the application runs without it
+        environ = super().get_environ()
+        environ[READ_DEADLINE] = self._read_deadline
+        environ[CLOSE_CONNECTION] = self._close_after_answer
+        return environ
+
+    def _close_after_answer(self):
+        self.close_connection = 1  # eventlet then skips reading what is left of the body
+
+
 class ProblemWebServer(WebServer):
+    """nameko's web server with problem answers for unknown routes, a read deadline on
+    every request (``DeadlineProtocol``, ``HTTP_READ_TIMEOUT``) and at most
+    ``HTTP_CONNECTIONS_PER_CLIENT`` connections open per client address: slow clients
+    cost a connection each, never a worker, and one address cannot take them all. A
+    connection from a proxy in ``GATEWAY_TRUSTED_PROXIES`` carries many clients, so
+    there the limit counts each forwarded client's requests (``HttpEntrypoint``)."""
+
+    def setup(self):
+        config = self.container.config
+        self.read_timeout = float(config.get("HTTP_READ_TIMEOUT", READ_TIMEOUT))
+        self.clients = ClientSlots(int(config.get("HTTP_CONNECTIONS_PER_CLIENT",
+                                                  CONNECTIONS_PER_CLIENT)))
+        self.trusted_proxies = trusted_proxies(config)
+
     def get_wsgi_app(self):
         return ProblemWsgiApp(self)
 
@@ -279,11 +400,45 @@ class ProblemWebServer(WebServer):
             url_map.add(rule)
         return url_map
 
-    def get_wsgi_server(self, sock, wsgi_app, **kwargs):
-        server = super().get_wsgi_server(sock, wsgi_app, **kwargs)
+    def get_wsgi_server(self, sock, wsgi_app, protocol=DeadlineProtocol, debug=False):
+        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         server.log_format = ACCESS_LOG_FORMAT
         server.log = _QuietAccessLog(server.log, {})
+        server.socket_timeout = SOCKET_TIMEOUT
+        server.read_timeout = self.read_timeout
+        server.service_name = self.container.service_name
         return server
+
+
+    def run(self):
+        while self._is_accepting:
+            sock, address = self._sock.accept()
+            sock.settimeout(self._serv.socket_timeout)
+            held = None if address[0] in self.trusted_proxies else address[0]
+            if held is not None and not self.clients.take(held):
+                HTTP_SLOW_CLIENTS.labels(self.container.service_name, "refused").inc()
+                self.container.spawn_managed_thread(partial(_refuse, sock))
+                continue
+            self.container.spawn_managed_thread(partial(self._serve, sock, address, held))
+
+    def _serve(self, sock, address, held):
+        try:
+            self.process_request(sock, address)
+        finally:
+            if held is not None:
+                self.clients.give_back(held)
+
+
+def _refuse(sock):
+    """A 429 to a connection over its client's limit, then close (never raises: an
+    error in a managed thread would kill the container)."""
+    try:
+        sock.settimeout(1)
+        sock.sendall(_REFUSED)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 class HttpEntrypoint(HttpRequestHandler):
@@ -294,7 +449,19 @@ class HttpEntrypoint(HttpRequestHandler):
     def handle_request(self, request):
         # Before waiting for a worker: a deadline counted from here includes that wait.
         request.environ[RECEIVED_AT] = time.monotonic()
-        response = self.respond(request)
+        server = self.server
+        proxied = request.remote_addr in server.trusted_proxies
+        client = client_address(request, server.trusted_proxies) if proxied else None
+        if client is not None and not server.clients.take(client):
+            HTTP_SLOW_CLIENTS.labels(self.container.service_name, "refused").inc()
+            response = problem_response(errors.TooManyRequests(
+                "too many requests from your address at once", {"retry_after": 1}))
+        else:
+            try:
+                response = self.read_body(request) or self.respond(request)
+            finally:
+                if client is not None:
+                    server.clients.give_back(client)
         if isinstance(response, ProblemResponse):
             response.at(request)
         HTTP_REQUESTS.labels(self.container.service_name, self.url,
@@ -303,6 +470,32 @@ class HttpEntrypoint(HttpRequestHandler):
 
     def respond(self, request):
         return super().handle_request(request)
+
+    def read_body(self, request):
+        """Read the declared body here, in the connection's green thread, by the request's
+        read deadline (``DeadlineProtocol``): a worker is taken only for a request that is
+        all in. None when it is; else the answer (408, the connection then closed)."""
+        deadline = request.environ.get(READ_DEADLINE)
+        if not request.content_length or deadline is None:
+            return None
+        request.shallow = False
+        timer = eventlet.Timeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            request.get_data(cache=True)
+        except eventlet.Timeout as exc:
+            if exc is not timer:
+                raise
+            request.environ[CLOSE_CONNECTION]()  # the rest of the body may still come
+            HTTP_SLOW_CLIENTS.labels(self.container.service_name, "body").inc()
+            return problem_response(errors.RequestTimeout(
+                "the request body did not arrive in time", {"content_length":
+                                                             request.content_length}))
+        except HTTPException:  # the client went away mid-body (werkzeug's 400)
+            request.environ[CLOSE_CONNECTION]()
+            return problem_response(errors.InvalidInput("the request body ended early"))
+        finally:
+            timer.cancel()
+        return None
 
     def response_from_exception(self, exc):
         if isinstance(exc, errors.ServiceError):
@@ -348,25 +541,77 @@ def dependency_provider(container, attr_name):
     raise LookupError(f"{container.service_name} declares no {attr_name!r} dependency")
 
 
+class WorkerProbe(Entrypoint):
+    """An entrypoint only the probes use: /readyz runs its no-op method in a worker of the
+    service's pool, so a ready answer proves a request would get a worker."""
+
+
+PROBE_WORKER_SECONDS = 2.0  # a readiness probe waits this long for a worker
+STALL_SECONDS = 30.0  # GATEWAY_STALL_SECONDS: longer than any request the gateway serves
+
+
+def worker_available(container, seconds: float) -> bool:
+    """Whether a worker of ``container`` ran the probe's no-op within ``seconds``."""
+    probe = next(entrypoint for entrypoint in container.entrypoints
+                 if isinstance(entrypoint, WorkerProbe))
+    done = Event()
+
+    def finished(worker_ctx, result, exc_info):
+        done.send()
+        return result, exc_info
+
+    timer = eventlet.Timeout(seconds)
+    try:
+        container.spawn_worker(probe, (), {}, handle_result=finished)  # waits for a slot
+        done.wait()
+        return True
+    except eventlet.Timeout as exc:
+        if exc is not timer:
+            raise
+        return False
+    finally:
+        timer.cancel()
+
+
 class OpsEndpoints:
     """Mixin: /metrics, /healthz (process alive), /readyz (database and broker reachable;
     else a 503 problem with the same ``checks``), answered even while every worker is busy
-    (``OpsEntrypoint``).
+    (``OpsEntrypoint``): a busy backend digesting a backlog is not restarted for it.
+
+    A service whose workers are what it serves (the gateway: every HTTP request takes
+    one) sets ``probe_workers = True``: /readyz then also runs a no-op in a worker
+    (``WorkerProbe``; not ready if none is free within ``PROBE_WORKER_SECONDS``, so the
+    load balancer stops sending to a saturated gateway), and /healthz fails while every
+    worker is busy and none has finished for ``GATEWAY_STALL_SECONDS`` (wedged: a restart
+    is what helps).
 
     The service class must have a ``db`` dependency (``shared.dependencies.Database``).
     """
 
     config = Config()
+    probe_workers = False
+
+    @WorkerProbe.decorator
+    def worker_probe(self):
+        return None
 
     @staticmethod
     @ops_route("GET", "/healthz")
     def healthz(container, request):
+        if container.service_cls.probe_workers:
+            stall = float(container.config.get("GATEWAY_STALL_SECONDS", STALL_SECONDS))
+            if container.workers_stalled(stall):
+                raise errors.Unavailable(
+                    f"wedged: all {container.max_workers} workers busy and none finished "
+                    f"for {stall:g}s", {"service": container.service_name})
         return json_response({"status": "ok", "service": container.service_name})
 
     @staticmethod
     @ops_route("GET", "/readyz")
     def readyz(container, request):
         checks = {}
+        if container.service_cls.probe_workers:
+            checks["workers"] = worker_available(container, PROBE_WORKER_SECONDS)
         try:
             checks["database"] = dependency_provider(container, "db").ping()
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
@@ -377,9 +622,10 @@ class OpsEndpoints:
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = False
             checks["broker_error"] = str(exc)[:200]
-        down = [name for name in ("database", "broker") if checks[name] is not True]
+        down = [name for name in ("workers", "database", "broker")
+                if checks.get(name, True) is not True]
         if down:  # a 503 problem, the checks as members
-            raise errors.Unavailable(f"not ready: {' and '.join(down)} unreachable",
+            raise errors.Unavailable(f"not ready: {' and '.join(down)} unavailable",
                                      {"ready": False, "checks": checks})
         return json_response({"ready": True, "checks": checks})
 

@@ -50,6 +50,9 @@ from shared.caller import (  # noqa: F401 - re-exported for the route modules
 )
 from shared.errors import Unauthorized
 
+# Who the client is behind our proxies: the kit's web server counts connections by it too.
+from shared.web import client_address, trusted_proxies  # noqa: F401 - re-exported
+
 ORGANIZATION_ACCOUNT_ROLES = ("viewer", "staff")
 
 
@@ -109,15 +112,6 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def trusted_proxies(config) -> frozenset:
-    """``GATEWAY_TRUSTED_PROXIES``: the addresses (comma-separated, or a list in the
-    nameko config) of the proxies in front of the gateway whose ``X-Forwarded-Proto``
-    and ``X-Forwarded-For`` it believes; none by default."""
-    value = config.get("GATEWAY_TRUSTED_PROXIES") or ""
-    parts = value.split(",") if isinstance(value, str) else value
-    return frozenset(part.strip() for part in parts if part.strip())
-
-
 def secure(request, proxies: frozenset) -> bool:
     """Came over HTTPS: to the gateway itself, or to a trusted proxy that says so (the
     first value of its ``X-Forwarded-Proto``). A header from anyone else is ignored."""
@@ -129,16 +123,3 @@ def secure(request, proxies: frozenset) -> bool:
     return forwarded.split(",")[0].strip().lower() == "https"
 
 
-def client_address(request, proxies: frozenset) -> str | None:
-    """Who is on the other end, for per-address limits: the peer itself, unless the peer
-    is a trusted proxy; then the nearest address in ``X-Forwarded-For`` that is not one
-    of ours (read from the right: the left part is whatever the client chose to send)."""
-    peer = request.remote_addr
-    if peer not in proxies:
-        return peer
-    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
-    hops = [hop for hop in hops if hop]
-    for hop in reversed(hops):
-        if hop not in proxies:
-            return hop[:64]
-    return hops[0][:64] if hops else peer

@@ -6,7 +6,7 @@ schemas into components with apispec's MarshmallowPlugin, and adds the error res
 that follow from each route's shape, every one an RFC 9457 ``Problem``
 (``application/problem+json``, ``shared.errors``):
 
-- 400 when it reads a body or query parameters; 411, 413 and 415 when it reads a body;
+- 400 when it reads a body or query parameters; 408, 411, 413 and 415 when it reads a body;
 - 401 unless public; 403 when it needs a role or scope;
 - 404 when the path names something (``<code>``) or it calls another service (which may
   not know an organization, fund or call the query or body names); 503 when it calls
@@ -52,13 +52,18 @@ ERROR_RESPONSES = {
                                    "(and the `Allow` header) name the methods it has."),
     409: (errors.Conflict, "The change contradicts the current state (duplicate code, "
                            "closed enterprise, a move into its own subtree...)."),
+    408: (errors.RequestTimeout, "The body did not arrive within `HTTP_READ_TIMEOUT` seconds "
+                                 "of the connection being ready for the request; the "
+                                 "connection is closed."),
     411: (errors.LengthRequired, "A chunked body: send it with a Content-Length instead."),
     413: (errors.PayloadTooLarge, "The request body is over this route's size limit "
                                   "(`max_bytes`)."),
     415: (errors.UnsupportedMediaType, "The body is not sent as `application/json` (a "
                                       "`text/plain` or missing Content-Type)."),
     429: (errors.TooManyRequests, "Over a rate limit; `retry_after` (and the `Retry-After` "
-                                  "header) say when to retry."),
+                                  "header) say when to retry. Any route also answers it, "
+                                  "before reading the request, to a connection over "
+                                  "`HTTP_CONNECTIONS_PER_CLIENT` from one address."),
     500: (errors.Internal, "An unexpected error; it has been logged, the answer holds no "
                            "internals."),
     503: (errors.Unavailable, "A backing service did not answer in time (`service` names it)."),
@@ -90,6 +95,8 @@ ERROR_EXAMPLES = {
           "/api/v1/organizations/longgang"),
     409: (errors.Conflict("enterprise 91440300MA5NK0001X is already registered",
                           {"credit_code": "91440300MA5NK0001X"}), "/api/v1/enterprises"),
+    408: (errors.RequestTimeout("the request body did not arrive in time",
+                                {"content_length": 1000}), "/api/v1/disputes/reports"),
     411: (errors.LengthRequired("chunked request bodies are not accepted; send a "
                                 "Content-Length"), "/api/v1/enterprises"),
     413: (errors.PayloadTooLarge("request body is larger than 65536 bytes",
@@ -247,7 +254,7 @@ def _response_ref(status: int) -> str:
 def _error_statuses(route: ApiRoute) -> set[int]:
     statuses = set(route.errors) | {500}
     if route.body is not None:
-        statuses |= {400, 411, 413, 415}
+        statuses |= {400, 408, 411, 413, 415}
     if route.query is not None:
         statuses.add(400)
     if route.access is not PUBLIC:

@@ -78,5 +78,6 @@ class HealthSchema(Schema):
 class ReadinessSchema(Schema):
     ready = fields.Boolean(required=True, metadata={"example": True})
     checks = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True, metadata={
-        "example": {"database": True, "broker": True},
-        "description": "each dependency: true, or false and `<name>_error` saying why"})
+        "example": {"workers": True, "database": True, "broker": True},
+        "description": "each dependency: true, or false and `<name>_error` saying why; "
+                       "`workers`: a worker ran a no-op within 2 s"})

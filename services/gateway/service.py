@@ -72,10 +72,12 @@ def _page(description, media, example):
 
 # OpsEndpoints (shared by every service) are not declared with @route; documented here.
 OPS_ROUTES = [
-    ApiRoute("GET", "/healthz", summary="The process is alive", tag="ops", access=PUBLIC,
-             backend=False, response=HealthSchema),
-    ApiRoute("GET", "/readyz", summary="Database and broker reachable (a 503 problem, "
-                                       "with the same checks, when not)",
+    ApiRoute("GET", "/healthz", summary="The process is alive: not wedged with every "
+                                        "worker busy and none finishing (else a 503 problem)",
+             tag="ops", access=PUBLIC, backend=False, errors=(503,), response=HealthSchema),
+    ApiRoute("GET", "/readyz", summary="A worker free within 2 s, database and broker "
+                                       "reachable (a 503 problem, with the same checks, "
+                                       "when not)",
              tag="ops", access=PUBLIC, backend=False, errors=(503,), response=ReadinessSchema),
     ApiRoute("GET", "/metrics", summary="Prometheus metrics (text exposition format)",
              tag="ops", access=PUBLIC, backend=False,
@@ -89,6 +91,7 @@ class GatewayService(CompetitionsRoutes, IncubationRoutes, NotificationsRoutes, 
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document and "
                                               "its page, the problem types."}]
 
+    probe_workers = True  # every request takes a worker: the probes check one can be had
     db = Database(MIGRATIONS)  # users and hashed tokens
     auth = Auth()
     metrics = Metrics()
