@@ -28,7 +28,7 @@ import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from shared.api.incubation import account_organization
@@ -361,6 +361,17 @@ def period_range(period: str) -> tuple[date | None, date | None]:
         first_month, last_month = 1, 12
     return (date(year, first_month, 1),
             date(year, last_month, calendar.monthrange(year, last_month)[1]))
+
+
+def instants(first: date | None, last: date | None) -> tuple[datetime, datetime]:
+    """The UTC instants from the start of ``first`` to the end of ``last``, days on the
+    district's calendar (UTC+8), to select what was paid within a period (an open end
+    reaches as far as any payment could)."""
+    start = datetime(1900, 1, 1, tzinfo=UTC) if first is None else \
+        datetime.combine(first, time(), CHINA).astimezone(UTC)
+    end = datetime(9999, 1, 1, tzinfo=UTC) if last is None else \
+        datetime.combine(last + timedelta(days=1), time(), CHINA).astimezone(UTC)
+    return start, end
 
 
 @dataclass

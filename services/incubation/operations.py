@@ -553,9 +553,8 @@ def decide_progress_report(uow, report_id, accept: bool, note, caller) -> dict:
         status="accepted" if accept else "returned", decided_by=caller.name,
         decided_at=now_utc(), note=note))
     row = views.progress_report(session, report_id)
-    if accept:
-        uow.publish("progress_report_accepted",
-                    _report_event(row, award_row["organization_id"]), subject=report_id)
+    uow.publish("progress_report_accepted" if accept else "progress_report_returned",
+                _report_event(row, award_row["organization_id"]), subject=report_id)
     return views.report_view(row)
 
 

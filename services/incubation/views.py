@@ -42,8 +42,11 @@ from shared.timeutil import as_utc, now_utc
 
 
 def organization_view(row, history=None) -> dict:
+    """A grade past its validity reads as none at once, not only once the timer lapses
+    it (``domain.current_grade``), as in the gates and the statistics."""
     grade = None
-    if row["grade"] is not None:
+    if domain.current_grade(row["grade"], row["grade_until"],
+                            domain.today_in(now_utc())) is not None:
         grade = {"grade": row["grade"], "valid_until": row["grade_until"],
                  "assessment_id": row["assessment_id"]}
     view = {"id": row["id"], "name": row["name"], "service_kind": row["service_kind"],
@@ -209,7 +212,8 @@ def list_organizations(session, query, caller) -> dict:
     if query["stage"]:
         where.append(organizations.c.stage == query["stage"])
     if query["grade"]:
-        where.append(organizations.c.grade == query["grade"])
+        where.extend([organizations.c.grade == query["grade"],
+                      organizations.c.grade_until > domain.today_in(now_utc())])
     return keyset_page(session, select(organizations).where(*where), [organizations.c.id],
                        query["cursor"], query["limit"], view=organization_view)
 
@@ -451,11 +455,16 @@ _ORGANIZATIONS = (
     select(organizations.c.stage, organizations.c.hub, _VALID_GRADE.label("valid_grade"),
            func.count().label("count"))
     .where(_IN_SUBTREE).group_by(organizations.c.stage, organizations.c.hub, _VALID_GRADE))
-_FUNDS = (select(func.coalesce(func.sum(awards.c.amount), 0),
-                 func.coalesce(func.sum(awards.c.disbursed), 0))
+# Awarded counts in the period of the award, spent in the period of each payment.
+_AWARDED = (select(func.coalesce(func.sum(awards.c.amount), 0))
+            .join(organizations, organizations.c.id == awards.c.organization_id)
+            .where(_IN_SUBTREE, awards.c.awarded_on >= bindparam("first"),
+                   awards.c.awarded_on <= bindparam("last")))
+_SPENT = (select(func.coalesce(func.sum(tranches.c.amount), 0))
+          .join(awards, awards.c.id == tranches.c.award_id)
           .join(organizations, organizations.c.id == awards.c.organization_id)
-          .where(_IN_SUBTREE, awards.c.awarded_on >= bindparam("first"),
-                 awards.c.awarded_on <= bindparam("last")))
+          .where(_IN_SUBTREE, tranches.c.paid_at >= bindparam("paid_from"),
+                 tranches.c.paid_at < bindparam("paid_until")))
 
 
 def _prefix(path) -> str:
@@ -507,8 +516,11 @@ def _organization_figures(session, prefix) -> dict:
 
 
 def _fund_figures(session, prefix, first, last) -> dict:
-    awarded, disbursed = session.execute(_FUNDS, {
-        "prefix": prefix, "first": first or date.min, "last": last or date.max}).one()
+    awarded = session.execute(_AWARDED, {
+        "prefix": prefix, "first": first or date.min, "last": last or date.max}).scalar()
+    paid_from, paid_until = domain.instants(first, last)
+    disbursed = session.execute(_SPENT, {"prefix": prefix, "paid_from": paid_from,
+                                         "paid_until": paid_until}).scalar()
     return {"awarded": domain.yuan(awarded), "disbursed": domain.yuan(disbursed)}
 
 

@@ -230,6 +230,9 @@ _define("incubation", "progress_report_submitted", ProgressReportSchema,
         description="An awarded organization reported its progress for a tranche.")
 _define("incubation", "progress_report_accepted", ProgressReportSchema,
         description="A progress report was accepted: its tranche may be paid.")
+_define("incubation", "progress_report_returned", ProgressReportSchema,
+        description="A progress report was returned to the organization to report again "
+                    "(the reason stays in incubation: GET the report).")
 _define("incubation", "tranche_disbursed", TrancheSchema,
         description="A tranche of an award was paid against its accepted progress report.")
 _define("incubation", "contract_signed", ContractSchema,

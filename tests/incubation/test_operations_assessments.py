@@ -19,6 +19,7 @@ from tests.incubation.conftest import (
     own_account,
     read,
     scores,
+    social_credit_code,
     today,
     write,
 )
@@ -86,12 +87,24 @@ def test_an_older_assessment_entered_late_keeps_the_current_grade(db):
 
 def test_a_grade_lapses_after_its_validity_unless_reassessed(db):
     organization = incubating(db)
+    write(db, operations.update_organization, organization["id"],
+          {"credit_code": social_credit_code(organization["id"])}, HUB_STAFF)
     old = today() - timedelta(days=5 * 365 + 1)
     write(db, operations.record_assessment, organization["id"], assessment(85, old),
           HUB_STAFF)
-    # before the timer runs, the grade already counts as none
+    # before the timer runs, the grade already reads as none: in the organization's
+    # view, in a list by grade, in the statistics and at a gate
     holder = read(db, views.get_organization, organization["id"], HUB_STAFF)
-    assert holder["grade"]["grade"] == "4A"
+    assert holder["grade"] is None
+    by_grade = read(db, views.list_organizations, {
+        "code": BANTIAN, "stage": None, "grade": "4A", "cursor": None, "limit": 10},
+        HUB_STAFF)
+    assert by_grade["items"] == []
+    assert read(db, views.statistics, BANTIAN, "all", HUB_STAFF)[
+        "organizations"]["by_grade"] == {}
+    with pytest.raises(Conflict) as refused:
+        write(db, operations.sign_contract, contract(organization["id"]), HUB_STAFF)
+    assert refused.value.details["holds"] is None  # no valid grade
     assert write(db, operations.lapse_grades, today()) == 1
     assert write(db, operations.lapse_grades, today()) == 0
     assert read(db, views.get_organization, organization["id"], HUB_STAFF)["grade"] is None

@@ -3,12 +3,14 @@ awards), tranches against accepted progress reports, and ledgers that balance.""
 
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 import eventlet
 import pytest
 from sqlalchemy import func, select
 
 from services.incubation import operations, views
+from services.incubation.domain import today_in
 from services.incubation.models import ledger
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.timeutil import now_utc
@@ -159,6 +161,35 @@ def test_an_award_is_paid_in_two_tranches_each_against_its_accepted_report(db):
     assert mine["balanced"] and mine["agrees"]
     kinds = [kind for kind, _ in outbox(db)]
     assert kinds.count("tranche_disbursed") == 2 and kinds.count("award_granted") == 1
+    [returned_event] = [data for kind, data in outbox(db) if kind == "progress_report_returned"]
+    assert returned_event == {"report_id": first["id"], "award_id": granted["id"],
+                              "organization_id": strong["id"], "tranche": 1,
+                              "status": "returned"}
+    assert kinds.count("progress_report_accepted") == 2
+
+
+def test_spending_counts_in_the_period_of_the_payment_not_of_the_award(db):
+    fund = new_fund(db)
+    strong = graded(db, 80)
+    application = reviewed(db, new_call(db, fund["id"])["id"], strong["id"])
+    last_year = now_utc() - timedelta(days=365)  # in the previous calendar year
+    with mock.patch("services.incubation.operations.now_utc", return_value=last_year):
+        granted = award(db, application["id"])
+    report = write(db, operations.submit_progress_report, granted["id"],
+                   {"tranche": 1, "summary": "已开展讲座12场"}, own_account(strong["id"]))
+    write(db, operations.decide_progress_report, report["id"], True, None, HUB_STAFF)
+    write(db, operations.disburse_tranche, granted["id"], {"tranche": 1}, HUB_STAFF)
+
+    def funds_in(period):
+        return read(db, views.statistics, DISTRICT, period, HUB_STAFF)["funds"]
+
+    this_year = today_in(now_utc()).year
+    assert funds_in(str(this_year - 1)) == {"awarded": Decimal("300000.00"),
+                                            "disbursed": Decimal("0.00")}
+    assert funds_in(str(this_year)) == {"awarded": Decimal("0.00"),
+                                        "disbursed": Decimal("150000.00")}
+    assert funds_in("all") == {"awarded": Decimal("300000.00"),
+                               "disbursed": Decimal("150000.00")}
 
 
 def test_tranches_are_paid_in_order(db):
