@@ -797,14 +797,20 @@ def _upsert_counts(session, table, keys, rows):
 
 
 def _count_activities(session, reported):
+    _add_counts(session, [(place["path"], item["kind"], item["held_on"], (
+        1, item["participants"], named, members_count, domain.minutes(item["hours"])))
+        for item, place, named, members_count in reported])
+
+
+def _add_counts(session, counted):
+    """``counted``: (nodes, kind, day, numbers in the order of ``COUNTED``), each added
+    to the kept counts of every node for the day's periods, for "*" and its kind."""
     totals = {}  # (node, period, kind) -> [activities, participants, beneficiaries, ...]
-    for item, place, named, members_count in reported:
-        numbers = (1, item["participants"], named, members_count,
-                   domain.minutes(item["hours"]))
-        periods = domain.period_keys(item["held_on"])
-        for node in place["path"]:
+    for nodes, kind_of_activity, held_on, numbers in counted:
+        periods = domain.period_keys(held_on)
+        for node in nodes:
             for period in periods:
-                for kind in ("*", item["kind"]):
+                for kind in ("*", kind_of_activity):
                     counts = totals.get((node, period, kind))
                     if counts is None:
                         totals[(node, period, kind)] = list(numbers)
@@ -871,6 +877,57 @@ def record_reach(session, visits):
     _upsert_counts(session, reach_counts, ["node", "period", "kind"], [
         {"node": node, "period": period, "kind": kind, "workers": count}
         for ((node, kind), period), count in sorted(gained.items())])
+
+
+def follow_registry_move(uow, kind: str, change) -> None:
+    """A community (with everything under it) or an enterprise the registry moved: its
+    activities, past and future, count under its new ancestors and no longer under the
+    old ones. Activity counts move by what its activities added; workers reached are
+    counted again at each ancestor gained or lost (a worker reached there elsewhere too
+    stays counted)."""
+    if not change.moved:
+        return
+    session = uow.session
+    old_path, new_path = list(change.old["path"]), list(change.new["path"])
+    if kind == "organization":
+        moved = activities.c.place_path_key.startswith(path_key(old_path), autoescape=True)
+    else:
+        moved = activities.c.place_code == change.new["credit_code"]
+    rows = session.execute(select(activities).where(moved)).all()
+    if not rows:
+        return
+    lost = [node for node in old_path if node not in new_path]
+    gained = [node for node in new_path if node not in old_path]
+    for nodes, sign in ((lost, -1), (gained, 1)):
+        _add_counts(session, [(nodes, row.kind, row.held_on, tuple(
+            sign * number for number in (1, row.participants, row.beneficiaries,
+                                         row.members, row.minutes))) for row in rows])
+    # below a moved community the rest of each path stays; an enterprise's path is its
+    # community's
+    kept = len(old_path) if kind == "organization" else None
+    session.execute(update(activities).where(activities.c.id == bindparam("b_id")).values(
+        place_path=bindparam("b_path"), place_path_key=bindparam("b_key")), [
+        {"b_id": row.id, "b_path": path, "b_key": path_key(path)} for row in rows
+        for path in [new_path + (list(row.place_path)[kept:] if kept else [])]])
+    _recount_reach(session, [old_path[:old_path.index(node) + 1] for node in lost]
+                   + [new_path[:new_path.index(node) + 1] for node in gained])
+
+
+def _recount_reach(session, node_paths):
+    """The workers reached at each node (its path given) counted again from the
+    activities under it: what a move changed cannot be added or taken away, since a
+    worker may also have been reached elsewhere under the node."""
+    _serialize_reach(session)
+    for path in node_paths:
+        node = path[-1]
+        session.execute(reach.delete().where(reach.c.node == node))
+        session.execute(reach_counts.delete().where(reach_counts.c.node == node))
+        record_reach(session, [(row.worker_key, [node], row.kind, row.held_on)
+                               for row in session.execute(
+            select(beneficiaries.c.worker_key, activities.c.kind, activities.c.held_on)
+            .join(activities, activities.c.id == beneficiaries.c.activity_id)
+            .where(activities.c.place_path_key.startswith(path_key(path),
+                                                           autoescape=True)))])
 
 
 def _update_reach(session, rows, chunk=5000):

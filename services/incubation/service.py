@@ -69,6 +69,9 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     registry_readmodel = readmodel
     membership_readmodel = readmodel.memberships
 
+    def on_registry_change(self, uow, kind, change):
+        operations.follow_registry_move(uow, kind, change)
+
     def _write(self, operation, *args):
         with self.db.unit_of_work() as uow:
             return operation(uow, *args)

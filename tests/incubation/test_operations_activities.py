@@ -8,6 +8,7 @@ import pytest
 
 from services.incubation import operations, readmodel, views
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.timeutil import now_utc
 from tests.incubation.conftest import (
     BANTIAN,
     BANTIAN_STAFF,
@@ -16,9 +17,11 @@ from tests.incubation.conftest import (
     FACTORY,
     GANGTOU,
     HUB_STAFF,
+    LONGCHENG,
     LONGCHENG_STAFF,
     NANKENG,
     NANKENG_VIEWER,
+    ORGANIZATIONS,
     ZHANGBEI,
     activity,
     application,
@@ -195,3 +198,49 @@ def test_an_organizations_activities_page_latest_reported_first(db):
                 HUB_STAFF)
     assert [item["held_on"].month for item in page["items"]] == [1]
     assert page["next_cursor"] is None
+
+
+def registry_event(db, kind, data):
+    """As the service's registry handlers apply an event: the read model, then the
+    kept statistics, in one unit of work."""
+    with db.unit_of_work() as uow:
+        change = getattr(readmodel, f"apply_{kind}")(uow.session, data, now_utc())
+        operations.follow_registry_move(uow, kind, change)
+
+
+def test_a_moved_communitys_past_and_future_counts_are_under_its_new_street(db):
+    organization = incubating(db)
+    write(db, operations.report_activities, [
+        activity(organization["id"], NANKENG, day(3), ["A", "B"], participants=40),
+        activity(organization["id"], GANGTOU, day(4), ["A"], participants=5)], HUB_STAFF)
+    nankeng = next(item for item in ORGANIZATIONS if item["code"] == NANKENG)
+    registry_event(db, "organization", {**nankeng, "parent_code": LONGCHENG,
+                                        "path": [DISTRICT, LONGCHENG, NANKENG]})
+    bantian, longcheng = stats(db, BANTIAN)["activities"], stats(db, LONGCHENG)["activities"]
+    assert (bantian["activities"], bantian["participants"], bantian["workers_reached"]) == (
+        1, 5, 1)  # 岗头's activity: A, reached in 南坑 too, still counts in 坂田
+    assert (longcheng["activities"], longcheng["participants"],
+            longcheng["workers_reached"]) == (1, 40, 2)
+    assert stats(db, LONGCHENG, f"{YEAR}-03")["by_kind"]["legal_aid"]["workers_reached"] == 2
+    assert stats(db, DISTRICT)["activities"]["workers_reached"] == 2  # the district unchanged
+    write(db, operations.report_activity,
+          activity(organization["id"], NANKENG, day(5), ["C"]), HUB_STAFF)
+    assert stats(db, LONGCHENG)["activities"]["workers_reached"] == 3
+    assert stats(db, BANTIAN)["activities"]["workers_reached"] == 1
+
+
+def test_a_moved_enterprises_counts_follow_it_to_its_new_community(db):
+    organization = incubating(db)
+    write(db, operations.report_activity,
+          activity(organization["id"], FACTORY, day(3), ["A"], participants=30), HUB_STAFF)
+    with db.session() as session:
+        enterprise = readmodel.registry.enterprise(session, FACTORY)
+    registry_event(db, "enterprise", {**enterprise, "community_code": ZHANGBEI,
+                                      "path": [DISTRICT, LONGCHENG, ZHANGBEI]})
+    assert stats(db, NANKENG)["activities"]["participants"] == 0
+    assert stats(db, NANKENG)["activities"]["workers_reached"] == 0
+    assert stats(db, ZHANGBEI)["activities"]["participants"] == 30
+    assert stats(db, LONGCHENG)["activities"]["workers_reached"] == 1
+    [moved] = read(db, views.list_activities, {"organization_id": organization["id"],
+                                               "cursor": None, "limit": 5}, HUB_STAFF)["items"]
+    assert moved["place_path"] == [DISTRICT, LONGCHENG, ZHANGBEI]

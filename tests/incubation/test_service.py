@@ -122,6 +122,12 @@ def test_registry_events_keep_the_places_current(container_factory, service_conf
 
     created = eventually(placed)
     assert created["home"]["path"] == [DISTRICT, "longgang.bantian", NANKENG]
+    call(incubation, "change_stage", created["id"], {"stage": "admitted", "reason": "评审通过"},
+         STAFF)
+    call(incubation, "report_activity", {
+        "organization_id": created["id"], "kind": "legal_aid", "title": "劳动法律讲座",
+        "held_on": now_utc().date().isoformat(), "place_code": NANKENG, "hours": "2",
+        "participants": 40, "beneficiaries": [{"ref": "NK-1"}]}, STAFF)
     nankeng = next(item for item in ORGANIZATIONS if item["code"] == NANKENG)
     publish_events(rabbit_config["AMQP_URI"], "registry", "organization_moved", {
         **nankeng, "parent_code": "longgang.longcheng", "from_parent_code": "longgang.bantian",
@@ -129,6 +135,12 @@ def test_registry_events_keep_the_places_current(container_factory, service_conf
         "path": [DISTRICT, "longgang.longcheng", NANKENG]})
     eventually(lambda: call(incubation, "get_organization", created["id"], STAFF)["home"][
         "path"][1] == "longgang.longcheng")
+    # the community's kept statistics moved with it
+    longcheng = call(incubation, "statistics", {"code": "longgang.longcheng"}, STAFF)
+    assert (longcheng["activities"]["participants"],
+            longcheng["activities"]["workers_reached"]) == (40, 1)
+    bantian = call(incubation, "statistics", {"code": "longgang.bantian"}, STAFF)
+    assert bantian["activities"]["activities"] == 0
 
 
 def test_members_from_membership_are_linked_as_beneficiaries(incubation, rabbit_config):
