@@ -53,12 +53,16 @@ SETTINGS = [
     Setting("STOP_TIMEOUT_SECONDS", "15",
             "seconds a graceful stop (SIGTERM) may take before the process exits with status 1; "
             "keep it under Kubernetes' terminationGracePeriodSeconds"),
+    Setting("RPC_COMMIT_MARGIN", "1",
+            "seconds before its caller's deadline after which a request's unit of work is "
+            "refused (rolled back): the time its answer has to get back"),
     Setting("LOG_LEVEL", "INFO", "log level"),
     Setting("LOG_FORMAT", "json", "json or text"),
     # Service-specific settings (each read by its own service only).
     Setting("GATEWAY_RPC_TIMEOUT", "10",
-            "seconds from a request's arrival to a 503 if its backing services have not "
-            "answered"),
+            "seconds from a request's arrival until the gateway stops waiting for its backing "
+            "services (a 503, or a 504 for a write that may have been done); more than "
+            "RPC_COMMIT_MARGIN"),
     Setting("GATEWAY_STALL_SECONDS", "30",
             "seconds with every worker busy and none finishing after which /healthz fails "
             "(wedged; a restart helps)"),
@@ -156,4 +160,5 @@ def service_config(service: str, env=os.environ) -> dict:
         "OUTBOX_BATCH_SIZE": int(env.get("OUTBOX_BATCH_SIZE", "500")),
         "OUTBOX_POLL_SECONDS": float(env.get("OUTBOX_POLL_SECONDS", "0.5")),
         "EVENT_RETRY_DELAYS": retry_delays(env.get("EVENT_RETRY_DELAYS", "1,5,30")),
+        "RPC_COMMIT_MARGIN": float(env.get("RPC_COMMIT_MARGIN", "1")),
     }

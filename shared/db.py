@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import sessionmaker
 
+from shared import deadlines
 from shared.events import catalogue, make_envelope
 
 log = logging.getLogger(__name__)
@@ -290,13 +291,21 @@ def _dumps(value) -> str:
 
 
 class DatabaseAccess:
-    """What a worker gets from ``Database``: sessions and units of work."""
+    """What a worker gets from ``Database``: sessions and units of work.
 
-    def __init__(self, engine, session_factory, source, on_commit=None):
+    ``context``: the worker's context data, where its caller's deadline is
+    (``shared.deadlines``); a unit of work does not commit later than ``commit_margin``
+    seconds before it.
+    """
+
+    def __init__(self, engine, session_factory, source, on_commit=None, context=None,
+                 commit_margin=deadlines.COMMIT_MARGIN):
         self.engine = engine
         self._session_factory = session_factory
         self.source = source
         self._on_commit = on_commit
+        self._context = context
+        self._commit_margin = commit_margin
 
     @contextmanager
     def session(self):
@@ -313,6 +322,9 @@ class DatabaseAccess:
         uow = UnitOfWork(session, self.source)
         try:
             yield uow
+            # Rolled back, events and all, if the caller may stop waiting before it hears.
+            deadlines.refuse_commit_if_late(deadlines.deadline_of(self._context),
+                                            self._commit_margin)
             session.commit()
         except BaseException:
             session.rollback()

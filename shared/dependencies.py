@@ -8,6 +8,7 @@ from weakref import WeakKeyDictionary
 from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import sessionmaker
 
+from shared import deadlines
 from shared.db import DatabaseAccess, make_engine, migrate, require_migrated
 from shared.metrics import ENTRYPOINT_CALLS, ENTRYPOINT_SECONDS
 from shared.outbox import OutboxRelay
@@ -23,7 +24,7 @@ class Database(DependencyProvider):
             db = Database(Path(__file__).parent / "migrations")
 
     Config: DATABASE_URL, DATABASE_MIGRATE, AMQP_URI, OUTBOX_BATCH_SIZE,
-    OUTBOX_POLL_SECONDS (see ``shared.config``).
+    OUTBOX_POLL_SECONDS, RPC_COMMIT_MARGIN (see ``shared.config``).
     """
 
     def __init__(self, migrations_dir):
@@ -69,6 +70,9 @@ class Database(DependencyProvider):
         return DatabaseAccess(
             self.engine, self.session_factory, self.container.service_name,
             on_commit=self.relay.wake,
+            context=worker_ctx.data if worker_ctx is not None else None,
+            commit_margin=float(self.container.config.get("RPC_COMMIT_MARGIN",
+                                                          deadlines.COMMIT_MARGIN)),
         )
 
     def ping(self) -> bool:

@@ -192,9 +192,28 @@ class Unavailable(ServiceError):
     title = "Service unavailable"
 
 
+class DeadlineExceeded(Unavailable):
+    """A request refused, or its commit refused, because its caller's deadline had passed
+    (``shared.deadlines``): nothing was done. A caller answers it as a 503."""
+
+    code = "DEADLINE_EXCEEDED"
+
+
+class OutcomeUnknown(ServiceError):
+    """A write whose answer did not come back in time, after it may have been done (its
+    request was sent): whether it was is unknown. Retry it with the same
+    ``Idempotency-Key``, which answers with the first outcome if there was one."""
+
+    code = "OUTCOME_UNKNOWN"
+    status = 504
+    title = "Outcome unknown"
+
+
 ALL_ERRORS = (InvalidInput, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
               RequestTimeout, LengthRequired, PayloadTooLarge, UnsupportedMediaType,
-              TooManyRequests, Internal, Unavailable)
+              TooManyRequests, Internal, Unavailable, OutcomeUnknown)
+# Between services only: the gateway answers a DeadlineExceeded as an Unavailable (503).
+RPC_ONLY_ERRORS = (DeadlineExceeded,)
 
 
 def from_validation_error(exc, message="input rejected"):

@@ -51,6 +51,11 @@ DEAD_LETTERS = Gauge(
     "gonghui_dead_letter_messages", "Messages parked in the service's dead-letter queue",
     ["service"],
 )
+REQUESTS_REFUSED_LATE = Counter(
+    "gonghui_rpc_requests_refused_late_total",
+    "RPC requests refused unrun because they arrived past their caller's deadline",
+    ["service"],
+)
 MESSAGES_REJECTED = Counter(
     "gonghui_messages_rejected_total",
     "Messages a consumer could not use at all, parked at once: undecodable (not JSON, bad "

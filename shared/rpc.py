@@ -31,8 +31,10 @@ Here a service:
    ``gonghui_messages_rejected_total``: kombu alone would log it and drop it, and the
    caller would wait for its deadline.
 
-A caller that gave up on a request should also stop it from running later: the gateway
-publishes with an expiry equal to its deadline (``services.gateway.dependencies``).
+4. refuses a request that arrives past its caller's deadline (the ``nameko.deadline``
+   header, ``shared.deadlines``) without running it, answering ``DeadlineExceeded``,
+   counted in ``gonghui_rpc_requests_refused_late_total``; the caller also publishes it
+   with a broker expiry of the time left, so it rarely even arrives.
 
     from shared.rpc import rpc
 
@@ -59,8 +61,10 @@ from nameko.constants import (
 )
 from nameko.exceptions import MalformedRequest, serialize
 
+from shared import deadlines
 from shared.consumers import ParkingQueueConsumer, park, undecodable_reason
-from shared.metrics import MESSAGES_REJECTED
+from shared.errors import DeadlineExceeded
+from shared.metrics import MESSAGES_REJECTED, REQUESTS_REFUSED_LATE
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +136,16 @@ class RpcConsumer(nameko_rpc.RpcConsumer):
             self._taken[correlation_id] = None
             if len(self._taken) > REMEMBERED:
                 self._taken.popitem(last=False)
+        try:
+            deadlines.refuse_if_past(deadlines.deadline_of(message.headers),
+                                     f"{message.delivery_info.get('routing_key')} not run")
+        except DeadlineExceeded as exc:
+            # Its caller gave up (or is about to): running it now could only do what the
+            # caller was told, or will be told, was not done.
+            REQUESTS_REFUSED_LATE.labels(self.container.service_name).inc()
+            log.info("RPC %s", exc)
+            self.handle_result(message, None, (DeadlineExceeded, exc, None))
+            return
         super().handle_message(body, message)
 
     def handle_result(self, message, result, exc_info):

@@ -39,7 +39,7 @@ from shared.metrics import HTTP_REQUESTS, HTTP_SLOW_CLIENTS
 log = logging.getLogger(__name__)
 
 # Errors raised in one service arrive in the caller as the same type, not RemoteError.
-for _error in (errors.ServiceError, *errors.ALL_ERRORS):
+for _error in (errors.ServiceError, *errors.ALL_ERRORS, *errors.RPC_ONLY_ERRORS):
     deserialize_to_instance(_error)
 
 JSON = "application/json; charset=utf-8"

@@ -24,6 +24,9 @@ from werkzeug.routing import Map, Rule
 from shared.errors import LengthRequired, NotFound, PayloadTooLarge, ServiceError
 from shared.web import URL_CONVERTERS, HttpEntrypoint, no_route, problem_response
 
+# Methods that change nothing: a lost answer costs nothing but a retry.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 MAX_BODY = 64 * 1024  # a single organization or enterprise is far smaller
 ANY_METHOD = "*"  # an entrypoint for every method, the catch-all's
 PUBLIC = None  # access: no token needed

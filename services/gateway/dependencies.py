@@ -1,5 +1,5 @@
 """The gateway's dependency providers: who is calling (``Auth``) and its backing services
-(``BackendRpc``, an ``RpcProxy`` that answers 503 instead of hanging or crashing)."""
+(``BackendRpc``, an ``RpcProxy`` that answers 503 or 504 instead of hanging or crashing)."""
 
 import time
 
@@ -7,10 +7,11 @@ import eventlet
 from kombu.exceptions import OperationalError
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
+from nameko.rpc import MethodProxy, RpcProxy
 from werkzeug.wrappers import Request
 
 from services.gateway import accounts, sessions
+from services.gateway.api import SAFE_METHODS
 from services.gateway.auth import (
     User,
     bearer_token,
@@ -18,7 +19,8 @@ from services.gateway.auth import (
     require_permission,
     trusted_proxies,
 )
-from shared.errors import Unauthorized, Unavailable
+from shared import deadlines
+from shared.errors import DeadlineExceeded, OutcomeUnknown, Unauthorized, Unavailable
 from shared.timeutil import now_utc
 from shared.web import received_at
 
@@ -74,41 +76,72 @@ class Auth(DependencyProvider):
 
 
 class Backend:
-    """Calls one service's RPC methods before a deadline; failures to reach it become 503.
+    """Calls one service's RPC methods before a deadline; what the caller is then told:
+
+    - the answer, or the service's own error (404, 409...);
+    - 503 (``Unavailable``) when the call was not done and never will be: the deadline
+      passed before it could be sent, no such service is running, or the service
+      refused it as past its deadline (``shared.deadlines``). Also for a safe method
+      (GET) whose answer did not come in time: a read changed nothing;
+    - 504 (``OutcomeUnknown``) for a write sent whose answer did not come in time: it
+      may have been done (committed, and the answer lost). Retried with the same
+      ``Idempotency-Key`` it answers with the first outcome.
 
     The deadline is the HTTP request's: ``timeout`` after the gateway received it, so the
     wait for a free worker and every call the route makes all count against one budget.
+    Each request goes out with that deadline (``nameko.deadline``) and a broker expiry of
+    the time left until it, so it never runs after the gateway stopped waiting.
     """
 
-    def __init__(self, proxy, service, timeout, deadline):
-        self._proxy = proxy
-        self._service = service
+    def __init__(self, worker_ctx, proxy, timeout, deadline, writes):
+        self._worker_ctx = worker_ctx
+        self._proxy = proxy  # the BackendRpc
+        self._service = proxy.target_service
         self._timeout = timeout
         self._deadline = deadline  # time.monotonic()
+        self._writes = writes  # the HTTP method may change something
 
     def __getattr__(self, method):
-        remote = getattr(self._proxy, method)
-
         def call(*args, **kwargs):
-            late = Unavailable(f"{self._service} did not answer within {self._timeout:g}s",
-                               {"service": self._service})
+            service = {"service": self._service}
+            late = f"{self._service} did not answer within {self._timeout:g}s"
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
-                raise late
+                raise Unavailable(f"{late}; the request was not sent", service)
+            sent = False
             try:
                 with eventlet.Timeout(remaining):
-                    return remote(*args, **kwargs)
+                    sent = True  # from here on the request may reach the service
+                    reply = self._method(method, remaining).call_async(*args, **kwargs)
+                    return reply.result()
             except eventlet.Timeout:
-                raise late from None
+                if self._writes and sent:
+                    raise OutcomeUnknown(
+                        f"{late}: what was asked may have been done; send it again with "
+                        "the same Idempotency-Key to learn the outcome", service) from None
+                raise Unavailable(f"{late}; nothing was done", service) from None
+            except DeadlineExceeded:
+                raise Unavailable(f"{late}; the request was refused unrun", service) \
+                    from None
             except UnknownService:
                 raise Unavailable(f"{self._service} is not running",
-                                  {"service": self._service}) from None
+                                  service) from None
             except OperationalError:
                 # Only if kombu stopped retrying (BackendRpc retries until the deadline).
+                if self._writes:
+                    raise OutcomeUnknown(f"{self._service} is unreachable: the message "
+                                         "broker is down, and the request may have "
+                                         "reached it", service) from None
                 raise Unavailable(f"{self._service} is unreachable: the message broker "
-                                  "is down", {"service": self._service}) from None
+                                  "is down", service) from None
 
         return call
+
+    def _method(self, method, remaining):
+        """nameko's proxy for ``method``, publishing with an expiry of ``remaining``."""
+        options = dict(self._proxy.options, expiration=remaining)
+        return MethodProxy(self._worker_ctx, self._service, method,
+                           self._proxy.rpc_reply_listener, **options)
 
 
 class BackendRpc(RpcProxy):
@@ -116,23 +149,24 @@ class BackendRpc(RpcProxy):
 
     While the broker is away (a restart) a request is sent again and again until the
     deadline, not dropped after nameko's three quick tries: a restart shorter than the
-    deadline costs the caller time, not a failure. A request the gateway answered 503
-    for must not run later, so it expires in the queue at the deadline. (The service
-    runs a request sent twice only once: ``shared.rpc``.)
+    deadline costs the caller time, not a failure. A request the gateway gave up on must
+    not run later: it carries its deadline and expires in the queue then (``Backend``).
+    (The service runs a request sent twice only once: ``shared.rpc``.)
     """
 
     def setup(self):
         self.timeout = float(self.container.config.get("GATEWAY_RPC_TIMEOUT",
                                                        DEFAULT_RPC_TIMEOUT))
         self.options.update(
-            expiration=self.timeout,
             retry_policy={"max_retries": None, "interval_start": 0, "interval_step": 0.5,
                           "interval_max": 1})
         super().setup()
 
     def get_dependency(self, worker_ctx):
         request = worker_ctx.args[0] if worker_ctx.args else None
-        arrived = received_at(request) if isinstance(request, Request) else None
+        is_http = isinstance(request, Request)
+        arrived = received_at(request) if is_http else None
         deadline = (arrived or time.monotonic()) + self.timeout
-        return Backend(super().get_dependency(worker_ctx), self.target_service, self.timeout,
-                       deadline)
+        deadlines.set_deadline(worker_ctx, time.time() + deadline - time.monotonic())
+        writes = not is_http or request.method not in SAFE_METHODS
+        return Backend(worker_ctx, self, self.timeout, deadline, writes)

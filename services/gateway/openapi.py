@@ -10,7 +10,7 @@ that follow from each route's shape, every one an RFC 9457 ``Problem``
 - 401 unless public; 403 when it needs a role or scope;
 - 404 when the path names something (``<code>``) or it calls another service (which may
   not know an organization, fund or call the query or body names); 503 when it calls
-  another service;
+  another service, and 504 too when it writes (the outcome unknown);
 - 400 also when the path holds a value (``<credit_code>`` may be malformed);
 - 414 (from the HTTP server, no body) and 500 on every operation.
 
@@ -31,7 +31,7 @@ from re import _parser as sre_parse
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from services.gateway.api import PUBLIC, TOKEN, ApiRoute, api_routes
+from services.gateway.api import PUBLIC, SAFE_METHODS, TOKEN, ApiRoute, api_routes
 from services.gateway.auth import MANAGE_USERS, READ, WRITE
 from shared import errors
 from shared.web import INT64, PROBLEM_JSON
@@ -66,7 +66,13 @@ ERROR_RESPONSES = {
                                   "`HTTP_CONNECTIONS_PER_CLIENT` from one address."),
     500: (errors.Internal, "An unexpected error; it has been logged, the answer holds no "
                            "internals."),
-    503: (errors.Unavailable, "A backing service did not answer in time (`service` names it)."),
+    503: (errors.Unavailable, "Not done, and it never will be: a backing service was not "
+                              "reached in time (`service` names it), or refused the request "
+                              "as past its deadline. Safe to retry."),
+    504: (errors.OutcomeUnknown, "A write was sent to a backing service (`service` names "
+                                 "it) and its answer did not come back in time: it may have "
+                                 "been done. Retry with the same `Idempotency-Key`: the "
+                                 "answer is then the first outcome if there was one."),
 }
 
 ERROR_HEADERS = {
@@ -110,6 +116,9 @@ ERROR_EXAMPLES = {
     500: (errors.Internal("unexpected error; it has been logged"), "/api/v1/enterprises"),
     503: (errors.Unavailable("registry did not answer within 10s", {"service": "registry"}),
           "/api/v1/organizations/longgang"),
+    504: (errors.OutcomeUnknown("disputes did not answer within 10s: the report may have "
+                                "been filed; send it again with the same Idempotency-Key",
+                                {"service": "disputes"}), "/api/v1/disputes/reports"),
 }
 
 PROBLEM_SCHEMA = {
@@ -267,6 +276,8 @@ def _error_statuses(route: ApiRoute) -> set[int]:
         statuses.add(404)
     if route.backend:
         statuses.add(503)
+        if route.method not in SAFE_METHODS:
+            statuses.add(504)  # a write whose answer was lost: see errors.OutcomeUnknown
     return statuses
 
 
