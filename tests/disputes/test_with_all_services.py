@@ -85,7 +85,10 @@ def district(container_factory, make_service_config, database_factory, tcp_proxy
         "notifications": make_service_config(
             urls["notifications"], AMQP_URI=amqp_uri, NOTIFICATIONS_POLICY=fast_policy(1.5),
             NOTIFICATIONS_DEADLINE_POLL_SECONDS=0.05),
-        "gateway": make_service_config(urls["gateway"], AMQP_URI=amqp_uri),
+        # Every informant of these streams is 127.0.0.1: during an outage their waiting
+        # requests pass the per-client connection limit meant for one person.
+        "gateway": make_service_config(urls["gateway"], AMQP_URI=amqp_uri,
+                                       HTTP_CONNECTIONS_PER_CLIENT=200),
     }
     classes = {"disputes": DisputesService, "notifications": NotificationsService,
                "registry": RegistryService, "gateway": GatewayService}
