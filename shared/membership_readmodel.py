@@ -16,9 +16,9 @@ Why it looks like this:
   place), each type on its own queue, so they come in any order: a row is replaced only by
   a snapshot at least as recent (``as_of`` = the event's time); a repeated one changes
   nothing. A transfer's new membership replaces the old one (the worker's current one).
-- ``members_imported`` (a bulk import) names no member, only counts per union: members
-  imported in bulk are known here once an individual event (an approval, a transfer, a
-  departure...) names them.
+- ``members_imported`` (a bulk import) names no member, only counts per union; the same
+  batch's ``member_batch_imported`` names its members by id and place
+  (``apply_imported``), many rows at once.
 - The caller learns what changed (``Change``: the row before and after), so a service
   that cares about a member leaving (competitions flags her nomination) acts on it in the
   same transaction.
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, String, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.registry_readmodel import upsert_snapshot
 from shared.timeutil import as_utc
@@ -92,6 +93,34 @@ class MembershipReadModel:
                             .values(status="lapsed", as_of=as_of))
             changes.append(Change(old, new))
         return changes
+
+    def apply_imported(self, session, data: dict, as_of: datetime | None) -> int:
+        """``member_batch_imported``: every member of a bulk-import batch, active at its
+        enterprise. Members not known yet go in by one multi-row insert; one known already
+        (an earlier event named her) is replaced only by this newer snapshot. Returns how
+        many rows were written."""
+        table = self.members
+        values = [{"worker_id": worker_id, "membership_id": membership_id,
+                   "status": "active", "union_code": item["union_code"],
+                   "enterprise_credit_code": credit_code,
+                   "path": list(item["organization_path"]), "as_of": as_of}
+                  for credit_code, item in data["enterprises"].items()
+                  for worker_id, membership_id in item["members"]]
+        written = 0
+        for start in range(0, len(values), 500):  # SQLite's parameter limit
+            chunk = values[start:start + 500]
+            known = set(session.execute(select(table.c.worker_id).where(
+                table.c.worker_id.in_([row["worker_id"] for row in chunk]))).scalars())
+            new = [row for row in chunk if row["worker_id"] not in known]
+            if new:
+                dialect = postgresql if session.get_bind().dialect.name == "postgresql" \
+                    else sqlite
+                written += session.execute(dialect.insert(table).on_conflict_do_nothing(
+                    index_elements=["worker_id"]), new).rowcount
+            for row in chunk:
+                if row["worker_id"] in known:
+                    written += upsert_snapshot(session, table, "worker_id", row) is not None
+        return written
 
     def member(self, session, worker_id: int, lock: bool = False) -> dict | None:
         query = select(self.members).where(self.members.c.worker_id == worker_id)

@@ -14,8 +14,9 @@ street final on 7 April, as the article tells; the awards on 27 May), all of it 
 - seeded marks, rankings, the public notice with one objection (dismissed), the awards,
   and a few honours recorded in 2017 for some of the stars.
 
-Membership's bulk import names no members (``members_imported`` carries counts per
-union), so no service can learn the sample district's members one by one: the sample
+Competitions does not consume membership's bulk-import batches (``member_batch_imported``
+names their members; incubation keeps them), so it does not learn the sample district's
+members one by one: the sample
 records its nominees' memberships in this service's member read model itself, as
 membership's events would (worker numbers from 2016000001, far from membership's own).
 

@@ -8,9 +8,8 @@
   along (``follow_moves``); a closed enterprise hosts no new activity.
 - Members (membership's events, the kit's ``MembershipReadModel``): the worker number,
   the current membership's status, union and the enterprise's path. A beneficiary given
-  as a worker number is linked to the member here; a bulk import's ``members_imported``
-  names no member, so those members are linked once an individual event (an approval, a
-  transfer ...) names them.
+  as a worker number is linked to the member here, members of a bulk import too (each
+  batch's ``member_batch_imported`` names them by id and place).
 - Members' service requests, which staff may refer to an organization.
 
 Every upsert keeps the most recent snapshot (``as_of`` = the event's time), so events

@@ -381,6 +381,11 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def _apply(self, event, apply):
         self.db.apply_once(event, apply, event_time(event))
 
+    @event_handler("membership", "member_batch_imported")
+    def handle_member_batch_imported(self, event):
+        """Members who arrived by a bulk import: known, so linkable as beneficiaries."""
+        self._apply(event, readmodel.memberships.apply_imported)
+
     @event_handler("membership", "service_request_submitted")
     def handle_service_request_submitted(self, event):
         self._apply(event, readmodel.apply_service_request)

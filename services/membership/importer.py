@@ -10,7 +10,9 @@ phones. Imported members get no card: cards are issued on request (in the 南坑
 cards went to 9,525 members).
 
 Speed: rows are checked in Python and written in batches, each its own transaction with
-one ``members_imported`` event (counts per union, no personal data). PostgreSQL
+one ``members_imported`` event (counts per union) and one ``member_batch_imported`` (each
+membership's ids under its enterprise and place, for other services' read models); no
+personal data in either. PostgreSQL
 gets ``COPY``; SQLite gets ``executemany`` on the raw connection. The enterprises of the
 read model are held in memory for the run.
 """
@@ -74,6 +76,7 @@ class Importer:
         self._lock = threading.Lock()  # result, report and timings, shared by writers
         self.enterprises = {}  # credit code -> (status, union code)
         self.targets = {}  # credit code -> organizations counting its members
+        self.paths = {}  # credit code -> its path (district .. community)
         self.seen = {}  # id hash -> line, over the whole file
         self.seconds = Counter()  # phase -> wall seconds: where an import spends its time
 
@@ -142,6 +145,7 @@ class Importer:
                     row.status, row.union_code or row.community_code)
                 self.targets[row.credit_code] = domain.stats_targets(
                     {"path": row.path, "union_code": row.union_code})
+                self.paths[row.credit_code] = list(row.path)
 
     def _reject(self, result, line, field_, message):
         result.rejected += 1
@@ -190,7 +194,7 @@ class Importer:
                     started = self._lap("check rows, hash and seal (waiting for them)",
                                         started)
                     fresh = self._screen(size, good, rejects, result)
-                    self._store(session, fresh, [], True, members_later=line.put)
+                    made = self._store(session, fresh, [], True, members_later=line.put)
                     started = self._lap("write workers and memberships", started)
                     counts.update(row[4] for row in fresh)
                     batch = Counter(row[5] for row in fresh)
@@ -201,6 +205,7 @@ class Importer:
                         "imported": len(fresh), "rejected": result.rejected,
                         "counts": dict(sorted(batch.items()))},
                         subject=str(result.import_id))
+                    self._publish_members(uow, result.import_id, result.batches, made)
                     started = self._lap("publish the batch event", started)
                     if self.progress is not None:
                         self.progress.update(size)
@@ -255,14 +260,14 @@ class Importer:
             # says so for free. Only a batch holding a known worker pays for the lookup.
             try:
                 with session.begin_nested():
-                    self._store(session, good, [], postgres)
+                    made = self._store(session, good, [], postgres)
                 fresh = good
             except (IntegrityError, psycopg2_errors().UniqueViolation):
                 fresh = None
         if fresh is None:
             fresh, again = self._split_known(session, good, result)
             started = self._lap("look up known workers", started)
-            self._store(session, fresh, again, postgres)
+            made = self._store(session, fresh, again, postgres)
         started = self._lap("write workers and memberships", started)
         counts = Counter(row[4] for row in fresh)
         counts.update(row[4] for _, row in again)
@@ -279,7 +284,25 @@ class Importer:
             "import_id": result.import_id, "batch": batch, "imported": imported,
             "rejected": rejected, "counts": dict(sorted(unions.items()))},
             subject=str(result.import_id))
+        self._publish_members(uow, result.import_id, batch, made)
         self._lap("publish the batch event", started)
+
+    def _publish_members(self, uow, import_id, batch, member_rows):
+        """``member_batch_imported``: the batch's memberships (``_store``'s rows) by
+        enterprise, ids and places only, for other services' member read models."""
+        if not member_rows:
+            return
+        by_enterprise = {}
+        for membership_id, worker_id, union_code, credit_code, *_ in member_rows:
+            found = by_enterprise.get(credit_code)
+            if found is None:
+                found = by_enterprise[credit_code] = {
+                    "union_code": union_code, "organization_path": self.paths[credit_code],
+                    "members": []}
+            found["members"].append([worker_id, membership_id])
+        uow.publish("member_batch_imported", {"import_id": import_id, "batch": batch,
+                                              "enterprises": by_enterprise},
+                    subject=str(import_id))
 
     def _split_known(self, session, good, result):
         """Workers already known (an earlier import, an application) are fine unless they
@@ -300,7 +323,8 @@ class Importer:
         return fresh, again
 
     def _store(self, session, fresh, again, postgres, members_later=None):
-        """New workers plus an active membership for each of ``fresh`` and ``again``."""
+        """New workers plus an active membership for each of ``fresh`` and ``again``;
+        returns the memberships' rows (id, worker id, union, credit code, ...)."""
         worker_ids = self._ids(session, "workers", len(fresh), postgres)
         membership_ids = self._ids(session, "memberships", len(fresh) + len(again), postgres)
         now = now_utc()
@@ -316,7 +340,7 @@ class Importer:
             if members_later is not None:  # the initial load copies them on its own line
                 _copy(session, WORKER_COLUMNS, worker_text)
                 members_later(member_text)
-                return
+                return member_rows
             _copy(session, WORKER_COLUMNS, worker_text)
             _copy(session, MEMBERSHIP_COLUMNS, member_text)
         elif postgres:  # inside an eventlet process: psycogreen forbids COPY
@@ -334,6 +358,7 @@ class Importer:
                             "enterprise_credit_code, status, channel, decided_at) VALUES "
                             "(?, ?, ?, ?, ?, ?, ?)",
                             [(*row[:6], row[6].isoformat(sep=" ")) for row in member_rows])
+        return member_rows
 
     @staticmethod
     def _existing(session, hashes):

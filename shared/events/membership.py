@@ -81,6 +81,57 @@ class MembersImportedSchema(Schema):
     counts = Counts(required=True)
 
 
+class ImportedMembersSchema(Schema):
+    """The members a batch made at one enterprise: ``[worker_id, membership_id]`` pairs."""
+
+    union_code = fields.String(required=True)
+    organization_path = fields.List(fields.String(), required=True)
+    members = fields.List(fields.List(fields.Integer(), validate=validate.Length(equal=2)),
+                          required=True)
+
+
+class ImportedMembers(fields.Dict):
+    """Credit code -> ``ImportedMembersSchema``, checked in one pass (like ``Counts``): a
+    batch carries up to 20,000 members and a field per member would cost seconds."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(), values=fields.Nested(ImportedMembersSchema),
+                         **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value  # plain JSON already: copying 20,000 pairs costs more than the rest
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict) or not all(
+                isinstance(code, str) and _imported_at_enterprise(item)
+                for code, item in value.items()):
+            raise self.make_error("invalid")
+        return value
+
+
+def _imported_at_enterprise(item) -> bool:
+    return (isinstance(item, dict) and set(item) == {"union_code", "organization_path",
+                                                     "members"}
+            and isinstance(item["union_code"], str)
+            and isinstance(item["organization_path"], list)
+            and all(isinstance(code, str) for code in item["organization_path"])
+            and isinstance(item["members"], list)
+            and all(isinstance(pair, list | tuple) and len(pair) == 2
+                    and type(pair[0]) is int and type(pair[1]) is int
+                    for pair in item["members"]))
+
+
+class MemberBatchImportedSchema(Schema):
+    """Who one batch of a bulk import made members, by id and place only (no names, ID
+    numbers or phones): what a consumer's member read model needs to know them."""
+
+    import_id = fields.Integer(required=True)
+    batch = fields.Integer(required=True, validate=validate.Range(min=1))
+    enterprises = ImportedMembers(required=True, metadata={
+        "description": "credit code -> {union_code, organization_path, members: "
+                       "[[worker_id, membership_id], ...]}"})
+
+
 class MembershipsLapsedSchema(Schema):
     """Every membership at one enterprise lapsed at once (the enterprise closed)."""
 
@@ -141,6 +192,10 @@ _define("membership", "memberships_lapsed", MembershipsLapsedSchema,
         description="All memberships at an enterprise lapsed at once (the enterprise closed).")
 _define("membership", "members_imported", MembersImportedSchema,
         description="A batch of a bulk import committed: new active members per union.")
+_define("membership", "member_batch_imported", MemberBatchImportedSchema,
+        description="The same batch of a bulk import, by member: each new active "
+                    "membership's worker_id and membership_id under its enterprise, union "
+                    "and place (no personal data), for consumers' member read models.")
 _define("membership", "card_issued", CardIssuedSchema,
         description="A member card was issued (on approval, or to replace a lost one, which "
                     "is invalid from then on). The card number is not in the event.")

@@ -13,7 +13,13 @@ from decimal import Decimal
 from marshmallow import fields, validate
 
 # (source, type) -> payload, for a type whose schema-level rules the generator cannot meet.
-EXAMPLES = {}
+EXAMPLES = {
+    # its members are [worker_id, membership_id] pairs, checked in one pass
+    ("membership", "member_batch_imported"): {
+        "import_id": 1, "batch": 1, "enterprises": {"91440300MA5D00000X": {
+            "union_code": "440307", "organization_path": ["440307"],
+            "members": [[1, 2]]}}},
+}
 
 # Strings tried against a Regexp validator, in order: codes, amounts, words.
 REGEXP_CANDIDATES = ("12000.50", "1", "0", "91440300MA5D00000X", "440307", "a", "A1", "x-1",

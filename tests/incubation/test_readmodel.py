@@ -93,3 +93,21 @@ def test_a_requests_place_is_its_members_or_else_its_handling_unions(db):
         assert stored["status"] == "accepted"
         assert readmodel.request_place(session, stored) == [DISTRICT, BANTIAN, NANKENG,
                                                             FACTORY]
+
+
+def imported_batch(*worker_ids, credit_code=FACTORY):
+    return {"import_id": 3, "batch": 1, "enterprises": {credit_code: {
+        "union_code": NANKENG, "organization_path": [DISTRICT, BANTIAN, NANKENG],
+        "members": [[worker_id, worker_id + 5000] for worker_id in worker_ids]}}}
+
+
+def test_members_of_a_bulk_import_are_known_by_id_and_place(db):
+    apply(db, readmodel.memberships.apply_membership, member_event(2, "left"), at(11))
+    apply(db, readmodel.memberships.apply_imported, imported_batch(1, 2, 3), at(10))
+    apply(db, readmodel.memberships.apply_imported, imported_batch(1, 2, 3), at(10))  # again
+    with db.session() as session:
+        assert readmodel.members_known(session, [1, 2, 3, 4]) == {
+            1: "active", 2: "left", 3: "active"}  # 2's later departure stands
+        assert readmodel.memberships.member(session, 3)["path"] == [DISTRICT, BANTIAN,
+                                                                    NANKENG]
+        assert readmodel.memberships.member(session, 3)["membership_id"] == 5003

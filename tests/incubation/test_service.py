@@ -167,6 +167,29 @@ def test_members_from_membership_are_linked_as_beneficiaries(incubation, rabbit_
     assert figures["activities"]["workers_reached"] == 2
 
 
+def test_members_of_membership_s_bulk_import_are_linked_as_beneficiaries(incubation, rabbit_config):
+    created = call(incubation, "add_organization", new_organization(), STAFF)
+    call(incubation, "change_stage", created["id"], {"stage": "admitted", "reason": "评审通过"},
+         STAFF)
+    batch = {"import_id": 1, "batch": 1, "enterprises": {FACTORY: {
+        "union_code": NANKENG, "organization_path": [DISTRICT, "longgang.bantian", NANKENG],
+        "members": [[2001, 9001], [2002, 9002]]}}}
+    publish_events(rabbit_config["AMQP_URI"], "membership", "member_batch_imported", batch)
+    report = {"organization_id": created["id"], "kind": "legal_aid", "title": "劳动法律讲座",
+              "held_on": now_utc().date().isoformat(), "place_code": FACTORY, "hours": "2",
+              "participants": 40, "beneficiaries": [{"worker_id": 2001}, {"worker_id": 2002}]}
+
+    def reported():
+        try:
+            return call(incubation, "report_activity", report, STAFF)
+        except InvalidInput:
+            return None
+
+    assert eventually(reported)["members"] == 2
+    figures = call(incubation, "statistics", {"code": NANKENG}, STAFF)
+    assert figures["activities"]["workers_reached"] == 2
+
+
 def test_a_members_service_request_from_membership_can_be_referred(incubation, rabbit_config):
     publish_events(rabbit_config["AMQP_URI"], "membership", "service_request_submitted", {
         "request_id": 8, "worker_id": 70, "kind": "legal_consultation", "status": "submitted",

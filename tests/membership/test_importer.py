@@ -11,6 +11,7 @@ from services.membership import importer, views
 from services.membership.models import memberships, workers
 from shared.db import outbox_table
 from shared.errors import InvalidInput
+from shared.events import parse_envelope
 from tests.membership.conftest import (
     GANGTOU,
     HUAWEI,
@@ -62,9 +63,20 @@ def test_an_import_reports_each_bad_row_and_imports_the_rest(district, keys, tmp
         statuses = session.execute(select(memberships.c.status, memberships.c.channel)).all()
         assert set(statuses) == {("active", "import")}
         bodies = [json.loads(b) for b in session.execute(select(outbox_table.c.body)).scalars()]
-    assert [b["type"] for b in bodies] == ["members_imported"]
+    assert [b["type"] for b in bodies] == ["members_imported", "member_batch_imported"]
     assert bodies[0]["data"]["counts"] == {HUAWEI_UNION: 1, GANGTOU: 1, NANKENG: 1}
-    assert "13800138000" not in json.dumps(bodies, ensure_ascii=False)
+    # the batch by member: ids and places, for other services' member read models
+    with district.session() as session:
+        made = {row.enterprise_credit_code: [[row.worker_id, row.id]] for row in
+                session.execute(select(memberships))}
+    placed = bodies[1]["data"]["enterprises"]
+    assert {code: item["members"] for code, item in placed.items()} == made
+    assert placed[HUAWEI]["union_code"] == HUAWEI_UNION
+    assert placed[HUAWEI]["organization_path"][-1] == NANKENG
+    parse_envelope(bodies[1], "membership", "member_batch_imported")
+    dumped = json.dumps(bodies, ensure_ascii=False)
+    for secret in ("13800138000", "张三", id_number(1)):
+        assert secret not in dumped
 
 
 def test_importing_the_same_members_again_imports_none_twice(sqlite_district, keys,
