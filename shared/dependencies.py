@@ -7,10 +7,16 @@ from weakref import WeakKeyDictionary
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from shared import deadlines
 from shared.db import DatabaseAccess, make_engine, migrate, require_migrated
-from shared.metrics import ENTRYPOINT_CALLS, ENTRYPOINT_SECONDS
+from shared.metrics import (
+    DB_POOL_CONNECTIONS,
+    DB_POOL_LIMIT,
+    ENTRYPOINT_CALLS,
+    ENTRYPOINT_SECONDS,
+)
 from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -23,12 +29,17 @@ class Database(DependencyProvider):
             name = "registry"
             db = Database(Path(__file__).parent / "migrations")
 
+    ``gauges``: functions ``(session, service name)`` that set the service's own gauges
+    from its tables (cases open, deadlines overdue), run when /metrics is scraped
+    (``measure``), so every replica reports what the database holds, not what it did.
+
     Config: DATABASE_URL, DATABASE_MIGRATE, AMQP_URI, OUTBOX_BATCH_SIZE,
     OUTBOX_POLL_SECONDS, RPC_COMMIT_MARGIN (see ``shared.config``).
     """
 
-    def __init__(self, migrations_dir):
+    def __init__(self, migrations_dir, gauges=()):
         self.migrations_dir = migrations_dir
+        self.gauges = tuple(gauges)
 
     def setup(self):
         config = self.container.config
@@ -78,6 +89,20 @@ class Database(DependencyProvider):
     def ping(self) -> bool:
         """For /readyz, which runs outside any worker (``shared.web.OpsEntrypoint``)."""
         return self.get_dependency(None).ping()
+
+    def measure(self):
+        """For /metrics: the pool's use, then the service's ``gauges`` in one read session."""
+        service = self.container.service_name
+        pool = self.engine.pool
+        if isinstance(pool, QueuePool):  # SQLite in memory has a single-connection pool
+            DB_POOL_CONNECTIONS.labels(service, "in_use").set(pool.checkedout())
+            DB_POOL_CONNECTIONS.labels(service, "idle").set(pool.checkedin())
+            # the pool keeps its overflow limit private; -1 means none
+            DB_POOL_LIMIT.labels(service).set(pool.size() + max(pool._max_overflow, 0))
+        if self.gauges:
+            with self.get_dependency(None).session() as session:
+                for gauge in self.gauges:
+                    gauge(session, service)
 
 
 class Metrics(DependencyProvider):

@@ -1,4 +1,7 @@
-"""Prometheus metrics shared by every service (one process per service, default registry).
+"""Prometheus metrics (one process per service, default registry): those every service
+exports, then the few one service sets (``gonghui_<service>_...``), all here so that
+deploy/grafana's dashboards and deploy/prometheus-rules.yml have one list to be checked
+against (tests/deploy/test_dashboards.py reads them off running services).
 
 Names follow Prometheus conventions: one ``gonghui_`` prefix, base units, ``_total`` on
 counters, and labels with few values (service, entrypoint, outcome), never ids.
@@ -21,6 +24,13 @@ HTTP_REQUESTS = Counter(
     "gonghui_http_requests_total",
     "HTTP requests by route and status class",
     ["service", "route", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "gonghui_http_request_duration_seconds",
+    "HTTP request latency by route (the route's pattern, never a path with ids), from the "
+    "request's head read to the response made, the wait for a worker included",
+    ["service", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 HTTP_SLOW_CLIENTS = Counter(
     "gonghui_http_slow_clients_total",
@@ -63,3 +73,52 @@ MESSAGES_REJECTED = Counter(
     "payload, RPC request shape)",
     ["service", "queue", "reason"],
 )
+DB_POOL_CONNECTIONS = Gauge(
+    "gonghui_db_pool_connections",
+    "Connections of the service's database pool, by state (in_use, idle); read at scrape",
+    ["service", "state"],
+)
+DB_POOL_LIMIT = Gauge(
+    "gonghui_db_pool_limit",
+    "Most connections the pool opens (its size plus overflow); in_use at this limit makes "
+    "a unit of work wait for a connection",
+    ["service"],
+)
+
+
+# --- set by one service ------------------------------------------------------------------
+
+REPORTS_FILED = Counter(
+    "gonghui_disputes_reports_filed_total",
+    "Reports filed (a resent request counted once), by who filed (officer, anonymous) and "
+    "whether it opened a case or joined an open one (opened, merged)",
+    ["service", "informant", "case"],
+)
+CASES_OPEN = Gauge(
+    "gonghui_disputes_cases_open",
+    "Cases not yet resolved, closed or rejected, by grade; read at scrape",
+    ["service", "grade"],
+)
+CASES_UNACKNOWLEDGED = Gauge(
+    "gonghui_notifications_cases_unacknowledged",
+    "Open cases someone was told of and nobody has acknowledged, by grade; read at scrape",
+    ["service", "grade"],
+)
+DEADLINES_OVERDUE = Gauge(
+    "gonghui_notifications_deadlines_overdue",
+    "Open deadlines (escalate, remind) past due; the timer fires one within a second, so "
+    "any that stay mean firing is stuck; read at scrape",
+    ["service", "kind"],
+)
+
+
+def set_by_label(gauge, service: str, label: str, counts: dict, known=()) -> None:
+    """``gauge{service, <label>}`` set to ``counts`` (label value -> number), each of
+    ``known`` present even at 0, and a value no longer counted dropped. No I/O here, so
+    a scrape in another green thread never sees the gauge half written."""
+    for family in gauge.collect():
+        for sample in family.samples:
+            if sample.labels["service"] == service and sample.labels[label] not in counts:
+                gauge.remove(service, sample.labels[label])
+    for value in {*known, *counts}:
+        gauge.labels(service, value).set(counts.get(value, 0))

@@ -34,7 +34,7 @@ from werkzeug.wrappers import Request, Response
 
 from shared import errors
 from shared.consumers import dead_letter_depth
-from shared.metrics import HTTP_REQUESTS, HTTP_SLOW_CLIENTS
+from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS, HTTP_SLOW_CLIENTS
 
 log = logging.getLogger(__name__)
 
@@ -466,6 +466,8 @@ class HttpEntrypoint(HttpRequestHandler):
             response.at(request)
         HTTP_REQUESTS.labels(self.container.service_name, self.url,
                              f"{response.status_code // 100}xx").inc()
+        HTTP_SECONDS.labels(self.container.service_name, self.url).observe(
+            time.monotonic() - request.environ[RECEIVED_AT])
         return response
 
     def respond(self, request):
@@ -636,4 +638,8 @@ class OpsEndpoints:
             dead_letter_depth(container.config["AMQP_URI"], container.service_name)
         except Exception:  # noqa: BLE001 - metrics must render while the broker is down
             log.warning("dead-letter depth unavailable: broker unreachable")
+        try:
+            dependency_provider(container, "db").measure()
+        except Exception:  # noqa: BLE001 - nor may a database outage keep it from rendering
+            log.warning("database gauges unavailable: database unreachable", exc_info=True)
         return Response(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

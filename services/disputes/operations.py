@@ -33,6 +33,7 @@ from services.disputes.models import (
 from shared import ratelimit
 from shared.caller import WRITE, Caller, in_scope, require, require_admin, require_district_admin
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.metrics import REPORTS_FILED
 from shared.timeutil import as_utc, now_utc
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,8 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
         try:
             with db.unit_of_work() as uow:
                 filed = filed_by_request(uow.session, request_id)
-                if filed is None:
+                fresh = filed is None
+                if fresh:
                     filed = (_file(uow, report, officer_token, source, now, receipt_hash,
                                    request_id, limits, keys), receipt_hash)
             result, filed_hash = filed
@@ -263,6 +265,9 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
             if attempt == 2:
                 raise Conflict("the report collided with another; send it again") from None
             log.info("a report collided with another on the same risk; merging")
+    if fresh:  # counted once committed: a resent request is the same report
+        REPORTS_FILED.labels(db.source, "officer" if officer_token else "anonymous",
+                             "merged" if result["merged"] else "opened").inc()
     # Only for the code this report was filed with, and only a ref the gateway sent.
     result["receipt"] = bool(receipt_ref) and filed_hash == receipt_hash
     return result

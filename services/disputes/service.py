@@ -44,7 +44,7 @@ def _caller(data) -> Caller:
 
 class DisputesService(RegistryEventHandlers, OpsEndpoints):
     name = "disputes"
-    db = Database(MIGRATIONS)
+    db = Database(MIGRATIONS, gauges=[views.measure_open_cases])
     metrics = Metrics()
     keys = PersonalDataKeys(domain.load_keys)  # DISPUTES_PII_KEY: seals identities
 

@@ -26,6 +26,8 @@ from services.disputes.models import (
 from shared.caller import READ, Caller, require
 from shared.db import read_once
 from shared.errors import NotFound, Unauthorized
+from shared.events.disputes import GRADES
+from shared.metrics import CASES_OPEN, set_by_label
 from shared.paging import DEFAULT_LIMIT, keyset_page
 from shared.timeutil import as_utc
 
@@ -373,3 +375,13 @@ def statistics(session, code: str | None = None, year: int | None = None) -> dic
         "visits": {"visits": visit_figures[0], "enterprises_visited": visit_figures[1],
                    "enterprises_irregular": irregular},
     }
+
+
+# --- gauges, read when /metrics is scraped (shared.dependencies.Database's ``gauges``) --
+
+
+def measure_open_cases(session, service: str) -> None:
+    counts = dict(session.execute(
+        select(cases.c.grade, func.count()).where(cases.c.status.in_(domain.OPEN_STATUSES))
+        .group_by(cases.c.grade)).all())
+    set_by_label(CASES_OPEN, service, "grade", counts, known=GRADES)

@@ -52,7 +52,7 @@ DELIVERY_CONCURRENCY = 10
 
 class NotificationsService(RegistryEventHandlers, OpsEndpoints):
     name = "notifications"
-    db = Database(MIGRATIONS)
+    db = Database(MIGRATIONS, gauges=[views.measure_cases_and_deadlines])
     metrics = Metrics()
     notifier = NotifierProvider()
     clock = Clock()

@@ -13,9 +13,9 @@ The read model of the registry decides it (``readmodel.current_paths``), so nobo
 the registry anything per recipient.
 """
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from services.notifications import readmodel
+from services.notifications import domain, readmodel
 from services.notifications.models import (
     audit_entries,
     cases,
@@ -25,7 +25,10 @@ from services.notifications.models import (
 )
 from shared.caller import READ, Caller, require_permission
 from shared.errors import Forbidden, NotFound
+from shared.events.disputes import GRADES
+from shared.metrics import CASES_UNACKNOWLEDGED, DEADLINES_OVERDUE, set_by_label
 from shared.paging import DEFAULT_LIMIT, keyset_page
+from shared.timeutil import now_utc
 
 
 def _known(session, case_id):
@@ -159,3 +162,27 @@ def inbox(session, organization_code, caller: Caller | None = None, recipient_ki
     if unacknowledged:
         query = query.where(notifications.c.acknowledged_at.is_(None))
     return keyset_page(session, query, (inbox_messages.c.id,), cursor, limit, view=_message)
+
+
+# --- gauges, read when /metrics is scraped (shared.dependencies.Database's ``gauges``) --
+
+
+def unacknowledged_and_overdue(session, now) -> tuple[dict, dict]:
+    """(grade -> open cases someone was told of and nobody acknowledged, deadline kind ->
+    open deadlines past due at ``now``)."""
+    unacknowledged = dict(session.execute(
+        select(cases.c.grade, func.count())
+        .where(cases.c.notified_at.is_not(None), cases.c.acknowledged_at.is_(None),
+               cases.c.status.not_in(domain.TERMINAL_STATUSES))
+        .group_by(cases.c.grade)).all())
+    overdue = dict(session.execute(
+        select(deadlines.c.kind, func.count())
+        .where(deadlines.c.state == "open", deadlines.c.due_at < now)
+        .group_by(deadlines.c.kind)).all())
+    return unacknowledged, overdue
+
+
+def measure_cases_and_deadlines(session, service: str) -> None:
+    unacknowledged, overdue = unacknowledged_and_overdue(session, now_utc())
+    set_by_label(CASES_UNACKNOWLEDGED, service, "grade", unacknowledged, known=GRADES)
+    set_by_label(DEADLINES_OVERDUE, service, "kind", overdue, known=("escalate", "remind"))

@@ -17,7 +17,9 @@ from shared.config import stop_timeout
 from tests.deploy.files import (
     COMPOSE,
     DEPLOY,
+    GRAFANA,
     PROMETHEUS,
+    PROMETHEUS_RULES,
     ROOT,
     SERVICE_NAMES,
     known_setting,
@@ -145,6 +147,18 @@ def test_postgres_runs_the_database_init_script_and_prometheus_its_config(compos
     config = {(ROOT / source).resolve(): target for source, target in mounts(prometheus).items()}
     assert config[PROMETHEUS] == "/etc/prometheus/prometheus.yml"
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    # beside the config: its rule_files entry is relative to it
+    assert config[PROMETHEUS_RULES] == "/etc/prometheus/prometheus-rules.yml"
+
+
+def test_grafana_runs_with_the_provisioning_on_a_healthy_prometheus(compose):
+    grafana = compose["services"]["grafana"]
+    provisioned = {(ROOT / source).resolve(): target for source, target in mounts(grafana).items()}
+    assert provisioned[GRAFANA / "provisioning"] == "/etc/grafana/provisioning"
+    assert provisioned[GRAFANA / "dashboards"] == "/var/lib/grafana/dashboards"
+    assert grafana["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+        "${GRAFANA_ADMIN_PASSWORD")  # set from outside, a default for a developer machine
 
 
 def run_init_script(admin_url, databases):

@@ -1,6 +1,7 @@
 """What a container does, run here as plain processes: the health check script, and every
 registered service started the way the image starts it (``python -m services.serve
-<name>``, configured by environment variables only) answering it and stopping on SIGTERM."""
+<name>``, configured by environment variables only) answering it, exporting every metric
+the dashboards and alerts name, and stopping on SIGTERM."""
 
 import os
 import signal
@@ -18,7 +19,16 @@ from sqlalchemy import create_engine, select
 
 from shared.db import relay_lease_table
 from shared.testing import free_port
-from tests.deploy.files import DEPLOY, ROOT, SERVICE_NAMES
+from tests.deploy.files import (
+    DEPLOY,
+    PROMETHEUS_MADE,
+    ROOT,
+    SERVICE_NAMES,
+    dashboard_queries,
+    exported_names,
+    metric_names,
+    rule_queries,
+)
 
 HEALTHCHECK = DEPLOY / "healthcheck.py"
 STOP_WITHIN = 20  # seconds; well inside terminationGracePeriodSeconds and stop_grace_period
@@ -90,6 +100,23 @@ def answers(port, path="/healthz"):
         return False
 
 
+def scrape(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def assert_dashboards_and_alerts_name_only_exported_metrics(ports):
+    """Each service's own /metrics (one process each, as deployed) and RabbitMQ's
+    prometheus plugin on this machine, at the path deploy/prometheus.yml scrapes."""
+    exported = set(PROMETHEUS_MADE)
+    for port in ports.values():
+        exported |= exported_names(scrape(f"http://127.0.0.1:{port}/metrics"))
+    exported |= exported_names(scrape("http://127.0.0.1:15692/metrics/per-object"))
+    unknown = {(where, name) for where, expr in [*dashboard_queries(), *rule_queries()]
+               for name in metric_names(expr) if name not in exported}
+    assert not unknown, f"named but exported by no service: {sorted(unknown)}"
+
+
 def test_every_service_started_as_in_the_image_answers_its_healthcheck_and_stops_on_sigterm(
         rabbit_config, tmp_path):
     # All at once: each start costs seconds of imports and migrations on this machine.
@@ -125,6 +152,8 @@ def test_every_service_started_as_in_the_image_answers_its_healthcheck_and_stops
             assert healthcheck(service_env).returncode == 0, name
             ready = healthcheck(service_env, "/readyz")
             assert ready.returncode == 0, f"{name}: {ready.stderr}"
+
+        assert_dashboards_and_alerts_name_only_exported_metrics(ports)
 
         for process in processes.values():
             process.send_signal(signal.SIGTERM)

@@ -47,6 +47,15 @@ def test_rabbitmq_is_scraped_on_its_prometheus_plugin_port(config):
     assert rabbitmq == [f"rabbitmq:{RABBITMQ_PROMETHEUS_PORT}"]
 
 
+def test_no_job_adds_a_service_label_the_metrics_already_carry(config):
+    # one would turn every series' own `service` into `exported_service`
+    for job in config["scrape_configs"]:
+        assert not job.get("honor_labels"), job["job_name"]
+        for static in job.get("static_configs", []):
+            assert "service" not in static.get("labels", {}), job["job_name"]
+        assert not job.get("relabel_configs"), job["job_name"]
+
+
 def test_the_scrape_interval_leaves_room_for_the_timeout(config):
     def seconds(text):
         return int(text.removesuffix("s"))

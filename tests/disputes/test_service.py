@@ -7,11 +7,13 @@ import pytest
 from kombu import Connection, Exchange
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
+from prometheus_client import REGISTRY
 
 from services.disputes.service import DisputesService
 from shared.db import DatabaseAccess
 from shared.errors import Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from shared.events import catalogue, make_envelope
+from shared.events.disputes import GRADES
 from shared.testing import call, database_provider, publish_events
 from tests.disputes.conftest import (
     DISTRICT_ADMIN,
@@ -142,7 +144,14 @@ def reports_filed(container):
         return session.execute(select(func.count()).select_from(reports)).scalar()
 
 
+def counted_reports() -> float:
+    return sum(REGISTRY.get_sample_value("gonghui_disputes_reports_filed_total", {
+        "service": "disputes", "informant": informant, "case": case}) or 0
+        for informant in ("officer", "anonymous") for case in ("opened", "merged"))
+
+
 def test_a_request_delivered_twice_files_one_report_and_answers_alike(disputes):
+    counted_before = counted_reports()
     officer = register(disputes, {"organization_code": NANKENG,
                                                   "real_name": "钱七"}, NANKENG_STAFF)
     first = call(disputes, "submit_report", REPORT, officer_token_hash=token_hash(officer["token"]),
@@ -153,11 +162,12 @@ def test_a_request_delivered_twice_files_one_report_and_answers_alike(disputes):
     assert first["merged"] is False
     assert reports_filed(disputes) == 1
     # the repeat was no second hit: two more reports still fit the officer's limit of 3
+    cases = {first["case_id"]}
     for number in range(2):
-        call(disputes, "submit_report", dict(REPORT, category="other",
-                                             description=f"第{number}次"),
-             officer_token_hash=token_hash(officer["token"]),
-             request_id=f"officer-request-{number + 2}")
+        cases.add(call(disputes, "submit_report", dict(REPORT, category="other",
+                                                       description=f"第{number}次"),
+                       officer_token_hash=token_hash(officer["token"]),
+                       request_id=f"officer-request-{number + 2}")["case_id"])
     # at its limit now, the officer's repeated request still gets its answer, not a 429
     assert call(disputes, "submit_report", REPORT,
                 officer_token_hash=token_hash(officer["token"]),
@@ -168,6 +178,12 @@ def test_a_request_delivered_twice_files_one_report_and_answers_alike(disputes):
                 source=src("10.0.0.5"), request_id="anonymous-request-0")["merged"] is True
     assert merged["merged"] is True
     assert reports_filed(disputes) == 4
+    assert counted_reports() - counted_before == 4  # the metric counts no repeat either
+    database_provider(disputes).measure()  # what a scrape of /metrics does
+    open_cases = [REGISTRY.get_sample_value("gonghui_disputes_cases_open",
+                                            {"service": "disputes", "grade": grade})
+                  for grade in GRADES]
+    assert sum(open_cases) == len(cases | {merged["case_id"]})
 
 
 def test_an_anonymous_request_delivered_twice_answers_with_the_same_receipt_code(disputes):

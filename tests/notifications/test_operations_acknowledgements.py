@@ -98,3 +98,17 @@ def test_before_the_registry_has_spoken_the_case_s_path_places_the_recipient(dat
     result = acknowledge(database, notifier, COMMUNITY, Caller("街道", "staff", STREET),
                          later(1))
     assert result["case_acknowledged_by"] == COMMUNITY
+
+
+def test_the_gauges_count_a_case_unacknowledged_and_its_deadlines_overdue_until_signed(
+        chain, notifier):
+    def counts(at):
+        with chain.session() as session:
+            return views.unacknowledged_and_overdue(session, at)
+
+    run(chain, notifier.open_case, opened(grade="routine"), T0)
+    assert counts(later(60)) == ({"routine": 1}, {})
+    unacknowledged, overdue = counts(later(DAY + 1))  # nothing fired them
+    assert unacknowledged == {"routine": 1} and overdue["escalate"] == 1
+    acknowledge(chain, notifier, COMMUNITY, COMMUNITY_STAFF, later(120))
+    assert counts(later(DAY + 1)) == ({}, {})
