@@ -10,6 +10,8 @@ management API; ``container_factory``; ``runner_factory``; ``web_session``) and 
 - ``database_factory``: a service's database opened outside nameko, closed after the test.
 - ``event_tap``: a queue bound to ``<service>.events``, to see what a service published.
 - ``tcp_proxy``: a TCP proxy a test can cut, to take the broker away from one service.
+- ``private_postgres``: a PostgreSQL server of the test module's own (``PrivatePostgres``),
+  to stop and start again without touching the machine's.
 - ``chromium`` / ``promtool``: the browser and Prometheus' config checker, for the tests
   that use them; ``browser``: a headless Chromium driven by Selenium.
 
@@ -20,7 +22,8 @@ it (``make test`` brings every part up: deploy/dev/bring-up.sh). Nothing is skip
 missing part.
 
 and plain helpers: ``call`` (an entrypoint of a running container), ``eventually`` and
-``wait_for`` (poll until something holds), ``publish_events`` (another service's events on
+``wait_for`` (poll until something holds), ``service_ready`` (a service's /readyz answers 200),
+``publish_events`` (another service's events on
 the broker), ``outbox_envelopes`` and ``unpublished`` (what a database's outbox holds),
 ``database_provider`` (the ``Database`` provider of a running container).
 """
@@ -80,6 +83,86 @@ def postgres_databases():
     databases.engine.dispose()
 
 
+class PrivatePostgres:
+    """A PostgreSQL server of one's own: a cluster made by initdb in a temporary folder,
+    listening on a free port of 127.0.0.1, so that a test can stop and restart it (or kill
+    it: ``stop("immediate")`` is a crash, recovered from the WAL at the next start) while
+    the machine's server, shared by everyone, stays up.
+
+        server = PrivatePostgres().start()
+        url = server.databases.create()     # PostgresDatabases on this server
+        server.stop("immediate"); server.start()
+        server.close()                      # stopped, its folder removed
+
+    As root its programs run as the ``postgres`` user (initdb refuses root). ``fsync``
+    is off: a crashed server loses nothing a client saw committed, only a crashed machine
+    would, and that is not what a test does."""
+
+    def __init__(self, bin_dir=None):
+        import tempfile
+        from pathlib import Path
+
+        self.bin_dir = Path(bin_dir or postgres_bin_dir())
+        self.folder = Path(tempfile.mkdtemp(prefix="gonghui-postgres-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "server.log"
+        self.port = free_port()
+        self.starts = 0
+        if os.geteuid() == 0:
+            import shutil
+
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--no-sync")
+        self.admin_url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.databases = None
+
+    def _run(self, program, *args):
+        import subprocess
+
+        command = [str(self.bin_dir / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}"
+                               f"\n{self.log.read_text()[-2000:] if self.log.exists() else ''}")
+
+    def start(self):
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} "
+                   "-c fsync=off -c max_connections=200")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
+                  "-w", "-t", "60", "start")
+        self.starts += 1
+        if self.databases is None:
+            self.databases = PostgresDatabases(self.admin_url)
+        else:
+            self.databases.engine.dispose()  # its pooled connections died with the server
+        return self
+
+    def stop(self, mode="fast"):
+        """``fast``: clients disconnected, a clean shutdown; ``immediate``: a crash."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def close(self):
+        import shutil
+
+        if self.databases is not None:
+            self.databases.engine.dispose()
+        if (self.data / "postmaster.pid").exists():
+            self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def private_postgres():
+    """A ``PrivatePostgres`` started for the test module, removed after it."""
+    _require("postgres-server")
+    server = PrivatePostgres().start()
+    yield server
+    server.close()
+
+
 # ---------------------------------------------------------------- the machine's parts
 # A missing part fails, never skips: ``make test`` brings them all up, so a missing one is
 # a machine to fix, and the line says how.
@@ -130,6 +213,26 @@ def _probe_postgres(config):
         engine.dispose()
 
 
+def postgres_bin_dir():
+    """The folder holding PostgreSQL's server programs (initdb, pg_ctl), or None: on PATH,
+    else Debian's /usr/lib/postgresql/<version>/bin (the newest)."""
+    import shutil
+    from pathlib import Path
+
+    if found := shutil.which("pg_ctl"):
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+                      key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0)
+    return versions[-1].parent if versions else None
+
+
+def _probe_postgres_server(config):
+    if postgres_bin_dir() is not None:
+        return None
+    return (f"PostgreSQL's server programs (initdb, pg_ctl) not found on PATH or in "
+            f"/usr/lib/postgresql/*/bin: {MAKE_TEST} or `apt-get install postgresql`")
+
+
 def _chromium_paths():
     import shutil
 
@@ -164,6 +267,7 @@ def _probe_promtool(config):
 PARTS = {
     "management": (_probe_management, {"rabbit_manager"}, set()),
     "postgres": (_probe_postgres, {"postgres_databases"}, {"postgres"}),
+    "postgres-server": (_probe_postgres_server, {"private_postgres"}, set()),
     "chromium": (_probe_chromium, {"chromium"}, set()),
     "promtool": (_probe_promtool, {"promtool"}, set()),
 }
@@ -369,6 +473,16 @@ def eventually(check, timeout=10.0, interval=0.05):
     if not result:
         raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
     return result
+
+
+def service_ready(port) -> bool:
+    """Whether the service listening on ``port`` answers ``/readyz`` with 200 now."""
+    import requests
+
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+    except (requests.RequestException, OSError):
+        return False  # not up yet, or busy
 
 
 def call(container, method, *args, **kwargs):

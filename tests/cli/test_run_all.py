@@ -12,16 +12,9 @@ from pathlib import Path
 import requests
 
 from services import SERVICES
-from shared.testing import free_port, wait_for
+from shared.testing import free_port, service_ready, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ready(port):
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
-    except (requests.RequestException, OSError):
-        return False  # not up yet, or busy with the sample's first events
 
 
 def service_pids(parent: int) -> dict:
@@ -53,7 +46,7 @@ def test_up_starts_every_service_restarts_a_killed_one_and_ctrl_c_stops_them(
     )
     try:
         for name, port in ports.items():
-            if not wait_for(partial(ready, port), timeout=150, interval=0.3):
+            if not wait_for(partial(service_ready, port), timeout=150, interval=0.3):
                 up.terminate()  # `up` stops its children
                 up.wait(timeout=40)
                 raise AssertionError(f"{name} never became ready:\n{log.read_text()}")
@@ -82,11 +75,11 @@ def test_up_starts_every_service_restarts_a_killed_one_and_ctrl_c_stops_them(
         os.kill(before["disputes"], signal.SIGKILL)
         assert wait_for(lambda: service_pids(up.pid).get("disputes", before["disputes"])
                         != before["disputes"], timeout=20)
-        assert wait_for(partial(ready, ports["disputes"]), timeout=60, interval=0.3)
+        assert wait_for(partial(service_ready, ports["disputes"]), timeout=60, interval=0.3)
         after = service_pids(up.pid)
         assert {name: pid for name, pid in after.items() if name != "disputes"} == {
             name: pid for name, pid in before.items() if name != "disputes"}
-        assert all(ready(port) for port in ports.values())
+        assert all(service_ready(port) for port in ports.values())
 
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         up.wait(timeout=40)
