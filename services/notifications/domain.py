@@ -227,3 +227,22 @@ def acknowledgement(case, notification, already=False) -> dict:
         "acknowledged_by": notification.acknowledged_by,
         "case_acknowledged_by": case.acknowledged_by, "already_acknowledged": already,
     }
+
+
+# --- the incubation hub's reminders ---------------------------------------------------
+
+def incubation_reminder(data: dict) -> tuple[str, str, dict]:
+    """(subject, title, message) of the reminder the hub's staff get when an incubated
+    organization's incubation period nears its end (incubation's
+    ``incubation_deadline_approaching``). The subject names the period, so one period is
+    reminded of once; the district federation that runs the hub (the first place on the
+    organization's path) is told."""
+    deadline = str(data["incubation_deadline"])  # ISO 8601, a date or its text
+    subject = f"incubation:{data['organization_id']}:{deadline}"
+    title = (f"【孵化期提醒】{data['name']}的孵化期将于{deadline}届满"
+             f"（剩{data['days_left']}天），请安排评估或出壳")
+    message = {"kind": "reminder", "incubation": {
+        "organization_id": data["organization_id"], "name": data["name"],
+        "stage": data["stage"], "incubation_deadline": deadline,
+        "days_left": data["days_left"], "home_path": list(data["home_path"])}}
+    return subject, title, message

@@ -443,6 +443,32 @@ class Notifier:
                     "next_attempt_at": now, "claimed_until": None, "claimed_by": None,
                     "finished_at": None})
 
+    # --- the incubation hub ----------------------------------------------------------------
+
+    def remind_incubation_deadline(self, uow, data: dict, now: datetime):
+        """An incubation period nears its end: a reminder in the hub's inbox (the district
+        federation's), once per period however often the event comes."""
+        subject, title, message = domain.incubation_reminder(data)
+        organization_code = data["home_path"][0]
+        if uow.session.execute(select(notifications.c.id).where(
+                notifications.c.case_id == subject,
+                notifications.c.organization_code == organization_code)).first():
+            return
+        batch = Batch()
+        notification_id = domain.new_id()
+        batch.add(notifications, {
+            "id": notification_id, "case_id": subject, "organization_code": organization_code,
+            "recipient_kind": "union", "tier": "district", "name": None,
+            "reason": "incubation", "rule": "incubation.deadline_approaching",
+            "notified_at": now, "acknowledged_at": None, "acknowledged_by": None})
+        batch.add(inbox_messages, {
+            "organization_code": organization_code, "recipient_kind": "union",
+            "case_id": subject, "notification_id": notification_id,
+            "message_kind": "reminder", "title": title, "body": message, "created_at": now})
+        batch.audit(subject, now, "notified", organization_code=organization_code,
+                    recipient_kind="union", channel="inbox", reason="incubation")
+        batch.write(uow)
+
     # --- external deliveries -------------------------------------------------------------
 
     def claim_deliveries(self, uow, now, holder, limit=50, lease_seconds=60) -> list[dict]:

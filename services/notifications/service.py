@@ -1,7 +1,8 @@
 """The notifications service: entrypoints only. The rules are in ``domain.py``, the use
 cases in ``operations.py``, the reads in ``views.py``.
 
-Listens to the registry (its read model) and to disputes (cases); two timers fire due
+Listens to the registry (its read model), to disputes (cases) and to incubation
+(reminders for the hub's staff when an incubation period nears its end); two timers fire due
 deadlines and send pending webhook deliveries; RPC serves inboxes, a case's escalation,
 notifications and audit, and acknowledgements. Every RPC argument is loaded, and every
 answer dumped, with the contract in ``shared/api/notifications.py``; every RPC method
@@ -82,6 +83,13 @@ class NotificationsService(RegistryEventHandlers, OpsEndpoints):
     @event_handler("disputes", "case_status_changed")
     def handle_case_status_changed(self, event):
         self._on_case(event, self.notifier.change_status)
+
+    # --- the incubation hub -----------------------------------------------------------------
+
+    @event_handler("incubation", "incubation_deadline_approaching")
+    def handle_incubation_deadline_approaching(self, event):
+        """The hub's staff find a reminder in their inbox."""
+        self._on_case(event, self.notifier.remind_incubation_deadline)
 
     def _on_case(self, event, handle):
         with self.db.unit_of_work() as uow:
