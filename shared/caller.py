@@ -14,8 +14,11 @@ Roles (each includes the ones below it):
   identity); the admins of the district federation (the root of the tree) alone publish
   policies (``require_district_admin``).
 
-and one outside that order: ``judge``, a competition judge (issue 9), who may do nothing
-anywhere but score the rounds the competitions service has registered them on by name.
+and two outside that order: ``judge``, a competition judge (issue 9), who may do nothing
+anywhere but score the rounds the competitions service has registered them on by name; and
+``officer``, an information officer (信息员) signed in to the gateway's pages, who may do
+nothing but report and read their own reports and rewards (disputes knows them by their
+officer token's hash, which the gateway keeps for them).
 
 "Within the subtree" is simply: the caller's organization code is on the target's path
 (the organization codes from the district down to the target, as the registry gives it).
@@ -37,6 +40,7 @@ PERMISSIONS = {
     "staff": frozenset({READ, WRITE}),
     "admin": frozenset({READ, WRITE, MANAGE_USERS}),
     "judge": frozenset(),  # scores the rounds competitions names them for, nothing else
+    "officer": frozenset(),  # reports as the information officer linked to the account
 }
 ROLES = tuple(PERMISSIONS)
 

@@ -16,14 +16,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, select, update
 
 from services.gateway.auth import ROLES, User, hash_token, new_token
-from services.gateway.models import tokens, users
-from shared.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from services.gateway.models import officer_accounts, tokens, users
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.timeutil import as_utc, now_utc
 
 DEFAULT_TOKEN_DAYS = 90
 DEFAULT_ROTATION_GRACE_SECONDS = 300
 MAX_ROTATION_GRACE_SECONDS = 3600  # an hour: long enough to redeploy, short for a thief
 DEFAULT_DISTRICT_CODE = "longgang"
+OFFICER = "officer"  # an information officer's account: made with their registration
 
 
 def token_lifetime(config) -> timedelta:
@@ -48,6 +49,37 @@ def _user(row) -> User:
 def create_user(session, name: str, role: str, org_code: str,
                 lifetime: timedelta = timedelta(days=DEFAULT_TOKEN_DAYS)) -> tuple[User, str]:
     """A new user with a first token; the token is returned here and never again."""
+    user = _insert_user(session, name, role, org_code)
+    return user, issue_token(session, user, lifetime)
+
+
+def create_officer_account(session, name: str, org_code: str, informant: str,
+                           officer_token_hash: str) -> User:
+    """The gateway account of an information officer just registered with disputes:
+    no API token (they sign in with a password); the session stands for the officer by
+    the officer token's hash, kept here as disputes keeps it."""
+    user = _insert_user(session, name, OFFICER, org_code)
+    session.execute(insert(officer_accounts).values(
+        user_id=user.id, officer_token_hash=officer_token_hash, informant=informant))
+    return user
+
+
+def officer_token_hash_of(session, user: User) -> str:
+    """The officer token hash an ``officer`` account reports with; 403 for anyone else."""
+    found = session.execute(select(officer_accounts.c.officer_token_hash).where(
+        officer_accounts.c.user_id == user.id)).scalar()
+    if found is None:
+        raise Forbidden("only an information officer's account reports as an officer",
+                        {"role": user.role})
+    return found
+
+
+def name_taken(session, name: str) -> bool:
+    return session.execute(select(users.c.id).where(users.c.name == name)).first() \
+        is not None
+
+
+def _insert_user(session, name: str, role: str, org_code: str) -> User:
     name, org_code = (name or "").strip(), (org_code or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("a user name needs 1 to 100 characters",
@@ -58,14 +90,12 @@ def create_user(session, name: str, role: str, org_code: str,
     if not org_code or len(org_code) > 64:
         raise InvalidInput("an organization code needs 1 to 64 characters",
                            {"org_code": ["1 to 64 characters"]})
-    taken = session.execute(select(users.c.id).where(users.c.name == name)).first()
-    if taken:
+    if name_taken(session, name):
         raise Conflict(f"user {name!r} already exists", {"name": name})
     user_id = session.execute(
         insert(users).values(name=name, role=role, org_code=org_code).returning(users.c.id)
     ).scalar_one()
-    user = User(id=user_id, name=name, role=role, organization_code=org_code)
-    return user, issue_token(session, user, lifetime)
+    return User(id=user_id, name=name, role=role, organization_code=org_code)
 
 
 def issue_token(session, user: User, lifetime: timedelta = timedelta(days=DEFAULT_TOKEN_DAYS),
@@ -141,8 +171,8 @@ def find_user(session, name: str, include_revoked=False) -> User:
 def list_users(session) -> list[dict]:
     rows = session.execute(select(users).order_by(users.c.id)).all()
     return [
-        {**_user(row).profile(), "created_at": row.created_at, "revoked": row.revoked_at
-         is not None}
+        {**_user(row).profile(), "id": row.id, "created_at": row.created_at,
+         "revoked": row.revoked_at is not None}
         for row in rows
     ]
 
@@ -153,15 +183,7 @@ def revoke_user(session, name: str, district_code: str = DEFAULT_DISTRICT_CODE) 
     The last active admin of the district (``district_code``, the root of the tree) is
     never revoked, by themselves or anyone: nobody would be left to manage users."""
     user = find_user(session, name)
-    if user.role == "admin" and user.organization_code == district_code:
-        # Locked, so two district admins revoking each other at once cannot both succeed.
-        admins = session.execute(select(users.c.id).where(
-            users.c.role == "admin", users.c.org_code == district_code,
-            users.c.revoked_at.is_(None)).with_for_update()).all()
-        if len(admins) <= 1:
-            raise Conflict(f"{name!r} is the last active admin of the district {district_code}"
-                           ": create another district admin first",
-                           {"name": name, "organization_code": district_code})
+    _keep_a_district_admin(session, user, district_code)
     now = datetime.now(UTC)
     session.execute(update(users).where(users.c.id == user.id).values(revoked_at=now))
     result = session.execute(
@@ -170,6 +192,38 @@ def revoke_user(session, name: str, district_code: str = DEFAULT_DISTRICT_CODE) 
         .values(revoked_at=now)
     )
     return result.rowcount
+
+
+def _keep_a_district_admin(session, user: User, district_code: str) -> None:
+    """409 when ``user`` is the district's last active admin (about to be revoked or
+    given another role): nobody would be left to manage users."""
+    if user.role != "admin" or user.organization_code != district_code:
+        return
+    # Locked, so two district admins revoking each other at once cannot both succeed.
+    admins = session.execute(select(users.c.id).where(
+        users.c.role == "admin", users.c.org_code == district_code,
+        users.c.revoked_at.is_(None)).with_for_update()).all()
+    if len(admins) <= 1:
+        raise Conflict(f"{user.name!r} is the last active admin of the district "
+                       f"{district_code}: create another district admin first",
+                       {"name": user.name, "organization_code": district_code})
+
+
+def change_role(session, name: str, role: str,
+                district_code: str = DEFAULT_DISTRICT_CODE) -> User:
+    """Give an active user another role. An officer's account stays an officer's (it is
+    one by its registration), nobody else becomes one, and the district keeps an admin."""
+    user = find_user(session, name)
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}",
+                           {"role": [f"one of {', '.join(ROLES)}"]})
+    if OFFICER in (role, user.role) and role != user.role:
+        raise InvalidInput("an information officer's account is made by registering the "
+                           "officer, and stays one", {"role": ["not officer"]})
+    if role != user.role:
+        _keep_a_district_admin(session, user, district_code)
+        session.execute(update(users).where(users.c.id == user.id).values(role=role))
+    return replace(user, role=role)
 
 
 def revoke_token(session, token: str) -> User:

@@ -123,3 +123,9 @@ def secure(request, proxies: frozenset) -> bool:
     return forwarded.split(",")[0].strip().lower() == "https"
 
 
+
+
+def base_url(request, proxies: frozenset) -> str:
+    """This gateway's address as the client reached it (``https`` behind a trusted TLS
+    proxy): where links handed to people point."""
+    return f"{'https' if secure(request, proxies) else 'http'}://{request.host}"

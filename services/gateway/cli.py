@@ -7,6 +7,8 @@
     gonghui gateway rotate-token --name 南坑-staff [--grace 300]   (a new token; the
                                    user's old ones work GRACE seconds more, 0: none)
     gonghui gateway list-users
+    gonghui gateway password-link 南坑-staff [--base-url https://gonghui.example]
+                                   (a one-time link setting their password, 72 hours)
 
 A token is printed once, on stdout alone (so ``$(gonghui gateway create-user ...)``
 captures it); the database keeps only its hash. Tokens expire ``GATEWAY_TOKEN_DAYS``
@@ -61,6 +63,22 @@ def set_password(name, password):
 
     user = _run(lambda session: sessions.set_password(session, name, password, now_utc()))
     click.echo(f"{user.name} can sign in at /signin")
+
+
+@cli.command("password-link")
+@click.argument("name")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
+              help="the gateway's address as the user reaches it")
+def password_link(name, base_url):
+    """Print a one-time link for a user to set their password (single use, 72 hours;
+    it ends any earlier link of theirs)."""
+    from services.gateway import sessions
+    from shared.timeutil import now_utc
+
+    secret, expires_at = _run(lambda session: sessions.issue_password_link(
+        session, accounts.find_user(session, name), "cli", now_utc()))
+    click.echo(f"valid once, until {expires_at.isoformat()}", err=True)
+    click.echo(sessions.link_url(base_url, secret))
 
 
 @cli.command("issue-token")

@@ -54,5 +54,29 @@ sessions = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+# One-time links to set a first (or a new) password: single use, expiring; only the
+# link's SHA-256 is kept (sessions.issue_password_link).
+password_links = sa.Table(
+    "password_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("link_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# An information officer's gateway account (role ``officer``): the SHA-256 of their
+# officer token, which is all disputes knows them by; the token itself is never stored.
+officer_accounts = sa.Table(
+    "officer_accounts",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("officer_token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("informant", sa.String(20), nullable=False),
+)
+
 # Failed sign-ins, counted per user name and per source address (shared.ratelimit).
 rate_hits = rate_hits_table(metadata)

@@ -11,6 +11,8 @@ from marshmallow import Schema, fields, validate
 
 from services.gateway.accounts import MAX_ROTATION_GRACE_SECONDS
 from services.gateway.auth import ROLES
+from shared.api import disputes as disputes_contract
+from shared.paging import page_schema
 from shared.schemas import Timestamp
 
 CODE = validate.Length(min=1, max=64)
@@ -65,6 +67,30 @@ class RotatedTokenSchema(IssuedTokenSchema):
         "example": "2026-12-02T10:05:00+00:00"})
 
 
+class ListedUserSchema(UserSchema):
+    created_at = Timestamp(required=True, metadata={"example": "2026-12-02T10:00:00+00:00"})
+    revoked = fields.Boolean(required=True, metadata={
+        "description": "disabled: no token or session of theirs works", "example": False})
+
+
+UserPageSchema = page_schema(ListedUserSchema)
+
+
+class RoleChangeSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES),
+                         metadata={"example": "viewer"})
+
+
+class PasswordLinkSchema(Schema):
+    name = fields.String(required=True, metadata={"example": "南坑-staff"})
+    url = fields.String(required=True, metadata={
+        "description": "hand it to the user (shown once; only its SHA-256 is kept): it "
+                       "sets their password once, until `expires_at`; a new link ends "
+                       "the earlier ones",
+        "example": "https://gonghui.example/password#q8Jm2vT0aX6cZ1rN4pL7sW9eq8Jm2vT0aX6cZ1"})
+    expires_at = Timestamp(required=True, metadata={"example": "2026-12-05T10:00:00+00:00"})
+
+
 class RevokedSchema(Schema):
     name = fields.String(required=True, metadata={"example": "南坑-staff"})
     revoked_tokens = fields.Integer(required=True, metadata={"example": 2})
@@ -81,3 +107,20 @@ class ReadinessSchema(Schema):
         "example": {"workers": True, "database": True, "broker": True},
         "description": "each dependency: true, or false and `<name>_error` saying why; "
                        "`workers`: a worker ran a no-op within 2 s"})
+
+
+class OfficerRegistrationSchema(disputes_contract.OfficerSchema):
+    """Registering an information officer, with a gateway account for them to sign in
+    to the pages with (``user_name``; optional: without one they use their token)."""
+
+    user_name = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "a gateway account for the officer (role officer): they set its "
+                       "password through `password_link` and report signed in, with no "
+                       "token to paste", "example": "信息员-王秀英"})
+
+
+class RegisteredOfficerAccountSchema(disputes_contract.IssuedOfficerTokenSchema):
+    user = fields.Nested(UserSchema, allow_none=True, metadata={
+        "description": "the officer's gateway account, when `user_name` was given"})
+    password_link = fields.Nested(PasswordLinkSchema, allow_none=True, metadata={
+        "description": "the one-time link setting the account's first password"})

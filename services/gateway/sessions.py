@@ -13,6 +13,11 @@ staff console): plain functions on a session of the gateway's database, like
   every request that changes something (``Authenticator.user`` refuses one without it),
   and in a form's ``csrf_token`` field. The sign-in form itself is protected by a
   double-submit cookie (``SIGNIN_COOKIE``), since nobody is signed in yet.
+- A first password (or a new one, when someone forgot theirs) is set through a one-time
+  link an admin makes (``issue_password_link``; ``gonghui gateway password-link`` too):
+  32 random bytes after ``#`` in the URL (a fragment never reaches a server's or proxy's
+  log), valid for ``LINK_HOURS``, good once; the database keeps only its SHA-256, and a
+  new link for the same user ends the earlier ones.
 - Failed sign-ins are counted per user name and per source address
   (``FAILED_LIMITS``); past a limit the next attempt is refused (429) before the
   password is even checked, so guessing costs the guesser time, not the user. The check
@@ -32,8 +37,8 @@ from werkzeug.http import dump_cookie
 
 from services.gateway.accounts import _user, find_user
 from services.gateway.auth import User
-from services.gateway.models import passwords, rate_hits, sessions, users
-from shared.errors import InvalidInput, Unauthorized
+from services.gateway.models import password_links, passwords, rate_hits, sessions, users
+from shared.errors import InvalidInput, NotFound, Unauthorized
 from shared.ratelimit import rate_exceeded
 from shared.timeutil import as_utc
 
@@ -49,6 +54,8 @@ HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # password and the answer's timing does not tell which names exist.
 _DUMMY_HASH = HASHER.hash("not anybody's password")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LINK_HOURS = 72  # long enough to reach someone over a weekend, short for a leaked link
+LINK_PATH = "/password"
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,7 @@ def _sha256(value: str) -> str:
 
 def set_password(session, name: str, password: str, now: datetime) -> User:
     """Give an active user a password (replacing any earlier one)."""
-    low, high = PASSWORD_LENGTH
-    if not isinstance(password, str) or not low <= len(password) <= high:
-        raise InvalidInput(f"a password has {low} to {high} characters",
-                           {"password": [f"{low} to {high} characters"]})
+    _check_password(password)
     user = find_user(session, name)
     hashed = HASHER.hash(password)
     if session.execute(update(passwords).where(passwords.c.user_id == user.id).values(
@@ -76,6 +80,64 @@ def set_password(session, name: str, password: str, now: datetime) -> User:
         session.execute(insert(passwords).values(user_id=user.id, password_hash=hashed,
                                                  set_at=now))
     return user
+
+
+def issue_password_link(session, user: User, created_by: str, now: datetime,
+                        hours: float = LINK_HOURS) -> tuple[str, datetime]:
+    """(a one-time link's secret, when it expires) for ``user``; any earlier link of
+    theirs not yet used ends now. The secret is returned here and never again."""
+    secret = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=hours)
+    session.execute(update(password_links).where(
+        password_links.c.user_id == user.id, password_links.c.used_at.is_(None),
+        password_links.c.expires_at > now).values(expires_at=now))
+    session.execute(insert(password_links).values(
+        user_id=user.id, link_hash=_sha256(secret), created_by=created_by, created_at=now,
+        expires_at=expires))
+    return secret, expires
+
+
+def link_url(base: str, secret: str) -> str:
+    """The address to hand the user: the secret after ``#``, so it is never logged."""
+    return f"{base.rstrip('/')}{LINK_PATH}#{secret}"
+
+
+def _live_link(session, secret: str, now: datetime):
+    if not secret or len(secret) > 100:
+        raise NotFound("this link is unknown, used or expired: ask an admin for a new one")
+    row = session.execute(select(password_links.c.id.label("link_id"),
+                                 password_links.c.expires_at.label("link_expires"), users)
+                          .join(users, users.c.id == password_links.c.user_id).where(
+        password_links.c.link_hash == _sha256(secret), password_links.c.used_at.is_(None),
+        users.c.revoked_at.is_(None))).first()
+    if row is None or as_utc(row.link_expires) <= now:
+        raise NotFound("this link is unknown, used or expired: ask an admin for a new one")
+    return row
+
+
+def password_link_user(session, secret: str, now: datetime) -> User:
+    """Whose live link ``secret`` is (404 when unknown, used, expired or revoked)."""
+    return _user(_live_link(session, secret, now))
+
+
+def use_password_link(session, secret: str, password: str, now: datetime) -> User:
+    """Set the link's user's password and spend the link, in one transaction: of two
+    uses at once, one finds it spent (404)."""
+    row = _live_link(session, secret, now)
+    _check_password(password)
+    spent = session.execute(update(password_links).where(
+        password_links.c.id == row.link_id, password_links.c.used_at.is_(None))
+        .values(used_at=now)).rowcount
+    if spent != 1:
+        raise NotFound("this link is unknown, used or expired: ask an admin for a new one")
+    return set_password(session, row.name, password, now)
+
+
+def _check_password(password) -> None:
+    low, high = PASSWORD_LENGTH
+    if not isinstance(password, str) or not low <= len(password) <= high:
+        raise InvalidInput(f"a password has {low} to {high} characters",
+                           {"password": [f"{low} to {high} characters"]})
 
 
 def _failure_keys(name: str, source: str | None) -> list[tuple]:
@@ -186,9 +248,17 @@ def session_cookie(signed_in: SignedIn | None, secure: bool) -> str:
                        path="/", httponly=True, samesite="Strict", secure=secure)
 
 
-def signin_cookie(value: str | None, secure: bool) -> str:
+def signin_cookie(value: str | None, secure: bool, path: str = "/signin") -> str:
+    """The double-submit cookie of a form for people not signed in (sign-in, and
+    setting a password through a link: ``path`` LINK_PATH)."""
     return dump_cookie(SIGNIN_COOKIE, value or "", max_age=900 if value else 0,
-                       path="/signin", httponly=True, samesite="Strict", secure=secure)
+                       path=path, httponly=True, samesite="Strict", secure=secure)
+
+
+def form_expected(request, sent: str) -> bool:
+    """The form's ``csrf_token`` is the double-submit cookie's value."""
+    expected = request.cookies.get(SIGNIN_COOKIE, "")
+    return bool(expected) and secrets.compare_digest(sent.encode(), expected.encode())
 
 
 def safe_next(target: str | None) -> str:

@@ -6,6 +6,7 @@ and communities); the disputes service's read model is filled as events would fi
 
 import re
 
+import requests
 from sqlalchemy import select
 
 from services.disputes.models import reports
@@ -206,3 +207,36 @@ def test_every_list_is_a_page_walked_by_its_cursor_and_a_bad_cursor_is_a_400(sta
     policies = client.get(f"{BASE}/policies/grading?limit=1").json()
     assert [version["version"] for version in policies["items"]] == [1]
     assert policies["next_cursor"] is None
+
+
+def test_an_officer_with_an_account_reports_signed_in_with_no_token(stack):
+    from tests.gateway.test_sessions import set_password_by_link, sign_in
+
+    client, tokens = stack
+    issued = client.post(f"{BASE}/officers", {
+        "organization_code": NANKENG, "real_name": "王秀英", "user_name": "信息员-王秀英"},
+        token=tokens["nankeng_staff"])
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    assert body["user"] == {"name": "信息员-王秀英", "role": "officer", "org_code": NANKENG}
+    taken = client.post(f"{BASE}/officers", {
+        "organization_code": NANKENG, "real_name": "李四", "user_name": "信息员-王秀英"},
+        token=tokens["nankeng_staff"])
+    error_of(taken, 409)
+    browser = requests.Session()
+    password = "信息员的密码-2016"
+    assert set_password_by_link(browser, client.base, body["password_link"]["url"],
+                                password).status_code == 200
+    assert sign_in(browser, client.base, "信息员-王秀英", password, "/").status_code == 303
+    csrf = browser.get(f"{client.base}/api/v1/session").json()["csrf_token"]
+    unprotected = browser.post(f"{client.base}{BASE}/officer-reports", json=REPORT)
+    error_of(unprotected, 401)
+    filed = browser.post(f"{client.base}{BASE}/officer-reports", json=REPORT,
+                         headers={"X-CSRF-Token": csrf})
+    assert filed.status_code == 201, filed.text
+    [mine] = browser.get(f"{client.base}{BASE}/my/reports").json()["items"]
+    assert mine["report"] == filed.json()["report"]
+    # the account reports as the officer the token names: the token sees the same report
+    [by_token] = client.get(f"{BASE}/my/reports", token=body["token"]).json()["items"]
+    assert by_token["report"] == mine["report"]
+    assert browser.get(f"{client.base}{BASE}/my/rewards").json()["items"] == []

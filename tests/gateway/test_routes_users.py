@@ -105,3 +105,38 @@ def test_an_expired_token_gets_a_401_that_says_so(client, tokens, gateway_config
         assert refused.status_code == 401, refused.text
         assert "expired" in problem(refused)["detail"]
     assert client.post(f"{V1}/me/token/rotate", {}, token=expired).status_code == 401
+
+
+def test_an_admin_lists_changes_and_resets_the_users_of_their_subtree_only(client, tokens):
+    admin = tokens["nankeng_admin"]
+    listed = client.get(f"{V1}/users", token=admin)
+    assert listed.status_code == 200, listed.text
+    names = {user["name"] for user in listed.json()["items"]}
+    assert names == {"nankeng_staff", "nankeng_viewer", "nankeng_admin"}
+    assert client.get(f"{V1}/users", token=tokens["nankeng_staff"]).status_code == 403
+    first = client.get(f"{V1}/users?limit=2", token=admin).json()
+    rest = client.get(f"{V1}/users?limit=2&cursor={first['next_cursor']}", token=admin).json()
+    assert {user["name"] for user in first["items"] + rest["items"]} == names
+    changed = client.patch(f"{V1}/users/nankeng_viewer", {"role": "staff"}, token=admin)
+    assert changed.json() == {"name": "nankeng_viewer", "role": "staff", "org_code": NANKENG}
+    for outside in ("zhangbei_staff", "bantian_staff", "nobody_at_all"):
+        assert client.patch(f"{V1}/users/{outside}", {"role": "viewer"},
+                            token=admin).status_code == 404
+        assert client.post(f"{V1}/users/{outside}/password-link",
+                           token=admin).status_code == 404
+    assert client.get(f"{V1}/me", token=tokens["zhangbei_staff"]).json()["role"] == "staff"
+    link = client.post(f"{V1}/users/nankeng_viewer/password-link", token=admin)
+    assert link.status_code == 201, link.text
+    assert link.json()["url"].startswith(f"{client.base}/password#")
+    officer = client.patch(f"{V1}/users/nankeng_staff", {"role": "officer"}, token=admin)
+    assert officer.status_code == 400
+    made = client.post(f"{V1}/users", {"name": "信息员", "role": "officer",
+                                       "org_code": NANKENG}, token=admin)
+    assert made.status_code == 400 and problem(made)["errors"][0]["field"] == "role"
+
+
+def test_the_last_district_admin_keeps_the_role(client, tokens):
+    refused = client.patch(f"{V1}/users/district_admin", {"role": "staff"},
+                           token=tokens["district_admin"])
+    assert refused.status_code == 409 and "last active admin" in problem(refused)["detail"]
+    assert client.get(f"{V1}/me", token=tokens["district_admin"]).json()["role"] == "admin"

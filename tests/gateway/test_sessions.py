@@ -262,3 +262,45 @@ def test_a_right_password_is_no_failure_and_the_check_and_count_are_one_transact
         pool.spawn(racing, number)
     pool.waitall()
     assert outcomes.count("counted") == limit
+
+
+def set_password_by_link(session, base, url, password, confirm=None):
+    page = session.get(f"{base}/password")
+    assert page.status_code == 200 and "设置密码" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    return session.post(f"{base}/password", data={
+        "link": url.partition("#")[2], "password": password,
+        "password_confirm": password if confirm is None else confirm, "csrf_token": csrf})
+
+
+def test_a_one_time_link_sets_a_password_once(client, tokens, gateway_config):
+    session, base = browser(client)
+    made = client.post("/api/v1/users/nankeng_staff/password-link",
+                       token=tokens["nankeng_admin"]).json()
+    url = made["url"]
+    mismatch = set_password_by_link(session, base, url, PASSWORD, "another one entirely")
+    assert mismatch.status_code == 400 and "两次输入的密码不一致" in mismatch.text
+    short = set_password_by_link(session, base, url, "short")
+    assert short.status_code == 400 and "密码长度为10至200个字符" in short.text
+    done = set_password_by_link(session, base, url, PASSWORD)
+    assert done.status_code == 200 and 'id="password-set"' in done.text
+    assert sign_in(session, base, "nankeng_staff", PASSWORD).status_code == 303
+    again = set_password_by_link(requests.Session(), base, url, "a third password here")
+    assert again.status_code == 404 and "已使用或已过期" in again.text
+    forged = session.post(f"{base}/password", data={
+        "link": url.partition("#")[2], "password": PASSWORD, "password_confirm": PASSWORD,
+        "csrf_token": "not the cookie's"})
+    assert forged.status_code == 400
+    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
+    try:
+        with db.unit_of_work() as uow:  # a newer link ends the older; an old one expires
+            user = accounts.find_user(uow.session, "nankeng_viewer")
+            older, _ = sessions.issue_password_link(uow.session, user, "t", now_utc())
+            newer, _ = sessions.issue_password_link(uow.session, user, "t", now_utc())
+            stale, _ = sessions.issue_password_link(uow.session, accounts.find_user(
+                uow.session, "zhangbei_staff"), "t", now_utc(), hours=-1)
+    finally:
+        db.engine.dispose()
+    for secret in (older, stale):
+        assert set_password_by_link(session, base, f"#{secret}", PASSWORD).status_code == 404
+    assert set_password_by_link(session, base, f"#{newer}", PASSWORD).status_code == 200

@@ -8,8 +8,10 @@ Two kinds of caller:
 - informants: anyone may report anonymously (``POST /api/v1/disputes/reports``, answered
   with a receipt code shown once); information officers send their own token
   (``ghi_...``, issued by staff) as ``Authorization: Bearer`` to
-  ``/api/v1/disputes/officer-reports`` and ``/api/v1/disputes/my/...``. The disputes
-  service checks officer tokens, not the gateway.
+  ``/api/v1/disputes/officer-reports`` and ``/api/v1/disputes/my/...``, or sign in to
+  the pages with the gateway account made with their registration (role ``officer``):
+  the gateway keeps that account's officer token hash (never the token) and sends it
+  for them. The disputes service checks officer token hashes, not the gateway.
 - staff users (gateway tokens): the gateway checks the role, then passes the user to the
   disputes service as the caller (``user.caller()``), which knows each case's place in
   the tree and enforces the subtree (403) itself, as well as the roles of the acts only
@@ -38,13 +40,19 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
+from services.gateway import accounts, sessions
 from services.gateway.api import PUBLIC, TOKEN, route
-from services.gateway.auth import READ, WRITE, bearer_token
+from services.gateway.auth import READ, WRITE, base_url, bearer_token, trusted_proxies
 from services.gateway.routes.registry import V1
+from services.gateway.schemas import (
+    OfficerRegistrationSchema,
+    RegisteredOfficerAccountSchema,
+)
 from shared import pii, receipts, sealing
 from shared.api import disputes as contract
-from shared.errors import InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.paging import CursorQuery
+from shared.timeutil import now_utc
 from shared.web import json_response, read_json, read_query
 
 DISPUTES = "disputes"
@@ -119,9 +127,6 @@ def informant_secrets(config) -> InformantSecrets:
     return _SECRETS[settings]
 
 
-def token_hash(request) -> str:
-    """The SHA-256 of the officer's bearer token: all that travels of it."""
-    return contract.officer_token_hash(bearer_token(request.headers.get("Authorization")))
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -145,6 +150,30 @@ class DisputesRoutes:
         {"name": DISPUTES, "description": "Dispute early warning: informants' reports, "
                                           "cases, visits, rewards (奖励办法), statistics."},
     ]
+
+    def officer_token_hash(self, request) -> str:
+        """All that travels of the officer: their bearer token's SHA-256, or the one kept
+        for the signed-in officer's account (a change brings its CSRF token along)."""
+        if request.headers.get("Authorization") or \
+                not request.cookies.get(sessions.SESSION_COOKIE):
+            return contract.officer_token_hash(
+                bearer_token(request.headers.get("Authorization")))
+        user = self.auth.user(request)
+        with self.db.session() as session:
+            return accounts.officer_token_hash_of(session, user)
+
+    def file_officer_report(self, request, data) -> dict:
+        """File ``data`` (loaded by ``contract.ReportSchema``) as the calling officer."""
+        hashed = self.officer_token_hash(request)
+        if data.get("identity"):
+            raise InvalidInput("an officer's identity is on file; send no identity",
+                               {"identity": ["only for anonymous reports"]})
+        data.pop("identity", None)
+        return receipt(self.disputes_rpc.submit_report(
+            data, officer_token_hash=hashed,
+            source=informant_secrets(self.config).address(
+                self.auth.client_address(request)),
+            request_id=officer_request_id(request, hashed)))
 
     # --- informants -----------------------------------------------------------------
 
@@ -180,7 +209,8 @@ class DisputesRoutes:
         return json_response(receipt(result, code), status=201)
 
     @route("POST", f"{BASE}/officer-reports", tag=DISPUTES, access=TOKEN, status=201,
-           summary="Report as an information officer (officer token ghi_...)",
+           summary="Report as an information officer (officer token ghi_..., or signed "
+                   "in to the officer's account)",
            description="Send the same `Idempotency-Key` again (a resend after a network "
                        "error) and the answer is the report already filed, not a second "
                        "one.",
@@ -191,19 +221,9 @@ class DisputesRoutes:
                               "digits, '-' or '_'",
                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}]})
     def report_as_officer(self, request):
-        token = bearer_token(request.headers.get("Authorization"))
         read_json(request, contract.ReportSchema())
-        data = dict(read_json(request))
-        if data.get("identity"):
-            raise InvalidInput("an officer's identity is on file; send no identity",
-                               {"identity": ["only for anonymous reports"]})
-        data.pop("identity", None)
-        result = self.disputes_rpc.submit_report(
-            data, officer_token_hash=contract.officer_token_hash(token),
-            source=informant_secrets(self.config).address(
-                self.auth.client_address(request)),
-            request_id=officer_request_id(request, token))
-        return json_response(receipt(result), status=201)
+        return json_response(self.file_officer_report(request, dict(read_json(request))),
+                             status=201)
 
     @route("POST", f"{BASE}/receipts/status", tag=DISPUTES, access=PUBLIC,
            summary="Follow an anonymous report by its receipt code (sent in the body, so "
@@ -222,7 +242,8 @@ class DisputesRoutes:
            query=CursorQuery, response=contract.OfficerReportPageSchema)
     def my_reports(self, request):
         page = read_query(request, CursorQuery())
-        return json_response(self.disputes_rpc.my_reports(token_hash(request), page))
+        return json_response(self.disputes_rpc.my_reports(self.officer_token_hash(request),
+                                                          page))
 
     @route("GET", f"{BASE}/my/rewards", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reward ledger (nobody else's)",
@@ -230,23 +251,48 @@ class DisputesRoutes:
     def my_rewards(self, request):
         page = read_query(request, CursorQuery())
         return json_response(self.disputes_rpc.my_rewards(
-            officer_token_hash=token_hash(request), query=page))
+            officer_token_hash=self.officer_token_hash(request), query=page))
 
     @route("POST", f"{BASE}/officers", tag=DISPUTES, access=WRITE, status=201,
-           summary="Register an information officer; their token is shown once",
-           body=contract.OfficerSchema, response=contract.IssuedOfficerTokenSchema,
-           errors=(404,))
+           summary="Register an information officer; their token is shown once; with a "
+                   "`user_name`, a gateway account for them and its one-time password link",
+           body=OfficerRegistrationSchema, response=RegisteredOfficerAccountSchema,
+           errors=(404, 409))
     def register_officer(self, request):
         user = self.auth.user(request, WRITE)
-        officer = read_json(request, contract.OfficerSchema())
+        officer = read_json(request, OfficerRegistrationSchema())
+        return json_response(RegisteredOfficerAccountSchema().dump(
+            self.registered_officer(request, user, officer)), status=201)
+
+    def registered_officer(self, request, user, officer) -> dict:
+        """Register ``officer`` (``OfficerRegistrationSchema``) with disputes as ``user``,
+        and make the officer's account when a ``user_name`` is given."""
+        name = officer.get("user_name", "").strip() or None
+        if name:
+            with self.db.session() as session:
+                if accounts.name_taken(session, name):  # before the officer exists
+                    raise Conflict(f"user {name!r} already exists", {"user_name": name})
         # Made here and shown once: only its hash, and the sealed name, cross the broker.
         token = contract.new_officer_token()
+        hashed = contract.officer_token_hash(token)
         registered = self.disputes_rpc.register_officer({
             "organization_code": officer["organization_code"],
             "sealed_identity": informant_secrets(self.config).seal(officer["real_name"],
                                                                    officer["phone"]),
-            "token_hash": contract.officer_token_hash(token)}, user.caller())
-        return json_response(dict(registered, token=token), status=201)
+            "token_hash": hashed}, user.caller())
+        answer = dict(registered, token=token, user=None, password_link=None)
+        if name:
+            with self.db.unit_of_work() as uow:
+                account = accounts.create_officer_account(
+                    uow.session, name, officer["organization_code"],
+                    registered["informant"], hashed)
+                secret, expires_at = sessions.issue_password_link(uow.session, account,
+                                                                  user.name, now_utc())
+            answer.update(user=account.profile(), password_link={
+                "name": name, "url": sessions.link_url(
+                    base_url(request, trusted_proxies(self.config)), secret),
+                "expires_at": expires_at})
+        return answer
 
     @route("DELETE", f"{BASE}/officers/<informant>", tag=DISPUTES, access=WRITE,
            summary="Revoke an information officer's token",

@@ -5,6 +5,8 @@ judges' tablet page today, the staff console (issue 11) next.
     POST /signin                               name, password, csrf_token, next: 303
     POST /signout                              csrf_token: the session ends
     GET  /api/v1/session                       who is signed in, and the CSRF token
+    GET  /password#<link>                      set a password through a one-time link
+    POST /password                             link, password, password_confirm, csrf_token
 
 Needs ``self.db``, ``self.auth`` and ``self.config``. Cookies are ``Secure`` when the
 request came over HTTPS, to the gateway or to a proxy in ``GATEWAY_TRUSTED_PROXIES``
@@ -21,7 +23,7 @@ from services.gateway.api import PUBLIC, route
 from services.gateway.auth import secure, trusted_proxies
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import UserSchema
-from shared.errors import TooManyRequests, Unauthorized
+from shared.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized
 from shared.timeutil import now_utc
 from shared.web import json_response
 
@@ -93,9 +95,7 @@ class SignInRoutes:
     def signin(self, request):
         form = request.form
         name = form.get("name", "").strip()[:100]
-        expected = request.cookies.get(sessions.SIGNIN_COOKIE, "")
-        sent = form.get("csrf_token", "")
-        if not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
+        if not sessions.form_expected(request, form.get("csrf_token", "")):
             return self._form(request, 400, "表单已过期，请重新登录。", name)
         now = now_utc()
         source = self.auth.client_address(request)
@@ -118,6 +118,68 @@ class SignInRoutes:
         return pages.redirect(sessions.safe_next(form.get("next")), headers=[
             ("Set-Cookie", sessions.session_cookie(signed_in, self._secure(request))),
             ("Set-Cookie", sessions.signin_cookie(None, self._secure(request)))])
+
+    def _password_form(self, request, status=200, error=None, errors=None, link="",
+                       done=None):
+        value = secrets.token_urlsafe(24)
+        return pages.render(
+            "password.html", status=status, error=error, errors=errors or {}, link=link,
+            csrf_token=value, done=done, headers={"Set-Cookie": sessions.signin_cookie(
+                value, self._secure(request), sessions.LINK_PATH)})
+
+    @route("GET", sessions.LINK_PATH, tag=SIGN_IN, access=PUBLIC, backend=False,
+           summary="Set a password through a one-time link (the link's secret after `#`, "
+                   "read by the page: never sent in a URL)",
+           extra=pages.html_doc("the form (zh-CN)"))
+    def password_form(self, request):
+        return self._password_form(request)
+
+    @route("POST", sessions.LINK_PATH, tag=SIGN_IN, access=PUBLIC, backend=False,
+           errors=FORM_ERRORS,
+           summary="Set the password of a one-time link's user; the link is spent",
+           description="A form post from /password. A link unknown, used, expired or of a "
+                       "disabled user answers the form again (404); a password of the "
+                       "wrong length or not typed the same twice, 400 with the error "
+                       "beside the field.",
+           extra={"requestBody": {"required": True, "content": {FORM: {
+               "schema": {"type": "object",
+                          "required": ["link", "password", "password_confirm",
+                                       "csrf_token"],
+                          "properties": {name: {"type": "string"} for name in (
+                              "link", "password", "password_confirm", "csrf_token")}},
+               "example": {"link": "q8Jm2vT0aX6cZ1rN4pL7sW9eq8Jm2vT0aX6cZ1",
+                           "password": "••••••••••", "password_confirm": "••••••••••",
+                           "csrf_token": "…"}}}},
+               "responses": {str(status): {"description": description, "content": {
+                   "text/html": {"schema": {"type": "string"},
+                                 "example": "<!doctype html>..."}}}
+                   for status, description in (
+                       (200, "the password is set: a page saying so, on to /signin"),
+                       (400, "the form had expired, or a field is wrong: the form again"),
+                       (404, "the link is unknown, used or expired: the form, saying so"))}})
+    def set_password_by_link(self, request):
+        form = request.form
+        link = form.get("link", "").strip()[:100]
+        if not sessions.form_expected(request, form.get("csrf_token", "")):
+            return self._password_form(request, 400, "表单已过期，请重新提交。", link=link)
+        password = form.get("password", "")
+        if password != form.get("password_confirm", ""):
+            return self._password_form(request, 400, errors={
+                "password_confirm": ["两次输入的密码不一致。"]}, link=link)
+        try:
+            with self.db.unit_of_work() as uow:
+                user = sessions.use_password_link(uow.session, link, password, now_utc())
+        except NotFound:
+            return self._password_form(request, 404, "此链接无效、已使用或已过期，请联系管理员"
+                                                     "重新生成。")
+        except InvalidInput:
+            low, high = sessions.PASSWORD_LENGTH
+            return self._password_form(request, 400, errors={
+                "password": [f"密码长度为{low}至{high}个字符。"]}, link=link)
+        response = self._password_form(request, done=user.name)
+        response.headers["Set-Cookie"] = sessions.signin_cookie(
+            None, self._secure(request), sessions.LINK_PATH)
+        return response
 
     @route("GET", "/signin/done", tag=SIGN_IN, access=PUBLIC, backend=False,
            summary="Where signing in lands without a `next`",

@@ -5,31 +5,43 @@ registry confirms (``get_organization(code)["path"]``), so this module needs
 ``self.registry_rpc`` besides ``self.db`` and ``self.auth``. A social organization's own
 account (``so:<id>``, see ``auth``) is placed where incubation says the organization is
 based (``self.incubation_rpc``), and is never an admin.
+
+An admin lists, changes and disables the users of their subtree only, and a user outside
+it is answered as one that does not exist (404), so names cannot be probed. Information
+officers' accounts are made with their registration (``routes/disputes.py``), not here.
 """
 
 from datetime import timedelta
 
-from services.gateway import accounts
+from services.gateway import accounts, sessions
 from services.gateway.api import TOKEN, route
 from services.gateway.auth import (
     MANAGE_USERS,
     ORGANIZATION_ACCOUNT_ROLES,
+    base_url,
     bearer_token,
     in_scope,
     organization_account,
     require_scope,
+    trusted_proxies,
 )
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import (
     IssuedTokenSchema,
     MeSchema,
     NewUserSchema,
+    PasswordLinkSchema,
     RevokedSchema,
+    RoleChangeSchema,
     RotatedTokenSchema,
     RotationSchema,
+    UserPageSchema,
+    UserSchema,
 )
 from shared.errors import Forbidden, InvalidInput, NotFound
-from shared.web import json_response, read_json
+from shared.paging import CursorQuery, sequence_page
+from shared.timeutil import now_utc
+from shared.web import json_response, read_json, read_query
 
 USERS = "users"
 
@@ -45,6 +57,68 @@ class UserRoutes:
             return self.registry_rpc.get_organization(org_code)["path"]
         return self.incubation_rpc.get_organization(organization_id,
                                                     admin.caller())["home"]["path"]
+
+    def _district(self) -> str:
+        return self.config.get("GATEWAY_DISTRICT_CODE", accounts.DEFAULT_DISTRICT_CODE)
+
+    def _in_subtree(self, admin, org_codes) -> set:
+        """Which of ``org_codes`` lie in the admin's subtree (one registry call each;
+        a code the registry no longer knows is in nobody's)."""
+        inside = set()
+        for code in set(org_codes):
+            try:
+                if in_scope(admin, self._path_of(admin, code)):
+                    inside.add(code)
+            except (NotFound, Forbidden):
+                continue
+        return inside
+
+    def managed_user(self, admin, name):
+        """The active user ``name`` if inside the admin's subtree; else 404 as for a user
+        that does not exist."""
+        with self.db.session() as session:
+            try:
+                user = accounts.find_user(session, name)
+            except NotFound:
+                user = None
+        hidden = NotFound(f"no active user {name[:100]!r} in your subtree", {"name": name})
+        # Only the user's org code is stored here; the registry knows where it sits. It is
+        # asked for an unknown name too (the admin's own place), so the time taken does not
+        # tell which names exist.
+        code = user.organization_code if user else admin.organization_code
+        if not self._in_subtree(admin, [code]) or user is None:
+            raise hidden
+        return user
+
+    def users_of_subtree(self, admin, query) -> dict:
+        with self.db.session() as session:
+            everyone = accounts.list_users(session)
+        inside = self._in_subtree(admin, [user["org_code"] for user in everyone])
+        return sequence_page([user for user in everyone if user["org_code"] in inside],
+                             lambda user: (user["id"],), query["cursor"], query["limit"])
+
+    def password_link(self, request, admin, name) -> dict:
+        user = self.managed_user(admin, name)
+        with self.db.unit_of_work() as uow:
+            secret, expires_at = sessions.issue_password_link(uow.session, user, admin.name,
+                                                              now_utc())
+        return {"name": user.name, "expires_at": expires_at, "url": sessions.link_url(
+            base_url(request, trusted_proxies(self.config)), secret)}
+
+    def change_role(self, admin, name, role) -> dict:
+        user = self.managed_user(admin, name)
+        if organization_account(user.organization_code) is not None and \
+                role not in ORGANIZATION_ACCOUNT_ROLES:
+            raise InvalidInput("an organization's own account is a viewer or staff",
+                               {"role": ["viewer or staff for an so: account"]})
+        with self.db.unit_of_work() as uow:
+            return accounts.change_role(uow.session, user.name, role,
+                                        self._district()).profile()
+
+    def disable_user(self, admin, name) -> int:
+        user = self.managed_user(admin, name)
+        with self.db.unit_of_work() as uow:
+            return accounts.revoke_user(uow.session, user.name, self._district())
 
     @route("GET", f"{V1}/me", tag=USERS, access=TOKEN, backend=False,
            summary="The user this token belongs to, and when the token expires",
@@ -75,6 +149,10 @@ class UserRoutes:
     def create_user(self, request):
         admin = self.auth.user(request, MANAGE_USERS)
         data = read_json(request, NewUserSchema())
+        if data["role"] == accounts.OFFICER:
+            raise InvalidInput("an information officer's account is made by registering "
+                               "the officer (POST /api/v1/disputes/officers with a "
+                               "user_name)", {"role": ["not officer"]})
         if organization_account(data["org_code"]) is not None and \
                 data["role"] not in ORGANIZATION_ACCOUNT_ROLES:
             raise InvalidInput("an organization's own account is a viewer or staff",
@@ -89,6 +167,33 @@ class UserRoutes:
         return json_response(IssuedTokenSchema().dump(
             {"user": user.profile(), "token": token, "expires_at": expires_at}), status=201)
 
+    @route("GET", f"{V1}/users", tag=USERS, access=MANAGE_USERS,
+           summary="The users of the admin's subtree (disabled ones too)",
+           query=CursorQuery, response=UserPageSchema)
+    def list_users(self, request):
+        admin = self.auth.user(request, MANAGE_USERS)
+        query = read_query(request, CursorQuery())
+        return json_response(UserPageSchema().dump(self.users_of_subtree(admin, query)))
+
+    @route("PATCH", f"{V1}/users/<name>", tag=USERS, access=MANAGE_USERS,
+           summary="Give a user of the admin's subtree another role",
+           description="404 for a user outside the subtree; 409 for the district's last "
+                       "active admin; an officer's account stays an officer's.",
+           body=RoleChangeSchema, response=UserSchema, errors=(404, 409))
+    def change_user_role(self, request, name):
+        admin = self.auth.user(request, MANAGE_USERS)
+        data = read_json(request, RoleChangeSchema())
+        return json_response(self.change_role(admin, name, data["role"]))
+
+    @route("POST", f"{V1}/users/<name>/password-link", tag=USERS, access=MANAGE_USERS,
+           status=201, summary="A one-time link for the user to set their password "
+                               "(first, or a reset): single use, 72 hours",
+           response=PasswordLinkSchema, errors=(404,))
+    def make_password_link(self, request, name):
+        admin = self.auth.user(request, MANAGE_USERS)
+        link = self.password_link(request, admin, name)
+        return json_response(PasswordLinkSchema().dump(link), status=201)
+
     @route("DELETE", f"{V1}/users/<name>", tag=USERS, access=MANAGE_USERS,
            summary="Revoke a user and all their tokens",
            description="A user outside the admin's subtree is answered as one that does not "
@@ -97,23 +202,5 @@ class UserRoutes:
            response=RevokedSchema, errors=(404, 409))
     def revoke_user(self, request, name):
         admin = self.auth.user(request, MANAGE_USERS)
-        with self.db.session() as session:
-            try:
-                user = accounts.find_user(session, name)
-            except NotFound:
-                user = None
-        hidden = NotFound(f"no active user {name[:100]!r} in your subtree", {"name": name})
-        # Only the user's org code is stored here; the registry knows where it sits. It is
-        # asked for an unknown name too (the admin's own place), so the time taken does not
-        # tell which names exist.
-        try:
-            path = self._path_of(admin, user.organization_code if user else
-                                 admin.organization_code)
-        except (NotFound, Forbidden):
-            raise hidden from None
-        if user is None or not in_scope(admin, path):
-            raise hidden
-        with self.db.unit_of_work() as uow:
-            revoked = accounts.revoke_user(uow.session, name, self.config.get(
-                "GATEWAY_DISTRICT_CODE", accounts.DEFAULT_DISTRICT_CODE))
+        revoked = self.disable_user(admin, name)
         return json_response(RevokedSchema().dump({"name": name, "revoked_tokens": revoked}))
