@@ -41,9 +41,11 @@ lint: install
 bench: install
 	$(BIN)/python bench/run_all.py
 
-## Regenerate asyncapi.yaml from the event catalogue in shared/events/.
+## Regenerate asyncapi.yaml (and asyncapi.bundled.yaml, references inlined) from the event
+## catalogue in shared/events/ and the services' event handlers.
 asyncapi: install
 	$(BIN)/gonghui asyncapi > asyncapi.yaml
+	$(BIN)/gonghui asyncapi --bundled > asyncapi.bundled.yaml
 
 clean:
 	rm -rf var/*.db var/*.db-* .pytest_cache

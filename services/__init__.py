@@ -26,3 +26,13 @@ def service_class(name: str):
         raise SystemExit(f"unknown service {name!r}; known: {', '.join(SERVICES)}") from None
     module, _, cls = path.partition(":")
     return getattr(import_module(module), cls)
+
+
+def event_consumers() -> list[dict]:
+    """Every service's event handlers: who consumes which event through which queue (the
+    receive operations of asyncapi.yaml), read off the service classes."""
+    from shared.config import service_config
+    from shared.consumers import consumers
+
+    return [consumer for name in SERVICES
+            for consumer in consumers(service_class(name), service_config(name, env={}))]

@@ -181,11 +181,15 @@ def dlq_replay(service, message_ids):
 
 
 @main.command()
-def asyncapi():
-    """Print the AsyncAPI 3.0 document for every event in the catalogue."""
+@click.option("--bundled", is_flag=True,
+              help="inline every reference a tool may not follow (asyncapi.bundled.yaml)")
+def asyncapi(bundled):
+    """Print the AsyncAPI 3.0 document: every event in the catalogue, who publishes it and
+    who consumes it through which queue."""
+    from services import event_consumers
     from shared.asyncapi import render
 
-    click.echo(render(), nl=False)
+    click.echo(render(consumers=event_consumers(), bundle=bundled), nl=False)
 
 
 def _register_service_commands():

@@ -1,10 +1,16 @@
 """The AsyncAPI 3.0 document of every event the services publish, generated from the catalogue.
 
-``render()`` is what ``gonghui asyncapi`` prints and ``make asyncapi`` commits as
-``asyncapi.yaml``; tests fail when the two differ, so the document cannot drift from
-``shared.events``. Payload schemas come from the marshmallow schemas through apispec's
-converter, so the JSON Schema a non-nameko client validates with is the one the
-publisher checks with.
+``render(consumers=...)`` is what ``gonghui asyncapi`` prints and ``make asyncapi`` commits
+as ``asyncapi.yaml`` (and, ``bundled=True``, as ``asyncapi.bundled.yaml``, every reference a
+tool may not follow inlined); tests fail when they differ, so the document cannot drift
+from ``shared.events`` or from the services' handlers. Payload schemas come from the
+marshmallow schemas through apispec's converter, so the JSON Schema a non-nameko client
+validates with is the one the publisher checks with. Each message carries an example
+envelope (``shared.examples``) its schema accepts.
+
+Producers are ``send`` operations on a routing-key channel per event type; consumers
+(``consumers``: rows of ``shared.consumers.consumers``, given by the caller because
+``shared`` does not know the services) are ``receive`` operations on a channel per queue.
 
 Only types defined in the ``shared.events`` package belong to the public contract; a
 type a test defines on the fly (``tests/shared/demo``) is left out.
@@ -26,13 +32,16 @@ from shared.consumers import (
     dead_letter_queue_name,
     retry_queue,
 )
-from shared.events import catalogue
+from shared.events import catalogue, make_envelope
 from shared.events.envelope import SOURCE_PREFIX, SPECVERSION
+from shared.examples import payload as example_payload
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
 SERVER = "rabbitmq"
 PUBLIC_PACKAGE = "shared.events."
+EXAMPLE_ID = "0f8fad5bd9cb469fa16570867728950e"
+EXAMPLE_TIME = "2026-11-21T10:00:00+00:00"
 
 
 def public_types(catalogue_=None):
@@ -101,6 +110,13 @@ def envelope_schema(event_type) -> dict:
     }
 
 
+def example_envelope(event_type) -> dict:
+    """An envelope as the service publishes it, with a payload built from its schema and
+    a fixed id and time, so the document renders the same every time."""
+    envelope = make_envelope(event_type, example_payload(event_type), event_id=EXAMPLE_ID)
+    return dict(envelope, time=EXAMPLE_TIME)
+
+
 def message(event_type) -> dict:
     return {
         "name": event_type.type,
@@ -109,6 +125,9 @@ def message(event_type) -> dict:
         "contentType": "application/json",
         "correlationId": {"location": "$message.payload#/id"},
         "payload": envelope_schema(event_type),
+        "examples": [{"name": event_type.type,
+                      "summary": f"{event_type.type} as published (values made up)",
+                      "payload": example_envelope(event_type)}],
         "bindings": {"amqp": {"contentEncoding": "utf-8", "messageType": event_type.type,
                               "bindingVersion": AMQP_BINDING_VERSION}},
     }
@@ -124,8 +143,9 @@ def channel(event_type) -> dict:
         "messages": {event_type.type: _ref("components", "messages", channel_id(event_type))},
         "bindings": {"amqp": {
             "is": "routingKey",
+            # no vhost: it is the deployment's (the server's `vhost` variable, AMQP_URI)
             "exchange": {"name": event_type.exchange, "type": "topic", "durable": True,
-                         "autoDelete": False, "vhost": "/"},
+                         "autoDelete": False},
             "bindingVersion": AMQP_BINDING_VERSION,
         }},
     }
@@ -144,6 +164,47 @@ def operation(event_type) -> dict:
         "tags": [{"name": event_type.source}],
         "bindings": {"amqp": {"deliveryMode": 2, "mandatory": False,
                               "bindingVersion": AMQP_BINDING_VERSION}},
+    }
+
+
+def queue_channel_id(consumer) -> str:
+    return f"{consumer['service']}.{consumer['method']}"
+
+
+def queue_channel(consumer, event_type) -> dict:
+    """The durable queue one handler consumes from, bound to the event's exchange."""
+    return {
+        "address": consumer["queue"],
+        "title": f"{consumer['service']} / {consumer['queue']}",
+        "description": (f"The queue of `{consumer['service']}`'s handler "
+                        f"`{consumer['method']}`, bound to the topic exchange "
+                        f"`{event_type.exchange}` with routing key `{event_type.type}`; "
+                        "its retries and dead letters: see the document's description."),
+        "servers": [_ref("servers", SERVER)],
+        "messages": {event_type.type: _ref("components", "messages", channel_id(event_type))},
+        "bindings": {"amqp": {
+            "is": "queue",
+            "queue": {"name": consumer["queue"], "durable": True, "exclusive": False,
+                      "autoDelete": False},
+            "bindingVersion": AMQP_BINDING_VERSION,
+        }},
+    }
+
+
+def receive_operation(consumer, event_type) -> dict:
+    cid = queue_channel_id(consumer)
+    how = "in batches of what has arrived" if consumer["batch"] else "one at a time"
+    return {
+        "action": "receive",
+        "channel": _ref("channels", cid),
+        "messages": [_ref("channels", cid, "messages", event_type.type)],
+        "summary": (f"The {consumer['service']} service consumes {event_type.source}'s "
+                    f"{event_type.type}."),
+        "description": (f"Handled by `{consumer['service']}.{consumer['method']}` {how}, "
+                        "acknowledged once its effects are committed; a redelivery is "
+                        "recognised by the envelope id and has no second effect."),
+        "tags": [{"name": consumer["service"]}],
+        "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
     }
 
 
@@ -209,8 +270,20 @@ def _project_version() -> str:
         return "0.0.0"
 
 
-def document(catalogue_=None) -> dict:
+def document(catalogue_=None, consumers=()) -> dict:
     types = public_types(catalogue_)
+    by_key = {(t.source, t.type): t for t in types}
+    received = sorted(consumers, key=queue_channel_id)
+    unknown = [c["queue"] for c in received if (c["source"], c["type"]) not in by_key]
+    if unknown:
+        raise ValueError(f"handlers of event types outside the catalogue: {unknown}")
+    channels = {channel_id(t): channel(t) for t in types}
+    operations = {f"{channel_id(t)}.send": operation(t) for t in types}
+    for consumer in received:
+        event_type = by_key[consumer["source"], consumer["type"]]
+        channels[queue_channel_id(consumer)] = queue_channel(consumer, event_type)
+        operations[f"{queue_channel_id(consumer)}.receive"] = receive_operation(consumer,
+                                                                               event_type)
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "id": "urn:gonghui:events",
@@ -226,13 +299,18 @@ def document(catalogue_=None) -> dict:
                 "host": "127.0.0.1:5672",
                 "protocol": "amqp",
                 "protocolVersion": "0.9.1",
-                "pathname": "/",
-                "description": ("RabbitMQ of a developer machine (guest/guest, vhost `/`); "
-                                "deployments set it through AMQP_URI."),
+                "pathname": "/{vhost}",
+                "description": ("RabbitMQ of a developer machine (guest/guest); "
+                                "deployments set host, credentials and vhost through "
+                                "AMQP_URI."),
+                "variables": {"vhost": {
+                    "default": "%2F",
+                    "description": "The virtual host, URL-encoded as in AMQP_URI (%2F: `/`).",
+                }},
             }
         },
-        "channels": {channel_id(t): channel(t) for t in types},
-        "operations": {f"{channel_id(t)}.send": operation(t) for t in types},
+        "channels": channels,
+        "operations": operations,
         "components": {
             "messages": {channel_id(t): message(t) for t in types},
             "schemas": payload_schemas(types),
@@ -252,7 +330,42 @@ def _represent_str(dumper, text):
 _Dumper.add_representer(str, _represent_str)
 
 
-def render(catalogue_=None) -> str:
-    """The document as YAML text; the same catalogue always gives the same bytes."""
-    return yaml.dump(document(catalogue_), Dumper=_Dumper, sort_keys=True, allow_unicode=True,
-                     default_flow_style=False, width=100)
+# Where AsyncAPI 3.0 requires a reference: an operation's channel and messages, a
+# channel's servers. Every other reference is inlined in the bundled variant.
+KEPT_REFS = {("operations", "channel"), ("operations", "messages"), ("channels", "servers")}
+
+
+def bundled(doc: dict) -> dict:
+    """``doc`` with every reference inlined but those AsyncAPI requires (``KEPT_REFS``),
+    for tools that cannot follow them (a JSON Schema validator given one message)."""
+    def resolve(ref):
+        node = doc
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def inline(node):
+        if isinstance(node, dict):
+            if set(node) == {"$ref"}:
+                return inline(resolve(node["$ref"]))
+            return {name: inline(value) for name, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    def in_section(section, value):
+        if section not in ("operations", "channels"):
+            return inline(value)
+        return {name: {key: part if (section, key) in KEPT_REFS else inline(part)
+                       for key, part in item.items()}
+                for name, item in value.items()}
+
+    return {section: in_section(section, value) for section, value in doc.items()}
+
+
+def render(catalogue_=None, consumers=(), bundle=False) -> str:
+    """The document as YAML text (``bundle``: with references inlined); the same catalogue
+    and consumers always give the same bytes."""
+    doc = document(catalogue_, consumers)
+    return yaml.dump(bundled(doc) if bundle else doc, Dumper=_Dumper, sort_keys=True,
+                     allow_unicode=True, default_flow_style=False, width=100)

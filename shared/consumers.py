@@ -306,6 +306,27 @@ class ReliableEventHandler(EventHandler):
 event_handler = ReliableEventHandler.decorator
 
 
+def event_handlers(service_cls, config) -> list[ReliableEventHandler]:
+    """A service's event handlers as nameko builds them, each with its ``queue``, nothing
+    opened (no broker or database is needed)."""
+    from nameko.containers import ServiceContainer
+
+    container = ServiceContainer(service_cls, dict(config, DATABASE_MIGRATE=False))
+    handlers = [ext for ext in container.entrypoints if isinstance(ext, ReliableEventHandler)]
+    for handler in handlers:
+        handler.setup()  # builds handler.queue; opens nothing
+    return handlers
+
+
+def consumers(service_cls, config) -> list[dict]:
+    """Who consumes what through which queue: one row per event handler of the service,
+    for the AsyncAPI document's receive operations."""
+    return [{"service": service_cls.name, "method": handler.method_name,
+             "source": handler.source_service, "type": handler.event_type,
+             "queue": handler.queue.name, "batch": handler.batch}
+            for handler in event_handlers(service_cls, config)]
+
+
 def declare_event_queues(service_cls, config) -> list[str]:
     """Declare the queues of a service's event handlers exactly as nameko will at start.
 
@@ -314,16 +335,11 @@ def declare_event_queues(service_cls, config) -> list[str]:
     any service starts means the first events (say the registry's sample district) wait in
     the queues of services that start a moment later instead of vanishing.
     """
-    from nameko.containers import ServiceContainer
-
-    container = ServiceContainer(service_cls, dict(config, DATABASE_MIGRATE=False))
-    handlers = [ext for ext in container.entrypoints if isinstance(ext, ReliableEventHandler)]
     declared = []
     with Connection(config["AMQP_URI"], connect_timeout=5) as connection:
         channel = connection.channel()
         try:
-            for handler in handlers:
-                handler.setup()  # builds handler.queue; opens nothing
+            for handler in event_handlers(service_cls, config):
                 handler.queue(channel).declare()
                 declared.append(handler.queue.name)
         finally:

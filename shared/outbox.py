@@ -101,6 +101,7 @@ class BatchPublisher:
                 content_encoding="utf-8",
                 delivery_mode=2,
                 message_id=event_id,
+                type=routing_key,  # the event type (the routing key is it: UnitOfWork.publish)
             )
             channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
             self._next_tag += 1

@@ -85,9 +85,10 @@ def subscriber(rabbit_config, contract):
     channel.queue_declare(QUEUE, durable=True, auto_delete=False, exclusive=False)
     channels = {}
     for doc in contract["channels"].values():
-        exchange = doc["bindings"]["amqp"]["exchange"]
-        if exchange["name"] != "competitions.events":
-            continue
+        binding = doc["bindings"]["amqp"]
+        if binding["is"] != "routingKey" or binding["exchange"]["name"] != "competitions.events":
+            continue  # a consumer's queue, or another source's events
+        exchange = binding["exchange"]
         channel.exchange_declare(exchange["name"], exchange_type=exchange["type"],
                                  durable=exchange["durable"],
                                  auto_delete=exchange["autoDelete"])

@@ -1,5 +1,6 @@
-"""The committed AsyncAPI document: current, valid AsyncAPI 3.0, complete, and true to the
-payloads ``make_envelope`` produces."""
+"""The committed AsyncAPI document and its bundled variant: current, valid AsyncAPI 3.0,
+complete (every type sent, every handler a receive operation on its queue, an example
+each), and true to the payloads ``make_envelope`` produces."""
 
 import copy
 import json
@@ -13,21 +14,29 @@ from pydantic_asyncapi.v3 import AsyncAPI
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from shared.asyncapi import channel_id, public_types, render
+from services import event_consumers
+from shared.asyncapi import KEPT_REFS, channel_id, public_types, queue_channel_id, render
 from shared.events import catalogue, make_envelope, parse_envelope
-from tests.contracts.examples import payload
+from shared.examples import payload
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "asyncapi.yaml"
+BUNDLED = ROOT / "asyncapi.bundled.yaml"
 SPEC_SCHEMA = Path(__file__).parent / "asyncapi-spec" / "3.0.0.json"
 DOCUMENT_URI = "urn:gonghui:asyncapi"
 
 TYPES = public_types()
+CONSUMERS = event_consumers()
 
 
 @pytest.fixture(scope="module")
 def document():
-    return yaml.safe_load(render())
+    return yaml.safe_load(render(consumers=CONSUMERS))
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return yaml.safe_load(render(consumers=CONSUMERS, bundle=True))
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +77,18 @@ def resolve(document, ref):
     return node
 
 
-def test_the_committed_asyncapi_yaml_is_what_the_catalogue_renders():
-    assert COMMITTED.exists(), "asyncapi.yaml is missing: run `make asyncapi` and commit it"
-    assert COMMITTED.read_text(encoding="utf-8") == render(), (
-        "asyncapi.yaml is out of date with shared/events: run `make asyncapi` and commit it"
+@pytest.mark.parametrize("path,bundle", [(COMMITTED, False), (BUNDLED, True)],
+                         ids=["asyncapi.yaml", "asyncapi.bundled.yaml"])
+def test_the_committed_documents_are_what_the_catalogue_and_handlers_render(path, bundle):
+    assert path.exists(), f"{path.name} is missing: run `make asyncapi` and commit it"
+    assert path.read_text(encoding="utf-8") == render(consumers=CONSUMERS, bundle=bundle), (
+        f"{path.name} is out of date with shared/events or the services' handlers: run "
+        "`make asyncapi` and commit it"
     )
 
 
 def test_rendering_twice_gives_the_same_text():
-    assert render() == render()
+    assert render(consumers=CONSUMERS) == render(consumers=CONSUMERS)
 
 
 def test_the_document_validates_against_the_official_asyncapi_3_0_schema(document,
@@ -85,6 +97,28 @@ def test_the_document_validates_against_the_official_asyncapi_3_0_schema(documen
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
               for e in spec_validator.iter_errors(document)]
     assert errors == []
+
+
+def test_the_bundled_document_validates_and_keeps_only_the_references_asyncapi_requires(
+        bundled, spec_validator):
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in spec_validator.iter_errors(bundled)]
+    assert errors == []
+    for where, ref in refs(bundled):
+        section, _, key = where.split("/")[1:4]
+        assert (section, key) in KEPT_REFS, f"{where}: {ref} is not inlined"
+        assert resolve(bundled, ref) is not None, f"{where}: {ref}"
+
+
+@pytest.mark.parametrize("event_type", TYPES, ids=channel_id)
+def test_a_bundled_message_schema_validates_its_example_with_no_references_to_follow(
+        bundled, event_type):
+    message = bundled["components"]["messages"][channel_id(event_type)]
+    validator = jsonschema.Draft7Validator(message["payload"],
+                                           format_checker=jsonschema.FormatChecker())
+    (example,) = message["examples"]
+    assert list(validator.iter_errors(example["payload"])) == []
+    assert not validator.is_valid(dict(example["payload"], type="another_type"))
 
 
 def test_the_official_schema_rejects_a_broken_document(document, spec_validator):
@@ -108,8 +142,9 @@ def for_pydantic_asyncapi(document):
     adapted = copy.deepcopy(document)
     for channel in adapted["channels"].values():
         binding = channel["bindings"]["amqp"]
-        assert binding["is"] == "routingKey"
-        binding["is"] = "exchange"
+        assert binding["is"] in ("routingKey", "queue")
+        if binding["is"] == "routingKey":
+            binding["is"] = "exchange"
     for schema in _schemas_with_enums(adapted["components"]["schemas"]):
         schema["enum"] = [value for value in schema["enum"] if value is not None]
     return adapted
@@ -163,8 +198,9 @@ def test_every_catalogue_type_has_a_channel_a_message_and_a_send_operation(docum
         assert channel["address"] == event_type.type
         binding = channel["bindings"]["amqp"]
         assert binding["is"] == "routingKey"
+        # no vhost: it is the deployment's, not the contract's
         assert binding["exchange"] == {"name": f"{event_type.source}.events", "type": "topic",
-                                       "durable": True, "autoDelete": False, "vhost": "/"}
+                                       "durable": True, "autoDelete": False}
         operation = document["operations"][f"{cid}.send"]
         assert operation["action"] == "send"
         assert resolve(document, operation["channel"]["$ref"]) is channel
@@ -174,6 +210,56 @@ def test_every_catalogue_type_has_a_channel_a_message_and_a_send_operation(docum
         assert payload_schema["properties"]["dataversion"]["const"] == event_type.version
         data = resolve(document, payload_schema["properties"]["data"]["$ref"])
         assert set(data["properties"]) == set(event_type.schema().fields)
+
+
+def test_the_vhost_is_a_server_variable_not_written_into_any_binding(document):
+    server = document["servers"]["rabbitmq"]
+    assert server["pathname"] == "/{vhost}" and "vhost" in server["variables"]
+    for name, channel in document["channels"].items():
+        assert "vhost" not in str(channel["bindings"]), name
+
+
+def test_every_handler_is_a_receive_operation_on_its_queue(document):
+    assert CONSUMERS, "no service has an event handler"
+    for consumer in CONSUMERS:
+        operation = document["operations"][f"{queue_channel_id(consumer)}.receive"]
+        assert operation["action"] == "receive"
+        assert operation["tags"] == [{"name": consumer["service"]}]
+        channel = resolve(document, operation["channel"]["$ref"])
+        assert channel["address"] == consumer["queue"]
+        assert channel["bindings"]["amqp"]["is"] == "queue"
+        assert channel["bindings"]["amqp"]["queue"]["name"] == consumer["queue"]
+        message = resolve(document, operation["messages"][0]["$ref"])
+        assert message["payload"]["properties"]["type"]["const"] == consumer["type"]
+        assert message["payload"]["properties"]["source"]["const"].endswith(
+            "/" + consumer["source"])
+    receives = [op for op in document["operations"].values() if op["action"] == "receive"]
+    assert len(receives) == len(CONSUMERS)
+
+
+def test_who_consumes_an_event_is_read_off_the_services():
+    # membership keeps its enterprises' places from the registry's events
+    assert {"service": "membership", "method": "handle_enterprise_moved",
+            "source": "registry", "type": "enterprise_moved",
+            "queue": "evt-registry-enterprise_moved--membership.handle_enterprise_moved",
+            "batch": False} in CONSUMERS
+
+
+def test_a_handler_of_a_type_outside_the_catalogue_is_refused():
+    stray = dict(CONSUMERS[0], type="no_such_event")
+    with pytest.raises(ValueError, match="outside the catalogue"):
+        render(consumers=[stray])
+
+
+@pytest.mark.parametrize("event_type", TYPES, ids=channel_id)
+def test_every_message_has_an_example_its_schema_and_a_nameko_consumer_accept(document,
+                                                                              event_type):
+    message = document["components"]["messages"][channel_id(event_type)]
+    (example,) = message["examples"]
+    envelope = example["payload"]
+    errors = [e.message for e in message_validator(document, event_type).iter_errors(envelope)]
+    assert errors == []
+    parse_envelope(envelope, event_type.source, event_type.type)
 
 
 def test_the_description_tells_a_non_nameko_client_how_to_subscribe_and_version(document):

@@ -45,6 +45,8 @@ def contract():
 def channel_for(contract, exchange, routing_key):
     for name, channel in contract["channels"].items():
         binding = channel["bindings"]["amqp"]
+        if binding["is"] != "routingKey":  # a consumer's queue
+            continue
         if binding["exchange"]["name"] == exchange and channel["address"] == routing_key:
             return name, channel
     raise AssertionError(f"asyncapi.yaml has no channel for {exchange} / {routing_key}")
@@ -121,6 +123,10 @@ def test_a_pika_client_following_asyncapi_receives_a_registry_event(
     assert properties.message_id == envelope["id"]
     assert properties.content_type == "application/json"
     assert properties.delivery_mode == 2
+    # the message binding's messageType, as the AMQP `type` property
+    (message_ref,) = channel_doc["messages"].values()
+    message = contract["components"]["messages"][message_ref["$ref"].rsplit("/", 1)[-1]]
+    assert properties.type == message["bindings"]["amqp"]["messageType"] == envelope["type"]
 
     channel.basic_ack(method.delivery_tag)
     assert channel.queue_declare(QUEUE, passive=True).method.message_count == 0

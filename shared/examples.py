@@ -1,5 +1,6 @@
 """Example payloads built from a type's marshmallow schema, so every type in the catalogue
-(including those added later) gets one without anybody writing it by hand.
+(including those added later) gets one without anybody writing it by hand: the examples
+of asyncapi.yaml (``shared.asyncapi``) and the contract tests' payloads.
 
 ``example(schema)`` fills every field; ``example(schema, nulls=True)`` sets the fields that
 allow None to None. A field kind or validator this module cannot satisfy raises
