@@ -129,6 +129,14 @@ class Conflict(ServiceError):
     title = "Conflict"
 
 
+class IdempotencyKeyReused(ServiceError):
+    """An ``Idempotency-Key`` sent again with another request than the first time."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
+    title = "Idempotency key reused"
+
+
 class RequestTimeout(ServiceError):
     """The request's head or body did not arrive in time (``HTTP_READ_TIMEOUT``)."""
 
@@ -210,8 +218,8 @@ class OutcomeUnknown(ServiceError):
 
 
 ALL_ERRORS = (InvalidInput, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict,
-              RequestTimeout, LengthRequired, PayloadTooLarge, UnsupportedMediaType,
-              TooManyRequests, Internal, Unavailable, OutcomeUnknown)
+              IdempotencyKeyReused, RequestTimeout, LengthRequired, PayloadTooLarge,
+              UnsupportedMediaType, TooManyRequests, Internal, Unavailable, OutcomeUnknown)
 # Between services only: the gateway answers a DeadlineExceeded as an Unavailable (503).
 RPC_ONLY_ERRORS = (DeadlineExceeded,)
 

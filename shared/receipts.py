@@ -35,6 +35,13 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
 
 
+def code_from(digest_hex: str) -> str:
+    """A code made from a secret digest (a keyed hash) instead of at random: the same
+    digest, the same code. The gateway makes the code of a report sent with an
+    ``Idempotency-Key`` from the key, so a retry with it shows its sender the code again."""
+    return f"{int(digest_hex, 16) % 10**DIGITS:0{DIGITS}d}"
+
+
 def new_salt() -> str:
     """Hex of a fresh salt, for the migration that creates the service's settings."""
     return secrets.token_hex(SALT_BYTES)

@@ -11,6 +11,7 @@ from datetime import UTC
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
+from shared import idempotency
 from shared.ratelimit import rate_hits_table
 from shared.registry_readmodel import enterprise_columns, organization_columns
 from shared.timeutil import as_utc
@@ -155,7 +156,14 @@ reports = sa.Table(
     # instead of filing another (a retried or redelivered request, on any replica).
     sa.Column("request_id", sa.String(64)),
     sa.Index("ux_reports_request_id", "request_id", unique=True),
+    # Anonymous reports: the gateway's keyed hash of the client and the report's content,
+    # so the same report from the same client soon after is recognised, not filed again.
+    sa.Column("resubmission_hash", sa.String(64)),
+    sa.Index("ix_reports_resubmission_hash", "resubmission_hash"),
 )
+
+# Idempotency-Key: the answers given to keyed requests (shared.idempotency).
+idempotency_keys = sa.Table(idempotency.TABLE, metadata, *idempotency.columns())
 
 timeline = sa.Table(
     "case_timeline", metadata,

@@ -30,7 +30,7 @@ from services.disputes.models import (
     timeline,
     visits,
 )
-from shared import ratelimit
+from shared import idempotency, ratelimit
 from shared.caller import WRITE, Caller, in_scope, require, require_admin, require_district_admin
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.metrics import REPORTS_FILED
@@ -219,27 +219,39 @@ def reveal_identity(uow, informant_id: str, reason: str, caller: Caller, now: da
 
 # --- filing a report, once per request ------------------------------------------------
 
-def file_report(db, report: dict, *, officer_token_hash=None, source=None,
-                request_id=None, receipt_ref=None, limits: dict, keys,
-                run_slow=None) -> dict:
-    """File ``report`` (loaded by the contract's schema): the caller's ids checked, the
-    receipt hashed, the rate limits counted, then ``submit_report`` in one unit of work.
+# An anonymous informant who sees no answer (a bad connection) sends again at once; one
+# who sends the same weeks later is telling of it again.
+RESUBMISSION_WINDOW = timedelta(minutes=10)
 
-    ``request_id``: the caller's id for this submission; sent again (a retry, or the
-    broker delivering the request twice, even after a restart or to another replica) it
-    answers with the report already filed. ``receipt_ref``: for an anonymous report, the
-    gateway's keyed hash of a fresh code it made and keeps (``receipt`` in the answer
-    says the report was filed with it, so the gateway may show the code; without one, a
-    code is made here and never shown). ``officer_token_hash``, ``source``: hashes the
-    gateway made (``shared.api.disputes``). ``limits``:
-    scope -> (hits, window seconds). ``run_slow(fn, *args)`` runs the Argon2 hash."""
+
+def file_report(db, report: dict, *, officer_token_hash=None, source=None,
+                request_id=None, receipt_ref=None, idempotency_ref=None, resubmission=None,
+                limits: dict, keys, dump, run_slow=None) -> dict:
+    """File ``report`` (loaded by the contract's schema): the caller's ids checked, the
+    receipt hashed, the rate limits counted, then ``submit_report`` in one unit of work;
+    the answer as ``dump`` makes it (``ReportFiledSchema().dump``).
+
+    ``request_id``: the caller's id for this submission; sent again (the broker
+    delivering the request twice, even after a restart or to another replica) it
+    answers with the report already filed. ``idempotency_ref``: the client's
+    ``Idempotency-Key`` (``shared.idempotency``): kept with the report and its answer, so
+    a retry gets that answer and the key with another report is a 422.
+    ``receipt_ref``: for an anonymous report, the gateway's keyed hash of a code it made
+    and keeps (``receipt`` in the answer says the report was filed with it, so the gateway
+    may show the code; without one, a code is made here and never shown).
+    ``resubmission``: for an anonymous report, the gateway's keyed hash of the client and
+    the report as sent: the same within ``RESUBMISSION_WINDOW`` of the first is answered
+    ``already_received`` (``AlreadyReceivedSchema``), files nothing and counts nothing.
+    ``officer_token_hash``, ``source``: hashes the gateway made (``shared.api.disputes``).
+    ``limits``: scope -> (hits, window seconds). ``run_slow(fn, *args)`` runs the Argon2
+    hash."""
     now = now_utc()
     officer_token = officer_token_hash
     receipt = receipt_hash = None
     if officer_token and report.get("sealed_identity"):
         raise InvalidInput("an officer's identity is on file; send no identity",
                            {"identity": ["only for anonymous reports"]})
-    if officer_token and receipt_ref:
+    if officer_token and (receipt_ref or resubmission):
         raise InvalidInput("an officer's report has no receipt code",
                            {"receipt_code": ["only for anonymous reports"]})
     if not officer_token:
@@ -251,13 +263,28 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
     for attempt in (1, 2):
         try:
             with db.unit_of_work() as uow:
+                kept = idempotency.replay(uow.session, idempotency_ref, now)
+                if kept is not None:
+                    return kept
+                first = resubmitted(uow.session, resubmission, now)
+                if first is not None:
+                    log.info("an anonymous report sent again; not filed a second time")
+                    return dump({"already_received": True, "enterprise": first})
                 filed = filed_by_request(uow.session, request_id)
                 fresh = filed is None
                 if fresh:
                     filed = (_file(uow, report, officer_token, source, now, receipt_hash,
-                                   request_id, limits, keys), receipt_hash)
-            result, filed_hash = filed
-            break
+                                   request_id, resubmission, limits, keys), receipt_hash)
+                result, filed_hash = filed
+                # Only for the code this report was filed with, and only a ref the gateway
+                # sent.
+                result["receipt"] = bool(receipt_ref) and filed_hash == receipt_hash
+                answer = dump(result)
+                idempotency.remember(uow.session, idempotency_ref, answer, now)
+            if fresh:  # counted once committed: a resent request is the same report
+                REPORTS_FILED.labels(db.source, "officer" if officer_token else "anonymous",
+                                     "merged" if result["merged"] else "opened").inc()
+            return answer
         except IntegrityError:
             # Another replica opened a case for the same risk at the same moment (the
             # second try merges into it), or filed this very request (the second try
@@ -265,15 +292,21 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
             if attempt == 2:
                 raise Conflict("the report collided with another; send it again") from None
             log.info("a report collided with another on the same risk; merging")
-    if fresh:  # counted once committed: a resent request is the same report
-        REPORTS_FILED.labels(db.source, "officer" if officer_token else "anonymous",
-                             "merged" if result["merged"] else "opened").inc()
-    # Only for the code this report was filed with, and only a ref the gateway sent.
-    result["receipt"] = bool(receipt_ref) and filed_hash == receipt_hash
-    return result
 
 
-def _file(uow, report, officer_token, source, now, receipt_hash, request_id, limits, keys):
+def resubmitted(session, resubmission: str | None, now: datetime) -> str | None:
+    """The enterprise of the report filed with ``resubmission`` within the window, if
+    one was."""
+    if not resubmission:
+        return None
+    return session.execute(
+        select(reports.c.enterprise_name)
+        .where(reports.c.resubmission_hash == resubmission,
+               reports.c.received_at >= now - RESUBMISSION_WINDOW).limit(1)).scalar()
+
+
+def _file(uow, report, officer_token, source, now, receipt_hash, request_id, resubmission,
+          limits, keys):
     session = uow.session
     counted = []
     if officer_token:
@@ -289,7 +322,7 @@ def _file(uow, report, officer_token, source, now, receipt_hash, request_id, lim
         informant, _ = register_informant(session, "anonymous", now,
                                           sealed_identity=report.get("sealed_identity"),
                                           identity=report.get("identity"), keys=keys)
-    return submit_report(uow, report, informant, now, receipt_hash, request_id)
+    return submit_report(uow, report, informant, now, receipt_hash, request_id, resubmission)
 
 
 def filed_by_request(session, request_id: str | None) -> tuple[dict, str | None] | None:
@@ -311,7 +344,8 @@ def filed_by_request(session, request_id: str | None) -> tuple[dict, str | None]
 
 
 def submit_report(uow, data: dict, informant_id: str, now: datetime,
-                  receipt_hash: str | None = None, request_id: str | None = None) -> dict:
+                  receipt_hash: str | None = None, request_id: str | None = None,
+                  resubmission: str | None = None) -> dict:
     """File a report: merge it into the open case of its risk or open a new case."""
     session = uow.session
     enterprise = readmodel.resolve_enterprise(session, data)
@@ -353,6 +387,7 @@ def submit_report(uow, data: dict, informant_id: str, now: datetime,
         amount_owed_fen=domain.to_fen(data["amount_owed"]),
         expected_at=data.get("expected_at"), description=data["description"],
         reward_policy_version=reward_version, received_at=now, request_id=request_id,
+        resubmission_hash=resubmission,
     ))
     return {"report": pseudonym, "case_id": case_id, "merged": merged,
             "enterprise": enterprise["name"], "received_at": now}

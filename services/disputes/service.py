@@ -15,6 +15,7 @@ from eventlet import tpool
 from nameko.timer import timer
 
 from services.disputes import domain, operations, readmodel, views
+from shared import idempotency
 from shared.api import disputes as contract
 from shared.caller import Caller, signed_in
 from shared.consumers import event_handler
@@ -35,6 +36,7 @@ RATE_LIMITS = {"officer": (30, 3600), "source": (60, 3600), "lookup": (30, 3600)
 REPORT = contract.SubmittedReportSchema()
 SUBMISSION = contract.SubmissionSchema()
 REPORT_FILED = contract.ReportFiledSchema()
+ALREADY_RECEIVED = contract.AlreadyReceivedSchema()
 
 
 def _caller(data) -> Caller:
@@ -71,15 +73,23 @@ class DisputesService(RegistryEventHandlers, OpsEndpoints):
 
     @rpc
     def submit_report(self, data, officer_token_hash=None, source=None, request_id=None,
-                      receipt_ref=None):
-        """Filed once per ``request_id``: see ``operations.file_report``."""
+                      receipt_ref=None, idempotency=None, resubmission=None):
+        """Filed once per ``request_id`` and per ``idempotency`` key; an anonymous report
+        sent again soon (``resubmission``) is not filed twice: see
+        ``operations.file_report``."""
         report = load(REPORT, data, "report rejected")
         how = load(SUBMISSION, {"officer_token_hash": officer_token_hash, "source": source,
-                                "request_id": request_id, "receipt_ref": receipt_ref},
+                                "request_id": request_id, "receipt_ref": receipt_ref,
+                                "idempotency": idempotency, "resubmission": resubmission},
                    "report rejected")
-        filed = operations.file_report(self.db, report, **how, limits=self.limits,
-                                       keys=self.keys, run_slow=tpool.execute)
-        return REPORT_FILED.dump(filed)
+        idempotency_ref = how.pop("idempotency")
+        return operations.file_report(
+            self.db, report, **how, idempotency_ref=idempotency_ref, limits=self.limits,
+            keys=self.keys, dump=self._filed, run_slow=tpool.execute)
+
+    @staticmethod
+    def _filed(filed):
+        return (ALREADY_RECEIVED if "already_received" in filed else REPORT_FILED).dump(filed)
 
     @rpc
     def receipt_status(self, receipt_ref, source=None):
@@ -212,6 +222,10 @@ class DisputesService(RegistryEventHandlers, OpsEndpoints):
     def purge_rate_hits(self):
         with self.db.unit_of_work() as uow:
             operations.purge_rate_hits(uow, now_utc())
+
+    @timer(interval=3600)
+    def forget_idempotency_keys(self):
+        idempotency.forget_expired(self.db)
 
     # --- the registry's read model ------------------------------------------------------
 

@@ -49,6 +49,7 @@ class ApiRoute:
     status: int = 200
     errors: tuple[int, ...] = ()  # besides those implied by access, body and parameters
     backend: bool = True  # calls another service, so may answer 503
+    idempotent: bool = False  # takes an Idempotency-Key (shared.idempotency)
     max_body: int = MAX_BODY
     extra: dict = field(default_factory=dict)  # merged into the OpenAPI operation
 

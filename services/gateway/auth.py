@@ -77,6 +77,11 @@ class User(Caller):
         """The user as the HTTP API shows it (``/me``, a new user)."""
         return {"name": self.name, "role": self.role, "org_code": self.organization_code}
 
+    @property
+    def scope(self) -> str:
+        """Whose ``Idempotency-Key`` a request's is (``Authenticator.idempotency``)."""
+        return f"user:{self.name}"
+
     def caller(self) -> dict:
         """The caller as every backend service takes it over RPC."""
         return Caller(self.name, self.role, self.organization_code).as_dict()

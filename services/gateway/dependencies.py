@@ -1,6 +1,7 @@
 """The gateway's dependency providers: who is calling (``Auth``) and its backing services
 (``BackendRpc``, an ``RpcProxy`` that answers 503 or 504 instead of hanging or crashing)."""
 
+import os
 import time
 
 import eventlet
@@ -19,7 +20,7 @@ from services.gateway.auth import (
     require_permission,
     trusted_proxies,
 )
-from shared import deadlines
+from shared import deadlines, idempotency, pii
 from shared.errors import DeadlineExceeded, OutcomeUnknown, Unauthorized, Unavailable
 from shared.timeutil import now_utc
 from shared.web import received_at
@@ -56,6 +57,19 @@ class Authenticator:
         """The client's address for per-address limits (``auth.client_address``)."""
         return client_address(request, trusted_proxies(self._worker_ctx.container.config))
 
+    def idempotency(self, request, scope: str) -> dict | None:
+        """The request's ``Idempotency-Key`` as the owning service keeps it
+        (``shared.idempotency``: keyed hashes of the key within ``scope`` and of the
+        request), or None without one. ``scope``: the caller, ``user:<name>``,
+        ``officer:<token hash>`` or ``idempotency.ANONYMOUS``."""
+        key = idempotency.header_key(request.headers, idempotency.ANONYMOUS_MIN_LENGTH
+                                     if scope == idempotency.ANONYMOUS else 8)
+        if key is None:
+            return None
+        return idempotency.make_ref(gateway_keys(self._worker_ctx.container.config)
+                                    .lookup_hash, scope, key, request.method, request.path,
+                                    request.get_data())
+
     def session(self, request):
         """(user, CSRF token) of the signed-in browser, or None."""
         cookie = request.cookies.get(sessions.SESSION_COOKIE)
@@ -66,6 +80,19 @@ class Authenticator:
                 return sessions.session_user(session, cookie, now_utc())
             except Unauthorized:
                 return None
+
+
+_KEYS = {}
+
+
+def gateway_keys(config) -> pii.Keys:
+    """``GATEWAY_PII_KEY``'s keys, read once per process and setting: they key the hashes
+    that stand for receipt codes, client addresses and idempotency keys on the wire."""
+    setting = tuple(config.get(name) or os.environ.get(name)
+                    for name in (pii.setting_name("gateway"), "GONGHUI_VAR_DIR"))
+    if setting not in _KEYS:
+        _KEYS[setting] = pii.load_keys("gateway", config)
+    return _KEYS[setting]
 
 
 class Auth(DependencyProvider):

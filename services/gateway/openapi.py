@@ -33,7 +33,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.gateway.api import PUBLIC, SAFE_METHODS, TOKEN, ApiRoute, api_routes
 from services.gateway.auth import MANAGE_USERS, READ, WRITE
-from shared import errors
+from shared import errors, idempotency
 from shared.web import INT64, PROBLEM_JSON
 
 OPENAPI_VERSION = "3.1.0"
@@ -60,6 +60,9 @@ ERROR_RESPONSES = {
                                   "(`max_bytes`)."),
     415: (errors.UnsupportedMediaType, "The body is not sent as `application/json` (a "
                                       "`text/plain` or missing Content-Type)."),
+    422: (errors.IdempotencyKeyReused, "The `Idempotency-Key` was first sent with another "
+                                       "request (method, path or body): nothing was done. "
+                                       "A new request takes a new key."),
     429: (errors.TooManyRequests, "Over a rate limit; `retry_after` (and the `Retry-After` "
                                   "header) say when to retry. Any route also answers it, "
                                   "before reading the request, to a connection over "
@@ -110,6 +113,9 @@ ERROR_EXAMPLES = {
     415: (errors.UnsupportedMediaType("send the body as application/json, not text/plain",
                                       {"accepted": ["application/json"]}),
           "/api/v1/enterprises"),
+    422: (errors.IdempotencyKeyReused("this Idempotency-Key was sent with another request; use "
+                                      "a new key for a new request"),
+          "/api/v1/disputes/reports"),
     429: (errors.TooManyRequests("at most 60 per 1 min: try again in 42 s",
                                  {"scope": "caller", "limit": 60, "window_seconds": 60,
                                   "retry_after": 42}), "/api/v1/cards/check"),
@@ -229,6 +235,9 @@ def _operation(route: ApiRoute) -> dict:
     }
     if route.query is not None:
         op["parameters"] = [{"in": "query", "schema": route.query}]
+    if route.idempotent:
+        op.setdefault("parameters", []).append(copy.deepcopy(IDEMPOTENCY_PARAMETER))
+        op["description"] = "\n\n".join(filter(None, [op["description"], IDEMPOTENCY_TEXT]))
     if route.body is not None:
         media = {"schema": route.body}
         if route.body_example is not None:
@@ -248,6 +257,19 @@ def _operation(route: ApiRoute) -> dict:
     op["responses"].update(extra.pop("responses", {}))
     op.update(extra)
     return op
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": idempotency.HEADER, "required": False,
+    "description": "the client's own id for this request (a random UUID, say: 8-64 "
+                   "letters, digits, '-' or '_'; at least 32 without a token), kept for "
+                   "24 hours, per caller",
+    "schema": {"type": "string", "pattern": idempotency.PATTERN.pattern}}
+IDEMPOTENCY_TEXT = (
+    "Send an `Idempotency-Key` and a retry with the same key and body (after a 504, or a "
+    "lost connection) gets the first answer instead of doing it twice; the same key with "
+    "another body is a 422. Keys are kept 24 hours, and are the caller's own (another "
+    "caller's same key is another request).")
 
 
 # eventlet's HTTP server refuses a request line over 8 KiB itself, before any route (and
@@ -274,6 +296,8 @@ def _error_statuses(route: ApiRoute) -> set[int]:
         statuses.add(400)  # a value the route rejects, e.g. a malformed credit code
     if route.path_parameters or route.backend:
         statuses.add(404)
+    if route.idempotent:
+        statuses.add(422)
     if route.backend:
         statuses.add(503)
         if route.method not in SAFE_METHODS:

@@ -7,6 +7,7 @@ key kept outside the database; see ``domain.MemberKeys``). Card numbers are keye
 
 import sqlalchemy as sa
 
+from shared import idempotency
 from shared.ratelimit import rate_hits_table
 from shared.registry_readmodel import enterprise_columns, organization_columns
 
@@ -140,3 +141,6 @@ imports = sa.Table(
               server_default=sa.func.now()),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+# Idempotency-Key: the answers given to keyed requests (shared.idempotency).
+idempotency_keys = sa.Table(idempotency.TABLE, metadata, *idempotency.columns())

@@ -15,6 +15,7 @@ from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
 from services.membership import domain, operations, readmodel, sample, views
+from shared import idempotency
 from shared.api import membership
 from shared.caller import Caller
 from shared.consumers import event_handler
@@ -62,24 +63,31 @@ class MembershipService(RegistryEventHandlers, OpsEndpoints):
             raise Conflict("changed by another request at the same time; try again") \
                 from None
 
+    def _once(self, ref, write):
+        """``write(uow)`` once per Idempotency-Key ``ref`` (``shared.idempotency``)."""
+        return idempotency.once(self.db, idempotency.load_ref(ref), write)
+
+    @timer(interval=3600)
+    def forget_idempotency_keys(self):
+        idempotency.forget_expired(self.db)
+
     # --- applications and memberships ------------------------------------------
 
     @rpc
-    def apply_online(self, application):
-        """A worker applies on the 智慧工建 platform (no staff involved)."""
+    def apply_online(self, application, idempotency=None):
+        """A worker applies on the 智慧工建 platform (no staff involved); once per
+        ``idempotency`` key (``shared.idempotency``)."""
         data = load(membership.ApplicationSchema(), application, "application rejected")
-        with self._changes() as uow:
-            return membership.MembershipOut().dump(
-                operations.apply(uow, self.keys, data, None, "online"))
+        return self._once(idempotency, lambda uow: membership.MembershipOut().dump(
+            operations.apply(uow, self.keys, data, None, "online")))
 
     @rpc
-    def enter_application(self, application, caller):
+    def enter_application(self, application, caller, idempotency=None):
         """Union staff enter a paper application (入会申请书) for a worker."""
         caller = Caller.from_dict(caller)
         data = load(membership.ApplicationSchema(), application, "application rejected")
-        with self._changes() as uow:
-            return membership.MembershipOut().dump(
-                operations.apply(uow, self.keys, data, caller, "staff"))
+        return self._once(idempotency, lambda uow: membership.MembershipOut().dump(
+            operations.apply(uow, self.keys, data, caller, "staff")))
 
     @rpc
     def approve(self, membership_id, caller):
@@ -211,12 +219,11 @@ class MembershipService(RegistryEventHandlers, OpsEndpoints):
     # --- member services -------------------------------------------------------------
 
     @rpc
-    def submit_service_request(self, body, caller):
+    def submit_service_request(self, body, caller, idempotency=None):
         caller = Caller.from_dict(caller)
         data = load(membership.ServiceRequestSchema(), body, "service request rejected")
-        with self._changes() as uow:
-            return membership.ServiceRequestOut().dump(
-                operations.submit_request(uow, data, caller))
+        return self._once(idempotency, lambda uow: membership.ServiceRequestOut().dump(
+            operations.submit_request(uow, data, caller)))
 
     @rpc
     def update_service_request(self, request_id, body, caller):

@@ -49,6 +49,7 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events.disputes import CATEGORIES, GRADES, HANDLING_TIERS, STATUSES
+from shared.idempotency import IdempotencySchema
 from shared.paging import CursorQuery, page_schema
 from shared.schemas import Timestamp, representable_or_error
 
@@ -250,6 +251,11 @@ class SubmissionSchema(Schema):
     # The gateway's keyed hash of a fresh receipt code (anonymous reports); the code
     # itself never leaves the gateway.
     receipt_ref = fields.String(allow_none=True, load_default=None, validate=HEX_32)
+    # The client's Idempotency-Key (shared.idempotency): a retry gets the first answer.
+    idempotency = fields.Nested(IdempotencySchema, allow_none=True, load_default=None)
+    # Anonymous reports: the gateway's keyed hash of the client's address and the report
+    # as sent; the same again within RESUBMISSION_MINUTES is answered as already received.
+    resubmission = fields.String(allow_none=True, load_default=None, validate=HEX_32)
 
 
 class ReportReceiptSchema(Schema):
@@ -261,6 +267,15 @@ class ReportReceiptSchema(Schema):
     receipt_code = fields.String(metadata={
         "description": "anonymous reports: 16 digits, shown this once; the status and "
                        "rewards can be followed with it", "example": "4821 9034 5567 1290"})
+
+
+class AlreadyReceivedSchema(Schema):
+    """The answer to an anonymous report sent again from the same client within minutes:
+    it was received the first time; no second report, and no receipt code (whoever sent
+    the first holds it)."""
+
+    already_received = fields.Boolean(required=True, metadata={"example": True})
+    enterprise = fields.String(required=True, metadata={"example": "南坑五金制品厂"})
 
 
 class ReportFiledSchema(ReportReceiptSchema):

@@ -179,12 +179,19 @@ GATEWAY_USERS = {"district_admin": ("admin", DISTRICT), "nankeng_staff": ("staff
 @pytest.fixture
 def stack(container_factory, make_service_config, database_factory, tmp_path):
     """A gateway and a disputes service on one broker vhost; returns (client, tokens)."""
+    return make_stack(container_factory, make_service_config, database_factory, tmp_path)
+
+
+def make_stack(container_factory, make_service_config, database_factory, tmp_path,
+               service=DisputesService, **gateway_settings):
+    """``stack`` with another disputes service class or gateway settings."""
     disputes_url = f"sqlite:///{tmp_path}/disputes.db"
     filled(database_factory(disputes_url, "disputes", MIGRATIONS))
-    disputes = container_factory(DisputesService, make_service_config(
+    disputes = container_factory(service, make_service_config(
         disputes_url, DISPUTES_RATE_LIMITS={"source": (4, 3600)}))
     disputes.start()
-    gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db")
+    gateway_config = make_service_config(f"sqlite:///{tmp_path}/gateway.db",
+                                         **gateway_settings)
     gateway = container_factory(GatewayService, gateway_config)
     replace_dependencies(gateway, registry_rpc=FakeRegistry())
     gateway.start()

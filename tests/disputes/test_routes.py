@@ -6,12 +6,15 @@ and communities); the disputes service's read model is filled as events would fi
 
 import re
 
+import eventlet
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from services.disputes.models import reports
+from services.disputes.models import cases, reports
+from services.disputes.service import DisputesService
 from shared.db import open_database
-from tests.disputes.conftest import FACTORY, NANKENG, walk
+from shared.rpc import rpc
+from tests.disputes.conftest import FACTORY, NANKENG, make_stack, walk
 from tests.shared.problems import error_fields, problem
 
 BASE = "/api/v1/disputes"
@@ -90,6 +93,97 @@ def test_an_officer_resending_with_the_same_idempotency_key_files_once(stack):
     assert "Idempotency-Key" in error_fields(body)
 
 
+def test_the_same_key_with_another_report_is_a_422_and_files_nothing(stack):
+    client, tokens = stack
+    officer = client.post(f"{BASE}/officers", {"organization_code": NANKENG,
+                                               "real_name": "郑三"},
+                          token=tokens["nankeng_staff"]).json()["token"]
+    key = {"Idempotency-Key": "phone-7f3a-0002"}
+    assert client.post(f"{BASE}/officer-reports", REPORT, token=officer,
+                       headers=key).status_code == 201
+    body = error_of(client.post(f"{BASE}/officer-reports", dict(REPORT, workers_affected=46),
+                                token=officer, headers=key), 422)
+    assert body["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert len(client.get(f"{BASE}/my/reports", token=officer).json()["items"]) == 1
+
+
+def test_an_anonymous_retry_with_its_key_gets_its_receipt_code_again(stack):
+    client, _ = stack
+    key = {"Idempotency-Key": "3f9c2a7e-5b1d-4c8e-9a6f-0e2d4b8c1a7f"}
+    filed = client.post(f"{BASE}/reports", REPORT, headers=key)
+    resent = client.post(f"{BASE}/reports", REPORT, headers=key)
+    assert filed.status_code == resent.status_code == 201, resent.text
+    assert resent.json() == filed.json() and "receipt_code" in filed.json()
+    status = client.post(f"{BASE}/receipts/status",
+                         {"receipt_code": filed.json()["receipt_code"]}).json()
+    assert status["report"] == filed.json()["report"]
+    # anonymous callers share one scope: their keys must be long enough not to meet
+    error_of(client.post(f"{BASE}/reports", REPORT, headers={"Idempotency-Key": "a" * 31}),
+             400)
+
+
+class LateAnsweringDisputes(DisputesService):
+    """Files the report, and its answer comes too late (a reply lost, as in a broker cut
+    between commit and reply)."""
+
+    answered = []
+
+    @rpc
+    def submit_report(self, *args, **kwargs):
+        answer = super().submit_report(*args, **kwargs)
+        if not self.answered:
+            self.answered.append(answer)
+            eventlet.sleep(LATE_TIMEOUT + 1)
+        return answer
+
+
+LATE_TIMEOUT = 2
+
+
+def test_a_report_whose_answer_was_lost_is_a_504_and_its_retry_gets_the_first_answer(
+        container_factory, make_service_config, database_factory, tmp_path):
+    client, _ = make_stack(container_factory, make_service_config, database_factory,
+                           tmp_path, service=LateAnsweringDisputes,
+                           GATEWAY_RPC_TIMEOUT=LATE_TIMEOUT)
+    LateAnsweringDisputes.answered.clear()
+    key = {"Idempotency-Key": "9b1e4c2a-7d3f-4a5b-8c6e-1f2a3b4c5d6e"}
+    lost = client.post(f"{BASE}/reports", REPORT, headers=key)
+    assert lost.status_code == 504, lost.text  # filed, but the gateway cannot know it
+    assert problem(lost)["code"] == "OUTCOME_UNKNOWN"
+    retried = client.post(f"{BASE}/reports", REPORT, headers=key)
+    assert retried.status_code == 201, retried.text
+    [first] = LateAnsweringDisputes.answered
+    assert retried.json()["report"] == first["report"]  # the report filed the first time
+    status = client.post(f"{BASE}/receipts/status",
+                         {"receipt_code": retried.json()["receipt_code"]})
+    assert status.json()["report"] == first["report"]
+    database = open_database(f"sqlite:///{tmp_path}/disputes.db", "disputes",
+                             run_migrations=False)
+    with database.session() as session:
+        assert session.execute(select(func.count()).select_from(reports)).scalar() == 1
+    database.engine.dispose()
+
+
+def test_the_same_anonymous_report_sent_again_soon_is_recognised_without_its_receipt(
+        stack, tmp_path):
+    client, tokens = stack
+    first = client.post(f"{BASE}/reports", REPORT)
+    assert first.status_code == 201 and "receipt_code" in first.json()
+    again = client.post(f"{BASE}/reports", REPORT)  # a double tap, no key
+    assert again.status_code == 200, again.text
+    assert again.json() == {"already_received": True, "enterprise": "南坑五金制品厂"}
+    other = client.post(f"{BASE}/reports", dict(REPORT, workers_affected=46))
+    assert other.status_code == 201  # another report
+    database = open_database(f"sqlite:///{tmp_path}/disputes.db", "disputes",
+                             run_migrations=False)
+    with database.session() as session:
+        hashes = session.execute(select(reports.c.resubmission_hash)).scalars().all()
+        [count] = session.execute(select(cases.c.reports_count)).scalars().all()
+    database.engine.dispose()
+    assert count == 2  # the resubmission is no report of the case
+    assert len(set(hashes)) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", h) for h in hashes)
+
+
 def test_staff_move_a_case_within_their_subtree_and_nobody_else_can(stack):
     client, tokens = stack
     client.post(f"{BASE}/reports", REPORT)
@@ -134,8 +228,9 @@ def test_bad_reports_are_a_400_naming_the_field_and_floods_a_429(stack):
     assert "amount_owed" in details
     error_of(client.post(f"{BASE}/reports", dict(REPORT, credit_code="91440300MA5DXXXX9X")),
              404)
-    for _ in range(4):
-        assert client.post(f"{BASE}/reports", REPORT).status_code == 201
+    for number in range(4):  # four reports (the same one again would be a resubmission)
+        assert client.post(f"{BASE}/reports", dict(
+            REPORT, description=f"第{number}次: 三个月未发工资")).status_code == 201
     flooded = error_of(client.post(f"{BASE}/reports", REPORT), 429)
     assert flooded["scope"] == "source"
     assert int(flooded["retry_after"]) > 3500

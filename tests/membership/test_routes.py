@@ -40,8 +40,10 @@ def make_api(container_factory, make_service_config, running_membership, tmp_pat
         tokens = gateway_tokens(config["DATABASE_URL"], PEOPLE)
         base = f"http://{config['WEB_SERVER_ADDRESS']}{V1}"
 
-        def call(method, path, person=None, **kwargs):
-            headers = {"Authorization": f"Bearer {tokens[person]}"} if person else {}
+        def call(method, path, person=None, headers=None, **kwargs):
+            headers = dict(headers or {})
+            if person:
+                headers["Authorization"] = f"Bearer {tokens[person]}"
             return requests.request(method, base + path, headers=headers, timeout=30,
                                     **kwargs)
 
@@ -118,6 +120,26 @@ def test_a_worker_applies_online_once(api):
     again = api("POST", "/applications", json=application(2, HUAWEI))
     assert again.status_code == 409
     assert "membership_id" not in again.text  # says nothing about the existing membership
+
+
+def test_an_application_retried_with_its_idempotency_key_gets_the_first_answer(api):
+    key = {"Idempotency-Key": "5e0c1b7a9d2f4e6a8b3c5d7e9f1a2b3c"}
+    first = api("POST", "/applications", json=application(4, HUAWEI), headers=key)
+    retried = api("POST", "/applications", json=application(4, HUAWEI), headers=key)
+    assert first.status_code == retried.status_code == 201, retried.text
+    assert retried.json() == first.json()  # not the 409 a second application gets
+    reused = api("POST", "/applications", json=application(5, HUAWEI), headers=key)
+    assert reused.status_code == 422 and problem(reused)["code"] == "IDEMPOTENCY_KEY_REUSED"
+    # staff keys are each user's own: another's same key is another request
+    staff_key = {"Idempotency-Key": "paper-0001"}
+    paper = api("POST", "/memberships", "nankeng_staff", json=application(6),
+                headers=staff_key)
+    assert paper.status_code == 201, paper.text
+    assert api("POST", "/memberships", "nankeng_staff", json=application(6),
+               headers=staff_key).json() == paper.json()
+    other = api("POST", "/memberships", "street_staff", json=application(7),
+                headers=staff_key)
+    assert other.status_code == 201 and other.json() != paper.json()
 
 
 @pytest.mark.parametrize("method, path, body, status, field", [

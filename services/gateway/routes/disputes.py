@@ -32,7 +32,7 @@ travel (the codes' keyed with ``GATEWAY_PII_KEY``), and the client's address bec
 keyed hash too. The token or code is added to the HTTP answer here.
 """
 
-import hashlib
+import json
 import os
 import re
 import uuid
@@ -43,12 +43,13 @@ from werkzeug.wrappers import Response
 from services.gateway import accounts, sessions
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE, base_url, bearer_token, trusted_proxies
+from services.gateway.dependencies import gateway_keys
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import (
     OfficerRegistrationSchema,
     RegisteredOfficerAccountSchema,
 )
-from shared import pii, receipts, sealing
+from shared import idempotency, pii, receipts, sealing
 from shared.api import disputes as contract
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.paging import CursorQuery
@@ -104,7 +105,7 @@ class InformantSecrets:
 
     def __init__(self, config):
         self.sealer = sealing.load_sealer(config)
-        self.keys = pii.load_keys("gateway", config)
+        self.keys = gateway_keys(config)
 
     def seal(self, real_name: str, phone: str | None) -> str:
         return self.sealer.seal({"real_name": real_name, "phone": phone})
@@ -117,6 +118,23 @@ class InformantSecrets:
     def receipt_ref(self, code: str) -> str:
         return self.keys.lookup_hash(f"receipt:{code}")
 
+    def receipt_code(self, idempotency_ref: dict | None) -> str:
+        """A fresh receipt code; for a keyed report one made from the key (a secret of its
+        sender's and ours), so that a retry with the key shows it again, to them alone."""
+        if idempotency_ref is None:
+            return receipts.new_code()
+        return receipts.code_from(self.keys.lookup_hash(
+            f"receipt-for-key:{idempotency_ref['key']}"))
+
+    def resubmission(self, address: str | None, report: dict) -> str | None:
+        """What recognises the same report sent again by the same client: a keyed hash
+        of the client's address and the report as loaded (spacing and order of the JSON
+        aside). None without an address."""
+        if not address:
+            return None
+        text = json.dumps(report, ensure_ascii=False, sort_keys=True, default=str)
+        return self.keys.lookup_hash(f"resubmission:{address}\x00{text}")
+
 
 def informant_secrets(config) -> InformantSecrets:
     """One per process and setting (read once: the keys never change while it runs)."""
@@ -127,22 +145,6 @@ def informant_secrets(config) -> InformantSecrets:
     return _SECRETS[settings]
 
 
-
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-def officer_request_id(request, token) -> str:
-    """The id disputes files the report under: the officer's ``Idempotency-Key`` (scoped
-    to their token, so two officers' keys never meet) or a fresh one per HTTP request."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return uuid.uuid4().hex
-    if not IDEMPOTENCY_KEY.match(key):
-        raise InvalidInput(f"{IDEMPOTENCY_HEADER} is 8 to 64 letters, digits, '-' or '_'",
-                           {IDEMPOTENCY_HEADER: ["8-64 of A-Z a-z 0-9 - _"]})
-    return hashlib.sha256(f"{token}:{key}".encode()).hexdigest()[:32]
 
 
 class DisputesRoutes:
@@ -173,7 +175,8 @@ class DisputesRoutes:
             data, officer_token_hash=hashed,
             source=informant_secrets(self.config).address(
                 self.auth.client_address(request)),
-            request_id=officer_request_id(request, hashed)))
+            request_id=uuid.uuid4().hex,
+            idempotency=self.auth.idempotency(request, f"officer:{hashed}")))
 
     # --- informants -----------------------------------------------------------------
 
@@ -188,38 +191,45 @@ class DisputesRoutes:
 
     @route("POST", f"{BASE}/reports", tag=DISPUTES, access=PUBLIC, status=201,
            summary="Report a hidden danger anonymously; the receipt code is shown once",
+           description="The same report sent again from the same client within "
+                       "10 minutes (no answer seen, a double tap) is not filed twice: "
+                       "the answer is a 200 saying it was already received, without the "
+                       "receipt code (whoever sent the first has it). With an "
+                       "`Idempotency-Key`, a retry gets the first answer, code included.",
            body=contract.ReportSchema, response=contract.ReportReceiptSchema,
-           errors=(404, *RATE_LIMITED))
+           errors=(404, *RATE_LIMITED), idempotent=True, extra={"responses": {"200": {
+               "description": "Already received: this client sent the same report "
+                              "minutes ago; nothing filed, no code",
+               "content": {"application/json": {
+                   "schema": contract.AlreadyReceivedSchema}}}}})
     def report_anonymously(self, request):
-        read_json(request, contract.ReportSchema())
+        report = read_json(request, contract.ReportSchema())
         secrets_ = informant_secrets(self.config)
         data = dict(read_json(request))
         identity = data.pop("identity", None)
         if identity:  # loaded above: a real_name, a phone or None
             data["sealed_identity"] = secrets_.seal(identity["real_name"],
                                                     identity.get("phone"))
+        address = self.auth.client_address(request)
+        ref = self.auth.idempotency(request, idempotency.ANONYMOUS)
         # The id and the receipt code are made here, once per HTTP request: if the broker
         # hands the request to disputes twice (a restart mid-call), the second run answers
         # with the first one's report instead of filing again. Only the code's keyed hash
         # goes to disputes.
-        code = receipts.new_code()
+        code = secrets_.receipt_code(ref)
         result = self.disputes_rpc.submit_report(
-            data, source=secrets_.address(self.auth.client_address(request)),
-            request_id=uuid.uuid4().hex, receipt_ref=secrets_.receipt_ref(code))
+            data, source=secrets_.address(address), request_id=uuid.uuid4().hex,
+            receipt_ref=secrets_.receipt_ref(code), idempotency=ref,
+            resubmission=secrets_.resubmission(address, report))
+        if result.get("already_received"):
+            return json_response(result)
         return json_response(receipt(result, code), status=201)
 
     @route("POST", f"{BASE}/officer-reports", tag=DISPUTES, access=TOKEN, status=201,
            summary="Report as an information officer (officer token ghi_..., or signed "
                    "in to the officer's account)",
-           description="Send the same `Idempotency-Key` again (a resend after a network "
-                       "error) and the answer is the report already filed, not a second "
-                       "one.",
            body=contract.ReportSchema, response=contract.ReportReceiptSchema,
-           errors=(404, *RATE_LIMITED), extra={"parameters": [{
-               "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
-               "description": "the officer's own id for this report: 8-64 letters, "
-                              "digits, '-' or '_'",
-               "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}}]})
+           errors=(404, *RATE_LIMITED), idempotent=True)
     def report_as_officer(self, request):
         read_json(request, contract.ReportSchema())
         return json_response(self.file_officer_report(request, dict(read_json(request))),

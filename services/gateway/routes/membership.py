@@ -12,6 +12,7 @@ admins over the member.
 
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE
+from shared import idempotency
 from shared.api.membership import (
     CODE_MAX_LENGTH,
     MAX_ID,
@@ -89,19 +90,22 @@ class MembershipRoutes:
                        "check digit) and phone (mainland mobile) are validated and never "
                        "echoed in errors. 409 when the worker already has a pending or "
                        "active membership.",
-           body=ApplicationSchema, response=MembershipOut, errors=(404, 409))
+           body=ApplicationSchema, response=MembershipOut, errors=(404, 409), idempotent=True)
     def apply_online(self, request):
         data = read_json(request, ApplicationSchema())
-        return json_response(self.membership_rpc.apply_online(data), status=201)
+        return json_response(self.membership_rpc.apply_online(
+            data, idempotency=self.auth.idempotency(request, idempotency.ANONYMOUS)),
+            status=201)
 
     @route("POST", f"{V1}/memberships", tag=MEMBERS, access=WRITE, status=201,
            summary="Enter a paper application for a worker", body=ApplicationSchema,
-           response=MembershipOut, errors=(404, 409))
+           response=MembershipOut, errors=(404, 409), idempotent=True)
     def enter_application(self, request):
         user = self.auth.user(request, WRITE)
         data = read_json(request, ApplicationSchema())
-        return json_response(self.membership_rpc.enter_application(data, user.caller()),
-                             status=201)
+        return json_response(self.membership_rpc.enter_application(
+            data, user.caller(), idempotency=self.auth.idempotency(request, user.scope)),
+            status=201)
 
     @route("POST", f"{V1}/memberships/<int:membership_id>/approve", tag=MEMBERS,
            access=WRITE, summary="Approve an application: an active member with a new card",
@@ -245,12 +249,14 @@ class MembershipRoutes:
 
     @route("POST", f"{V1}/service-requests", tag=SERVICES, access=WRITE, status=201,
            summary="Record a member's request; their union handles it unless one is named",
-           body=ServiceRequestSchema, response=ServiceRequestOut, errors=(404, 409))
+           body=ServiceRequestSchema, response=ServiceRequestOut, errors=(404, 409),
+           idempotent=True)
     def submit_service_request(self, request):
         user = self.auth.user(request, WRITE)
         body = read_json(request, ServiceRequestSchema())
         return json_response(self.membership_rpc.submit_service_request(
-            body, user.caller()), status=201)
+            body, user.caller(), idempotency=self.auth.idempotency(request, user.scope)),
+            status=201)
 
     @route("GET", f"{V1}/service-requests", tag=SERVICES, access=READ,
            summary="Requests an organization handles, oldest first, a page at a time",
