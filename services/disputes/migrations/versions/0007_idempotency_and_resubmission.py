@@ -1,4 +1,4 @@
-"""Idempotency-Key answers, and the hash that recognises an anonymous report sent again
+"""the hash that recognises an anonymous report sent again, and Idempotency-Key answers
 
 Revision ID: 0007
 Revises: 0006
@@ -14,14 +14,14 @@ down_revision = "0006"
 
 
 def upgrade():
-    op.create_table(idempotency.TABLE, *idempotency.columns())
     with op.batch_alter_table("reports") as batch:
         batch.add_column(sa.Column("resubmission_hash", sa.String(64), nullable=True))
         batch.create_index("ix_reports_resubmission_hash", ["resubmission_hash"])
+    op.create_table(idempotency.TABLE, *idempotency.columns())
 
 
 def downgrade():
+    op.drop_table(idempotency.TABLE)
     with op.batch_alter_table("reports") as batch:
         batch.drop_index("ix_reports_resubmission_hash")
         batch.drop_column("resubmission_hash")
-    op.drop_table(idempotency.TABLE)
