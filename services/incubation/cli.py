@@ -1,6 +1,7 @@
 """``gonghui incubation ...``: statistics, the policies in force, reminders, the sample.
 
     gonghui incubation stats longgang --period 2015
+    gonghui incubation stats longgang --from 2015-03-01 --to 2015-06-30
     gonghui incubation policies
     gonghui incubation remind             # raise due reminders and lapse grades now
     gonghui incubation load-sample        # once the registry's places are in
@@ -15,9 +16,10 @@ import click
 
 from services.incubation import operations, policy, sample, views
 from services.incubation.domain import today_in
-from shared.api.incubation import PolicyOut, StatisticsOut
+from shared.api.incubation import PolicyOut, StatisticsOut, StatisticsQuery
 from shared.caller import Caller
 from shared.cli import command_database
+from shared.schemas import load
 from shared.timeutil import now_utc
 
 
@@ -32,12 +34,20 @@ def _echo(data):
 
 @cli.command("stats")
 @click.argument("code")
-@click.option("--period", default="all", show_default=True,
-              help="all, a year (2015), a quarter (2015-Q3) or a month (2015-07)")
-def stats_command(code, period):
-    """Organizations, activities and workers reached, funds, for a subtree and period."""
+@click.option("--period", default=None,
+              help="all (the default), a year (2015), a quarter (2015-Q3) or a month (2015-07)")
+@click.option("--from", "first", default=None, help="first day of a range (2015-03-01)")
+@click.option("--to", "last", default=None, help="last day of a range (2015-06-30)")
+def stats_command(code, period, first, last):
+    """Organizations, activities and workers reached, funds, for a subtree and a period
+    or a range of days."""
+    asked = {"code": code, "period": period, "from": first, "to": last}
     with command_database("incubation") as db, db.session() as session:
-        figures = views.statistics(session, code, period, Caller("cli", "viewer", code))
+        query = load(StatisticsQuery(), {k: v for k, v in asked.items() if v is not None},
+                     "query rejected")
+        figures = views.statistics(session, code, query["period"] or "all",
+                                   Caller("cli", "viewer", code), query["first"],
+                                   query["last"])
     _echo(StatisticsOut().dump(figures))
 
 

@@ -363,6 +363,12 @@ def period_range(period: str) -> tuple[date | None, date | None]:
             date(year, last_month, calendar.monthrange(year, last_month)[1]))
 
 
+def interval(first: date | None, last: date | None) -> str:
+    """A range of days as an ISO 8601 interval, an open end as ``..``
+    (``2015-03-01/2015-06-30``, ``2015-03-01/..``)."""
+    return f"{first.isoformat() if first else '..'}/{last.isoformat() if last else '..'}"
+
+
 def instants(first: date | None, last: date | None) -> tuple[datetime, datetime]:
     """The UTC instants from the start of ``first`` to the end of ``last``, days on the
     district's calendar (UTC+8), to select what was paid within a period (an open end

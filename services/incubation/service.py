@@ -317,8 +317,9 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def statistics(self, query, caller):
         caller = Caller.from_dict(caller)
         query = load(api.StatisticsQuery(), query, "query rejected")
-        return STATISTICS.dump(self._read(views.statistics, query["code"], query["period"],
-                                          caller))
+        return STATISTICS.dump(self._read(views.statistics, query["code"],
+                                          query["period"] or "all", caller, query["first"],
+                                          query["last"]))
 
     @rpc
     def organization_ledger(self, organization_id, caller):

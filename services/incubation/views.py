@@ -18,6 +18,7 @@ from services.incubation.models import (
     applications,
     assessments,
     awards,
+    beneficiaries,
     calls,
     contracts,
     deliverables,
@@ -473,13 +474,21 @@ def _prefix(path) -> str:
     return key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def statistics(session, code, period, caller) -> dict:
+def statistics(session, code, period, caller, first=None, last=None) -> dict:
     """Kept counts for one place and period: index reads however many activities and
-    beneficiaries there are (``operations`` keeps them with every report)."""
+    beneficiaries there are (``operations`` keeps them with every report). Given a range
+    of days (``first``, ``last``; either may be None, an open end) instead, the same
+    figures counted from the activities held in it."""
     path = session.execute(_PLACE, {"code": code}).scalar()
     if path is None:
         raise NotFound(f"no organization {code} is known to the registry", {"code": code})
     require(caller, READ, path, what=f"organization {code}")
+    prefix = _prefix(path)
+    if first is not None or last is not None:
+        return {"code": code, "period": domain.interval(first, last),
+                "organizations": _organization_figures(session, prefix),
+                **_range_figures(session, code, prefix, first, last),
+                "funds": _fund_figures(session, prefix, first, last)}
     try:
         first, last = domain.period_range(period)
     except ValueError as exc:
@@ -488,7 +497,6 @@ def statistics(session, code, period, caller) -> dict:
     kinds = {row.kind: row._mapping for row in session.execute(_COUNTS, values)}
     reached = dict(session.execute(_REACHED, values).all())
     below = session.execute(_BELOW, values).all()
-    prefix = _prefix(path)
     return {
         "code": code, "period": period,
         "organizations": _organization_figures(session, prefix),
@@ -498,6 +506,51 @@ def statistics(session, code, period, caller) -> dict:
         "below": [{"code": row.code, "name": row.name, "activities": row.activities or 0,
                    "workers_reached": row.workers or 0} for row in below],
         "funds": _fund_figures(session, prefix, first, last),
+    }
+
+
+# A range of days is counted from the activities and their beneficiaries: a scan of the
+# subtree's activities in it, as no kept count spans arbitrary days.
+_HELD = and_(activities.c.place_path_key.like(bindparam("prefix"), escape="\\"),
+             activities.c.held_on >= bindparam("first"),
+             activities.c.held_on <= bindparam("last"))
+_RANGE_COUNTS = (
+    select(activities.c.kind, func.count().label("activities"),
+           func.sum(activities.c.participants).label("participants"),
+           func.sum(activities.c.beneficiaries).label("beneficiaries"),
+           func.sum(activities.c.members).label("members"),
+           func.sum(activities.c.minutes).label("minutes"))
+    .where(_HELD).group_by(activities.c.kind))
+_RANGE_REACHED_BY_KIND = (
+    select(activities.c.kind, func.count(func.distinct(beneficiaries.c.worker_key)))
+    .join(activities, activities.c.id == beneficiaries.c.activity_id)
+    .where(_HELD).group_by(activities.c.kind))
+_RANGE_REACHED = (
+    select(func.count(func.distinct(beneficiaries.c.worker_key)))
+    .join(activities, activities.c.id == beneficiaries.c.activity_id).where(_HELD))
+_RANGE_HELD = select(func.count()).select_from(activities).where(_HELD)
+_CHILDREN = (select(places.c.code, places.c.name, places.c.path)
+             .where(places.c.parent_code == bindparam("code")).order_by(places.c.code))
+
+
+def _range_figures(session, code, prefix, first, last) -> dict:
+    days = {"first": first or date.min, "last": last or date.max}
+    kinds = {row.kind: row._mapping for row in session.execute(
+        _RANGE_COUNTS, {"prefix": prefix, **days})}
+    reached = dict(session.execute(_RANGE_REACHED_BY_KIND, {"prefix": prefix, **days}).all())
+    total = {name: sum(row[name] for row in kinds.values()) for name in ZERO}
+    below = []
+    for child in session.execute(_CHILDREN, {"code": code}):
+        values = {"prefix": _prefix(child.path), **days}
+        below.append({"code": child.code, "name": child.name,
+                      "activities": session.execute(_RANGE_HELD, values).scalar(),
+                      "workers_reached": session.execute(_RANGE_REACHED, values).scalar()})
+    return {
+        "activities": {**_figures(total), "workers_reached": session.execute(
+            _RANGE_REACHED, {"prefix": prefix, **days}).scalar()},
+        "by_kind": {kind: {**_figures(row), "workers_reached": reached.get(kind, 0)}
+                    for kind, row in sorted(kinds.items())},
+        "below": below,
     }
 
 

@@ -602,11 +602,27 @@ ActivityPageOut = page_schema(ActivityOut)
 
 
 class StatisticsQuery(Schema):
+    """A period key (kept figures: index reads), or a range of days ``from``-``to``
+    (either end may be left open), counted from the activities themselves."""
+
     code = code(required=True, metadata={"example": "longgang"})
-    period = fields.String(load_default="all", validate=validate.Regexp(
+    period = fields.String(load_default=None, validate=validate.Regexp(
         r"^(all|\d{4}(-(Q[1-4]|0[1-9]|1[0-2]))?)$",
         error="a period is all, a year (2015), a quarter (2015-Q3) or a month (2015-07)"),
-        metadata={"example": "2015"})
+        metadata={"description": "default all; not with from/to", "example": "2015"})
+    first = fields.Date(data_key="from", load_default=None, metadata={
+        "description": "first day of a range (inclusive, the district's calendar)",
+        "example": "2015-03-01"})
+    last = fields.Date(data_key="to", load_default=None, metadata={
+        "description": "last day of a range (inclusive)", "example": "2015-06-30"})
+
+    @validates_schema
+    def _period_or_range(self, data, **_):
+        first, last = data.get("first"), data.get("last")
+        if first is not None and last is not None and first > last:
+            raise ValidationError("from is after to", "from")
+        if data.get("period") is not None and (first is not None or last is not None):
+            raise ValidationError("give a period or a from/to range, not both", "period")
 
 
 class ActivityFiguresOut(Schema):
@@ -645,7 +661,9 @@ class FundFiguresOut(Schema):
 
 class StatisticsOut(Schema):
     code = fields.String(required=True, metadata={"example": "longgang"})
-    period = fields.String(required=True, metadata={"example": "all"})
+    period = fields.String(required=True, metadata={
+        "description": "the period key, or a range as an ISO 8601 interval of days "
+                       "(2015-03-01/2015-06-30; an open end is ..)", "example": "all"})
     organizations = fields.Nested(OrganizationFiguresOut, required=True, metadata={
         "description": "based within the subtree, as they stand now"})
     activities = fields.Nested(ReachFiguresOut, required=True, metadata={

@@ -38,6 +38,11 @@ def test_stats_and_remind_on_a_district(run):
         fill_registry(uow.session)
     figures = json.loads(run("stats", DISTRICT, "--period", "2015").output)
     assert (figures["period"], figures["activities"]["workers_reached"]) == ("2015", 0)
+    ranged = json.loads(run("stats", DISTRICT, "--from", "2015-03-01", "--to",
+                            "2015-06-30").output)
+    assert ranged["period"] == "2015-03-01/2015-06-30"
+    backwards = run("stats", DISTRICT, "--from", "2015-06-30", "--to", "2015-03-01")
+    assert backwards.exit_code == 1 and "from is after to" in backwards.output
     assert run("remind").output.strip() == "0 reminder(s) raised, 0 grade(s) lapsed"
 
 

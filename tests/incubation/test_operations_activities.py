@@ -244,3 +244,32 @@ def test_a_moved_enterprises_counts_follow_it_to_its_new_community(db):
     [moved] = read(db, views.list_activities, {"organization_id": organization["id"],
                                                "cursor": None, "limit": 5}, HUB_STAFF)["items"]
     assert moved["place_path"] == [DISTRICT, LONGCHENG, ZHANGBEI]
+
+
+def test_statistics_for_a_range_of_days_count_what_was_held_in_it(db):
+    organization = incubating(db)
+    members(db, 1)
+    write(db, operations.report_activities, [
+        activity(organization["id"], NANKENG, day(1, 5), ["A", "B"], participants=10),
+        activity(organization["id"], GANGTOU, day(2, 5), ["A", "C", 1], participants=20),
+        activity(organization["id"], ZHANGBEI, day(5, 5), ["A", "D"], kind="counselling",
+                 participants=30)], HUB_STAFF)
+    ranged = read(db, views.statistics, DISTRICT, "all", DISTRICT_VIEWER, day(1, 20),
+                  day(5, 5))
+    assert ranged["period"] == f"{YEAR}-01-20/{YEAR}-05-05"
+    assert ranged["activities"] == {"activities": 2, "participants": 50, "beneficiaries": 5,
+                                    "members": 1, "hours": Decimal("5.0"),
+                                    "workers_reached": 4}  # A, C, member 1; D
+    assert {kind: figures["workers_reached"] for kind, figures in ranged["by_kind"].items()} \
+        == {"legal_aid": 3, "counselling": 2}
+    assert {row["code"]: (row["activities"], row["workers_reached"])
+            for row in ranged["below"]} == {BANTIAN: (1, 3), LONGCHENG: (1, 2)}
+    # a range of whole months gives what the kept figures give
+    quarter = stats(db, DISTRICT, f"{YEAR}-Q1")
+    months = read(db, views.statistics, DISTRICT, "all", DISTRICT_VIEWER, day(1, 1),
+                  date(YEAR, 3, 31))
+    assert {key: months[key] for key in ("activities", "by_kind", "below", "funds")} == {
+        key: quarter[key] for key in ("activities", "by_kind", "below", "funds")}
+    open_end = read(db, views.statistics, BANTIAN, "all", BANTIAN_STAFF, day(2, 1), None)
+    assert (open_end["period"], open_end["activities"]["activities"]) == (
+        f"{YEAR}-02-01/..", 1)

@@ -85,6 +85,14 @@ def test_errors_reach_the_caller_as_the_kits_error_types(incubation):
     assert skipped.value.details["stage"] == "applied"
     with pytest.raises(InvalidInput):
         call(incubation, "statistics", {"code": DISTRICT, "period": "last year"}, STAFF)
+    for bad, field in (({"from": "2015-06-30", "to": "2015-03-01"}, "from"),
+                       ({"from": "2015-02-30"}, "from"),
+                       ({"period": "2015", "to": "2015-03-01"}, "period")):
+        with pytest.raises(InvalidInput) as refused:
+            call(incubation, "statistics", {"code": DISTRICT, **bad}, STAFF)
+        assert field in refused.value.details
+    ranged = call(incubation, "statistics", {"code": DISTRICT, "from": "2015-03-01"}, STAFF)
+    assert ranged["period"] == "2015-03-01/.."
     with pytest.raises(InvalidInput):
         call(incubation, "add_organization",
              new_organization(credit_code="52440307MJL0000010"), STAFF)  # wrong check digit
