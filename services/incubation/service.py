@@ -72,66 +72,60 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def on_registry_change(self, uow, kind, change):
         operations.follow_registry_move(uow, kind, change)
 
-    def _write(self, operation, *args):
+    def _write(self, answer, operation, caller, *args):
+        """One use case in a unit of work, for the caller; its result dumped by ``answer``
+        (the contract's output schema)."""
+        caller = Caller.from_dict(caller)
         with self.db.unit_of_work() as uow:
-            return operation(uow, *args)
+            return answer.dump(operation(uow, *args, caller))
 
-    def _read(self, view, *args):
+    def _read(self, answer, view, caller, *args):
+        """One read in a session, for the caller, dumped by ``answer``."""
+        caller = Caller.from_dict(caller)
         with self.db.session() as session:
-            return view(session, *args)
+            return answer.dump(view(session, *args, caller))
 
     # --- organizations -------------------------------------------------------------------
 
     @rpc
     def add_organization(self, data, caller):
-        caller = Caller.from_dict(caller)
-        data = load(api.NewSocialOrganizationSchema(), data, "organization rejected")
-        return ORGANIZATION.dump(self._write(operations.add_organization, data, caller))
+        return self._write(ORGANIZATION, operations.add_organization, caller,
+                           load(api.NewSocialOrganizationSchema(), data, "organization rejected"))
 
     @rpc
     def get_organization(self, organization_id, caller):
-        caller = Caller.from_dict(caller)
-        return ORGANIZATION.dump(self._read(views.get_organization,
-                                            _id(organization_id, "organization_id"), caller))
+        return self._read(ORGANIZATION, views.get_organization, caller,
+                          _id(organization_id, "organization_id"))
 
     @rpc
     def list_organizations(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.SocialOrganizationListQuery(), query, "query rejected")
-        return api.SocialOrganizationPageOut().dump(self._read(views.list_organizations, query,
-                                                         caller))
+        return self._read(api.SocialOrganizationPageOut(), views.list_organizations, caller,
+                          load(api.SocialOrganizationListQuery(), query, "query rejected"))
 
     @rpc
     def update_organization(self, organization_id, changes, caller):
-        caller = Caller.from_dict(caller)
-        organization_id = _id(organization_id, "organization_id")
-        changes = load(api.SocialOrganizationChangesSchema(), changes, "changes rejected")
-        return ORGANIZATION.dump(self._write(operations.update_organization, organization_id,
-                                             changes, caller))
+        return self._write(ORGANIZATION, operations.update_organization, caller,
+                           _id(organization_id, "organization_id"),
+                           load(api.SocialOrganizationChangesSchema(), changes,
+                                "changes rejected"))
 
     @rpc
     def change_stage(self, organization_id, data, caller):
-        caller = Caller.from_dict(caller)
-        organization_id = _id(organization_id, "organization_id")
-        data = load(api.TransitionSchema(), data, "stage change rejected")
-        return ORGANIZATION.dump(self._write(operations.change_stage, organization_id, data,
-                                             caller))
+        return self._write(ORGANIZATION, operations.change_stage, caller,
+                           _id(organization_id, "organization_id"),
+                           load(api.TransitionSchema(), data, "stage change rejected"))
 
     @rpc
     def record_assessment(self, organization_id, data, caller):
-        caller = Caller.from_dict(caller)
-        organization_id = _id(organization_id, "organization_id")
-        data = load(api.AssessmentInSchema(), data, "assessment rejected")
-        return ASSESSMENT.dump(self._write(operations.record_assessment, organization_id,
-                                           data, caller))
+        return self._write(ASSESSMENT, operations.record_assessment, caller,
+                           _id(organization_id, "organization_id"),
+                           load(api.AssessmentInSchema(), data, "assessment rejected"))
 
     @rpc
     def list_assessments(self, organization_id, query, caller):
-        caller = Caller.from_dict(caller)
-        organization_id = _id(organization_id, "organization_id")
-        query = load(api.CursorQuery(), query, "query rejected")
-        return api.AssessmentPageOut().dump(self._read(
-            views.list_assessments, organization_id, query, caller))
+        return self._read(api.AssessmentPageOut(), views.list_assessments, caller,
+                          _id(organization_id, "organization_id"),
+                          load(api.CursorQuery(), query, "query rejected"))
 
     @rpc
     def policies(self, query=None):
@@ -142,225 +136,181 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
 
     @rpc
     def create_fund(self, data, caller):
-        caller = Caller.from_dict(caller)
-        data = load(api.NewFundSchema(), data, "fund rejected")
-        return FUND.dump(self._write(operations.create_fund, data, caller))
+        return self._write(FUND, operations.create_fund, caller,
+                           load(api.NewFundSchema(), data, "fund rejected"))
 
     @rpc
     def get_fund(self, fund_id, caller):
-        caller = Caller.from_dict(caller)
-        return FUND.dump(self._read(views.get_fund, _id(fund_id, "fund_id"), caller))
+        return self._read(FUND, views.get_fund, caller, _id(fund_id, "fund_id"))
 
     @rpc
     def list_funds(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.FundListQuery(), query, "query rejected")
-        return api.FundPageOut().dump(self._read(views.list_funds, query, caller))
+        return self._read(api.FundPageOut(), views.list_funds, caller,
+                          load(api.FundListQuery(), query, "query rejected"))
 
     @rpc
     def fund_ledger(self, fund_id, caller):
-        caller = Caller.from_dict(caller)
-        return LEDGER.dump(self._read(views.fund_ledger, _id(fund_id, "fund_id"), caller))
+        return self._read(LEDGER, views.fund_ledger, caller, _id(fund_id, "fund_id"))
 
     @rpc
     def open_call(self, fund_id, data, caller):
-        caller = Caller.from_dict(caller)
-        fund_id = _id(fund_id, "fund_id")
-        data = load(api.NewCallSchema(), data, "call rejected")
-        return CALL.dump(self._write(operations.open_call, fund_id, data, caller))
+        return self._write(CALL, operations.open_call, caller, _id(fund_id, "fund_id"),
+                           load(api.NewCallSchema(), data, "call rejected"))
 
     @rpc
     def get_call(self, call_id, caller):
-        caller = Caller.from_dict(caller)
-        return CALL.dump(self._read(views.get_call, _id(call_id, "call_id"), caller))
+        return self._read(CALL, views.get_call, caller, _id(call_id, "call_id"))
 
     @rpc
     def list_calls(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.CallListQuery(), query, "query rejected")
-        return api.CallPageOut().dump(self._read(views.list_calls, query, caller))
+        return self._read(api.CallPageOut(), views.list_calls, caller,
+                          load(api.CallListQuery(), query, "query rejected"))
 
     @rpc
     def apply_to_call(self, call_id, data, caller):
-        caller = Caller.from_dict(caller)
-        call_id = _id(call_id, "call_id")
-        data = load(api.NewApplicationSchema(), data, "application rejected")
-        return APPLICATION.dump(self._write(operations.apply_to_call, call_id, data, caller))
+        return self._write(APPLICATION, operations.apply_to_call, caller,
+                           _id(call_id, "call_id"),
+                           load(api.NewApplicationSchema(), data, "application rejected"))
 
     @rpc
     def get_application(self, application_id, caller):
-        caller = Caller.from_dict(caller)
-        return APPLICATION.dump(self._read(views.get_application,
-                                           _id(application_id, "application_id"), caller))
+        return self._read(APPLICATION, views.get_application, caller,
+                          _id(application_id, "application_id"))
 
     @rpc
     def list_applications(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.ApplicationListQuery(), query, "query rejected")
-        return api.ApplicationPageOut().dump(self._read(views.list_applications, query,
-                                                        caller))
+        return self._read(api.ApplicationPageOut(), views.list_applications, caller,
+                          load(api.ApplicationListQuery(), query, "query rejected"))
 
     @rpc
     def review_application(self, application_id, data, caller):
-        caller = Caller.from_dict(caller)
-        application_id = _id(application_id, "application_id")
-        data = load(api.ReviewSchema(), data, "review rejected")
-        return APPLICATION.dump(self._write(operations.review_application, application_id,
-                                            data, caller))
+        return self._write(APPLICATION, operations.review_application, caller,
+                           _id(application_id, "application_id"),
+                           load(api.ReviewSchema(), data, "review rejected"))
 
     @rpc
     def reject_application(self, application_id, data, caller):
-        caller = Caller.from_dict(caller)
-        application_id = _id(application_id, "application_id")
-        data = load(api.DecisionReasonSchema(), data, "rejection rejected")
-        return APPLICATION.dump(self._write(operations.reject_application, application_id,
-                                            data, caller))
+        return self._write(APPLICATION, operations.reject_application, caller,
+                           _id(application_id, "application_id"),
+                           load(api.DecisionReasonSchema(), data, "rejection rejected"))
 
     @rpc
     def grant_award(self, application_id, data, caller):
-        caller = Caller.from_dict(caller)
-        application_id = _id(application_id, "application_id")
-        data = load(api.AwardInSchema(), data, "award rejected")
-        return AWARD.dump(self._write(operations.grant_award, application_id, data, caller))
+        return self._write(AWARD, operations.grant_award, caller,
+                           _id(application_id, "application_id"),
+                           load(api.AwardInSchema(), data, "award rejected"))
 
     @rpc
     def get_award(self, award_id, caller):
-        caller = Caller.from_dict(caller)
-        return AWARD.dump(self._read(views.get_award, _id(award_id, "award_id"), caller))
+        return self._read(AWARD, views.get_award, caller, _id(award_id, "award_id"))
 
     @rpc
     def submit_progress_report(self, award_id, data, caller):
-        caller = Caller.from_dict(caller)
-        award_id = _id(award_id, "award_id")
-        data = load(api.ProgressReportInSchema(), data, "progress report rejected")
-        return REPORT.dump(self._write(operations.submit_progress_report, award_id, data,
-                                       caller))
+        return self._write(REPORT, operations.submit_progress_report, caller,
+                           _id(award_id, "award_id"),
+                           load(api.ProgressReportInSchema(), data, "progress report rejected"))
 
     @rpc
     def get_progress_report(self, report_id, caller):
-        caller = Caller.from_dict(caller)
-        return REPORT.dump(self._read(views.get_progress_report,
-                                      _id(report_id, "report_id"), caller))
+        return self._read(REPORT, views.get_progress_report, caller,
+                          _id(report_id, "report_id"))
 
     @rpc
     def accept_progress_report(self, report_id, data, caller):
-        caller = Caller.from_dict(caller)
-        report_id = _id(report_id, "report_id")
-        data = load(api.NoteSchema(), data, "acceptance rejected")
-        return REPORT.dump(self._write(operations.decide_progress_report, report_id, True,
-                                       data["note"], caller))
+        return self._write(REPORT, operations.decide_progress_report, caller,
+                           _id(report_id, "report_id"), True,
+                           load(api.NoteSchema(), data, "acceptance rejected")["note"])
 
     @rpc
     def return_progress_report(self, report_id, data, caller):
-        caller = Caller.from_dict(caller)
-        report_id = _id(report_id, "report_id")
-        data = load(api.DecisionReasonSchema(), data, "return rejected")
-        return REPORT.dump(self._write(operations.decide_progress_report, report_id, False,
-                                       data["reason"], caller))
+        return self._write(REPORT, operations.decide_progress_report, caller,
+                           _id(report_id, "report_id"), False,
+                           load(api.DecisionReasonSchema(), data, "return rejected")["reason"])
 
     @rpc
     def disburse_tranche(self, award_id, data, caller):
-        caller = Caller.from_dict(caller)
-        award_id = _id(award_id, "award_id")
-        data = load(api.TrancheInSchema(), data, "disbursement rejected")
-        return AWARD.dump(self._write(operations.disburse_tranche, award_id, data, caller))
+        return self._write(AWARD, operations.disburse_tranche, caller,
+                           _id(award_id, "award_id"),
+                           load(api.TrancheInSchema(), data, "disbursement rejected"))
 
     # --- purchased services --------------------------------------------------------------
 
     @rpc
     def sign_contract(self, data, caller):
-        caller = Caller.from_dict(caller)
-        data = load(api.NewContractSchema(), data, "contract rejected")
-        return CONTRACT.dump(self._write(operations.sign_contract, data, caller))
+        return self._write(CONTRACT, operations.sign_contract, caller,
+                           load(api.NewContractSchema(), data, "contract rejected"))
 
     @rpc
     def get_contract(self, contract_id, caller):
-        caller = Caller.from_dict(caller)
-        return CONTRACT.dump(self._read(views.get_contract, _id(contract_id, "contract_id"),
-                                        caller))
+        return self._read(CONTRACT, views.get_contract, caller,
+                          _id(contract_id, "contract_id"))
 
     @rpc
     def list_contracts(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.ContractListQuery(), query, "query rejected")
-        return api.ContractPageOut().dump(self._read(views.list_contracts, query, caller))
+        return self._read(api.ContractPageOut(), views.list_contracts, caller,
+                          load(api.ContractListQuery(), query, "query rejected"))
 
     @rpc
     def accept_deliverable(self, contract_id, data, caller):
-        caller = Caller.from_dict(caller)
-        contract_id = _id(contract_id, "contract_id")
-        data = load(api.AcceptanceSchema(), data, "acceptance rejected")
-        return CONTRACT.dump(self._write(operations.accept_deliverable, contract_id, data,
-                                         caller))
+        return self._write(CONTRACT, operations.accept_deliverable, caller,
+                           _id(contract_id, "contract_id"),
+                           load(api.AcceptanceSchema(), data, "acceptance rejected"))
 
     # --- activities and statistics -------------------------------------------------------
 
     @rpc
     def report_activity(self, data, caller):
-        caller = Caller.from_dict(caller)
-        data = load(api.NewActivitySchema(), data, "activity rejected")
-        return ACTIVITY.dump(self._write(operations.report_activity, data, caller))
+        return self._write(ACTIVITY, operations.report_activity, caller,
+                           load(api.NewActivitySchema(), data, "activity rejected"))
 
     @rpc
     def get_activity(self, activity_id, caller):
-        caller = Caller.from_dict(caller)
-        return ACTIVITY.dump(self._read(views.get_activity, _id(activity_id, "activity_id"),
-                                        caller))
+        return self._read(ACTIVITY, views.get_activity, caller,
+                          _id(activity_id, "activity_id"))
 
     @rpc
     def list_activities(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.ActivityListQuery(), query, "query rejected")
-        return api.ActivityPageOut().dump(self._read(views.list_activities, query, caller))
+        return self._read(api.ActivityPageOut(), views.list_activities, caller,
+                          load(api.ActivityListQuery(), query, "query rejected"))
 
     @rpc
     def statistics(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.StatisticsQuery(), query, "query rejected")
-        return STATISTICS.dump(self._read(views.statistics, query["code"],
-                                          query["period"] or "all", caller, query["first"],
-                                          query["last"]))
+        return self._read(STATISTICS, views.statistics_asked, caller,
+                          load(api.StatisticsQuery(), query, "query rejected"))
 
     @rpc
     def organization_ledger(self, organization_id, caller):
-        caller = Caller.from_dict(caller)
-        return LEDGER.dump(self._read(views.organization_ledger,
-                                      _id(organization_id, "organization_id"), caller))
+        return self._read(LEDGER, views.organization_ledger, caller,
+                          _id(organization_id, "organization_id"))
 
     # --- referrals -----------------------------------------------------------------------
 
     @rpc
     def referral_candidates(self, request_id, caller):
-        caller = Caller.from_dict(caller)
-        return CANDIDATES.dump(self._read(views.referral_candidates,
-                                          _id(request_id, "request_id"), caller))
+        return self._read(CANDIDATES, views.referral_candidates, caller,
+                          _id(request_id, "request_id"))
 
     @rpc
     def refer_request(self, request_id, data, caller):
-        caller = Caller.from_dict(caller)
-        request_id = _id(request_id, "request_id")
-        data = load(api.ReferralInSchema(), data, "referral rejected")
-        return REFERRAL.dump(self._write(operations.refer_request, request_id, data, caller))
+        return self._write(REFERRAL, operations.refer_request, caller,
+                           _id(request_id, "request_id"),
+                           load(api.ReferralInSchema(), data, "referral rejected"))
 
     @rpc
     def get_referral(self, referral_id, caller):
-        caller = Caller.from_dict(caller)
-        return REFERRAL.dump(self._read(views.get_referral, _id(referral_id, "referral_id"),
-                                        caller))
+        return self._read(REFERRAL, views.get_referral, caller,
+                          _id(referral_id, "referral_id"))
 
     @rpc
     def list_referrals(self, query, caller):
-        caller = Caller.from_dict(caller)
-        query = load(api.ReferralListQuery(), query, "query rejected")
-        return api.ReferralPageOut().dump(self._read(views.list_referrals, query, caller))
+        return self._read(api.ReferralPageOut(), views.list_referrals, caller,
+                          load(api.ReferralListQuery(), query, "query rejected"))
 
     @rpc
     def conclude_referral(self, referral_id, data, caller):
-        caller = Caller.from_dict(caller)
-        referral_id = _id(referral_id, "referral_id")
-        data = load(api.ReferralOutcomeSchema(), data, "outcome rejected")
-        return REFERRAL.dump(self._write(operations.conclude_referral, referral_id, data,
-                                         caller))
+        return self._write(REFERRAL, operations.conclude_referral, caller,
+                           _id(referral_id, "referral_id"),
+                           load(api.ReferralOutcomeSchema(), data, "outcome rejected"))
 
     # --- timers --------------------------------------------------------------------------
 

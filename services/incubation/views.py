@@ -474,6 +474,13 @@ def _prefix(path) -> str:
     return key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def statistics_asked(session, query, caller) -> dict:
+    """``statistics`` for a loaded ``StatisticsQuery``: a period key (all by default) or
+    a range of days."""
+    return statistics(session, query["code"], query["period"] or "all", caller,
+                      query["first"], query["last"])
+
+
 def statistics(session, code, period, caller, first=None, last=None) -> dict:
     """Kept counts for one place and period: index reads however many activities and
     beneficiaries there are (``operations`` keeps them with every report). Given a range
