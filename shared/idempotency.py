@@ -51,6 +51,15 @@ def columns() -> list:
     ]
 
 
+def create_table(op):
+    """In the migration that gives a service ``Idempotency-Key``."""
+    op.create_table(TABLE, *columns())
+
+
+def drop_table(op):
+    op.drop_table(TABLE)
+
+
 TABLE = "idempotency_keys"
 # The same table in every service database; this copy builds the statements.
 idempotency_keys = Table(TABLE, MetaData(), *columns())

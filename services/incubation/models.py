@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
 )
 
+from shared import idempotency
 from shared.membership_readmodel import member_columns
 from shared.registry_readmodel import CODE, enterprise_columns, organization_columns
 
@@ -344,3 +345,6 @@ samples = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("loaded_at", DateTime(timezone=True), nullable=True),
 )
+
+# Idempotency-Key: the answers given to keyed requests (shared.idempotency).
+idempotency_keys = Table(idempotency.TABLE, metadata, *idempotency.columns())

@@ -20,6 +20,7 @@ from nameko.timer import timer
 
 from services.incubation import operations, policy, readmodel, sample, views
 from services.incubation.domain import today_in
+from shared import idempotency
 from shared.api import incubation as api
 from shared.caller import Caller
 from shared.consumers import event_handler
@@ -72,12 +73,17 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     def on_registry_change(self, uow, kind, change):
         operations.follow_registry_move(uow, kind, change)
 
-    def _write(self, answer, operation, caller, *args):
+    def _write(self, answer, operation, caller, *args, idempotency_ref=None):
         """One use case in a unit of work, for the caller; its result dumped by ``answer``
-        (the contract's output schema)."""
+        (the contract's output schema). Once per Idempotency-Key ``idempotency_ref``
+        (``shared.idempotency``); a race lost on a unique rule is a 409."""
         caller = Caller.from_dict(caller)
-        with self.db.unit_of_work() as uow:
-            return answer.dump(operation(uow, *args, caller))
+        return idempotency.once(self.db, idempotency.load_ref(idempotency_ref),
+                                lambda uow: answer.dump(operation(uow, *args, caller)))
+
+    @timer(interval=3600)
+    def forget_idempotency_keys(self):
+        idempotency.forget_expired(self.db)
 
     def _read(self, answer, view, caller, *args):
         """One read in a session, for the caller, dumped by ``answer``."""
@@ -135,9 +141,10 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     # --- funds ---------------------------------------------------------------------------
 
     @rpc
-    def create_fund(self, data, caller):
+    def create_fund(self, data, caller, idempotency=None):
         return self._write(FUND, operations.create_fund, caller,
-                           load(api.NewFundSchema(), data, "fund rejected"))
+                           load(api.NewFundSchema(), data, "fund rejected"),
+                           idempotency_ref=idempotency)
 
     @rpc
     def get_fund(self, fund_id, caller):
@@ -236,9 +243,10 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     # --- purchased services --------------------------------------------------------------
 
     @rpc
-    def sign_contract(self, data, caller):
+    def sign_contract(self, data, caller, idempotency=None):
         return self._write(CONTRACT, operations.sign_contract, caller,
-                           load(api.NewContractSchema(), data, "contract rejected"))
+                           load(api.NewContractSchema(), data, "contract rejected"),
+                           idempotency_ref=idempotency)
 
     @rpc
     def get_contract(self, contract_id, caller):
@@ -259,9 +267,10 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
     # --- activities and statistics -------------------------------------------------------
 
     @rpc
-    def report_activity(self, data, caller):
+    def report_activity(self, data, caller, idempotency=None):
         return self._write(ACTIVITY, operations.report_activity, caller,
-                           load(api.NewActivitySchema(), data, "activity rejected"))
+                           load(api.NewActivitySchema(), data, "activity rejected"),
+                           idempotency_ref=idempotency)
 
     @rpc
     def get_activity(self, activity_id, caller):

@@ -122,6 +122,23 @@ def test_bad_input_is_a_clear_4xx(api):
     problem(api.request("DELETE", f"{V1}/funds/1", token=hub), 405)
 
 
+def test_a_fund_sent_again_with_its_idempotency_key_is_created_once(api):
+    hub, key = api.tokens["hub"], {"Idempotency-Key": "fund-2026-0001"}
+    fund = {"name": "区扶持资金", "source": "district", "owner_code": DISTRICT,
+            "budget": "1000000.00"}
+    first = api.post(f"{V1}/funds", fund, token=hub, headers=key)
+    again = api.post(f"{V1}/funds", fund, token=hub, headers=key)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    body = problem(api.post(f"{V1}/funds", dict(fund, budget="5.00"), token=hub,
+                            headers=key), 422)
+    assert body["code"] == "IDEMPOTENCY_KEY_REUSED"
+    # another caller's same key is another request (not a 422)
+    other = api.post(f"{V1}/funds", dict(fund, name="区扶持资金二"), token=api.tokens["admin"],
+                     headers=key)
+    assert other.status_code == 201, other.text
+
+
 def test_a_fund_call_and_a_refused_application_over_http(api):
     hub = api.tokens["hub"]
     fund = api.post(f"{V1}/funds", {"name": "区扶持资金", "source": "district",

@@ -61,6 +61,12 @@ class IncubationRoutes:
         return json_response(getattr(self.incubation_rpc, method)(*args, user.caller()),
                              status=status)
 
+    def _create(self, request, user, method, body):
+        """``_send`` for a creating route that takes an ``Idempotency-Key``: a 201."""
+        return json_response(getattr(self.incubation_rpc, method)(
+            body, user.caller(), idempotency=self.auth.idempotency(request, user.scope)),
+            status=201)
+
     # --- organizations ---------------------------------------------------------------------
 
     @route("POST", f"{V1}/organizations", tag=ORGANIZATIONS, access=WRITE, status=201,
@@ -161,10 +167,11 @@ class IncubationRoutes:
 
     @route("POST", f"{V1}/funds", tag=FUNDS, access=WRITE, status=201,
            summary="Create a fund with its budget", body=api.NewFundSchema,
-           response=api.FundOut, errors=(409,))
+           response=api.FundOut, errors=(409,), idempotent=True)
     def create_fund(self, request):
         user = self.auth.user(request, WRITE)
-        return self._send(user, "create_fund", _body(request, api.NewFundSchema()), status=201)
+        return self._create(request, user, "create_fund",
+                            _body(request, api.NewFundSchema()))
 
     @route("GET", f"{V1}/funds", tag=FUNDS, access=READ,
            summary="Funds run within a subtree", query=api.FundListQuery,
@@ -319,11 +326,12 @@ class IncubationRoutes:
            summary="Sign a purchased-service contract (政府购买服务) with an organization",
            description="The buyer's staff sign it; the organization must pass the "
                        "purchased-service gate of the rules policy (a 409 names the rule).",
-           body=api.NewContractSchema, response=api.ContractOut, errors=(409,))
+           body=api.NewContractSchema, response=api.ContractOut, errors=(409,),
+           idempotent=True)
     def sign_contract(self, request):
         user = self.auth.user(request, WRITE)
-        return self._send(user, "sign_contract", _body(request, api.NewContractSchema()),
-                          status=201)
+        return self._create(request, user, "sign_contract",
+                            _body(request, api.NewContractSchema()))
 
     @route("GET", f"{V1}/contracts", tag=FUNDS, access=READ,
            summary="An organization's contracts", query=api.ContractListQuery,
@@ -356,11 +364,11 @@ class IncubationRoutes:
                        "reference: workers reached count each person once. The "
                        "organization's own account reports its own.",
            body=api.NewActivitySchema, response=api.ActivityOut, errors=(409,),
-           max_body=ACTIVITY_BODY)
+           max_body=ACTIVITY_BODY, idempotent=True)
     def report_activity(self, request):
         user = self.auth.user(request, WRITE)
-        return self._send(user, "report_activity",
-                          _body(request, api.NewActivitySchema()), status=201)
+        return self._create(request, user, "report_activity",
+                            _body(request, api.NewActivitySchema()))
 
     @route("GET", f"{V1}/activities", tag=ACTIVITIES, access=READ,
            summary="An organization's activities, the latest reported first",
