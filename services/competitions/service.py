@@ -52,6 +52,17 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     metrics = Metrics()
     registry_readmodel = readmodel.registry
 
+    def _change(self, answer, operation, *args):
+        """``operation(uow, *args, now)`` in a unit of work (``db.changes``), its result
+        dumped by ``answer``, the contract's output schema."""
+        with self.db.changes() as uow:
+            return answer.dump(operation(uow, *args, now_utc()))
+
+    def _read(self, answer, view, *args):
+        """``view(session, *args)`` dumped by ``answer``."""
+        with self.db.session() as session:
+            return answer.dump(view(session, *args))
+
     # --- rules and editions -----------------------------------------------------------
 
     @rpc
@@ -59,17 +70,14 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
         caller = _caller(caller)
         request = load(contract.RulesInSchema(), data, "rules rejected")
         body = load(policy.RulesSchema(), request["body"], "rules rejected")
-        with self.db.changes() as uow:
-            published = operations.publish_rules(uow, body, request["note"], caller,
-                                                 now_utc())
-        return contract.RulesSchema().dump(published)
+        return self._change(contract.RulesSchema(), operations.publish_rules, body,
+                            request["note"], caller)
 
     @rpc
     def rules(self, query=None):
         query = load(CursorQuery(), query or {}, "query parameters rejected")
-        with self.db.session() as session:
-            page = views.rules_page(session, query["cursor"], query["limit"])
-        return contract.RulesPageSchema().dump(page)
+        return self._read(contract.RulesPageSchema(), views.rules_page, query["cursor"],
+                          query["limit"])
 
     @rpc
     def create_edition(self, data, caller):
@@ -82,15 +90,13 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     @rpc
     def edition(self, edition_id):
         edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
-        with self.db.session() as session:
-            return contract.EditionSchema().dump(views.edition_view(session, edition_id))
+        return self._read(contract.EditionSchema(), views.edition_view, edition_id)
 
     @rpc
     def editions(self, query=None):
         query = load(CursorQuery(), query or {}, "query parameters rejected")
-        with self.db.session() as session:
-            page = views.editions_page(session, query["cursor"], query["limit"])
-        return contract.EditionPageSchema().dump(page)
+        return self._read(contract.EditionPageSchema(), views.editions_page, query["cursor"],
+                          query["limit"])
 
     # --- rounds -----------------------------------------------------------------------
 
@@ -108,33 +114,25 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     def close_round(self, round_id, caller):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
-        with self.db.changes() as uow:
-            closed = operations.close_round(uow, round_id, caller, now_utc())
-        return contract.RoundSchema().dump(closed)
+        return self._change(contract.RoundSchema(), operations.close_round, round_id, caller)
 
     @rpc
     def round(self, round_id, caller):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
-        with self.db.session() as session:
-            return contract.RoundDetailSchema().dump(views.round_view(session, round_id,
-                                                                      caller))
+        return self._read(contract.RoundDetailSchema(), views.round_view, round_id, caller)
 
     @rpc
     def ranking(self, round_id, caller):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
-        with self.db.session() as session:
-            return contract.RankingSchema().dump(views.ranking_view(session, round_id,
-                                                                    caller))
+        return self._read(contract.RankingSchema(), views.ranking_view, round_id, caller)
 
     @rpc
     def round_scores(self, round_id, caller):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
-        with self.db.session() as session:
-            return contract.RoundScoresSchema().dump(views.round_scores(session, round_id,
-                                                                        caller))
+        return self._read(contract.RoundScoresSchema(), views.round_scores, round_id, caller)
 
     # --- nominations ------------------------------------------------------------------
 
@@ -147,9 +145,8 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
         return self._nomination(created["id"], caller)
 
     def _nomination(self, nomination_id, caller):
-        with self.db.session() as session:
-            return contract.NominationSchema().dump(
-                views.nomination_view(session, nomination_id, caller))
+        return self._read(contract.NominationSchema(), views.nomination_view, nomination_id,
+                          caller)
 
     @rpc
     def nomination(self, nomination_id, caller):
@@ -161,9 +158,8 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     def nominations(self, query, caller):
         caller = _caller(caller)
         query = load(contract.NominationQuerySchema(), query or {}, "query parameters rejected")
-        with self.db.session() as session:
-            return contract.NominationPageSchema().dump(
-                views.nominations_page(session, caller, query))
+        return self._read(contract.NominationPageSchema(), views.nominations_page, caller,
+                          query)
 
     @rpc
     def recheck_nomination(self, nomination_id, caller):
@@ -191,27 +187,22 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
         judge = load(contract.JudgeInSchema(), data, "judge rejected")
         with self.db.changes() as uow:
             registered = operations.register_judge(uow, round_id, judge, caller, now_utc())
-        with self.db.session() as session:
-            detail = views.round_view(session, round_id, caller)
-        mine = next(j for j in detail["judges"] if j["id"] == registered["id"])
-        return contract.JudgeSchema().dump(mine)
+        return self._read(contract.JudgeSchema(), views.round_judge, round_id,
+                          registered["id"], caller)
 
     @rpc
     def judge_sheet(self, round_id, caller):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
-        with self.db.session() as session:
-            return contract.JudgeSheetSchema().dump(views.judge_sheet(session, round_id,
-                                                                      caller))
+        return self._read(contract.JudgeSheetSchema(), views.judge_sheet, round_id, caller)
 
     @rpc
     def declare_conflict(self, round_id, data, caller):
         caller = _caller(caller)
         round_id = _ref(contract.RoundRefSchema, round_id=round_id)
         declared = load(contract.ConflictInSchema(), data, "declaration rejected")
-        with self.db.changes() as uow:
-            result = operations.declare_conflict(uow, round_id, declared, caller, now_utc())
-        return contract.ConflictDeclaredSchema().dump(result)
+        return self._change(contract.ConflictDeclaredSchema(), operations.declare_conflict,
+                            round_id, declared, caller)
 
     @rpc
     def save_score(self, round_id, data, caller):
@@ -234,9 +225,8 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     @rpc
     def public_results(self, edition_id):
         edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
-        with self.db.session() as session:
-            return contract.PublicResultsSchema().dump(views.public_results(
-                session, edition_id, now_utc()))
+        return self._read(contract.PublicResultsSchema(), views.public_results, edition_id,
+                          now_utc())
 
     @rpc
     def lodge_objection(self, data, receipt_code, source=None):
@@ -266,19 +256,16 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
         caller = _caller(caller)
         edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
         query = load(contract.ObjectionQuerySchema(), query or {}, "query parameters rejected")
-        with self.db.session() as session:
-            return contract.ObjectionPageSchema().dump(
-                views.objections_page(session, edition_id, caller, query))
+        return self._read(contract.ObjectionPageSchema(), views.objections_page, edition_id,
+                          caller, query)
 
     @rpc
     def decide_objection(self, objection_id, data, caller):
         caller = _caller(caller)
         objection_id = _ref(contract.ObjectionRefSchema, objection_id=objection_id)
         decision = load(contract.DecisionInSchema(), data, "decision rejected")
-        with self.db.changes() as uow:
-            decided = operations.decide_objection(uow, objection_id, decision, caller,
-                                                  now_utc())
-        return contract.ObjectionSchema().dump(decided)
+        return self._change(contract.ObjectionSchema(), operations.decide_objection,
+                            objection_id, decision, caller)
 
     # --- honours, workers, statistics -------------------------------------------------
 
@@ -286,26 +273,23 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     def record_honour(self, data, caller):
         caller = _caller(caller)
         honour = load(contract.HonourInSchema(), data, "honour rejected")
-        with self.db.changes() as uow:
-            recorded = operations.record_honour(uow, honour, caller, now_utc())
-        return contract.HonourRecordedSchema().dump(recorded)
+        return self._change(contract.HonourRecordedSchema(), operations.record_honour, honour,
+                            caller)
 
     @rpc
     def worker_record(self, worker_id, caller):
         caller = _caller(caller)
         worker_id = _ref(contract.WorkerRefSchema, worker_id=worker_id)
-        with self.db.session() as session:
-            return contract.WorkerRecordSchema().dump(views.worker_record(session, worker_id,
-                                                                          caller))
+        return self._read(contract.WorkerRecordSchema(), views.worker_record, worker_id,
+                          caller)
 
     @rpc
     def statistics(self, edition_id, caller, query=None):
         caller = _caller(caller)
         edition_id = _ref(contract.EditionRefSchema, edition_id=edition_id)
         query = load(contract.StatisticsQuerySchema(), query or {}, "query parameters rejected")
-        with self.db.session() as session:
-            return contract.EditionStatisticsSchema().dump(views.statistics(session, edition_id,
-                                                                     caller, query["code"]))
+        return self._read(contract.EditionStatisticsSchema(), views.statistics, edition_id,
+                          caller, query["code"])
 
     @timer(interval=NOTICE_POLL_SECONDS)
     def end_public_notices(self):

@@ -222,6 +222,12 @@ def round_view(session, round_id: int, caller: Caller) -> dict:
     }
 
 
+def round_judge(session, round_id: int, judge_id: int, caller: Caller) -> dict:
+    """One judge of a round as ``round_view`` shows them (a judge just registered)."""
+    return next(judge for judge in round_view(session, round_id, caller)["judges"]
+                if judge["id"] == judge_id)
+
+
 def judge_sheet(session, round_id: int, caller: Caller) -> dict:
     """What a judge's tablet shows: the round's contestants in running order, each with
     the group's criteria, the judge's own marks so far, or why they may not score."""
