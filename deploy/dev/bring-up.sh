@@ -11,7 +11,8 @@
 #               API on 127.0.0.1:15672 answering (nameko's test plugin makes a vhost per test
 #               through it)
 #   postgres    the local cluster on 127.0.0.1:5432 and its database `test`
-#   chromium    Debian's chromium and chromium-driver (the disputes report form test)
+#   chromium    Debian's chromium and chromium-driver (the page tests), and a Chinese font
+#               (fonts-wqy-zenhei) so that their screenshots can be read
 #   promtool    promtool, taken out of Debian's prometheus package (the scrape config test)
 # --check: act on nothing, say what is missing, exit 1 if anything is.
 set -uo pipefail
@@ -212,22 +213,25 @@ bring_up_postgres() {
 }
 
 # ---------------------------------------------------------------- Chromium
+has_chinese_font() { fc-list :lang=zh 2>/dev/null | grep -q .; }
+
 bring_up_chromium() {
-    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+            && has_chinese_font; then
         return 0
     fi
     if [ -n "$check_only" ]; then
-        fail chromium "chromium or chromedriver missing: run \`make test\` or" \
-             "\`apt-get install chromium chromium-driver\`"
+        fail chromium "chromium, chromedriver or a Chinese font missing: run \`make test\`" \
+             "or \`apt-get install chromium chromium-driver fonts-wqy-zenhei\`"
         return
     fi
-    root_or_fail chromium apt-get install chromium chromium-driver || return
-    say "installing chromium and chromium-driver (apt-get)"
-    if apt_install chromium chromium-driver; then
+    root_or_fail chromium apt-get install chromium chromium-driver fonts-wqy-zenhei || return
+    say "installing chromium, chromium-driver and fonts-wqy-zenhei (apt-get)"
+    if apt_install chromium chromium-driver fonts-wqy-zenhei; then
         acted+=("installed chromium")
     else
         fail chromium "could not install chromium: run" \
-             "\`sudo apt-get install chromium chromium-driver\`"
+             "\`sudo apt-get install chromium chromium-driver fonts-wqy-zenhei\`"
     fi
 }
 

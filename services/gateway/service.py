@@ -44,6 +44,7 @@ from services.gateway import openapi
 from services.gateway.api import ANY_METHOD, PUBLIC, ApiEntrypoint, ApiRoute, route, unmatched
 from services.gateway.dependencies import Auth, BackendRpc
 from services.gateway.routes.competitions import CompetitionsRoutes
+from services.gateway.routes.console import ConsoleRoutes
 from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.incubation import IncubationRoutes
 from services.gateway.routes.membership import MembershipRoutes
@@ -85,8 +86,9 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(CompetitionsRoutes, IncubationRoutes, NotificationsRoutes, DisputesRoutes,
-                     MembershipRoutes, RegistryRoutes, UserRoutes, SignInRoutes, OpsEndpoints):
+class GatewayService(ConsoleRoutes, CompetitionsRoutes, IncubationRoutes, NotificationsRoutes,
+                     DisputesRoutes, MembershipRoutes, RegistryRoutes, UserRoutes,
+                     SignInRoutes, OpsEndpoints):
     name = "gateway"
     api_tags = [{"name": "ops", "description": "Health, readiness, metrics, this document and "
                                               "its page, the problem types."}]
@@ -136,7 +138,6 @@ class GatewayService(CompetitionsRoutes, IncubationRoutes, NotificationsRoutes, 
         return Response(page, mimetype="text/html", headers=openapi.DOCS_HEADERS)
 
     @ApiEntrypoint.decorator(ANY_METHOD, "/<path:path>")
-    @ApiEntrypoint.decorator(ANY_METHOD, "/")
     def unknown_route(self, request, path=""):
         raise unmatched(type(self), request.method, request.path)
 

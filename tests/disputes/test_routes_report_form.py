@@ -90,7 +90,12 @@ def test_an_incomplete_report_is_explained_in_the_form_and_nothing_is_filed(stac
     browser.find_element(By.ID, "submit").click()
     wait(browser, ready.visibility_of_element_located((By.ID, "error")))
     message = browser.find_element(By.ID, "error").text
-    assert "涉及人数" in message and "情况说明" in message
+    assert message == "填写的内容有误，请按提示修改。"
+    # each field's message beside it, in Chinese (the catalogue: gateway/messages.yaml)
+    assert browser.find_element(By.ID, "error-workers_affected").text == "此项必填。"
+    assert browser.find_element(By.ID, "workers").get_attribute("aria-invalid") == "true"
+    assert browser.find_element(By.ID, "error-description").text == "应为 1 到 5000 个字。"
+    assert not browser.find_element(By.ID, "error-category").is_displayed()
     assert browser.find_element(By.ID, "result").is_displayed() is False
     assert client.get("/api/v1/disputes/cases",
                       token=tokens["district_admin"]).json()["items"] == []

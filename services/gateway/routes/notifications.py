@@ -84,9 +84,7 @@ class NotificationsRoutes:
     def acknowledge_case(self, request, case_id):
         user = self.auth.user(request, WRITE)
         data = read_json(request, AcknowledgementInSchema())
-        case_id = case_id_of(case_id)
-        self._recipient_for(user, data["organization_code"], data["recipient_kind"])
-        result = self.notifications_rpc.acknowledge(case_id, data, user.caller())
+        result = self._acknowledge(user, case_id_of(case_id), data)  # ConsoleRoutes
         return json_response(result, status=200 if result["already_acknowledged"] else 201)
 
     @route("GET", f"{CASES}/escalation", tag=NOTIFICATIONS, access=READ,
