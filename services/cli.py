@@ -8,7 +8,6 @@
     gonghui asyncapi           print the AsyncAPI document generated from the catalogue
 """
 
-import json
 import os
 import signal
 import sys
@@ -19,12 +18,16 @@ import click
 
 from services import SERVICES, service_class
 from services.supervisor import Supervisor
+from shared.cli import fail, group, json_option, show
 from shared.config import database_url, http_port, service_config, stop_timeout, var_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@click.group()
+SERVICE = click.Choice(list(SERVICES))
+
+
+@group()
 def main():
     """gonghui: district trade-union governance services."""
 
@@ -47,14 +50,20 @@ def migrations_dir(name: str) -> Path:
 
 
 @main.command()
-@click.argument("services", nargs=-1)
-def migrate(services):
+@click.argument("services", nargs=-1, type=SERVICE, metavar="[SERVICE]...")
+@json_option
+def migrate(services, as_json):
     """Upgrade service databases to the latest migration (all when none named)."""
+    from kombu.utils.url import sanitize_url
+
     from shared.db import migrate as upgrade
 
+    migrated = []
     for name in services or SERVICES:
         upgrade(database_url(name), migrations_dir(name))
-        click.echo(f"{name}: migrated ({database_url(name)})")
+        migrated.append({"service": name, "database": sanitize_url(database_url(name)),
+                         "state": "migrated"})
+    show(migrated, as_json)
 
 
 @main.command()
@@ -157,26 +166,38 @@ def dlq():
 
 
 @dlq.command("list")
-@click.argument("service")
-@click.option("--limit", default=100, show_default=True)
-def dlq_list(service, limit):
-    """Print parked messages as JSON lines (they stay parked)."""
-    from shared.consumers import list_dead_letters
+@click.argument("service", type=SERVICE)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@json_option
+def dlq_list(service, limit, as_json):
+    """The messages parked for SERVICE and why (they stay parked); --json adds the bodies."""
+    from shared.consumers import dead_letter_queue_name, list_dead_letters
 
-    service_class(service)  # rejects unknown names with the list of known ones
-    for item in list_dead_letters(service_config(service)["AMQP_URI"], service, limit):
-        click.echo(json.dumps(item, ensure_ascii=False))
+    parked = list_dead_letters(service_config(service)["AMQP_URI"], service, limit)
+    if as_json:
+        show(parked, as_json)
+    else:
+        show(parked, as_json, columns=("message_id", "routing_key", "attempts", "failed_at",
+                                       "error"),
+             empty=f"no messages parked in {dead_letter_queue_name(service)}")
 
 
 @dlq.command("replay")
-@click.argument("service")
+@click.argument("service", type=SERVICE)
 @click.argument("message_ids", nargs=-1)
 def dlq_replay(service, message_ids):
-    """Send parked messages (all, or those ids) back to the queue they failed in."""
-    from shared.consumers import replay_dead_letters
+    """Send parked messages (all, or those ids) back to the queue they failed in. An id
+    not parked fails the command before anything is replayed."""
+    from shared.consumers import dead_letter_queue_name, list_dead_letters, replay_dead_letters
 
-    service_class(service)
-    count = replay_dead_letters(service_config(service)["AMQP_URI"], service, message_ids)
+    amqp_uri = service_config(service)["AMQP_URI"]
+    if message_ids:
+        parked = {m["message_id"] for m in list_dead_letters(amqp_uri, service, 10_000)}
+        unknown = [id_ for id_ in message_ids if id_ not in parked]
+        if unknown:
+            fail(f"not parked in {dead_letter_queue_name(service)}: {', '.join(unknown)}; "
+                 "nothing replayed (`gonghui dlq list` shows what is)")
+    count = replay_dead_letters(amqp_uri, service, message_ids)
     click.echo(f"replayed {count} message(s)")
 
 

@@ -38,6 +38,7 @@ path above, so one poison event cannot hold the others back. Dedupe a batch with
 """
 
 import dataclasses
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -126,6 +127,14 @@ def park(publisher, service, message, error, attempts, queue_name, exchange=None
     )
 
 
+def invalid_reason(exc) -> str:
+    """Why an event was refused, readable: the reason, then what each field got wrong
+    (nothing more when no field is at fault)."""
+    if not exc.messages:
+        return f"invalid event: {exc}"
+    return f"invalid event: {exc}: {json.dumps(exc.messages, ensure_ascii=False)}"
+
+
 def undecodable_reason(exc) -> str:
     return f"undecodable message: {type(exc).__name__}: {exc}"
 
@@ -182,7 +191,7 @@ class ReliableEventHandler(EventHandler):
         try:
             event = parse_envelope(body, self.source_service, self.event_type)
         except InvalidEvent as exc:
-            self._park(message, f"{exc}: {exc.messages}", attempts=0, rejected="invalid")
+            self._park(message, invalid_reason(exc), attempts=0, rejected="invalid")
             return
         except Exception as exc:  # noqa: BLE001 - whatever the parser chokes on, park it
             self._park(message, f"invalid event: {type(exc).__name__}: {exc}", attempts=0,

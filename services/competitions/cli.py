@@ -16,32 +16,25 @@ from marshmallow import ValidationError
 
 from services.competitions import operations, policy, views
 from shared.caller import Caller
-from shared.cli import service_database
-from shared.timeutil import now_utc, rfc3339
+from shared.cli import group, json_option, service_database, show
+from shared.timeutil import now_utc
 
 DISTRICT_ADMIN = Caller("gonghui-cli", "admin", "longgang")
 
 
-def _print(value):
-    click.echo(json.dumps(value, ensure_ascii=False, default=_default))
-
-
-def _default(value):
-    return rfc3339(value) if hasattr(value, "isoformat") else str(value)
-
-
-@click.group()
+@group()
 def cli():
     """Worker-star competitions (职工之星): rules, statistics, rankings."""
 
 
 @cli.command("rules")
-def list_rules():
-    """Every version of the rules document, one JSON line each."""
+@json_option
+def list_rules(as_json):
+    """Every version of the rules document."""
     db = service_database("competitions")
     with db.session() as session:
-        for version in views.rules_versions(session):
-            _print(version)
+        versions = views.rules_versions(session)
+    show(versions, as_json, empty="no rules published")
 
 
 @cli.command("publish-rules")
@@ -63,20 +56,26 @@ def publish_rules(path, note):
 @cli.command("stats")
 @click.argument("edition_id")
 @click.option("--code", default=None, help="an organization (default: the district)")
-def stats(edition_id, code):
+@json_option
+def stats(edition_id, code, as_json):
     """Nominations, finalists and winners by group, street and enterprise."""
     db = service_database("competitions")
     with db.session() as session:
-        _print(views.statistics(session, edition_id, DISTRICT_ADMIN, code))
+        show(views.statistics(session, edition_id, DISTRICT_ADMIN, code), as_json)
 
 
 @cli.command("ranking")
 @click.argument("round_id", type=int)
-def ranking(round_id):
+@json_option
+def ranking(round_id, as_json):
     """A closed final's ranking with how each total was computed."""
     db = service_database("competitions")
     with db.session() as session:
-        for group in views.ranking_view(session, round_id, DISTRICT_ADMIN)["groups"]:
-            for entry in group["entries"]:
-                click.echo(f"{group['group']}\t{entry['rank']}\t{entry['name']}\t"
-                           f"{entry['total']}\t{entry['computation']}")
+        view = views.ranking_view(session, round_id, DISTRICT_ADMIN)
+    if as_json:
+        show(view, as_json)
+        return
+    show([{"group": group["group"], "rank": entry["rank"], "name": entry["name"],
+           "total": entry["total"], "computation": entry["computation"]}
+          for group in view["groups"] for entry in group["entries"]], as_json,
+         empty="nobody ranked")

@@ -8,17 +8,15 @@
 They work on the disputes database directly (DISPUTES_DATABASE_URL).
 """
 
-import json
-
 import click
 
 from services.disputes import sample, views
 from shared import sealing
-from shared.cli import command_database, json_default
+from shared.cli import command_database, group, json_option, show
 from shared.paging import MAX_LIMIT
 
 
-@click.group()
+@group()
 def cli():
     """Dispute early warning: sample statistics, figures, policies."""
 
@@ -39,16 +37,17 @@ def load_sample():
 @cli.command("stats")
 @click.argument("code", required=False)
 @click.option("--year", type=int, help="one calendar year (China time)")
-def stats(code, year):
+@json_option
+def stats(code, year, as_json):
     """Statistics of a district, street or community subtree (all when no code)."""
     with command_database("disputes") as db, db.session() as session:
-        click.echo(json.dumps(views.statistics(session, code, year), ensure_ascii=False,
-                              indent=2))
+        show(views.statistics(session, code, year), as_json)
 
 
 @cli.command("policies")
 @click.argument("kind", type=click.Choice(["grading", "rewards"]))
-def policies(kind):
+@json_option
+def policies(kind, as_json):
     """Every version of a policy, with the date it came into force."""
     versions, cursor = [], None
     with command_database("disputes") as db, db.session() as session:
@@ -57,7 +56,7 @@ def policies(kind):
             versions += page["items"]
             if (cursor := page["next_cursor"]) is None:
                 break
-    click.echo(json.dumps(versions, ensure_ascii=False, indent=2, default=json_default))
+    show(versions, as_json)
 
 
 @cli.command("identity-keys")

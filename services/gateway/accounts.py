@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from services.gateway.auth import ROLES, User, hash_token, new_token
+from services.gateway.auth import (
+    ORGANIZATION_ACCOUNT_ROLES,
+    ROLES,
+    User,
+    hash_token,
+    new_token,
+    organization_account,
+)
 from services.gateway.models import officer_accounts, tokens, users
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.timeutil import as_utc, now_utc
@@ -44,6 +51,19 @@ def rotation_grace(config) -> timedelta:
 
 def _user(row) -> User:
     return User(id=row.id, name=row.name, role=row.role, organization_code=row.org_code)
+
+
+def check_new_user(role: str, org_code: str) -> None:
+    """What the API and the CLI both refuse before asking where ``org_code`` sits: an
+    officer's account (made by registering the officer), and an organization's own
+    account (``so:17``) above staff."""
+    if role == OFFICER:
+        raise InvalidInput("an information officer's account is made by registering "
+                           "the officer (POST /api/v1/disputes/officers with a "
+                           "user_name)", {"role": ["not officer"]})
+    if organization_account(org_code) is not None and role not in ORGANIZATION_ACCOUNT_ROLES:
+        raise InvalidInput("an organization's own account is a viewer or staff",
+                           {"role": ["viewer or staff for an so: account"]})
 
 
 def create_user(session, name: str, role: str, org_code: str,

@@ -11,8 +11,10 @@
                                    (a one-time link setting their password, 72 hours)
 
 A token is printed once, on stdout alone (so ``$(gonghui gateway create-user ...)``
-captures it); the database keeps only its hash. Tokens expire ``GATEWAY_TOKEN_DAYS``
-after they are issued (the expiry is printed on stderr).
+captures it); the database keeps only its hash. ``create-user`` asks the registry (the
+incubation service for an organization's own account) where the organization sits, as the
+API does: an unknown code is refused, and the services must be running. Tokens expire
+``GATEWAY_TOKEN_DAYS`` after they are issued (the expiry is printed on stderr).
 """
 
 import os
@@ -21,8 +23,12 @@ from datetime import timedelta
 import click
 
 from services.gateway import accounts
-from services.gateway.auth import ROLES
-from shared.cli import command_database
+from services.gateway.auth import ROLES, organization_account
+from shared.cli import command_database, group, json_option, show
+from shared.config import service_config
+from shared.errors import Unavailable
+
+RPC_TIMEOUT = 10  # seconds to wait for the registry's answer
 
 
 def _run(action):
@@ -31,7 +37,31 @@ def _run(action):
         return action(uow.session)
 
 
-@click.group()
+def require_registered(org_code: str) -> None:
+    """Refuse ``org_code`` unless the service owning it knows it (NotFound, as the API
+    answers 404), asked over RPC as the gateway asks it."""
+    from nameko.exceptions import RpcTimeout
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    import shared.web  # noqa: F401 - registers the kit's errors: NotFound arrives as such
+
+    district = os.environ.get("GATEWAY_DISTRICT_CODE") or accounts.DEFAULT_DISTRICT_CODE
+    config = {"AMQP_URI": service_config("gateway")["AMQP_URI"]}
+    organization_id = organization_account(org_code)
+    try:
+        with ClusterRpcProxy(config, timeout=RPC_TIMEOUT) as rpc:
+            if organization_id is None:
+                rpc.registry.get_organization(org_code)
+            else:
+                rpc.incubation.get_organization(organization_id, {
+                    "name": "gonghui gateway", "role": "admin",
+                    "organization_code": district})
+    except RpcTimeout:
+        raise Unavailable(f"no answer in {RPC_TIMEOUT} s from the service that knows "
+                          f"{org_code}: start the services (gonghui up) first") from None
+
+
+@group()
 def cli():
     """Users and bearer tokens of the HTTP gateway."""
 
@@ -44,6 +74,8 @@ def cli():
               help="organization code: the user acts within its subtree")
 def create_user(name, role, org_code):
     """Create a user and print their first token (shown only this once)."""
+    accounts.check_new_user(role, org_code)
+    require_registered(org_code)
     lifetime = accounts.token_lifetime(os.environ)
     user, token = _run(lambda session: accounts.create_user(session, name, role, org_code,
                                                             lifetime))
@@ -126,8 +158,7 @@ def revoke(name, token):
 
 
 @cli.command("list-users")
-def list_users():
+@json_option
+def list_users(as_json):
     """Users with role, organization and whether they are revoked (never tokens)."""
-    for user in _run(accounts.list_users):
-        state = "revoked" if user["revoked"] else "active"
-        click.echo(f"{user['name']}\t{user['role']}\t{user['org_code']}\t{state}")
+    show(_run(accounts.list_users), as_json, empty="no users")

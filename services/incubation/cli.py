@@ -10,26 +10,20 @@ They work on the incubation database directly (INCUBATION_DATABASE_URL); events 
 cause wait in the outbox until the service runs and publishes them.
 """
 
-import json
-
 import click
 
 from services.incubation import operations, policy, sample, views
 from services.incubation.domain import today_in
 from shared.api.incubation import PolicyOut, StatisticsOut, StatisticsQuery
 from shared.caller import Caller
-from shared.cli import command_database
+from shared.cli import command_database, group, json_option, show
 from shared.schemas import load
 from shared.timeutil import now_utc
 
 
-@click.group()
+@group()
 def cli():
     """Social-organization incubation: statistics, policies, reminders, the sample."""
-
-
-def _echo(data):
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @cli.command("stats")
@@ -38,7 +32,8 @@ def _echo(data):
               help="all (the default), a year (2015), a quarter (2015-Q3) or a month (2015-07)")
 @click.option("--from", "first", default=None, help="first day of a range (2015-03-01)")
 @click.option("--to", "last", default=None, help="last day of a range (2015-06-30)")
-def stats_command(code, period, first, last):
+@json_option
+def stats_command(code, period, first, last, as_json):
     """Organizations, activities and workers reached, funds, for a subtree and a period
     or a range of days."""
     asked = {"code": code, "period": period, "from": first, "to": last}
@@ -48,13 +43,14 @@ def stats_command(code, period, first, last):
         figures = views.statistics(session, code, query["period"] or "all",
                                    Caller("cli", "viewer", code), query["first"],
                                    query["last"])
-    _echo(StatisticsOut().dump(figures))
+    show(StatisticsOut().dump(figures), as_json)
 
 
 @cli.command("policies")
-def policies_command():
+@json_option
+def policies_command(as_json):
     """Every version of the grading and rules policies."""
-    _echo(PolicyOut(many=True).dump(policy.summary()))
+    show(PolicyOut(many=True).dump(policy.summary()), as_json)
 
 
 @cli.command("remind")

@@ -1,14 +1,13 @@
 """``gonghui membership ...``: bulk import, join rates, recount, the sample."""
 
-import json
 import sys
 
 import click
 
-from shared.cli import command_database
+from shared.cli import command_database, group, json_option, show
 
 
-@click.group()
+@group()
 def cli():
     """Members, cards and join rates."""
 
@@ -39,13 +38,14 @@ def import_members(path, report, batch_size, writers, initial_load, no_progress)
 
 @cli.command("join-rate")
 @click.argument("code")
-def join_rate(code):
+@json_option
+def join_rate(code, as_json):
     """Members / workers of an organization's subtree (or one enterprise)."""
     from services.membership import views
 
     with command_database("membership") as database:
         with database.session() as session:
-            click.echo(json.dumps(views.join_rate(session, code).as_dict()))
+            show(views.join_rate(session, code).as_dict(), as_json)
 
 
 @cli.command()

@@ -3,29 +3,20 @@
 Timestamps print as RFC 3339 with an offset, as the API answers them.
 """
 
-import json
-
 import click
 
-from shared.cli import command_database
+from shared.cli import command_database, group, json_option, refusal, show
 
 
-def _plain(value):
-    return sorted(value) if isinstance(value, set | frozenset) else str(value)
-
-
-def _echo_json(value):
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_plain))
-
-
-@click.group()
+@group()
 def cli():
     """Who was told of a case, escalation deadlines, inboxes."""
 
 
 @cli.command()
 @click.argument("case_id")
-def audit(case_id):
+@json_option
+def audit(case_id, as_json):
     """Every step for one case: who was told, when, how, what escalated and why."""
     from services.notifications import views
     from shared.api.notifications import (
@@ -41,9 +32,9 @@ def audit(case_id):
                 session, case_id, cursor=cursor, limit=500))
             entries = _every(lambda cursor: views.case_audit(
                 session, case_id, cursor=cursor, limit=500))
-        _echo_json({"case": case,
-                    "notifications": CaseNotificationSchema(many=True).dump(told),
-                    "audit": AuditEntrySchema(many=True).dump(entries)})
+        show({"case": case,
+              "notifications": CaseNotificationSchema(many=True).dump(told),
+              "audit": AuditEntrySchema(many=True).dump(entries)}, as_json)
 
 
 def _every(read_page) -> list:
@@ -64,25 +55,30 @@ def _every(read_page) -> list:
 @click.option("--open", "unacknowledged", is_flag=True, help="only cases not acknowledged")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 500))
 @click.option("--cursor", default=None, help="next_cursor printed by the previous page")
-def inbox(organization_code, recipient_kind, unacknowledged, limit, cursor):
+@json_option
+def inbox(organization_code, recipient_kind, unacknowledged, limit, cursor, as_json):
     """An organization's inbox, oldest first, a page at a time."""
     from services.notifications import views
-    from shared.timeutil import rfc3339
+    from shared.api.notifications import InboxMessagePageSchema
 
     with command_database("notifications") as database:
         with database.session() as session:
             page = views.inbox(session, organization_code, recipient_kind=recipient_kind,
                                unacknowledged=unacknowledged, cursor=cursor, limit=limit)
-    for message in page["items"]:
-        click.echo(f"{rfc3339(message['received_at'])}  {message['case_id']}  "
-                   f"{message['title']}  "
-                   f"{'已签收' if message['acknowledged_at'] else '未签收'}")
+    if as_json:
+        show(InboxMessagePageSchema().dump(page), as_json)
+        return
+    show([{"received_at": message["received_at"], "case_id": message["case_id"],
+           "title": message["title"],
+           "state": "已签收" if message["acknowledged_at"] else "未签收"}
+          for message in page["items"]], as_json, empty="no messages")
     if page["next_cursor"]:
         click.echo(f"more: --cursor {page['next_cursor']}")
 
 
 @cli.command()
-def deadlines():
+@json_option
+def deadlines(as_json):
     """Open deadlines: how many, how many overdue, the next one due."""
     from sqlalchemy import func, select
 
@@ -97,12 +93,13 @@ def deadlines():
             overdue = session.execute(select(func.count()).where(
                 open_, table.c.due_at <= now)).scalar()
             upcoming = session.execute(select(func.min(table.c.due_at)).where(open_)).scalar()
-        _echo_json({"open": count, "overdue": overdue, "next_due_at": rfc3339(upcoming)})
+        show({"open": count, "overdue": overdue, "next_due_at": rfc3339(upcoming)}, as_json)
 
 
 @cli.command()
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
-def policy(path):
+@json_option
+def policy(path, as_json):
     """Check a notification policy file (default: the one shipped) and print it."""
     from dataclasses import asdict
 
@@ -112,6 +109,5 @@ def policy(path):
     try:
         loaded = Policy.load(path, known_channels=("inbox", "webhook"))
     except ServiceError as exc:
-        raise click.ClickException(f"{exc}: {json.dumps(exc.details, ensure_ascii=False)}"
-                                   ) from None
-    _echo_json(asdict(loaded))
+        raise click.ClickException(refusal(exc)) from None
+    show(asdict(loaded), as_json)

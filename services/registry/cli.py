@@ -9,14 +9,12 @@ They work on the registry database directly (REGISTRY_DATABASE_URL); events they
 wait in the outbox until the registry service runs and publishes them.
 """
 
-import json
-
 import click
 from tqdm import tqdm
 
 from services.registry import importer, operations, sample, views
 from shared.caller import Caller
-from shared.cli import command_database
+from shared.cli import command_database, group, json_option, show
 
 
 def _operator(db) -> Caller:
@@ -30,7 +28,7 @@ def _operator(db) -> Caller:
     return Caller("gonghui registry", "admin", district)
 
 
-@click.group()
+@group()
 def cli():
     """Organization registry: import enterprises, load the sample, read statistics."""
 
@@ -82,12 +80,13 @@ def load_sample_command(enterprises, seed):
 
 @cli.command("stats")
 @click.argument("code")
-def stats_command(code):
-    """Print the statistics of an organization's subtree as JSON."""
+@json_option
+def stats_command(code, as_json):
+    """The statistics of an organization's subtree."""
     with command_database("registry") as db:
         with db.session() as session:
             figures = views.statistics(session, code)
-    click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+    show(figures, as_json)
 
 
 @cli.command("recount")

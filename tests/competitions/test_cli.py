@@ -12,9 +12,10 @@ def test_rules_are_listed_and_a_new_version_is_checked_before_it_is_published(
         tmp_path, monkeypatch):
     monkeypatch.setenv("COMPETITIONS_DATABASE_URL", f"sqlite:///{tmp_path}/c.db")
     runner = CliRunner()
-    listed = runner.invoke(cli, ["rules"])
+    listed = runner.invoke(cli, ["rules", "--json"])
     assert listed.exit_code == 0, listed.output
-    assert json.loads(listed.output.splitlines()[0])["version"] == 1
+    assert json.loads(listed.output)[0]["version"] == 1
+    assert "version" in runner.invoke(cli, ["rules"]).output.splitlines()[0].split()
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"groups": []}), encoding="utf-8")
     refused = runner.invoke(cli, ["publish-rules", str(bad)])

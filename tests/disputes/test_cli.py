@@ -23,9 +23,13 @@ def test_the_sample_loads_once_into_a_migrated_database_and_answers_stats(monkey
     again = run(monkeypatch, sqlite_url, "load-sample")
     assert again.exit_code != 0 and "empty one only" in again.output
     figures = run(monkeypatch, sqlite_url, "stats", "longgang.longcheng.zhangbei",
-                  "--year", "2015")
+                  "--year", "2015", "--json")
     assert json.loads(figures.output)["wage_flight"]["workers"] == 193
-    rules = run(monkeypatch, sqlite_url, "policies", "rewards")
+    table = run(monkeypatch, sqlite_url, "stats", "longgang.longcheng.zhangbei", "--year",
+                "2015").output
+    assert any(line.split()[:2] == ["wage_flight.workers", "193"]
+               for line in table.splitlines())
+    rules = run(monkeypatch, sqlite_url, "policies", "rewards", "--json")
     [first] = json.loads(rules.output)
     assert first["body"]["monthly_cap"] == "3000"
     assert first["effective_from"] == "2000-01-01T00:00:00+00:00"  # RFC 3339, an offset

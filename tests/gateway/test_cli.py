@@ -1,10 +1,32 @@
-"""``gonghui gateway ...`` (cli.py): users and tokens from the command line."""
+"""``gonghui gateway ...`` (cli.py): users and tokens from the command line, against a
+running registry (create-user asks it where the organization sits, as the API does)."""
+
+import json
 
 import pytest
 from click.testing import CliRunner
 
 from services.cli import main
+from services.registry.sample import district_organizations
+from services.registry.service import RegistryService
+from shared.testing import call
 from tests.gateway.conftest import authenticate
+
+ADMIN = {"name": "区总工会管理员", "role": "admin", "organization_code": "longgang"}
+
+
+@pytest.fixture
+def env(env, container_factory, make_service_config, sqlite_url):
+    """The command's environment, on the test's vhost with the sample district's tree in
+    a running registry."""
+    config = make_service_config(sqlite_url)
+    registry = container_factory(RegistryService, config)
+    registry.start()
+    for organization in district_organizations():
+        if organization["code"] in ("longgang", "longgang.bantian",
+                                    "longgang.bantian.nankeng"):
+            call(registry, "register_organization", organization, ADMIN)
+    return dict(env, AMQP_URI=config["AMQP_URI"])
 
 
 def gonghui(env, *args):
@@ -20,8 +42,23 @@ def test_create_user_prints_a_working_token_alone_on_stdout(env):
     assert "not shown again" in result.stderr
     assert authenticate(env, token).organization_code == "longgang.bantian.nankeng"
     listing = gonghui(env, "list-users")
-    assert listing.stdout == "南坑-staff\tstaff\tlonggang.bantian.nankeng\tactive\n"
+    header, rule, row = listing.stdout.splitlines()
+    assert header.split()[:3] == ["name", "role", "org_code"] and set(rule) <= {"-", " "}
+    assert row.split()[:3] == ["南坑-staff", "staff", "longgang.bantian.nankeng"]
     assert token not in listing.stdout
+    [user] = json.loads(gonghui(env, "list-users", "--json").stdout)
+    assert (user["name"], user["revoked"]) == ("南坑-staff", False)
+
+
+def test_a_user_of_an_organization_the_registry_does_not_know_is_refused(env):
+    result = gonghui(env, "create-user", "--name", "x", "--role", "staff",
+                     "--org", "longgang.nope")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "longgang.nope" in result.stderr
+    assert json.loads(gonghui(env, "list-users", "--json").stdout) == []
+    officer = gonghui(env, "create-user", "--name", "y", "--role", "officer",
+                      "--org", "longgang")
+    assert officer.exit_code == 1 and "registering the officer" in officer.stderr
 
 
 def test_revoke_by_name_or_by_token(env):
@@ -54,12 +91,14 @@ def test_the_cli_does_not_revoke_the_last_district_admin(env):
     gonghui(env, "create-user", "--name", "boss", "--role", "admin", "--org", "longgang")
     result = CliRunner(env=env).invoke(main, ["gateway", "revoke", "--name", "boss"])
     assert result.exit_code != 0 and "last active admin" in result.output
-    assert gonghui(env, "list-users").stdout.endswith("\tactive\n")
+    [boss] = json.loads(gonghui(env, "list-users", "--json").stdout)
+    assert boss["revoked"] is False
 
 
 def test_cli_mistakes_fail_cleanly(env):
     gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org", "longgang")
-    again = gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org", "x")
+    again = gonghui(env, "create-user", "--name", "a", "--role", "viewer", "--org",
+                    "longgang")
     assert again.exit_code == 1 and "already exists" in again.stderr
     assert gonghui(env, "create-user", "--name", "b", "--role", "god",
                    "--org", "x").exit_code == 2

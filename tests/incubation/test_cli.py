@@ -23,7 +23,7 @@ def run(tmp_path, monkeypatch, database_factory):
 
 
 def test_policies_prints_every_version(run):
-    result = run("policies")
+    result = run("policies", "--json")
     assert result.exit_code == 0
     assert [item["kind"] for item in json.loads(result.output)] == ["grading", "rules"]
 
@@ -36,10 +36,10 @@ def test_stats_for_a_place_the_registry_has_not_told_of_is_a_one_line_error(run)
 def test_stats_and_remind_on_a_district(run):
     with run.database().unit_of_work() as uow:
         fill_registry(uow.session)
-    figures = json.loads(run("stats", DISTRICT, "--period", "2015").output)
+    figures = json.loads(run("stats", DISTRICT, "--period", "2015", "--json").output)
     assert (figures["period"], figures["activities"]["workers_reached"]) == ("2015", 0)
     ranged = json.loads(run("stats", DISTRICT, "--from", "2015-03-01", "--to",
-                            "2015-06-30").output)
+                            "2015-06-30", "--json").output)
     assert ranged["period"] == "2015-03-01/2015-06-30"
     backwards = run("stats", DISTRICT, "--from", "2015-06-30", "--to", "2015-03-01")
     assert backwards.exit_code == 1 and "from is after to" in backwards.output

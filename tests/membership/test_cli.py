@@ -24,7 +24,7 @@ def test_the_cli_imports_a_file_and_points_to_its_report(sqlite_district, tmp_pa
     assert out.exit_code == 0, out.output
     assert f"1 imported, 1 rejected of 2 rows; see {report}" in out.output
     assert report.read_text(encoding="utf-8").splitlines()[1].startswith("3,id_number,")
-    rate = CliRunner().invoke(cli, ["join-rate", NANKENG])
+    rate = CliRunner().invoke(cli, ["join-rate", NANKENG, "--json"])
     assert '"members": 1' in rate.output
     assert CliRunner().invoke(cli, ["join-rate", "nowhere"]).exit_code == 1
 
@@ -33,11 +33,11 @@ def test_recount_rebuilds_the_counters_and_changes_nothing_that_was_right(
         sqlite_district, keys, monkeypatch):
     use(monkeypatch, sqlite_district)
     join(sqlite_district, keys, 1, HUAWEI)
-    before = json.loads(CliRunner().invoke(cli, ["join-rate", NANKENG]).output)
+    before = json.loads(CliRunner().invoke(cli, ["join-rate", NANKENG, "--json"]).output)
     out = CliRunner().invoke(cli, ["recount"])
     assert out.exit_code == 0, out.output
     assert "organizations recounted" in out.output
-    assert json.loads(CliRunner().invoke(cli, ["join-rate", NANKENG]).output) == before
+    assert json.loads(CliRunner().invoke(cli, ["join-rate", NANKENG, "--json"]).output) == before
     assert before["members"] == 1
 
 

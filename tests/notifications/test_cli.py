@@ -16,7 +16,7 @@ def test_ops_read_a_case_s_audit_and_an_inbox_from_the_command_line(
     monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", url)
     runner = CliRunner()
 
-    result = runner.invoke(cli, ["audit", "case-7"])
+    result = runner.invoke(cli, ["audit", "case-7", "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
     assert [e["action"] for e in shown["audit"]] == ["case_received", "notified", "delivered"]
@@ -26,9 +26,11 @@ def test_ops_read_a_case_s_audit_and_an_inbox_from_the_command_line(
 
     result = runner.invoke(cli, ["inbox", COMMUNITY, "--open"])
     assert "case-7" in result.output and "未签收" in result.output
-    assert result.output.startswith("2015-06-01T01:00:00+00:00  case-7")
+    header, _, row = result.output.splitlines()
+    assert header.split() == ["received_at", "case_id", "title", "state"]
+    assert row.split()[:2] == ["2015-06-01T01:00:00+00:00", "case-7"]
 
-    result = runner.invoke(cli, ["deadlines"])
+    result = runner.invoke(cli, ["deadlines", "--json"])
     shown = json.loads(result.output)
     assert shown["open"] == 2  # a reminder and the escalation
     assert shown["next_due_at"] == "2015-06-01T13:00:00+00:00"
@@ -46,11 +48,14 @@ def test_an_inbox_prints_a_page_at_a_time(chain, notifier, monkeypatch):
     runner = CliRunner()
     first = runner.invoke(cli, ["inbox", COMMUNITY, "--limit", "2"])
     assert first.exit_code == 0, first.output
-    *lines, more = first.output.splitlines()
+    _, _, *lines, more = first.output.splitlines()  # a header and its rule first
     assert [line.split()[1] for line in lines] == ["case-0", "case-1"]
     cursor = more.removeprefix("more: --cursor ")
-    rest = runner.invoke(cli, ["inbox", COMMUNITY, "--limit", "2", "--cursor", cursor])
-    assert [line.split()[1] for line in rest.output.splitlines()] == ["case-2"]
+    rest = runner.invoke(cli, ["inbox", COMMUNITY, "--limit", "2", "--cursor", cursor,
+                               "--json"])
+    page = json.loads(rest.output)
+    assert [item["case_id"] for item in page["items"]] == ["case-2"]
+    assert page["next_cursor"] is None
     bad = runner.invoke(cli, ["inbox", COMMUNITY, "--cursor", "garbage!"])
     assert bad.exit_code != 0 and "cursor" in bad.output
 
@@ -61,5 +66,5 @@ def test_a_bad_policy_file_is_refused_with_its_reasons(tmp_path):
     result = CliRunner().invoke(cli, ["policy", str(path)])
     assert result.exit_code != 0
     assert "grades" in result.output and "channels" in result.output
-    shipped = json.loads(CliRunner().invoke(cli, ["policy"]).output)
+    shipped = json.loads(CliRunner().invoke(cli, ["policy", "--json"]).output)
     assert shipped["leader_grades"] == ["major", "routine", "serious", "urgent"]

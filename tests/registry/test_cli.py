@@ -35,8 +35,11 @@ def test_the_cli_imports_a_csv_and_writes_a_report_of_rejected_rows(cli_env, tmp
         report = list(csv.DictReader(handle))
     assert report[0]["row"] == "3" and report[0]["credit_code"] == credit_code(2)
     assert "under 25 workers" in report[0]["reason"]
-    stats = cli_env.invoke(cli, ["stats", NANKENG])
+    stats = cli_env.invoke(cli, ["stats", NANKENG, "--json"])
     assert json.loads(stats.output)["own_union"] == 1
+    table = cli_env.invoke(cli, ["stats", NANKENG]).output.splitlines()
+    assert table[0].split() == ["field", "value"]
+    assert "own_union" in {line.split()[0] for line in table[2:] if line.strip()}
     assert cli_env.invoke(cli, ["recount"]).exit_code == 0
 
 

@@ -149,14 +149,7 @@ class UserRoutes:
     def create_user(self, request):
         admin = self.auth.user(request, MANAGE_USERS)
         data = read_json(request, NewUserSchema())
-        if data["role"] == accounts.OFFICER:
-            raise InvalidInput("an information officer's account is made by registering "
-                               "the officer (POST /api/v1/disputes/officers with a "
-                               "user_name)", {"role": ["not officer"]})
-        if organization_account(data["org_code"]) is not None and \
-                data["role"] not in ORGANIZATION_ACCOUNT_ROLES:
-            raise InvalidInput("an organization's own account is a viewer or staff",
-                               {"role": ["viewer or staff for an so: account"]})
+        accounts.check_new_user(data["role"], data["org_code"])
         require_scope(admin, self._path_of(admin, data["org_code"]),
                       f"organization {data['org_code']}")
         with self.db.unit_of_work() as uow:
