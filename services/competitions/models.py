@@ -7,6 +7,7 @@ registry, ``shared.registry_readmodel``), ``members`` (membership,
 
 import sqlalchemy as sa
 
+from shared import idempotency
 from shared.membership_readmodel import member_columns
 from shared.ratelimit import rate_hits_table
 from shared.registry_readmodel import enterprise_columns, organization_columns
@@ -239,3 +240,6 @@ honours = sa.Table(
 
 # Anonymous objections and receipt lookups, counted per source (shared.ratelimit).
 rate_hits = rate_hits_table(metadata)
+
+# Idempotency-Key: the answers given to keyed requests (shared.idempotency).
+idempotency_keys = sa.Table(idempotency.TABLE, metadata, *idempotency.columns())

@@ -17,6 +17,7 @@ from nameko.timer import timer
 from sqlalchemy.exc import IntegrityError
 
 from services.competitions import operations, policy, readmodel, sample, views
+from shared import idempotency
 from shared.api import competitions as contract
 from shared.caller import Caller, signed_in
 from shared.consumers import event_handler
@@ -51,6 +52,10 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
     db = Database(MIGRATIONS)
     metrics = Metrics()
     registry_readmodel = readmodel.registry
+
+    def _once(self, ref, write):
+        """``write(uow)`` once per Idempotency-Key ``ref`` (``shared.idempotency``)."""
+        return idempotency.once(self.db, idempotency.load_ref(ref), write)
 
     def _change(self, answer, operation, *args):
         """``operation(uow, *args, now)`` in a unit of work (``db.changes``), its result
@@ -229,17 +234,17 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
                           now_utc())
 
     @rpc
-    def lodge_objection(self, data, receipt_code, source=None):
+    def lodge_objection(self, data, receipt_code, source=None, idempotency=None):
+        """Once per ``idempotency`` key (``shared.idempotency``); the answer kept for it
+        holds no receipt code (the caller sends the same code again with the key)."""
         objection = load(contract.ObjectionInSchema(), data, "objection rejected")
         how = load(contract.ObjectionSubmissionSchema(),
                    {"receipt_code": receipt_code, "source": source}, "objection rejected")
         with self.db.session() as session:
             hashed = operations.hash_receipt(session, how["receipt_code"], tpool.execute)
-        with self.db.changes() as uow:
-            lodged = operations.lodge_objection(uow, objection, hashed, how["source"],
-                                                now_utc())
-        lodged["receipt_code"] = operations.format_receipt(how["receipt_code"])
-        return contract.ObjectionLodgedSchema().dump(lodged)
+        lodged = self._once(idempotency, lambda uow: contract.ObjectionLodgedSchema().dump(
+            operations.lodge_objection(uow, objection, hashed, how["source"], now_utc())))
+        return dict(lodged, receipt_code=operations.format_receipt(how["receipt_code"]))
 
     @rpc
     def objection_status(self, receipt_code, source=None):
@@ -297,6 +302,10 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
         decide, closes by itself and the awards are granted (``operations``)."""
         with self.db.unit_of_work() as uow:
             operations.end_public_notices(uow, now_utc())
+
+    @timer(interval=3600)
+    def forget_idempotency_keys(self):
+        idempotency.forget_expired(self.db)
 
     # --- first run --------------------------------------------------------------------
 

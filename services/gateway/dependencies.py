@@ -20,7 +20,7 @@ from services.gateway.auth import (
     require_permission,
     trusted_proxies,
 )
-from shared import deadlines, idempotency, pii
+from shared import deadlines, idempotency, pii, receipts
 from shared.errors import DeadlineExceeded, OutcomeUnknown, Unauthorized, Unavailable
 from shared.timeutil import now_utc
 from shared.web import received_at
@@ -93,6 +93,16 @@ def gateway_keys(config) -> pii.Keys:
     if setting not in _KEYS:
         _KEYS[setting] = pii.load_keys("gateway", config)
     return _KEYS[setting]
+
+
+def receipt_code(config, idempotency_ref: dict | None) -> str:
+    """A fresh receipt code for an anonymous submission; for one sent with an
+    ``Idempotency-Key``, one made from the key (a secret of its sender's, keyed with ours),
+    so that a retry with the key shows the code again, to its sender alone."""
+    if idempotency_ref is None:
+        return receipts.new_code()
+    return receipts.code_from(gateway_keys(config).lookup_hash(
+        f"receipt-for-key:{idempotency_ref['key']}"))
 
 
 class Auth(DependencyProvider):

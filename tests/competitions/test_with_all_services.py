@@ -319,8 +319,11 @@ def test_a_competition_from_nomination_to_an_upheld_objection_across_the_service
     results = ok(client.get(f"{BASE}/editions/2016/results"))
     winners = next(g for g in results["groups"] if g["code"] == "innovation")["winners"]
     assert [(w["name"], w["rank"]) for w in winners] == [("职工A", 1), ("职工B", 2)]
-    lodged = ok(client.post(f"{BASE}/objections", {
-        "award_id": winners[0]["award_id"], "reason": "创新成果并非本人完成"}), 201)
+    objection = {"award_id": winners[0]["award_id"], "reason": "创新成果并非本人完成"}
+    key = {"Idempotency-Key": "0d4f7a2c9e1b4c6d8f3a5b7c9e2d4f6a"}
+    lodged = ok(client.post(f"{BASE}/objections", objection, headers=key), 201)
+    # sent again with its key (no answer seen): the same objection, its code shown again
+    assert ok(client.post(f"{BASE}/objections", objection, headers=key), 201) == lodged
     receipt = lodged["receipt_code"]
     assert len(receipt.replace(" ", "")) == 16
     assert client.post(f"{BASE}/objections", {"award_id": 0, "reason": "x"}).status_code == 400

@@ -17,13 +17,14 @@ nomination's place in the tree), so these routes check only the role:
 """
 
 import re
-import secrets
 
 from services.gateway import pages
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE
+from services.gateway.dependencies import receipt_code
 from services.gateway.routes.disputes import positive
 from services.gateway.routes.registry import V1
+from shared import idempotency
 from shared.api.competitions import (
     EDITION_ID,
     ConflictDeclaredSchema,
@@ -156,14 +157,16 @@ class CompetitionsRoutes:
     @route("POST", f"{BASE}/objections", tag=COMPETITIONS, access=PUBLIC, status=201,
            summary="Object to an award during the public notice; the receipt code is "
                    "shown once", body=ObjectionInSchema, response=ObjectionLodgedSchema,
-           errors=(404, 409, *RATE_LIMITED))
+           errors=(404, 409, *RATE_LIMITED), idempotent=True)
     def lodge_objection(self, request):
         data = read_json(request, ObjectionInSchema())
-        # The code is made here, once per HTTP request: run twice (a broker restart
-        # mid-call), the service answers with the objection already lodged.
+        # The code is made here, once per HTTP request (or from its Idempotency-Key): run
+        # twice (a broker restart mid-call), the service answers with the objection
+        # already lodged.
+        ref = self.auth.idempotency(request, idempotency.ANONYMOUS)
         lodged = self.competitions_rpc.lodge_objection(
-            data, receipt_code=f"{secrets.randbelow(10**16):016d}",
-            source=self.auth.client_address(request))
+            data, receipt_code=receipt_code(self.config, ref),
+            source=self.auth.client_address(request), idempotency=ref)
         return json_response(lodged, status=201)
 
     @route("POST", f"{BASE}/objections/status", tag=COMPETITIONS, access=PUBLIC,

@@ -40,7 +40,7 @@ import uuid
 from services.gateway import accounts, pages, sessions
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE, base_url, bearer_token, trusted_proxies
-from services.gateway.dependencies import gateway_keys
+from services.gateway.dependencies import gateway_keys, receipt_code
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import (
     OfficerRegistrationSchema,
@@ -106,14 +106,6 @@ class InformantSecrets:
 
     def receipt_ref(self, code: str) -> str:
         return self.keys.lookup_hash(f"receipt:{code}")
-
-    def receipt_code(self, idempotency_ref: dict | None) -> str:
-        """A fresh receipt code; for a keyed report one made from the key (a secret of its
-        sender's and ours), so that a retry with the key shows it again, to them alone."""
-        if idempotency_ref is None:
-            return receipts.new_code()
-        return receipts.code_from(self.keys.lookup_hash(
-            f"receipt-for-key:{idempotency_ref['key']}"))
 
     def resubmission(self, address: str | None, report: dict) -> str | None:
         """What recognises the same report sent again by the same client: a keyed hash
@@ -206,7 +198,7 @@ class DisputesRoutes:
         # hands the request to disputes twice (a restart mid-call), the second run answers
         # with the first one's report instead of filing again. Only the code's keyed hash
         # goes to disputes.
-        code = secrets_.receipt_code(ref)
+        code = receipt_code(self.config, ref)
         result = self.disputes_rpc.submit_report(
             data, source=secrets_.address(address), request_id=uuid.uuid4().hex,
             receipt_ref=secrets_.receipt_ref(code), idempotency=ref,
