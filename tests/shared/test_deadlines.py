@@ -12,12 +12,14 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import func, insert, select
 
 import shared.web  # noqa: F401 - registers the kit's errors with nameko, as services do
+from services.gateway.dependencies import BackendRpc
 from services.gateway.service import GatewayService
 from shared import deadlines
 from shared.db import outbox_table
 from shared.dependencies import Database
 from shared.errors import DeadlineExceeded
 from shared.rpc import rpc
+from shared.web import http, json_response
 from tests.gateway.conftest import Client
 from tests.gateway.fakes import NANKENG
 from tests.shared.demo.service import notes
@@ -125,3 +127,28 @@ def test_the_gateway_sends_its_deadline_and_the_time_left_as_broker_expiry(
     assert deadline == pytest.approx(second_sent + 3, abs=0.5)
     assert json.loads(waited.body)["args"] == [NANKENG]
     assert second.wait().status_code == 503  # nobody answered it, and a read changes nothing
+
+
+class Writer:
+    """A gateway-like front: one route writing through ``BackendRpc``."""
+
+    name = "writer"
+    demo_rpc = BackendRpc("demo")
+
+    @http("POST", "/notes/<float:commit_in>")
+    def write(self, request, commit_in):
+        return json_response(self.demo_rpc.write("note", commit_at=time.time() + commit_in))
+
+
+def test_a_commit_in_time_has_its_answer_back_and_a_refused_one_is_a_503(
+        container_factory, make_service_config, sqlite_url, notes_service):
+    """Two seconds, 0.5 of them kept for the answer: what commits by 1.5 s is answered;
+    a commit later is refused, and the caller, still listening, says not done (503)."""
+    config = make_service_config(sqlite_url, GATEWAY_RPC_TIMEOUT=2)
+    container_factory(Writer, config).start()
+    client = Client(config["WEB_SERVER_ADDRESS"])
+    assert client.post("/notes/1.2").status_code == 200
+    refused = client.post("/notes/1.7")
+    assert refused.status_code == 503, refused.text
+    assert "refused" in refused.json()["detail"]
+    assert Notes.runs == ["note", "note"]
