@@ -6,11 +6,15 @@
     gonghui migrate            upgrade every service database
     gonghui dlq list registry  browse parked events; `dlq replay` sends them back
     gonghui asyncapi           print the AsyncAPI document generated from the catalogue
+    gonghui sample load        the sample district, through every service's operations
+    gonghui figures            the seeds' figures against the running services' statistics
 """
 
+import logging
 import os
 import signal
 import sys
+import time
 from importlib import import_module
 from pathlib import Path
 
@@ -211,6 +215,51 @@ def asyncapi(bundled):
     from shared.asyncapi import render
 
     click.echo(render(consumers=event_consumers(), bundle=bundled), nl=False)
+
+
+@main.group()
+def sample():
+    """The sample district (DOMAIN.md's figures), filed through the services' operations."""
+
+
+@sample.command("load")
+def sample_load():
+    """Migrate, load the registry's district and ask every other service for its sample
+    (what `gonghui up` does on a first run); the running services load theirs from the
+    registry's events. `gonghui figures --wait 300` then says when all is in."""
+    check_broker(service_config("registry")["AMQP_URI"])
+    prepare_services()
+
+
+@main.command()
+@json_option
+@click.option("--wait", type=float, default=0, show_default=True,
+              help="seconds to keep asking until every figure agrees (samples loading)")
+@click.option("--timeout", type=float, default=10, show_default=True,
+              help="seconds each RPC call may take")
+def figures(as_json, wait, timeout):
+    """The seeds' figures: the seed's value, the running services' value, agree or not
+    (exit status 1 when one disagrees). Asks the services over RPC, never a database."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.figures import report, shown
+
+    amqp_uri = service_config("registry")["AMQP_URI"]
+    check_broker(amqp_uri)
+    # The proxy closes a channel per call with the broker's confirm still in flight; py-amqp
+    # warns of each ignored confirm, which says nothing about the figures.
+    logging.getLogger("amqp").setLevel(logging.ERROR)
+    deadline = time.monotonic() + wait
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=timeout) as rpc:
+        while True:
+            rows = report(rpc)
+            if all(row["agrees"] is not False for row in rows) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+    show(rows if as_json else shown(rows), as_json)
+    disagree = [row for row in rows if row["agrees"] is False]
+    if disagree:
+        fail(f"{len(disagree)} of {len(rows)} figures disagree")
 
 
 def _register_service_commands():

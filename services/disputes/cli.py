@@ -23,15 +23,20 @@ def cli():
 
 @cli.command("load-sample")
 def load_sample():
-    """Load the sample of handled disputes and visits (once)."""
+    """Load the sample of handled disputes and visits (once), through the operations:
+    now if the registry's district is in this database, else when the service runs."""
     with command_database("disputes") as db:
         with db.session() as session:
             if views.statistics(session)["disputes"]:
                 raise click.ClickException("the disputes database already holds cases; "
                                            "the sample goes into an empty one only")
-        with db.unit_of_work() as uow:
-            loaded = sample.load_sample(uow.session)
-    click.echo(f"loaded {loaded['cases']:,} handled disputes and {loaded['visits']:,} visits")
+            ready = sample.ready(session)
+        if not ready:
+            click.echo(sample.request(db))
+            return
+        loaded = sample.load_sample(db)
+    click.echo(f"loaded {loaded['disputes']:,} handled disputes and {loaded['visits']:,} "
+               "visits")
 
 
 @cli.command("stats")

@@ -61,6 +61,18 @@ TRANSITIONS = {
 CHINA_TIME = timezone(timedelta(hours=8), "CST")  # statistics count years in local time
 IRREGULAR_LOOKBACK = timedelta(days=365)
 RATE_HIT_KEEP = timedelta(days=1)  # longer than any rate-limit window
+CLOCK_SKEW = timedelta(minutes=5)  # a visit typed in on a phone whose clock runs fast
+EARLIEST_RECORD = datetime(2000, 1, 1, tzinfo=CHINA_TIME)  # the first policies' date
+
+
+def checked_time(at: datetime, now: datetime, field: str) -> datetime:
+    """A recorded time (a visit's, a step recorded later) is neither to come nor before
+    the first policies."""
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput(f"{field} is in the future", {field: ["must not be in the future"]})
+    if at < EARLIEST_RECORD:
+        raise InvalidInput(f"{field} is before 2000", {field: ["must be in 2000 or later"]})
+    return at
 
 
 # --- values ---------------------------------------------------------------------------

@@ -105,6 +105,17 @@ def publish_policy(uow, kind, body, effective_from, caller: Caller, now) -> dict
     return {"kind": kind, "version": version}
 
 
+# --- recorded times -------------------------------------------------------------------
+
+def recorded_at(session, caller: Caller, at: datetime, now: datetime) -> datetime:
+    """``at`` as the time a report or step is recorded at instead of ``now``: the past
+    entered later (the sample, a district's archive), which only the district's admins
+    may write, and never a time to come."""
+    require_district_admin(caller, readmodel.registry.caller_path(session, caller),
+                           "record the past")
+    return domain.checked_time(at, now, "at")
+
+
 # --- rate limits ----------------------------------------------------------------------
 
 def check_rate(session, limits: list[tuple[str, str, int, int]], now: datetime) -> None:
@@ -500,6 +511,13 @@ def change_status(uow, case_id: str, target: str, data: dict, caller: Caller,
                   now: datetime) -> dict:
     """Move a case one step along the standard process (``data`` loaded by the step's
     schema); answers the case as ``views.case_view`` shows it."""
+    advance(uow, case_id, target, data, caller, now)
+    return views.case_view(uow.session, case_id, caller)
+
+
+def advance(uow, case_id: str, target: str, data: dict, caller: Caller,
+            now: datetime) -> None:
+    """``change_status`` without the answer (the sample moves thousands of cases)."""
     session = uow.session
     require(caller, WRITE)
     case = views.case_row(session, case_id)
@@ -540,7 +558,6 @@ def change_status(uow, case_id: str, target: str, data: dict, caller: Caller,
         _regrade(uow, case_id, now, caller.name, "verified figures")
     if target in policy.STAGES:
         compute_rewards(uow.session, case_id, target, now)
-    return views.case_view(session, case_id, caller)
 
 
 # --- enterprise visits ----------------------------------------------------------------
@@ -559,7 +576,7 @@ def record_visit(uow, data: dict, caller: Caller, now: datetime) -> dict:
                                {"case_id": ["not a case of this enterprise"]})
     path = enterprise["path"]
     amount = data.get("amount_owed")
-    visited_at = data.get("at") or now
+    visited_at = domain.checked_time(data["at"], now, "at") if data.get("at") else now
     visit_id = session.execute(insert(visits).values(
         enterprise_key=enterprise["key"], credit_code=enterprise["credit_code"],
         enterprise_name=enterprise["name"], community_code=enterprise["community_code"],

@@ -14,7 +14,7 @@ from pathlib import Path
 from eventlet import tpool
 from nameko.timer import timer
 
-from services.disputes import domain, operations, readmodel, views
+from services.disputes import domain, operations, readmodel, sample, views
 from shared import idempotency
 from shared.api import disputes as contract
 from shared.caller import Caller, signed_in
@@ -226,6 +226,12 @@ class DisputesService(RegistryEventHandlers, OpsEndpoints):
     @timer(interval=3600)
     def forget_idempotency_keys(self):
         idempotency.forget_expired(self.db)
+
+    @timer(interval=2)
+    def load_sample_when_ready(self):
+        """Loads the sample a few seconds at a time once asked (``gonghui up``) and the
+        registry's district is in."""
+        sample.load_if_ready(self.db)
 
     # --- the registry's read model ------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The sample members of 南坑: 9,525 active members among its ~10,200 workers (93%).
+"""The sample members of 南坑: 9,525 active members among its ~10,200 workers (93%), 500
+of them with a member card (the pilot's 500 cards).
 
 Membership knows enterprises only from the registry's events, so the sample cannot be
 written before those arrive. ``gonghui up`` (``prepare``) therefore only *requests* it (a
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 COMMUNITY = "longgang.bantian.nankeng"
 MEMBERS = 9_525  # DOMAIN.md: 南坑 members
+CARDS = 500  # DOMAIN.md: member cards issued in the 南坑 pilot
 WORKERS = 10_200  # DOMAIN.md: 南坑 workers (about), what the registry's sample holds
 SOURCE = f"sample:{COMMUNITY}"
 SEED = 20160501
@@ -127,10 +129,16 @@ def load_if_ready(database, keys) -> dict | None:
     result = Importer(database, keys).run(rows(allocate(headcounts, MEMBERS)), SOURCE)
     system = Caller("sample", "admin", path[0])
     with database.unit_of_work() as uow:
+        # The first members on file ask for their cards, as at the pilot's desk.
+        first = uow.session.execute(select(workers.c.id).order_by(workers.c.id)
+                                    .limit(CARDS)).scalars().all()
+        for worker_id in first:
+            operations.request_card(uow, keys, worker_id, False, system)
+    with database.unit_of_work() as uow:
         if not uow.session.execute(select(merchants.c.id)).first():
             for name, rule in MERCHANTS:
                 operations.register_merchant(uow, {"name": name, "organization_code": COMMUNITY,
                                                    "rule": rule}, system)
-    log.info("loaded the 南坑 sample: %d members, %d merchants", result.imported,
-             len(MERCHANTS))
+    log.info("loaded the 南坑 sample: %d members, %d cards, %d merchants", result.imported,
+             CARDS, len(MERCHANTS))
     return result.as_dict()

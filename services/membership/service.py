@@ -264,6 +264,13 @@ class MembershipService(RegistryEventHandlers, OpsEndpoints):
             return membership.JoinRateOut().dump(views.join_rate(connection, code).as_dict())
 
     @rpc
+    def cards_held(self, code):
+        """Active member cards in an organization's subtree (南坑's pilot: 500)."""
+        code = _code(code)
+        with self.db.session() as session:
+            return membership.CardsHeldOut().dump(views.cards_held(session, code))
+
+    @rpc
     def join_rates_below(self, code, query=None):
         """A page of the join rates of the organizations directly below ``code``."""
         code = _code(code)

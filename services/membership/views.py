@@ -9,7 +9,7 @@ what ``operations`` answers with after a change, so a record reads the same eith
 import json
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from services.membership import domain, readmodel
 from services.membership.models import (
@@ -234,6 +234,21 @@ def join_rate(session, code) -> domain.JoinRate:
     if readmodel.organization(session, code) is not None:
         return domain.JoinRate(code, 0, 0)
     raise NotFound(f"organization {code} is not known to the registry", {"code": code})
+
+
+def cards_held(session, code) -> dict:
+    """Active member cards held in an organization's subtree (by their members'
+    enterprises)."""
+    found = readmodel.organization(session, code)
+    if found is None:
+        raise NotFound(f"organization {code} is not known to the registry", {"code": code})
+    count = session.execute(
+        select(func.count()).select_from(cards)
+        .join(memberships, memberships.c.id == cards.c.membership_id)
+        .join(enterprises, enterprises.c.credit_code == memberships.c.enterprise_credit_code)
+        .where(cards.c.status == "active", memberships.c.status == "active",
+               readmodel.in_subtree(found["path"]))).scalar()
+    return {"code": code, "cards": count}
 
 
 def join_rates_below(session, parent_code, cursor: str | None = None,

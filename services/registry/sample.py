@@ -6,6 +6,10 @@ in 龙城 among them), four industry unions, contacts everywhere, and enterprise
 - 南坑 (``longgang.bantian.nankeng``) holds exactly the real figures: 227 enterprises,
   10,200 workers, 42 with their own union, 176 covered by the 南坑 federation, so its
   establishment rate is 0.9604;
+- 嶂背 (``longgang.longcheng.zhangbei``) has 380 enterprises, enough for the 336 its
+  union visited in 2015 (the disputes sample visits them);
+- 坂田's other communities and parks hold 2,853 enterprises with 91,300 workers, so the
+  street has the 3,000+ enterprises and 100,000+ workers of the figures (3,080 / 101,500);
 - the rest are spread over the other communities: like the district's 320,000 market
   entities with over 2,000,000 workers (DOMAIN.md), most are micro businesses of a few
   workers and about one in nine a company (median ~20 workers, a few thousand at most),
@@ -26,13 +30,17 @@ from shared.db import open_database
 from shared.schemas import load
 
 SEED = 20160501
-SAMPLE_ENTERPRISES = 3000
+SAMPLE_ENTERPRISES = 6000
 DISTRICT = "longgang"
+BANTIAN = "longgang.bantian"
 NANKENG = "longgang.bantian.nankeng"
 ZHANGBEI = "longgang.longcheng.zhangbei"
 # Who loads the sample: an admin of the district, who registers the root itself.
 LOADER = Caller("sample", "admin", DISTRICT)
 NANKENG_FIGURES = {"enterprises": 227, "workers": 10_200, "own_union": 42, "covered": 176}
+ZHANGBEI_ENTERPRISES = 380
+# DOMAIN.md: 坂田 street, 3,000+ enterprises and 100,000+ workers (南坑 among them).
+BANTIAN_FIGURES = {"enterprises": 3_080, "workers": 101_500}
 # DOMAIN.md: 320,000+ market entities and 2,000,000+ workers, about 6.3 workers each.
 DISTRICT_FIGURES = {"enterprises": 320_000, "workers": 2_000_000}
 # Outside 南坑, a share of companies among micro businesses (individual traders, shops,
@@ -223,30 +231,73 @@ def nankeng_enterprises(rng, first_number=0) -> list[dict]:
     return rows
 
 
+def _headcount(rng, company_share=COMPANY_SHARE) -> tuple[int, bool]:
+    company = rng.random() < company_share
+    mu, sigma = COMPANY_HEADCOUNT if company else MICRO_HEADCOUNT
+    return max(1, min(MAX_HEADCOUNT, int(rng.lognormvariate(mu, sigma)))), company
+
+
+def _union(rng, headcount, community_code):
+    if headcount >= domain.MIN_HEADCOUNT_FOR_OWN_UNION and rng.random() < 0.25 + min(
+            0.6, headcount / 2000):
+        return "own", None
+    if rng.random() < 0.85:
+        return "covered", community_code
+    return "none", None
+
+
+def _places(street_code=None, exclude=()):
+    return [(f"{DISTRICT}.{s}.{c}", street, name, s)
+            for s, street, communities in STREETS for c, name, _ in communities
+            if (street_code is None or s == street_code)
+            and f"{DISTRICT}.{s}.{c}" not in exclude]
+
+
+def _bantian_headcounts(rng, count, workers) -> list[int]:
+    """``count`` headcounts adding up to ``workers``: 坂田 is an industrial street (more
+    companies than the district's average), the gap to the total spread over them."""
+    drawn = [_headcount(rng, company_share=0.3) for _ in range(count)]
+    companies = [n for n, (_, company) in enumerate(drawn) if company]
+    return _fit_total([h for h, _ in drawn], workers, companies, 1)
+
+
 def generate_enterprises(total=SAMPLE_ENTERPRISES, seed=SEED):
-    """District-shaped import rows: 南坑's 227 first, then ``total - 227`` elsewhere."""
+    """District-shaped import rows: 南坑's 227 first, then 嶂背's 380, then the rest of
+    坂田 (3,080 enterprises in the street), then ``total - 3,460`` elsewhere (fewer when
+    ``total`` is smaller: the rows stop at ``total``)."""
     rng = random.Random(seed)
-    yield from nankeng_enterprises(rng)
-    places = [(f"{DISTRICT}.{s}.{c}", street, name, s)
-              for s, street, communities in STREETS for c, name, _ in communities
-              if f"{DISTRICT}.{s}.{c}" != NANKENG]
+    number = 0
+    for row in nankeng_enterprises(rng):
+        if number == total:
+            return
+        yield row
+        number += 1
     leaders = {s: _leaders(rng, street, 13) for s, street, _ in STREETS}
-    for number in range(NANKENG_FIGURES["enterprises"], total):
-        code, street, community, street_code = places[rng.randrange(len(places))]
-        mu, sigma = COMPANY_HEADCOUNT if rng.random() < COMPANY_SHARE else MICRO_HEADCOUNT
-        headcount = max(1, min(MAX_HEADCOUNT, int(rng.lognormvariate(mu, sigma))))
-        if headcount >= domain.MIN_HEADCOUNT_FOR_OWN_UNION and rng.random() < 0.25 + min(
-                0.6, headcount / 2000):
-            status, union_code = "own", None
-        elif rng.random() < 0.85:
-            status, union_code = "covered", code
-        else:
-            status, union_code = "none", None
+
+    def place_row(place, headcount):
+        code, street, community, street_code = place
+        status, union_code = _union(rng, headcount, code)
         leader = None
         if headcount >= domain.KEY_ENTERPRISE_HEADCOUNT or rng.random() < 0.002:
             leader = rng.choice(leaders[street_code])
-        yield _enterprise(rng, number, street, code, community, headcount, status,
-                          union_code, leader)
+        return _enterprise(rng, number, street, code, community, headcount, status,
+                           union_code, leader)
+
+    zhangbei = _places("longcheng")[0]
+    bantian = _places("bantian", exclude=(NANKENG,))
+    bantian_count = BANTIAN_FIGURES["enterprises"] - NANKENG_FIGURES["enterprises"]
+    bantian_heads = _bantian_headcounts(rng, bantian_count, BANTIAN_FIGURES["workers"]
+                                        - NANKENG_FIGURES["workers"])
+    planned = ([(zhangbei, _headcount(rng)[0]) for _ in range(ZHANGBEI_ENTERPRISES)]
+               + [(bantian[rng.randrange(len(bantian))], h) for h in bantian_heads])
+    elsewhere = _places(exclude=[p[0] for p in _places("bantian")] + [zhangbei[0]])
+    while number < total:
+        if planned:
+            place, headcount = planned.pop(0)
+        else:
+            place, headcount = elsewhere[rng.randrange(len(elsewhere))], _headcount(rng)[0]
+        yield place_row(place, headcount)
+        number += 1
 
 
 def register_organizations(db, items, caller=LOADER):

@@ -258,6 +258,11 @@ class JoinRateOut(Schema):
     join_rate_percent = fields.Integer(allow_none=True, metadata={"example": 93})
 
 
+class CardsHeldOut(Schema):
+    code = fields.String(metadata={"example": NANKENG})
+    cards = fields.Integer(metadata={"example": 500})
+
+
 class CardVerdictOut(Schema):
     card = fields.String(validate=validate.OneOf(("valid", "expired", "unknown")),
                          metadata={"example": "valid"})

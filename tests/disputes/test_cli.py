@@ -14,20 +14,20 @@ def run(monkeypatch, url, *args):
     return CliRunner().invoke(cli.cli, list(args))
 
 
-def test_the_sample_loads_once_into_a_migrated_database_and_answers_stats(monkeypatch,
-                                                                           sqlite_url):
+def test_the_sample_is_asked_for_once_until_the_registrys_district_is_in(monkeypatch,
+                                                                         sqlite_url):
     migrate(sqlite_url, MIGRATIONS)  # as `gonghui up` or `gonghui migrate` does
-    loaded = run(monkeypatch, sqlite_url, "load-sample")
-    assert loaded.exit_code == 0, loaded.output
-    assert "7,164 handled disputes" in loaded.output
+    asked = run(monkeypatch, sqlite_url, "load-sample")
+    assert asked.exit_code == 0, asked.output
+    assert "sample requested: 9,370 disputes" in asked.output
     again = run(monkeypatch, sqlite_url, "load-sample")
-    assert again.exit_code != 0 and "empty one only" in again.output
+    assert again.exit_code == 0 and "requested before" in again.output
     figures = run(monkeypatch, sqlite_url, "stats", "longgang.longcheng.zhangbei",
                   "--year", "2015", "--json")
-    assert json.loads(figures.output)["wage_flight"]["workers"] == 193
+    assert json.loads(figures.output)["disputes"] == 0  # nothing loads without the registry
     table = run(monkeypatch, sqlite_url, "stats", "longgang.longcheng.zhangbei", "--year",
                 "2015").output
-    assert any(line.split()[:2] == ["wage_flight.workers", "193"]
+    assert any(line.split()[:2] == ["wage_flight.workers", "0"]
                for line in table.splitlines())
     rules = run(monkeypatch, sqlite_url, "policies", "rewards", "--json")
     [first] = json.loads(rules.output)

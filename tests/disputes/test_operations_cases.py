@@ -183,3 +183,24 @@ def test_the_cases_list_walks_newest_first_page_by_page_and_sees_each_case_once(
             "items": [], "next_cursor": None}
     assert seen == sorted(opened, key=lambda case_id: (opened[case_id], case_id),
                           reverse=True)
+
+
+def test_a_visit_recorded_for_a_time_to_come_is_refused(sqlite_database):
+    with pytest.raises(InvalidInput) as error:
+        visit(sqlite_database, T0, at=(T0 + timedelta(days=1)).isoformat())
+    assert error.value.details == {"at": ["must not be in the future"]}
+    recorded = visit(sqlite_database, T0, at=(T0 - timedelta(days=30)).isoformat())
+    assert recorded["enterprise"] == "嶂背塑胶厂"
+
+
+def test_only_the_districts_admins_record_the_past_and_never_a_time_to_come(
+        sqlite_database):
+    earlier = T0 - timedelta(days=400)
+    with sqlite_database.session() as session:
+        with pytest.raises(Forbidden):
+            operations.recorded_at(session, ZHANGBEI_STAFF, earlier, T0)
+        assert operations.recorded_at(session, DISTRICT_ADMIN, earlier, T0) == earlier
+        with pytest.raises(InvalidInput):
+            operations.recorded_at(session, DISTRICT_ADMIN, T0 + timedelta(hours=1), T0)
+        with pytest.raises(InvalidInput):
+            operations.recorded_at(session, DISTRICT_ADMIN, at(1999, 12, 1), T0)

@@ -1,6 +1,6 @@
 """Membership and the real registry running side by side on the real broker: the
 registry's sample district arrives as events, and membership's 南坑 sample then gives
-the real figures: 9,525 members of 10,200 workers, a join rate of 93%."""
+the real figures: 9,525 members of 10,200 workers, a join rate of 93%, 500 cards."""
 
 import time
 
@@ -12,7 +12,7 @@ from services.registry.sample import load_sample
 from services.registry.service import MIGRATIONS as REGISTRY_MIGRATIONS
 from services.registry.service import RegistryService
 from shared.consumers import declare_event_queues
-from shared.testing import call
+from shared.testing import call, wait_for
 from tests.membership.conftest import TEST_KEY
 
 NANKENG = "longgang.bantian.nankeng"
@@ -47,3 +47,8 @@ def test_the_nankeng_sample_gives_93_percent_with_the_registry_running(
         time.sleep(0.5)
     assert rate == {"code": NANKENG, "members": 9_525, "workers": 10_200,
                     "join_rate": 0.9338, "join_rate_percent": 93}
+    # The pilot's 500 cards follow the members, each through ``request_card``.
+    assert wait_for(lambda: call(membership, "cards_held", NANKENG)["cards"] == sample.CARDS,
+                    timeout=30, interval=0.5)
+    assert call(membership, "cards_held", NANKENG) == {"code": NANKENG, "cards": 500}
+    assert call(membership, "cards_held", "longgang") == {"code": "longgang", "cards": 500}
