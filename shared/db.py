@@ -27,9 +27,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from shared import deadlines
+from shared.errors import OutcomeUnknown, Unavailable
 from shared.events import catalogue, make_envelope
 
 log = logging.getLogger(__name__)
@@ -290,6 +292,31 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _aborted(exc) -> bool:
+    """A database error after which nothing of the transaction is kept: the server is
+    unreachable or went away, or it aborted the transaction (a deadlock, a lock timeout,
+    SQLite's "database is locked"). Told to a caller as ``Unavailable``, not a 500."""
+    import sqlite3
+
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.OperationalError):
+        # SQLite says OperationalError for a missing table or bad SQL too: those are bugs
+        return str(exc.orig).startswith(("database is locked", "unable to open database"))
+    return isinstance(exc, OperationalError)
+
+
+@contextmanager
+def _nothing_done_if_aborted(message="the database is unavailable; nothing was done"):
+    """An aborted transaction (``_aborted``) raised inside is an ``Unavailable``."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not _aborted(exc):
+            raise
+        raise Unavailable(message) from exc
+
+
 class DatabaseAccess:
     """What a worker gets from ``Database``: sessions and units of work.
 
@@ -309,10 +336,12 @@ class DatabaseAccess:
 
     @contextmanager
     def session(self):
-        """A read session (nothing is committed)."""
+        """A read session (nothing is committed). A database that is down is an
+        ``Unavailable`` (503), not an internal error."""
         session = self._session_factory()
         try:
-            yield session
+            with _nothing_done_if_aborted():
+                yield session
         finally:
             session.close()
 
@@ -321,11 +350,21 @@ class DatabaseAccess:
         session = self._session_factory()
         uow = UnitOfWork(session, self.source)
         try:
-            yield uow
-            # Rolled back, events and all, if the caller may stop waiting before it hears.
-            deadlines.refuse_commit_if_late(deadlines.deadline_of(self._context),
-                                            self._commit_margin)
-            session.commit()
+            with _nothing_done_if_aborted():
+                yield uow
+                # Rolled back, events and all, if the caller may stop waiting before it hears.
+                deadlines.refuse_commit_if_late(deadlines.deadline_of(self._context),
+                                                self._commit_margin)
+            with _nothing_done_if_aborted("the database refused the commit; nothing was done"):
+                try:
+                    session.commit()
+                except DBAPIError as exc:
+                    # The COMMIT may have reached the server before the connection died.
+                    if exc.connection_invalidated:
+                        raise OutcomeUnknown("the database connection was lost while "
+                                             "committing: the change may have been made") \
+                            from exc
+                    raise
         except BaseException:
             session.rollback()
             raise

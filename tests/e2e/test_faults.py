@@ -100,3 +100,6 @@ def test_a_postgresql_restart_under_load_loses_no_report_and_tells_nobody_twice(
     print(f"PostgreSQL down {down:.1f} s: {counts.line()}")
     assert private_postgres.starts == starts + 1
     assert_nothing_lost_or_doubled(counts, district)
+    # a database that is down is a 503 (not done: resend) or, for a commit whose
+    # connection died, a 504; never an internal error
+    assert set(counts.statuses) <= {"201", "503", "504"}, counts.statuses
