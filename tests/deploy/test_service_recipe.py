@@ -133,8 +133,9 @@ def check_kubernetes(name):
                        f"{name!r}", 8)
     if manifest.name not in document(K8S / "kustomization.yaml")["resources"]:
         return missing(f"deploy/k8s/kustomization.yaml does not list {manifest.name}", 8)
-    if f"{name.upper()}_DATABASE_URL" not in document(K8S / "secret.template.yaml")[
-            "stringData"]:
+    secrets = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(
+        (K8S / "secret.template.yaml").read_text(encoding="utf-8"))}
+    if f"{name.upper()}_DATABASE_URL" not in secrets["gonghui-secrets"]["stringData"]:
         return missing(f"deploy/k8s/secret.template.yaml has no {name.upper()}_DATABASE_URL",
                        8)
 
