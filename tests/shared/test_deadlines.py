@@ -36,10 +36,12 @@ class Notes:
     def write(self, text, commit_at=None):
         self.runs.append(text)
         with self.db.unit_of_work() as uow:
+            # The work takes this long. (Waited before writing: SQLite's write lock, held
+            # meanwhile, would block the relay in this process, and so the whole hub.)
+            while commit_at and time.time() < commit_at:
+                eventlet.sleep(0.01)
             uow.session.execute(insert(notes).values(text=text))
             uow.publish("note_written", {"text": text})
-            while commit_at and time.time() < commit_at:  # the work takes this long
-                eventlet.sleep(0.01)
         return text
 
     @rpc
