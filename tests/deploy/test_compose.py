@@ -77,7 +77,7 @@ def test_every_service_runs_in_compose_on_its_port_with_its_own_database(compose
     assert int(env[f"{upper}_HTTP_PORT"]) == port(name)
     assert any(str(mapping).endswith(f":{port(name)}") for mapping in service["ports"])
     url = make_url(env[f"{upper}_DATABASE_URL"])
-    assert (url.host, url.database) == ("postgres", name)
+    assert (url.username, url.host, url.database) == (name, "postgres", name)  # its own role
     assert name in compose["services"]["postgres"]["environment"]["GONGHUI_DATABASES"].split()
     assert urlsplit(env["AMQP_URI"]).hostname == "rabbitmq"
     for dependency in ("rabbitmq", "postgres"):
@@ -164,6 +164,7 @@ def test_grafana_runs_with_the_provisioning_on_a_healthy_prometheus(compose):
 def run_init_script(admin_url, databases):
     url = make_url(admin_url)
     env = dict(os.environ, GONGHUI_DATABASES=" ".join(databases),
+               GONGHUI_DATABASE_PASSWORD="it's-secret",
                POSTGRES_USER=url.username or "postgres", POSTGRES_DB=url.database,
                PGHOST=url.host or "127.0.0.1", PGPORT=str(url.port or 5432))
     return subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True,
@@ -171,7 +172,8 @@ def run_init_script(admin_url, databases):
 
 
 @pytest.mark.postgres
-def test_the_init_script_creates_one_database_per_name_and_can_run_again(postgres_databases):
+def test_the_init_script_creates_a_role_and_a_database_per_name_and_can_run_again(
+        postgres_databases):
     admin_url = postgres_databases.admin_url
     names = [f"gonghui_init_{uuid.uuid4().hex[:8]}_{n}" for n in ("registry", "gateway")]
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -187,10 +189,29 @@ def test_the_init_script_creates_one_database_per_name_and_can_run_again(postgre
                 {"names": names},
             ).scalars().all()
         assert sorted(found) == sorted(names)
+        assert "it's-secret" not in first.stdout + first.stderr
+        with engine.connect() as connection:
+            for name in names:
+                owner, public_connect, other_connect = connection.execute(text(
+                    "SELECT pg_get_userbyid(datdba), has_database_privilege('public', "
+                    "datname, 'CONNECT'), has_database_privilege(:other, datname, 'CONNECT') "
+                    "FROM pg_database WHERE datname = :name"),
+                    {"name": name, "other": next(n for n in names if n != name)}).one()
+                assert (owner, public_connect, other_connect) == (name, False, False)
+        # each role logs in with the password given, to its own database
+        own = make_url(admin_url).set(username=names[0], password="it's-secret",
+                                      database=names[0])
+        login = create_engine(own)
+        try:
+            with login.connect() as connection:
+                assert connection.execute(text("SELECT current_user")).scalar() == names[0]
+        finally:
+            login.dispose()
     finally:
         with engine.connect() as connection:
             for name in names:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                connection.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
         engine.dispose()
 
 
