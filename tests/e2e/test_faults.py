@@ -8,7 +8,7 @@ and of unknown outcome against what was persisted and notified: no accepted repo
 lost, none is filed twice, nothing refused is filed, every case reaches every recipient
 its grade names once, and every outbox drains.
 
-Short windows keep the module near a minute; ``bench/fault_injection.py`` runs the same
+Short windows keep the module at 75-95 s here; ``bench/fault_injection.py`` runs the same
 faults longer and at a higher rate and prints the counts.
 """
 
@@ -61,7 +61,7 @@ def assert_nothing_lost_or_doubled(counts, district):
     assert not any(counts.unpublished.values()), summary
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)  # the first one starts the district too
 @pytest.mark.parametrize("service", SERVICES)
 def test_kill_9_of_a_service_under_load_loses_no_report_and_tells_nobody_twice(
         district, service):
