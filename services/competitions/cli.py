@@ -40,7 +40,8 @@ def list_rules(as_json):
 @cli.command("publish-rules")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--note", default=None, help="what changed")
-def publish_rules(path, note):
+@json_option
+def publish_rules(path, note, as_json):
     """Publish the rules in PATH (JSON) as a new version (checked first)."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -50,7 +51,10 @@ def publish_rules(path, note):
     db = service_database("competitions")
     with db.unit_of_work() as uow:
         published = operations.add_rules_version(uow, body, note, "gonghui-cli", now_utc())
-    click.echo(f"published rules version {published['version']}")
+    if as_json:
+        show({"version": published["version"]}, as_json)
+    else:
+        click.echo(f"published rules version {published['version']}")
 
 
 @cli.command("stats")

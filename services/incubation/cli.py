@@ -54,13 +54,17 @@ def policies_command(as_json):
 
 
 @cli.command("remind")
-def remind_command():
+@json_option
+def remind_command(as_json):
     """Raise the incubation-deadline reminders due and lapse expired grades, now."""
     today = today_in(now_utc())
     with command_database("incubation") as db, db.unit_of_work() as uow:
         raised = operations.remind_deadlines(uow, today)
         lapsed = operations.lapse_grades(uow, today)
-    click.echo(f"{raised} reminder(s) raised, {lapsed} grade(s) lapsed")
+    if as_json:
+        show({"reminders_raised": raised, "grades_lapsed": lapsed}, as_json)
+    else:
+        click.echo(f"{raised} reminder(s) raised, {lapsed} grade(s) lapsed")
 
 
 @cli.command("load-sample")

@@ -23,7 +23,8 @@ def cli():
               help="into an empty PostgreSQL database: one transaction, indexes built "
                    "after the rows (fastest; member requests wait until it commits)")
 @click.option("--no-progress", is_flag=True)
-def import_members(path, report, batch_size, writers, initial_load, no_progress):
+@json_option
+def import_members(path, report, batch_size, writers, initial_load, no_progress, as_json):
     """Import members from a CSV (name,id_number,phone,enterprise_credit_code)."""
     from services.membership.domain import load_keys
     from services.membership.importer import import_file
@@ -32,6 +33,10 @@ def import_members(path, report, batch_size, writers, initial_load, no_progress)
         result = import_file(database, load_keys(), path, report, batch_size,
                              progress=not no_progress, out=sys.stderr, checker_process=True,
                              writers=writers, initial_load=initial_load)
+    if as_json:
+        show({"rows": result.rows, "imported": result.imported, "rejected": result.rejected,
+              "report": report if result.rejected else None}, as_json)
+        return
     click.echo(f"{result.imported:,} imported, {result.rejected:,} rejected of "
                f"{result.rows:,} rows" + (f"; see {report}" if result.rejected else ""))
 

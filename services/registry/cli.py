@@ -38,7 +38,8 @@ def cli():
 @click.option("--report", type=click.Path(dir_okay=False),
               help="write rejected rows (row, credit_code, reason) to this CSV")
 @click.option("--batch-size", default=importer.BATCH_SIZE, show_default=True)
-def import_command(file, report, batch_size):
+@json_option
+def import_command(file, report, batch_size, as_json):
     """Upsert enterprises from a CSV, JSON or JSON-lines FILE (by credit code)."""
     try:
         ignored, rows = importer.read_file(file)
@@ -51,10 +52,17 @@ def import_command(file, report, batch_size):
         result = importer.import_rows(db, rows, _operator(db), batch_size=batch_size,
                                       progress=bar.update)
     result.ignored_columns = ignored
+    if report:
+        importer.write_report(result, report)
+    if as_json:
+        show({"rows": result.rows, "created": result.created, "updated": result.updated,
+              "unchanged": result.unchanged, "rejected": result.rejected,
+              "ignored_columns": ignored, "report": report,
+              "errors": [] if report else result.errors}, as_json)
+        return
     click.echo(f"{result.rows} rows: {result.created} created, {result.updated} updated, "
                f"{result.unchanged} unchanged, {result.rejected} rejected")
     if report:
-        importer.write_report(result, report)
         click.echo(f"rejected rows written to {report}")
     else:
         for error in result.errors[:20]:

@@ -44,6 +44,8 @@ def test_stats_and_remind_on_a_district(run):
     backwards = run("stats", DISTRICT, "--from", "2015-06-30", "--to", "2015-03-01")
     assert backwards.exit_code == 1 and "from is after to" in backwards.output
     assert run("remind").output.strip() == "0 reminder(s) raised, 0 grade(s) lapsed"
+    assert json.loads(run("remind", "--json").output) == {"reminders_raised": 0,
+                                                          "grades_lapsed": 0}
 
 
 def test_load_sample_says_why_it_did_not_load(run):

@@ -31,6 +31,10 @@ def test_the_cli_imports_a_csv_and_writes_a_report_of_rejected_rows(cli_env, tmp
     assert result.exit_code == 0, result.output
     assert "2 rows: 1 created, 0 updated, 0 unchanged, 1 rejected" in result.output
     assert "ignoring columns: 备注" in result.output
+    again = cli_env.invoke(cli, ["import", str(path), "--json"])  # for machines
+    summary = json.loads(again.stdout)
+    assert (summary["rows"], summary["unchanged"], summary["rejected"]) == (2, 1, 1)
+    assert "under 25 workers" in summary["errors"][0]["reason"]
     with (tmp_path / "r.csv").open(encoding="utf-8-sig") as handle:
         report = list(csv.DictReader(handle))
     assert report[0]["row"] == "3" and report[0]["credit_code"] == credit_code(2)
