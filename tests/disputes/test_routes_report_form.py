@@ -9,7 +9,10 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from sqlalchemy import func, select
 
+from shared import idempotency
+from shared.db import open_database
 from tests.disputes.conftest import FACTORY
 
 
@@ -43,19 +46,34 @@ def look_up(driver, receipt):
     return driver.find_element(By.ID, "status-label").text
 
 
-def test_an_anonymous_report_from_a_phone_gets_a_receipt_and_follows_its_case(stack,
-                                                                               browser):
+def fill_report(driver):
+    choose(driver, "street", "坂田街道总工会")
+    choose(driver, "community", "南坑社区工联会")
+    type_into(driver, "enterprise-name", "南坑五金制品厂")  # the registry's name, no code
+    type_into(driver, "address", "坂田南坑村一巷1号")
+    Select(driver.find_element(By.ID, "category")).select_by_visible_text("拖欠工资")
+    type_into(driver, "workers", "45")
+    type_into(driver, "amount", "420000")
+    type_into(driver, "description", "三个月未发工资，工人在厂门口聚集")
+
+
+def kept_keys(tmp_path) -> int:
+    database = open_database(f"sqlite:///{tmp_path}/disputes.db", "disputes",
+                             run_migrations=False)
+    try:
+        with database.session() as session:
+            return session.execute(select(func.count()).select_from(
+                idempotency.idempotency_keys)).scalar()
+    finally:
+        database.engine.dispose()
+
+
+def test_an_anonymous_report_from_a_phone_gets_a_receipt_and_follows_its_case(
+        stack, browser, tmp_path):
     client, tokens = stack
     browser.get(client.base + "/disputes/report")
     assert browser.title == "劳资纠纷隐患报告"
-    choose(browser, "street", "坂田街道总工会")
-    choose(browser, "community", "南坑社区工联会")
-    type_into(browser, "enterprise-name", "南坑五金制品厂")  # the registry's name, no code
-    type_into(browser, "address", "坂田南坑村一巷1号")
-    Select(browser.find_element(By.ID, "category")).select_by_visible_text("拖欠工资")
-    type_into(browser, "workers", "45")
-    type_into(browser, "amount", "420000")
-    type_into(browser, "description", "三个月未发工资，工人在厂门口聚集")
+    fill_report(browser)
     browser.find_element(By.ID, "submit").click()
 
     wait(browser, ready.visibility_of_element_located((By.ID, "result")))
@@ -65,6 +83,14 @@ def test_an_anonymous_report_from_a_phone_gets_a_receipt_and_follows_its_case(st
     # laid out for a phone: nothing wider than the screen
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth")
+
+    # the same report again (no answer seen, say): recognised, no second receipt
+    fill_report(browser)
+    browser.find_element(By.ID, "submit").click()
+    wait(browser, ready.visibility_of_element_located((By.ID, "already")))
+    assert "已收到" in browser.find_element(By.ID, "already").text
+    assert not browser.find_element(By.ID, "result").is_displayed()
+    assert kept_keys(tmp_path) == 1  # the form sent its report with an Idempotency-Key
 
     assert look_up(browser, receipt) == "已受理"
     [case] = client.get("/api/v1/disputes/cases", token=tokens["nankeng_staff"]).json()["items"]
