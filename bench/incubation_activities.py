@@ -3,7 +3,7 @@ concurrent fund awards (issue 10, section 7).
 
     .venv/bin/python bench/incubation_activities.py [--activities 100000]
         [--beneficiaries 1000000] [--backend postgresql] [--queries 2000]
-        [--rpc-calls 1000] [--awards 200] [--quick]
+        [--rpc-calls 1000] [--range-queries 200] [--awards 200] [--quick]
 
 In a throwaway database (and broker vhost for the RPC half):
 
@@ -19,7 +19,10 @@ In a throwaway database (and broker vhost for the RPC half):
    street, community) and periods (all, a year, a quarter, a month), p50/p99: (a) in a
    session as the service reads them, (b) over nameko RPC to an IncubationService (a
    child process under eventlet). Target p99 <= 50 ms. The district's and a community's
-   figures are checked against COUNT(DISTINCT ...) over the beneficiary rows;
+   figures are checked against COUNT(DISTINCT ...) over the beneficiary rows. Then
+   ``--range-queries`` statistics for random 90-day ranges (counted from the activities:
+   no kept count spans arbitrary days), p50/p99, and a whole year's range against the
+   kept year;
 4. ``--awards`` reviewed applications of 30,000 yuan against a fund of 1,000,000 yuan
    (room for 33), all awarded at once over RPC: attempts, awarded, refused, overspend
    (target 0) and whether the fund's ledger balances.
@@ -236,6 +239,33 @@ def direct_statistics(db, asked) -> dict:
     return by_level(asked, timings)
 
 
+def range_statistics(db, levels, count, seed) -> dict:
+    """Statistics for ranges of days (counted from the activities, not kept): a random
+    place of each level and a random 90-day range in the last three years; and a whole
+    year's range against the kept figures for that year."""
+    rng = random.Random(seed)
+    today = date.today()
+    asked = []
+    for _ in range(count):
+        level = rng.choice(list(levels))
+        first = today - timedelta(days=rng.randint(90, 3 * 365))
+        asked.append((level, rng.choice(levels[level]), first, first + timedelta(days=89)))
+    timings = []
+    for _, code, first, last in asked:
+        started = time.perf_counter()
+        with db.session() as session:
+            views.statistics(session, code, "all", STAFF, first, last)
+        timings.append(time.perf_counter() - started)
+    year = today.year - 1
+    with db.session() as session:
+        ranged = views.statistics(session, DISTRICT, "all", STAFF, date(year, 1, 1),
+                                  date(year, 12, 31))
+        kept = views.statistics(session, DISTRICT, str(year), STAFF)
+    return {**by_level([item[:3] for item in asked], timings),
+            "whole_year_equals_kept": ranged["activities"] == kept["activities"]
+            and ranged["by_kind"] == kept["by_kind"] and ranged["below"] == kept["below"]}
+
+
 def exact_checks(db, levels) -> dict:
     """The kept counts against COUNT(DISTINCT) over the beneficiary rows themselves."""
     community = levels["community"][0]
@@ -340,6 +370,8 @@ def run(args):
         asked = queries(levels, args.queries, seed=11)
         direct = direct_statistics(db, asked)
         print(f"statistics, direct: {direct}", flush=True)
+        ranges = range_statistics(db, levels, args.range_queries, seed=17)
+        print(f"statistics for 90-day ranges, direct: {ranges}", flush=True)
         fund_id, application_ids = prepare_awards(db, orgs, args.awards)
         child = subprocess.run(
             [sys.executable, __file__, "--rpc-child", "--database-url", url, "--amqp-uri",
@@ -363,6 +395,7 @@ def run(args):
         db.engine.dispose()
     return {"backend": args.backend, "posting": posted, "events_written": events,
             "exact": checks["exact"], "statistics_direct": direct,
+            "statistics_ranges_direct": ranges,
             "statistics_rpc": over_rpc["statistics"], "concurrent_awards": awards}
 
 
@@ -374,6 +407,7 @@ def main():
     parser.add_argument("--backend", default="postgresql", choices=("postgresql", "sqlite"))
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--rpc-calls", type=int, default=1000)
+    parser.add_argument("--range-queries", type=int, default=200)
     parser.add_argument("--awards", type=int, default=200)
     parser.add_argument("--quick", action="store_true",
                         help="10,000 activities, 100,000 beneficiaries, fewer queries")
@@ -390,6 +424,7 @@ def main():
     if args.quick:
         args.activities, args.beneficiaries = 10_000, 100_000
         args.queries, args.rpc_calls, args.awards = 500, 300, 100
+        args.range_queries = 50
     emit("incubation_activities", run(args))
 
 

@@ -270,6 +270,7 @@ activities = Table(
     Column("reported_by", String(100), nullable=False),
     _created(),
     Index("ix_activities_organization_held", "organization_id", "held_on", "id"),
+    Index("ix_activities_held_on", "held_on"),  # statistics for a range of days
 )
 
 beneficiaries = Table(
