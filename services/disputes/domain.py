@@ -39,26 +39,27 @@ import os
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from argon2.low_level import Type, hash_secret_raw
 
 from services.disputes import policy
 from shared import pii, sealing
+from shared.api.disputes import TRANSITIONS
 from shared.api.disputes import officer_token_hash as contract_token_hash
 from shared.caller import Caller, require_admin
 from shared.errors import Conflict, InvalidInput
 from shared.timeutil import as_utc
 
 OPEN_STATUSES = ("reported", "verified", "handling")
-TRANSITIONS = {
-    "reported": ("verified", "rejected"),
-    "verified": ("handling",),
-    "handling": ("resolved",),
-    "resolved": ("closed",),
-}
 CHINA_TIME = timezone(timedelta(hours=8), "CST")  # statistics count years in local time
+
+
+def china_day_start(day: date) -> datetime:
+    """The moment a day begins in China (lists filter by the days people read)."""
+    return datetime.combine(day, time(), tzinfo=CHINA_TIME)
+
 IRREGULAR_LOOKBACK = timedelta(days=365)
 RATE_HIT_KEEP = timedelta(days=1)  # longer than any rate-limit window
 CLOCK_SKEW = timedelta(minutes=5)  # a visit typed in on a phone whose clock runs fast

@@ -519,9 +519,7 @@ def advance(uow, case_id: str, target: str, data: dict, caller: Caller,
             now: datetime) -> None:
     """``change_status`` without the answer (the sample moves thousands of cases)."""
     session = uow.session
-    require(caller, WRITE)
-    case = views.case_row(session, case_id)
-    require(caller, WRITE, case.path, what=f"case {case_id}")
+    case = views.visible_case(session, case_id, caller, WRITE)
     domain.check_step(case.status, target)
     values = {"status": target, "updated_at": now}
     detail = {"status": target, "previous_status": case.status}

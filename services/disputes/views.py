@@ -6,6 +6,7 @@ Also the few reads the use cases share with them: a case row, an officer by toke
 deployment's hashing salts.
 """
 
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 
@@ -23,7 +24,7 @@ from services.disputes.models import (
     timeline,
     visits,
 )
-from shared.caller import READ, Caller, require
+from shared.caller import READ, Caller, in_scope, require, require_permission
 from shared.db import read_once
 from shared.errors import NotFound, Unauthorized
 from shared.events.disputes import GRADES
@@ -143,6 +144,17 @@ def case_row(session, case_id: str):
     return row
 
 
+def visible_case(session, case_id: str, caller: Caller, action: str = READ):
+    """The case, if the caller may ``action`` there. One outside the caller's subtree is
+    answered as one that does not exist (404), as the list never shows it: another
+    street's staff learn nothing of it, not even that it exists."""
+    require_permission(caller, action)
+    case = case_row(session, case_id)
+    if not in_scope(caller, case.path):
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
 def _scope_clause(table, code: str):
     """Rows of ``table`` (cases, visits) inside the subtree of ``code``: the tree has
     three geographic tiers above an enterprise, each an indexed column."""
@@ -167,8 +179,7 @@ def case_summary(case) -> dict:
 
 def case_view(session, case_id: str, caller: Caller) -> dict:
     """Everything about a case staff may see: pseudonyms only, never an identity."""
-    case = case_row(session, case_id)
-    require(caller, READ, case.path, what=f"case {case_id}")
+    case = visible_case(session, case_id, caller)
     from_fen = domain.from_fen
     view = case_summary(case)
     view["report_list"] = [
@@ -192,11 +203,16 @@ CASE_FILTERS = ("status", "grade", "category", "community_code", "street_code")
 
 def list_cases(session, caller: Caller, query: dict) -> dict:
     """A page of the cases within the caller's subtree, newest first, filtered by
-    ``query``'s ``CASE_FILTERS``."""
+    ``query``'s ``CASE_FILTERS`` and the days it was opened between (China time)."""
     found = select(cases).where(_scope_clause(cases, caller.organization_code))
     for name in CASE_FILTERS:
         if query.get(name):
             found = found.where(cases.c[name] == query[name])
+    if query.get("opened_from"):
+        found = found.where(cases.c.opened_at >= domain.china_day_start(query["opened_from"]))
+    if query.get("opened_to"):
+        found = found.where(cases.c.opened_at < domain.china_day_start(
+            query["opened_to"] + timedelta(days=1)))
     return keyset_page(session, found, (cases.c.opened_at, cases.c.id), query.get("cursor"),
                        query.get("limit", DEFAULT_LIMIT), descending=True,
                        view=lambda row: case_summary(SimpleNamespace(**row)))

@@ -62,6 +62,14 @@ REWARD_STAGES = ("verified", "resolved")
 REWARD_STATUSES = ("pending", "approved", "paid")
 VISIT_KINDS = ("visit", "revisit", "interview")
 NEXT_STATUSES = ("verified", "rejected", "handling", "resolved", "closed")
+# The standard process: where a case may go from each status (disputes enforces it; the
+# console offers these steps).
+TRANSITIONS = {
+    "reported": ("verified", "rejected"),
+    "verified": ("handling",),
+    "handling": ("resolved",),
+    "resolved": ("closed",),
+}
 
 # Examples: one 南坑 factory's case, as the OpenAPI document shows it.
 NANKENG = "longgang.bantian.nankeng"
@@ -515,6 +523,10 @@ class CaseQuerySchema(CursorQuery):
                              metadata={"example": "unpaid_wages"})
     community_code = _text(100, metadata={"example": NANKENG})
     street_code = _text(100, metadata={"example": "longgang.bantian"})
+    opened_from = fields.Date(metadata={
+        "description": "opened on or after this day (China time)", "example": "2025-03-01"})
+    opened_to = fields.Date(metadata={
+        "description": "opened on or before this day (China time)", "example": "2025-03-31"})
 
 
 # --- the standard process -------------------------------------------------------------

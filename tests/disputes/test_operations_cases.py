@@ -7,7 +7,7 @@ import pytest
 
 from services.disputes import operations, views
 from shared.api import disputes as contract
-from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.schemas import load
 from tests.disputes.conftest import (
     BANTIAN_VIEWER,
@@ -91,11 +91,12 @@ def test_each_step_asks_for_what_it_needs(status, data, field):
     assert field in error.value.details
 
 
-def test_staff_of_another_community_cannot_touch_the_case(sqlite_database):
+def test_staff_of_another_community_cannot_touch_the_case_nor_learn_it_exists(
+        sqlite_database):
     case_id = file_report(sqlite_database, T0)["case_id"]  # a 南坑 enterprise
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         move(sqlite_database, case_id, "verified", T0, actor=ZHANGBEI_STAFF)
-    with sqlite_database.session() as session, pytest.raises(Forbidden):
+    with sqlite_database.session() as session, pytest.raises(NotFound):
         views.case_view(session, case_id, ZHANGBEI_STAFF)
     with sqlite_database.session() as session:
         assert views.list_cases(session, ZHANGBEI_STAFF, {})["items"] == []
@@ -204,3 +205,23 @@ def test_only_the_districts_admins_record_the_past_and_never_a_time_to_come(
             operations.recorded_at(session, DISTRICT_ADMIN, T0 + timedelta(hours=1), T0)
         with pytest.raises(InvalidInput):
             operations.recorded_at(session, DISTRICT_ADMIN, at(1999, 12, 1), T0)
+
+
+def test_the_cases_list_filters_by_the_days_opened_in_china_time(sqlite_database):
+    # 2025-03-01 02:00 UTC is 10:00 on 1 March in Shenzhen; 23:30 UTC is 07:30 on the 2nd
+    first = file_report(sqlite_database, T0)["case_id"]
+    second = file_report(sqlite_database, at(2025, 3, 1, 23, 30), credit_code=ZB_FACTORY,
+                         category="closure")["case_id"]
+
+    def listed(**days):
+        query = load(contract.CaseQuerySchema(), days)
+        with sqlite_database.session() as session:
+            return [case["id"] for case in views.list_cases(session, DISTRICT_ADMIN,
+                                                             query)["items"]]
+
+    assert listed(opened_from="2025-03-01", opened_to="2025-03-01") == [first]
+    assert listed(opened_from="2025-03-02") == [second]
+    assert listed(opened_to="2025-03-02") == [second, first]
+    assert listed(opened_to="2025-02-28") == []
+    with pytest.raises(InvalidInput):
+        load(contract.CaseQuerySchema(), {"opened_from": "2025-02-30"})

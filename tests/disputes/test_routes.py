@@ -190,7 +190,10 @@ def test_staff_move_a_case_within_their_subtree_and_nobody_else_can(stack):
     [case] = client.get(f"{BASE}/cases", token=tokens["bantian_viewer"]).json()["items"]
     assert client.get(f"{BASE}/cases", token=tokens["zhangbei_staff"]).json() == {
         "items": [], "next_cursor": None}
-    error_of(client.get(f"{BASE}/cases/{case['id']}", token=tokens["zhangbei_staff"]), 403)
+    # another community's case is one that does not exist, to read or to move
+    error_of(client.get(f"{BASE}/cases/{case['id']}", token=tokens["zhangbei_staff"]), 404)
+    error_of(client.post(f"{BASE}/cases/{case['id']}/transitions", {"status": "verified"},
+                         token=tokens["zhangbei_staff"]), 404)
     url = f"{BASE}/cases/{case['id']}/transitions"
     error_of(client.post(url, {"status": "verified"}, token=tokens["bantian_viewer"]), 403)
     error_of(client.post(url, {"status": "closed", "note": "x"},

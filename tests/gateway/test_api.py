@@ -104,8 +104,8 @@ def test_every_route_survives_huge_or_odd_path_values(client, admin, route):
         url = concrete(route, **{name: value for name, _ in route.path_parameters})
         response = client.request(route.method, url, token=admin, json={})
         assert response.status_code < 500, (url[:100], response.text)
-        if response.history:  # "/docs/.." is "/": a page, sending the browser to sign in
-            assert response.url.endswith("/signin?next=/"), response.url
+        if response.history:  # a page ("/docs/.." is "/"), sending the browser to sign in
+            assert "/signin?next=/" in response.url, response.url[:200]
             continue
         assert response.headers["Content-Type"] in answers(route)
 

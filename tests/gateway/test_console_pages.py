@@ -221,3 +221,93 @@ def test_a_nankeng_staff_member_acknowledges_a_new_case_and_bantian_is_never_tol
         assert inbox(client, tokens["bantian.li"], BANTIAN) == []
         time.sleep(0.25)
     assert inbox(client, tokens["bantian.li"], BANTIAN) == []
+
+
+def submit(driver, form_id, fields: dict):
+    """Fill ``{element id: text}`` (True ticks a checkbox) and submit the form."""
+    for element_id, value in fields.items():
+        element = driver.find_element(By.ID, element_id)
+        if value is True:
+            if not element.is_selected():
+                element.click()
+        else:
+            element.clear()
+            element.send_keys(value)
+    driver.find_element(By.ID, form_id).click()
+
+
+def open_step(driver, step):
+    details = driver.find_element(By.ID, f"step-{step}")
+    if details.get_attribute("open") is None:
+        details.find_element(By.TAG_NAME, "summary").click()
+
+
+def test_bantian_works_its_case_through_the_process_but_cannot_open_another_streets(
+        console, browser):
+    client, tokens, base = console
+    browser.set_window_size(*SIZES["desktop"])
+    report(client, ZHANGBEI_FACTORY)
+    report(client)
+    theirs = case_of(client, tokens["district"], ZHANGBEI_FACTORY)
+    ours = case_of(client, tokens["district"], FACTORY)
+
+    # another street's case: as if it did not exist, on the API and on the page
+    answer = client.get(f"/api/v1/disputes/cases/{theirs['id']}", token=tokens["bantian.li"])
+    assert answer.status_code == 404, answer.text
+    sign_in(browser, base, "bantian.li", f"/cases/{theirs['id']}")
+    assert "未找到" in browser.find_element(By.ID, "page-error").text
+    assert "嶂背" not in browser.page_source
+
+    browser.get(f"{base}/cases/{ours['id']}")
+    assert browser.find_element(By.ID, "case-title").text == "南坑五金制品厂"
+    assert "一般隐患" in browser.find_element(By.ID, "grade").text  # the rule's label
+    screenshots(browser, "case")
+    open_step(browser, "verified")
+    submit(browser, "submit-verified", {"verified-note": "走访核实属实"})
+    assert browser.find_element(By.ID, "done").text == "已核实。"
+
+    # joint mediation without its departments, and a figure that is no number: each
+    # field says so in Chinese, beside it, the rest of the input kept
+    open_step(browser, "handling")
+    browser.find_element(By.CSS_SELECTOR, '#handling-handled_by_tier option[value="street"]'
+                         ).click()
+    submit(browser, "submit-handling", {"handling-joint": True, "handling-note": "联合调处"})
+    assert browser.find_element(By.ID, "form-error").text == "填写的内容有误，请按提示修改。"
+    assert browser.find_element(By.ID, "error-handling-departments").text == \
+        "联合调处时请写明参与的政府部门。"
+    assert browser.find_element(By.ID, "handling-departments").get_attribute(
+        "aria-invalid") == "true"
+    assert browser.find_element(By.ID, "handling-note").get_attribute("value") == "联合调处"
+    assert browser.find_element(By.ID, "handling-joint").is_selected()
+    screenshots(browser, "case-form-error")
+    submit(browser, "submit-handling", {"handling-departments": "区人力资源局\n街道劳动办"})
+    assert browser.find_element(By.ID, "case-status").text == "调处中"
+
+    submit(browser, "submit-visit", {"visit-findings": "未签劳动合同",
+                                     "visit-amount_owed": "很多"})
+    assert browser.find_element(By.ID, "error-visit-amount_owed").text == "请填写数字。"
+    assert browser.find_element(By.ID, "visit-findings").get_attribute("value") == "未签劳动合同"
+    submit(browser, "submit-visit", {"visit-amount_owed": "12000", "visit-workers_affected": "8"})
+    assert browser.find_element(By.ID, "done").text == "走访记录已保存。"
+    kinds = [line.get_attribute("data-kind") for line in browser.find_elements(
+        By.CSS_SELECTOR, "#timeline li")]
+    assert kinds[0] == "opened" and "notified" in kinds and kinds.count("status") == 2
+    assert "visit" in kinds
+
+    # the list: 坂田's cases only, filtered; a day that does not exist is said in Chinese
+    browser.get(f"{base}/cases")
+    listed = [row.get_attribute("data-case") for row in browser.find_elements(
+        By.CSS_SELECTOR, "#cases tr[data-case]")]
+    assert listed == [ours["id"]]
+    browser.find_element(By.CSS_SELECTOR, '#filter-status option[value="resolved"]').click()
+    browser.find_element(By.ID, "filter").click()
+    assert browser.find_element(By.ID, "no-cases").is_displayed()
+    assert "status=resolved" in browser.current_url
+    browser.get(f"{base}/cases?status=handling&community_code={NANKENG}&opened_to=2025-02-30")
+    assert browser.find_element(By.ID, "error-filter-opened_to").text == "请填写正确的日期。"
+    assert browser.find_element(By.ID, "filter-community_code").get_attribute(
+        "value") == NANKENG
+    browser.get(f"{base}/cases?status=handling&community_code={NANKENG}")
+    assert [row.get_attribute("data-case") for row in browser.find_elements(
+        By.CSS_SELECTOR, "#cases tr[data-case]")] == [ours["id"]]
+    screenshots(browser, "cases")
