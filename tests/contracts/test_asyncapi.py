@@ -4,6 +4,7 @@ each), and true to the payloads ``make_envelope`` produces."""
 
 import copy
 import json
+from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -29,14 +30,25 @@ TYPES = public_types()
 CONSUMERS = event_consumers()
 
 
+@cache
+def rendered(bundle=False) -> str:
+    """The text ``make asyncapi`` writes, rendered once per run (the bundled one takes
+    seconds)."""
+    return render(consumers=CONSUMERS, bundle=bundle)
+
+
+def parse(text):
+    return yaml.load(text, Loader=yaml.CSafeLoader)  # libyaml: the pure-Python one is slow
+
+
 @pytest.fixture(scope="module")
 def document():
-    return yaml.safe_load(render(consumers=CONSUMERS))
+    return parse(rendered())
 
 
 @pytest.fixture(scope="module")
 def bundled():
-    return yaml.safe_load(render(consumers=CONSUMERS, bundle=True))
+    return parse(rendered(bundle=True))
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +93,14 @@ def resolve(document, ref):
                          ids=["asyncapi.yaml", "asyncapi.bundled.yaml"])
 def test_the_committed_documents_are_what_the_catalogue_and_handlers_render(path, bundle):
     assert path.exists(), f"{path.name} is missing: run `make asyncapi` and commit it"
-    assert path.read_text(encoding="utf-8") == render(consumers=CONSUMERS, bundle=bundle), (
+    assert path.read_text(encoding="utf-8") == rendered(bundle), (
         f"{path.name} is out of date with shared/events or the services' handlers: run "
         "`make asyncapi` and commit it"
     )
 
 
 def test_rendering_twice_gives_the_same_text():
-    assert render(consumers=CONSUMERS) == render(consumers=CONSUMERS)
+    assert render(consumers=CONSUMERS) == rendered()
 
 
 def test_the_document_validates_against_the_official_asyncapi_3_0_schema(document,
