@@ -189,6 +189,9 @@ def test_a_nankeng_staff_member_acknowledges_a_new_case_and_bantian_is_never_tol
         client, tokens["district"], case["id"])["open_deadlines"]
         if deadline["kind"] == "escalate"]
 
+    browser.get(base + "/")
+    wait(browser, ready.presence_of_element_located((By.ID, "signin-form")))
+    screenshots(browser, "signin")
     sign_in(browser, base, "nankeng.wang")
     assert browser.title.startswith("待办")
     entry = wait(browser, ready.presence_of_element_located(
@@ -221,6 +224,14 @@ def test_a_nankeng_staff_member_acknowledges_a_new_case_and_bantian_is_never_tol
         assert inbox(client, tokens["bantian.li"], BANTIAN) == []
         time.sleep(0.25)
     assert inbox(client, tokens["bantian.li"], BANTIAN) == []
+
+    # the case page tells the story: told, then signed by 南坑
+    browser.get(f"{base}/cases/{case['id']}")
+    kinds = [line.get_attribute("data-kind") for line in browser.find_elements(
+        By.CSS_SELECTOR, "#timeline li")]
+    assert kinds.index("opened") < kinds.index("notified") < kinds.index("acknowledged")
+    assert "已签收" in browser.find_element(By.ID, "told").text
+    assert browser.find_elements(By.ID, "acknowledge") == []  # nothing left to sign
 
 
 def submit(driver, form_id, fields: dict):
