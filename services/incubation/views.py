@@ -535,9 +535,18 @@ _RANGE_REACHED_BY_KIND = (
 _RANGE_REACHED = (
     select(func.count(func.distinct(beneficiaries.c.worker_key)))
     .join(activities, activities.c.id == beneficiaries.c.activity_id).where(_HELD))
-_RANGE_HELD = select(func.count()).select_from(activities).where(_HELD)
-_CHILDREN = (select(places.c.code, places.c.name, places.c.path)
-             .where(places.c.parent_code == bindparam("code")).order_by(places.c.code))
+# The organizations directly below, each with what was held under it (its path key a
+# prefix of the activity's, compared exactly: codes may hold LIKE's wildcards).
+_UNDER_CHILD = func.substr(activities.c.place_path_key, 1,
+                           func.length(places.c.path_key)) == places.c.path_key
+_RANGE_BELOW = (
+    select(places.c.code, places.c.name,
+           select(func.count()).select_from(activities)
+           .where(_HELD, _UNDER_CHILD).scalar_subquery().label("activities"),
+           select(func.count(func.distinct(beneficiaries.c.worker_key)))
+           .join(activities, activities.c.id == beneficiaries.c.activity_id)
+           .where(_HELD, _UNDER_CHILD).scalar_subquery().label("workers"))
+    .where(places.c.parent_code == bindparam("code")).order_by(places.c.code))
 
 
 def _range_figures(session, code, prefix, first, last) -> dict:
@@ -546,12 +555,9 @@ def _range_figures(session, code, prefix, first, last) -> dict:
         _RANGE_COUNTS, {"prefix": prefix, **days})}
     reached = dict(session.execute(_RANGE_REACHED_BY_KIND, {"prefix": prefix, **days}).all())
     total = {name: sum(row[name] for row in kinds.values()) for name in ZERO}
-    below = []
-    for child in session.execute(_CHILDREN, {"code": code}):
-        values = {"prefix": _prefix(child.path), **days}
-        below.append({"code": child.code, "name": child.name,
-                      "activities": session.execute(_RANGE_HELD, values).scalar(),
-                      "workers_reached": session.execute(_RANGE_REACHED, values).scalar()})
+    below = [{"code": row.code, "name": row.name, "activities": row.activities,
+              "workers_reached": row.workers}
+             for row in session.execute(_RANGE_BELOW, {"code": code, "prefix": prefix, **days})]
     return {
         "activities": {**_figures(total), "workers_reached": session.execute(
             _RANGE_REACHED, {"prefix": prefix, **days}).scalar()},
