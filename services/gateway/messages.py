@@ -104,6 +104,13 @@ def value(name: str, kind: str) -> str:
     return _data()["values"].get(kind, {}).get(name, name)
 
 
+def reward_rule(english: str) -> str:
+    """A line of a reward's explanation (the rule behind part of its amount) in Chinese:
+    ``verified.urgent: 600.00`` -> ``核实奖励（紧急）：600.00 元``; one with no entry
+    as it came (it names the policy's own terms)."""
+    return _translate("reward_rules", str(english)) or str(english)
+
+
 def label(name: str) -> str:
     """A field's name as the pages say it: ``workers_affected`` -> 涉及人数."""
     return _data()["labels"].get(name, name)

@@ -31,7 +31,7 @@ from marshmallow import fields
 from werkzeug.wrappers import Response
 
 from services.gateway import messages, sessions
-from shared.caller import READ, WRITE
+from shared.caller import MANAGE_USERS, READ, WRITE
 from shared.errors import ServiceError, Unauthorized
 from shared.timeutil import now_utc
 
@@ -50,6 +50,11 @@ PAGE_HEADERS = {
 NAV = [
     ("/", "待办", READ),
     ("/cases", "案件", READ),
+    ("/statistics", "统计", READ),
+    ("/admin/users", "用户管理", MANAGE_USERS),
+    ("/disputes/report", "报告隐患", ("officer",)),
+    ("/my/reports", "我的报告", ("officer",)),
+    ("/my/rewards", "我的奖励", ("officer",)),
 ]
 
 

@@ -49,9 +49,12 @@ from services.gateway.routes.disputes import DisputesRoutes
 from services.gateway.routes.incubation import IncubationRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.notifications import NotificationsRoutes
+from services.gateway.routes.officer_pages import OfficerPages
 from services.gateway.routes.registry import RegistryRoutes
 from services.gateway.routes.signin import SignInRoutes
+from services.gateway.routes.statistics_pages import StatisticsPages
 from services.gateway.routes.users import UserRoutes
+from services.gateway.routes.users_pages import UsersPages
 from services.gateway.schemas import HealthSchema, ReadinessSchema
 from shared.dependencies import Database, Metrics
 from shared.errors import NotFound
@@ -86,7 +89,8 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(ConsoleRoutes, CompetitionsRoutes, IncubationRoutes, NotificationsRoutes,
+class GatewayService(ConsoleRoutes, StatisticsPages, UsersPages, OfficerPages,
+                     CompetitionsRoutes, IncubationRoutes, NotificationsRoutes,
                      DisputesRoutes, MembershipRoutes, RegistryRoutes, UserRoutes,
                      SignInRoutes, OpsEndpoints):
     name = "gateway"

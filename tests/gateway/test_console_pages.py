@@ -1,6 +1,6 @@
 """The staff console end to end (issue 11) in headless Chromium (Debian's chromium and
-chromedriver, the kit's ``browser``), in front of the real registry, disputes and
-notifications services on the broker, with deadlines of seconds.
+chromedriver, the kit's ``browser``), in front of the real registry, membership, disputes
+and notifications services on the broker, with deadlines of seconds.
 
 - A 南坑 staff member signs in on a phone, sees the new case waiting with the time left
   before it climbs to 坂田, acknowledges it with one click; the deadline passes and 坂田
@@ -28,6 +28,7 @@ from services.disputes import domain as disputes_domain
 from services.disputes.service import DisputesService
 from services.gateway import accounts, sessions
 from services.gateway.service import GatewayService
+from services.membership.service import MembershipService
 from services.notifications.service import NotificationsService
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
@@ -37,6 +38,7 @@ from shared.timeutil import now_utc
 from tests.disputes.conftest import TEST_KEY as DISPUTES_KEY
 from tests.disputes.test_with_all_services import BANTIAN, DISTRICT, FACTORY, NANKENG, TREE
 from tests.gateway.conftest import Client
+from tests.membership.conftest import TEST_KEY as MEMBERSHIP_KEY
 from tests.notifications.conftest import fast_policy
 
 pytestmark = pytest.mark.usefixtures("rabbit_config")
@@ -73,9 +75,11 @@ class Console(NamedTuple):
 def console(container_factory, make_service_config, tmp_path, monkeypatch):
     monkeypatch.setenv(disputes_domain.ENV, DISPUTES_KEY)  # no development key in var/
     urls = {name: f"sqlite:///{tmp_path}/{name}.db"
-            for name in ("registry", "disputes", "notifications", "gateway")}
+            for name in ("registry", "membership", "disputes", "notifications", "gateway")}
     configs = {
         "registry": make_service_config(urls["registry"]),
+        "membership": make_service_config(urls["membership"],
+                                          MEMBERSHIP_PII_KEY=MEMBERSHIP_KEY),
         "disputes": make_service_config(urls["disputes"],
                                         DISPUTES_RATE_LIMITS={"source": (1000, 3600)}),
         "notifications": make_service_config(
@@ -84,9 +88,11 @@ def console(container_factory, make_service_config, tmp_path, monkeypatch):
         "gateway": make_service_config(urls["gateway"]),
     }
     classes = {"disputes": DisputesService, "notifications": NotificationsService,
-               "registry": RegistryService, "gateway": GatewayService}
+               "registry": RegistryService, "membership": MembershipService,
+               "gateway": GatewayService}
     containers = {}
-    for name in ("disputes", "notifications", "registry", "gateway"):  # consumers first
+    for name in ("disputes", "notifications", "membership", "registry",
+                 "gateway"):  # consumers first
         containers[name] = container_factory(classes[name], configs[name])
         containers[name].start()
     admin = {"name": "区总工会管理员", "role": "admin", "organization_code": DISTRICT}

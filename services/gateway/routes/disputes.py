@@ -168,8 +168,16 @@ class DisputesRoutes:
     def report_form(self, request):
         district = self.config.get("GATEWAY_DISTRICT_CODE", "longgang")
         # The page's headers (pages.PAGE_HEADERS): nothing from elsewhere, and no referrer,
-        # so an anonymous informant leaves no trail.
-        return pages.render("disputes_report.html", district=district)
+        # so an anonymous informant leaves no trail. A signed-in officer's account gets
+        # the form that reports as them (their session, its CSRF token, no token to
+        # paste) and the console's navigation; anyone else the anonymous form.
+        signed = self.auth.session(request)
+        if signed is None or signed[0].role != accounts.OFFICER:
+            return pages.render("disputes_report.html", district=district)
+        officer, csrf_token = signed
+        return pages.render("disputes_report.html", district=district, officer=officer,
+                            user=officer, csrf_token=csrf_token,
+                            nav=pages.navigation(officer, request.path))
 
     @route("POST", f"{BASE}/reports", tag=DISPUTES, access=PUBLIC, status=201,
            summary="Report a hidden danger anonymously; the receipt code is shown once",

@@ -105,6 +105,19 @@ class UserRoutes:
         return {"name": user.name, "expires_at": expires_at, "url": sessions.link_url(
             base_url(request, trusted_proxies(self.config)), secret)}
 
+    def new_user(self, admin, data) -> tuple:
+        """(user, first token, its expiry) made by ``admin`` from ``NewUserSchema`` data,
+        inside the admin's subtree."""
+        accounts.check_new_user(data["role"], data["org_code"])
+        require_scope(admin, self._path_of(admin, data["org_code"]),
+                      f"organization {data['org_code']}")
+        with self.db.unit_of_work() as uow:
+            user, token = accounts.create_user(uow.session, data["name"], data["role"],
+                                               data["org_code"],
+                                               accounts.token_lifetime(self.config))
+            expires_at = accounts.token_expiry(uow.session, token)
+        return user, token, expires_at
+
     def change_role(self, admin, name, role) -> dict:
         user = self.managed_user(admin, name)
         if organization_account(user.organization_code) is not None and \
@@ -148,15 +161,7 @@ class UserRoutes:
            body=NewUserSchema, response=IssuedTokenSchema, errors=(409,))
     def create_user(self, request):
         admin = self.auth.user(request, MANAGE_USERS)
-        data = read_json(request, NewUserSchema())
-        accounts.check_new_user(data["role"], data["org_code"])
-        require_scope(admin, self._path_of(admin, data["org_code"]),
-                      f"organization {data['org_code']}")
-        with self.db.unit_of_work() as uow:
-            user, token = accounts.create_user(uow.session, data["name"], data["role"],
-                                               data["org_code"],
-                                               accounts.token_lifetime(self.config))
-            expires_at = accounts.token_expiry(uow.session, token)
+        user, token, expires_at = self.new_user(admin, read_json(request, NewUserSchema()))
         return json_response(IssuedTokenSchema().dump(
             {"user": user.profile(), "token": token, "expires_at": expires_at}), status=201)
 
