@@ -1,5 +1,5 @@
 """Prometheus metrics (one process per service, default registry): those every service
-exports, then the few one service sets (``gonghui_<service>_...``), all here so that
+exports, then those one service sets (``gonghui_<service>_...``), all here so that
 deploy/grafana's dashboards and deploy/prometheus-rules.yml have one list to be checked
 against (tests/deploy/test_dashboards.py reads them off running services).
 
@@ -98,6 +98,22 @@ CASES_OPEN = Gauge(
     "gonghui_disputes_cases_open",
     "Cases not yet resolved, closed or rejected, by grade; read at scrape",
     ["service", "grade"],
+)
+DEADLINE_LATENESS = Histogram(
+    "gonghui_notifications_deadline_lateness_seconds",
+    "How late a deadline fired after it fell due",
+    ["service", "kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+DEADLINES_FIRED = Counter(
+    "gonghui_notifications_deadlines_fired_total",
+    "Deadlines fired, by kind (escalate, remind) and outcome (escalated, exhausted, "
+    "reminded, moot)",
+    ["service", "kind", "outcome"],
+)
+DELIVERIES = Counter(
+    "gonghui_notifications_deliveries_total", "External deliveries attempted, by outcome",
+    ["service", "channel", "outcome"],
 )
 CASES_UNACKNOWLEDGED = Gauge(
     "gonghui_notifications_cases_unacknowledged",

@@ -1,5 +1,5 @@
 """nameko-facing pieces of the notifications service: its clock, the notifier (policy and
-channels, built once per container), a timer whose interval comes from config, metrics.
+channels, built once per container), a timer whose interval comes from config.
 
 Config keys (nameko config first, then the environment, then the default):
 
@@ -16,7 +16,6 @@ import os
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
-from prometheus_client import Counter, Histogram
 
 from services.notifications.adapters import InboxChannel, WebhookChannel
 from services.notifications.operations import Notifier
@@ -27,20 +26,6 @@ log = logging.getLogger(__name__)
 
 DEV_SECRET = "gonghui-development-webhook-secret"
 
-DEADLINE_LATENESS = Histogram(
-    "gonghui_notifications_deadline_lateness_seconds",
-    "How late a deadline fired after it fell due",
-    ["kind"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
-)
-DEADLINES_FIRED = Counter(
-    "gonghui_notifications_deadlines_fired_total", "Deadlines fired, by kind and outcome",
-    ["kind", "outcome"],
-)
-DELIVERIES = Counter(
-    "gonghui_notifications_deliveries_total", "External deliveries attempted, by outcome",
-    ["channel", "outcome"],
-)
 
 
 def setting(config: dict, key: str, default=None):

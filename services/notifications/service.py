@@ -17,9 +17,6 @@ from eventlet import GreenPool
 from services.notifications import operations, readmodel, views
 from services.notifications.adapters import DeliveryFailed
 from services.notifications.dependencies import (
-    DEADLINE_LATENESS,
-    DEADLINES_FIRED,
-    DELIVERIES,
     Clock,
     NotifierProvider,
     timer_from,
@@ -38,6 +35,7 @@ from shared.api.notifications import (
 from shared.caller import Caller
 from shared.consumers import event_handler
 from shared.dependencies import Database, Metrics
+from shared.metrics import DEADLINE_LATENESS, DEADLINES_FIRED, DELIVERIES
 from shared.paging import CursorQuery
 from shared.registry_events import RegistryEventHandlers, event_time
 from shared.rpc import rpc
@@ -136,11 +134,10 @@ class NotificationsService(RegistryEventHandlers, OpsEndpoints):
                     self.notifier.postpone_deadline(uow, deadline_id, repr(exc), self.clock())
         return count
 
-    @staticmethod
-    def _observe(fired):
+    def _observe(self, fired):
         for item in fired:
-            DEADLINE_LATENESS.labels(item["kind"]).observe(max(item["lateness"], 0))
-            DEADLINES_FIRED.labels(item["kind"], item["outcome"]).inc()
+            DEADLINE_LATENESS.labels(self.name, item["kind"]).observe(max(item["lateness"], 0))
+            DEADLINES_FIRED.labels(self.name, item["kind"], item["outcome"]).inc()
 
     @timer_from("NOTIFICATIONS_DELIVERY_POLL_SECONDS", 0.5)
     def send_deliveries(self):
@@ -150,7 +147,8 @@ class NotificationsService(RegistryEventHandlers, OpsEndpoints):
             return
         pool = GreenPool(DELIVERY_CONCURRENCY)
         for delivery, error in pool.imap(self._send, claimed):
-            DELIVERIES.labels(delivery["channel"], "ok" if error is None else "error").inc()
+            DELIVERIES.labels(self.name, delivery["channel"],
+                              "ok" if error is None else "error").inc()
             with self.db.unit_of_work() as uow:
                 self.notifier.record_delivery(uow, delivery["id"], self.clock(), error)
 

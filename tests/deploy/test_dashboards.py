@@ -103,3 +103,15 @@ def test_the_readme_describes_every_panel():
     for name, dashboard in dashboards().items():
         for panel in panels(dashboard):
             assert f"**{panel['title']}**" in readme, f"README lacks {name}: {panel['title']}"
+
+
+def test_every_metric_is_defined_in_shared_metrics_with_the_service_label():
+    # the README's promise: panels and alerts select and group by `service` everywhere
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from shared import metrics
+
+    defined = [value for value in vars(metrics).values() if isinstance(value, MetricWrapperBase)]
+    assert len(defined) >= 20
+    for metric in defined:
+        assert metric._labelnames[:1] == ("service",), metric  # no public accessor
