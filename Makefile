@@ -37,8 +37,11 @@ fuzz: install
 lint: install
 	$(BIN)/ruff check .
 
-## Benchmarks: each script prints its figures (see README "Benchmarks").
+## Benchmarks: the long tests (pytest -m long, e.g. the seeds' figures from `make run`'s
+## loading), then each script in bench/, printing its figures (see README "Benchmarks").
 bench: install
+	$(BRING_UP)
+	$(BIN)/pytest -m long -s
 	$(BIN)/python bench/run_all.py
 
 ## Regenerate asyncapi.yaml (and asyncapi.bundled.yaml, references inlined) from the event

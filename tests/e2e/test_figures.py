@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOAD_SECONDS = 900
 
 
+# Minutes of CPU (9,370 disputes through the standard process): `make bench`, not `make test`.
+@pytest.mark.long
 @pytest.mark.timeout(LOAD_SECONDS + 200)
 def test_make_runs_samples_give_every_figure_of_the_seeds(rabbit_config, tmp_path):
     env = dict(os.environ, AMQP_URI=rabbit_config["AMQP_URI"], GONGHUI_VAR_DIR=str(tmp_path),

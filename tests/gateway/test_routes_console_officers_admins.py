@@ -22,7 +22,7 @@ from selenium.webdriver.support.ui import Select
 
 from services.gateway import sessions
 from shared.testing import eventually
-from tests.gateway.test_console_pages import (  # noqa: F401 - console: the stack fixture
+from tests.gateway.test_routes_console import (  # noqa: F401 - console: the stack fixture
     BANTIAN,
     FACTORY,
     NANKENG,
