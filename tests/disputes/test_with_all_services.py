@@ -14,8 +14,8 @@ broker stays up for the rest of the suite. With reports streaming in through the
 bytes reach the broker, its confirm never comes back): every report is still accepted
 (201) within the gateway's deadline, filed once in a case of its own, and each
 recipient its grade names is told of the opening exactly once; every outbox drains.
-A second cut outlasting the deadline gets a clear 503 at the deadline for each report,
-and none of them is filed once the broker is back.
+A second cut outlasting the deadline gets a 504 (outcome unknown) at the deadline for
+each report, and none of them is filed once the broker is back.
 """
 
 import time
