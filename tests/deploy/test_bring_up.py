@@ -103,7 +103,10 @@ STAND_INS = {
     "apt-get": '''echo "apt-get $*" >>"$STATE/calls"
 case "$*" in *install*chromium*)
     printf '#!/bin/sh\\n' >"$BIN/chromium"; cp "$BIN/chromium" "$BIN/chromedriver"
-    chmod +x "$BIN/chromium" "$BIN/chromedriver";; esac''',
+    chmod +x "$BIN/chromium" "$BIN/chromedriver";; esac
+case "$*" in *install*fonts-wqy-zenhei*) touch "$STATE/font";; esac''',
+    # a Chinese font once Debian's fonts-wqy-zenhei is installed (the screenshots')
+    "fc-list": '[ -e "$STATE/font" ] && echo "/usr/share/fonts/wqy-zenhei.ttc: WenQuanYi"',
 }
 
 
@@ -129,12 +132,13 @@ def test_a_stopped_postgresql_and_a_missing_chromium_are_brought_up_once(tmp_pat
     assert first.stdout.splitlines()[:3] == [
         "bring-up: starting PostgreSQL (pg_ctlcluster 15 main start)",
         "bring-up: creating PostgreSQL database test",
-        "bring-up: installing chromium and chromium-driver (apt-get)"]
+        "bring-up: installing chromium, chromium-driver and fonts-wqy-zenhei (apt-get)"]
     assert (state / "calls").read_text().splitlines() == [
         "pg_ctlcluster --skip-systemctl-redirect 15 main start",
         "createdb -h 127.0.0.1 -p 5432 -U postgres test",
         "apt-get update -qq",
-        "apt-get install -y -qq --no-install-recommends chromium chromium-driver"]
+        "apt-get install -y -qq --no-install-recommends chromium chromium-driver "
+        "fonts-wqy-zenhei"]
     again, _ = bring_up("postgres", "chromium", **env)
     assert again.stdout.startswith("bring-up: already up: postgres chromium (")
     assert len((state / "calls").read_text().splitlines()) == 4, "nothing done twice"
