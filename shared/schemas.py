@@ -1,6 +1,6 @@
 """Marshmallow helpers every service and the gateway use."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from marshmallow import Schema, ValidationError, fields
 
@@ -32,6 +32,21 @@ class Timestamp(fields.AwareDateTime):
         if isinstance(value, datetime):
             value = as_utc(value)
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Day(fields.Date):
+    """A calendar day from 1900 to 2999: wide enough for any record, narrow enough that
+    the day after it and its instants in any time zone exist (9999-12-31 + 1 day is an
+    OverflowError, a 500, where a range's end is turned into an instant)."""
+
+    FIRST, LAST = date(1900, 1, 1), date(2999, 12, 31)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not self.FIRST <= day <= self.LAST:
+            raise ValidationError(
+                f"a day between {self.FIRST.isoformat()} and {self.LAST.isoformat()}")
+        return day
 
 
 def representable_or_error(field: fields.Field, value: datetime) -> datetime:

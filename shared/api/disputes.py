@@ -51,7 +51,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.events.disputes import CATEGORIES, GRADES, HANDLING_TIERS, STATUSES
 from shared.idempotency import IdempotencySchema
 from shared.paging import CursorQuery, page_schema
-from shared.schemas import Timestamp, representable_or_error
+from shared.schemas import Day, Timestamp, representable_or_error
 
 CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 CHINA_TIME = timezone(timedelta(hours=8))
@@ -523,9 +523,9 @@ class CaseQuerySchema(CursorQuery):
                              metadata={"example": "unpaid_wages"})
     community_code = _text(100, metadata={"example": NANKENG})
     street_code = _text(100, metadata={"example": "longgang.bantian"})
-    opened_from = fields.Date(metadata={
+    opened_from = Day(metadata={
         "description": "opened on or after this day (China time)", "example": "2025-03-01"})
-    opened_to = fields.Date(metadata={
+    opened_to = Day(metadata={
         "description": "opened on or before this day (China time)", "example": "2025-03-31"})
 
 

@@ -19,7 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.api.registry import CreditCode
 from shared.events.incubation import GRADES, REFERRAL_OUTCOMES, SERVICE_KINDS, STAGES
 from shared.paging import CursorQuery, page_schema
-from shared.schemas import Timestamp
+from shared.schemas import Day, Timestamp
 
 ACCOUNT_PREFIX = "so:"  # a gateway user of this organization code is its own account
 MAX_BENEFICIARIES = 2000
@@ -93,7 +93,8 @@ def identifier(**kwargs):
 
 
 def day(**kwargs):
-    return fields.Date(**kwargs)
+    """A day given as input: bounded (``shared.schemas.Day``), never an overflow later."""
+    return Day(**kwargs)
 
 
 PLACE_EXAMPLE = "longgang.bantian.nankeng"
@@ -610,10 +611,10 @@ class StatisticsQuery(Schema):
         r"^(all|\d{4}(-(Q[1-4]|0[1-9]|1[0-2]))?)$",
         error="a period is all, a year (2015), a quarter (2015-Q3) or a month (2015-07)"),
         metadata={"description": "default all; not with from/to", "example": "2015"})
-    first = fields.Date(data_key="from", load_default=None, metadata={
+    first = day(data_key="from", load_default=None, metadata={
         "description": "first day of a range (inclusive, the district's calendar)",
         "example": "2015-03-01"})
-    last = fields.Date(data_key="to", load_default=None, metadata={
+    last = day(data_key="to", load_default=None, metadata={
         "description": "last day of a range (inclusive)", "example": "2015-06-30"})
 
     @validates_schema

@@ -299,6 +299,10 @@ def test_every_list_is_a_page_walked_by_its_cursor_and_a_bad_cursor_is_a_400(sta
     assert all(case["opened_at"].endswith("+00:00") for case in listed)
     for query in ("cursor=bm90LW91cnM", "limit=0", "limit=501", "offset=10"):
         error_of(client.get(f"{BASE}/cases?{query}", token=tokens["bantian_viewer"]), 400)
+    for name, day in (("opened_to", "9999-12-31"), ("opened_from", "0001-01-01")):
+        bad = error_of(client.get(f"{BASE}/cases?{name}={day}",
+                                  token=tokens["bantian_viewer"]), 400)
+        assert error_fields(bad) == [name]
     ledger = client.get(f"{BASE}/rewards?status=pending&limit=1",
                         token=tokens["district_admin"]).json()
     assert ledger == {"items": [], "next_cursor": None}

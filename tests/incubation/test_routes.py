@@ -110,6 +110,9 @@ def test_bad_input_is_a_clear_4xx(api):
     problem(api.get(f"{V1}/organizations/99", token=hub), 404)
     problem(api.get(f"{V1}/statistics?code={DISTRICT}&period=last-year", token=hub), 400)
     problem(api.get(f"{V1}/statistics", token=hub), 400)
+    for name, day in (("from", "0001-01-01"), ("to", "9999-12-31")):
+        bad = problem(api.get(f"{V1}/statistics?code={DISTRICT}&{name}={day}", token=hub), 400)
+        assert [e["field"] for e in bad["errors"]] == [name]
     problem(api.get(f"{V1}/organizations?code={DISTRICT}&cursor=garbage", token=hub), 400)
     problem(api.post(f"{V1}/activities", {"organization_id": 1, "kind": "legal_aid",
                                           "title": "讲座", "held_on": "2015-06-13",
