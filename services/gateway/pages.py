@@ -51,6 +51,7 @@ NAV = [
     ("/", "待办", READ),
     ("/cases", "案件", READ),
     ("/statistics", "统计", READ),
+    ("/officers/new", "登记信息员", WRITE),
     ("/admin/users", "用户管理", MANAGE_USERS),
     ("/disputes/report", "报告隐患", ("officer",)),
     ("/my/reports", "我的报告", ("officer",)),

@@ -2,7 +2,8 @@
 in headless Chromium in front of the real registry, membership, disputes and
 notifications services (the staff console's ``console`` stack).
 
-- Staff register an information officer with an account; the officer sets a password
+- Staff register an information officer with an account on a page (a missing name said
+  beside its field); the officer sets a password
   through the one-time link, signs in, files a report on the form with no token to
   paste, finds it under 我的报告, and once the case is verified finds the reward under
   我的奖励 with the rule that produced it.
@@ -78,11 +79,18 @@ def session_of(driver) -> requests.Session:
 def test_an_officer_signs_in_reports_without_a_token_and_follows_it(console, browser):  # noqa: F811
     client, tokens, base = console
     browser.set_window_size(*SIZES["phone"])
-    registered = client.post("/api/v1/disputes/officers", {
-        "organization_code": NANKENG, "real_name": "王秀英", "phone": "13912345678",
-        "user_name": "信息员-王秀英"}, token=tokens["nankeng.wang"])
-    assert registered.status_code == 201, registered.text
-    link = registered.json()["password_link"]["url"]
+    # 南坑's staff register the officer with an account; a missing name is said beside it
+    sign_in_as(browser, base, "nankeng.wang", PASSWORD, "/officers/new")
+    by_id(browser, "phone").send_keys("13912345678")
+    browser.find_element(By.ID, "user_name").send_keys("信息员-王秀英")
+    browser.find_element(By.ID, "register-officer").click()
+    assert by_id(browser, "error-real_name").text  # in Chinese, from the catalogue
+    assert browser.find_element(By.ID, "real_name").get_attribute("aria-invalid") == "true"
+    browser.find_element(By.ID, "real_name").send_keys("王秀英")
+    browser.find_element(By.ID, "register-officer").click()
+    link = by_id(browser, "password-link").text
+    assert "信息员-王秀英" in browser.find_element(By.ID, "officer-registered").text
+    screenshots(browser, "officer-new")
     assert set_password(browser, link, OFFICER_PASSWORD).get_attribute("id") == \
         "password-set"
 
