@@ -10,6 +10,9 @@ management API; ``container_factory``; ``runner_factory``; ``web_session``) and 
 - ``database_factory``: a service's database opened outside nameko, closed after the test.
 - ``event_tap``: a queue bound to ``<service>.events``, to see what a service published.
 - ``tcp_proxy``: a TCP proxy a test can cut, to take the broker away from one service.
+- ``firehose``: every AMQP message of the test's vhost (``Firehose``), to show that a
+  secret never crosses the broker; ``post_from`` sends an HTTP request from a loopback
+  address of the test's choosing, so the address such a message might leak is known.
 - ``private_postgres``: a PostgreSQL server of the test module's own (``PrivatePostgres``),
   to stop and start again without touching the machine's.
 - ``chromium`` / ``promtool``: the browser and Prometheus' config checker, for the tests
@@ -592,6 +595,94 @@ def event_tap(rabbit_config):
     yield make
     for tap in taps:
         tap.connection.release()
+
+
+class Firehose:
+    """Every message published in a vhost and every delivery, RPC requests and replies
+    on the default exchange included, bodies, headers and properties: RabbitMQ's firehose
+    (``rabbitmqctl trace_on -p VHOST``, this vhost only) copies each to
+    ``amq.rabbitmq.trace``, where a queue bound with ``#`` takes them. Made by
+    ``firehose``."""
+
+    def __init__(self, amqp_uri):
+        from urllib.parse import urlsplit
+
+        from kombu import Connection, Exchange, Queue
+
+        self.vhost = urlsplit(amqp_uri).path[1:]
+        self.connection = Connection(amqp_uri)
+        self.queue = Queue(f"test-firehose-{uuid.uuid4().hex[:8]}", Exchange(
+            "amq.rabbitmq.trace", type="topic", passive=True), routing_key="#")
+        self.captured: list[bytes] = []
+
+    @staticmethod
+    def _rabbitmqctl(*args):
+        import subprocess
+
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
+                       timeout=60)
+
+    def start(self):
+        self.queue.maybe_bind(self.connection)
+        self.queue.declare()
+        self._rabbitmqctl("trace_on", "-p", self.vhost)
+
+    def stop(self):
+        self._rabbitmqctl("trace_off", "-p", self.vhost)
+        self.connection.release()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def take(self, quiet=2.0) -> list[bytes]:
+        """What was captured so far (bodies, headers, properties, as bytes), once no
+        copy has arrived for ``quiet`` seconds (they come after the answers)."""
+        with self.connection.SimpleQueue(self.queue) as queue:
+            while True:
+                try:
+                    message = queue.get(timeout=quiet)
+                except queue.Empty:
+                    return self.captured
+                body = message.body
+                self.captured += [body if isinstance(body, bytes) else body.encode(),
+                                  repr(message.headers).encode(),
+                                  repr(message.properties).encode()]
+                message.ack()
+
+    def holds(self, text: str) -> bool:
+        """Whether any message captured holds ``text``, in UTF-8 or escaped in JSON."""
+        forms = [text.encode(), json.dumps(text).strip('"').encode()]
+        return any(form in raw for form in forms for raw in self.captured)
+
+
+@pytest.fixture
+def firehose(rabbit_config):
+    """A started ``Firehose`` on this test's vhost: it sees what happens from now on
+    (``with Firehose(uri) as hose:`` for a part of a test only)."""
+    with Firehose(rabbit_config["AMQP_URI"]) as hose:
+        yield hose
+
+
+def post_from(client_address, base_url, path, body, headers=None):
+    """(status, JSON answer) of a POST sent from ``client_address`` (a loopback address
+    nothing else uses, so that it can be looked for wherever it might leak)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(base_url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30,
+                                            source_address=(client_address, 0))
+    try:
+        connection.request("POST", path, json.dumps(body).encode(),
+                           {"Content-Type": "application/json", **(headers or {})})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
 
 
 class TcpProxy:

@@ -217,7 +217,9 @@ objections = sa.Table(
     sa.Column("edition_id", sa.String(20), sa.ForeignKey("editions.id"), nullable=False),
     sa.Column("award_id", ID, sa.ForeignKey("awards.id"), nullable=False, index=True),
     sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("receipt_hash", sa.String(64), nullable=False, unique=True),
+    # Argon2id of the gateway's keyed hash of the receipt code; none for objections
+    # lodged before the code stopped crossing the broker (migration 0004).
+    sa.Column("receipt_hash", sa.String(64), nullable=True, unique=True),
     sa.Column("status", sa.String(10), nullable=False),  # lodged | upheld | dismissed
     sa.Column("lodged_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),

@@ -37,7 +37,7 @@ from shared.caller import WRITE, Caller, require, require_district_admin
 from shared.db import read_once
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.ratelimit import check_rate
-from shared.receipts import format_code, normalise, receipt_hash
+from shared.receipts import receipt_hash
 from shared.registry_readmodel import path_key
 from shared.timeutil import as_utc
 
@@ -491,20 +491,14 @@ def _setting(session, key) -> bytes:
     return _SALTS[cache_key]
 
 
-def hash_receipt(session, code: str, run=None) -> str:
-    """Argon2id of a receipt code; ``run(fn, *args)`` may move it off the green thread."""
+def hash_receipt(session, receipt_ref: str, run=None) -> str:
+    """What is stored of a receipt code: Argon2id of the gateway's keyed hash of it
+    (``receipt_ref``; the code itself never reaches this service), so a copy of the
+    database, salt included, gives no code without the gateway's key either.
+    ``run(fn, *args)`` may move it off the green thread."""
     salt = _setting(session, "receipt_salt")
-    return receipt_hash(code, salt) if run is None else run(receipt_hash, code, salt)
-
-
-def format_receipt(code: str) -> str:
-    return format_code(code)
-
-
-def normalise_receipt(typed) -> str:
-    if not isinstance(typed, str):
-        raise InvalidInput("a receipt code is 16 digits", {"receipt_code": ["a string"]})
-    return normalise(typed)
+    return receipt_hash(receipt_ref, salt) if run is None else run(receipt_hash, receipt_ref,
+                                                                    salt)
 
 
 def count_lookup(uow, source: str | None, now: datetime) -> None:

@@ -235,7 +235,8 @@ def load(db, seed=SEED) -> dict:
     winners = [w for group in _read(db, views.public_results, EDITION, at(5, 10))["groups"]
                for w in group["winners"]]
     with db.session() as session:
-        hashed = operations.hash_receipt(session, f"{rng.randrange(10**16):016d}")
+        # a receipt_ref as the gateway sends it: no code reaches the service
+        hashed = operations.hash_receipt(session, f"{rng.randrange(10**16):032x}")
     objection = _write(db, operations.lodge_objection,
                        {"award_id": winners[0]["award_id"],
                         "reason": "听说该职工的创新成果是团队完成的，请核实。"},

@@ -34,6 +34,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Made once: saving a score is the hot path of a live final.
 SCORE_IN = contract.ScoreInSchema()
 SCORE_SAVED = contract.ScoreSavedSchema()
+# The gateway adds the receipt code to its HTTP answer: it alone knows it.
+OBJECTION_LODGED = contract.ObjectionLodgedSchema(exclude=("receipt_code",))
 # How often ended public notices are looked for: an award is final within this much of
 # the end of its objection period (the period itself is the rules' objection_days).
 NOTICE_POLL_SECONDS = 60
@@ -234,25 +236,26 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
                           now_utc())
 
     @rpc
-    def lodge_objection(self, data, receipt_code, source=None, idempotency=None):
-        """Once per ``idempotency`` key (``shared.idempotency``); the answer kept for it
-        holds no receipt code (the caller sends the same code again with the key)."""
+    def lodge_objection(self, data, receipt_ref, source=None, idempotency=None):
+        """Once per ``idempotency`` key (``shared.idempotency``). ``receipt_ref`` and
+        ``source``: the gateway's keyed hashes of the receipt code it made and of the
+        client's address (``ObjectionSubmissionSchema``); no answer holds a code."""
         objection = load(contract.ObjectionInSchema(), data, "objection rejected")
         how = load(contract.ObjectionSubmissionSchema(),
-                   {"receipt_code": receipt_code, "source": source}, "objection rejected")
+                   {"receipt_ref": receipt_ref, "source": source}, "objection rejected")
         with self.db.session() as session:
-            hashed = operations.hash_receipt(session, how["receipt_code"], tpool.execute)
-        lodged = self._once(idempotency, lambda uow: contract.ObjectionLodgedSchema().dump(
+            hashed = operations.hash_receipt(session, how["receipt_ref"], tpool.execute)
+        return self._once(idempotency, lambda uow: OBJECTION_LODGED.dump(
             operations.lodge_objection(uow, objection, hashed, how["source"], now_utc())))
-        return dict(lodged, receipt_code=operations.format_receipt(how["receipt_code"]))
 
     @rpc
-    def objection_status(self, receipt_code, source=None):
-        code = operations.normalise_receipt(receipt_code)
+    def objection_status(self, receipt_ref, source=None):
+        lookup = load(contract.ObjectionLookupSchema(),
+                      {"receipt_ref": receipt_ref, "source": source}, "lookup rejected")
         with self.db.changes() as uow:
-            operations.count_lookup(uow, source, now_utc())
+            operations.count_lookup(uow, lookup["source"], now_utc())
         with self.db.session() as session:
-            hashed = operations.hash_receipt(session, code, tpool.execute)
+            hashed = operations.hash_receipt(session, lookup["receipt_ref"], tpool.execute)
             return contract.ObjectionStatusSchema().dump(views.objection_status(session,
                                                                                 hashed))
 

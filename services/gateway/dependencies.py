@@ -95,14 +95,28 @@ def gateway_keys(config) -> pii.Keys:
     return _KEYS[setting]
 
 
-def receipt_code(config, idempotency_ref: dict | None) -> str:
+def receipt_code(config, idempotency_ref: dict | None, purpose: str) -> str:
     """A fresh receipt code for an anonymous submission; for one sent with an
-    ``Idempotency-Key``, one made from the key (a secret of its sender's, keyed with ours),
-    so that a retry with the key shows the code again, to its sender alone."""
+    ``Idempotency-Key``, one made from the key (a secret of its sender's, keyed with ours)
+    and the ``purpose`` (the route: ``disputes.report``, ``competitions.objection``), so
+    that a retry with the key shows the code again, to its sender alone, and the same key
+    used for a report and an objection gives two unrelated codes."""
     if idempotency_ref is None:
         return receipts.new_code()
     return receipts.code_from(gateway_keys(config).lookup_hash(
-        f"receipt-for-key:{idempotency_ref['key']}"))
+        f"receipt-for-key:{purpose}\x00{idempotency_ref['key']}"))
+
+
+def receipt_ref(config, code: str) -> str:
+    """What crosses the broker instead of a receipt code (its 16 digits): a keyed hash
+    the owning service stores (Argon2id of it) and looks up by."""
+    return gateway_keys(config).lookup_hash(f"receipt:{code}")
+
+
+def address_ref(config, address: str | None) -> str | None:
+    """What crosses the broker instead of the client's address (``auth.client_address``):
+    a keyed hash, for the services' per-address rate limits."""
+    return gateway_keys(config).lookup_hash(f"source:{address}") if address else None
 
 
 class Auth(DependencyProvider):

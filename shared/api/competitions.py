@@ -18,6 +18,7 @@ from shared.events.competitions import (
     REVIEW_DECISIONS,
     STAGES,
 )
+from shared.idempotency import HEX_32 as KEYED_HASH
 from shared.paging import CursorQuery, page_schema
 from shared.schemas import Timestamp
 
@@ -644,9 +645,15 @@ class EditionStatisticsSchema(Schema):
 
 
 class ObjectionSubmissionSchema(Schema):
-    """How the gateway hands over an anonymous objection: the receipt code it made for
-    this HTTP request, and the source address the rate limits count."""
+    """How the gateway hands over an anonymous objection (issue 12: no code, no address in
+    clear): the keyed hash of the receipt code it made for this HTTP request, and of the
+    client's address the rate limits count. The code never leaves the gateway, which adds
+    it to its HTTP answer."""
 
-    receipt_code = fields.String(required=True, validate=validate.Regexp(r"^\d{16}$"))
-    source = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Length(max=100))
+    receipt_ref = fields.String(required=True, validate=KEYED_HASH)
+    source = fields.String(load_default=None, allow_none=True, validate=KEYED_HASH)
+
+
+class ObjectionLookupSchema(ObjectionSubmissionSchema):
+    """An objection followed by its receipt code: the code's and the address's keyed
+    hashes, as when it was lodged."""

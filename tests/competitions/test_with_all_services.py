@@ -5,7 +5,8 @@ A 南坑 member nominated by her enterprise's union qualifies; a member at an en
 with no union and no federation cover is refused naming the rule; a judge from the
 nominee's enterprise cannot score her; the trimmed-mean ranking is right; leaving the
 union after qualifying flags the nomination (and a major case flags another); an upheld
-objection moves the next contestant up; a plain AMQP client following asyncapi.yaml
+objection moves the next contestant up, and no AMQP message of it holds its receipt code
+or the objector's address; a plain AMQP client following asyncapi.yaml
 reads every step as an event that validates against the document; bad input gets a
 clear 4xx.
 """
@@ -24,7 +25,7 @@ from services.membership.domain import id_check_digit
 from services.membership.service import MembershipService
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
-from shared.testing import call, eventually
+from shared.testing import Firehose, call, eventually, post_from
 from tests.conftest import gateway_tokens
 from tests.contracts.test_pika_subscriber import (
     ROOT,
@@ -41,6 +42,7 @@ PLANT, WORKSHOP, FACTORY, SHOP = (credit_code(n) for n in (11, 12, 13, 14))
 PLANT_UNION = f"{NANKENG}.{PLANT.lower()}"  # the registry's code for its own union
 BASE = "/api/v1/competitions"
 QUEUE = "done-when.competitions"
+OBJECTOR = "127.0.0.9"  # a loopback address nothing else uses: findable anywhere
 
 
 def organization(code, name, kind, parent=None, party=None):
@@ -167,7 +169,7 @@ def marks(level: float) -> dict:
 
 
 def test_a_competition_from_nomination_to_an_upheld_objection_across_the_services(
-        district, subscriber, contract):
+        district, subscriber, contract, rabbit_config):
     client, tokens, _ = district
     channel, channels = subscriber
 
@@ -321,12 +323,27 @@ def test_a_competition_from_nomination_to_an_upheld_objection_across_the_service
     assert [(w["name"], w["rank"]) for w in winners] == [("职工A", 1), ("职工B", 2)]
     objection = {"award_id": winners[0]["award_id"], "reason": "创新成果并非本人完成"}
     key = {"Idempotency-Key": "0d4f7a2c9e1b4c6d8f3a5b7c9e2d4f6a"}
-    lodged = ok(client.post(f"{BASE}/objections", objection, headers=key), 201)
-    # sent again with its key (no answer seen): the same objection, its code shown again
-    assert ok(client.post(f"{BASE}/objections", objection, headers=key), 201) == lodged
-    receipt = lodged["receipt_code"]
-    assert len(receipt.replace(" ", "")) == 16
+    # issue 12: neither the receipt code nor the objector's address crosses the broker
+    with Firehose(rabbit_config["AMQP_URI"]) as firehose:
+        status, lodged = post_from(OBJECTOR, client.base, f"{BASE}/objections", objection,
+                                   key)
+        assert status == 201, lodged
+        # sent again with its key (no answer seen): the same objection, its code again
+        assert post_from(OBJECTOR, client.base, f"{BASE}/objections", objection,
+                         key) == (201, lodged)
+        receipt = lodged["receipt_code"]
+        assert len(receipt.replace(" ", "")) == 16
+        assert post_from(OBJECTOR, client.base, f"{BASE}/objections/status",
+                         {"receipt_code": receipt.replace(" ", "")})[1]["status"] == "lodged"
+        captured = firehose.take()
+    assert b"lodge_objection" in b"".join(captured)  # the RPC requests were seen
+    assert b"objection_status" in b"".join(captured)
+    for what, secret in {"receipt code": receipt, "its 16 digits": receipt.replace(" ", ""),
+                         "address": OBJECTOR, "key": key["Idempotency-Key"]}.items():
+        assert not firehose.holds(secret), f"the objection's {what} crossed the broker"
     assert client.post(f"{BASE}/objections", {"award_id": 0, "reason": "x"}).status_code == 400
+    error = client.post(f"{BASE}/objections/status", {"receipt_code": "1234 5678 9012 345x"})
+    assert error.status_code == 400, error.text
     status = ok(client.post(f"{BASE}/objections/status", {"receipt_code": receipt}))
     assert status["status"] == "lodged"
     ok(client.post(f"{BASE}/objections/{lodged['objection_id']}/decision",

@@ -1,6 +1,7 @@
 """What the gateway sends disputes instead of informants' secrets (issue 12), for tests
 that call the disputes service directly: seals, token hashes, keyed hashes."""
 
+from services.gateway.dependencies import address_ref, receipt_ref
 from services.gateway.routes.disputes import informant_secrets
 from shared.api import disputes as contract
 from shared.testing import call
@@ -12,12 +13,12 @@ def _secrets():
 
 def src(address: str) -> str:
     """A client address as the gateway sends it (``source``)."""
-    return _secrets().address(address)
+    return address_ref({}, address)
 
 
 def ref(code: str) -> str:
     """A receipt code as the gateway sends it (``receipt_ref``)."""
-    return _secrets().receipt_ref(code.replace(" ", ""))
+    return receipt_ref({}, code.replace(" ", ""))
 
 
 def seal(real_name: str, phone: str | None = None) -> str:

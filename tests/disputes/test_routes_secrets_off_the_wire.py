@@ -1,20 +1,14 @@
 """Issue 12 item 3, done when: no AMQP message and no gateway log line holds an
 informant's name, phone, receipt code, officer token or address in clear.
 
-RabbitMQ's firehose (``rabbitmqctl trace_on -p VHOST``: this test's own vhost only)
-copies every message published in the vhost and every delivery, the RPC requests and
-the replies on the default exchange included, to ``amq.rabbitmq.trace``; a queue bound
-there with ``#`` takes all of them, bodies and headers.
+The kit's ``firehose`` (RabbitMQ's, on this test's vhost only) captures every message
+published and every delivery, RPC requests and replies included, bodies and headers.
 """
 
-import http.client
 import json
 import logging
-import subprocess
-from urllib.parse import urlsplit
 
-from kombu import Connection, Exchange, Queue
-
+from shared.testing import post_from
 from tests.disputes.conftest import NANKENG
 
 BASE = "/api/v1/disputes"
@@ -26,73 +20,28 @@ REPORT = {"credit_code": "91440300MA5DA0001X", "category": "unpaid_wages",
           "description": "三个月未发工资", "identity": {"real_name": NAME, "phone": PHONE}}
 
 
-def rabbitmqctl(*args):
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
-                   timeout=60)
-
-
-def post(address, path, body, token=None):
-    """From ``CLIENT_ADDRESS``, so that the address a message might leak is known."""
-    host, port = address.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30,
-                                            source_address=(CLIENT_ADDRESS, 0))
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    connection.request("POST", path, json.dumps(body).encode(), headers)
-    response = connection.getresponse()
-    answer = response.status, json.loads(response.read() or b"null")
-    connection.close()
-    return answer
-
-
-def forms(text: str) -> list[bytes]:
-    """``text`` as a message could hold it: UTF-8, or escaped in JSON."""
-    return [text.encode(), json.dumps(text).strip('"').encode()]
-
-
 def test_a_report_with_identity_and_an_officers_registration_cross_no_secret(
-        stack, rabbit_config, caplog):
+        stack, firehose, caplog):
     client, tokens = stack
-    address = client.base.removeprefix("http://")
-    uri = rabbit_config["AMQP_URI"]
-    vhost = urlsplit(uri).path[1:]
-    trace = Queue("capture-all", Exchange("amq.rabbitmq.trace", type="topic",
-                                          passive=True), routing_key="#")
+
+    def post(path, body, token=None):
+        return post_from(CLIENT_ADDRESS, client.base, path, body,
+                         {"Authorization": f"Bearer {token}"} if token else None)
+
     caplog.set_level(logging.DEBUG)
-    rabbitmqctl("trace_on", "-p", vhost)
-    try:
-        with Connection(uri) as connection:
-            trace.maybe_bind(connection)
-            trace.declare()
-            status, filed = post(address, f"{BASE}/reports", REPORT)
-            assert status == 201, filed
-            code = filed["receipt_code"]
-            status, followed = post(address, f"{BASE}/receipts/status",
-                                    {"receipt_code": code})
-            assert (status, followed["report"]) == (200, filed["report"])
-            status, issued = post(address, f"{BASE}/officers", {
-                "organization_code": NANKENG, "real_name": OFFICER_NAME,
-                "phone": OFFICER_PHONE}, token=tokens["nankeng_staff"])
-            assert status == 201, issued
-            token = issued["token"]
-            status, mine = post(address, f"{BASE}/officer-reports",
-                                dict(REPORT, identity=None), token=token)
-            assert status == 201, mine
-            captured = []
-            with connection.SimpleQueue(trace) as queue:
-                while True:
-                    try:
-                        message = queue.get(timeout=2)
-                    except queue.Empty:
-                        break
-                    captured.append(message.body if isinstance(message.body, bytes)
-                                    else message.body.encode())
-                    captured.append(repr(message.headers).encode())
-                    captured.append(repr(message.properties).encode())
-                    message.ack()
-    finally:
-        rabbitmqctl("trace_off", "-p", vhost)
+    status, filed = post(f"{BASE}/reports", REPORT)
+    assert status == 201, filed
+    code = filed["receipt_code"]
+    status, followed = post(f"{BASE}/receipts/status", {"receipt_code": code})
+    assert (status, followed["report"]) == (200, filed["report"])
+    status, issued = post(f"{BASE}/officers", {
+        "organization_code": NANKENG, "real_name": OFFICER_NAME,
+        "phone": OFFICER_PHONE}, token=tokens["nankeng_staff"])
+    assert status == 201, issued
+    token = issued["token"]
+    status, mine = post(f"{BASE}/officer-reports", dict(REPORT, identity=None), token=token)
+    assert status == 201, mine
+    captured = firehose.take()
     # the firehose saw the RPC requests and their replies, not only events
     routing = b"".join(captured)
     assert b"submit_report" in routing and b"register_officer" in routing
@@ -102,9 +51,9 @@ def test_a_report_with_identity_and_an_officers_registration_cross_no_secret(
                "receipt code (16 digits)": code.replace(" ", ""), "token": token,
                "address": CLIENT_ADDRESS}
     for what, secret in secrets.items():
-        for form in forms(secret):
-            assert not any(form in raw for raw in captured), f"the {what} crossed the broker"
-            assert form.decode() not in caplog.text, f"the {what} is in the log"
+        assert not firehose.holds(secret), f"the {what} crossed the broker"
+        assert secret not in caplog.text, f"the {what} is in the log"
+        assert json.dumps(secret).strip('"') not in caplog.text, f"the {what} is in the log"
     # the public form's routes are counted, not logged per request (with their time)
     assert f"{BASE}/reports" not in caplog.text
     assert f"{BASE}/receipts/status" not in caplog.text

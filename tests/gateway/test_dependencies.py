@@ -3,6 +3,7 @@
 import eventlet
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.gateway.dependencies import address_ref, receipt_code, receipt_ref
 from services.gateway.service import GatewayService
 from shared.rpc import rpc
 from tests.conftest import gateway_tokens
@@ -120,3 +121,15 @@ def test_a_write_whose_answer_is_late_is_a_504_outcome_unknown_never_a_503(
     problem = response.json()
     assert problem["code"] == "OUTCOME_UNKNOWN" and problem["service"] == "registry"
     assert "Idempotency-Key" in problem["detail"]
+
+
+def test_one_idempotency_key_gives_a_report_and_an_objection_unrelated_receipt_codes():
+    ref = {"key": "ab" * 16, "fingerprint": "cd" * 16}
+    report = receipt_code({}, ref, "disputes.report")
+    objection = receipt_code({}, ref, "competitions.objection")
+    assert report != objection and len(report) == len(objection) == 16
+    assert receipt_code({}, ref, "disputes.report") == report  # a retry: the same code
+    # and what crosses the broker instead of a code or an address holds neither
+    assert report not in receipt_ref({}, report)
+    assert "127.0.0.1" not in address_ref({}, "127.0.0.1")
+    assert address_ref({}, None) is None

@@ -8,7 +8,10 @@ they are. The competitions service checks scope itself (it knows every round's a
 nomination's place in the tree), so these routes check only the role:
 
 - the public: an edition, its published results, and objections (anonymous, with a
-  receipt code shown once, like a dispute report's);
+  receipt code shown once, like a dispute report's). As for reports, the code and the
+  client's address never cross the broker: only their keyed hashes
+  (``dependencies.receipt_ref``, ``address_ref``) do, and the code is added to the
+  HTTP answer here;
 - staff: nominations through their union, the rounds of their organization (a street's
   staff manage their street's final), judges, reviews, decisions, honours;
 - judges (gateway users with the role ``judge``): their round's sheet, their scores and
@@ -21,10 +24,10 @@ import re
 from services.gateway import pages
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE
-from services.gateway.dependencies import receipt_code
+from services.gateway.dependencies import address_ref, receipt_code, receipt_ref
 from services.gateway.routes.disputes import positive
 from services.gateway.routes.registry import V1
-from shared import idempotency
+from shared import idempotency, receipts
 from shared.api.competitions import (
     EDITION_ID,
     ConflictDeclaredSchema,
@@ -162,12 +165,15 @@ class CompetitionsRoutes:
         data = read_json(request, ObjectionInSchema())
         # The code is made here, once per HTTP request (or from its Idempotency-Key): run
         # twice (a broker restart mid-call), the service answers with the objection
-        # already lodged.
+        # already lodged. Only its keyed hash goes to competitions.
         ref = self.auth.idempotency(request, idempotency.ANONYMOUS)
+        code = receipt_code(self.config, ref, "competitions.objection")
         lodged = self.competitions_rpc.lodge_objection(
-            data, receipt_code=receipt_code(self.config, ref),
-            source=self.auth.client_address(request), idempotency=ref)
-        return json_response(lodged, status=201)
+            data, receipt_ref=receipt_ref(self.config, code),
+            source=address_ref(self.config, self.auth.client_address(request)),
+            idempotency=ref)
+        return json_response(dict(lodged, receipt_code=receipts.format_code(code)),
+                             status=201)
 
     @route("POST", f"{BASE}/objections/status", tag=COMPETITIONS, access=PUBLIC,
            summary="Follow an objection by its receipt code (in the body, out of URLs "
@@ -176,7 +182,8 @@ class CompetitionsRoutes:
     def objection_status(self, request):
         data = read_json(request, ReceiptInSchema())
         return json_response(self.competitions_rpc.objection_status(
-            data["receipt_code"], source=self.auth.client_address(request)))
+            receipt_ref(self.config, receipts.normalise(data["receipt_code"])),
+            source=address_ref(self.config, self.auth.client_address(request))))
 
     # --- rules, editions, rounds --------------------------------------------------------
 

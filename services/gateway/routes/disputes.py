@@ -40,7 +40,7 @@ import uuid
 from services.gateway import accounts, pages, sessions
 from services.gateway.api import PUBLIC, TOKEN, route
 from services.gateway.auth import READ, WRITE, base_url, bearer_token, trusted_proxies
-from services.gateway.dependencies import gateway_keys, receipt_code
+from services.gateway.dependencies import address_ref, gateway_keys, receipt_code, receipt_ref
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import (
     OfficerRegistrationSchema,
@@ -99,14 +99,6 @@ class InformantSecrets:
     def seal(self, real_name: str, phone: str | None) -> str:
         return self.sealer.seal({"real_name": real_name, "phone": phone})
 
-    def address(self, address: str | None) -> str | None:
-        """The client's address (``auth.client_address``) as disputes' rate limits count
-        it."""
-        return self.keys.lookup_hash(f"source:{address}") if address else None
-
-    def receipt_ref(self, code: str) -> str:
-        return self.keys.lookup_hash(f"receipt:{code}")
-
     def resubmission(self, address: str | None, report: dict) -> str | None:
         """What recognises the same report sent again by the same client: a keyed hash
         of the client's address and the report as loaded (spacing and order of the JSON
@@ -154,8 +146,7 @@ class DisputesRoutes:
         data.pop("identity", None)
         return receipt(self.disputes_rpc.submit_report(
             data, officer_token_hash=hashed,
-            source=informant_secrets(self.config).address(
-                self.auth.client_address(request)),
+            source=address_ref(self.config, self.auth.client_address(request)),
             request_id=uuid.uuid4().hex,
             idempotency=self.auth.idempotency(request, f"officer:{hashed}")))
 
@@ -206,10 +197,10 @@ class DisputesRoutes:
         # hands the request to disputes twice (a restart mid-call), the second run answers
         # with the first one's report instead of filing again. Only the code's keyed hash
         # goes to disputes.
-        code = receipt_code(self.config, ref)
+        code = receipt_code(self.config, ref, "disputes.report")
         result = self.disputes_rpc.submit_report(
-            data, source=secrets_.address(address), request_id=uuid.uuid4().hex,
-            receipt_ref=secrets_.receipt_ref(code), idempotency=ref,
+            data, source=address_ref(self.config, address), request_id=uuid.uuid4().hex,
+            receipt_ref=receipt_ref(self.config, code), idempotency=ref,
             resubmission=secrets_.resubmission(address, report))
         if result.get("already_received"):
             return json_response(result)
@@ -232,10 +223,9 @@ class DisputesRoutes:
            errors=(404, *RATE_LIMITED))
     def receipt_status(self, request):
         data = read_json(request, contract.ReceiptSchema())
-        secrets_ = informant_secrets(self.config)
         return json_response(self.disputes_rpc.receipt_status(
-            secrets_.receipt_ref(data["receipt_code"]),
-            source=secrets_.address(self.auth.client_address(request))))
+            receipt_ref(self.config, data["receipt_code"]),
+            source=address_ref(self.config, self.auth.client_address(request))))
 
     @route("GET", f"{BASE}/my/reports", tag=DISPUTES, access=TOKEN,
            summary="An officer's own reports and how far each case has come",
