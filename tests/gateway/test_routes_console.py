@@ -60,7 +60,8 @@ OTHER_STREET = [  # 龙城 and its community 嶂背, beside TREE's 坂田 and �
     federation(ZHANGBEI, "嶂背社区工联会", "community_federation", LONGCHENG,
                "嶂背社区综合党委", "community_party_committee"),
 ]
-STAFF = {"nankeng.wang": ("staff", NANKENG), "bantian.li": ("staff", BANTIAN)}
+STAFF = {"nankeng.wang": ("staff", NANKENG), "bantian.li": ("staff", BANTIAN),
+         "hub.account": ("staff", "so:1")}  # a social organization's own account
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "console"
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 
@@ -328,3 +329,10 @@ def test_bantian_works_its_case_through_the_process_but_cannot_open_another_stre
     assert [row.get_attribute("data-case") for row in browser.find_elements(
         By.CSS_SELECTOR, "#cases tr[data-case]")] == [ours["id"]]
     screenshots(browser, "cases")
+
+    # signed out, a social organization's own account (no registry organization) finds
+    # a home with nothing waiting
+    browser.find_element(By.ID, "signout").click()
+    sign_in(browser, base, "hub.account")
+    assert browser.find_element(By.ID, "nothing-waiting").is_displayed()
+    assert browser.find_elements(By.ID, "organization") == []

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from services.gateway import messages, pages
 from services.gateway.api import PUBLIC, route
-from services.gateway.auth import READ, WRITE, require_permission
+from services.gateway.auth import READ, WRITE, organization_account, require_permission
 from services.gateway.routes.disputes import case_id_of
 from shared.api import disputes as contract
 from shared.errors import Forbidden, InvalidInput
@@ -105,6 +105,13 @@ class ConsoleRoutes:
                             acknowledgement["recipient_kind"])
         return self.notifications_rpc.acknowledge(case_id, acknowledgement, user.caller())
 
+    def _home_organization(self, user) -> dict | None:
+        """The user's organization for the page's header; none for an account the
+        registry does not hold (a social organization's own, ``so:17``)."""
+        if organization_account(user.organization_code) is not None:
+            return None
+        return self._organization_for(user, user.organization_code)
+
     @route("GET", "/", tag=CONSOLE, access=PUBLIC,
            summary="The staff home: the cases waiting for my organization's 签收, soonest "
                    "escalation first, then the latest cases of my subtree",
@@ -131,7 +138,7 @@ class ConsoleRoutes:
         recent = self.disputes_rpc.list_cases(caller, {"limit": RECENT_CASES})["items"]
         return visitor.render("home.html", waiting=shown, more=len(waiting) - len(shown),
                               recent=recent, acknowledged=request.args.get("acknowledged"),
-                              organization=self._organization_for(user, organization))
+                              organization=self._home_organization(user))
 
     @route("POST", "/cases/<case_id>/acknowledge", tag=CONSOLE, access=PUBLIC, status=303,
            summary="签收 a case for my organization from a page, then back to `next`",
