@@ -191,8 +191,10 @@ def test_a_street_admin_manages_the_users_of_the_street_only(console, browser): 
     sign_in_as(browser, base, "嶂背新人", NEW_PASSWORD)
     assert "嶂背新人" in by_id(browser, "who").text
 
-    # statistics of 坂田 as its admin
-    sign_in_as(browser, base, "bantian.admin", PASSWORD, "/statistics")
+    # statistics of 坂田 as its admin; a year out of range is said beside the field
+    sign_in_as(browser, base, "bantian.admin", PASSWORD, "/statistics?year=1800")
+    assert by_id(browser, "error-year").text == "应在 2000 到 2100 之间。"
+    browser.get(base + "/statistics")
     assert by_id(browser, "establishment-rate").text.startswith("建会率")
     assert "100.0%" in browser.find_element(By.ID, "establishment-rate").text
     chart = browser.find_element(By.ID, "chart-establishment")

@@ -19,6 +19,7 @@ from services.gateway import messages, pages
 from services.gateway.api import PUBLIC, route
 from services.gateway.auth import READ, require_permission, require_scope
 from services.gateway.routes.registry import known_code
+from shared.errors import InvalidInput
 from shared.web import read_query
 
 CONSOLE = "console"
@@ -82,8 +83,12 @@ class StatisticsPages:
     @pages.signed_in_page
     def statistics_page(self, request, visitor):
         require_permission(visitor.user, READ)
-        query = read_query(request, StatisticsPageQuery())
+        try:
+            query, errors = read_query(request, StatisticsPageQuery()), {}
+        except InvalidInput as error:  # said beside the field; the subtree shown meanwhile
+            query, errors = {"code": None, "year": None}, messages.explain(error).fields
         code = query["code"] or visitor.user.organization_code
         figures = self.subtree_figures(visitor.user, code, query["year"])
-        return visitor.render("statistics.html", year=query["year"], percent=percent,
-                              **figures)
+        return visitor.render("statistics.html", status=400 if errors else 200,
+                              year=query["year"], percent=percent, errors=errors,
+                              given=request.args, **figures)
