@@ -66,7 +66,8 @@ class InboxChannel(Channel):
         batch.add(inbox_messages, {
             "organization_code": recipient.organization_code,
             "recipient_kind": recipient.kind, "case_id": message["case"]["case_id"],
-            "notification_id": notification_id, "message_kind": message["kind"],
+            "subject_kind": "case", "notification_id": notification_id,
+            "message_kind": message["kind"],
             "title": message["title"], "body": message, "created_at": now})
 
 

@@ -106,7 +106,8 @@ inbox_messages = sa.Table(
     sa.Column("id", _id, primary_key=True, autoincrement=True),
     sa.Column("organization_code", sa.String(64), nullable=False),
     sa.Column("recipient_kind", sa.String(10), nullable=False),
-    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),  # the subject's id
+    sa.Column("subject_kind", sa.String(10), nullable=False),  # case, incubation
     sa.Column("notification_id", sa.String(32), nullable=False),
     sa.Column("message_kind", sa.String(10), nullable=False),
     sa.Column("title", sa.String(300), nullable=False),

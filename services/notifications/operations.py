@@ -463,8 +463,9 @@ class Notifier:
             "notified_at": now, "acknowledged_at": None, "acknowledged_by": None})
         batch.add(inbox_messages, {
             "organization_code": organization_code, "recipient_kind": "union",
-            "case_id": subject, "notification_id": notification_id,
-            "message_kind": "reminder", "title": title, "body": message, "created_at": now})
+            "case_id": subject, "subject_kind": "incubation",
+            "notification_id": notification_id, "message_kind": "reminder", "title": title,
+            "body": message, "created_at": now})
         batch.audit(subject, now, "notified", organization_code=organization_code,
                     recipient_kind="union", channel="inbox", reason="incubation")
         batch.write(uow)

@@ -142,14 +142,19 @@ def case_audit(session, case_id, caller: Caller | None = None, cursor=None,
 
 def _message(row) -> dict:
     return {"id": row["id"], "case_id": row["case_id"], "kind": row["message_kind"],
+            "subject_kind": row["subject_kind"],
             "title": row["title"], "message": row["body"], "received_at": row["created_at"],
             "acknowledged_at": row["acknowledged_at"],
             "acknowledged_by": row["acknowledged_by"]}
 
 
 def inbox(session, organization_code, caller: Caller | None = None, recipient_kind="union",
-          unacknowledged=False, cursor=None, limit=DEFAULT_LIMIT) -> dict:
-    """An organization's messages (notices and reminders), oldest first."""
+          unacknowledged=False, subject_kind=None, newest_first=False, cursor=None,
+          limit=DEFAULT_LIMIT) -> dict:
+    """An organization's messages (notices and reminders), oldest first; ``subject_kind``:
+    only those about cases, or about incubation periods. ``unacknowledged``: what still
+    waits, so neither what someone here acknowledged nor a case that is over (closing a
+    case acknowledges nothing, yet nothing waits for it)."""
     if caller is not None:
         require_permission(caller, READ)
         require_recipient_in_scope(session, caller, organization_code, recipient_kind)
@@ -159,9 +164,14 @@ def inbox(session, organization_code, caller: Caller | None = None, recipient_ki
         .where(inbox_messages.c.organization_code == organization_code,
                inbox_messages.c.recipient_kind == recipient_kind)
     )
+    if subject_kind is not None:
+        query = query.where(inbox_messages.c.subject_kind == subject_kind)
     if unacknowledged:
-        query = query.where(notifications.c.acknowledged_at.is_(None))
-    return keyset_page(session, query, (inbox_messages.c.id,), cursor, limit, view=_message)
+        over = select(cases.c.case_id).where(cases.c.case_id == inbox_messages.c.case_id,
+                                             cases.c.status.in_(domain.TERMINAL_STATUSES))
+        query = query.where(notifications.c.acknowledged_at.is_(None), ~over.exists())
+    return keyset_page(session, query, (inbox_messages.c.id,), cursor, limit, view=_message,
+                       descending=newest_first)
 
 
 # --- gauges, read when /metrics is scraped (shared.dependencies.Database's ``gauges``) --

@@ -153,11 +153,22 @@ AuditEntryPageSchema = page_schema(AuditEntrySchema)
 
 # --- inboxes ----------------------------------------------------------------------------
 
+# What an inbox message is about: a case (签收 applies), or an incubation period nearing
+# its end (a reminder for the hub; nobody acknowledges it).
+SUBJECT_KINDS = ("case", "incubation")
+
+
 class InboxQuerySchema(CursorQuery):
     recipient_kind = _kind(load_default="union")
     unacknowledged = fields.Boolean(load_default=False, metadata={
-        "description": "only messages about notifications not yet acknowledged",
+        "description": "only what still waits: messages about open cases whose "
+                       "notification nobody here acknowledged yet",
         "example": False})
+    subject_kind = fields.String(load_default=None, validate=validate.OneOf(SUBJECT_KINDS),
+                                 metadata={"description": "only messages about cases, or "
+                                                          "about incubation periods",
+                                           "example": "case"})
+    newest_first = fields.Boolean(load_default=False, metadata={"example": False})
 
 
 class InboxMessageSchema(Schema):
@@ -165,6 +176,10 @@ class InboxMessageSchema(Schema):
     case_id = fields.String(required=True, metadata={"example": CASE_EXAMPLE})
     kind = fields.String(validate=validate.OneOf(MESSAGE_KINDS),
                          metadata={"description": "notice or reminder", "example": "notice"})
+    subject_kind = fields.String(validate=validate.OneOf(SUBJECT_KINDS), metadata={
+        "description": "case: case_id is a case's; incubation: an incubation period's "
+                       "reminder (incubation:<organization id>:<deadline>)",
+        "example": "case"})
     title = fields.String(metadata={
         "example": "【一般】南坑某五金厂：欠薪，涉及职工120人，请于2026-03-03 09:30前签收"})
     message = fields.Dict(metadata={

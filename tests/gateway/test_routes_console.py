@@ -14,7 +14,7 @@ Screenshots of each page at phone (390 px) and desktop (1280 px) width are writt
 
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,7 +33,7 @@ from services.notifications.service import NotificationsService
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
 from shared.db import open_database
-from shared.testing import call, eventually
+from shared.testing import call, eventually, publish_events
 from shared.timeutil import now_utc
 from tests.disputes.conftest import TEST_KEY as DISPUTES_KEY
 from tests.disputes.test_with_all_services import BANTIAN, DISTRICT, FACTORY, NANKENG, TREE
@@ -61,7 +61,8 @@ OTHER_STREET = [  # 龙城 and its community 嶂背, beside TREE's 坂田 and �
                "嶂背社区综合党委", "community_party_committee"),
 ]
 STAFF = {"nankeng.wang": ("staff", NANKENG), "bantian.li": ("staff", BANTIAN),
-         "hub.account": ("staff", "so:1")}  # a social organization's own account
+         "hub.account": ("staff", "so:1"),  # a social organization's own account
+         "district.zhao": ("staff", DISTRICT)}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "console"
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 
@@ -128,10 +129,10 @@ def people(gateway_url) -> dict:
         db.engine.dispose()
 
 
-def report(client, credit_code_=FACTORY):
+def report(client, credit_code_=FACTORY, category="unpaid_wages"):
     """An anonymous report through the API."""
     response = client.post("/api/v1/disputes/reports", {
-        "credit_code": credit_code_, "category": "unpaid_wages", "workers_affected": 6,
+        "credit_code": credit_code_, "category": category, "workers_affected": 6,
         "amount_owed": "30000.00", "description": "拖欠两个月工资"})
     assert response.status_code == 201, response.text
 
@@ -239,6 +240,37 @@ def test_a_nankeng_staff_member_acknowledges_a_new_case_and_bantian_is_never_tol
     assert kinds.index("opened") < kinds.index("notified") < kinds.index("acknowledged")
     assert "已签收" in browser.find_element(By.ID, "told").text
     assert browser.find_elements(By.ID, "acknowledge") == []  # nothing left to sign
+
+
+def test_the_district_home_lists_an_incubation_reminder_apart_and_no_closed_case(console,
+                                                                                  browser,
+                                                                                  rabbit_config):
+    client, tokens, base = console
+    report(client, category="boss_absconded")  # major: the district is told at once
+    case = case_of(client, tokens["district"], FACTORY)
+    publish_events(rabbit_config["AMQP_URI"], "incubation", "incubation_deadline_approaching",
+                   {"organization_id": 7, "name": "龙岗区彩虹职工法律服务中心",
+                    "home_path": [DISTRICT, BANTIAN, NANKENG], "stage": "admitted",
+                    "incubation_deadline": date(2026, 12, 31), "days_left": 29})
+    eventually(lambda: len(inbox(client, tokens["district"], DISTRICT)) == 2, timeout=15)
+
+    sign_in(browser, base, "district.zhao")
+    assert browser.title.startswith("待办")
+    assert browser.find_elements(By.CSS_SELECTOR, f'[data-case="{case["id"]}"]')
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-case]")) == 1
+    assert "龙岗区彩虹职工法律服务中心的孵化期将于2026-12-31届满" in browser.find_element(
+        By.ID, "reminders").text
+
+    # closed unacknowledged, the case waits for nobody any more; the reminder stays
+    moved = client.post(f"/api/v1/disputes/cases/{case['id']}/transitions",
+                        {"status": "rejected", "reason": "核实不属实"}, token=tokens["district"])
+    assert moved.status_code == 200, moved.text
+    waiting = f"/api/v1/organizations/{DISTRICT}/inbox?unacknowledged=true&subject_kind=case"
+    eventually(lambda: client.get(waiting, token=tokens["district"]).json()["items"] == [],
+               timeout=15)
+    browser.get(base + "/")
+    assert browser.find_element(By.ID, "nothing-waiting").is_displayed()
+    assert "孵化期" in browser.find_element(By.ID, "reminders").text
 
 
 def submit(driver, form_id, fields: dict):

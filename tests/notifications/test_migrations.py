@@ -1,5 +1,6 @@
-"""The migrations build exactly the tables models.py describes, and 0002 (the kit's
-registry read model) keeps what a database at 0001 holds."""
+"""The migrations build exactly the tables models.py describes, 0002 (the kit's
+registry read model) keeps what a database at 0001 holds, and 0003 tells the inbox
+messages already there about cases from the incubation reminders."""
 
 from datetime import timedelta
 
@@ -7,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.notifications import readmodel
-from services.notifications.models import enterprises, metadata, organizations
+from services.notifications.models import enterprises, inbox_messages, metadata, organizations
 from shared.db import make_engine, migrate
 from shared.testing import schema_differences
 from tests.notifications.conftest import (
@@ -83,3 +84,27 @@ def test_the_kit_s_read_model_columns_are_added_and_filled_keeping_every_row(db_
             assert (row.headcount, row.union_status) == (820, "own")
     finally:
         engine.dispose()
+
+
+def test_inbox_messages_already_here_are_about_a_case_or_an_incubation_period(sqlite_url):
+    migrate(sqlite_url, MIGRATIONS, revision="0002")
+    engine = make_engine(sqlite_url)
+    old = sa.MetaData()
+    old.reflect(engine)
+    with engine.begin() as connection:
+        connection.execute(old.tables["inbox_messages"].insert(), [
+            {"organization_code": DISTRICT, "recipient_kind": "union", "case_id": subject,
+             "notification_id": f"n{number}", "message_kind": kind, "title": "t",
+             "body": {}, "created_at": T0}
+            for number, (subject, kind) in enumerate((
+                ("9f" * 16, "notice"), ("incubation:7:2026-12-31", "reminder")))])
+    engine.dispose()
+    migrate(sqlite_url, MIGRATIONS)
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            kinds = dict(connection.execute(sa.select(
+                inbox_messages.c.case_id, inbox_messages.c.subject_kind)).all())
+    finally:
+        engine.dispose()
+    assert kinds == {"9f" * 16: "case", "incubation:7:2026-12-31": "incubation"}

@@ -26,6 +26,7 @@ from shared.errors import Forbidden, InvalidInput
 
 CONSOLE = "console"
 HOME_CASES = 20  # waiting cases on the home page, soonest deadline first
+HOME_REMINDERS = 10  # the newest reminders that are not about a case
 RECENT_CASES = 10
 
 
@@ -123,8 +124,13 @@ class ConsoleRoutes:
             return visitor.render("home.html", waiting=[], recent=[], acknowledged=None)
         caller, organization = user.caller(), user.organization_code
         inbox = self.notifications_rpc.inbox(organization, caller, {
-            "recipient_kind": "union", "unacknowledged": True, "limit": 200})
+            "recipient_kind": "union", "subject_kind": "case", "unacknowledged": True,
+            "limit": 200})
         waiting = waiting_cases(inbox["items"])
+        # not cases: nothing to 签收, only to read (the hub's incubation reminders)
+        reminders = self.notifications_rpc.inbox(organization, caller, {
+            "recipient_kind": "union", "subject_kind": "incubation", "newest_first": True,
+            "limit": HOME_REMINDERS})["items"]
         for entry in waiting[:HOME_CASES]:
             escalation = self.notifications_rpc.case_escalation(entry["case_id"], caller)
             told = self.notifications_rpc.case_notifications(entry["case_id"], caller,
@@ -137,7 +143,8 @@ class ConsoleRoutes:
                        key=lambda entry: (entry["due_at"] is None, entry["due_at"] or ""))
         recent = self.disputes_rpc.list_cases(caller, {"limit": RECENT_CASES})["items"]
         return visitor.render("home.html", waiting=shown, more=len(waiting) - len(shown),
-                              recent=recent, acknowledged=request.args.get("acknowledged"),
+                              reminders=reminders, recent=recent,
+                              acknowledged=request.args.get("acknowledged"),
                               organization=self._home_organization(user))
 
     @route("POST", "/cases/<case_id>/acknowledge", tag=CONSOLE, access=PUBLIC, status=303,
