@@ -351,7 +351,8 @@ def test_bantian_works_its_case_through_the_process_but_cannot_open_another_stre
     assert listed == [ours["id"]]
     browser.find_element(By.CSS_SELECTOR, '#filter-status option[value="resolved"]').click()
     browser.find_element(By.ID, "filter").click()
-    assert browser.find_element(By.ID, "no-cases").is_displayed()
+    # the filtered page, once it has replaced the list (not found before under load)
+    assert wait(browser, ready.presence_of_element_located((By.ID, "no-cases"))).is_displayed()
     assert "status=resolved" in browser.current_url
     browser.get(f"{base}/cases?status=handling&community_code={NANKENG}&opened_to=2025-02-30")
     assert browser.find_element(By.ID, "error-filter-opened_to").text == "请填写正确的日期。"
