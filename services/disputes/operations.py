@@ -277,11 +277,15 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
                 kept = idempotency.replay(uow.session, idempotency_ref, now)
                 if kept is not None:
                     return kept
-                first = resubmitted(uow.session, resubmission, now)
-                if first is not None:
-                    log.info("an anonymous report sent again; not filed a second time")
-                    return dump({"already_received": True, "enterprise": first})
+                # A redelivered request (the same request id) is answered as the first
+                # time, receipt included; only a new request with the same report is a
+                # resubmission.
                 filed = filed_by_request(uow.session, request_id)
+                if filed is None:
+                    first = resubmitted(uow.session, resubmission, now)
+                    if first is not None:
+                        log.info("an anonymous report sent again; not filed a second time")
+                        return dump({"already_received": True, "enterprise": first})
                 fresh = filed is None
                 if fresh:
                     filed = (_file(uow, report, officer_token, source, now, receipt_hash,

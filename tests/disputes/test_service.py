@@ -188,10 +188,15 @@ def test_a_request_delivered_twice_files_one_report_and_answers_alike(disputes):
 
 def test_an_anonymous_request_delivered_twice_answers_with_the_same_receipt_code(disputes):
     code = "1234567890123456"
+    # as the gateway sends it: with the report's resubmission hash, which the second
+    # delivery of the same request must not take for a report sent again
+    resubmission = "5e" * 16
     first = call(disputes, "submit_report", REPORT, source=src("10.0.0.6"),
-                 request_id="anonymous-request-1", receipt_ref=ref(code))
+                 request_id="anonymous-request-1", receipt_ref=ref(code),
+                 resubmission=resubmission)
     again = call(disputes, "submit_report", REPORT, source=src("10.0.0.6"),
-                 request_id="anonymous-request-1", receipt_ref=ref(code))
+                 request_id="anonymous-request-1", receipt_ref=ref(code),
+                 resubmission=resubmission)
     assert again == first
     assert first["receipt"] is True  # the gateway may show the code it made
     assert call(disputes, "receipt_status", ref(code))["report"] == first["report"]
