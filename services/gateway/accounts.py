@@ -94,6 +94,12 @@ def officer_token_hash_of(session, user: User) -> str:
     return found
 
 
+def officer_of(session, user: User) -> str | None:
+    """The pseudonym of the information officer an ``officer`` account stands for."""
+    return session.execute(select(officer_accounts.c.informant).where(
+        officer_accounts.c.user_id == user.id)).scalar()
+
+
 def name_taken(session, name: str) -> bool:
     return session.execute(select(users.c.id).where(users.c.name == name)).first() \
         is not None

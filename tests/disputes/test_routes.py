@@ -342,3 +342,9 @@ def test_an_officer_with_an_account_reports_signed_in_with_no_token(stack):
     [by_token] = client.get(f"{BASE}/my/reports", token=body["token"]).json()["items"]
     assert by_token["report"] == mine["report"]
     assert browser.get(f"{client.base}{BASE}/my/rewards").json()["items"] == []
+    # disabling the account (an admin of the street above) stops the officer's token too
+    disabled = client.delete(f"/api/v1/users/{body['user']['name']}",
+                             token=tokens["bantian_admin"])
+    assert disabled.status_code == 200, disabled.text
+    error_of(client.get(f"{BASE}/my/reports", token=body["token"]), 401)
+    error_of(browser.get(f"{client.base}{BASE}/my/reports"), 401)

@@ -2,7 +2,8 @@
 
 An admin's new user must belong to an organization inside the admin's subtree, which the
 registry confirms (``get_organization(code)["path"]``), so this module needs
-``self.registry_rpc`` besides ``self.db`` and ``self.auth``. A social organization's own
+``self.registry_rpc`` besides ``self.db`` and ``self.auth`` (and ``self.disputes_rpc``,
+which disabling an officer's account revokes the officer with). A social organization's own
 account (``so:<id>``, see ``auth``) is placed where incubation says the organization is
 based (``self.incubation_rpc``), and is never an admin.
 
@@ -129,7 +130,13 @@ class UserRoutes:
                                         self._district()).profile()
 
     def disable_user(self, admin, name) -> int:
+        """Disable a user of the admin's subtree; an officer's account stops the officer
+        too (their token in disputes), first, so that no token outlives the account."""
         user = self.managed_user(admin, name)
+        with self.db.session() as session:
+            informant = accounts.officer_of(session, user)
+        if informant is not None:
+            self.disputes_rpc.revoke_officer(informant, admin.caller())
         with self.db.unit_of_work() as uow:
             return accounts.revoke_user(uow.session, user.name, self._district())
 
