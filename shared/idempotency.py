@@ -51,9 +51,18 @@ def columns() -> list:
     ]
 
 
-def create_table(op):
-    """In the migration that gives a service ``Idempotency-Key``."""
-    op.create_table(TABLE, *columns())
+def create_table_v1(op):
+    """In the migration that gives a service ``Idempotency-Key``: the table as its first
+    version made it, written out rather than from ``columns()`` so that a later change to
+    the models cannot silently change a migration that has already run (change it with a
+    new migration; each service's migration test compares the models with the result)."""
+    op.create_table(
+        TABLE,
+        Column("key", String(64), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("answer", Text, nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    )
 
 
 def drop_table(op):

@@ -17,7 +17,7 @@ def upgrade():
     with op.batch_alter_table("reports") as batch:
         batch.add_column(sa.Column("resubmission_hash", sa.String(64), nullable=True))
         batch.create_index("ix_reports_resubmission_hash", ["resubmission_hash"])
-    op.create_table(idempotency.TABLE, *idempotency.columns())
+    idempotency.create_table_v1(op)
 
 
 def downgrade():

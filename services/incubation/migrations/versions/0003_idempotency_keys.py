@@ -14,7 +14,7 @@ down_revision = "0002"
 
 
 def upgrade():
-    idempotency.create_table(op)
+    idempotency.create_table_v1(op)
 
 
 def downgrade():

@@ -13,7 +13,7 @@ down_revision = "0005"
 
 
 def upgrade():
-    op.create_table(idempotency.TABLE, *idempotency.columns())
+    idempotency.create_table_v1(op)
 
 
 def downgrade():
