@@ -25,6 +25,7 @@ import re
 from datetime import timedelta
 
 from marshmallow import Schema, fields, validate
+from nameko.timer import timer
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
 
 from shared.errors import IdempotencyKeyReused, InvalidInput
@@ -156,3 +157,18 @@ def forget_expired(db, now=None, batch=1000) -> int:
             idempotency_keys.c.expires_at <= (now or now_utc())).limit(batch)
         return uow.session.execute(delete(idempotency_keys).where(
             idempotency_keys.c.key.in_(expired))).rowcount
+
+
+class IdempotencyKeys:
+    """For a service class with a ``db`` (a ``shared.dependencies.Database``) whose
+    database has the ``idempotency_keys`` table: ``_once`` for its keyed writes, and the
+    hourly timer that forgets keys past their time."""
+
+    def _once(self, ref, write):
+        """``write(uow)`` once per Idempotency-Key ``ref``."""
+        return once(self.db, load_ref(ref), write)
+
+    @timer(interval=3600)
+    def forget_idempotency_keys(self):
+        forget_expired(self.db)
+

@@ -49,15 +49,12 @@ def _ref(schema, **value):
     return load(schema(), value)[next(iter(value))]
 
 
-class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpoints):
+class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpoints,
+                          idempotency.IdempotencyKeys):
     name = "competitions"
     db = Database(MIGRATIONS)
     metrics = Metrics()
     registry_readmodel = readmodel.registry
-
-    def _once(self, ref, write):
-        """``write(uow)`` once per Idempotency-Key ``ref`` (``shared.idempotency``)."""
-        return idempotency.once(self.db, idempotency.load_ref(ref), write)
 
     def _change(self, answer, operation, *args):
         """``operation(uow, *args, now)`` in a unit of work (``db.changes``), its result
@@ -305,10 +302,6 @@ class CompetitionsService(RegistryEventHandlers, MembershipEventHandlers, OpsEnd
         decide, closes by itself and the awards are granted (``operations``)."""
         with self.db.unit_of_work() as uow:
             operations.end_public_notices(uow, now_utc())
-
-    @timer(interval=3600)
-    def forget_idempotency_keys(self):
-        idempotency.forget_expired(self.db)
 
     # --- first run --------------------------------------------------------------------
 

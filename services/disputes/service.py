@@ -44,7 +44,7 @@ def _caller(data) -> Caller:
     return signed_in(data, "a staff user's token")
 
 
-class DisputesService(RegistryEventHandlers, OpsEndpoints):
+class DisputesService(RegistryEventHandlers, OpsEndpoints, idempotency.IdempotencyKeys):
     name = "disputes"
     db = Database(MIGRATIONS, gauges=[views.measure_open_cases])
     metrics = Metrics()
@@ -222,10 +222,6 @@ class DisputesService(RegistryEventHandlers, OpsEndpoints):
     def purge_rate_hits(self):
         with self.db.unit_of_work() as uow:
             operations.purge_rate_hits(uow, now_utc())
-
-    @timer(interval=3600)
-    def forget_idempotency_keys(self):
-        idempotency.forget_expired(self.db)
 
     @timer(interval=2)
     def load_sample_when_ready(self):

@@ -59,7 +59,8 @@ def _id(value, name: str) -> int:
     return load(_ID_SCHEMAS[name], {name: value}, f"{name} rejected")[name]
 
 
-class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpoints):
+class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpoints,
+                        idempotency.IdempotencyKeys):
     """The registry's places arrive through ``RegistryEventHandlers`` (``readmodel``: a
     moved place takes the organizations based there along; a closed enterprise hosts no
     new activity); members through ``MembershipEventHandlers``, to link beneficiaries."""
@@ -80,10 +81,6 @@ class IncubationService(RegistryEventHandlers, MembershipEventHandlers, OpsEndpo
         caller = Caller.from_dict(caller)
         return idempotency.once(self.db, idempotency.load_ref(idempotency_ref),
                                 lambda uow: answer.dump(operation(uow, *args, caller)))
-
-    @timer(interval=3600)
-    def forget_idempotency_keys(self):
-        idempotency.forget_expired(self.db)
 
     def _read(self, answer, view, caller, *args):
         """One read in a session, for the caller, dumped by ``answer``."""

@@ -44,7 +44,7 @@ def _code(value) -> str:
     return value
 
 
-class MembershipService(RegistryEventHandlers, OpsEndpoints):
+class MembershipService(RegistryEventHandlers, OpsEndpoints, idempotency.IdempotencyKeys):
     name = "membership"
     db = Database(MIGRATIONS)
     metrics = Metrics()
@@ -62,14 +62,6 @@ class MembershipService(RegistryEventHandlers, OpsEndpoints):
         except IntegrityError:
             raise Conflict("changed by another request at the same time; try again") \
                 from None
-
-    def _once(self, ref, write):
-        """``write(uow)`` once per Idempotency-Key ``ref`` (``shared.idempotency``)."""
-        return idempotency.once(self.db, idempotency.load_ref(ref), write)
-
-    @timer(interval=3600)
-    def forget_idempotency_keys(self):
-        idempotency.forget_expired(self.db)
 
     # --- applications and memberships ------------------------------------------
 
