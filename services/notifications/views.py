@@ -58,7 +58,9 @@ def in_scope(session, scope: str, recipients, fallback=()) -> bool:
 
 
 def require_case_in_scope(session, case, caller: Caller | None) -> None:
-    """403 unless the caller may read the case (see the module's docstring)."""
+    """404 unless the caller may read the case (see the module's docstring): to a caller
+    in whose subtree nobody was told, the case is one that does not exist, as in
+    disputes."""
     if caller is None:
         return
     require_permission(caller, READ)
@@ -68,8 +70,7 @@ def require_case_in_scope(session, case, caller: Caller | None) -> None:
     scope = caller.organization_code
     if not in_scope(session, scope, {tuple(row) for row in recipients},
                     fallback=(case.enterprise or {}).get("path")):
-        raise Forbidden(f"case {case.case_id} notified nobody within the subtree of "
-                        f"organization {scope}", {"organization_code": scope})
+        raise NotFound(f"no case {case.case_id}")
 
 
 def require_recipient_in_scope(session, caller: Caller, code: str, recipient_kind: str,

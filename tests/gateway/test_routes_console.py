@@ -274,7 +274,8 @@ def test_the_district_home_lists_an_incubation_reminder_apart_and_no_closed_case
 
 
 def submit(driver, form_id, fields: dict):
-    """Fill ``{element id: text}`` (True ticks a checkbox) and submit the form."""
+    """Fill ``{element id: text}`` (True ticks a checkbox) and submit the form (its button's
+    id), then wait for the answer's page."""
     for element_id, value in fields.items():
         element = driver.find_element(By.ID, element_id)
         if value is True:
@@ -283,7 +284,14 @@ def submit(driver, form_id, fields: dict):
         else:
             element.clear()
             element.send_keys(value)
-    driver.find_element(By.ID, form_id).click()
+    click_through(driver, form_id)
+
+
+def click_through(driver, element_id):
+    """Click what posts or follows, and wait for the next page to replace this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, element_id).click()
+    wait(driver, ready.staleness_of(page))
 
 
 def open_step(driver, step):
@@ -350,9 +358,8 @@ def test_bantian_works_its_case_through_the_process_but_cannot_open_another_stre
         By.CSS_SELECTOR, "#cases tr[data-case]")]
     assert listed == [ours["id"]]
     browser.find_element(By.CSS_SELECTOR, '#filter-status option[value="resolved"]').click()
-    browser.find_element(By.ID, "filter").click()
-    # the filtered page, once it has replaced the list (not found before under load)
-    assert wait(browser, ready.presence_of_element_located((By.ID, "no-cases"))).is_displayed()
+    click_through(browser, "filter")
+    assert browser.find_element(By.ID, "no-cases").is_displayed()
     assert "status=resolved" in browser.current_url
     browser.get(f"{base}/cases?status=handling&community_code={NANKENG}&opened_to=2025-02-30")
     assert browser.find_element(By.ID, "error-filter-opened_to").text == "请填写正确的日期。"
@@ -365,7 +372,7 @@ def test_bantian_works_its_case_through_the_process_but_cannot_open_another_stre
 
     # signed out, a social organization's own account (no registry organization) finds
     # a home with nothing waiting
-    browser.find_element(By.ID, "signout").click()
+    click_through(browser, "signout")
     sign_in(browser, base, "hub.account")
     assert browser.find_element(By.ID, "nothing-waiting").is_displayed()
     assert browser.find_elements(By.ID, "organization") == []

@@ -15,9 +15,10 @@ Scope follows the registry's ``path``, as everywhere in the gateway:
   within the caller's subtree;
 - a case's escalation, notifications and audit may be read by anyone in whose subtree at
   least one notified recipient lies (the notifications service knows whom it told, not
-  the case's enterprise path), and by users at the root of the tree; otherwise 403. The
-  notifications service decides it, given the caller, from its read model of the
-  registry (``services/notifications/views.py``): the gateway makes no registry call per
+  the case's enterprise path), and by users at the root of the tree; to anyone else
+  the case is one that does not exist (404), as in disputes. The notifications service
+  decides it, given the caller, from its read model of the registry
+  (``services/notifications/views.py``): the gateway makes no registry call per
   recipient.
 
 Acknowledging is a write (staff, admin); the caller's user name is recorded as who signed.
