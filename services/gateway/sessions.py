@@ -71,7 +71,9 @@ def _sha256(value: str) -> str:
 
 
 def set_password(session, name: str, password: str, now: datetime) -> User:
-    """Give an active user a password (replacing any earlier one)."""
+    """Give an active user a password (replacing any earlier one) and end every session
+    they have open: a reset after a suspected compromise must shut out whoever signed in
+    with the old one."""
     _check_password(password)
     user = find_user(session, name)
     hashed = HASHER.hash(password)
@@ -79,6 +81,9 @@ def set_password(session, name: str, password: str, now: datetime) -> User:
             password_hash=hashed, set_at=now)).rowcount == 0:
         session.execute(insert(passwords).values(user_id=user.id, password_hash=hashed,
                                                  set_at=now))
+    session.execute(update(sessions).where(sessions.c.user_id == user.id,
+                                           sessions.c.revoked_at.is_(None))
+                    .values(revoked_at=now))
     return user
 
 

@@ -304,3 +304,21 @@ def test_a_one_time_link_sets_a_password_once(client, tokens, gateway_config):
     for secret in (older, stale):
         assert set_password_by_link(session, base, f"#{secret}", PASSWORD).status_code == 404
     assert set_password_by_link(session, base, f"#{newer}", PASSWORD).status_code == 200
+
+
+def test_a_password_set_by_link_ends_the_users_open_sessions(client, tokens, gateway_config):
+    db = open_database(gateway_config["DATABASE_URL"], "gateway", run_migrations=False)
+    try:
+        with db.unit_of_work() as uow:
+            sessions.set_password(uow.session, "nankeng_staff", PASSWORD, now_utc())
+    finally:
+        db.engine.dispose()
+    stolen, base = browser(client)  # whoever signed in with the old password
+    assert sign_in(stolen, base, "nankeng_staff", PASSWORD).status_code == 303
+    assert stolen.get(f"{base}/api/v1/session").json()["user"]["name"] == "nankeng_staff"
+    url = client.post("/api/v1/users/nankeng_staff/password-link",
+                      token=tokens["nankeng_admin"]).json()["url"]
+    owner, _ = browser(client)
+    assert set_password_by_link(owner, base, url, "a brand new password").status_code == 200
+    assert stolen.get(f"{base}/api/v1/session").json()["user"] is None
+    assert sign_in(owner, base, "nankeng_staff", "a brand new password").status_code == 303
