@@ -39,7 +39,7 @@ from services.gateway.schemas import (
     UserPageSchema,
     UserSchema,
 )
-from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from shared.paging import CursorQuery, sequence_page
 from shared.timeutil import now_utc
 from shared.web import json_response, read_json, read_query
@@ -62,9 +62,10 @@ class UserRoutes:
     def _district(self) -> str:
         return self.config.get("GATEWAY_DISTRICT_CODE", accounts.DEFAULT_DISTRICT_CODE)
 
-    def _in_subtree(self, admin, org_codes) -> set:
+    def _in_subtree(self, admin, org_codes, unplaced: set | None = None) -> set:
         """Which of ``org_codes`` lie in the admin's subtree (one registry call each;
-        a code the registry no longer knows is in nobody's)."""
+        a code the registry no longer knows is in nobody's). With ``unplaced``, a code
+        whose backend does not answer now is added to it instead of failing (503)."""
         inside = set()
         for code in set(org_codes):
             try:
@@ -72,6 +73,10 @@ class UserRoutes:
                     inside.add(code)
             except (NotFound, Forbidden):
                 continue
+            except Unavailable:
+                if unplaced is None:
+                    raise
+                unplaced.add(code)
         return inside
 
     def managed_user(self, admin, name):
@@ -91,10 +96,13 @@ class UserRoutes:
             raise hidden
         return user
 
-    def users_of_subtree(self, admin, query) -> dict:
+    def users_of_subtree(self, admin, query, unplaced: set | None = None) -> dict:
+        """A page of the users in the admin's subtree; with ``unplaced`` (a page), the
+        users whose place cannot be known now (incubation down, for an organization's
+        own account) are left out and their codes added to it."""
         with self.db.session() as session:
             everyone = accounts.list_users(session)
-        inside = self._in_subtree(admin, [user["org_code"] for user in everyone])
+        inside = self._in_subtree(admin, [user["org_code"] for user in everyone], unplaced)
         return sequence_page([user for user in everyone if user["org_code"] in inside],
                              lambda user: (user["id"],), query["cursor"], query["limit"])
 

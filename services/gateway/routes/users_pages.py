@@ -36,12 +36,15 @@ class UserListQuery(Schema):
 
 class UsersPages:
     def _users_page(self, visitor, status=200, **context):
-        listed = self.users_of_subtree(visitor.user, {"cursor": None, "limit": MAX_LIMIT})
+        unplaced = set()  # organizations' own accounts, while incubation does not answer
+        listed = self.users_of_subtree(visitor.user, {"cursor": None, "limit": MAX_LIMIT},
+                                       unplaced)
         places = self.registry_rpc.list_children(visitor.user.organization_code,
                                                  limit=MAX_LIMIT)["items"] \
             if ":" not in visitor.user.organization_code else []
         return visitor.render("users.html", status=status, users=listed["items"],
                               more=listed["next_cursor"] is not None, roles=CONSOLE_ROLES,
+                              unplaced=len(unplaced),
                               places=places, **context)
 
     @route("GET", "/admin/users", tag=CONSOLE, access=PUBLIC,
