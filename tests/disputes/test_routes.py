@@ -10,7 +10,7 @@ import eventlet
 import requests
 from sqlalchemy import func, select
 
-from services.disputes.models import cases, reports
+from services.disputes.models import cases, informants, reports
 from services.disputes.service import DisputesService
 from shared.db import open_database
 from shared.rpc import rpc
@@ -309,6 +309,28 @@ def test_every_list_is_a_page_walked_by_its_cursor_and_a_bad_cursor_is_a_400(sta
     policies = client.get(f"{BASE}/policies/grading?limit=1").json()
     assert [version["version"] for version in policies["items"]] == [1]
     assert policies["next_cursor"] is None
+
+
+def test_an_account_name_taken_at_the_same_moment_is_a_409_and_leaves_no_live_officer(
+        stack, tmp_path, monkeypatch):
+    from services.gateway import accounts
+
+    client, tokens = stack
+    officer = {"organization_code": NANKENG, "real_name": "王秀英", "user_name": "信息员-甲"}
+    assert client.post(f"{BASE}/officers", officer, token=tokens["nankeng_staff"]
+                       ).status_code == 201
+    # another request took the name after this one's check: the account cannot be made
+    monkeypatch.setattr(accounts, "name_taken", lambda session, name: False)
+    raced = client.post(f"{BASE}/officers", dict(officer, real_name="李四"),
+                        token=tokens["nankeng_staff"])
+    error_of(raced, 409)
+    database = open_database(f"sqlite:///{tmp_path}/disputes.db", "disputes",
+                             run_migrations=False)
+    with database.session() as session:
+        officers = session.execute(select(informants.c.active).where(
+            informants.c.kind == "officer").order_by(informants.c.created_at)).scalars().all()
+    database.engine.dispose()
+    assert officers == [True, False]  # the second one's token was never shown: revoked
 
 
 def test_an_officer_with_an_account_reports_signed_in_with_no_token(stack):

@@ -272,12 +272,18 @@ class DisputesRoutes:
             "token_hash": hashed}, user.caller())
         answer = dict(registered, token=token, user=None, password_link=None)
         if name:
-            with self.db.unit_of_work() as uow:
-                account = accounts.create_officer_account(
-                    uow.session, name, officer["organization_code"],
-                    registered["informant"], hashed)
-                secret, expires_at = sessions.issue_password_link(uow.session, account,
-                                                                  user.name, now_utc())
+            try:
+                with self.db.changes() as uow:  # a name taken meanwhile: 409
+                    account = accounts.create_officer_account(
+                        uow.session, name, officer["organization_code"],
+                        registered["informant"], hashed)
+                    secret, expires_at = sessions.issue_password_link(
+                        uow.session, account, user.name, now_utc())
+            except Exception:
+                # The officer is registered but nobody will be shown the token: revoke
+                # it, so the error's "nothing was done" holds and no token lives unseen.
+                self.disputes_rpc.revoke_officer(registered["informant"], user.caller())
+                raise
             answer.update(user=account.profile(), password_link={
                 "name": name, "url": sessions.link_url(
                     base_url(request, trusted_proxies(self.config)), secret),
