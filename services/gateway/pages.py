@@ -213,6 +213,8 @@ PAGE_ERRORS = {
     409: "not possible in the case's present state: a page saying so",
     429: "too many requests: a page saying so",
     503: "a backend did not answer in time: a page saying so",
+    504: "a change was sent but its answer came too late: a page saying it may or may not "
+         "have been made, to look before sending it again",
 }
 
 
@@ -222,8 +224,10 @@ def page_doc(description: str, status: int = 200, form: dict | None = None,
     /signin (or, after a form, to the next page), and each error as a page. ``form``:
     the properties of an ``application/x-www-form-urlencoded`` body."""
     html = {"text/html": {"schema": {"type": "string"}, "example": "<!DOCTYPE html>..."}}
+    # A form's change can be sent and its answer lost (shared.deadlines): 504 as well.
+    late = (504,) if form is not None else ()
     responses = {str(code): {"description": PAGE_ERRORS[code], "content": html}
-                 for code in (*errors, 401)}
+                 for code in (*errors, 401, *late)}
     responses["303"] = {"description": "not signed in: to /signin?next=...; after a form: "
                                        "to the page that shows its result"}
     if status != 303:
