@@ -173,4 +173,39 @@ class Rpc(nameko_rpc.Rpc):
     rpc_consumer = RpcConsumer()
 
 
+class ReplyListener(nameko_rpc.ReplyListener):
+    """nameko's reply listener for a caller (the gateway's ``BackendRpc``), but a reply it
+    cannot decode, or that is no RPC reply (an object with ``result`` and ``error``), is
+    parked in ``<service>.dead-letters`` with the reason and counted, as 3. does for
+    requests; kombu alone would log and drop it, nameko would fail on it. The caller
+    waiting for it hears nothing and answers at its deadline (for a write: outcome
+    unknown, since the request may have run)."""
+
+    queue_consumer = ParkingQueueConsumer()
+
+    def handle_undecodable(self, message, exc):
+        self._reject(message, undecodable_reason(exc), "undecodable")
+
+    def handle_message(self, body, message):
+        if not (isinstance(body, dict) and {"result", "error"} <= body.keys()):
+            self._reject(message, "not an RPC reply: a JSON object with 'result' and "
+                         f"'error' was expected, got {type(body).__name__}", "invalid")
+            return
+        super().handle_message(body, message)
+
+    def _reject(self, message, error, reason):
+        service = self.container.service_name
+        try:
+            park(ReplyPublisher(self.container.config[AMQP_URI_CONFIG_KEY]), service,
+                 message, error, 0, self.queue.name)
+        except BROKER_ERRORS:
+            log.exception("RPC: could not park a rejected reply; requeueing")
+            self.queue_consumer.requeue_message(message)
+            return
+        MESSAGES_REJECTED.labels(service, self.queue.name, reason).inc()
+        log.error("RPC reply %s parked in the dead-letter queue: %s",
+                  message.properties.get("correlation_id"), error[:500])
+        self.queue_consumer.ack_message(message)
+
+
 rpc = Rpc.decorator

@@ -22,6 +22,7 @@ from services.gateway.auth import (
 )
 from shared import deadlines, idempotency, pii, receipts
 from shared.errors import DeadlineExceeded, OutcomeUnknown, Unauthorized, Unavailable
+from shared.rpc import ReplyListener
 from shared.timeutil import now_utc
 from shared.web import received_at
 
@@ -197,6 +198,7 @@ class Backend:
 
 class BackendRpc(RpcProxy):
     """``registry_rpc = BackendRpc("registry")``; config ``GATEWAY_RPC_TIMEOUT`` (seconds).
+    A reply that cannot be read is parked, not dropped (``shared.rpc.ReplyListener``).
 
     While the broker is away (a restart) a request is sent again and again until the
     deadline, not dropped after nameko's three quick tries: a restart shorter than the
@@ -204,6 +206,8 @@ class BackendRpc(RpcProxy):
     not run later: it carries its deadline and expires in the queue then (``Backend``).
     (The service runs a request sent twice only once: ``shared.rpc``.)
     """
+
+    rpc_reply_listener = ReplyListener()
 
     def setup(self):
         self.timeout = float(self.container.config.get("GATEWAY_RPC_TIMEOUT",

@@ -10,10 +10,14 @@ import json
 import pytest
 from amqp import Message
 from kombu import Connection, Exchange, Queue
+from nameko.rpc import RpcProxy
+from nameko.testing.services import entrypoint_hook
+from nameko.testing.utils import get_extension
 from prometheus_client import REGISTRY
 
 from shared.consumers import list_dead_letters, replay_dead_letters
 from shared.events import catalogue, make_envelope
+from shared.rpc import ReplyListener
 from shared.testing import eventually
 from tests.shared.demo.service import DemoBatchListener, DemoListener
 
@@ -173,3 +177,48 @@ def test_an_rpc_request_that_cannot_be_decoded_is_answered_and_parked(
         message = queue.get(no_ack=True)
     assert message.delivery_info["routing_key"] == "answering.echo"
     assert message.body == RPC_POISON["no-envelope"][0]
+
+
+class CallingProxy(RpcProxy):
+    rpc_reply_listener = ReplyListener()
+
+
+class Calling:
+    name = "calling"
+    answering = CallingProxy("answering")
+
+    from shared.rpc import rpc
+
+    @rpc
+    def ask(self, text):
+        return self.answering.echo(text)
+
+
+RPC_REPLY_POISON = {**{key: POISON[key] for key in
+                       ("not-json", "bad-utf8", "too-deep", "unknown-type", "bad-compression",
+                        "not-an-object")},
+                    "no-result": (b'{"text": "hi"}', JSON, {}, "not an RPC reply")}
+
+
+def test_a_reply_that_cannot_be_read_is_parked_and_the_caller_still_works(
+        container_factory, make_service_config, rabbit_config, sqlite_url):
+    uri = rabbit_config["AMQP_URI"]
+    container_factory(Answering, make_service_config(sqlite_url)).start()
+    calling = container_factory(Calling, make_service_config(sqlite_url))
+    calling.start()
+    listener = get_extension(calling, ReplyListener)
+    before = rejected("calling", listener.queue.name, "undecodable")
+    for message_id, (body, content_type, headers, _) in RPC_REPLY_POISON.items():
+        publish_raw(uri, "nameko-rpc", listener.routing_key, message_id, body, content_type,
+                    headers, correlation_id=message_id)
+    parked = parked_by_id(uri, "calling", len(RPC_REPLY_POISON))
+    assert set(parked) == set(RPC_REPLY_POISON)
+    for message_id, (_, _, _, reason) in RPC_REPLY_POISON.items():
+        if reason == "must be a JSON object":
+            reason = "not an RPC reply"
+        assert reason in parked[message_id]["error"], message_id
+    assert rejected("calling", listener.queue.name, "undecodable") == before + 5
+    # the listener still takes real replies
+    with entrypoint_hook(calling, "ask") as ask:
+        assert ask("你好") == "你好"
+
