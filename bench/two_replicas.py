@@ -3,7 +3,7 @@ service, one replica of each killed (SIGKILL) under load: the outbox lease passe
 other, every event arrives, in order per aggregate, what arrives twice is told by its id,
 and every deadline fires exactly once across the replicas.
 
-    .venv/bin/python bench/two_replicas.py [--only registry,membership,...] [--updates 300]
+    .venv/bin/python bench/two_replicas.py [--only registry,competitions,...] [--updates 300]
         [--kill-after 100] [--reminders 20] [--due 300] [--window 30]
 
 Each service runs in a vhost and PostgreSQL database(s) of its own (removed at the end);
@@ -32,11 +32,18 @@ replica killed is the one whose relay is publishing (its
   one replica killed half way through. Checked: each fired exactly once (one escalation
   in the audit, one ``case_escalated`` event per case), by which replicas.
 
+- competitions: the tests' 2016 edition run through its finals by the use cases
+  (``tests.competitions``) and its public notice opened with one day of objections, long
+  ended, before the replicas start; each replica's ``end_public_notices`` tick
+  (``NOTICE_POLL_SECONDS``, 60 s) finds it due. Checked: the notice closed once, the
+  awards round opened once, each award granted final once. Then over RPC a 2017 edition
+  created, its nomination round opened, ``--updates``/2 nominations submitted (per
+  nomination ``nomination_submitted`` then ``nomination_qualified``, checked in that
+  order; the round's opened before closed), the publisher killed half way.
+
 For every service: duplicates (the same envelope id again: at least once, a consumer
 dedupes) counted, and the first event after the kill (the lease handed over).
-Competitions is not covered: it has no write that publishes an event without a whole
-edition's workflow first (rules, nominations, judges, scores), nor its public-notice
-timer. Prints figures, then one JSON line.
+Prints figures, then one JSON line.
 """
 
 import argparse
@@ -454,8 +461,98 @@ def disputes(cluster, args):
             "first_event_after_kill_s": round(min(after_kill), 2) if after_kill else None}
 
 
+def competitions(cluster, args):
+    """Before the replicas start, the tests' 2016 edition run through its finals by the
+    use cases (``tests.competitions``: read models filled as events would, both street
+    finals and the district final scored and closed) and its public notice opened with one
+    day of objections, long ended: each replica's ``end_public_notices`` tick (every
+    ``NOTICE_POLL_SECONDS``) finds it due. Then over RPC: a 2017 edition created, its
+    nomination round opened, ``--updates``/2 nominations submitted (each a
+    ``nomination_submitted`` then its outcome), the publishing replica killed half way,
+    the round closed."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.competitions.service import MIGRATIONS, NOTICE_POLL_SECONDS
+    from shared.db import open_database
+    from tests.competitions.conftest import (
+        NK_PLANT,
+        NK_PLANT_UNION,
+        at,
+        fill,
+        nomination_data,
+        open_,
+    )
+    from tests.competitions.test_operations import MEMBERS, full_competition
+
+    nominees = args.updates // 2
+    workers = [(100 + number, NK_PLANT) for number in range(1, nominees + 1)]
+    url = cluster.database("competitions")
+    db = fill(open_database(url, "competitions", MIGRATIONS), MEMBERS + workers)
+    rounds, _ = full_competition(db)
+    open_(db, rounds, "public_notice", when=at(50), objection_days=1)
+    db.engine.dispose()
+    collected = cluster.sink("competitions")
+    replicas = cluster.start("competitions", url, 2)
+    print("two competitions replicas ready", flush=True)
+
+    def of_2016(received, type_, **data):
+        return [envelope for envelope, _ in distinct(received)[0]
+                if envelope["type"] == type_ and envelope["data"]["edition_id"] == "2016"
+                and all(envelope["data"].get(key) == value for key, value in data.items())]
+
+    started = time.monotonic()
+    while (time.monotonic() - started < NOTICE_POLL_SECONDS + 15
+           and not of_2016(collected.received, "round_opened", stage="awarded")):
+        time.sleep(0.5)
+    time.sleep(5)  # the other replica's tick, if it comes later
+    print(f"competitions: public notice ended {time.monotonic() - started:.0f} s after "
+          "the replicas started", flush=True)
+    with ClusterRpcProxy({"AMQP_URI": cluster.amqp_uri}, timeout=30) as rpc:
+        edition = rpc.competitions.create_edition(
+            {"id": "2017", "year": 2017, "title": "双副本基准", "rules_version": None}, ADMIN)
+        round_id = next(r["id"] for r in edition["rounds"] if r["stage"] == "nomination")
+        rpc.competitions.open_round(round_id, ADMIN)
+        for number, (worker, credit_code) in enumerate(workers, start=1):
+            if number == nominees // 2 + 1:
+                victim, killed_at = kill_publisher("competitions", replicas)
+            rpc.competitions.submit_nomination(
+                {**nomination_data(worker, credit_code, NK_PLANT_UNION), "edition_id": "2017"},
+                ADMIN)
+        rpc.competitions.close_round(round_id, ADMIN)
+
+    def of_2017(received):
+        return [envelope for envelope, _ in distinct(received)[0]
+                if envelope["data"].get("edition_id") == "2017"]
+
+    expected = 2 * nominees + 2  # and the round opened and closed
+    first, duplicates = distinct(collected.wait(
+        lambda received: len(of_2017(received)) >= expected, quiet=60))
+    steps = {"round_opened": 0, "round_closed": 1, "nomination_submitted": 0,
+             "nomination_qualified": 1, "nomination_refused": 1}
+    sequences = {}
+    for envelope, _ in first:
+        if envelope["type"] in steps:
+            key = (envelope["type"].split("_")[0], envelope["subject"])
+            sequences.setdefault(key, []).append(steps[envelope["type"]])
+    granted = {}
+    for envelope in of_2016(collected.received, "award_granted", status="final"):
+        granted[envelope["subject"]] = granted.get(envelope["subject"], 0) + 1
+    after_kill = [arrived - killed_at for _, arrived in first if arrived > killed_at]
+    return {"nominations": nominees, "killed_replica": victim, "distinct_events": len(first),
+            "duplicates": duplicates, "missing": expected - len(of_2017(collected.received)),
+            "in_order": all(seq == sorted(seq) for seq in sequences.values()),
+            "first_event_after_kill_s": round(min(after_kill), 2) if after_kill else None,
+            "notices_ended": len(of_2016(collected.received, "round_closed",
+                                         stage="public_notice")),
+            "awarded_rounds_opened": len(of_2016(collected.received, "round_opened",
+                                                 stage="awarded")),
+            "final_awards": len(granted),
+            "awards_granted_twice": sum(1 for n in granted.values() if n > 1)}
+
+
 SCENARIOS = {"registry": registry, "membership": membership, "disputes": disputes,
-             "incubation": incubation, "notifications": notifications}
+             "incubation": incubation, "notifications": notifications,
+             "competitions": competitions}
 
 
 def main():
@@ -491,6 +588,9 @@ def main():
         bad = (result.get("missing") or result.get("in_order") is False
                or result.get("escalated_twice") or result.get("cases_with_two_events")
                or result.get("reminded_twice")
+               or result.get("notices_ended", 1) != 1
+               or result.get("awarded_rounds_opened", 1) != 1
+               or result.get("awards_granted_twice") or result.get("final_awards") == 0
                or result.get("reminded", args.reminders) != args.reminders
                or result.get("deadlines_fired", args.due) != args.due)
         if bad:
