@@ -286,6 +286,10 @@ def _error_statuses(route: ApiRoute) -> set[int]:
     statuses = set(route.errors) | {500}
     if route.body is not None:
         statuses |= {400, 408, 411, 413, 415}
+    elif "requestBody" in route.extra:
+        # A page's form: the entrypoint reads every body the same way (a deadline, a
+        # Content-Length, a size limit) before the page sees it.
+        statuses |= {408, 411, 413}
     if route.query is not None:
         statuses.add(400)
     if route.access is not PUBLIC:
