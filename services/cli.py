@@ -97,21 +97,25 @@ def _optional_module(module: str):
         return None
 
 
-def prepare_services():
+def prepare_services(say=click.echo) -> list[dict]:
     """Migrate every service database, then seed what a first run needs (sample district,
-    an admin token) through the services' optional ``sample.prepare`` hooks."""
+    an admin token) through the services' optional ``sample.prepare`` hooks; ``say`` each
+    step as it is done, and return what was done per service."""
     from shared.consumers import declare_event_queues
     from shared.db import migrate as upgrade
 
+    prepared = []
     for name in SERVICES:
         upgrade(database_url(name), migrations_dir(name))
         queues = declare_event_queues(service_class(name), service_config(name))
-        click.echo(f"{name}: database migrated, {len(queues)} event queues bound")
+        say(f"{name}: database migrated, {len(queues)} event queues bound")
         hook = first_run_hook(name)
-        if hook is None:
-            continue
-        for line in hook(database_url(name), migrations_dir(name)):
-            click.echo(f"{name}: {line}")
+        steps = []
+        for line in hook(database_url(name), migrations_dir(name)) if hook else ():
+            say(f"{name}: {line}")
+            steps.append(line)
+        prepared.append({"service": name, "event_queues": len(queues), "done": steps})
+    return prepared
 
 
 def first_run_hook(name: str):
@@ -189,7 +193,8 @@ def dlq_list(service, limit, as_json):
 @dlq.command("replay")
 @click.argument("service", type=SERVICE)
 @click.argument("message_ids", nargs=-1)
-def dlq_replay(service, message_ids):
+@json_option
+def dlq_replay(service, message_ids, as_json):
     """Send parked messages (all, or those ids) back to the queue they failed in. An id
     not parked fails the command before anything is replayed."""
     from shared.consumers import dead_letter_queue_name, list_dead_letters, replay_dead_letters
@@ -202,7 +207,7 @@ def dlq_replay(service, message_ids):
             fail(f"not parked in {dead_letter_queue_name(service)}: {', '.join(unknown)}; "
                  "nothing replayed (`gonghui dlq list` shows what is)")
     count = replay_dead_letters(amqp_uri, service, message_ids)
-    click.echo(f"replayed {count} message(s)")
+    show({"service": service, "replayed": count}, as_json)
 
 
 @main.command()
@@ -223,12 +228,13 @@ def sample():
 
 
 @sample.command("load")
-def sample_load():
+@json_option
+def sample_load(as_json):
     """Migrate, load the registry's district and ask every other service for its sample
     (what `gonghui up` does on a first run); the running services load theirs from the
     registry's events. `gonghui figures --wait 300` then says when all is in."""
     check_broker(service_config("registry")["AMQP_URI"])
-    prepare_services()
+    show(prepare_services(say=lambda line: None), as_json)
 
 
 @main.command()

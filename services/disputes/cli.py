@@ -22,7 +22,8 @@ def cli():
 
 
 @cli.command("load-sample")
-def load_sample():
+@json_option
+def load_sample(as_json):
     """Load the sample of handled disputes and visits (once), through the operations:
     now if the registry's district is in this database, else when the service runs."""
     with command_database("disputes") as db:
@@ -32,11 +33,10 @@ def load_sample():
                                            "the sample goes into an empty one only")
             ready = sample.ready(session)
         if not ready:
-            click.echo(sample.request(db))
+            show({"loaded": False, "sample": sample.request(db)}, as_json)
             return
         loaded = sample.load_sample(db)
-    click.echo(f"loaded {loaded['disputes']:,} handled disputes and {loaded['visits']:,} "
-               "visits")
+    show({"loaded": True, **loaded}, as_json)
 
 
 @cli.command("stats")

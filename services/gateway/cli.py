@@ -10,8 +10,9 @@
     gonghui gateway password-link 南坑-staff [--base-url https://gonghui.example]
                                    (a one-time link setting their password, 72 hours)
 
-A token is printed once, on stdout alone (so ``$(gonghui gateway create-user ...)``
-captures it); the database keeps only its hash. ``create-user`` asks the registry (the
+A token (or a password link) is printed once, on stdout alone (so ``$(gonghui gateway
+create-user ...)`` captures it), or with ``--json`` in an object with what was done; the
+database keeps only its hash. ``create-user`` asks the registry (the
 incubation service for an organization's own account) where the organization sits, as the
 API does: an unknown code is refused, and the services must be running. Tokens expire
 ``GATEWAY_TOKEN_DAYS`` after they are issued (the expiry is printed on stderr).
@@ -72,13 +73,18 @@ def cli():
               help="viewer reads, staff also writes, admin also manages users")
 @click.option("--org", "org_code", required=True,
               help="organization code: the user acts within its subtree")
-def create_user(name, role, org_code):
+@json_option
+def create_user(name, role, org_code, as_json):
     """Create a user and print their first token (shown only this once)."""
     accounts.check_new_user(role, org_code)
     require_registered(org_code)
     lifetime = accounts.token_lifetime(os.environ)
     user, token = _run(lambda session: accounts.create_user(session, name, role, org_code,
                                                             lifetime))
+    if as_json:
+        show({"name": user.name, "role": user.role, "org_code": user.organization_code,
+              "token": token, "expires_in_days": lifetime.days}, as_json)
+        return
     click.echo(f"created {user.role} {user.name!r} for {user.organization_code}; token follows "
                f"(store it now, it is not shown again; it expires in {lifetime.days} days)",
                err=True)
@@ -88,20 +94,22 @@ def create_user(name, role, org_code):
 @cli.command("set-password")
 @click.argument("name")
 @click.password_option(help="at least 10 characters (asked twice when not given)")
-def set_password(name, password):
+@json_option
+def set_password(name, password, as_json):
     """Give a user a password for the sign-in page (/signin): judges, the staff console."""
     from services.gateway import sessions
     from shared.timeutil import now_utc
 
     user = _run(lambda session: sessions.set_password(session, name, password, now_utc()))
-    click.echo(f"{user.name} can sign in at /signin")
+    show({"name": user.name, "signs_in_at": "/signin"}, as_json)
 
 
 @cli.command("password-link")
 @click.argument("name")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
               help="the gateway's address as the user reaches it")
-def password_link(name, base_url):
+@json_option
+def password_link(name, base_url, as_json):
     """Print a one-time link for a user to set their password (single use, 72 hours;
     it ends any earlier link of theirs)."""
     from services.gateway import sessions
@@ -109,17 +117,25 @@ def password_link(name, base_url):
 
     secret, expires_at = _run(lambda session: sessions.issue_password_link(
         session, accounts.find_user(session, name), "cli", now_utc()))
+    link = sessions.link_url(base_url, secret)
+    if as_json:
+        show({"name": name, "link": link, "expires_at": expires_at}, as_json)
+        return
     click.echo(f"valid once, until {expires_at.isoformat()}", err=True)
-    click.echo(sessions.link_url(base_url, secret))
+    click.echo(link)
 
 
 @cli.command("issue-token")
 @click.option("--name", required=True)
-def issue_token(name):
+@json_option
+def issue_token(name, as_json):
     """Print a new token for an existing user (their other tokens stay valid)."""
     lifetime = accounts.token_lifetime(os.environ)
     token = _run(lambda session: accounts.issue_token(session, accounts.find_user(session, name),
                                                       lifetime))
+    if as_json:
+        show({"name": name, "token": token, "expires_in_days": lifetime.days}, as_json)
+        return
     click.echo(f"expires in {lifetime.days} days", err=True)
     click.echo(token)
 
@@ -129,12 +145,18 @@ def issue_token(name):
 @click.option("--grace", type=click.IntRange(0, accounts.MAX_ROTATION_GRACE_SECONDS),
               default=None, help="seconds the old tokens keep working (0: revoked at once; "
                                  "default GATEWAY_TOKEN_ROTATION_GRACE, 300)")
-def rotate_token(name, grace):
+@json_option
+def rotate_token(name, grace, as_json):
     """Print a new token for a user; their old tokens end after the grace."""
     grace = (accounts.rotation_grace(os.environ) if grace is None
              else timedelta(seconds=grace))
     rotated = _run(lambda session: accounts.rotate_user_tokens(
         session, name, grace, accounts.token_lifetime(os.environ)))
+    if as_json:
+        show({"name": name, "rotated": rotated["rotated"],
+              "grace_seconds": int(grace.total_seconds()), "token": rotated["token"],
+              "expires_at": rotated["expires_at"]}, as_json)
+        return
     click.echo(f"rotated {rotated['rotated']} token(s) of {name!r}: they end within "
                f"{int(grace.total_seconds())} s; the new one expires "
                f"{rotated['expires_at'].isoformat()}", err=True)
@@ -144,17 +166,18 @@ def rotate_token(name, grace):
 @cli.command()
 @click.option("--name", help="revoke this user and every token they hold")
 @click.option("--token", help="revoke this one token")
-def revoke(name, token):
+@json_option
+def revoke(name, token, as_json):
     """Revoke a user (with all their tokens) or a single token."""
     if bool(name) == bool(token):
         raise click.UsageError("give exactly one of --name or --token")
     if name:
         district = os.environ.get("GATEWAY_DISTRICT_CODE") or accounts.DEFAULT_DISTRICT_CODE
         count = _run(lambda session: accounts.revoke_user(session, name, district))
-        click.echo(f"revoked user {name!r} and {count} token(s)")
+        show({"revoked_user": name, "tokens_revoked": count}, as_json)
     else:
         user = _run(lambda session: accounts.revoke_token(session, token))
-        click.echo(f"revoked one token of {user.name!r}")
+        show({"user": user.name, "tokens_revoked": 1}, as_json)
 
 
 @cli.command("list-users")

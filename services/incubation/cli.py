@@ -68,7 +68,8 @@ def remind_command(as_json):
 
 
 @cli.command("load-sample")
-def load_sample_command():
+@json_option
+def load_sample_command(as_json):
     """Load the sample hub now (the registry's places must have arrived)."""
     with command_database("incubation") as db:
         sample.request(db)
@@ -76,4 +77,4 @@ def load_sample_command():
     if summary is None:
         raise click.ClickException("not loaded: it is loaded already, or the registry's "
                                    "places have not arrived yet (start the services)")
-    click.echo(", ".join(f"{value} {name}" for name, value in summary.items()))
+    show(summary, as_json)

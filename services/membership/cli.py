@@ -54,20 +54,23 @@ def join_rate(code, as_json):
 
 
 @cli.command()
-def recount():
+@json_option
+def recount(as_json):
     """Rebuild every join-rate counter from the tables (after a restore, say)."""
     from services.membership import readmodel
 
     with command_database("membership") as database:
         with database.unit_of_work() as uow:
-            click.echo(f"{readmodel.rebuild_counters(uow.session)} organizations recounted")
+            recounted = readmodel.rebuild_counters(uow.session)
+    show({"organizations_recounted": recounted}, as_json)
 
 
 @cli.command("load-sample")
-def load_sample():
+@json_option
+def load_sample(as_json):
     """Ask for the 南坑 sample; the running service loads it when the registry's data is in."""
     from services.membership import sample
 
     with command_database("membership") as database:
         asked = sample.request(database)
-    click.echo("sample requested" if asked else "sample was already requested or loaded")
+    show({"sample": "requested" if asked else "already requested or loaded"}, as_json)

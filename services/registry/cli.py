@@ -75,7 +75,8 @@ def import_command(file, report, batch_size, as_json):
 @cli.command("load-sample")
 @click.option("--enterprises", default=sample.SAMPLE_ENTERPRISES, show_default=True)
 @click.option("--seed", default=sample.SEED, show_default=True)
-def load_sample_command(enterprises, seed):
+@json_option
+def load_sample_command(enterprises, seed, as_json):
     """Register the Longgang-like sample district into an empty registry."""
     with command_database("registry") as db:
         with db.session() as session:
@@ -83,7 +84,7 @@ def load_sample_command(enterprises, seed):
                 raise click.ClickException("the registry already has a district")
         with tqdm(total=enterprises, unit="row", desc="sample") as bar:
             summary = sample.load_sample(db, enterprises, seed, progress=bar.update)
-    click.echo(f"{summary['organizations']} organizations, {summary['created']} enterprises")
+    show(summary, as_json)
 
 
 @cli.command("stats")
@@ -99,19 +100,18 @@ def stats_command(code, as_json):
 
 @cli.command("recount")
 @click.option("--repair", is_flag=True, help="rewrite the counts that differ")
-def recount_command(repair):
+@json_option
+def recount_command(repair, as_json):
     """Compare every organization's kept counts with a full recount."""
     with command_database("registry") as db:
         with db.unit_of_work() as uow:
             stored, actual = views.stored_counts(uow.session), views.recount(uow.session)
             wrong = sorted(code for code in actual if stored.get(code) != actual[code])
-            for code in wrong:
-                click.echo(f"{code}: kept {stored.get(code)}, recount {actual[code]}")
             if wrong and repair:
                 operations.repair_counts(uow.session)
-    if not wrong:
-        click.echo(f"all {len(actual)} organizations' counts agree with a recount")
-    elif repair:
-        click.echo(f"repaired {len(wrong)} organizations")
-    else:
+    show({"organizations": len(actual), "differ": len(wrong),
+          "repaired": len(wrong) if repair else 0,
+          "differences": [{"code": code, "kept": stored.get(code), "recount": actual[code]}
+                          for code in wrong]}, as_json)
+    if wrong and not repair:
         raise click.ClickException(f"{len(wrong)} organizations differ; --repair fixes them")

@@ -100,8 +100,11 @@ def test_parked_messages_are_listed_as_a_table_and_replayed_by_id(env):
     assert queue_depth(env["AMQP_URI"], "registry.dead-letters") == 1
 
     replayed = gonghui(env, "dlq", "replay", "registry", "m-1")
-    assert replayed.exit_code == 0 and replayed.stdout == "replayed 1 message(s)\n"
+    assert replayed.exit_code == 0, replayed.output
+    assert replayed.stdout.splitlines()[3].split() == ["replayed", "1"]
     assert queue_depth(env["AMQP_URI"], "cli-test.target") == 1
+    nothing = json.loads(gonghui(env, "dlq", "replay", "registry", "--json").stdout)
+    assert nothing == {"service": "registry", "replayed": 0}
 
 
 def test_an_unreachable_broker_is_one_line_not_a_traceback(tmp_path):

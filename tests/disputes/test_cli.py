@@ -20,8 +20,10 @@ def test_the_sample_is_asked_for_once_until_the_registrys_district_is_in(monkeyp
     asked = run(monkeypatch, sqlite_url, "load-sample")
     assert asked.exit_code == 0, asked.output
     assert "sample requested: 9,370 disputes" in asked.output
-    again = run(monkeypatch, sqlite_url, "load-sample")
-    assert again.exit_code == 0 and "requested before" in again.output
+    again = run(monkeypatch, sqlite_url, "load-sample", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output) == {"loaded": False,
+                                        "sample": "sample requested before; not asked again"}
     figures = run(monkeypatch, sqlite_url, "stats", "longgang.longcheng.zhangbei",
                   "--year", "2015", "--json")
     assert json.loads(figures.output)["disputes"] == 0  # nothing loads without the registry

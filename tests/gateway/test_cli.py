@@ -67,8 +67,8 @@ def test_revoke_by_name_or_by_token(env):
     second = gonghui(env, "issue-token", "--name", "a").stdout.strip()
     assert gonghui(env, "revoke", "--token", first).exit_code == 0
     assert authenticate(env, second).name == "a"
-    result = gonghui(env, "revoke", "--name", "a")
-    assert result.stdout == "revoked user 'a' and 1 token(s)\n"
+    result = gonghui(env, "revoke", "--name", "a", "--json")
+    assert json.loads(result.stdout) == {"revoked_user": "a", "tokens_revoked": 1}
     with pytest.raises(Exception, match="invalid or revoked"):
         authenticate(env, second)
 
@@ -106,3 +106,27 @@ def test_cli_mistakes_fail_cleanly(env):
     missing = gonghui(env, "revoke", "--name", "nobody")
     assert missing.exit_code == 1 and "no active user" in missing.stderr
 
+
+
+def test_every_user_and_token_command_answers_json_with_what_it_did(env):
+    created = json.loads(gonghui(env, "create-user", "--name", "a", "--role", "viewer",
+                                 "--org", "longgang", "--json").stdout)
+    assert (created["name"], created["role"], created["org_code"]) == ("a", "viewer",
+                                                                       "longgang")
+    assert authenticate(env, created["token"]).name == "a" and created["expires_in_days"] > 0
+    issued = json.loads(gonghui(env, "issue-token", "--name", "a", "--json").stdout)
+    assert authenticate(env, issued["token"]).name == issued["name"] == "a"
+    rotated = json.loads(gonghui(env, "rotate-token", "--name", "a", "--grace", "0",
+                                 "--json").stdout)
+    assert (rotated["rotated"], rotated["grace_seconds"]) == (2, 0)
+    assert authenticate(env, rotated["token"]).name == "a" and rotated["expires_at"]
+    password = gonghui(env, "set-password", "a", "--password", "correct horse 1", "--json")
+    assert json.loads(password.stdout) == {"name": "a", "signs_in_at": "/signin"}
+    assert gonghui(env, "set-password", "a", "--password", "correct horse 2").stdout \
+        .splitlines()[2].split() == ["name", "a"]
+    link = json.loads(gonghui(env, "password-link", "a", "--base-url", "https://g.example",
+                              "--json").stdout)
+    assert link["link"].startswith("https://g.example/password#") and link["expires_at"]
+    revoked = gonghui(env, "revoke", "--token", rotated["token"])
+    assert revoked.stdout.splitlines()[2:] == ["user            a",
+                                               "tokens_revoked  1"]

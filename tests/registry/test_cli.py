@@ -44,6 +44,21 @@ def test_the_cli_imports_a_csv_and_writes_a_report_of_rejected_rows(cli_env, tmp
     table = cli_env.invoke(cli, ["stats", NANKENG]).output.splitlines()
     assert table[0].split() == ["field", "value"]
     assert "own_union" in {line.split()[0] for line in table[2:] if line.strip()}
-    assert cli_env.invoke(cli, ["recount"]).exit_code == 0
+    recount = cli_env.invoke(cli, ["recount"])
+    assert recount.exit_code == 0, recount.output
+    assert recount.output.splitlines()[3].split() == ["differ", "0"]
+    checked = json.loads(cli_env.invoke(cli, ["recount", "--json"]).output)
+    assert checked["organizations"] > 0
+    assert (checked["differ"], checked["repaired"], checked["differences"]) == (0, 0, [])
 
 
+
+
+def test_load_sample_answers_what_it_registered(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", f"sqlite:///{tmp_path}/registry.db")
+    loaded = CliRunner().invoke(cli, ["load-sample", "--enterprises", "30", "--json"])
+    assert loaded.exit_code == 0, loaded.output
+    summary = json.loads(loaded.stdout)
+    assert summary["created"] == 30 and summary["organizations"] > 0
+    again = CliRunner().invoke(cli, ["load-sample", "--enterprises", "30"])
+    assert again.exit_code == 1 and "already has a district" in again.output
