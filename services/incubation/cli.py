@@ -61,10 +61,7 @@ def remind_command(as_json):
     with command_database("incubation") as db, db.unit_of_work() as uow:
         raised = operations.remind_deadlines(uow, today)
         lapsed = operations.lapse_grades(uow, today)
-    if as_json:
-        show({"reminders_raised": raised, "grades_lapsed": lapsed}, as_json)
-    else:
-        click.echo(f"{raised} reminder(s) raised, {lapsed} grade(s) lapsed")
+    show({"reminders_raised": raised, "grades_lapsed": lapsed}, as_json)
 
 
 @cli.command("load-sample")

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 from kombu import Connection, Producer
 
+from services import SERVICES
 from services.cli import main
 from shared.consumers import (
     ATTEMPT_HEADER,
@@ -118,3 +119,14 @@ def test_a_dead_letter_reason_names_only_what_was_wrong():
         "invalid event: event body must be a JSON object, got str"
     reason = invalid_reason(InvalidEvent("payload rejected", {"name": ["必填"]}))
     assert reason == 'invalid event: payload rejected: {"name": ["必填"]}'
+
+
+def test_sample_load_answers_what_each_service_did(env):
+    # A small district first: the registry's first-run hook then loads nothing more.
+    assert gonghui(env, "registry", "load-sample", "--enterprises", "30").exit_code == 0
+    result = gonghui(env, "sample", "load", "--json")
+    assert result.exit_code == 0, result.output
+    prepared = {row["service"]: row for row in json.loads(result.stdout)}
+    assert set(prepared) == set(SERVICES)
+    assert all(row["event_queues"] >= 0 for row in prepared.values())
+    assert "registered already" in prepared["registry"]["done"][0]
