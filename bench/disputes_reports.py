@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/disputes_reports.py [--rate 50] [--seconds 20]
         [--backend postgresql|sqlite] [--officers 50] [--warmup 3] [--no-notifications]
-        [--profile DIR]
+        [--no-floor] [--profile DIR]
 
 Makes a throwaway vhost and throwaway databases, seeds the disputes and notifications
 read models with a piece of Longgang (district, 坂田 street, 南坑 community) as registry
@@ -22,6 +22,15 @@ Figures:
 - post -> last notification persisted: the latest ``notified_at`` of the notifications
   the policy required at once for the case (p50/p99), and how many cases were notified.
 Target on this 2-core machine: 500 reports/s with p99 <= 200 ms.
+
+Then, in the same run and at the same rate, the floor (``bench/_floor.py``; skipped with
+``--no-floor``): the same three processes making the same hops with no work in them (the
+gateway's HTTP entrypoint and ``BackendRpc``, an ``@rpc`` that commits one event to the
+outbox, the relay publishing it with confirms, a batched consumer that only notes when it
+came), on a vhost and databases of its own, after the real services have stopped. It
+prints the same figures, and real / floor for each: what the framework and the transport
+cost on this machine, so the ratio means the same on any machine. Goal: real sustained
+>= 0.7x the floor's, which shows only at a rate the real pipeline cannot sustain.
 """
 
 import sys
@@ -69,6 +78,7 @@ ORGANIZATIONS = [
      ("南坑社区综合党委", "community_party_committee")),
 ]
 SERVICES = ("disputes", "notifications", "gateway")
+FLOOR_SCRIPT = Path(__file__).resolve().parent / "_floor.py"  # the same hops, no work
 
 
 def organization_events():
@@ -104,12 +114,13 @@ def seed_notifications(url):
     db.engine.dispose()
 
 
-def start(name, url, amqp_uri, port, extra_env=None, profile=None):
+def start(name, url, amqp_uri, port, extra_env=None, profile=None, floor=False):
     env = dict(os.environ, AMQP_URI=amqp_uri, HTTP_HOST="127.0.0.1", LOG_FORMAT="text",
                LOG_LEVEL="WARNING", DATABASE_MIGRATE="0", MAX_WORKERS="20",
                **{f"{name.upper()}_DATABASE_URL": url, f"{name.upper()}_HTTP_PORT": str(port)},
                **(extra_env or {}))
-    command = [sys.executable, "-m", "services.serve", name]
+    command = ([sys.executable, str(FLOOR_SCRIPT), name] if floor
+               else [sys.executable, "-m", "services.serve", name])
     if profile:  # the profile is written when the service stops (SIGTERM: graceful)
         command[1:1] = ["-m", "cProfile", "-o", profile]
     return subprocess.Popen(command, cwd=ROOT, env=env)
@@ -218,52 +229,73 @@ def notification_latencies(url, scheduled_by_name, timeout=30):
     return latencies, per_case
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=50,
-                        help="reports per second (the target is 500; about 96 saturates)")
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--backend", default="postgresql", choices=("postgresql", "sqlite"))
-    parser.add_argument("--officers", type=int, default=50)
-    parser.add_argument("--warmup", type=float, default=3,
-                        help="seconds posted at the same rate before measuring (connection "
-                             "pools filled, statements compiled), not counted")
-    parser.add_argument("--no-notifications", action="store_true",
-                        help="disputes and gateway only (post -> case persisted)")
-    parser.add_argument("--profile", metavar="DIR",
-                        help="run every service under cProfile, stats to DIR/<service>.prof")
-    args = parser.parse_args(argv)
-    if args.profile:
-        Path(args.profile).mkdir(parents=True, exist_ok=True)
-    names = [n for n in SERVICES if not (args.no_notifications and n == "notifications")]
+def consumed_latencies(port, scheduled_by_name, timeout=30):
+    """The floor's ``notification_latencies``: per report, when the do-nothing consumer
+    took its event (``GET /consumed`` on the floor's notifications) minus when it was
+    scheduled; one event per report."""
+    deadline = time.monotonic() + timeout
+    consumed = {}
+    while time.monotonic() < deadline:
+        consumed = requests.get(f"http://127.0.0.1:{port}/consumed", timeout=10).json()
+        if all(name in consumed for name in scheduled_by_name):
+            break
+        time.sleep(0.5)
+    latencies = [consumed[name] - scheduled for name, scheduled in scheduled_by_name.items()
+                 if name in consumed]
+    return latencies, [1] * len(latencies)
 
+
+def prepare(backend_urls, args, floor):
+    """Migrate (and, for the real services, seed) the databases: the officers' tokens."""
+    from services.gateway.service import MIGRATIONS as GATEWAY_MIGRATIONS
+    from services.notifications.service import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
+
+    if floor:  # no authentication there: the tokens are only sent, as the client does
+        migrate(backend_urls["disputes"], DISPUTES_MIGRATIONS)
+        if "notifications" in backend_urls:
+            migrate(backend_urls["notifications"], NOTIFICATIONS_MIGRATIONS)
+        tokens = [f"ghi_floor{number}" for number in range(args.officers)]
+    else:
+        tokens = seed_disputes(backend_urls["disputes"], args.officers)
+        if "notifications" in backend_urls:
+            seed_notifications(backend_urls["notifications"])
+    migrate(backend_urls["gateway"], GATEWAY_MIGRATIONS)
+    return tokens
+
+
+def measure(args, names, floor=False) -> dict:
+    """One pipeline (the real services, or the floor: ``bench/_floor.py``) on its own
+    vhost and databases, warmed up, then posted to at ``args.rate``: its figures."""
     with ExitStack() as stack:
         amqp_uri = stack.enter_context(broker_vhost("gonghui-bench-disputes"))
         urls = {name: stack.enter_context(database(args.backend)) for name in names}
-        tokens = seed_disputes(urls["disputes"], args.officers)
-        if "notifications" in urls:
-            seed_notifications(urls["notifications"])
-        from services.gateway.service import MIGRATIONS as GATEWAY_MIGRATIONS
-
-        migrate(urls["gateway"], GATEWAY_MIGRATIONS)
+        tokens = prepare(urls, args, floor)
         ports = {name: free_port() for name in names}
         processes = []
         stack.callback(stop, processes)  # before the vhost and databases go
         limits = {"DISPUTES_RATE_LIMITS": "officer=1000000/3600,source=1000000/3600"}
         for name in names:
-            profile = args.profile and str(Path(args.profile) / f"{name}.prof")
-            processes.append(start(name, urls[name], amqp_uri, ports[name], limits, profile))
+            profile = args.profile and str(
+                Path(args.profile) / f"{'floor-' if floor else ''}{name}.prof")
+            processes.append(start(name, urls[name], amqp_uri, ports[name], limits, profile,
+                                   floor=floor))
         for name in names:
             wait_ready(ports[name])
-        print(f"services up ({', '.join(names)}) on {args.backend}; posting "
-              f"{args.rate:g} reports/s for {args.seconds:g} s", flush=True)
+        print(f"{'floor' if floor else 'real'} pipeline up ({', '.join(names)}) on "
+              f"{args.backend}; posting {args.rate:g} reports/s for {args.seconds:g} s",
+              flush=True)
+
+        def last_consumed(results):
+            scheduled_by_name = {f"基准测试企业{index}": scheduled
+                                 for index, scheduled, _, status in results if status == 201}
+            if floor:
+                return consumed_latencies(ports["notifications"], scheduled_by_name)
+            return notification_latencies(urls["notifications"], scheduled_by_name)
 
         base = f"http://127.0.0.1:{ports['gateway']}"
         warmup = post_reports(base, tokens, args.rate, args.warmup, first_index=10**7)
         if "notifications" in urls:  # let the warm-up's notifications finish first
-            notification_latencies(urls["notifications"], {
-                f"基准测试企业{index}": scheduled
-                for index, scheduled, _, status in warmup if status == 201})
+            last_consumed(warmup)
         cpu_before = {name: cpu_seconds(p.pid) for name, p in zip(names, processes, strict=True)}
         others_before = {name: cpu_seconds_of(commands) for name, commands in OTHERS.items()}
         client_before = sum(os.times()[:2])
@@ -272,21 +304,15 @@ def main(argv=None):
         ok = [r for r in results if r[3] == 201]
         first = min(r[1] for r in results)
         last = max(r[2] for r in results)
-        sustained = len(ok) / (last - first)
         case_latency = [answered - scheduled for _, scheduled, answered, _ in ok]
         figures = {
-            "backend": args.backend, "rate": args.rate, "seconds": args.seconds,
-            "warmup_seconds": args.warmup,
             "posted": len(results), "created": len(ok), "errors": len(results) - len(ok),
-            "sustained_per_s": round(sustained, 1),
+            "sustained_per_s": round(len(ok) / (last - first), 1),
             "case_p50_ms": ms(percentile(case_latency, 0.5)),
             "case_p99_ms": ms(percentile(case_latency, 0.99)),
         }
         if "notifications" in urls:
-            scheduled_by_name = {f"基准测试企业{index}": scheduled
-                                 for index, scheduled, _, status in results if status == 201}
-            latencies, per_case = notification_latencies(urls["notifications"],
-                                                          scheduled_by_name)
+            latencies, per_case = last_consumed(results)
             figures.update({
                 "notified_cases": len(latencies),
                 "notifications_per_case": round(sum(per_case) / len(per_case), 2)
@@ -304,17 +330,67 @@ def main(argv=None):
             name: round((cpu_seconds_of(commands) - others_before[name]) * per_report, 1)
             for name, commands in OTHERS.items()})
         figures["cpu_ms_per_report"]["bench client"] = round(client_cpu * per_report, 1)
-        print(f"posted {figures['posted']:,}, created {figures['created']:,}, "
-              f"errors {figures['errors']}; sustained {figures['sustained_per_s']} reports/s")
-        print(f"post -> case persisted: p50 {figures['case_p50_ms']} ms, "
-              f"p99 {figures['case_p99_ms']} ms")
-        print("CPU per report: " + ", ".join(f"{name} {value} ms" for name, value
-                                            in figures["cpu_ms_per_report"].items()))
-        if "notified_cases" in figures:
-            print(f"post -> last notification persisted ({figures['notified_cases']:,} cases, "
-                  f"{figures['notifications_per_case']} notifications each): "
-                  f"p50 {figures['notified_p50_ms']} ms, p99 {figures['notified_p99_ms']} ms")
-        emit("disputes_reports", figures)
+        report(figures, "floor" if floor else "real")
+        return figures
+
+
+def report(figures, pipeline):
+    print(f"{pipeline}: posted {figures['posted']:,}, created {figures['created']:,}, "
+          f"errors {figures['errors']}; sustained {figures['sustained_per_s']} reports/s")
+    print(f"{pipeline}: post -> answered (case persisted): p50 {figures['case_p50_ms']} ms, "
+          f"p99 {figures['case_p99_ms']} ms")
+    print(f"{pipeline}: CPU per report: " + ", ".join(
+        f"{name} {value} ms" for name, value in figures["cpu_ms_per_report"].items()))
+    if "notified_cases" in figures:
+        print(f"{pipeline}: post -> last consumed ({figures['notified_cases']:,} cases, "
+              f"{figures['notifications_per_case']} notifications each): "
+              f"p50 {figures['notified_p50_ms']} ms, p99 {figures['notified_p99_ms']} ms",
+              flush=True)
+
+
+def ratios(real, floor) -> dict:
+    """real / floor for throughput and latencies (the goal: sustained >= 0.7)."""
+    keys = ("sustained_per_s", "case_p50_ms", "case_p99_ms", "notified_p50_ms",
+            "notified_p99_ms")
+    return {key: round(real[key] / floor[key], 2) for key in keys
+            if real.get(key) is not None and floor.get(key)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50,
+                        help="reports per second (the target is 500; about 96 saturates)")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--backend", default="postgresql", choices=("postgresql", "sqlite"))
+    parser.add_argument("--officers", type=int, default=50)
+    parser.add_argument("--warmup", type=float, default=3,
+                        help="seconds posted at the same rate before measuring (connection "
+                             "pools filled, statements compiled), not counted")
+    parser.add_argument("--no-notifications", action="store_true",
+                        help="disputes and gateway only (post -> case persisted)")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="the real pipeline only, without the floor after it")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run every service under cProfile, stats to DIR/<service>.prof "
+                             "(the floor's to DIR/floor-<service>.prof)")
+    args = parser.parse_args(argv)
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+    names = [n for n in SERVICES if not (args.no_notifications and n == "notifications")]
+
+    figures = {"backend": args.backend, "rate": args.rate, "seconds": args.seconds,
+               "warmup_seconds": args.warmup}
+    real = measure(args, names)
+    figures.update(real)
+    if not args.no_floor:  # one after the other: each has the machine to itself
+        floor = measure(args, names, floor=True)
+        figures["floor"] = floor
+        figures["real_over_floor"] = ratios(real, floor)
+        print("real / floor: " + ", ".join(
+            f"{key} {value}" for key, value in figures["real_over_floor"].items())
+            + " (goal: sustained >= 0.7; it shows only at a rate the real pipeline "
+              "cannot sustain)", flush=True)
+    emit("disputes_reports", figures)
 
 
 if __name__ == "__main__":
