@@ -245,21 +245,21 @@ def consumed_latencies(port, scheduled_by_name, timeout=30):
     return latencies, [1] * len(latencies)
 
 
-def prepare(backend_urls, args, floor):
+def prepare(urls, args, floor):
     """Migrate (and, for the real services, seed) the databases: the officers' tokens."""
     from services.gateway.service import MIGRATIONS as GATEWAY_MIGRATIONS
     from services.notifications.service import MIGRATIONS as NOTIFICATIONS_MIGRATIONS
 
     if floor:  # no authentication there: the tokens are only sent, as the client does
-        migrate(backend_urls["disputes"], DISPUTES_MIGRATIONS)
-        if "notifications" in backend_urls:
-            migrate(backend_urls["notifications"], NOTIFICATIONS_MIGRATIONS)
+        migrate(urls["disputes"], DISPUTES_MIGRATIONS)
+        if "notifications" in urls:
+            migrate(urls["notifications"], NOTIFICATIONS_MIGRATIONS)
         tokens = [f"ghi_floor{number}" for number in range(args.officers)]
     else:
-        tokens = seed_disputes(backend_urls["disputes"], args.officers)
-        if "notifications" in backend_urls:
-            seed_notifications(backend_urls["notifications"])
-    migrate(backend_urls["gateway"], GATEWAY_MIGRATIONS)
+        tokens = seed_disputes(urls["disputes"], args.officers)
+        if "notifications" in urls:
+            seed_notifications(urls["notifications"])
+    migrate(urls["gateway"], GATEWAY_MIGRATIONS)
     return tokens
 
 
