@@ -115,8 +115,11 @@ def seed_notifications(url):
 
 
 def start(name, url, amqp_uri, port, extra_env=None, profile=None, floor=False):
+    # The client is one address posting for many officers at once (up to 200 connections,
+    # post_reports): over the per-address limit of 32 the gateway would answer 429.
     env = dict(os.environ, AMQP_URI=amqp_uri, HTTP_HOST="127.0.0.1", LOG_FORMAT="text",
                LOG_LEVEL="WARNING", DATABASE_MIGRATE="0", MAX_WORKERS="20",
+               HTTP_CONNECTIONS_PER_CLIENT="1000",
                **{f"{name.upper()}_DATABASE_URL": url, f"{name.upper()}_HTTP_PORT": str(port)},
                **(extra_env or {}))
     command = ([sys.executable, str(FLOOR_SCRIPT), name] if floor
