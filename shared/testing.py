@@ -374,6 +374,27 @@ def browser(chromium):
     driver.quit()
 
 
+def page_replaced(page):
+    """A ``WebDriverWait`` condition: the document holding ``page`` (an element, say the
+    ``html`` of the page before a click) has been replaced by the next one. Selenium's
+    ``staleness_of``, except that chromedriver, asked mid-navigation, may answer
+    "Node with given id does not belong to the document" (a WebDriverException, not a
+    StaleElementReferenceException): that too means the old page is gone."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def replaced(_driver):
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
+    return replaced
+
+
 @pytest.fixture(scope="session")
 def promtool():
     """Path of promtool (``PROMTOOL`` or on PATH)."""

@@ -33,7 +33,7 @@ from services.notifications.service import NotificationsService
 from services.registry.sample import credit_code
 from services.registry.service import RegistryService
 from shared.db import open_database
-from shared.testing import call, eventually, publish_events
+from shared.testing import call, eventually, page_replaced, publish_events
 from shared.timeutil import now_utc
 from tests.disputes.conftest import TEST_KEY as DISPUTES_KEY
 from tests.disputes.test_with_all_services import BANTIAN, DISTRICT, FACTORY, NANKENG, TREE
@@ -291,7 +291,7 @@ def click_through(driver, element_id):
     """Click what posts or follows, and wait for the next page to replace this one."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, element_id).click()
-    wait(driver, ready.staleness_of(page))
+    wait(driver, page_replaced(page))
 
 
 def open_step(driver, step):
