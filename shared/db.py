@@ -418,6 +418,17 @@ def open_database(url: str, source: str, migrations_dir=None, run_migrations=Tru
     return DatabaseAccess(engine, sessionmaker(engine, expire_on_commit=False), source)
 
 
+@contextmanager
+def opened_database(url: str, source: str, migrations_dir=None):
+    """``with opened_database(url, "disputes", migrations) as db:``: ``open_database``
+    for one piece of work (a first run's ``sample.prepare``), its connections closed after."""
+    db = open_database(url, source, migrations_dir)
+    try:
+        yield db
+    finally:
+        db.engine.dispose()
+
+
 def read_once(session, cache: dict, key, read):
     """``read(session)`` once per process and database, for rows that never change once
     written (a published policy version, a salt made by the first migration). Keyed by

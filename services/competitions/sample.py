@@ -40,7 +40,7 @@ from services.competitions.models import (
     settings,
 )
 from shared.caller import Caller
-from shared.db import open_database
+from shared.db import opened_database
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +78,12 @@ def at(month, day, hour=9, minute=0) -> datetime:
 
 def prepare(database_url, migrations_dir):
     """``gonghui up``: ask for the sample once (it loads when the registry's data is in)."""
-    db = open_database(database_url, "competitions", migrations_dir)
-    try:
+    with opened_database(database_url, "competitions", migrations_dir) as db:
         if not request(db):
             yield "sample edition requested before; not asked again"
         else:
             yield ("sample requested: the 2016 edition (231 street finalists) loads once "
                    "the registry's district has arrived")
-    finally:
-        db.engine.dispose()
 
 
 def request(db) -> bool:

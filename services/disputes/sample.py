@@ -31,7 +31,7 @@ from services.disputes.domain import CHINA_TIME, checked_time
 from services.disputes.models import cases, enterprises, organizations, settings
 from shared.api import disputes as contract
 from shared.caller import Caller
-from shared.db import open_database
+from shared.db import opened_database
 from shared.schemas import load
 from shared.timeutil import now_utc
 
@@ -79,11 +79,8 @@ LOADED = "loaded"
 
 def prepare(database_url, migrations_dir):
     """``gonghui up``: ask for the sample once, on a database without cases."""
-    db = open_database(database_url, "disputes", migrations_dir)
-    try:
+    with opened_database(database_url, "disputes", migrations_dir) as db:
         yield request(db)
-    finally:
-        db.engine.dispose()
 
 
 def request(db) -> str:

@@ -33,7 +33,7 @@ from services.incubation.domain import today_in
 from services.incubation.models import organizations, samples
 from shared.api.registry import credit_code_check_digit
 from shared.caller import Caller
-from shared.db import open_database
+from shared.db import opened_database
 from shared.events.incubation import SERVICE_KINDS
 from shared.timeutil import now_utc
 
@@ -77,8 +77,7 @@ ACTIVITY_TITLES = {
 
 def prepare(database_url, migrations_dir):
     """``gonghui up``: migrate, and ask for the sample on an empty database."""
-    db = open_database(database_url, "incubation", migrations_dir)
-    try:
+    with opened_database(database_url, "incubation", migrations_dir) as db:
         with db.unit_of_work() as uow:
             count = uow.session.execute(select(func.count()).select_from(organizations)
                                         ).scalar()
@@ -90,8 +89,6 @@ def prepare(database_url, migrations_dir):
             uow.session.execute(insert(samples).values(name=NAME, requested_at=now_utc()))
         yield (f"sample requested: the hub and {GRADUATED} graduated organizations load once "
                "the registry's places have arrived")
-    finally:
-        db.engine.dispose()
 
 
 def request(db):

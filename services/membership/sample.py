@@ -22,7 +22,7 @@ from services.membership import domain, operations, readmodel
 from services.membership.importer import REQUIRED, Importer
 from services.membership.models import enterprises, imports, merchants, workers
 from shared.caller import Caller
-from shared.db import open_database
+from shared.db import opened_database
 from shared.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,8 @@ MERCHANTS = [("南坑爱心超市", domain.SUPERMARKET_RULE)] + [
 def prepare(database_url, migrations_dir):
     """First run of membership (``gonghui up``): ask for the sample unless members are on
     file. Yields what it did."""
-    database = open_database(database_url, "membership", migrations_dir)
-    try:
+    with opened_database(database_url, "membership", migrations_dir) as database:
         yield _ask_unless_members(database)
-    finally:
-        database.engine.dispose()
 
 
 def _ask_unless_members(database) -> str:
