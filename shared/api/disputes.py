@@ -49,7 +49,7 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.events.disputes import CATEGORIES, GRADES, HANDLING_TIERS, STATUSES
-from shared.idempotency import IdempotencySchema
+from shared.idempotency import HEX_32, IdempotencySchema
 from shared.paging import CursorQuery, page_schema
 from shared.schemas import Day, Timestamp, representable_or_error
 
@@ -158,7 +158,6 @@ def _workers(**kwargs):
 
 OFFICER_TOKEN_PREFIX = "ghi_"  # an informant's token, told apart from staff's ghu_ ones
 HEX_64 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 hex digits")
-HEX_32 = validate.Regexp(r"^[0-9a-f]{32}$", error="must be 32 hex digits")
 SEALED = validate.Regexp(r"^[0-9a-f]{16}\.[A-Za-z0-9+/]+={0,2}$",
                          error="must be a sealed value (key id . base64)")
 
