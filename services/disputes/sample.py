@@ -19,12 +19,14 @@ so ``gonghui up`` (``prepare``) only asks for the sample; the service's timer lo
 (``load_if_ready``) once the registry's sample district is in.
 """
 
+import json
 import logging
 import random
 import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.disputes import operations
 from services.disputes.domain import CHINA_TIME, checked_time
@@ -42,6 +44,7 @@ ZHANGBEI = "longgang.longcheng.zhangbei"
 NANKENG = "longgang.bantian.nankeng"
 LOADER = Caller("sample", "admin", DISTRICT)
 REQUEST = "sample_requested"
+PLANNED = "sample_enterprises"  # the enterprises the plan was made from, frozen
 SEED = 2015
 STREETS = 11
 # Per year: disputes, handled alone, and (month, day) the year's reports end (early 2016).
@@ -123,7 +126,7 @@ def load_if_ready(db, seconds=TICK_SECONDS) -> dict | None:
             settings.c.key == REQUEST)).scalar()
         if asked is None or asked == LOADED or not ready(session):
             return None
-        plan = _plan(session)
+    plan = _plan(db)
     done = _load_some(db, plan, seconds)
     if done is None:
         return None
@@ -230,10 +233,28 @@ def _handle(uow, dispute: dict, now: datetime) -> str:
     return case_id
 
 
-def _plan(session, seed=SEED) -> list[dict]:
-    """嶂背's visits, then every dispute: the same list on every tick and replica."""
-    by_community = _enterprises_by_community(session)
+def _plan(db, seed=SEED) -> list[dict]:
+    """嶂背's visits, then every dispute: the same list on every tick and replica, made
+    from the enterprises on file when loading began (frozen in ``settings``), so an
+    enterprise registered or closed while the sample loads does not shift what is left."""
+    by_community = _frozen_enterprises(db)
     return plan_visits(by_community[ZHANGBEI], seed) + plan_disputes(by_community, seed)
+
+
+def _frozen_enterprises(db) -> dict[str, list[str]]:
+    with db.session() as session:
+        frozen = session.execute(select(settings.c.value).where(
+            settings.c.key == PLANNED)).scalar()
+        if frozen is None:
+            found = _enterprises_by_community(session)
+    if frozen is not None:
+        return json.loads(frozen)
+    try:
+        with db.unit_of_work() as uow:
+            uow.session.execute(insert(settings).values(key=PLANNED, value=json.dumps(found)))
+    except IntegrityError:  # another replica froze its list first: take that one
+        return _frozen_enterprises(db)
+    return found
 
 
 def _load_some(db, plan: list[dict], seconds: float) -> int | None:
@@ -272,8 +293,7 @@ def _visit(uow, visit: dict, now: datetime) -> None:
 def load_sample(db, seed=SEED) -> dict:
     """The whole sample at once (the CLI's and the tests'), asked for first."""
     request(db)
-    with db.session() as session:
-        plan = _plan(session, seed)
+    plan = _plan(db, seed)
     _load_some(db, plan, float("inf"))
     return {"disputes": sum(1 for item in plan if "tier" in item),
             "visits": sum(1 for item in plan if "kind" in item)}

@@ -108,3 +108,24 @@ def test_every_case_of_the_sample_went_through_the_standard_process(sampled):
     steps = sampled.execute(select(func.count()).select_from(timeline).where(
         timeline.c.kind == "status")).scalar()
     assert steps == 449 * 4  # verified, handling, resolved, closed
+
+
+def test_the_plan_is_made_once_from_the_enterprises_on_file_when_loading_began(tmp_path):
+    """An enterprise registered in 嶂背 while the sample loads (it sorts first) and one
+    closed must not shift what is left of the plan: the next tick makes the same plan."""
+    db = open_database(f"sqlite:///{tmp_path}/disputes.db", "disputes", MIGRATIONS)
+    with db.unit_of_work() as uow:
+        fill_from_registry_sample(uow.session)
+    first = sample._plan(db)
+    visited = first[0]["credit_code"]
+    with db.unit_of_work() as uow:
+        for credit_code, status in (("00000000000000000A", "active"), (visited, "closed")):
+            readmodel.registry.apply_enterprise(uow.session, {
+                "credit_code": credit_code, "name": "嶂背新登记企业", "address": None,
+                "community_code": ZHANGBEI, "headcount": 30, "union_status": "none",
+                "path": _path(ZHANGBEI), "status": status, "key_enterprise": False}, None)
+    with db.session() as session:
+        now_on_file = sample._enterprises_by_community(session)[ZHANGBEI]
+    assert "00000000000000000A" in now_on_file and visited not in now_on_file
+    assert sample._plan(db) == first
+    db.engine.dispose()
