@@ -222,14 +222,16 @@ class UnitOfWork:
         self.published += 1
         return envelope
 
-    def publish_many(self, events) -> int:
+    def publish_many(self, events, validate=True) -> int:
         """``publish`` for many events in one INSERT, in order (bulk writes, imports).
 
-        ``events``: ``(event_type, data, subject)`` tuples; each is checked like ``publish``.
+        ``events``: ``(event_type, data, subject)`` tuples; each is checked like ``publish``
+        unless ``validate=False`` (payloads the code built itself, see ``make_envelope``).
         """
         rows = []
         for event_type, data, subject in events:
-            envelope = make_envelope(catalogue.get(self.source, event_type), data, subject)
+            envelope = make_envelope(catalogue.get(self.source, event_type), data, subject,
+                                     validate=validate)
             rows.append({
                 "event_id": envelope["id"],
                 "exchange": f"{self.source}.events",

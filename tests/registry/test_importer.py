@@ -76,3 +76,29 @@ def test_json_and_json_lines_files_are_read_with_their_row_numbers(tree, tmp_pat
     assert (first.created, first.errors[0]["row"]) == (1, 2)
     assert (second.created, second.errors[0]["row"]) == (1, 2)
     assert "not valid JSON" in second.errors[0]["reason"]
+
+
+def test_every_event_the_import_builds_passes_its_schema(tree):
+    """The import skips re-validating the payloads it builds (``flush(validate_events=
+    False)``): here every kind it publishes is checked against the event schema."""
+    from shared.events import catalogue
+    from shared.events.envelope import _schema
+
+    batch = rows(*(enterprise(n, community=[NANKENG, GANGTOU][n % 2], headcount=20 + n,
+                              union_status=["own", "covered", "none"][n % 3],
+                              key_enterprise=n % 4 == 0,
+                              assigned_leader="王伟|副主任|13800000000" if n % 4 == 0 else None)
+                   for n in range(30, 45)))
+    importer.import_rows(tree, batch, OPERATOR)
+    importer.import_rows(tree, rows(
+        {"credit_code": credit_code(30), "headcount": 99},
+        {**dict(batch[0][1]), "community_code": ZHANGBEI},  # own union moves along
+        {**dict(batch[1][1]), "community_code": ZHANGBEI},
+    ), OPERATOR)
+    envelopes = outbox(tree, envelopes=True)
+    kinds = {body["type"] for body in envelopes}
+    assert {"enterprise_registered", "enterprise_updated", "enterprise_moved",
+            "organization_registered", "organization_moved"} <= kinds
+    for body in envelopes:
+        schema = _schema(catalogue.get("registry", body["type"]).schema)
+        assert schema.validate(body["data"]) == {}, body
