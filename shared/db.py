@@ -6,12 +6,15 @@ events already handled. A service's first Alembic migration creates them with
 ``create_kit_tables()``, so they are versioned like everything else.
 """
 
+import io
 import logging
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -20,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     create_engine,
     event,
     func,
@@ -238,8 +242,7 @@ class UnitOfWork:
                 "routing_key": event_type,
                 "body": _dumps(envelope),
             })
-        if rows:
-            self.session.execute(insert(outbox_table), rows)
+        insert_many(self.session, outbox_table, rows)
         self.published += len(rows)
         return len(rows)
 
@@ -286,6 +289,71 @@ class UnitOfWork:
             self.session.execute(insert(processed_events_table), [
                 {"event_id": item.id, "consumer": consumer} for item in fresh])
         return fresh
+
+
+def can_copy() -> bool:
+    """Whether psycopg2 can run ``COPY ... FROM STDIN`` here: not under eventlet, whose
+    wait callback (psycogreen, in the services) makes psycopg2 refuse a COPY."""
+    import psycopg2.extensions
+
+    return psycopg2.extensions.get_wait_callback() is None
+
+
+def copy_text(session, target: str, text_rows: str):
+    """COPY rows in PostgreSQL's text format (tab-separated, ``\\N`` for NULL) into
+    ``target`` ("table (column, ...)"), in the session's transaction."""
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    cursor.copy_expert(f"COPY {target} FROM STDIN", io.StringIO(text_rows))
+    cursor.close()
+
+
+def insert_many(session, table, rows: list[dict]):
+    """``session.execute(insert(table), rows)``, as a COPY on PostgreSQL where it can run
+    (``can_copy``) and the columns are of plain types: PostgreSQL parses no SQL per row,
+    psycopg2 interpolates no parameters. Every row has the first one's keys; omitted
+    columns take their server defaults either way."""
+    if not rows:
+        return
+    names = list(rows[0])
+    encoders = [_copy_encoder(table.c[name].type) for name in names]
+    if (session.get_bind().dialect.name != "postgresql" or None in encoders
+            or not can_copy()):
+        session.execute(insert(table), rows)
+        return
+    lines = ["\t".join([encode(row[name]) for name, encode in zip(names, encoders, strict=True)])
+             for row in rows]
+    lines.append("")
+    copy_text(session, f"{table.name} ({', '.join(names)})", "\n".join(lines))
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_PLAIN_TYPES = (String, Integer, BigInteger, DateTime)  # Text is a String
+
+
+def _copy_text_value(value) -> str:
+    if value is None:
+        return "\\N"
+    value = str(value)
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:  # rare: skip translate
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _copy_encoder(column_type):
+    """How a value of ``column_type`` is written in COPY's text format, as SQLAlchemy
+    would bind it; None for a type this does not know (a TypeDecorator's own binding)."""
+    import json
+
+    if isinstance(column_type, TypeDecorator):
+        return None
+    if isinstance(column_type, JSON):
+        null = "\\N" if column_type.none_as_null else "null"  # SQL NULL or JSON null
+        return lambda value: null if value is None else _copy_text_value(json.dumps(value))
+    if isinstance(column_type, Boolean):
+        return lambda value: "\\N" if value is None else ("t" if value else "f")
+    if isinstance(column_type, _PLAIN_TYPES):
+        return _copy_text_value
+    return None
 
 
 def _dumps(value) -> str:

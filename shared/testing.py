@@ -427,6 +427,17 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
+def blocking_postgres():
+    """Call it to take psycogreen's wait callback off psycopg2, as in a CLI outside
+    eventlet (COPY is then allowed, ``shared.db.can_copy``); put back after the test."""
+    import psycopg2.extensions
+
+    callback = psycopg2.extensions.get_wait_callback()
+    yield lambda: psycopg2.extensions.set_wait_callback(None)
+    psycopg2.extensions.set_wait_callback(callback)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path):
     """A SQLite database, for tests about behaviour rather than the backend."""
     return f"sqlite:///{tmp_path}/service.db"

@@ -18,7 +18,6 @@ read model are held in memory for the run.
 """
 
 import csv
-import io
 import json
 import queue
 import threading
@@ -33,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.membership import domain, readmodel
 from services.membership.models import enterprises, imports, memberships, workers
+from shared.db import can_copy, copy_text
 from shared.errors import InvalidInput
 from shared.timeutil import now_utc
 
@@ -161,7 +161,7 @@ class Importer:
         return now
 
     def _empty_postgres(self) -> bool:
-        if self.db.engine.dialect.name != "postgresql" or not _can_copy():
+        if self.db.engine.dialect.name != "postgresql" or not can_copy():
             return False
         with self.db.session() as session:
             return not any(session.execute(select(table.c.id).limit(1)).first()
@@ -255,7 +255,7 @@ class Importer:
         postgres = session.get_bind().dialect.name == "postgresql"
         started = time.perf_counter()
         fresh, again = None, []
-        if postgres and _can_copy():
+        if postgres and can_copy():
             # Optimistic: most imported people are new, and the unique index on id_hash
             # says so for free. Only a batch holding a known worker pays for the lookup.
             try:
@@ -335,14 +335,14 @@ class Importer:
             for mid, (wid, row) in zip(membership_ids,
                                        [*zip(worker_ids, fresh, strict=True), *again],
                                        strict=True)]
-        if postgres and _can_copy():
+        if postgres and can_copy():
             worker_text, member_text = _copy_texts(worker_rows, member_rows)
             if members_later is not None:  # the initial load copies them on its own line
-                _copy(session, WORKER_COLUMNS, worker_text)
+                copy_text(session, WORKER_COLUMNS, worker_text)
                 members_later(member_text)
                 return member_rows
-            _copy(session, WORKER_COLUMNS, worker_text)
-            _copy(session, MEMBERSHIP_COLUMNS, member_text)
+            copy_text(session, WORKER_COLUMNS, worker_text)
+            copy_text(session, MEMBERSHIP_COLUMNS, member_text)
         elif postgres:  # inside an eventlet process: psycogreen forbids COPY
             session.execute(insert(workers), [dict(zip(("id", "name", "id_hash", "sealed"),
                                                        row, strict=True))
@@ -435,7 +435,7 @@ class _MembershipLine(threading.Thread):
                     index.drop(bind)
                 self.ready.set()
                 while (text_rows := self.queue.get()) is not None:
-                    _copy(session, MEMBERSHIP_COLUMNS, text_rows)
+                    copy_text(session, MEMBERSHIP_COLUMNS, text_rows)
                 for index in memberships.indexes:
                     index.create(bind)
                 self.done.set()
@@ -559,12 +559,6 @@ def psycopg2_errors():
     return psycopg2.errors
 
 
-def _can_copy() -> bool:
-    import psycopg2.extensions
-
-    return psycopg2.extensions.get_wait_callback() is None
-
-
 WORKER_COLUMNS = "workers (id, name, id_hash, sealed)"
 MEMBERSHIP_COLUMNS = ("memberships (id, worker_id, union_code, enterprise_credit_code, status, "
                       "channel, decided_at)")
@@ -582,13 +576,6 @@ def _copy_texts(worker_rows, member_rows):
 def _escape(value: str) -> str:
     """A value for COPY's text format (tabs and newlines never pass the row checks)."""
     return value.replace("\\", "\\\\") if "\\" in value else value
-
-
-def _copy(session, target, text_rows: str):
-    """COPY tab-separated rows into PostgreSQL (text format: faster to write than CSV)."""
-    cursor = session.connection().connection.dbapi_connection.cursor()
-    cursor.copy_expert(f"COPY {target} FROM STDIN", io.StringIO(text_rows))
-    cursor.close()
 
 
 def count_lines(path) -> int:

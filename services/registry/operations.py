@@ -31,6 +31,7 @@ from services.registry.models import (
     within,
 )
 from shared.caller import WRITE, Caller, require_permission, require_scope
+from shared.db import insert_many
 from shared.errors import Conflict, InvalidInput, NotFound
 
 # --- rows ------------------------------------------------------------------------------
@@ -401,8 +402,7 @@ class EnterpriseWriter:
                 inserts.append(enterprise_row(current))
             elif current != original:
                 updates.append({f"b_{k}": v for k, v in enterprise_row(current).items()})
-        if inserts:
-            session.execute(insert(enterprises), inserts)
+        insert_many(session, enterprises, inserts)  # a COPY on PostgreSQL
         if updates:
             session.execute(
                 update(enterprises)

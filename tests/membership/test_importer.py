@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from services.membership import importer, views
 from services.membership.models import memberships, workers
-from shared.db import outbox_table
+from shared.db import can_copy, outbox_table
 from shared.errors import InvalidInput
 from shared.events import parse_envelope
 from tests.membership.conftest import (
@@ -117,17 +117,6 @@ def session_sealed(database, name):
 
 
 @pytest.fixture
-def blocking_postgres():
-    """Call it to take psycogreen's wait callback off psycopg2, as in the CLI (COPY is then
-    allowed); it is put back after the test."""
-    import psycopg2.extensions
-
-    callback = psycopg2.extensions.get_wait_callback()
-    yield lambda: psycopg2.extensions.set_wait_callback(None)
-    psycopg2.extensions.set_wait_callback(callback)
-
-
-@pytest.fixture
 def postgres_url(postgres_databases):
     """An empty PostgreSQL database: COPY is PostgreSQL's."""
     url = postgres_databases.create()
@@ -143,7 +132,7 @@ def test_postgresql_loads_an_empty_database_at_once_then_finds_known_workers(
 
     database = database_factory(postgres_url, "membership", MIGRATIONS)
     blocking_postgres()
-    assert importer._can_copy()
+    assert can_copy()
     load_registry(database)
     first = write_csv(tmp_path / "a.csv", [("张三", id_number(1), "", HUAWEI),
                                            ("李\\四", id_number(2), "13800138000", SMALL)])

@@ -13,6 +13,12 @@ from tests.registry.conftest import ADMIN, GANGTOU, ZHANGBEI, enterprise, outbox
 OPERATOR = Caller.from_dict(ADMIN)
 
 
+@pytest.fixture(autouse=True)
+def copy_allowed(blocking_postgres):
+    """As in the CLI: on PostgreSQL the rows and their events go in by COPY."""
+    blocking_postgres()
+
+
 def rows(*items):
     return list(enumerate(items, start=1))
 

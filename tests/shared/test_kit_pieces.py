@@ -228,3 +228,45 @@ def test_a_moved_organization_takes_its_subtree_with_it(registry):
         assert inside == ["E1"]
         assert model.known_organization(session, NANKENG[-1])["party_name"] == (
             "longgang.bantian.nankeng 党委")
+
+
+def test_insert_many_stores_awkward_values_as_an_insert_would(db_url, blocking_postgres):
+    """On PostgreSQL outside eventlet ``insert_many`` is a COPY (text format): tabs,
+    newlines, backslashes, a literal ``\\N``, NULL and JSON null come back as given."""
+    from sqlalchemy import JSON, Boolean, DateTime, Text, func
+
+    from shared.db import can_copy, insert_many, make_engine
+    from shared.timeutil import as_utc
+
+    table = Table("awkward", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("note", Text), Column("flag", Boolean),
+                  Column("doc", JSON(none_as_null=True)), Column("kept_null", JSON),
+                  Column("at", DateTime(timezone=True)),
+                  Column("made_at", DateTime(timezone=True), server_default=func.now()))
+    rows = [
+        {"id": 1, "note": "tab\there\nnew line\r\\back\\slash \\N 南坑", "flag": True,
+         "doc": {"name": "王伟", "title": "a\tb\\c"}, "kept_null": None, "at": T0},
+        {"id": 2, "note": None, "flag": False, "doc": None, "kept_null": [1, "二"],
+         "at": None},
+        {"id": 3, "note": "", "flag": None, "doc": [], "kept_null": {}, "at": T0},
+    ]
+    engine = make_engine(db_url)
+    table.metadata.create_all(engine)
+    if engine.dialect.name == "postgresql":
+        blocking_postgres()
+        assert can_copy()
+    try:
+        with Session(engine) as session, session.begin():
+            insert_many(session, table, rows)
+        with engine.connect() as connection:
+            stored = [dict(row._mapping) for row in connection.execute(
+                select(table).order_by(table.c.id))]
+            raw_nulls = connection.execute(
+                select(table.c.id).where(table.c.doc.is_(None))).scalars().all()
+    finally:
+        engine.dispose()
+    assert [{**row, "at": row["at"] and as_utc(row["at"])}
+            for row in ({k: v for k, v in row.items() if k != "made_at"} for row in stored)
+            ] == rows
+    assert all(row["made_at"] is not None for row in stored)  # server default applied
+    assert raw_nulls == [2]  # none_as_null: an SQL NULL, not JSON null
