@@ -226,16 +226,17 @@ class UnitOfWork:
         self.published += 1
         return envelope
 
-    def publish_many(self, events, validate=True) -> int:
+    def publish_many(self, events, validate=True, wire_form=False) -> int:
         """``publish`` for many events in one INSERT, in order (bulk writes, imports).
 
         ``events``: ``(event_type, data, subject)`` tuples; each is checked like ``publish``
-        unless ``validate=False`` (payloads the code built itself, see ``make_envelope``).
+        unless ``validate=False`` (payloads the code built itself; with ``wire_form=True``
+        already in their dumped form: see ``make_envelope``).
         """
         rows = []
         for event_type, data, subject in events:
             envelope = make_envelope(catalogue.get(self.source, event_type), data, subject,
-                                     validate=validate)
+                                     validate=validate, wire_form=wire_form)
             rows.append({
                 "event_id": envelope["id"],
                 "exchange": f"{self.source}.events",

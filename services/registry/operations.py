@@ -384,8 +384,9 @@ class EnterpriseWriter:
         """Writes what was staged; returns how many enterprise rows it wrote.
 
         ``validate_events=False`` (the import) skips re-checking the events' payloads
-        against their schemas: they are snapshots this writer built from checked rows
-        (tests/registry/test_importer.py loads every one the import publishes)."""
+        against their schemas, and dumping them: they are snapshots this writer built
+        from checked rows, of JSON types already (tests/registry/test_importer.py checks
+        that every one the import publishes is its own dump and passes its schema)."""
         session = self.session
         if self._new_orgs:
             session.execute(insert(organizations), [organization_row(o) for o in self._new_orgs])
@@ -412,7 +413,8 @@ class EnterpriseWriter:
                 updates,
             )
         apply_deltas(session, self._deltas)
-        self.uow.publish_many(self._events, validate=validate_events)
+        self.uow.publish_many(self._events, validate=validate_events,
+                              wire_form=not validate_events)
         written = len(inserts) + len(updates)
         self._reset()
         return written
