@@ -9,6 +9,8 @@ enterprise without its credit code finds it in one indexed lookup, and ``address
 which a case shows.
 """
 
+import time
+
 from sqlalchemy import insert, select
 
 from services.disputes import domain
@@ -29,12 +31,35 @@ registry = RegistryReadModel(organizations, enterprises,
                              enterprise_values=_own_enterprise_values)
 
 
+# How long a report may still be placed by what a community was: a community renamed,
+# moved or re-tiered by a registry event is seen by every replica within this time (at
+# once by the replica that applied the event: ``forget_communities``). A community not
+# known is never kept, so one the registry has just registered is used at once.
+COMMUNITY_SECONDS = 5.0
+
+_COMMUNITIES = {}
+
+
 def _community(session, code: str) -> dict:
+    """The community ``code``, read at most every ``COMMUNITY_SECONDS`` per replica: every
+    report naming an unregistered enterprise is placed by its community, and there are
+    a few hundred communities in a district."""
+    key = (session.get_bind(), code)
+    cached = _COMMUNITIES.get(key)
+    if cached is not None and time.monotonic() - cached[0] <= COMMUNITY_SECONDS:
+        return cached[1]
     row = registry.organization(session, code)
     if row is None or row["tier"] != "community":
         raise InvalidInput(f"{code} is not a community or park known to the registry",
                            {"community_code": ["unknown community or park"]})
+    _COMMUNITIES[key] = (time.monotonic(), row)
     return row
+
+
+def forget_communities() -> None:
+    """After this replica applied a change to the registry's organizations (a street
+    moved re-roots its communities: any of them may have changed)."""
+    _COMMUNITIES.clear()
 
 
 def resolve_enterprise(session, data: dict) -> dict:

@@ -233,6 +233,10 @@ class DisputesService(RegistryEventHandlers, OpsEndpoints, idempotency.Idempoten
 
     registry_readmodel = readmodel.registry  # the handlers: RegistryEventHandlers
 
+    def on_registry_change(self, uow, kind, change):
+        if kind == "organization":
+            readmodel.forget_communities()
+
     @event_handler("notifications", "case_acknowledged")
     def handle_case_acknowledged(self, event):
         self.db.apply_once(event, readmodel.apply_acknowledgement)

@@ -3,7 +3,10 @@ order, an older snapshot never replacing a newer) and notifications' acknowledge
 
 from datetime import timedelta
 
+import pytest
+
 from services.disputes import readmodel
+from shared.errors import InvalidInput
 from tests.disputes.conftest import (
     BANTIAN,
     DISTRICT,
@@ -66,3 +69,41 @@ def test_a_street_moved_in_the_registry_takes_its_communities_and_enterprises_al
     unregistered = file_report(database, T0, credit_code=None, name="无名小作坊",
                                address="南坑", community_code=NANKENG)
     assert view(database, unregistered["case_id"])["enterprise"]["path"] == moved + [NANKENG]
+
+
+def test_a_moved_community_places_reports_by_its_new_path_within_the_cache_time(
+        sqlite_database, monkeypatch):
+    names = iter(("无名小作坊", "街角五金厂", "小布料厂"))
+
+    def path_of_a_report():  # each of another workshop: no merging into one case
+        case_id = file_report(sqlite_database, T0, credit_code=None, name=next(names),
+                              address="南坑", community_code=NANKENG)["case_id"]
+        return view(sqlite_database, case_id)["enterprise"]["path"]
+
+    assert path_of_a_report() == [DISTRICT, BANTIAN, NANKENG]
+    moved = [DISTRICT, "longgang.buji", BANTIAN, NANKENG]
+    with sqlite_database.unit_of_work() as uow:  # as another replica applies the event
+        readmodel.registry.apply_organization(uow.session, {
+            "code": "longgang.buji", "name": "布吉街道总工会", "kind": "street_federation",
+            "tier": "street", "parent_code": DISTRICT, "path": moved[:2]}, T0)
+        readmodel.registry.apply_organization(uow.session, {
+            "code": BANTIAN, "name": "坂田街道总工会", "kind": "street_federation",
+            "tier": "street", "parent_code": "longgang.buji", "path": moved[:3]}, T0)
+    assert path_of_a_report() == [DISTRICT, BANTIAN, NANKENG]  # kept a few seconds
+    monkeypatch.setattr(readmodel, "COMMUNITY_SECONDS", 0.0)
+    assert path_of_a_report() == moved
+
+
+def test_a_community_not_known_yet_is_not_remembered_as_unknown(sqlite_database):
+    newcomer = {"credit_code": None, "name": "新厂", "address": "新社区",
+                "community_code": "longgang.bantian.xinshe"}
+    with pytest.raises(InvalidInput):
+        file_report(sqlite_database, T0, **newcomer)
+    with sqlite_database.unit_of_work() as uow:
+        readmodel.registry.apply_organization(uow.session, {
+            "code": "longgang.bantian.xinshe", "name": "新社社区工联会",
+            "kind": "community_federation", "tier": "community", "parent_code": BANTIAN,
+            "path": [DISTRICT, BANTIAN, "longgang.bantian.xinshe"]}, T0)
+    case_id = file_report(sqlite_database, T0, **newcomer)["case_id"]
+    assert view(sqlite_database, case_id)["enterprise"]["path"][-1] == (
+        "longgang.bantian.xinshe")

@@ -78,6 +78,31 @@ def test_registry_events_fill_the_read_model_a_report_is_checked_against(
     assert (case["grade"], case["grade_rule"]) == ("urgent", "urgent.key_enterprise")
 
 
+def test_a_community_moved_by_a_registry_event_places_the_next_report_at_once(
+        disputes, rabbit_config):
+    names = iter(("无名小作坊", "街角五金厂"))
+
+    def path_of_a_report():  # each of another workshop: no merging into one case
+        case_id = call(disputes, "submit_report", {
+            "name": next(names), "address": "南坑", "community_code": NANKENG,
+            "category": "unpaid_wages", "workers_affected": 5, "amount_owed": "9000.00",
+            "description": "欠薪"})["case_id"]
+        return call(disputes, "get_case", case_id, DISTRICT_ADMIN)["enterprise"]["path"]
+
+    assert path_of_a_report()[-1] == NANKENG  # the community is remembered now
+    street = {"code": "longgang.buji", "name": "布吉街道总工会", "kind": "street_federation",
+              "tier": "street", "parent_code": "longgang", "path": ["longgang", "longgang.buji"]}
+    bantian = dict(ORGANIZATIONS[1], parent_code="longgang.buji",
+                   path=["longgang", "longgang.buji", "longgang.bantian"],
+                   from_parent_code="longgang", to_parent_code="longgang.buji")
+    uri = rabbit_config["AMQP_URI"]
+    with entrypoint_waiter(disputes, "handle_organization_registered", timeout=10):
+        publish_events(uri, "registry", "organization_registered", street)
+    with entrypoint_waiter(disputes, "handle_organization_moved", timeout=10):
+        publish_events(uri, "registry", "organization_moved", bantian)
+    assert path_of_a_report() == bantian["path"] + [NANKENG]
+
+
 def test_a_report_goes_out_as_case_opened_without_the_informant(disputes, event_tap):
     tap = event_tap("disputes")
     officer = register(disputes, {
