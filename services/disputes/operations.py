@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.disputes import domain, policy, readmodel, views
@@ -280,7 +280,7 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
                 # A redelivered request (the same request id) is answered as the first
                 # time, receipt included; only a new request with the same report is a
                 # resubmission.
-                filed = filed_by_request(uow.session, request_id)
+                filed, officer = filed_and_officer(uow.session, request_id, officer_token)
                 if filed is None:
                     first = resubmitted(uow.session, resubmission, now)
                     if first is not None:
@@ -288,7 +288,8 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
                         return dump({"already_received": True, "enterprise": first})
                 fresh = filed is None
                 if fresh:
-                    filed = (_file(uow, report, officer_token, source, now, receipt_hash,
+                    officer = views.active_officer(officer) if officer_token else None
+                    filed = (_file(uow, report, officer, source, now, receipt_hash,
                                    request_id, resubmission, limits, keys), receipt_hash)
                 result, filed_hash = filed
                 # Only for the code this report was filed with, and only a ref the gateway
@@ -320,18 +321,19 @@ def resubmitted(session, resubmission: str | None, now: datetime) -> str | None:
                reports.c.received_at >= now - RESUBMISSION_WINDOW).limit(1)).scalar()
 
 
-def _file(uow, report, officer_token, source, now, receipt_hash, request_id, resubmission,
+def _file(uow, report, officer, source, now, receipt_hash, request_id, resubmission,
           limits, keys):
+    """``officer``: the active officer filing it (its informants row), None for an
+    anonymous informant."""
     session = uow.session
     counted = []
-    if officer_token:
-        officer = views.officer_by_token(session, officer_token)
+    if officer:
         counted.append(("officer", f"officer:{officer.id}", *limits["officer"]))
     source_key = views.source_hash(session, source)
     if source_key:
         counted.append(("source", f"source:{source_key}", *limits["source"]))
     check_rate(session, counted, now)
-    if officer_token:
+    if officer:
         informant = officer.id
     else:
         informant, _ = register_informant(session, "anonymous", now,
@@ -340,22 +342,36 @@ def _file(uow, report, officer_token, source, now, receipt_hash, request_id, res
     return submit_report(uow, report, informant, now, receipt_hash, request_id, resubmission)
 
 
-def filed_by_request(session, request_id: str | None) -> tuple[dict, str | None] | None:
-    """(what ``submit_report`` answered, the receipt hash stored) for the request
-    ``request_id``, if it filed a report."""
-    if not request_id:
-        return None
-    row = session.execute(
-        select(reports.c.pseudonym, reports.c.case_id, reports.c.enterprise_name,
-               reports.c.received_at, reports.c.receipt_hash, cases.c.opened_at)
-        .join(cases, cases.c.id == reports.c.case_id)
-        .where(reports.c.request_id == request_id)).first()
-    if row is None:
-        return None
+# One statement on the hot path for what two lookups would ask: the one-row select always
+# answers a row, with the officer's columns empty for an unknown token (or an anonymous
+# informant) and the report's empty for a request that filed nothing yet.
+_FILED_AND_OFFICER = (
+    select(informants.c.id, informants.c.active, reports.c.pseudonym, reports.c.case_id,
+           reports.c.enterprise_name, reports.c.received_at, reports.c.receipt_hash,
+           cases.c.opened_at)
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(informants, informants.c.token_hash == bindparam("token_hash"))
+    .outerjoin(reports, reports.c.request_id == bindparam("request_id"))
+    .outerjoin(cases, cases.c.id == reports.c.case_id)
+)
+
+
+def filed_and_officer(session, request_id: str | None, officer_token: str | None):
+    """((what ``submit_report`` answered, the receipt hash stored) for the request
+    ``request_id`` if it filed a report, else None; the informants row whose token
+    hashes to ``officer_token`` if there is one, else None)."""
+    if not request_id and not officer_token:
+        return None, None
+    row = session.execute(_FILED_AND_OFFICER, {"request_id": request_id,
+                                               "token_hash": officer_token}).one()
+    officer = SimpleNamespace(id=row.id, active=row.active) if row.id is not None else None
+    if row.case_id is None:
+        return None, officer
     received = as_utc(row.received_at)
     return ({"report": row.pseudonym, "case_id": row.case_id,
              "merged": as_utc(row.opened_at) != received,  # a new case opens with it
-             "enterprise": row.enterprise_name, "received_at": received}, row.receipt_hash)
+             "enterprise": row.enterprise_name, "received_at": received},
+            row.receipt_hash), officer
 
 
 def submit_report(uow, data: dict, informant_id: str, now: datetime,

@@ -68,9 +68,13 @@ def officer_by_token(session, token_hash: str):
     """The officer whose token hashes to ``token_hash`` (the gateway hashed it)."""
     if not token_hash:
         raise Unauthorized("an information officer's token is required")
-    row = session.execute(
+    return active_officer(session.execute(
         select(informants).where(informants.c.token_hash == token_hash)
-    ).first()
+    ).first())
+
+
+def active_officer(row):
+    """``row`` (an informant found by token), unless there is none or it was revoked."""
     if row is None or not row.active:
         raise Unauthorized("unknown or revoked information officer token")
     return row
