@@ -110,3 +110,57 @@ def test_every_event_the_import_builds_passes_its_schema(tree):
         schema = _schema(catalogue.get("registry", body["type"]).schema)
         assert schema.validate(body["data"]) == {}, body
         assert schema.dump(body["data"]) == body["data"], body  # in wire form as built
+
+
+LEADER_ROW = {"name": "王伟", "title": "副主任", "phone": None}
+ODD_VALUES = {  # plain ones, edge ones, and ones the schema rejects
+    "credit_code": [credit_code(9), credit_code(9).lower(), f" {credit_code(9)} ",
+                    credit_code(9)[:-1] + "Z", credit_code(9)[:17], 123, None, b"bytes"],
+    "name": ["", " ", "a", "x" * 200, "x" * 201, None, 5],
+    "address": [None, "", "x" * 500, "x" * 501, 3],
+    "community_code": [NANKENG, f" {NANKENG} ", NANKENG.upper(), "bad code", "", None, 7,
+                       "x" * 101],
+    "headcount": [0, 30, "30", " 30", "4_5", "٣", "-1", -1, 1_000_000, 1_000_001,
+                  "1000001", 30.0, 30.5, True, None, "", "三十"],
+    "union_status": ["own", "covered", "none", "OWN", None, 1],
+    "union_code": [NANKENG, None, "Bad", "", f"{NANKENG}.x"],
+    "key_enterprise": [True, False, None, 1, 0, 2, 1.0, "是", "否", "Y", "n", "true",
+                       "False", "maybe", [], {}],
+    "assigned_leader": [None, LEADER_ROW, {"name": "王伟"}, {"name": ""}, {"title": "x"},
+                        {"name": "王", "extra": 1}, {"name": "王", "phone": "1" * 41},
+                        {"name": 5}, "王伟|副主任", []],
+}
+
+
+def test_the_shortcut_for_plain_rows_loads_exactly_what_the_schema_loads():
+    """``quick_load`` either gives what ``NewEnterpriseSchema`` loads (same keys, same
+    order, same values) or leaves the row to it: rejections keep the schema's words."""
+    from marshmallow import ValidationError
+
+    def schema_load(row, partial):
+        try:
+            return importer.ROW.load(row, partial=partial)
+        except ValidationError:
+            return None
+
+    base = enterprise(1, address="深圳市龙岗区坂田街道南坑社区环城路88号",
+                      union_status="covered", union_code=NANKENG, key_enterprise=True,
+                      assigned_leader=LEADER_ROW)
+    rows = [base, {**base, "surplus": 1}]
+    rows += [{**base, name: value} for name, values in ODD_VALUES.items() for value in values]
+    rows += [{k: v for k, v in base.items() if k != name} for name in base]
+    quick = 0
+    for partial in (False, True):
+        for row in rows:
+            loaded = importer.quick_load(row, partial)
+            if loaded is not None:
+                quick += 1
+                expected = schema_load(row, partial)
+                assert expected is not None, f"the schema rejects {row} (partial={partial})"
+                assert list(loaded.items()) == list(expected.items()), (row, partial)
+    assert list(importer.QUICK_CHECKS) == list(importer.ROW.fields)
+    assert quick > 60  # the plain cases do take it
+    spreadsheet_row = {"credit_code": credit_code(2), "name": "企业2", "community_code": NANKENG,
+                       "headcount": "45", "key_enterprise": "是"}
+    assert importer.quick_load(spreadsheet_row, False) == {
+        **spreadsheet_row, "headcount": 45, "key_enterprise": True}
