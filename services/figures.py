@@ -25,12 +25,17 @@ class Figure:
     place: str
     what: str
     seed: str  # as the articles say it
-    ask: str  # the answer it is read from (``ANSWERS``)
+    ask: str  # the answer it is read from (``answers``): its first word, the service
     read: Callable[[dict], object]
     agrees: Callable[[object], bool]
     # Rows only a district-scale sample can hold (``gonghui registry load-sample
     # --enterprises 320000`` into an empty registry before ``make run``).
     district_scale: bool = False
+
+    @property
+    def service(self) -> str:
+        """The service asked for it: ``registry``, ``membership``, ``disputes``..."""
+        return self.ask.split()[0]
 
 
 def exactly(value):
@@ -79,9 +84,9 @@ FIGURES = [
            lambda a: a["members"], exactly(9_525)),
     Figure("南坑", "join rate (入会率)", "93%", "membership nankeng",
            lambda a: a["join_rate"], percent(93)),
-    Figure("南坑", "member cards (会员卡)", "500", "cards nankeng",
+    Figure("南坑", "member cards (会员卡)", "500", "membership cards nankeng",
            lambda a: a["cards"], exactly(500)),
-    Figure("南坑", "partner merchants (爱心商家)", "15", "merchants nankeng",
+    Figure("南坑", "partner merchants (爱心商家)", "15", "membership merchants nankeng",
            len, exactly(15)),
     Figure("坂田", "enterprises", "3,000+", "registry bantian",
            lambda a: a["enterprises"], at_least(3_000)),
@@ -146,16 +151,20 @@ def _all_pages(call) -> list:
             return items
 
 
-def answers(rpc) -> dict:
-    """What each row is read from: one call per answer (``rpc``: a ``ClusterRpcProxy``)."""
-    reader = READER.as_dict()
+def answers(rpc, caller: Caller = READER) -> dict:
+    """What each row is read from: one call per answer (``rpc``: a ``ClusterRpcProxy``, or
+    anything with the five services' proxies as attributes). Disputes, competitions and
+    incubation check ``caller``'s scope themselves; registry and membership counters are
+    public."""
+    # Only who they are: a gateway user (a Caller) carries its row's id along as well.
+    reader = Caller(caller.name, caller.role, caller.organization_code).as_dict()
     return {
         "registry nankeng": lambda: rpc.registry.statistics(NANKENG),
         "registry bantian": lambda: rpc.registry.statistics(BANTIAN),
         "registry district": lambda: rpc.registry.statistics(DISTRICT),
         "membership nankeng": lambda: rpc.membership.join_rate(NANKENG),
-        "cards nankeng": lambda: rpc.membership.cards_held(NANKENG),
-        "merchants nankeng": lambda: _all_pages(lambda cursor: rpc.membership.merchants(
+        "membership cards nankeng": lambda: rpc.membership.cards_held(NANKENG),
+        "membership merchants nankeng": lambda: _all_pages(lambda cursor: rpc.membership.merchants(
             {"code": NANKENG, "cursor": cursor, "limit": 500})),
         "disputes district": lambda: rpc.disputes.statistics(reader, DISTRICT),
         "disputes zhangbei 2015": lambda: rpc.disputes.statistics(reader, ZHANGBEI, 2015),
@@ -170,42 +179,52 @@ def answers(rpc) -> dict:
     }
 
 
-def report(rpc, district_scale: bool | None = None) -> list[dict]:
-    """Every row with the system's value and whether it agrees. A call that fails gives
-    its rows the error (they disagree). Rows of the district-scale sample are skipped
-    (``agrees`` None) unless the registry holds one or ``district_scale`` is True."""
-    calls, cache = answers(rpc), {}
+def attempt(call) -> tuple:
+    """(answer, None), or (None, the error) when the call failed."""
+    try:
+        return call(), None
+    except Exception as exc:  # noqa: BLE001 - any failure is reported in its row
+        return None, f"{exc.__class__.__name__}: {exc}"[:200]
 
-    def answer(name):
-        if name not in cache:
-            try:
-                cache[name] = (calls[name](), None)
-            except Exception as exc:  # noqa: BLE001 - any failure is reported in its row
-                cache[name] = (None, f"{exc.__class__.__name__}: {exc}"[:200])
-        return cache[name]
 
+def one_by_one(calls: dict) -> dict:
+    """Each answer's (answer, error), asked in turn."""
+    return {name: attempt(call) for name, call in calls.items()}
+
+
+def report(rpc, district_scale: bool | None = None, caller: Caller = READER,
+           gather: Callable[[dict], dict] = one_by_one) -> list[dict]:
+    """Every row with the system's value and whether it agrees, asked as ``caller`` (the
+    CLI: ``READER``; the console: the signed-in user). A call that fails gives its rows
+    the error (they disagree, ``available`` False). Rows of the district-scale sample are
+    skipped (``agrees`` None) unless the registry holds one or ``district_scale`` is True.
+    ``gather`` asks the calls (name -> call) and gives name -> (answer, error): the
+    console asks them all at once (``attempt`` each)."""
+    answered = gather(answers(rpc, caller))
     if district_scale is None:
-        district, _ = answer("registry district")
+        district, _ = answered["registry district"]
         district_scale = bool(district) and district["enterprises"] >= 320_000
     rows = []
     for figure in FIGURES:
         row = {"place": figure.place, "figure": figure.what, "seed": figure.seed}
         if figure.district_scale and not district_scale:
-            got, _ = answer(figure.ask)
+            got, _ = answered[figure.ask]
             rows.append(dict(row, system=_plain(figure.read(got)) if got else None,
-                             agrees=None, note="district-scale sample only"))
+                             agrees=None, available=bool(got),
+                             note="district-scale sample only"))
             continue
-        got, error = answer(figure.ask)
+        got, error = answered[figure.ask]
         if error:
-            rows.append(dict(row, system=None, agrees=False, note=error))
+            rows.append(dict(row, system=None, agrees=False, available=False, note=error))
             continue
         try:
             value = figure.read(got)
         except (KeyError, TypeError, IndexError) as exc:
-            rows.append(dict(row, system=None, agrees=False, note=f"no such figure: {exc}"))
+            rows.append(dict(row, system=None, agrees=False, available=False,
+                             note=f"no such figure: {exc}"))
             continue
         rows.append(dict(row, system=_plain(value), agrees=bool(figure.agrees(value)),
-                         note=None))
+                         available=True, note=None))
     return rows
 
 
@@ -219,12 +238,13 @@ def _plain(value):
 def shown(rows: list[dict]) -> list[dict]:
     """The rows as ``gonghui figures`` prints them (``shared.cli.show``)."""
     return [{"place": row["place"], "figure": row["figure"], "seed": row["seed"],
-             "system": _shown(row["system"]),
+             "system": shown_value(row["system"]),
              "agrees": {True: "yes", False: "NO", None: "skipped"}[row["agrees"]]
              + (f" ({row['note']})" if row.get("note") else "")} for row in rows]
 
 
-def _shown(value) -> str:
+def shown_value(value) -> str:
+    """A system's value as the CLI and the console page show it: 10,200, 96.04%."""
     if value is None:
         return "-"
     if isinstance(value, float) and value < 1:

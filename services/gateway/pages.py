@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from marshmallow import fields
 from werkzeug.wrappers import Response
 
+from services.figures import DISTRICT
 from services.gateway import messages, sessions
 from shared.caller import MANAGE_USERS, READ, WRITE
 from shared.errors import ServiceError, Unauthorized
@@ -45,12 +46,22 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-# The navigation: (path, label, who sees it: a permission the role must have, or a tuple
-# of roles). The first entry whose path starts the page's path is marked current.
+
+
+def district_reader(user) -> bool:
+    """May read, as the district federation itself (the root of the tree): the figures
+    page (``routes/figures_pages.py``) checks the same."""
+    return user.can(READ) and user.organization_code == DISTRICT
+
+
+# The navigation: (path, label, who sees it: a permission the role must have, a tuple of
+# roles, or a test of the user). The first entry whose path starts the page's path is
+# marked current.
 NAV = [
     ("/", "待办", READ),
     ("/cases", "案件", READ),
     ("/statistics", "统计", READ),
+    ("/figures", "数据核对", district_reader),
     ("/officers/new", "登记信息员", WRITE),
     ("/admin/users", "用户管理", MANAGE_USERS),
     ("/disputes/report", "报告隐患", ("officer",)),
@@ -120,6 +131,8 @@ def redirect(location: str, headers: list | None = None) -> Response:
 def navigation(user, here: str) -> list[dict]:
     """The entries of ``NAV`` the user may use, the one for ``here`` marked current."""
     def allowed(who):
+        if callable(who):
+            return who(user)
         return user.can(who) if isinstance(who, str) else user.role in who
     shown = [{"path": path, "label": label} for path, label, who in NAV
              if user is not None and allowed(who)]

@@ -46,6 +46,7 @@ from services.gateway.dependencies import Auth, BackendRpc
 from services.gateway.routes.competitions import CompetitionsRoutes
 from services.gateway.routes.console import ConsoleRoutes
 from services.gateway.routes.disputes import DisputesRoutes
+from services.gateway.routes.figures_pages import FiguresPages
 from services.gateway.routes.incubation import IncubationRoutes
 from services.gateway.routes.membership import MembershipRoutes
 from services.gateway.routes.notifications import NotificationsRoutes
@@ -89,7 +90,7 @@ OPS_ROUTES = [
 ]
 
 
-class GatewayService(ConsoleRoutes, StatisticsPages, UsersPages, OfficerPages,
+class GatewayService(ConsoleRoutes, StatisticsPages, FiguresPages, UsersPages, OfficerPages,
                      CompetitionsRoutes, IncubationRoutes, NotificationsRoutes,
                      DisputesRoutes, MembershipRoutes, RegistryRoutes, UserRoutes,
                      SignInRoutes, OpsEndpoints):

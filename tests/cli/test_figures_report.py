@@ -3,7 +3,8 @@ district-scale rows each say so (the end-to-end run is tests/e2e/test_figures.py
 
 from types import SimpleNamespace
 
-from services.figures import FIGURES, report, shown
+from services.figures import FIGURES, READER, report, shown
+from shared.caller import Caller
 from shared.cli import table
 
 
@@ -31,7 +32,7 @@ def test_each_row_says_whether_the_service_agrees_and_why_not():
     assert rows["南坑", "enterprises"]["agrees"] is True
     assert rows["南坑", "enterprises covered by the federation"] == {
         "place": "南坑", "figure": "enterprises covered by the federation", "seed": "176",
-        "system": 175, "agrees": False, "note": None}
+        "system": 175, "agrees": False, "available": True, "note": None}
     assert rows["南坑", "members"]["agrees"] is False
     assert rows["南坑", "members"]["note"] == "TimeoutError: no answer"
     assert rows["district", "market entities"]["agrees"] is None  # 227 is no district
@@ -39,3 +40,27 @@ def test_each_row_says_whether_the_service_agrees_and_why_not():
     printed = table(shown(list(rows.values())))
     assert "NO (TimeoutError: no answer)" in printed
     assert "skipped (district-scale sample only)" in printed
+
+
+def test_the_services_that_scope_their_answers_are_asked_as_the_caller_given():
+    asked = []
+
+    def scoped(*args):
+        asked.append(next(arg for arg in args if isinstance(arg, dict) and "role" in arg))
+        raise TimeoutError("no answer")
+
+    rpc = answering(
+        registry=SimpleNamespace(statistics=unavailable),
+        membership=SimpleNamespace(join_rate=unavailable, cards_held=unavailable,
+                                   merchants=unavailable),
+        disputes=SimpleNamespace(statistics=scoped),
+        competitions=SimpleNamespace(statistics=scoped),
+        incubation=SimpleNamespace(statistics=scoped, list_organizations=scoped))
+    report(rpc)  # the CLI: the district viewer
+    assert asked and all(caller == READER.as_dict() for caller in asked)
+    asked.clear()
+    staff = Caller("district.zhao", "staff", "longgang")
+    rows = report(rpc, caller=staff)
+    # disputes x3, competitions, incubation x2: each as the caller, nothing more of it
+    assert asked == [staff.as_dict()] * 6
+    assert not any(row["available"] for row in rows)

@@ -6,6 +6,7 @@ import inspect
 import pytest
 from marshmallow import Schema, ValidationError, fields, validate
 
+from services.figures import FIGURES
 from services.gateway import messages
 from shared.api import disputes as contract
 from shared.api.notifications import AcknowledgementInSchema
@@ -109,3 +110,12 @@ def test_the_scripts_catalogue_is_the_same_catalogue():
     assert any(chinese == "此项必填。" and "null" in pattern
                for pattern, chinese in catalogue["fields"])
     assert all("(?P<" not in pattern for pattern, _ in catalogue["fields"])
+
+
+def test_the_figures_page_names_every_figure_in_chinese():
+    for figure in FIGURES:
+        for text in (messages.value(figure.place, "figure_place"),
+                     messages.value(figure.what, "figure"),
+                     messages.value(figure.seed, "figure_seed"),
+                     messages.value(figure.service, "service")):
+            assert not any("a" <= ch <= "z" for ch in text), (figure.what, text)
