@@ -19,7 +19,7 @@ primary-key read.
 
 from dataclasses import replace
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, text, update
 
 from services.registry import domain, views
 from services.registry.domain import Enterprise, Organization, StatsDeltas
@@ -70,6 +70,9 @@ def apply_deltas(session, deltas: StatsDeltas):
     if not items:
         return
     stats = organization_stats.c
+    if len(items) > 1 and session.get_bind().dialect.name == "postgresql":
+        _apply_deltas_at_once(session, items)
+        return
     statement = (
         update(organization_stats)
         .where(stats.code == bindparam("b_code"))
@@ -85,6 +88,34 @@ def apply_deltas(session, deltas: StatsDeltas):
          "b_own_union": delta.own_union, "b_covered": delta.covered}
         for code, delta in items
     ])
+
+
+# Rows locked in code order first (the fixed lock order), then every delta added by one
+# UPDATE joined to the deltas as arrays: five parameters whatever the number of rows.
+_LOCK_STATS = text("SELECT code FROM organization_stats WHERE code = ANY(:codes) "
+                   "ORDER BY code FOR UPDATE")
+_ADD_DELTAS = text(
+    "UPDATE organization_stats AS s SET enterprises = s.enterprises + d.enterprises, "
+    "workers = s.workers + d.workers, own_union = s.own_union + d.own_union, "
+    "covered = s.covered + d.covered "
+    "FROM unnest(CAST(:codes AS text[]), CAST(:enterprises AS integer[]), "
+    "CAST(:workers AS bigint[]), CAST(:own_union AS integer[]), "
+    "CAST(:covered AS integer[])) AS d(code, enterprises, workers, own_union, covered) "
+    "WHERE s.code = d.code")
+
+
+def _apply_deltas_at_once(session, items):
+    """``apply_deltas`` on PostgreSQL in two statements, where psycopg2 would send one
+    UPDATE per organization (an import's batch of 2,000 rows touches ~560)."""
+    codes = [code for code, _ in items]
+    session.execute(_LOCK_STATS, {"codes": codes})
+    session.execute(_ADD_DELTAS, {
+        "codes": codes,
+        "enterprises": [delta.enterprises for _, delta in items],
+        "workers": [delta.workers for _, delta in items],
+        "own_union": [delta.own_union for _, delta in items],
+        "covered": [delta.covered for _, delta in items],
+    })
 
 
 def repair_counts(session) -> list[str]:
