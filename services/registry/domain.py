@@ -263,43 +263,43 @@ def merge_enterprise(existing: Enterprise | None, stated: dict) -> Enterprise:
     - key_enterprise not stated: kept; a new enterprise is key from 500 workers;
     - key_enterprise stated false clears the assigned leader (only key ones have one).
     """
+    # The fields as a dict, made an Enterprise once: a frozen dataclass is slow to build,
+    # and an import builds one per row.
     if existing is None:
         headcount = stated["headcount"]
-        base = Enterprise(
-            credit_code=stated["credit_code"],
-            name=stated["name"],
-            community_code=stated["community_code"],
-            headcount=headcount,
-            union_status="none",
-            key_enterprise=headcount >= KEY_ENTERPRISE_HEADCOUNT,
-        )
+        merged = {"credit_code": stated["credit_code"], "union_status": "none",
+                  "union_code": None, "key_enterprise": headcount >= KEY_ENTERPRISE_HEADCOUNT,
+                  "assigned_leader": None}
         status_changed = True
     else:
-        base = existing
+        merged = {name: getattr(existing, name) for name in (
+            "credit_code", "community_code", "union_status", "union_code", "key_enterprise",
+            "assigned_leader")}
         status_changed = (
             "union_status" in stated and stated["union_status"] != existing.union_status)
-    values = {name: stated[name] for name in ("name", "address", "headcount", "union_status",
-                                              "community_code") if name in stated}
-    merged = replace(base, **values)
+    merged.update({name: stated[name] for name in ("name", "address", "headcount",
+                                                   "union_status", "community_code")
+                   if name in stated})
     if "union_code" in stated and stated["union_code"] is not None:
-        union_code = stated["union_code"]
+        merged["union_code"] = stated["union_code"]
     elif "union_code" in stated or status_changed:
-        union_code = default_union_code(merged)
-    else:
-        union_code = base.union_code
+        merged["union_code"] = default_union_code(
+            merged["union_status"], merged["community_code"], merged["credit_code"])
     key = stated.get("key_enterprise")
-    key = merged.key_enterprise if key is None else key
-    leader = stated["assigned_leader"] if "assigned_leader" in stated else merged.assigned_leader
-    if stated.get("key_enterprise") is False and "assigned_leader" not in stated:
-        leader = None
-    return replace(merged, union_code=union_code, key_enterprise=key, assigned_leader=leader)
+    if key is not None:
+        merged["key_enterprise"] = key
+    if "assigned_leader" in stated:
+        merged["assigned_leader"] = stated["assigned_leader"]
+    elif key is False:
+        merged["assigned_leader"] = None
+    return Enterprise(**merged) if existing is None else replace(existing, **merged)
 
 
-def default_union_code(enterprise: Enterprise) -> str | None:
-    if enterprise.union_status == "covered":
-        return enterprise.community_code
-    if enterprise.union_status == "own":
-        return enterprise_union_code(enterprise.community_code, enterprise.credit_code)
+def default_union_code(union_status, community_code, credit_code) -> str | None:
+    if union_status == "covered":
+        return community_code
+    if union_status == "own":
+        return enterprise_union_code(community_code, credit_code)
     return None
 
 
