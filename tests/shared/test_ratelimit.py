@@ -53,6 +53,27 @@ def test_the_hit_past_the_limit_is_refused_with_when_to_come_back(hits):
         check("card_check:user:1", T0 + timedelta(minutes=62))
 
 
+def test_a_request_over_one_of_its_limits_is_counted_under_none(hits):
+    engine, table, _check = hits
+
+    def check(at):
+        with Session(engine) as session, session.begin():
+            ratelimit.check_rate(session, table, [("officer", "officer:1", 1, 3600),
+                                                  ("source", "source:a", 5, 3600)], at)
+
+    def counted(key):
+        with Session(engine) as session:
+            return session.execute(select(func.count()).select_from(table)
+                                   .where(table.c.key == key)).scalar()
+
+    check(T0)
+    assert (counted("officer:1"), counted("source:a")) == (1, 1)
+    with pytest.raises(TooManyRequests) as refused:
+        check(T0 + timedelta(minutes=1))
+    assert refused.value.details["scope"] == "officer"
+    assert (counted("officer:1"), counted("source:a")) == (1, 1)
+
+
 def test_old_hits_are_purged(hits):
     engine, table, check = hits
     check("card_check:user:1", T0)
