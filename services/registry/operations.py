@@ -306,9 +306,9 @@ class EnterpriseWriter:
     def load(self, credit_codes):
         """Reads these enterprises (FOR UPDATE on PostgreSQL) and their organizations."""
         missing = sorted({code for code in credit_codes if code not in self._current})
-        for start in range(0, len(missing), views.CHUNK):
-            chunk = missing[start:start + views.CHUNK]
-            query = (select(enterprises).where(enterprises.c.credit_code.in_(chunk))
+        for chunk in views.code_chunks(self.session, missing):
+            query = (select(enterprises)
+                     .where(views.among(self.session, enterprises.c.credit_code, chunk))
                      .with_for_update())
             for row in self.session.execute(query):
                 enterprise = views.enterprise_from_row(row)

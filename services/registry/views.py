@@ -8,7 +8,8 @@ The lookups here (``Organizations``, ``union_of``, ``read_counts`` ...) also ser
 writes in ``operations``, which read before they change.
 """
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, any_, bindparam, case, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from services.registry import domain
 from services.registry.domain import Counts, Enterprise, Organization, StatsDeltas
@@ -18,6 +19,22 @@ from shared.errors import InvalidInput, NotFound
 from shared.paging import DEFAULT_LIMIT, decode_cursor, keyset_page
 
 CHUNK = 500  # codes per IN (...) query
+
+
+def code_chunks(session, codes: list) -> list[list]:
+    """``codes`` in lists of CHUNK for ``among`` (one list on PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return [codes] if codes else []
+    return [codes[start:start + CHUNK] for start in range(0, len(codes), CHUNK)]
+
+
+def among(session, column, codes: list):
+    """``column IN (codes)``; on PostgreSQL ``column = ANY(:codes)``, one array parameter
+    however many codes: an import's batch looks up ~2,000 enterprises and ~2,500
+    organization codes, and a 500-value IN list costs compiling, binding and parsing."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("codes", codes, type_=ARRAY(String), unique=True))
+    return column.in_(codes)
 
 
 # --- rows -> domain objects -> answers -------------------------------------------------
@@ -74,9 +91,9 @@ class Organizations:
 
     def load(self, codes):
         missing = sorted({code for code in codes if code and code not in self._known})
-        for start in range(0, len(missing), CHUNK):
-            chunk = missing[start:start + CHUNK]
-            query = select(organizations).where(organizations.c.code.in_(chunk))
+        for chunk in code_chunks(self.session, missing):
+            query = select(organizations).where(among(self.session, organizations.c.code,
+                                                      chunk))
             if self.lock:
                 query = query.with_for_update(read=True)
             for row in self.session.execute(query):
