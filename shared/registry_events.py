@@ -4,13 +4,15 @@ snapshot event, each on its own durable queue, each event applied once.
     class DisputesService(RegistryEventHandlers, OpsEndpoints):
         registry_readmodel = readmodel.registry   # has apply_organization/apply_enterprise
 
-The handlers hand every organization event to ``apply_registry_organization`` and every
-enterprise event to ``apply_registry_enterprise``. By default these call
-``registry_readmodel.apply_organization(session, data, as_of)`` (resp. ``apply_enterprise``)
-once per event (``uow.is_duplicate``), with ``as_of`` the time the registry took the
-snapshot, then ``on_registry_change(uow, kind, change)`` in the same transaction when a
-row changed (competitions flags nominations there). A service whose projection does more
-(membership moves join-rate counters) overrides the two methods. The handler names, hence
+The handlers hand every organization event to ``apply_registry_organization``, every
+enterprise event to ``apply_registry_enterprise`` and a bulk import's batch
+(``enterprise_batch_imported``) to ``apply_registry_enterprise_batch``. By default these
+call ``registry_readmodel.apply_organization(session, data, as_of)`` (resp.
+``apply_enterprise``, ``apply_enterprises``) once per event (``uow.is_duplicate``), with
+``as_of`` the time the registry took the snapshot, then ``on_registry_change(uow, kind,
+change)`` in the same transaction for each row that changed (competitions flags
+nominations there). A service whose projection does more (membership moves join-rate
+counters) overrides the three methods. The handler names, hence
 the queue names, are the ones the services always had.
 """
 
@@ -32,6 +34,16 @@ class RegistryEventHandlers:
 
     def apply_registry_enterprise(self, event):
         self._apply_registry(event, "enterprise")
+
+    def apply_registry_enterprise_batch(self, event):
+        """``enterprise_batch_imported``: the batch's snapshots in one unit of work,
+        ``on_registry_change`` for each row that changed."""
+        with self.db.unit_of_work() as uow:
+            if uow.is_duplicate(event):
+                return
+            for change in self.registry_readmodel.apply_enterprises(
+                    uow.session, event.data["enterprises"], event_time(event)):
+                self.on_registry_change(uow, "enterprise", change)
 
     def on_registry_change(self, uow, kind: str, change) -> None:
         """Called in the event's unit of work after a snapshot changed a row: ``kind`` is
@@ -73,3 +85,7 @@ class RegistryEventHandlers:
     @event_handler("registry", "enterprise_closed")
     def handle_enterprise_closed(self, event):
         self.apply_registry_enterprise(event)
+
+    @event_handler("registry", "enterprise_batch_imported")
+    def handle_enterprise_batch_imported(self, event):
+        self.apply_registry_enterprise_batch(event)

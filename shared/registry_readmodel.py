@@ -36,6 +36,7 @@ from shared.errors import NotFound
 from shared.timeutil import as_utc
 
 CODE = 100  # an organization code or a credit code, with room to spare
+BULK_ROWS = 500  # rows per multi-row statement: within SQLite's parameter limit
 
 
 def organization_columns() -> list[Column]:
@@ -119,7 +120,39 @@ class RegistryReadModel:
 
     def apply_enterprise(self, session, data: dict, as_of: datetime | None
                          ) -> Change | None:
-        values = {
+        return self._upsert(session, self.enterprises, "credit_code",
+                            self._enterprise_row(data, as_of))
+
+    def apply_enterprises(self, session, items: list[dict], as_of: datetime | None
+                          ) -> list[Change]:
+        """``apply_enterprise`` for the snapshots of one bulk-import batch: those not
+        stored yet go in by multi-row inserts, a stored one is upserted as by its own
+        event. Returns the changes, in the order of ``items``."""
+        table, key = self.enterprises, self.enterprises.c.credit_code
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        items = list({data["credit_code"]: data for data in items}.values())  # last wins
+        changes = []
+        for start in range(0, len(items), BULK_ROWS):
+            chunk = [self._enterprise_row(data, as_of) for data in items[start:start + BULK_ROWS]]
+            known = set(session.execute(select(key).where(
+                key.in_([row["credit_code"] for row in chunk]))).scalars())
+            new = [row for row in chunk if row["credit_code"] not in known]
+            inserted = set()
+            if new:  # one constant statement, many parameter sets: compiled once, cached
+                inserted = set(session.execute(
+                    dialect.insert(table).on_conflict_do_nothing(index_elements=["credit_code"])
+                    .returning(key), new).scalars())
+            for row in chunk:
+                if row["credit_code"] in inserted:
+                    changes.append(Change(None, row))
+                else:  # stored already, or a concurrent handler inserted it first
+                    change = self._upsert(session, table, "credit_code", row)
+                    if change is not None:
+                        changes.append(change)
+        return changes
+
+    def _enterprise_row(self, data: dict, as_of: datetime | None) -> dict:
+        return {
             "credit_code": data["credit_code"], "name": data["name"],
             "community_code": data["community_code"], "path": list(data["path"]),
             "path_key": path_key(data["path"]), "headcount": data["headcount"],
@@ -127,7 +160,6 @@ class RegistryReadModel:
             "union_status": data["union_status"], "union_code": data.get("union_code"),
             "status": data["status"], "as_of": as_of, **self._enterprise_values(data),
         }
-        return self._upsert(session, self.enterprises, "credit_code", values)
 
     def _upsert(self, session, table, key: str, values: dict) -> Change | None:
         stored = upsert_snapshot(session, table, key, values)

@@ -90,6 +90,14 @@ def apply_enterprise(session, data, as_of):
     return change
 
 
+def apply_enterprises(session, items, as_of):
+    changes = registry.apply_enterprises(session, items, as_of)
+    for change in changes:
+        if change.moved:
+            _rehome(session, organizations.c.home_code == change.new["credit_code"])
+    return changes
+
+
 def follow_moves(session, old_path):
     """Organizations based anywhere in a moved subtree take their place's new path."""
     _rehome(session, organizations.c.home_path_key.startswith(path_key(old_path),

@@ -165,6 +165,14 @@ def enterprise_snapshot(uow, data: dict, as_of: datetime | None = None) -> dict 
     return _close_enterprise(uow, change.new, data.get("reason"))
 
 
+def enterprise_snapshots(uow, items: list[dict], as_of: datetime | None = None) -> None:
+    """A bulk import's batch of snapshots (``enterprise_batch_imported``): counters move
+    as for each one; an enterprise it shows closed lapses its members."""
+    for change in readmodel.apply_enterprises(uow.session, items, as_of):
+        if change.new["status"] == "closed" and (change.old or {}).get("status") != "closed":
+            _close_enterprise(uow, change.new, None)
+
+
 def _close_enterprise(uow, enterprise: dict, why: str | None) -> dict:
     """The registry says an enterprise closed (its snapshot is in, its workers left the
     counters with it): active memberships lapse and pending applications are rejected,

@@ -81,8 +81,28 @@ def apply_enterprise(session, data: dict, as_of: datetime | None = None) -> Chan
     change = registry.apply_enterprise(session, data, as_of)  # locks the row
     if change is None:
         return None
-    members = members_at(session, data["credit_code"]) if change.old else 0
     deltas = defaultdict(lambda: [0, 0])
+    _move_counters(session, change, deltas)
+    bump(session, deltas)
+    return change
+
+
+def apply_enterprises(session, items: list[dict], as_of: datetime | None = None
+                      ) -> list[Change]:
+    """``apply_enterprise`` for a bulk-import batch: the counters of all its enterprises
+    move in one ``bump``."""
+    changes = registry.apply_enterprises(session, items, as_of)
+    deltas = defaultdict(lambda: [0, 0])
+    for change in changes:
+        _move_counters(session, change, deltas)
+    bump(session, deltas)
+    return changes
+
+
+def _move_counters(session, change: Change, deltas) -> None:
+    """Adds to ``deltas`` an enterprise's members and workers leaving its old places and
+    arriving at its new ones (a new enterprise has no members yet)."""
+    members = members_at(session, change.new["credit_code"]) if change.old else 0
     if change.old:
         for code in domain.stats_targets(change.old):
             deltas[code][0] -= members
@@ -90,8 +110,6 @@ def apply_enterprise(session, data: dict, as_of: datetime | None = None) -> Chan
     for code in domain.stats_targets(change.new):
         deltas[code][0] += members
         deltas[code][1] += workers_of(change.new)
-    bump(session, deltas)
-    return change
 
 
 def apply_organization(session, data: dict, as_of: datetime | None = None) -> Change | None:

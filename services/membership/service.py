@@ -290,6 +290,12 @@ class MembershipService(RegistryEventHandlers, OpsEndpoints, idempotency.Idempot
             if not uow.is_duplicate(event):
                 operations.enterprise_snapshot(uow, event.data, event_time(event))
 
+    def apply_registry_enterprise_batch(self, event):
+        with self.db.unit_of_work() as uow:
+            if not uow.is_duplicate(event):
+                operations.enterprise_snapshots(uow, event.data["enterprises"],
+                                                event_time(event))
+
     # --- incubation's referrals of service requests (shown on the request) ------------
 
     @event_handler("incubation", "request_referred")

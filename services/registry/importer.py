@@ -312,7 +312,7 @@ def _import_batch(db, batch, report, caller):
                 report.count(_save(writer, code, stated))
             except ServiceError as error:
                 rejected.append((row_number, code, error))
-        writer.flush(validate_events=False)  # payloads built here, see flush
+        writer.flush(validate_events=False, one_batch_event=True)  # see flush
     report.rows += len(batch)
     for row_number, code, error in sorted(rejected, key=lambda item: item[0]):
         report.reject(row_number, code, reason_text(error))

@@ -107,6 +107,16 @@ class EnterpriseClosedSchema(EnterpriseSchema):
     reason = fields.String(required=True)
 
 
+class EnterpriseBatchImportedSchema(Schema):
+    """One committed batch of a bulk import: the snapshot of every enterprise it registered
+    or changed, all taken at the event's time (what one ``enterprise_registered``,
+    ``enterprise_updated`` or ``enterprise_moved`` each would carry, without the per-change
+    ``changed``/``previous``/``from_*`` fields)."""
+
+    enterprises = fields.List(fields.Nested(EnterpriseSchema), required=True,
+                              validate=validate.Length(min=1))
+
+
 _define = catalogue.define
 _define("registry", "organization_registered", OrganizationSchema,
         description="A union organization joined the tree.")
@@ -124,3 +134,8 @@ _define("registry", "enterprise_moved", EnterpriseMovedSchema,
         description="An enterprise moved to another community or park.")
 _define("registry", "enterprise_closed", EnterpriseClosedSchema,
         description="An enterprise closed; members' memberships lapse.")
+_define("registry", "enterprise_batch_imported", EnterpriseBatchImportedSchema,
+        description="A batch of a bulk import committed (2,000 rows unless told): the snapshots "
+                    "of the enterprises it registered, updated or moved, in one event "
+                    "instead of one event each. Own unions it created are still "
+                    "organization_registered events.")

@@ -35,10 +35,15 @@ def apply(db, envelopes):
     with db.unit_of_work() as uow:
         for body in envelopes:
             kind = "organization" if body["type"].startswith("organization") else "enterprise"
+            as_of = datetime.fromisoformat(body["time"])
             if body["type"] == "organization_contacts_changed":
                 continue
+            if body["type"] == "enterprise_batch_imported":  # the sample is an import
+                readmodel.registry.apply_enterprises(uow.session, body["data"]["enterprises"],
+                                                     as_of)
+                continue
             apply_ = getattr(readmodel.registry, f"apply_{kind}")
-            apply_(uow.session, body["data"], datetime.fromisoformat(body["time"]))
+            apply_(uow.session, body["data"], as_of)
 
 
 def test_the_sample_waits_for_the_registry_then_loads_the_2016_edition(

@@ -11,6 +11,8 @@ from tests.disputes.conftest import (
     BANTIAN,
     DISTRICT,
     ENTERPRISES,
+    FACTORY,
+    KEY_PLANT,
     NANKENG,
     at,
     file_report,
@@ -38,6 +40,24 @@ def test_an_older_registry_snapshot_arriving_late_changes_nothing(sqlite_databas
             "南坑社区工联会（新）")
     case_id = file_report(sqlite_database, T0, workers_affected=2)["case_id"]
     assert view(sqlite_database, case_id)["grade_rule"] == "urgent.key_enterprise"
+
+
+def test_a_bulk_import_batch_inserts_new_rows_and_upserts_known_ones(database):
+    """``apply_enterprises`` (``enterprise_batch_imported``): what each row's own event
+    would have done, an older snapshot still losing to a newer stored one."""
+    new = dict(ENTERPRISES[0], credit_code="91440300MA5DA0009Q", name="新厂")
+    with database.unit_of_work() as uow:
+        readmodel.registry.apply_enterprise(uow.session, ENTERPRISES[1], at(2025, 3, 3))
+    batch = [dict(new, headcount=10), dict(ENTERPRISES[0], headcount=99), ENTERPRISES[1],
+             dict(new, headcount=12)]  # the same one twice: the last snapshot counts
+    with database.unit_of_work() as uow:
+        changes = readmodel.registry.apply_enterprises(uow.session, batch, at(2025, 3, 2))
+    assert [(c.new["credit_code"], c.old is None, c.new["headcount"]) for c in changes] == [
+        (new["credit_code"], True, 12), (FACTORY, False, 99)]  # KEY_PLANT's is older
+    with database.session() as session:
+        assert readmodel.registry.enterprise(session, new["credit_code"])["name_key"]
+        assert readmodel.registry.enterprise(session, FACTORY)["headcount"] == 99
+        assert readmodel.registry.enterprise(session, KEY_PLANT)["headcount"] == 900
 
 
 def test_an_acknowledgement_from_notifications_is_a_line_in_the_timeline(sqlite_database):

@@ -3,6 +3,8 @@ snapshot wins, a moved place takes its organizations along, members and their re
 
 from datetime import UTC, datetime
 
+import pytest
+
 from services.incubation import operations, readmodel, views
 from tests.incubation.conftest import (
     BANTIAN,
@@ -44,13 +46,16 @@ def test_a_moved_community_takes_the_organizations_based_there_along(db):
                 HUB_STAFF)["home"]["path"][1] == LONGCHENG
 
 
-def test_a_moved_enterprise_rehomes_the_organizations_based_at_it(db):
+@pytest.mark.parametrize("applied", ["alone", "in an import batch"])
+def test_a_moved_enterprise_rehomes_the_organizations_based_at_it(db, applied):
+    apply_enterprise = readmodel.apply_enterprise if applied == "alone" else (
+        lambda session, data, as_of: readmodel.apply_enterprises(session, [data], as_of))
     organization = write(db, operations.add_organization, application(home=FACTORY),
                          HUB_STAFF)
     assert organization["home"]["path"] == [DISTRICT, BANTIAN, NANKENG]
     with db.session() as session:
         enterprise = readmodel.registry.enterprise(session, FACTORY)
-    apply(db, readmodel.apply_enterprise, {
+    apply(db, apply_enterprise, {
         **enterprise, "community_code": "longgang.longcheng.zhangbei",
         "path": [DISTRICT, LONGCHENG, "longgang.longcheng.zhangbei"]}, at(10))
     assert read(db, views.get_organization, organization["id"],

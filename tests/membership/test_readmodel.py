@@ -13,6 +13,8 @@ from shared.errors import NotFound
 from tests.membership.conftest import (
     DISTRICT,
     GANGTOU,
+    HUAWEI,
+    HUAWEI_UNION,
     NANKENG,
     NANKENG_STAFF,
     OTHER,
@@ -153,3 +155,29 @@ def test_a_referral_from_incubation_shows_on_the_request_newest_first(sqlite_dis
     assert shown["referrals"] == [{"referral_id": 3, "organization_id": 17,
                                    "organization_name": "龙岗区彩虹职工法律服务中心",
                                    "status": "served"}]
+
+
+def test_a_bulk_import_batch_moves_counters_as_its_rows_one_by_one_would(district, keys):
+    """``enterprise_batch_imported``: a new enterprise, one moved with a new headcount and
+    one closed, in one unit of work: counters as a recount finds them, the closed one's
+    members lapsed."""
+    db = district
+    join(db, keys, 1, HUAWEI)
+    join(db, keys, 2, OTHER)
+    new = "91440300TEST00009Z"
+    batch = [enterprise(new, community=GANGTOU, headcount=50),
+             enterprise(HUAWEI, community=GANGTOU, headcount=1200, union_status="own",
+                        union_code=HUAWEI_UNION),
+             enterprise(OTHER, community=GANGTOU, headcount=300, status="closed")]
+    with db.unit_of_work() as uow:
+        operations.enterprise_snapshots(uow, batch, T0)
+    assert rate(db, NANKENG) == (0, 20)
+    assert rate(db, GANGTOU) == (1, 1250)
+    assert rate(db, STREET) == (1, 1270)
+    counters_agree_with_a_recount(db)
+    with db.session() as session:
+        assert readmodel.enterprise(session, new)["path"] == [DISTRICT, STREET, GANGTOU]
+        assert readmodel.members_at(session, OTHER) == 0
+    with db.unit_of_work() as uow:  # the same batch again (redelivered): nothing moves
+        operations.enterprise_snapshots(uow, batch, T0)
+    assert rate(db, STREET) == (1, 1270)

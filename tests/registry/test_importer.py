@@ -64,8 +64,12 @@ def test_reimporting_the_same_rows_writes_and_publishes_nothing(tree, registry):
         {**dict(batch[1][1]), "community_code": ZHANGBEI},
     ), OPERATOR)
     assert (changed.updated, changed.unchanged) == (2, 0)
-    assert [kind for kind, _ in outbox(tree)[events:]] == [
-        "enterprise_updated", "enterprise_moved"]
+    # one event for the batch: each enterprise's snapshot as it is now
+    [(kind, data)] = outbox(tree)[events:]
+    assert kind == "enterprise_batch_imported"
+    assert [(e["credit_code"], e["headcount"], e["community_code"])
+            for e in data["enterprises"]] == [
+        (credit_code(30), 99, NANKENG), (credit_code(31), 51, ZHANGBEI)]
     assert registry.get_enterprise(credit_code(31), ADMIN)["union_code"] == ZHANGBEI
     with tree.session() as session:
         assert views.stored_counts(session) == views.recount(session)
@@ -104,8 +108,11 @@ def test_every_event_the_import_builds_passes_its_schema(tree):
     ), OPERATOR)
     envelopes = outbox(tree, envelopes=True)
     kinds = {body["type"] for body in envelopes}
-    assert {"enterprise_registered", "enterprise_updated", "enterprise_moved",
-            "organization_registered", "organization_moved"} <= kinds
+    assert {"enterprise_batch_imported", "organization_registered",
+            "organization_moved"} <= kinds
+    assert not kinds & {"enterprise_registered", "enterprise_updated", "enterprise_moved"}
+    assert [len(body["data"]["enterprises"]) for body in envelopes
+            if body["type"] == "enterprise_batch_imported"] == [15, 2]  # 30 twice: once
     for body in envelopes:
         schema = _schema(catalogue.get("registry", body["type"]).schema)
         assert schema.validate(body["data"]) == {}, body
