@@ -20,6 +20,7 @@ registry's events):
 """
 
 import re
+from operator import mul
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -56,11 +57,15 @@ def code_problem(code) -> str | None:
 CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
 CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _CREDIT_VALUE = {char: value for value, char in enumerate(CREDIT_CODE_CHARSET)}
+_CREDIT_CHARS = frozenset(CREDIT_CODE_CHARSET)
 
 
 def credit_code_check_digit(first17: str) -> str:
-    total = sum(_CREDIT_VALUE[char] * weight
-                for char, weight in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError(f"a check digit is computed from 17 characters, not {len(first17)}")
+    # map over C functions: a third of the time of a generator, and an import checks one
+    # code per row
+    total = sum(map(mul, map(_CREDIT_VALUE.__getitem__, first17), CREDIT_CODE_WEIGHTS))
     return CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
 
 
@@ -70,10 +75,11 @@ def credit_code_problem(code) -> str | None:
         return "a credit code is text of 18 characters"
     if len(code) != 18:
         return f"a credit code has 18 characters, this one has {len(code)}"
-    for position, char in enumerate(code, start=1):
-        if char not in _CREDIT_VALUE:
-            return (f"character {char!r} at position {position} is not allowed (digits and "
-                    f"capital letters except I, O, S, V, Z)")
+    if not _CREDIT_CHARS.issuperset(code):
+        for position, char in enumerate(code, start=1):
+            if char not in _CREDIT_VALUE:
+                return (f"character {char!r} at position {position} is not allowed (digits "
+                        f"and capital letters except I, O, S, V, Z)")
     expected = credit_code_check_digit(code[:17])
     if code[17] != expected:
         return (f"check digit is {code[17]!r} but the first 17 characters give {expected!r} "
