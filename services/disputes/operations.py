@@ -374,6 +374,11 @@ def filed_and_officer(session, request_id: str | None, officer_token: str | None
             row.receipt_hash), officer
 
 
+# Locked, so that reports of one risk at once merge one after another. Built once.
+_OPEN_RISK = select(open_risks).where(open_risks.c.risk_key == bindparam("risk_key")) \
+    .with_for_update()
+
+
 def submit_report(uow, data: dict, informant_id: str, now: datetime,
                   receipt_hash: str | None = None, request_id: str | None = None,
                   resubmission: str | None = None) -> dict:
@@ -384,9 +389,7 @@ def submit_report(uow, data: dict, informant_id: str, now: datetime,
     _grading_version, rules = policy_in_force(session, "grading", now)
     risk_key = f"{enterprise['key']}|{data['category']}"
     pseudonym = domain.new_pseudonym("R")
-    open_risk = session.execute(
-        select(open_risks).where(open_risks.c.risk_key == risk_key).with_for_update()
-    ).first()
+    open_risk = session.execute(_OPEN_RISK, {"risk_key": risk_key}).first()
     window = timedelta(days=rules["merge_window_days"])
     if open_risk is not None and now - as_utc(open_risk.last_report_at) <= window:
         case_id = open_risk.case_id

@@ -11,7 +11,7 @@ which a case shows.
 
 import time
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from services.disputes import domain
 from services.disputes.models import cases, enterprises, organizations, timeline
@@ -62,6 +62,13 @@ def forget_communities() -> None:
     _COMMUNITIES.clear()
 
 
+# Built once (a report is the hot path): the values are parameters.
+_BY_CREDIT_CODE = select(enterprises).where(
+    enterprises.c.credit_code == bindparam("credit_code"))
+_BY_NAME = select(enterprises).where(enterprises.c.community_code == bindparam("community_code"),
+                                     enterprises.c.name_key == bindparam("name_key"))
+
+
 def resolve_enterprise(session, data: dict) -> dict:
     """The enterprise a report names, with its place in the tree.
 
@@ -70,16 +77,14 @@ def resolve_enterprise(session, data: dict) -> dict:
     """
     row = None
     if data.get("credit_code"):
-        row = session.execute(select(enterprises).where(
-            enterprises.c.credit_code == data["credit_code"])).first()
+        row = session.execute(_BY_CREDIT_CODE, {"credit_code": data["credit_code"]}).first()
         if row is None and not data.get("name"):
             raise NotFound(f"enterprise {data['credit_code']} is not in the registry; give "
                            "its name, address and community instead",
                            {"credit_code": ["not registered"]})
     elif data.get("name") and data.get("community_code"):
-        row = session.execute(select(enterprises).where(
-            enterprises.c.community_code == data["community_code"],
-            enterprises.c.name_key == domain.name_key(data["name"]))).first()
+        row = session.execute(_BY_NAME, {"community_code": data["community_code"],
+                                         "name_key": domain.name_key(data["name"])}).first()
     if row is not None:
         return {"credit_code": row.credit_code, "name": row.name, "address": row.address,
                 "community_code": row.community_code, "path": list(row.path),

@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import bindparam, distinct, func, or_, select
 
 from services.disputes import domain, readmodel
 from services.disputes.models import (
@@ -141,8 +141,11 @@ def my_rewards(session, cursor: str | None, limit: int, officer_token_hash=None,
 
 # --- cases ----------------------------------------------------------------------------
 
+_CASE = select(cases).where(cases.c.id == bindparam("case_id"))  # built once: merges read it
+
+
 def case_row(session, case_id: str):
-    row = session.execute(select(cases).where(cases.c.id == case_id)).first()
+    row = session.execute(_CASE, {"case_id": case_id}).first()
     if row is None:
         raise NotFound(f"no case {case_id}")
     return row
