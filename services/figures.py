@@ -28,8 +28,8 @@ class Figure:
     ask: str  # the answer it is read from (``answers``): its first word, the service
     read: Callable[[dict], object]
     agrees: Callable[[object], bool]
-    # Rows only a district-scale sample can hold (``gonghui registry load-sample
-    # --enterprises 320000`` into an empty registry before ``make run``).
+    # Rows only a district-scale sample holds (``make run``'s default; skipped with a
+    # smaller REGISTRY_SAMPLE_ENTERPRISES).
     district_scale: bool = False
 
     @property

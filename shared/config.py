@@ -95,6 +95,10 @@ SETTINGS = [
             "production"),
     Setting("DISPUTES_RATE_LIMITS", "officer=30/3600,source=60/3600,lookup=30/3600",
             "reports per officer / per source address, receipt lookups: hits/seconds"),
+    Setting("REGISTRY_SAMPLE_ENTERPRISES", "320000",
+            "enterprises in the sample district the first `gonghui up` registers: the "
+            "district's 320,000 market entities with 2,000,000+ workers; 6000 (the least) "
+            "starts faster, without the district-scale figures"),
     Setting("NOTIFICATIONS_POLICY", "services/notifications/policies/policy.yaml",
             "who hears of a case per grade, deadlines, reminders, channels (YAML)"),
     Setting("NOTIFICATIONS_WEBHOOK_SECRET", "a development secret (with a warning)",

@@ -39,7 +39,8 @@ def test_up_starts_every_service_restarts_a_killed_one_and_ctrl_c_stops_them(
         rabbit_config, tmp_path):
     ports = {name: free_port() for name in SERVICES}
     env = dict(os.environ, AMQP_URI=rabbit_config["AMQP_URI"], GONGHUI_VAR_DIR=str(tmp_path),
-               HTTP_HOST="127.0.0.1", LOG_FORMAT="text")
+               HTTP_HOST="127.0.0.1", LOG_FORMAT="text",
+               REGISTRY_SAMPLE_ENTERPRISES="6000")  # supervision is the subject: the least
     env.update({f"{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()})
     for name in SERVICES:
         env.pop(f"{name.upper()}_DATABASE_URL", None)

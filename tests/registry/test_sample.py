@@ -32,10 +32,21 @@ def test_the_sample_district_holds_nankengs_real_figures(db, registry):
         assert views.stored_counts(session) == views.recount(session)
 
 
-def test_first_run_loads_the_sample_once(sqlite_url):
+def test_first_run_loads_the_sample_once(sqlite_url, monkeypatch):
+    monkeypatch.setenv("REGISTRY_SAMPLE_ENTERPRISES", "6000")  # the least, quick
     first = list(sample.prepare(sqlite_url, MIGRATIONS))
     assert "loaded the sample district" in first[0]
     assert "sample not loaded" in list(sample.prepare(sqlite_url, MIGRATIONS))[0]
+
+
+def test_the_first_runs_sample_size_comes_from_the_environment(sqlite_url, monkeypatch):
+    assert sample.sample_size({}) == 320_000  # the district's market entities
+    assert sample.sample_size({"REGISTRY_SAMPLE_ENTERPRISES": "6000"}) == 6_000
+    for bad in ("many", "5999", "-1", ""):
+        with pytest.raises(ValueError, match="at least 6,000"):
+            sample.sample_size({"REGISTRY_SAMPLE_ENTERPRISES": bad})
+    monkeypatch.setenv("REGISTRY_SAMPLE_ENTERPRISES", "6100")
+    assert "6100 enterprises" in list(sample.prepare(sqlite_url, MIGRATIONS))[0]
 
 
 @pytest.fixture(scope="module")
