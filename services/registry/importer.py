@@ -269,7 +269,9 @@ def _named_codes(writer, parsed):
         community = stated.get("community_code") or existing.community_code
         yield community
         yield stated.get("union_code")
-        yield domain.enterprise_union_code(community, code)  # an own union, if it has one
+        if existing is not None or stated.get("union_status") == "own":
+            # An own union, if it has one; a new enterprise not stated "own" cannot.
+            yield domain.enterprise_union_code(community, code)
 
 
 def import_rows(db, rows, caller: Caller, batch_size=BATCH_SIZE, progress=None
