@@ -44,7 +44,7 @@ from shared.schemas import load
 
 COLUMNS = ("credit_code", "name", "address", "community_code", "headcount", "union_status",
            "union_code", "key_enterprise", "assigned_leader")
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000  # rows per transaction and per enterprise_batch_imported (about 1.7 MB)
 ROW = NewEnterpriseSchema()
 
 

@@ -135,7 +135,7 @@ _define("registry", "enterprise_moved", EnterpriseMovedSchema,
 _define("registry", "enterprise_closed", EnterpriseClosedSchema,
         description="An enterprise closed; members' memberships lapse.")
 _define("registry", "enterprise_batch_imported", EnterpriseBatchImportedSchema,
-        description="A batch of a bulk import committed (2,000 rows unless told): the snapshots "
+        description="A batch of a bulk import committed (5,000 rows unless told): the snapshots "
                     "of the enterprises it registered, updated or moved, in one event "
                     "instead of one event each. Own unions it created are still "
                     "organization_registered events.")
