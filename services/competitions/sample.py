@@ -99,6 +99,14 @@ def request(db) -> bool:
 
 
 def ready(session) -> bool:
+    """The registry's district is in: its streets with their enterprises, and every
+    organization a judge comes from (each registry event type has its own queue, so the
+    industry unions may arrive after the streets; a load begun without them stopped
+    part-way)."""
+    judges_from = set(session.execute(select(organizations.c.code).where(
+        organizations.c.code.in_(JUDGE_ORGANIZATIONS))).scalars())
+    if judges_from != set(JUDGE_ORGANIZATIONS):
+        return False
     streets = session.execute(select(organizations.c.code).where(
         organizations.c.parent_code == DISTRICT,
         organizations.c.kind == "street_federation")).scalars()
@@ -127,7 +135,13 @@ def load_if_ready(db) -> dict | None:
         ).rowcount
     if not claimed:
         return None
-    summary = load(db)
+    try:
+        summary = load(db)
+    except Exception:
+        # Claimed and part-written: it is not tried again (the edition exists), so say so
+        # loudly rather than leave a half sample that looks loaded.
+        log.exception("the 2016 sample edition stopped part-way; it will not be retried")
+        raise
     with db.unit_of_work() as uow:
         uow.session.execute(update(settings).where(settings.c.key == REQUEST)
                             .values(value="loaded"))
