@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from services.gateway import accounts
 from shared.db import open_database
 from tests.gateway.fakes import DISTRICT, NANKENG, YANGMEI
+from tests.conftest import gateway_tokens
 from tests.shared.problems import problem
 
 V1 = "/api/v1"
@@ -140,3 +141,18 @@ def test_the_last_district_admin_keeps_the_role(client, tokens):
                            token=tokens["district_admin"])
     assert refused.status_code == 409 and "last active admin" in problem(refused)["detail"]
     assert client.get(f"{V1}/me", token=tokens["district_admin"]).json()["role"] == "admin"
+
+
+def test_a_social_organizations_account_is_placed_by_incubation_or_the_list_says_503(
+        client, tokens, gateway_config):
+    """A social organization's own account (``so:17``) sits where incubation says its home
+    is: with incubation not answering, the list is a 503 naming it (the registry calls
+    placing the others run at once beside it), never a list that silently leaves it out."""
+    gateway_tokens(gateway_config["DATABASE_URL"], {"hub_account": ("staff", "so:17")})
+    listed = client.get(f"{V1}/users", token=tokens["district_admin"])
+    assert listed.status_code == 503, listed.text
+    assert "incubation" in problem(listed)["detail"]
+    # a user of a registry organization is still managed meanwhile
+    changed = client.patch(f"{V1}/users/nankeng_viewer", {"role": "staff"},
+                           token=tokens["district_admin"])
+    assert changed.status_code == 200, changed.text
