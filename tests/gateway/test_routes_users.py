@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.gateway import accounts
 from shared.db import open_database
-from tests.gateway.fakes import DISTRICT, NANKENG, YANGMEI
 from tests.conftest import gateway_tokens
+from tests.gateway.fakes import DISTRICT, NANKENG, YANGMEI
 from tests.shared.problems import problem
 
 V1 = "/api/v1"
