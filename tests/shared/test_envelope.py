@@ -95,3 +95,49 @@ def test_fields_added_by_a_newer_publisher_are_ignored_at_every_level():
     envelope["data"]["deputies"][0]["title"] = "x"
     event = parse_envelope(envelope, "demo", "leader_named", local)
     assert event.data == {"leader": {"name": "a"}, "deputies": [{"name": "b"}]}
+
+
+# --- the plain-values loader against marshmallow ------------------------------------------
+
+ODD_VALUES = [None, "", "x" * 300, "5", "own", "active", 0, -1, 7, 1.5, True, False, [],
+              ["a"], [1], {}, {"name": "王伟"}, "91440300MA5D00000X"]
+
+
+def compiled_types():
+    from shared.events.envelope import quick_loader
+
+    return sorted(key for key, event_type in catalogue.types.items()
+                  if quick_loader(event_type.schema) is not None)
+
+
+def variants(payload: dict):
+    """The payload with each field in turn missing, odd, or given an unknown neighbour
+    (one level down too), every odd value in every place."""
+    yield dict(payload, unknown_field="ignored")
+    for name, value in payload.items():
+        yield {key: v for key, v in payload.items() if key != name}
+        for odd in ODD_VALUES:
+            yield dict(payload, **{name: odd})
+        inner = value[0] if isinstance(value, list) and value else value
+        if isinstance(inner, dict):
+            for nested in variants(inner):
+                yield dict(payload, **{name: [nested] if isinstance(value, list) else nested})
+
+
+@pytest.mark.parametrize("key", compiled_types(), ids=lambda key: ".".join(key))
+def test_the_plain_values_loader_agrees_with_marshmallow_or_leaves_it_to_it(key):
+    from shared.events.envelope import NOT_PLAIN, known_fields_only, quick_loader
+    from shared.examples import EXAMPLES, example
+
+    event_type = catalogue.get(*key)
+    schema, quick = event_type.schema(), quick_loader(event_type.schema)
+    base = EXAMPLES.get(key) or example(event_type.schema)
+    assert quick(base) == schema.load(base)  # a plain payload does not need marshmallow
+    taken = 0
+    for data in variants(base):
+        loaded = quick(data)
+        if loaded is NOT_PLAIN:
+            continue
+        taken += 1
+        assert loaded == schema.load(known_fields_only(schema, data)), data
+    assert taken  # the unknown field at least
