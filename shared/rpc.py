@@ -56,6 +56,7 @@ from nameko.constants import (
     AMQP_SSL_CONFIG_KEY,
     AMQP_URI_CONFIG_KEY,
     DEFAULT_SERIALIZER,
+    DEFAULT_TRANSPORT_OPTIONS,
     LOGIN_METHOD_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
@@ -77,6 +78,11 @@ class ReplyPublisher(Publisher):
     # kombu reconnects every second at most: a reply goes out soon after the broker is back
     retry_policy = {"max_retries": REPLY_RETRIES, "interval_start": 0,
                     "interval_step": 0.5, "interval_max": 1}
+    # A pooled connection not yet open connects on first use, outside the retry policy:
+    # kombu gives up after the connect timeout (5 s) in all, and its OperationalError is
+    # not retried. A reply whose connection's handshake stalled past RabbitMQ's 10 s
+    # (a process busy on CPU) was lost on ECONNRESET so. Give that connect the minute too.
+    transport_options = {**DEFAULT_TRANSPORT_OPTIONS, "connect_retries_timeout": REPLY_RETRIES}
 
 
 class Responder(nameko_rpc.Responder):

@@ -39,7 +39,11 @@ def test_a_broker_cut_mid_call_neither_kills_the_service_nor_runs_the_request_tw
         while not Slow.runs:
             eventlet.sleep(0.01)
         broker.cut()
-        eventlet.sleep(5)  # longer than nameko's three quick tries to send the reply
+        # Longer than nameko's three quick tries to send the reply, and than kombu's 5 s
+        # connect timeout: the reply's pooled connection is a fresh one (this service has
+        # not published yet), whose connect kombu gives up after those 5 s whatever the
+        # retry policy says.
+        eventlet.sleep(8)
         broker.restore()
         with eventlet.Timeout(20):
             assert reply.result() == 1
