@@ -8,6 +8,7 @@ events already handled. A service's first Alembic migration creates them with
 
 import io
 import logging
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
 
 from shared import deadlines
 from shared.errors import OutcomeUnknown, Unavailable
@@ -145,7 +147,34 @@ def migrate(url: str, migrations_dir, revision="head", settings=None):
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
     config.attributes["settings"] = settings
-    command.upgrade(config, revision)
+    with _migration_lock(url):
+        command.upgrade(config, revision)
+
+
+# pg_advisory_lock key of the migrations (any 64-bit number the services agree on)
+MIGRATION_LOCK = zlib.crc32(b"gonghui migrations")
+
+
+@contextmanager
+def _migration_lock(url: str):
+    """On PostgreSQL, one migrating process at a time per database: replicas started
+    together (a rollout) would otherwise race to create the same tables, and all but
+    one crash. The lock is the session's, on a connection of its own, so it is released
+    however the upgrade ends. A SQLite file has one service process (``gonghui up``)."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
 
 
 class NotMigrated(RuntimeError):

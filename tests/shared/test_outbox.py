@@ -166,6 +166,29 @@ def test_a_second_migration_run_changes_nothing(db_url, database_factory):
         uow.session.execute(insert(notes).values(text="ok"))
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_replicas_starting_together_migrate_one_after_the_other(db_url, database_factory):
+    """Three replicas of a service started at once (a Deployment's rollout), each its own
+    process, run the migrations on the same new database: one does them, the others wait
+    and find them done, none crashes."""
+    import subprocess
+    import sys
+
+    from services.registry.service import MIGRATIONS as REGISTRY_MIGRATIONS
+
+    script = ("import sys; from shared.db import migrate; "
+              "migrate(sys.argv[1], sys.argv[2])")
+    root = Path(__file__).resolve().parents[2]
+    replicas = [subprocess.Popen([sys.executable, "-c", script, db_url,
+                                  str(REGISTRY_MIGRATIONS)], cwd=root,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    crashed = [(replica.wait(120), replica.stderr.read()[-800:]) for replica in replicas]
+    assert [code for code, _ in crashed] == [0, 0, 0], crashed
+    database = database_factory(db_url, "registry", run_migrations=False)
+    with database.session() as session:
+        assert session.execute(select(func.count()).select_from(outbox_table)).scalar() == 0
+
+
 def test_unknown_event_types_cannot_be_published(db):
     from shared.events import InvalidEvent
 
