@@ -281,6 +281,11 @@ def file_report(db, report: dict, *, officer_token_hash=None, source=None,
                 # time, receipt included; only a new request with the same report is a
                 # resubmission.
                 filed, officer = filed_and_officer(uow.session, request_id, officer_token)
+                if filed is None and attempt == 2 and receipt_hash:
+                    # The collision may be this code's: one made from an Idempotency-Key
+                    # and its request, sent again after the key's answer expired. It is
+                    # that report (the same request), answered as the first time.
+                    filed = filed_with_receipt(uow.session, receipt_hash)
                 if filed is None:
                     first = resubmitted(uow.session, resubmission, now)
                     if first is not None:
@@ -367,11 +372,30 @@ def filed_and_officer(session, request_id: str | None, officer_token: str | None
     officer = SimpleNamespace(id=row.id, active=row.active) if row.id is not None else None
     if row.case_id is None:
         return None, officer
+    return _filed(row), officer
+
+
+_FILED_WITH_RECEIPT = (
+    select(reports.c.pseudonym, reports.c.case_id, reports.c.enterprise_name,
+           reports.c.received_at, reports.c.receipt_hash, cases.c.opened_at)
+    .join(cases, cases.c.id == reports.c.case_id)
+    .where(reports.c.receipt_hash == bindparam("receipt_hash"))
+)
+
+
+def filed_with_receipt(session, receipt_hash: str):
+    """``filed_and_officer``'s first answer for the report filed with ``receipt_hash``."""
+    row = session.execute(_FILED_WITH_RECEIPT, {"receipt_hash": receipt_hash}).first()
+    return None if row is None else _filed(row)
+
+
+def _filed(row):
+    """(what ``submit_report`` answered, the receipt hash stored) of a filed report."""
     received = as_utc(row.received_at)
     return ({"report": row.pseudonym, "case_id": row.case_id,
              "merged": as_utc(row.opened_at) != received,  # a new case opens with it
              "enterprise": row.enterprise_name, "received_at": received},
-            row.receipt_hash), officer
+            row.receipt_hash)
 
 
 # Locked, so that reports of one risk at once merge one after another. Built once.

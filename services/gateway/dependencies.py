@@ -98,14 +98,17 @@ def gateway_keys(config) -> pii.Keys:
 
 def receipt_code(config, idempotency_ref: dict | None, purpose: str) -> str:
     """A fresh receipt code for an anonymous submission; for one sent with an
-    ``Idempotency-Key``, one made from the key (a secret of its sender's, keyed with ours)
-    and the ``purpose`` (the route: ``disputes.report``, ``competitions.objection``), so
-    that a retry with the key shows the code again, to its sender alone, and the same key
-    used for a report and an objection gives two unrelated codes."""
+    ``Idempotency-Key``, one made from the key (a secret of its sender's, keyed with ours),
+    the request it came with and the ``purpose`` (the route: ``disputes.report``,
+    ``competitions.objection``), so that a retry with the key shows the code again, to its
+    sender alone; the same key used for a report and an objection gives two unrelated
+    codes, and so does the key sent with another request once its answer expired (a new
+    request: ``shared.idempotency``)."""
     if idempotency_ref is None:
         return receipts.new_code()
     return receipts.code_from(gateway_keys(config).lookup_hash(
-        f"receipt-for-key:{purpose}\x00{idempotency_ref['key']}"))
+        f"receipt-for-key:{purpose}\x00{idempotency_ref['key']}"
+        f"\x00{idempotency_ref['fingerprint']}"))
 
 
 def receipt_ref(config, code: str) -> str:

@@ -122,6 +122,45 @@ def test_an_anonymous_retry_with_its_key_gets_its_receipt_code_again(stack):
              400)
 
 
+def test_an_anonymous_key_sent_again_after_its_answer_expired_is_answered_not_refused(
+        stack, tmp_path):
+    """A day later (the key's answer gone, another network: no resubmission match), the
+    same request with the same key is the report it filed, receipt code and all; the key
+    with another report files that one under a code of its own. Neither is a 409."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from shared.idempotency import idempotency_keys
+
+    client, _ = stack
+    key = {"Idempotency-Key": "5d2c9e1a-3b7f-4e6a-8c0d-2f4a6b8c0e1d"}
+    filed = client.post(f"{BASE}/reports", REPORT, headers=key)
+    assert filed.status_code == 201, filed.text
+    database = open_database(f"sqlite:///{tmp_path}/disputes.db", "disputes",
+                             run_migrations=False)
+
+    def a_day_later():
+        with database.unit_of_work() as uow:
+            uow.session.execute(update(idempotency_keys).values(
+                expires_at=datetime(2020, 1, 1, tzinfo=UTC)))
+            uow.session.execute(update(reports).values(resubmission_hash=None))
+
+    a_day_later()
+    again = client.post(f"{BASE}/reports", REPORT, headers=key)
+    assert again.status_code == 201, again.text
+    assert again.json() == filed.json()
+    a_day_later()
+    other = client.post(f"{BASE}/reports", dict(REPORT, description="另一件事：宿舍停水三天"),
+                        headers=key)
+    assert other.status_code == 201, other.text
+    assert other.json()["report"] != filed.json()["report"]
+    assert other.json()["receipt_code"] != filed.json()["receipt_code"]
+    with database.session() as session:
+        assert session.execute(select(func.count()).select_from(reports)).scalar() == 2
+    database.engine.dispose()
+
+
 class LateAnsweringDisputes(DisputesService):
     """Files the report, and its answer comes too late (a reply lost, as in a broker cut
     between commit and reply)."""
