@@ -199,6 +199,14 @@ class Backend:
                            self._proxy.rpc_reply_listener, **options)
 
 
+def at_once(call, items, most=20) -> list:
+    """``[call(item) for item in items]``, up to ``most`` calls in flight at a time (a
+    green thread each), in order; the first failure is raised. A page asking backends
+    for many things waits for the slowest call, not their sum, within its one deadline."""
+    items = list(items)
+    return list(eventlet.GreenPool(max(1, min(len(items), most))).imap(call, items))
+
+
 class BackendRpc(RpcProxy):
     """``registry_rpc = BackendRpc("registry")``; config ``GATEWAY_RPC_TIMEOUT`` (seconds).
     A reply that cannot be read is parked, not dropped (``shared.rpc.ReplyListener``).

@@ -17,11 +17,10 @@ Needs ``self.notifications_rpc``, ``self.disputes_rpc`` and ``self.auth``; pages
 
 from urllib.parse import urlencode
 
-import eventlet
-
 from services.gateway import messages, pages
 from services.gateway.api import PUBLIC, route
 from services.gateway.auth import READ, WRITE, organization_account, require_permission
+from services.gateway.dependencies import at_once
 from services.gateway.routes.disputes import case_id_of
 from shared.api import disputes as contract
 from shared.errors import InvalidInput, NotFound
@@ -141,8 +140,8 @@ class ConsoleRoutes:
         # Every case's two calls at once, so the request's one deadline bounds the slowest
         # rather than the sum of up to 2 x HOME_CASES (a failure still fails the page).
         first = waiting[:HOME_CASES]
-        states = eventlet.GreenPool(max(1, len(first))).imap(state_of, first)
-        for entry, (escalation, told) in zip(first, states, strict=True):
+        for entry, (escalation, told) in zip(first, at_once(state_of, first, HOME_CASES),
+                                             strict=True):
             entry["due_at"] = escalation_due(escalation, entry["message"])
             entry["acknowledged_by"] = escalation.get("acknowledged_by")
             entry["others"] = [n for n in told if (n["organization_code"], n["recipient_kind"])

@@ -16,20 +16,19 @@ Needs ``self.registry_rpc``, ``self.membership_rpc``, ``self.disputes_rpc``,
 
 from types import SimpleNamespace
 
-import eventlet
-
 from services import figures
 from services.gateway import pages
 from services.gateway.api import PUBLIC, route
 from services.gateway.auth import READ, require_permission, require_scope
+from services.gateway.dependencies import at_once
 
 CONSOLE = "console"
 
 
 def all_at_once(calls: dict) -> dict:
     """name -> (answer, error) of every call, each in its own green thread."""
-    pool = eventlet.GreenPool(len(calls))
-    return dict(zip(calls, pool.imap(figures.attempt, calls.values()), strict=True))
+    return dict(zip(calls, at_once(figures.attempt, calls.values(), len(calls)),
+                    strict=True))
 
 
 def summary(rows: list[dict]) -> dict:

@@ -8,11 +8,11 @@ against the parent or destination), so a refused request asks the registry for n
 change; the registry checks the caller (``user.caller()``) again itself.
 """
 
-from eventlet.greenpool import GreenPool
 from marshmallow import ValidationError
 
 from services.gateway.api import PUBLIC, route
 from services.gateway.auth import READ, WRITE, require_scope
+from services.gateway.dependencies import at_once
 from shared.api.registry import (
     CODE_MAX_LENGTH,
     MAX_IMPORT_ROWS,
@@ -281,13 +281,13 @@ class RegistryRoutes:
 
         # One lookup per distinct code, a few at a time: RPC calls from green threads of
         # one worker share the container's reply listener, which is made for that.
-        pool = GreenPool(IMPORT_LOOKUPS)
         communities = sorted({row["community_code"] for row in rows if "community_code" in row})
         credit_codes = sorted({row["credit_code"] for row in rows})
-        community_problems = dict(zip(communities, pool.imap(community_problem, communities),
-                                      strict=True))
-        enterprise_problems = dict(zip(credit_codes, pool.imap(enterprise_problem, credit_codes),
-                                       strict=True))
+        community_problems = dict(zip(
+            communities, at_once(community_problem, communities, IMPORT_LOOKUPS), strict=True))
+        enterprise_problems = dict(zip(
+            credit_codes, at_once(enterprise_problem, credit_codes, IMPORT_LOOKUPS),
+            strict=True))
         problems = {}
         for index, row in enumerate(rows, start=1):
             found = [enterprise_problems[row["credit_code"]],

@@ -14,8 +14,6 @@ officers' accounts are made with their registration (``routes/disputes.py``), no
 
 from datetime import timedelta
 
-import eventlet
-
 from services.gateway import accounts, sessions
 from services.gateway.api import TOKEN, route
 from services.gateway.auth import (
@@ -28,6 +26,7 @@ from services.gateway.auth import (
     require_scope,
     trusted_proxies,
 )
+from services.gateway.dependencies import at_once
 from services.gateway.routes.registry import V1
 from services.gateway.schemas import (
     IssuedTokenSchema,
@@ -81,9 +80,8 @@ class UserRoutes:
                 return None
 
         codes = sorted(set(org_codes))
-        pool = eventlet.GreenPool(max(1, min(len(codes), PLACED_AT_ONCE)))
         inside = set()
-        for code, answer in zip(codes, pool.imap(placed, codes), strict=True):
+        for code, answer in zip(codes, at_once(placed, codes, PLACED_AT_ONCE), strict=True):
             if answer:
                 inside.add(code)
             elif answer is None:
